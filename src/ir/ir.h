@@ -1,0 +1,205 @@
+/* ir: what runs. A model graph of layers over sequences, and for every recurrent layer a cell
+ * graph of per-step ops from the op table in ops.def. Built by sema (src/lang/sema.c) from the
+ * AST plus the prelude; read by the executor (src/exec), --explain, graph (DOT) and the trainer.
+ *
+ * Everything in an IrModel has concrete integer sizes: symbolic sizes (vocab/classes = auto)
+ * are resolved before an IrModel is built (see sema.h).
+ *
+ * Ownership: an IrModel owns all of its layers, cells, tensors, settings and strings (allocated
+ * in its arena); ir_model_free releases everything. */
+#ifndef RECUR_IR_H
+#define RECUR_IR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lang/diag.h"
+#include "util/arena.h"
+
+/* ---- cell graphs ------------------------------------------------------------------------ */
+
+typedef enum IrOpKind {
+#define IR_OP(name, spelling, arity) IR_OP_##name,
+#include "ir/ops.def"
+#undef IR_OP
+    IR_OP_COUNT
+} IrOpKind;
+
+/* Spelling and arity (-1: n-ary) of each op, indexed by IrOpKind. */
+extern const char *const ir_op_spelling[IR_OP_COUNT];
+extern const int ir_op_arity[IR_OP_COUNT];
+
+/* How a trained tensor starts (LANGUAGE.md section 4). */
+typedef enum IrInitKind {
+    IR_INIT_UNIFORM,    /* uniform(a, b) */
+    IR_INIT_NORMAL,     /* normal(std = a), mean 0 */
+    IR_INIT_ORTHOGONAL, /* orthogonal (gain a, default 1) */
+    IR_INIT_CONST       /* every element = a */
+} IrInitKind;
+
+typedef struct IrInit {
+    IrInitKind kind;
+    double a, b;
+} IrInit;
+
+/* One value computed per step and per example. Nodes are in topological order: every input
+ * index is smaller than the node's own index. */
+typedef struct IrNode {
+    IrOpKind op;
+    int *in;            /* input node indices (nin of them) */
+    int nin;
+    int rows;           /* PARAM matrices: rows; 0 for every vector-valued node */
+    int width;          /* vector width per example (columns for a PARAM matrix); 1 if scalar */
+    bool scalar;        /* a broadcastable scalar (CONST, or ops on scalars only) */
+    bool uses_state;    /* depends (transitively) on a STATE node; false means it can be
+                           computed for the whole window at once (hoisting) */
+    int aux;            /* STATE: state index; PARAM: cell param index; SLICE: offset */
+    double value;       /* CONST */
+    const char *name;   /* the user's name for this value, when it has one (for DOT, errors) */
+    SrcRange loc;
+} IrNode;
+
+typedef struct IrState {
+    const char *name;
+    int width;
+    int next;           /* node computing this step's value (written back as state at t) */
+} IrState;
+
+typedef struct IrParam {
+    const char *name;   /* as in the cell: "weight_ih", "W", ... */
+    int rows, cols;     /* rows == 0: a vector of cols elements */
+    IrInit init;
+    int tensor;         /* index into IrModel.tensors */
+} IrParam;
+
+/* One cell instance: a cell definition specialised to its input width and size parameters,
+ * for one stacked layer and one direction. */
+typedef struct IrCell {
+    const char *name;   /* the cell's definition name: "lstm", "peephole", ... */
+    int input_width;
+    IrState *states;
+    int nstates;
+    IrParam *params;
+    int nparams;
+    IrNode *nodes;
+    int nnodes;
+    int output;         /* node index of the cell's output */
+    bool reverse;       /* runs from the last step to the first */
+} IrCell;
+
+/* ---- model graphs ----------------------------------------------------------------------- */
+
+#define IR_LAYER_KINDS(X) \
+    X(INPUT_TOKENS, "input tokens") \
+    X(INPUT_VECTOR, "input vector") \
+    X(EMBEDDING,    "embedding")    \
+    X(ONEHOT,       "onehot")       \
+    X(RECURRENT,    "recurrent")    \
+    X(DENSE,        "dense")        \
+    X(DROPOUT,      "dropout")      \
+    X(LAYERNORM,    "layernorm")    \
+    X(POOL,         "pool")         \
+    X(CONCAT,       "concat")       \
+    X(ADD,          "add")          \
+    X(SOFTMAX,      "softmax")
+
+typedef enum IrLayerKind {
+#define X(name, spelling) IR_LAYER_##name,
+    IR_LAYER_KINDS(X)
+#undef X
+    IR_LAYER_COUNT
+} IrLayerKind;
+
+extern const char *const ir_layer_spelling[IR_LAYER_COUNT];
+
+/* Which fused kernel may run a recurrent layer (IR_CELL_USER: only the cell interpreter). */
+typedef enum IrBuiltin { IR_CELL_USER, IR_CELL_RNN_TANH, IR_CELL_RNN_RELU, IR_CELL_LSTM,
+                         IR_CELL_GRU } IrBuiltin;
+typedef enum IrActivation { IR_ACT_NONE, IR_ACT_TANH, IR_ACT_RELU, IR_ACT_SIGMOID } IrActivation;
+typedef enum IrPool { IR_POOL_LAST, IR_POOL_MEAN, IR_POOL_MAX } IrPool;
+
+/* A trained tensor, named as LANGUAGE.md section 6 ("lstm1.weight_ih_l0"). */
+typedef struct IrTensor {
+    const char *name;
+    int ndim;           /* 1 or 2 */
+    int shape[2];
+    int64_t size;       /* number of elements */
+    IrInit init;
+    int layer;          /* owning layer index */
+} IrTensor;
+
+typedef struct IrLayer {
+    IrLayerKind kind;
+    const char *label;  /* given label, or the automatic <kind><n> name */
+    SrcRange loc;
+    int *inputs;        /* indices of earlier layers feeding this one */
+    int ninputs;
+    int width;          /* output features per step (per sequence when !sequence) */
+    bool sequence;      /* output is [T][B][width]; false after pool: [B][width] */
+    bool tokens;        /* output is token ids [T][B] (input tokens only) */
+    int size;           /* embedding E, dense N, recurrent H, input vector N */
+    int vocab;          /* tokens input, embedding and onehot: the vocabulary size */
+    double p;           /* dropout layer: p; recurrent: dropout between stacked layers */
+    IrActivation act;   /* dense activation */
+    IrPool pool;
+    /* recurrent layers */
+    IrBuiltin builtin;
+    int num_layers;
+    bool bidirectional;
+    IrCell *cells;      /* num_layers * (bidirectional ? 2 : 1) cells, ordered l0, l0_reverse,
+                           l1, l1_reverse, ... ; reverse cells have cell.reverse set */
+    int ncells;
+    /* trained tensors of this layer: tensors[first_tensor .. first_tensor + ntensors) */
+    int first_tensor, ntensors;
+} IrLayer;
+
+/* A value of a data/train setting, validated by sema, interpreted by src/train. */
+typedef enum IrValueKind { IR_VAL_NUM, IR_VAL_STR, IR_VAL_IDENT, IR_VAL_CALL } IrValueKind;
+
+typedef struct IrArg IrArg;
+typedef struct IrValue {
+    IrValueKind kind;
+    double num;         /* IR_VAL_NUM */
+    const char *str;    /* IR_VAL_STR text, IR_VAL_IDENT name (true/false/full/char...),
+                           IR_VAL_CALL callee */
+    IrArg *args;        /* IR_VAL_CALL arguments */
+    int nargs;
+    SrcRange loc;
+} IrValue;
+
+struct IrArg {
+    const char *name;   /* NULL for a positional argument */
+    IrValue value;
+};
+
+typedef struct IrSetting {
+    const char *name;
+    IrValue value;
+    SrcRange loc;
+} IrSetting;
+
+typedef struct IrModel {
+    Arena arena;        /* owns everything below */
+    const char *name;   /* model name */
+    const Source *source;   /* the .rnn text it came from (owned by the Diag that loaded it) */
+    IrLayer *layers;    /* in execution order; layers[0] is the input */
+    int nlayers;
+    int output;         /* index of the output layer (the last statement) */
+    IrTensor *tensors;  /* every trained tensor, in layer order */
+    int ntensors;
+    int64_t nparams;    /* total elements over all tensors */
+    int vocab;          /* resolved vocab, or -1 when the model does not use it */
+    int classes;        /* resolved classes, or -1 when the model does not use it */
+    IrSetting *data;    /* the data block's settings, in source order */
+    int ndata;
+    IrSetting *train;   /* the train block's settings, in source order */
+    int ntrain;
+} IrModel;
+
+void ir_model_free(IrModel *m);
+/* Finds a setting by name in the data or train list; NULL when absent. */
+const IrSetting *ir_find_setting(const IrSetting *s, int n, const char *name);
+/* Finds a tensor by name; -1 when absent. */
+int ir_find_tensor(const IrModel *m, const char *name);
+
+#endif
