@@ -1,0 +1,56 @@
+/* fileio: the two file operations every format in src/io needs.
+ *
+ *  - Atomic writes: bytes go to a temporary file in the destination's directory, which is
+ *    fsync'ed and renamed over the destination, then the directory is fsync'ed. A reader never
+ *    sees a half-written file, and a crash leaves either the old file or the new one.
+ *  - Bounded whole-file reads: the size is taken from fstat and checked against a limit before
+ *    anything is allocated.
+ *
+ * Every error is reported through Diag as `path: error: ...` naming the user's path.
+ *
+ * Ownership: IoAtomic owns its temporary path until io_atomic_commit or io_atomic_abort (exactly
+ * one of which must be called after a successful io_atomic_open). io_read_all hands the caller a
+ * malloc'ed buffer to free(). */
+#ifndef RECUR_IO_FILEIO_H
+#define RECUR_IO_FILEIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lang/diag.h"
+
+typedef struct IoAtomic {
+    const char *path;   /* destination, borrowed from the caller */
+    char *tmp;          /* temporary file in the same directory (malloc'ed) */
+    int fd;
+    bool failed;        /* a write failed; commit will refuse */
+    int err;            /* errno of the first failed write */
+} IoAtomic;
+
+/* Creates the temporary file next to path. -1 (reported) when the directory is not writable. */
+int io_atomic_open(IoAtomic *w, const char *path, Diag *d);
+/* Appends n bytes; errors are remembered and reported by io_atomic_commit. */
+void io_atomic_write(IoAtomic *w, const void *buf, size_t n);
+/* fsync, close, rename over the destination, fsync the directory. On any failure the temporary
+ * file is removed, the destination is untouched, and -1 is returned (reported). */
+int io_atomic_commit(IoAtomic *w, Diag *d);
+/* Discards the temporary file (after an error in the caller). */
+void io_atomic_abort(IoAtomic *w);
+
+/* Reads the whole of path into *buf (malloc'ed, with one extra NUL byte after the data) and its
+ * length into *len. Files larger than max_bytes are refused before allocation. */
+int io_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *len, Diag *d);
+
+/* Little-endian field access, independent of the host's byte order. */
+uint32_t io_le32(const unsigned char *p);
+uint64_t io_le64(const unsigned char *p);
+void io_put_le32(unsigned char *p, uint32_t v);
+void io_put_le64(unsigned char *p, uint64_t v);
+/* True when the host stores numbers little-endian (the in-memory tensors are written as is). */
+bool io_host_le(void);
+
+/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32): crc is the running value, 0 to start. */
+uint32_t io_crc32(uint32_t crc, const void *buf, size_t n);
+
+#endif

@@ -1,0 +1,165 @@
+/* io_testutil: helpers shared by the src/io tests (temporary directories, whole-file I/O, the
+ * last diagnostic as text). Header-only so each test program stays one translation unit. */
+#ifndef RECUR_IO_TESTUTIL_H
+#define RECUR_IO_TESTUTIL_H
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lang/diag.h"
+
+/* TEMPORARY stub of the diag functions src/io uses, until src/lang/diag.c exists (then removed
+ * and the tests link the real one). Prints `what: error: message` like the real diag_print. */
+#ifndef IO_HAVE_DIAG
+#include <stdarg.h>
+struct DiagMessage {
+    char text[600];
+};
+void diag_init(Diag *d) { memset(d, 0, sizeof *d); d->max_errors = 20; }
+void diag_free(Diag *d) { free(d->messages); memset(d, 0, sizeof *d); }
+static DiagMessage *stub_add(Diag *d, const char *what, const char *lvl, const char *fmt,
+                             va_list ap)
+{
+    if (d->nmessages == d->messages_cap) {
+        int cap = d->messages_cap ? 2 * d->messages_cap : 8;
+        DiagMessage *m = realloc(d->messages, (size_t)cap * sizeof *m);
+        if (!m)
+            abort();
+        d->messages = m;
+        d->messages_cap = cap;
+    }
+    DiagMessage *m = &d->messages[d->nmessages++];
+    int n = snprintf(m->text, sizeof m->text, "%s: %s: ", what, lvl);
+    vsnprintf(m->text + n, sizeof m->text - (size_t)n, fmt, ap);
+    return m;
+}
+DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    DiagMessage *m = stub_add(d, what, "error", fmt, ap);
+    va_end(ap);
+    d->nerrors++;
+    return m;
+}
+void diag_help(DiagMessage *m, const char *fmt, ...)
+{
+    if (!m)
+        return;
+    size_t n = strlen(m->text);
+    va_list ap;
+    va_start(ap, fmt);
+    n += (size_t)snprintf(m->text + n, sizeof m->text - n, "\nhelp: ");
+    if (n < sizeof m->text)
+        vsnprintf(m->text + n, sizeof m->text - n, fmt, ap);
+    va_end(ap);
+}
+int diag_error_count(const Diag *d) { return d->nerrors; }
+void diag_clear_messages(Diag *d) { d->nmessages = 0; d->nerrors = 0; }
+void diag_print(const Diag *d, FILE *out)
+{
+    for (int i = 0; i < d->nmessages; i++)
+        fprintf(out, "%s\n", d->messages[i].text);
+}
+#endif
+
+/* A fresh directory under $TMPDIR (or /tmp); the caller removes it with rm_tree. */
+static inline char *make_tmpdir(void)
+{
+    const char *base = getenv("TMPDIR");
+    char tmpl[512];
+    snprintf(tmpl, sizeof tmpl, "%s/recur-io-XXXXXX", base && *base ? base : "/tmp");
+    char *dir = mkdtemp(tmpl);
+    return dir ? strdup(dir) : NULL;
+}
+
+/* Removes the files in dir (one level, all the tests create) and dir itself. */
+static inline void rm_tree(const char *dir)
+{
+    DIR *dp = opendir(dir);
+    if (dp) {
+        struct dirent *e;
+        char p[1024];
+        while ((e = readdir(dp)) != NULL) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+            unlink(p);
+        }
+        closedir(dp);
+    }
+    rmdir(dir);
+}
+
+/* Number of entries in dir (to check that no temporary file is left behind). */
+static inline int count_entries(const char *dir)
+{
+    int n = 0;
+    DIR *dp = opendir(dir);
+    if (!dp)
+        return -1;
+    struct dirent *e;
+    while ((e = readdir(dp)) != NULL)
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+            n++;
+    closedir(dp);
+    return n;
+}
+
+/* Reads a whole file (malloc'ed) or returns NULL. */
+static inline unsigned char *slurp(const char *path, size_t *len)
+{
+    *len = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)n + 1);
+    if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
+        free(b);
+        b = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+/* Writes n bytes to path (non-atomically: this is how the tests forge bad files). */
+static inline int spit(const char *path, const void *buf, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t k = fwrite(buf, 1, n, f);
+    fclose(f);
+    return k == n ? 0 : -1;
+}
+
+/* Everything the Diag holds, as printed, in a static buffer. */
+static inline const char *diag_text(const Diag *d)
+{
+    static char buf[8192];
+    FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+    if (!f)
+        return "";
+    diag_print(d, f);
+    fclose(f);
+    buf[sizeof buf - 1] = '\0';
+    return buf;
+}
+
+/* The path of a committed fixture, found through $top_srcdir (set by make check). */
+static inline const char *fixture(const char *rel)
+{
+    static char buf[1024];
+    const char *top = getenv("top_srcdir");
+    snprintf(buf, sizeof buf, "%s/tests/fixtures/%s", top && *top ? top : ".", rel);
+    return buf;
+}
+
+#endif
