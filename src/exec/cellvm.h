@@ -1,0 +1,63 @@
+/* cellvm: the cell interpreter. Runs any IrCell (a graph of per-step ops from ops.def) over a
+ * window of T steps for a batch of B examples, forward, and backward by reverse-mode
+ * differentiation of the ops replayed from the last processed step to the first.
+ *
+ * Layouts (all float32, row-major, time-major):
+ *   x   [T][B][input_width]            the cell's input for the window
+ *   y   [T][B][out_width]              the output node's value; y[t] stays aligned with x[t]
+ *                                      also for reverse cells (which run t = T-1 .. 0)
+ *   s   [nstates][B][width_s]          a "state block": every state of IrCell.states in order,
+ *                                      back to back, cellvm_state_floats() floats in all
+ *   params[k]                          cell param k (IrCell.params order): [rows][cols] or [cols]
+ *
+ * Nodes that do not depend on a state (uses_state is recomputed here, not trusted) are evaluated
+ * for the whole window at once; a MATVEC among them is one cblas_sgemm with M = T*B ("hoisting").
+ * State-dependent nodes run step by step, MATVEC as one GEMM over the batch. Every MATVEC weight
+ * gradient is one GEMM over the whole window after the backward sweep. The tape keeps every
+ * node's value at every step (T*B*sum(width) floats).
+ *
+ * Ownership: cellvm_create returns a CellVm owned by the caller (release with cellvm_free); it
+ * keeps a pointer to the IrCell, which must outlive it. Every float buffer passed in stays owned
+ * by the caller; gradients are ACCUMULATED (+=) into the caller's buffers, never zeroed here. */
+#ifndef RECUR_CELLVM_H
+#define RECUR_CELLVM_H
+
+#include "ir/ir.h"
+#include "lang/diag.h"
+
+typedef struct CellVm CellVm;
+
+/* Checks the cell graph (indices, arities, widths, MATVEC operands) and allocates the tape for
+ * windows of up to max_T steps of batch examples. NULL with a diagnostic on a malformed cell,
+ * bad sizes or out of memory. */
+CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d);
+void cellvm_free(CellVm *vm);
+
+/* Width of the cell's output node. */
+int cellvm_output_width(const CellVm *vm);
+/* Floats in one state block: B * sum of the state widths. */
+int cellvm_state_floats(const CellVm *vm);
+/* Offset of state k inside a state block (B * sum of the widths of states before k). */
+int cellvm_state_offset(const CellVm *vm, int k);
+
+/* Forward over a window of T steps (1 <= T <= max_T), recording the tape for backward.
+ *   x      [T][B][I]
+ *   params cell params in IrCell.params order (see the layout above)
+ *   s0     [state block] initial states; NULL means zeros
+ *   y      [T][B][out_width] output (written)
+ *   sT     [state block] final states (written; may be NULL; may alias s0)
+ * Returns 0, or -1 with a diagnostic (bad T). */
+int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params,
+                   const float *s0, float *y, float *sT, Diag *d);
+
+/* Backward over the window of the last forward (same x and params, unchanged).
+ *   dy      [T][B][out_width] gradient w.r.t. y (NULL: none)
+ *   dsT     [state block] gradient w.r.t. the final states (NULL: none)
+ *   dparams gradients of the params, same shapes, accumulated; an entry may be NULL
+ *   dx      [T][B][I] accumulated (NULL: not wanted)
+ *   ds0     [state block] gradient w.r.t. s0, accumulated (NULL: not wanted)
+ * Returns 0, or -1 with a diagnostic when no forward was recorded. */
+int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const *dparams,
+                    float *dx, float *ds0, Diag *d);
+
+#endif

@@ -1,0 +1,439 @@
+/* test_cellvm: the cell interpreter against central differences, for every op of ops.def and for
+ * the prelude-equivalent cells (lstm, gru, rnn) and a user cell (peephole LSTM) built by hand;
+ * windows split in halves with carried state; malformed cells rejected.
+ *
+ * Gradient checks run in float32 (the interpreter's precision) with a double-accumulated loss
+ * L = sum_t,b,j y * R + sum sT * RS (R, RS fixed random), so dy = R and dsT = RS.
+ * Tolerance: with eps = 1e-2 the central-difference truncation error is about eps^2/6 * |L'''|
+ * (~2e-5 for these O(1) smooth functions); float rounding of L (a few hundred terms of size ~1,
+ * relative error 6e-8 each) over 2*eps adds ~5e-5. We accept |analytic - numeric| <=
+ * 5e-4 + 1e-2 * |numeric|: an error in a derivative formula is typically O(0.1) and fails. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "exec/cellvm.h"
+#include "util/rng.h"
+
+#include "cells_by_hand.h"
+
+/* Local stand-in for src/lang/diag.c until liblang.la is in the build (to be removed then):
+ * only what this test and libexec use. */
+void diag_init(Diag *d) { memset(d, 0, sizeof *d); }
+void diag_free(Diag *d) { (void)d; }
+int diag_error_count(const Diag *d) { return d->nerrors; }
+DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "%s: error: ", what);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    d->nerrors++;
+    return NULL;
+}
+
+/* ---- test fixtures ---------------------------------------------------------------------- */
+
+typedef struct Fix {
+    const IrCell *c;
+    int B, T, I, O;
+    CellVm *vm;
+    float **p, **dp;    /* params and their gradients */
+    float *x, *dx, *s0, *ds0, *R, *RS, *y, *sT;
+    int sf;             /* state floats */
+    float eps;          /* finite-difference step */
+    double atol;        /* absolute tolerance (see the top of the file) */
+} Fix;
+
+static float *fvec(size_t n) { float *v = calloc(n ? n : 1, sizeof(float)); assert_non_null(v); return v; }
+
+static size_t psize(const IrParam *p) { return (size_t)(p->rows ? p->rows : 1) * p->cols; }
+
+static void fill(Rng *r, float *v, size_t n, double lo, double hi)
+{
+    for (size_t i = 0; i < n; i++)
+        v[i] = (float)(lo + (hi - lo) * rng_uniform(r));
+}
+
+/* Allocates and fills everything for cell c with a window of T steps and batch B. */
+static void fix_init(Fix *f, const IrCell *c, int B, int T, uint64_t seed)
+{
+    Diag d;
+    diag_init(&d);
+    memset(f, 0, sizeof *f);
+    f->c = c;
+    f->B = B;
+    f->T = T;
+    f->I = c->input_width;
+    f->eps = 1e-2f;
+    f->atol = 5e-4;
+    f->vm = cellvm_create(c, B, T, &d);
+    assert_non_null(f->vm);
+    diag_free(&d);
+    f->O = cellvm_output_width(f->vm);
+    f->sf = cellvm_state_floats(f->vm);
+    Rng r;
+    rng_seed(&r, seed);
+    f->p = calloc(c->nparams + 1, sizeof *f->p);
+    f->dp = calloc(c->nparams + 1, sizeof *f->dp);
+    for (int k = 0; k < c->nparams; k++) {
+        f->p[k] = fvec(psize(&c->params[k]));
+        f->dp[k] = fvec(psize(&c->params[k]));
+        fill(&r, f->p[k], psize(&c->params[k]), -0.5, 0.5);
+    }
+    size_t nx = (size_t)T * B * f->I, ny = (size_t)T * B * f->O;
+    f->x = fvec(nx);
+    f->dx = fvec(nx);
+    f->s0 = fvec(f->sf);
+    f->ds0 = fvec(f->sf);
+    f->R = fvec(ny);
+    f->RS = fvec(f->sf);
+    f->y = fvec(ny);
+    f->sT = fvec(f->sf);
+    fill(&r, f->x, nx, -1, 1);
+    fill(&r, f->s0, f->sf, -0.5, 0.5);
+    fill(&r, f->R, ny, -1, 1);
+    fill(&r, f->RS, f->sf, -1, 1);
+}
+
+static void fix_free(Fix *f)
+{
+    for (int k = 0; k < f->c->nparams; k++) {
+        free(f->p[k]);
+        free(f->dp[k]);
+    }
+    free(f->p); free(f->dp);
+    free(f->x); free(f->dx); free(f->s0); free(f->ds0); free(f->R); free(f->RS);
+    free(f->y); free(f->sT);
+    cellvm_free(f->vm);
+}
+
+/* L = sum y * R + sum sT * RS after a forward, accumulated in double. */
+static double fix_loss(Fix *f)
+{
+    Diag d;
+    diag_init(&d);
+    assert_int_equal(cellvm_forward(f->vm, f->T, f->x, (const float *const *)f->p, f->s0, f->y,
+                                    f->sT, &d), 0);
+    diag_free(&d);
+    double L = 0;
+    for (size_t i = 0; i < (size_t)f->T * f->B * f->O; i++)
+        L += (double)f->y[i] * f->R[i];
+    for (int i = 0; i < f->sf; i++)
+        L += (double)f->sT[i] * f->RS[i];
+    return L;
+}
+
+/* Compares one analytic derivative with the central difference of L in *v. */
+static int check_one(Fix *f, float *v, float analytic, const char *what, int idx)
+{
+    const float eps = f->eps;
+    float keep = *v;
+    *v = keep + eps;
+    double lp = fix_loss(f);
+    *v = keep - eps;
+    double lm = fix_loss(f);
+    *v = keep;
+    double num = (lp - lm) / (2.0 * eps);
+    if (fabs(analytic - num) > f->atol + 1e-2 * fabs(num)) {
+        fprintf(stderr, "  %s %s[%d]: analytic %.6g numeric %.6g\n", f->c->name, what, idx,
+                analytic, num);
+        return 1;
+    }
+    return 0;
+}
+
+/* Full gradient check of one cell: every param element, input element and initial state. */
+static void gradcheck_cell(const IrCell *c, int B, int T, uint64_t seed, float eps)
+{
+    Fix f;
+    fix_init(&f, c, B, T, seed);
+    if (eps < f.eps) {
+        /* Kinked ops (relu, abs): a smaller step makes crossing the kink unlikely; rounding
+         * noise grows to ~5e-4 at eps = 1e-3, hence the wider absolute tolerance. */
+        f.eps = eps;
+        f.atol = 2e-3;
+    }
+    Diag d;
+    diag_init(&d);
+    fix_loss(&f);
+    assert_int_equal(cellvm_backward(f.vm, f.R, f.RS, f.dp, f.dx, f.ds0, &d), 0);
+    diag_free(&d);
+    int fails = 0;
+    for (int k = 0; k < c->nparams; k++)
+        for (size_t i = 0; i < psize(&c->params[k]); i++)
+            fails += check_one(&f, &f.p[k][i], f.dp[k][i], c->params[k].name, (int)i);
+    for (size_t i = 0; i < (size_t)T * B * f.I; i++)
+        fails += check_one(&f, &f.x[i], f.dx[i], "x", (int)i);
+    for (int i = 0; i < f.sf; i++)
+        fails += check_one(&f, &f.s0[i], f.ds0[i], "s0", i);
+    fix_free(&f);
+    assert_int_equal(fails, 0);
+}
+
+/* Checks a cell in both directions. */
+static void gradcheck_eps(CellBuild *b, int B, int T, uint64_t seed, float eps)
+{
+    b->c.reverse = false;
+    gradcheck_cell(&b->c, B, T, seed, eps);
+    b->c.reverse = true;
+    gradcheck_cell(&b->c, B, T, seed + 1, eps);
+    b->c.reverse = false;
+}
+
+static void gradcheck_both(CellBuild *b, int B, int T, uint64_t seed)
+{
+    gradcheck_eps(b, B, T, seed, 1e-2f);
+}
+
+/* ---- one cell per op ----------------------------------------------------------------------
+ * Base: pre = W @ x + U @ h[t-1] + b (state-dependent), pos = sigmoid(V @ x + c) + 0.5 (hoisted,
+ * in (0.5, 1.5), safe for log, sqrt and division). The op under test feeds h = tanh(...). */
+
+enum { OI = 3, OH = 4 };
+
+typedef struct Base { int x, h, sh, pre, pos, p; } Base;
+
+static Base op_base(CellBuild *b)
+{
+    Base s;
+    cb_init(b, "opcell", OI);
+    s.sh = cb_state_decl(b, "h", OH);
+    int W = cb_param(b, "W", OH, OI), U = cb_param(b, "U", OH, OH), bb = cb_param(b, "b", 0, OH);
+    int V = cb_param(b, "V", OH, OI), cc = cb_param(b, "c", 0, OH);
+    s.p = cb_param(b, "p", 0, OH);
+    s.x = cb_input(b);
+    s.h = cb_prev(b, s.sh);
+    s.pre = cb_bin(b, IR_OP_ADD, cb_bin(b, IR_OP_ADD, cb_matvec(b, W, s.x), cb_matvec(b, U, s.h)),
+                   bb);
+    s.pos = cb_bin(b, IR_OP_ADD,
+                   cb_un(b, IR_OP_SIGMOID, cb_bin(b, IR_OP_ADD, cb_matvec(b, V, s.x), cc)),
+                   cb_const(b, 0.5));
+    return s;
+}
+
+static void finish(CellBuild *b, Base *s, int v)
+{
+    int hn = cb_un(b, IR_OP_TANH, v);
+    cb_set_next(b, s->sh, hn);
+    b->c.output = hn;
+}
+
+/* Unary ops: h = tanh(op(arg)), arg = pre, or pos for log and sqrt. */
+static void test_unary_ops(void **state)
+{
+    (void)state;
+    static const IrOpKind ops[] = { IR_OP_NEG, IR_OP_SIGMOID, IR_OP_TANH, IR_OP_RELU, IR_OP_EXP,
+                                    IR_OP_LOG, IR_OP_SQRT, IR_OP_ABS, IR_OP_SOFTPLUS };
+    static const char *const names[] = { "neg", "sigmoid", "tanh", "relu", "exp", "log", "sqrt",
+                                         "abs", "softplus" };
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        CellBuild b;
+        Base s = op_base(&b);
+        int arg = s.pre;
+        if (ops[k] == IR_OP_LOG || ops[k] == IR_OP_SQRT)
+            arg = cb_bin(&b, IR_OP_MUL, s.pos, cb_un(&b, IR_OP_SIGMOID, s.pre));
+        finish(&b, &s, cb_un(&b, ops[k], arg));
+        b.c.name = names[k];
+        bool kink = ops[k] == IR_OP_RELU || ops[k] == IR_OP_ABS;
+        gradcheck_eps(&b, 2, 4, 100 + k, kink ? 1e-3f : 1e-2f);
+    }
+}
+
+/* Binary ops with every kind of operand: state-dependent with hoisted, hoisted with a constant,
+ * constant with hoisted, param vector with hoisted (both broadcast over the batch). */
+static void test_binary_ops(void **state)
+{
+    (void)state;
+    static const IrOpKind ops[] = { IR_OP_ADD, IR_OP_SUB, IR_OP_MUL, IR_OP_DIV };
+    for (size_t k = 0; k < 4; k++)
+        for (int variant = 0; variant < 4; variant++) {
+            CellBuild b;
+            Base s = op_base(&b);
+            int v;
+            switch (variant) {
+            case 0: v = cb_bin(&b, ops[k], s.pre, s.pos); break;
+            case 1: v = cb_bin(&b, ops[k], s.pos, cb_const(&b, 2.0)); break;
+            case 2: v = cb_bin(&b, ops[k], cb_const(&b, 1.5), s.pos); break;
+            default: v = cb_bin(&b, ops[k], s.p, s.pos); break;
+            }
+            if (variant)
+                v = cb_bin(&b, IR_OP_ADD, v, s.pre);
+            finish(&b, &s, v);
+            gradcheck_both(&b, 2, 4, 200 + 10 * k + variant);
+        }
+}
+
+/* concat and slice: h = tanh([pre[2:4], pos[0:1], pre[0:2]] [0:4]) mixing hoisted and
+ * state-dependent parts, plus a width-1 input broadcast into a product. */
+static void test_concat_slice(void **state)
+{
+    (void)state;
+    CellBuild b;
+    Base s = op_base(&b);
+    int cat = cb_node(&b, IR_OP_CONCAT, 5, 3, cb_slice(&b, s.pre, 2, 2), cb_slice(&b, s.pos, 0, 1),
+                      cb_slice(&b, s.pre, 0, 2));
+    int v = cb_bin(&b, IR_OP_MUL, cb_slice(&b, cat, 1, 4), cb_slice(&b, s.pos, 3, 1));
+    finish(&b, &s, v);
+    gradcheck_both(&b, 3, 3, 300);
+}
+
+/* A state read twice (two STATE nodes for one state) and an output that is not a state. */
+static void test_double_read(void **state)
+{
+    (void)state;
+    CellBuild b;
+    Base s = op_base(&b);
+    int h2 = cb_prev(&b, s.sh);
+    int hn = cb_un(&b, IR_OP_TANH, cb_bin(&b, IR_OP_ADD, s.pre, cb_bin(&b, IR_OP_MUL, h2, s.p)));
+    cb_set_next(&b, s.sh, hn);
+    b.c.output = cb_bin(&b, IR_OP_MUL, hn, s.pos);
+    gradcheck_both(&b, 2, 5, 400);
+}
+
+/* The prelude-equivalent cells and the peephole user cell. */
+static void test_lstm_cell(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_lstm(&b, 3, 4);
+    gradcheck_both(&b, 2, 4, 500);
+}
+
+static void test_gru_cell(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_gru(&b, 3, 4);
+    gradcheck_both(&b, 2, 4, 510);
+}
+
+static void test_rnn_cells(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_rnn(&b, 3, 4, IR_OP_TANH);
+    gradcheck_both(&b, 2, 4, 520);
+    cb_rnn(&b, 3, 4, IR_OP_RELU);
+    gradcheck_eps(&b, 2, 4, 530, 1e-3f);
+}
+
+static void test_peephole_cell(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_peephole(&b, 3, 4);
+    gradcheck_both(&b, 2, 4, 540);
+}
+
+/* ---- window splitting, accumulation, errors -------------------------------------------- */
+
+/* Forward over T steps equals two forwards over the halves with the state carried (in the
+ * processing order, so a reverse cell runs the second half first). */
+static void halves(bool reverse)
+{
+    CellBuild b;
+    cb_lstm(&b, 3, 5);
+    b.c.reverse = reverse;
+    Fix f;
+    fix_init(&f, &b.c, 3, 6, 600);
+    Diag d;
+    diag_init(&d);
+    fix_loss(&f);
+    int h = 3, B = 3, I = 3, O = f.O;
+    float *y2 = fvec((size_t)6 * B * O), *s = fvec(f.sf);
+    memcpy(s, f.s0, sizeof(float) * f.sf);
+    int first = reverse ? h : 0, second = reverse ? 0 : h;
+    const float *const *p = (const float *const *)f.p;
+    assert_int_equal(cellvm_forward(f.vm, h, f.x + (size_t)first * B * I, p, s,
+                                    y2 + (size_t)first * B * O, s, &d), 0);
+    assert_int_equal(cellvm_forward(f.vm, h, f.x + (size_t)second * B * I, p, s,
+                                    y2 + (size_t)second * B * O, s, &d), 0);
+    for (int i = 0; i < 6 * B * O; i++)
+        assert_float_equal(y2[i], f.y[i], 1e-6);
+    for (int i = 0; i < f.sf; i++)
+        assert_float_equal(s[i], f.sT[i], 1e-6);
+    free(y2);
+    free(s);
+    fix_free(&f);
+    diag_free(&d);
+}
+
+static void test_halves(void **state)
+{
+    (void)state;
+    halves(false);
+    halves(true);
+}
+
+/* Backward accumulates: running it twice doubles every gradient. */
+static void test_accumulates(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_gru(&b, 2, 3);
+    Fix f;
+    fix_init(&f, &b.c, 2, 3, 700);
+    Diag d;
+    diag_init(&d);
+    fix_loss(&f);
+    assert_int_equal(cellvm_backward(f.vm, f.R, f.RS, f.dp, f.dx, f.ds0, &d), 0);
+    float first = f.dp[1][2], firstx = f.dx[1], firsts = f.ds0[0];
+    assert_true(first != 0.0f && firstx != 0.0f && firsts != 0.0f);
+    assert_int_equal(cellvm_backward(f.vm, f.R, f.RS, f.dp, f.dx, f.ds0, &d), 0);
+    assert_float_equal(f.dp[1][2], 2 * first, 1e-6);
+    assert_float_equal(f.dx[1], 2 * firstx, 1e-6);
+    assert_float_equal(f.ds0[0], 2 * firsts, 1e-6);
+    fix_free(&f);
+    diag_free(&d);
+}
+
+/* Malformed graphs and bad sizes are reported, never run. */
+static void test_rejects(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    CellBuild b;
+    cb_lstm(&b, 3, 4);
+    b.ins[7][1] = 9; /* a forward reference */
+    assert_null(cellvm_create(&b.c, 2, 3, &d));
+    cb_lstm(&b, 3, 4);
+    b.nodes[b.c.output].width = 5; /* width mismatch against the state */
+    assert_null(cellvm_create(&b.c, 2, 3, &d));
+    cb_lstm(&b, 3, 4);
+    b.c.input_width = 2; /* input node width disagrees */
+    assert_null(cellvm_create(&b.c, 2, 3, &d));
+    cb_lstm(&b, 3, 4);
+    assert_null(cellvm_create(&b.c, 0, 3, &d));
+    CellVm *vm = cellvm_create(&b.c, 2, 3, &d);
+    assert_non_null(vm);
+    int before = diag_error_count(&d);
+    assert_int_equal(cellvm_backward(vm, NULL, NULL, NULL, NULL, NULL, &d), -1);
+    float x[4 * 2 * 3] = { 0 }, y[4 * 2 * 4];
+    assert_int_equal(cellvm_forward(vm, 4, x, NULL, NULL, y, NULL, &d), -1);
+    assert_int_equal(diag_error_count(&d), before + 2);
+    cellvm_free(vm);
+    diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_unary_ops),     cmocka_unit_test(test_binary_ops),
+        cmocka_unit_test(test_concat_slice),  cmocka_unit_test(test_double_read),
+        cmocka_unit_test(test_lstm_cell),     cmocka_unit_test(test_gru_cell),
+        cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
+        cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
+        cmocka_unit_test(test_rejects),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
