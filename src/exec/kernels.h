@@ -13,6 +13,8 @@
  *   and y[t] stays aligned with input x[t]. h0/c0 are the state entering the first processed step
  *   (NULL = zeros); hT/cT receive the state after the last processed step (NULL = not wanted).
  *   Stacking layers, dropout between them and concatenating directions are the caller's job.
+ * - The input width parameter is spelled `In` (shapes in comments say I): <complex.h>, which
+ *   OpenBLAS's cblas.h includes, defines the macro I.
  * - Index arguments (token ids, targets, lengths) are the caller's to validate, except where a
  *   function returns a status.
  *
@@ -39,9 +41,9 @@ typedef enum KernAct { KERN_ACT_NONE, KERN_ACT_TANH, KERN_ACT_RELU, KERN_ACT_SIG
  * ------------------------------------------------------------------------------------------- */
 
 /* Floats of the cache forward needs: with train, everything backward reads (activated gates,
- * c_prev, tanh(c), h_prev per step: 7*T*B*H); without train, only scratch (4*T*B*H + 2*B*H). */
+ * c_prev, tanh(c), h_prev per step: about 7*T*B*H); without train, only scratch (about 4*T*B*H). */
 size_t kern_lstm_cache_floats(int T, int B, int H, bool train);
-/* Floats of the backward workspace (4*T*B*H + 3*B*H). */
+/* Floats of the backward workspace (about 4*T*B*H). */
 size_t kern_lstm_work_floats(int T, int B, int H);
 
 /* Forward over the window. Input projection for all T*B rows is one GEMM; each step adds one
@@ -49,7 +51,7 @@ size_t kern_lstm_work_floats(int T, int B, int H);
  * with train it holds what kern_lstm_backward needs and must not change in between.
  *   x    [T][B][I]        w_ih [4H][I]   w_hh [4H][H]   b_ih, b_hh [4H] or NULL
  *   h0, c0 [B][H] or NULL  y [T][B][H]    hT, cT [B][H] or NULL */
-void kern_lstm_forward(int T, int B, int I, int H, bool reverse, bool train,
+void kern_lstm_forward(int T, int B, int In, int H, bool reverse, bool train,
                        const float *x, const float *h0, const float *c0,
                        const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                        float *y, float *hT, float *cT, float *cache);
@@ -60,7 +62,7 @@ void kern_lstm_forward(int T, int B, int I, int H, bool reverse, bool train,
  *   dy [T][B][H] or NULL (gradient of y)   dhT, dcT [B][H] or NULL (gradient of the final state)
  *   dx [T][B][I] or NULL   dh0, dc0 [B][H] or NULL   dw_ih [4H][I]   dw_hh [4H][H]
  *   db_ih, db_hh [4H] or NULL   work kern_lstm_work_floats(T, B, H) floats */
-void kern_lstm_backward(int T, int B, int I, int H, bool reverse,
+void kern_lstm_backward(int T, int B, int In, int H, bool reverse,
                         const float *x, const float *w_ih, const float *w_hh, const float *cache,
                         const float *dy, const float *dhT, const float *dcT,
                         float *dx, float *dh0, float *dc0,
@@ -74,22 +76,22 @@ void kern_lstm_backward(int T, int B, int I, int H, bool reverse,
  *   h = (1 - z) * n + z * h_prev
  * ------------------------------------------------------------------------------------------- */
 
-/* With train: activated r, z, n, the recurrent n-part, h_prev per step (5*T*B*H); without:
- * scratch (3*T*B*H + 3*B*H). */
+/* With train: activated r, z, n, the recurrent n-part, h_prev per step (about 5*T*B*H);
+ * without: scratch (about 3*T*B*H). */
 size_t kern_gru_cache_floats(int T, int B, int H, bool train);
-/* Backward workspace (6*T*B*H + 4*B*H). */
+/* Backward workspace (about 6*T*B*H). */
 size_t kern_gru_work_floats(int T, int B, int H);
 
 /* Shapes as for the LSTM with 3H gate rows and no cell state:
  *   x [T][B][I]  w_ih [3H][I]  w_hh [3H][H]  b_ih, b_hh [3H] or NULL  h0 [B][H] or NULL
  *   y [T][B][H]  hT [B][H] or NULL  cache kern_gru_cache_floats(T, B, H, train) floats */
-void kern_gru_forward(int T, int B, int I, int H, bool reverse, bool train,
+void kern_gru_forward(int T, int B, int In, int H, bool reverse, bool train,
                       const float *x, const float *h0,
                       const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                       float *y, float *hT, float *cache);
 /*   dy [T][B][H] or NULL  dhT [B][H] or NULL  dx [T][B][I] or NULL  dh0 [B][H] or NULL
  *   dw_ih [3H][I]  dw_hh [3H][H]  db_ih, db_hh [3H] or NULL  work kern_gru_work_floats floats */
-void kern_gru_backward(int T, int B, int I, int H, bool reverse,
+void kern_gru_backward(int T, int B, int In, int H, bool reverse,
                        const float *x, const float *w_ih, const float *w_hh, const float *cache,
                        const float *dy, const float *dhT,
                        float *dx, float *dh0,
@@ -99,21 +101,21 @@ void kern_gru_backward(int T, int B, int I, int H, bool reverse,
  * Elman RNN: h = act(x W_ih^T + b_ih + h_prev W_hh^T + b_hh), act = tanh or relu
  * ------------------------------------------------------------------------------------------- */
 
-/* With train: h and h_prev per step (2*T*B*H); without: scratch (T*B*H). */
+/* With train: h and h_prev per step (about 2*T*B*H); without: scratch (H). */
 size_t kern_rnn_cache_floats(int T, int B, int H, bool train);
-/* Backward workspace (T*B*H + B*H). */
+/* Backward workspace (about T*B*H). */
 size_t kern_rnn_work_floats(int T, int B, int H);
 
 /* act is KERN_ACT_TANH or KERN_ACT_RELU.
  *   x [T][B][I]  w_ih [H][I]  w_hh [H][H]  b_ih, b_hh [H] or NULL  h0 [B][H] or NULL
  *   y [T][B][H]  hT [B][H] or NULL  cache kern_rnn_cache_floats(T, B, H, train) floats */
-void kern_rnn_forward(int T, int B, int I, int H, bool reverse, bool train, KernAct act,
+void kern_rnn_forward(int T, int B, int In, int H, bool reverse, bool train, KernAct act,
                       const float *x, const float *h0,
                       const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
                       float *y, float *hT, float *cache);
 /*   dy [T][B][H] or NULL  dhT [B][H] or NULL  dx [T][B][I] or NULL  dh0 [B][H] or NULL
  *   dw_ih [H][I]  dw_hh [H][H]  db_ih, db_hh [H] or NULL  work kern_rnn_work_floats floats */
-void kern_rnn_backward(int T, int B, int I, int H, bool reverse, KernAct act,
+void kern_rnn_backward(int T, int B, int In, int H, bool reverse, KernAct act,
                        const float *x, const float *w_ih, const float *w_hh, const float *cache,
                        const float *dy, const float *dhT,
                        float *dx, float *dh0,

@@ -1,0 +1,175 @@
+/* kernels_gru: the fused GRU layer (one direction, PyTorch parametrisation) over a BPTT window.
+ *
+ * Cache layout of a train-mode forward (time-indexed):
+ *   gates [T][B][3H]  activated r, z, n of every step
+ *   hn    [T][B][H]   h_prev W_hn^T + b_hn (the recurrent part of n, before the reset gate)
+ *   hprev [T][B][H]   h entering step t      hfin [B][H] state after the last step
+ *   hproj [B][3H]     per-step scratch for h_prev W_hh^T
+ *   bias  [4H]        b_ir + b_hr, b_iz + b_hz, b_in, b_hn
+ * Without train only gates, hproj and bias are used. */
+#include "exec/kernels.h"
+#include "exec/kernels_util.h"
+
+size_t kern_gru_cache_floats(int T, int B, int H, bool train)
+{
+    size_t tbh = (size_t)T * B * H, bh = (size_t)B * H;
+    return train ? 5 * tbh + 4 * bh + 4 * (size_t)H : 3 * tbh + 3 * bh + 4 * (size_t)H;
+}
+
+size_t kern_gru_work_floats(int T, int B, int H)
+{
+    return 6 * (size_t)T * B * H + 2 * (size_t)B * H;
+}
+
+/* bias = [b_ir + b_hr, b_iz + b_hz, b_in, b_hn] (NULL biases count as 0).
+ *   b_ih, b_hh [3H]  bias [4H] */
+static void gru_bias(int H, const float *b_ih, const float *b_hh, float *bias)
+{
+    for (int j = 0; j < 2 * H; j++)
+        bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
+    for (int j = 0; j < H; j++) {
+        bias[2 * H + j] = b_ih ? b_ih[2 * H + j] : 0.0f;
+        bias[3 * H + j] = b_hh ? b_hh[2 * H + j] : 0.0f;
+    }
+}
+
+/* One step for B rows; g holds x W_ih^T (becomes activated r, z, n), hp_proj h_prev W_hh^T:
+ *   r = sigmoid(g_r + hp_r + b_r)   z = sigmoid(g_z + hp_z + b_z)
+ *   n = tanh(g_n + b_in + r * (hp_n + b_hn))   h = (1 - z) * n + z * h_prev
+ * g [B][3H], hproj [B][3H], bias [4H], hp [B][H] or NULL (zeros), hn_out [B][H] or NULL,
+ * hnext [B][H] or NULL (second copy of h), y [B][H]. */
+static void gru_cell(int B, int H, float *g, const float *hproj, const float *bias,
+                     const float *hp, float *hn_out, float *hnext, float *y)
+{
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * 3 * H;
+        const float *pr = hproj + (size_t)b * 3 * H;
+        size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float r = kern_sigmoidf(gr[j] + pr[j] + bias[j]);
+            float z = kern_sigmoidf(gr[H + j] + pr[H + j] + bias[H + j]);
+            float hnv = pr[2 * H + j] + bias[3 * H + j];
+            float n = tanhf(gr[2 * H + j] + bias[2 * H + j] + r * hnv);
+            float hprev = hp ? hp[o + j] : 0.0f;
+            float h = (1.0f - z) * n + z * hprev;
+            gr[j] = r;
+            gr[H + j] = z;
+            gr[2 * H + j] = n;
+            if (hn_out)
+                hn_out[o + j] = hnv;
+            if (hnext)
+                hnext[o + j] = h;
+            y[o + j] = h;
+        }
+    }
+}
+
+/* Forward: x W_ih^T for the whole window in one GEMM; per step one GEMM for h_prev W_hh^T into
+ * hproj and the fused cell. See kernels.h for shapes. */
+void kern_gru_forward(int T, int B, int In, int H, bool reverse, bool train,
+                      const float *x, const float *h0,
+                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                      float *y, float *hT, float *cache)
+{
+    size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
+    if (T <= 0 || B <= 0 || H <= 0) {
+        if (hT && bh)
+            kern_copy_or_zero(bh, h0, hT);
+        return;
+    }
+    float *gates = cache;
+    kern_gemm_nt(T * B, 3 * H, In, x, w_ih, 0.0f, gates);
+    float *hn = NULL, *hprev = NULL, *hfin = NULL, *hproj;
+    if (train) {
+        hn = gates + 3 * tbh;
+        hprev = hn + tbh;
+        hfin = hprev + tbh;
+        hproj = hfin + bh;
+        kern_copy_or_zero(bh, h0, hprev + (size_t)kern_time_at(0, T, reverse) * bh);
+    } else {
+        hproj = gates + 3 * tbh;
+    }
+    float *bias = hproj + 3 * bh;
+    gru_bias(H, b_ih, b_hh, bias);
+
+    for (int s = 0; s < T; s++) {
+        int t = kern_time_at(s, T, reverse);
+        const float *hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
+        if (hp)
+            kern_gemm_nt(B, 3 * H, H, hp, w_hh, 0.0f, hproj);
+        else
+            memset(hproj, 0, 3 * bh * sizeof *hproj);
+        float *hnext = NULL;
+        if (train)
+            hnext = s + 1 < T ? hprev + (size_t)kern_time_at(s + 1, T, reverse) * bh : hfin;
+        gru_cell(B, H, gates + (size_t)t * 3 * bh, hproj, bias, hp, train ? hn + t * bh : NULL,
+                 hnext, y + t * bh);
+    }
+    if (hT)
+        memcpy(hT, y + (size_t)kern_time_at(T - 1, T, reverse) * bh, bh * sizeof *hT);
+}
+
+/* Backward, per step in reverse processing order with dh the gradient into h after step t:
+ *   dh += dy[t];  dn = dh (1 - z);  dz = dh (h_prev - n)
+ *   a_n = dn (1 - n^2);  a_r = a_n * hn * r(1-r);  a_z = dz * z(1-z)
+ *   dGx = [a_r, a_z, a_n]   dGh = [a_r, a_z, a_n * r]
+ *   dh_prev = dGh W_hh + dh * z
+ * then dW_ih += dGx^T x, dW_hh += dGh^T h_prev, dx += dGx W_ih, db_ih, db_hh column sums. */
+void kern_gru_backward(int T, int B, int In, int H, bool reverse,
+                       const float *x, const float *w_ih, const float *w_hh, const float *cache,
+                       const float *dy, const float *dhT,
+                       float *dx, float *dh0,
+                       float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work)
+{
+    size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
+    if (T <= 0 || B <= 0 || H <= 0) {
+        kern_add_if(bh, dhT, dh0);
+        return;
+    }
+    const float *gates = cache, *hn = gates + 3 * tbh, *hprev = hn + tbh;
+    float *dGx = work, *dGh = dGx + 3 * tbh, *dh = dGh + 3 * tbh, *dhp = dh + bh;
+    kern_copy_or_zero(bh, dhT, dh);
+
+    for (int s = T - 1; s >= 0; s--) {
+        int t = kern_time_at(s, T, reverse);
+        size_t off = (size_t)t * bh;
+        if (dy)
+            for (size_t k = 0; k < bh; k++)
+                dh[k] += dy[off + k];
+        for (int b = 0; b < B; b++) {
+            size_t o = off + (size_t)b * H, r0 = (size_t)b * H;
+            const float *g = gates + o * 3;
+            float *dx_ = dGx + o * 3, *dh_ = dGh + o * 3;
+            for (int j = 0; j < H; j++) {
+                float r = g[j], z = g[H + j], n = g[2 * H + j];
+                float dhv = dh[r0 + j], hpv = hprev[o + j];
+                float an = dhv * (1.0f - z) * (1.0f - n * n);
+                float ar = an * hn[o + j] * r * (1.0f - r);
+                float az = dhv * (hpv - n) * z * (1.0f - z);
+                dx_[j] = ar;
+                dx_[H + j] = az;
+                dx_[2 * H + j] = an;
+                dh_[j] = ar;
+                dh_[H + j] = az;
+                dh_[2 * H + j] = an * r;
+                dhp[r0 + j] = dhv * z;
+            }
+        }
+        if (s > 0 || dh0)
+            kern_gemm_nn(B, H, 3 * H, dGh + off * 3, w_hh, 1.0f, dhp);
+        float *tmp = dh;
+        dh = dhp;
+        dhp = tmp;
+    }
+    kern_add_if(bh, dh, dh0);
+
+    int rows = T * B;
+    kern_gemm_tn_acc(3 * H, In, rows, dGx, 3 * H, x, In, dw_ih);
+    kern_gemm_tn_acc(3 * H, H, rows, dGh, 3 * H, hprev, H, dw_hh);
+    if (dx)
+        kern_gemm_nn(rows, In, 3 * H, dGx, w_ih, 1.0f, dx);
+    if (db_ih)
+        kern_colsum_acc((size_t)rows, 3 * H, dGx, db_ih);
+    if (db_hh)
+        kern_colsum_acc((size_t)rows, 3 * H, dGh, db_hh);
+}

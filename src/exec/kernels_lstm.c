@@ -1,0 +1,181 @@
+/* kernels_lstm: the fused LSTM layer (one direction) over a BPTT window, forward and backward.
+ *
+ * Cache layout of a train-mode forward (time-indexed, so weight gradients are one GEMM each):
+ *   gates [T][B][4H]  activated i, f, g, o of every step
+ *   cprev [T][B][H]   c entering step t      hprev [T][B][H]  h entering step t
+ *   tanhc [T][B][H]   tanh(c) after step t   cfin, hfin [B][H] state after the last step
+ *   bias  [4H]        b_ih + b_hh
+ * Without train only gates, one running c [B][H] and bias are used. */
+#include "exec/kernels.h"
+#include "exec/kernels_util.h"
+
+size_t kern_lstm_cache_floats(int T, int B, int H, bool train)
+{
+    size_t tbh = (size_t)T * B * H, bh = (size_t)B * H;
+    return train ? 7 * tbh + 2 * bh + 4 * (size_t)H : 4 * tbh + bh + 4 * (size_t)H;
+}
+
+size_t kern_lstm_work_floats(int T, int B, int H)
+{
+    return 4 * (size_t)T * B * H + 2 * (size_t)B * H;
+}
+
+/* bias[j] = b_ih[j] + b_hh[j] (either may be NULL = 0).   b_ih, b_hh, bias [n] */
+static void bias_sum(int n, const float *b_ih, const float *b_hh, float *bias)
+{
+    for (int j = 0; j < n; j++)
+        bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
+}
+
+/* One step of gate math for B rows, in place on the pre-activations g (x and h products summed):
+ *   i = sigmoid(g_i + b_i)  f = sigmoid(g_f + b_f)  gg = tanh(g_g + b_g)  o = sigmoid(g_o + b_o)
+ *   c = f * c_prev + i * gg;   h = o * tanh(c)
+ * g [B][4H] (becomes the activated gates), bias [4H], cp [B][H], cn [B][H] (may equal cp),
+ * tc [B][H] or NULL (receives tanh(c)), hn [B][H] or NULL (a second copy of h), y [B][H]. */
+static void lstm_cell(int B, int H, float *g, const float *bias, const float *cp, float *cn,
+                      float *tc, float *hn, float *y)
+{
+    for (int b = 0; b < B; b++) {
+        float *gr = g + (size_t)b * 4 * H;
+        size_t o = (size_t)b * H;
+        for (int j = 0; j < H; j++) {
+            float i = kern_sigmoidf(gr[j] + bias[j]);
+            float f = kern_sigmoidf(gr[H + j] + bias[H + j]);
+            float gg = tanhf(gr[2 * H + j] + bias[2 * H + j]);
+            float og = kern_sigmoidf(gr[3 * H + j] + bias[3 * H + j]);
+            float c = f * cp[o + j] + i * gg;
+            float t = tanhf(c);
+            float h = og * t;
+            gr[j] = i;
+            gr[H + j] = f;
+            gr[2 * H + j] = gg;
+            gr[3 * H + j] = og;
+            cn[o + j] = c;
+            if (tc)
+                tc[o + j] = t;
+            if (hn)
+                hn[o + j] = h;
+            y[o + j] = h;
+        }
+    }
+}
+
+/* Forward: gates = x W_ih^T for the whole window in one GEMM, then per step
+ * gates_t += h_prev W_hh^T and the fused cell. See kernels.h for shapes. */
+void kern_lstm_forward(int T, int B, int In, int H, bool reverse, bool train,
+                       const float *x, const float *h0, const float *c0,
+                       const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
+                       float *y, float *hT, float *cT, float *cache)
+{
+    size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
+    if (T <= 0 || B <= 0 || H <= 0) {
+        if (hT && bh)
+            kern_copy_or_zero(bh, h0, hT);
+        if (cT && bh)
+            kern_copy_or_zero(bh, c0, cT);
+        return;
+    }
+    float *gates = cache;
+    kern_gemm_nt(T * B, 4 * H, In, x, w_ih, 0.0f, gates);
+
+    if (train) {
+        float *cprev = gates + 4 * tbh, *hprev = cprev + tbh, *tanhc = hprev + tbh;
+        float *cfin = tanhc + tbh, *hfin = cfin + bh, *bias = hfin + bh;
+        bias_sum(4 * H, b_ih, b_hh, bias);
+        int t0 = kern_time_at(0, T, reverse);
+        kern_copy_or_zero(bh, h0, hprev + t0 * bh);
+        kern_copy_or_zero(bh, c0, cprev + t0 * bh);
+        for (int s = 0; s < T; s++) {
+            int t = kern_time_at(s, T, reverse);
+            size_t next = s + 1 < T ? (size_t)kern_time_at(s + 1, T, reverse) * bh : 0;
+            float *g = gates + (size_t)t * 4 * bh;
+            if (s > 0 || h0)
+                kern_gemm_nt(B, 4 * H, H, hprev + t * bh, w_hh, 1.0f, g);
+            lstm_cell(B, H, g, bias, cprev + t * bh, s + 1 < T ? cprev + next : cfin,
+                      tanhc + t * bh, s + 1 < T ? hprev + next : hfin, y + t * bh);
+        }
+        if (hT)
+            memcpy(hT, hfin, bh * sizeof *hT);
+        if (cT)
+            memcpy(cT, cfin, bh * sizeof *cT);
+        return;
+    }
+
+    float *c = gates + 4 * tbh, *bias = c + bh;
+    bias_sum(4 * H, b_ih, b_hh, bias);
+    kern_copy_or_zero(bh, c0, c);
+    for (int s = 0; s < T; s++) {
+        int t = kern_time_at(s, T, reverse);
+        const float *hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
+        float *g = gates + (size_t)t * 4 * bh;
+        if (hp)
+            kern_gemm_nt(B, 4 * H, H, hp, w_hh, 1.0f, g);
+        lstm_cell(B, H, g, bias, c, c, NULL, NULL, y + t * bh);
+    }
+    if (hT)
+        memcpy(hT, y + (size_t)kern_time_at(T - 1, T, reverse) * bh, bh * sizeof *hT);
+    if (cT)
+        memcpy(cT, c, bh * sizeof *cT);
+}
+
+/* Backward: walking the steps in reverse processing order, with dh and dc the gradients flowing
+ * into the state after step t:
+ *   dh += dy[t];  dc += dh * o * (1 - tanh(c)^2)
+ *   dG_i = dc * g * i(1-i)   dG_f = dc * c_prev * f(1-f)   dG_g = dc * i * (1-g^2)
+ *   dG_o = dh * tanh(c) * o(1-o);   dc_prev = dc * f;   dh_prev = dG W_hh
+ * then dW_ih += dG^T x, dW_hh += dG^T h_prev, dx += dG W_ih, db += column sums of dG. */
+void kern_lstm_backward(int T, int B, int In, int H, bool reverse,
+                        const float *x, const float *w_ih, const float *w_hh, const float *cache,
+                        const float *dy, const float *dhT, const float *dcT,
+                        float *dx, float *dh0, float *dc0,
+                        float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work)
+{
+    size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
+    if (T <= 0 || B <= 0 || H <= 0) {
+        kern_add_if(bh, dhT, dh0);
+        kern_add_if(bh, dcT, dc0);
+        return;
+    }
+    const float *gates = cache, *cprev = gates + 4 * tbh, *hprev = cprev + tbh;
+    const float *tanhc = hprev + tbh;
+    float *dG = work, *dh = dG + 4 * tbh, *dc = dh + bh;
+    kern_copy_or_zero(bh, dhT, dh);
+    kern_copy_or_zero(bh, dcT, dc);
+
+    for (int s = T - 1; s >= 0; s--) {
+        int t = kern_time_at(s, T, reverse);
+        size_t off = (size_t)t * bh;
+        if (dy)
+            for (size_t k = 0; k < bh; k++)
+                dh[k] += dy[off + k];
+        for (int b = 0; b < B; b++) {
+            const float *g = gates + (off + (size_t)b * H) * 4;
+            float *d = dG + (off + (size_t)b * H) * 4;
+            size_t o = off + (size_t)b * H, r = (size_t)b * H;
+            for (int j = 0; j < H; j++) {
+                float i = g[j], f = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
+                float tc = tanhc[o + j], dhv = dh[r + j];
+                float dcv = dc[r + j] + dhv * og * (1.0f - tc * tc);
+                d[j] = dcv * gg * i * (1.0f - i);
+                d[H + j] = dcv * cprev[o + j] * f * (1.0f - f);
+                d[2 * H + j] = dcv * i * (1.0f - gg * gg);
+                d[3 * H + j] = dhv * tc * og * (1.0f - og);
+                dc[r + j] = dcv * f;
+            }
+        }
+        if (s > 0 || dh0)
+            kern_gemm_nn(B, H, 4 * H, dG + off * 4, w_hh, 0.0f, dh);
+    }
+    kern_add_if(bh, dh, dh0);
+    kern_add_if(bh, dc, dc0);
+
+    int rows = T * B;
+    kern_gemm_tn_acc(4 * H, In, rows, dG, 4 * H, x, In, dw_ih);
+    kern_gemm_tn_acc(4 * H, H, rows, dG, 4 * H, hprev, H, dw_hh);
+    if (dx)
+        kern_gemm_nn(rows, In, 4 * H, dG, w_ih, 1.0f, dx);
+    if (db_ih)
+        kern_colsum_acc((size_t)rows, 4 * H, dG, db_ih);
+    if (db_hh)
+        kern_colsum_acc((size_t)rows, 4 * H, dG, db_hh);
+}
