@@ -1,0 +1,362 @@
+/* data_csv: one sequence per row, `TARGET,v1,v2,...`, see data.h for the layout. */
+#include "train/data_csv.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CSV_MAX_FIELDS 1000000
+#define CSV_MAX_STEPS 100000
+
+/* One parsed row before labels are resolved. */
+typedef struct CsvRow {
+    char *label;        /* label text (target=label) */
+    float *targets;     /* [K] (target=values) */
+    float *values;      /* [steps][F] */
+    int steps;
+} CsvRow;
+
+/* Strips spaces and tabs at both ends of s[0..n) in place; returns the new start. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t') s++;
+    size_t n = strlen(s);
+    while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r')) s[--n] = 0;
+    return s;
+}
+
+/* A finite number occupying the whole field. */
+static bool parse_num(const char *s, float *out)
+{
+    if (!*s) return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v) || errno == ERANGE) return false;
+    *out = (float)v;
+    return true;
+}
+
+/* Splits line (modified in place) at commas into fields [nf]; -1 if more than cap fields. */
+static int split(char *line, char ***fields, int *cap)
+{
+    int n = 0;
+    char *p = line;
+    for (;;) {
+        if (n == *cap) {
+            if (*cap >= CSV_MAX_FIELDS) return -1;
+            int nc = *cap ? 2 * *cap : 64;
+            char **nf = realloc(*fields, (size_t)nc * sizeof *nf);
+            if (!nf) return -2;
+            *fields = nf;
+            *cap = nc;
+        }
+        char *comma = strchr(p, ',');
+        if (comma) *comma = 0;
+        (*fields)[n++] = trim(p);
+        if (!comma) break;
+        p = comma + 1;
+    }
+    return n;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Turns the label strings into class ids: all non-negative integers -> the numbers; otherwise
+ * the sorted distinct names. */
+static int resolve_labels(DataSet *ds, CsvRow *rows, Diag *d)
+{
+    int n = ds->nrows;
+    bool numeric = true;
+    long maxv = -1;
+    for (int r = 0; r < n && numeric; r++) {
+        char *end;
+        errno = 0;
+        long v = strtol(rows[r].label, &end, 10);
+        if (!*rows[r].label || *end || v < 0 || v >= 1000000 || errno) numeric = false;
+        else if (v > maxv) maxv = v;
+    }
+    if (!(ds->row_labels = malloc((size_t)n * sizeof(int32_t)))) return -1;
+    if (numeric) {
+        for (int r = 0; r < n; r++)
+            ds->row_labels[r] = (int32_t)strtol(rows[r].label, NULL, 10);
+        ds->classes = (int)maxv + 1;
+        return 0;
+    }
+    char **names = malloc((size_t)n * sizeof *names);
+    if (!names) return -1;
+    for (int r = 0; r < n; r++)
+        names[r] = rows[r].label;
+    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    int k = 0;
+    for (int r = 0; r < n; r++)
+        if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
+    ds->class_names = calloc((size_t)k, sizeof(char *));
+    if (!ds->class_names) { free(names); return -1; }
+    for (int i = 0; i < k; i++) {
+        ds->class_names[i] = strdup(names[i]);
+        if (!ds->class_names[i]) { free(names); return -1; }
+    }
+    ds->classes = k;
+    for (int r = 0; r < n; r++) {
+        char **hit = bsearch(&rows[r].label, names, (size_t)k, sizeof *names, cmp_str);
+        ds->row_labels[r] = (int32_t)(hit - names);
+    }
+    free(names);
+    (void)d;
+    return 0;
+}
+
+/* Parses one data line into row; reports `path:line: error: ...` and returns -1 when bad. */
+static int parse_row(DataSet *ds, char **f, int nf, int line, CsvRow *row, Diag *d)
+{
+    const DataConfig *c = &ds->cfg;
+    int K = c->csv_values ? c->csv_targets : 1, F = c->csv_features;
+    char where[4096];
+    snprintf(where, sizeof where, "%s:%d", c->path, line);
+    int nv = nf - K;
+    if (nv < F) {
+        diag_error_in(d, where, "expected %d target column%s and at least %d value%s, found %d "
+                      "field%s", K, K == 1 ? "" : "s", F, F == 1 ? "" : "s", nf,
+                      nf == 1 ? "" : "s");
+        return -1;
+    }
+    if (nv % F != 0) {
+        diag_error_in(d, where, "%d values is not a multiple of features=%d", nv, F);
+        return -1;
+    }
+    if (nv / F > CSV_MAX_STEPS) {
+        diag_error_in(d, where, "%d steps is more than the limit of %d", nv / F, CSV_MAX_STEPS);
+        return -1;
+    }
+    row->steps = nv / F;
+    row->values = malloc((size_t)nv * sizeof(float));
+    if (c->csv_values) row->targets = malloc((size_t)K * sizeof(float));
+    if (!row->values || (c->csv_values && !row->targets)) {
+        diag_error_in(d, where, "out of memory");
+        return -1;
+    }
+    for (int k = 0; k < K && c->csv_values; k++)
+        if (!parse_num(f[k], &row->targets[k])) {
+            diag_error_in(d, where, "target in column %d is not a number: '%s'", k + 1, f[k]);
+            return -1;
+        }
+    if (!c->csv_values) {
+        if (!*f[0]) {
+            diag_error_in(d, where, "the label in column 1 is empty");
+            return -1;
+        }
+        if (!(row->label = strdup(f[0]))) {
+            diag_error_in(d, where, "out of memory");
+            return -1;
+        }
+    }
+    for (int i = 0; i < nv; i++)
+        if (!parse_num(f[K + i], &row->values[i])) {
+            diag_error_in(d, where, "value in column %d is not a number: '%s'", K + i + 1,
+                          f[K + i]);
+            return -1;
+        }
+    return 0;
+}
+
+int data_csv_open(DataSet *ds, Diag *d)
+{
+    DataConfig *c = &ds->cfg;
+    if (c->csv_features < 1 || c->csv_targets < 1 || c->csv_features > 65536 ||
+        c->csv_targets > 65536) {
+        diag_error_in(d, c->path, "features and targets must be in [1, 65536]");
+        return -1;
+    }
+    uint8_t *buf;
+    size_t len;
+    if (data_read_file(c->path, &buf, &len, d) != 0) return -1;
+    CsvRow *rows = NULL;
+    int nrows = 0, caprows = 0, errors = 0, line = 0;
+    char **fields = NULL;
+    int capf = 0;
+    bool first = true;
+    int rc = -1;
+    char *p = (char *)buf, *end = (char *)buf + len;
+    while (p < end) {
+        char *nl = memchr(p, '\n', (size_t)(end - p));
+        char *next = nl ? nl + 1 : end;
+        if (nl) *nl = 0;
+        line++;
+        if (memchr(p, 0, (size_t)((nl ? nl : end) - p))) {
+            diag_error_in(d, c->path, "line %d contains a NUL byte: not a text file", line);
+            goto done;
+        }
+        char *s = trim(p);
+        p = next;
+        if (!*s || *s == '#') continue;
+        int nf = split(s, &fields, &capf);
+        if (nf == -2) { diag_error_in(d, c->path, "out of memory"); goto done; }
+        if (nf < 0) {
+            diag_error_in(d, c->path, "line %d has more than %d fields", line, CSV_MAX_FIELDS);
+            goto done;
+        }
+        if (first) {
+            first = false;
+            bool header = c->csv_header == 1;
+            if (c->csv_header == -1) {
+                int K = c->csv_values ? c->csv_targets : 1;
+                float tmp;
+                for (int i = K; i < nf && !header; i++)
+                    header = !parse_num(fields[i], &tmp);
+            }
+            if (header) continue;
+        }
+        if (nrows == caprows) {
+            int nc = caprows ? 2 * caprows : 256;
+            CsvRow *nr = realloc(rows, (size_t)nc * sizeof *nr);
+            if (!nr) { diag_error_in(d, c->path, "out of memory"); goto done; }
+            rows = nr;
+            caprows = nc;
+        }
+        memset(&rows[nrows], 0, sizeof rows[nrows]);
+        if (parse_row(ds, fields, nf, line, &rows[nrows], d) != 0) errors++;
+        nrows++;
+        if (errors >= 20) break;
+    }
+    if (errors) goto done;
+    if (nrows == 0) {
+        diag_error_in(d, c->path, len ? "no data rows" : "file is empty");
+        goto done;
+    }
+    /* Shapes: F per step, padded to the longest row; the validation rows are the last ones. */
+    ds->nrows = nrows;
+    int nvalid = (int)((double)nrows * c->valid);
+    ds->ntrain_rows = nrows - nvalid;
+    if (ds->ntrain_rows < 1) {
+        diag_error_in(d, c->path, "no training rows left after the validation split");
+        goto done;
+    }
+    ds->in_width = c->csv_features;
+    ds->T = 1;
+    for (int r = 0; r < nrows; r++)
+        if (rows[r].steps > ds->T) ds->T = rows[r].steps;
+    ds->batches_per_epoch = (ds->ntrain_rows + c->batch - 1) / c->batch;
+    ds->row_values = calloc((size_t)nrows, sizeof(float *));
+    ds->row_len = malloc((size_t)nrows * sizeof(int32_t));
+    ds->order = malloc((size_t)ds->ntrain_rows * sizeof(int32_t));
+    if (!ds->row_values || !ds->row_len || !ds->order) {
+        diag_error_in(d, c->path, "out of memory");
+        goto done;
+    }
+    if (c->csv_values) {
+        ds->target_kind = DATA_TARGET_VALUES;
+        ds->out_width = c->csv_targets;
+        ds->row_targets = malloc((size_t)nrows * c->csv_targets * sizeof(float));
+        if (!ds->row_targets) { diag_error_in(d, c->path, "out of memory"); goto done; }
+        for (int r = 0; r < nrows; r++)
+            memcpy(ds->row_targets + (size_t)r * c->csv_targets, rows[r].targets,
+                   (size_t)c->csv_targets * sizeof(float));
+    } else {
+        ds->target_kind = DATA_TARGET_LABEL;
+        if (resolve_labels(ds, rows, d) != 0) {
+            diag_error_in(d, c->path, "out of memory");
+            goto done;
+        }
+    }
+    for (int r = 0; r < nrows; r++) {
+        ds->row_values[r] = rows[r].values;
+        rows[r].values = NULL;
+        ds->row_len[r] = rows[r].steps;
+    }
+    rc = 0;
+done:
+    for (int r = 0; r < nrows; r++) {
+        free(rows[r].label);
+        free(rows[r].targets);
+        free(rows[r].values);
+    }
+    free(rows);
+    free(fields);
+    free(buf);
+    return rc;
+}
+
+void data_csv_free(DataSet *ds)
+{
+    if (ds->row_values)
+        for (int r = 0; r < ds->nrows; r++)
+            free(ds->row_values[r]);
+    if (ds->class_names)
+        for (int i = 0; i < ds->classes; i++)
+            free(ds->class_names[i]);
+    free(ds->class_names);
+    free(ds->row_values);
+    free(ds->row_targets);
+    free(ds->row_labels);
+    free(ds->row_len);
+    free(ds->order);
+    ds->class_names = NULL;
+    ds->row_values = NULL;
+    ds->row_targets = NULL;
+    ds->row_labels = ds->row_len = ds->order = NULL;
+}
+
+/* Fisher-Yates over the training rows, drawing from r. */
+static void shuffle_with(DataSet *ds, Rng *r)
+{
+    int n = ds->ntrain_rows;
+    for (int i = 0; i < n; i++)
+        ds->order[i] = i;
+    for (int i = n - 1; i > 0; i--) {
+        int j = (int)rng_below(r, (uint64_t)i + 1);
+        int32_t t = ds->order[i];
+        ds->order[i] = ds->order[j];
+        ds->order[j] = t;
+    }
+}
+
+void data_csv_shuffle(DataSet *ds)
+{
+    if (!ds->order) return;
+    Rng r = ds->pos.rng;
+    shuffle_with(ds, &r);
+}
+
+void data_csv_next_epoch(DataSet *ds)
+{
+    Rng r = ds->pos.rng;
+    shuffle_with(ds, &r);   /* replays this epoch's draws to find the next epoch's start */
+    ds->pos.rng = r;
+    data_csv_shuffle(ds);
+}
+
+/* Copies rows into the batch, padded to T steps; rows past the end are padding rows. */
+void data_csv_fill(DataSet *ds, DataBatch *b, bool valid, int64_t i)
+{
+    int B = b->B, T = b->T, F = ds->in_width, K = ds->out_width;
+    b->ntargets = 0;
+    for (int s = 0; s < B; s++) {
+        int64_t k = i * B + s;
+        int r = -1;
+        if (!valid && k < ds->ntrain_rows) r = ds->order[k];
+        if (valid && ds->ntrain_rows + k < ds->nrows) r = ds->ntrain_rows + (int)k;
+        int len = r >= 0 ? ds->row_len[r] : 0;
+        for (int t = 0; t < T; t++) {
+            float *x = b->x + ((size_t)t * B + s) * F;
+            if (t < len) memcpy(x, ds->row_values[r] + (size_t)t * F, (size_t)F * sizeof(float));
+            else memset(x, 0, (size_t)F * sizeof(float));
+            b->mask[t * B + s] = t < len ? 1.0f : 0.0f;
+        }
+        b->lengths[s] = len > 0 ? len : 1;
+        b->row_mask[s] = r >= 0 ? 1.0f : 0.0f;
+        if (ds->target_kind == DATA_TARGET_LABEL) {
+            b->target_ids[s] = r >= 0 ? ds->row_labels[r] : -1;
+        } else {
+            for (int j = 0; j < K; j++)
+                b->target[s * K + j] = r >= 0 ? ds->row_targets[(size_t)r * K + j] : 0.0f;
+        }
+        b->ntargets += r >= 0;
+    }
+    b->reset = true;
+}
