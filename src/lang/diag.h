@@ -60,7 +60,8 @@ const Source *diag_add_source(Diag *d, const char *name, const char *text, size_
 const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes);
 
 /* Reports an error at a range (r.src may be NULL for a located-nowhere message). Returns the
- * message so helps/notes can be attached with diag_help. */
+ * message so helps/notes can be attached with diag_help; the pointer is valid only until the
+ * next message is reported (messages live in a growing array), and is NULL past max_errors. */
 DiagMessage *diag_error(Diag *d, SrcRange r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 DiagMessage *diag_warning(Diag *d, SrcRange r, const char *fmt, ...)
@@ -76,6 +77,9 @@ void diag_note(DiagMessage *m, SrcRange r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
 int diag_error_count(const Diag *d);
+/* Text of the i-th stored message (0-based, in report order; without location, helps or notes),
+ * or NULL when there is no such message. Owned by d. (For tests and tools.) */
+const char *diag_message_text(const Diag *d, int i);
 /* Prints every stored message in order, then "N errors" is left to the caller. */
 void diag_print(const Diag *d, FILE *out);
 /* Clears messages (keeps sources), e.g. between independent checks. */
@@ -87,7 +91,8 @@ void diag_line_col(const Source *src, uint32_t off, int *line, int *col);
  * at 7:1". Returns buf. */
 char *diag_pos(SrcRange r, char *buf, size_t n);
 
-/* Levenshtein distance between a and b (used for did-you-mean suggestions). */
+/* Edit distance between a and b (used for did-you-mean suggestions): Levenshtein, plus a swap
+ * of two adjacent characters counts as one edit ("optimal string alignment"). */
 int diag_edit_distance(const char *a, const char *b);
 /* The candidate closest to name within distance max(1, strlen(name)/3), or NULL. */
 const char *diag_suggest(const char *name, const char *const *candidates, int n);
