@@ -11,61 +11,6 @@
 
 #include "lang/diag.h"
 
-/* TEMPORARY stub of the diag functions src/io uses, until src/lang/diag.c exists (then removed
- * and the tests link the real one). Prints `what: error: message` like the real diag_print. */
-#ifndef IO_HAVE_DIAG
-#include <stdarg.h>
-struct DiagMessage {
-    char text[600];
-};
-void diag_init(Diag *d) { memset(d, 0, sizeof *d); d->max_errors = 20; }
-void diag_free(Diag *d) { free(d->messages); memset(d, 0, sizeof *d); }
-static DiagMessage *stub_add(Diag *d, const char *what, const char *lvl, const char *fmt,
-                             va_list ap)
-{
-    if (d->nmessages == d->messages_cap) {
-        int cap = d->messages_cap ? 2 * d->messages_cap : 8;
-        DiagMessage *m = realloc(d->messages, (size_t)cap * sizeof *m);
-        if (!m)
-            abort();
-        d->messages = m;
-        d->messages_cap = cap;
-    }
-    DiagMessage *m = &d->messages[d->nmessages++];
-    int n = snprintf(m->text, sizeof m->text, "%s: %s: ", what, lvl);
-    vsnprintf(m->text + n, sizeof m->text - (size_t)n, fmt, ap);
-    return m;
-}
-DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    DiagMessage *m = stub_add(d, what, "error", fmt, ap);
-    va_end(ap);
-    d->nerrors++;
-    return m;
-}
-void diag_help(DiagMessage *m, const char *fmt, ...)
-{
-    if (!m)
-        return;
-    size_t n = strlen(m->text);
-    va_list ap;
-    va_start(ap, fmt);
-    n += (size_t)snprintf(m->text + n, sizeof m->text - n, "\nhelp: ");
-    if (n < sizeof m->text)
-        vsnprintf(m->text + n, sizeof m->text - n, fmt, ap);
-    va_end(ap);
-}
-int diag_error_count(const Diag *d) { return d->nerrors; }
-void diag_clear_messages(Diag *d) { d->nmessages = 0; d->nerrors = 0; }
-void diag_print(const Diag *d, FILE *out)
-{
-    for (int i = 0; i < d->nmessages; i++)
-        fprintf(out, "%s\n", d->messages[i].text);
-}
-#endif
-
 /* A fresh directory under $TMPDIR (or /tmp); the caller removes it with rm_tree. */
 static inline char *make_tmpdir(void)
 {
