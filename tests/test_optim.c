@@ -12,24 +12,6 @@
 
 #include "train/optim.h"
 
-/* TEMPORARY: src/lang/diag.c is not written yet; these few stand-ins count errors and print
- * them. Remove once diag.c exists (then link src/lang's library instead). */
-#include <stdio.h>
-void diag_init(Diag *d) { memset(d, 0, sizeof *d); }
-void diag_free(Diag *d) { (void)d; }
-int diag_error_count(const Diag *d) { return d->nerrors; }
-DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: error: ", what);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    d->nerrors++;
-    return NULL;
-}
-
 #define N 6
 static const float P0[N] = {0.5f, -1.25f, 2.0f, 0.125f, -0.75f, 3.0f};
 static const float C[N] = {1.0f, 2.0f, 0.5f, 4.0f, 1.5f, 0.25f};

@@ -25,6 +25,7 @@ DataConfig data_defaults(void)
     c.csv_features = 1;
     c.csv_targets = 1;
     c.csv_header = -1;
+    c.csv_delim = ',';
     c.batch = 32;
     c.bptt = 100;
     c.seed = 42;
@@ -281,6 +282,60 @@ oom:
     return -1;
 }
 
+/* Re-maps the tokens to a given vocabulary (a checkpoint's), which then replaces the corpus's
+ * own; characters the given vocabulary lacks are named in the error. */
+static int text_use_vocab(DataSet *ds, const Vocab *v, Diag *d)
+{
+    int32_t *map = malloc((size_t)ds->vocab.size * sizeof(int32_t));
+    if (!map) {
+        diag_error_in(d, ds->cfg.path, "out of memory");
+        return -1;
+    }
+    char missing[200] = "";
+    int nmissing = 0;
+    for (int i = 0; i < ds->vocab.size; i++) {
+        map[i] = data_vocab_id(v, ds->vocab.codes[i]);
+        if (map[i] < 0 && nmissing++ < 8) {
+            char u[5] = {0};
+            uint32_t cp = ds->vocab.codes[i];
+            char one[32];
+            if (cp >= 32 && cp != 127) {
+                data_vocab_utf8(&ds->vocab, i, u);
+                snprintf(one, sizeof one, "%s'%s'", nmissing > 1 ? ", " : "", u);
+            } else {
+                snprintf(one, sizeof one, "%s\\x%02x", nmissing > 1 ? ", " : "", (unsigned)cp);
+            }
+            strncat(missing, one, sizeof missing - strlen(missing) - 1);
+        }
+    }
+    if (nmissing || v->level != ds->vocab.level) {
+        if (nmissing)
+            diag_error_in(d, ds->cfg.path, "%d character%s not in the model's vocabulary: %s%s",
+                          nmissing, nmissing == 1 ? " is" : "s are", missing,
+                          nmissing > 8 ? ", ..." : "");
+        else
+            diag_error_in(d, ds->cfg.path, "the model was trained at %s level, not %s",
+                          v->level == DATA_BYTE ? "byte" : "char",
+                          ds->vocab.level == DATA_BYTE ? "byte" : "char");
+        free(map);
+        return -1;
+    }
+    for (int64_t i = 0; i < ds->ntokens; i++)
+        ds->tokens[i] = map[ds->tokens[i]];
+    free(map);
+    uint32_t *codes = malloc((size_t)(v->size ? v->size : 1) * sizeof(uint32_t));
+    if (!codes) {
+        diag_error_in(d, ds->cfg.path, "out of memory");
+        return -1;
+    }
+    memcpy(codes, v->codes, (size_t)v->size * sizeof(uint32_t));
+    data_vocab_free(&ds->vocab);
+    ds->vocab.codes = codes;
+    ds->vocab.size = v->size;
+    ds->vocab.level = v->level;
+    return 0;
+}
+
 /* Per-stream lengths of the training and validation splits. */
 static int64_t text_stream_len(const DataSet *ds) { return ds->ntrain / ds->cfg.batch; }
 static int64_t text_valid_stream_len(const DataSet *ds)
@@ -303,6 +358,7 @@ static int text_open(DataSet *ds, Diag *d)
     int rc = text_tokenize(ds, buf, len, d);
     free(buf);
     if (rc != 0) return -1;
+    if (ds->cfg.vocab && text_use_vocab(ds, ds->cfg.vocab, d) != 0) return -1;
     int B = ds->cfg.batch, bptt = ds->cfg.bptt;
     int64_t nvalid = (int64_t)((double)ds->ntokens * ds->cfg.valid);
     ds->ntrain = ds->ntokens - nvalid;
@@ -690,8 +746,7 @@ const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
         /* Batch i of the fixed validation set: its own seed, independent of training. */
         Rng r;
         rng_seed(&r, ds->cfg.seed ^ (0x76616c6964ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i));
-        int64_t left = (int64_t)ds->cfg.valid - i * b->B;
-        gen_fill(ds, &r, b, left < b->B ? (int)left : b->B);
+        gen_fill(ds, &r, b, b->B);
         break;
     }
     }

@@ -30,7 +30,8 @@
  *   copy(length=L, delay=D)   10 tokens: 0 blank, 1..8 symbols, 9 go. Input: L random symbols,
  *       D-1 blanks, go, L blanks (2L+D steps; vocabulary "_abcdefgh|"); target: blank for L+D steps, then the L symbols.
  * Generated tasks draw every batch from the data Rng; their validation set is regenerated from
- * a fixed seed each time (the same sequences at every evaluation), valid (>= 1) sequences;
+ * a fixed seed each time (the same sequences at every evaluation): valid (>= 1) sequences
+ * rounded up to whole batches;
  * an epoch of a generated task is 100 batches.
  *
  * Ownership: a DataSet owns its tokens, rows, vocabulary and both batch buffers; data_free
@@ -69,6 +70,9 @@ typedef struct DataConfig {
     int csv_features;       /* csv: F values per step (default 1) */
     int csv_targets;        /* csv: K target columns for target=values (default 1) */
     int csv_header;         /* csv: -1 auto (default), 0 no header, 1 header */
+    char csv_delim;         /* csv: field separator (default ',') */
+    const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
+                               resume); a character outside it is an error naming it */
     int batch;              /* B (default 32) */
     int bptt;               /* text: window length (default 100); others: ignored (whole
                                sequences) */

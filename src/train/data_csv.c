@@ -39,8 +39,8 @@ static bool parse_num(const char *s, float *out)
     return true;
 }
 
-/* Splits line (modified in place) at commas into fields [nf]; -1 if more than cap fields. */
-static int split(char *line, char ***fields, int *cap)
+/* Splits line (modified in place) at the delimiter into fields [nf]; -1 if more than cap fields. */
+static int split(char *line, char delim, char ***fields, int *cap)
 {
     int n = 0;
     char *p = line;
@@ -53,7 +53,7 @@ static int split(char *line, char ***fields, int *cap)
             *fields = nf;
             *cap = nc;
         }
-        char *comma = strchr(p, ',');
+        char *comma = strchr(p, delim);
         if (comma) *comma = 0;
         (*fields)[n++] = trim(p);
         if (!comma) break;
@@ -195,7 +195,7 @@ int data_csv_open(DataSet *ds, Diag *d)
         char *s = trim(p);
         p = next;
         if (!*s || *s == '#') continue;
-        int nf = split(s, &fields, &capf);
+        int nf = split(s, c->csv_delim ? c->csv_delim : ',', &fields, &capf);
         if (nf == -2) { diag_error_in(d, c->path, "out of memory"); goto done; }
         if (nf < 0) {
             diag_error_in(d, c->path, "line %d has more than %d fields", line, CSV_MAX_FIELDS);

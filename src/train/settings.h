@@ -1,0 +1,49 @@
+/* settings: the data and train blocks of an IrModel (already checked by sema for names and
+ * value kinds) turned into the configurations of src/train, with the command-line overrides
+ * (--data, --steps, --epochs, --seed) applied.
+ *
+ * Defaults when a setting is absent: optimizer adam() (PyTorch defaults), schedule constant,
+ * clip 0 (off), batch 32, bptt 100, steps 1000, seed 42, eval_every 100 (0: never),
+ * checkpoint_every 500 (0: only at the end), log_every 10, valid 0.05 (generated tasks: a fixed
+ * set of 1000 sequences, rounded up to whole batches), loss from the data (next-token / label cross-entropy, or MSE for values).
+ *
+ * csv(...) arguments as sema accepts them: csv(PATH, target=label|values|K, columns=F,
+ * header=true|false, delimiter=",", label=first): target=label (default) is a class label in
+ * the first column, target=values one regression target, target=K the first K columns;
+ * columns=F values per step (default 1). The label is always the first column.
+ *
+ * Ownership: TrainSettings borrows strings from the IrModel and the options (data.path); it
+ * owns nothing. */
+#ifndef RECUR_TRAIN_SETTINGS_H
+#define RECUR_TRAIN_SETTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "exec/exec.h"
+#include "ir/ir.h"
+#include "lang/diag.h"
+#include "train/data.h"
+#include "train/optim.h"
+
+typedef struct TrainSettings {
+    DataConfig data;
+    OptimConfig optim;
+    Schedule sched;
+    bool loss_given;        /* loss written in the file; else derived from the data */
+    ExecLossKind loss;
+    double clip;            /* global gradient-norm threshold; 0 = off */
+    int64_t steps;          /* total optimiser updates (epochs converted by the trainer) */
+    int64_t epochs;         /* > 0 when given instead of steps */
+    int64_t eval_every, checkpoint_every, log_every;
+    uint64_t seed;
+} TrainSettings;
+
+/* Fills s from m's settings, then applies the overrides: data_path (a .csv suffix selects
+ * csv(), anything else text(); a generated source is replaced), steps/epochs (> 0 to
+ * override), seed (when has_seed). -1 with a located diagnostic on a value src/train cannot
+ * use (e.g. valid given as a source). */
+int train_settings(const IrModel *m, const char *data_path, int64_t steps, int64_t epochs,
+                   bool has_seed, uint64_t seed, TrainSettings *s, Diag *d);
+
+#endif
