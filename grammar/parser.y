@@ -537,7 +537,9 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, Parse
     bool want_name = has(set, n, YYSYMBOL_IDENT);
     char found_s[96], expected_s[256];
     describe_found(yyctx, ctx, found_s, sizeof found_s);
-    describe_expected(set, n, expected_s, sizeof expected_s);
+    yysymbol_kind_t work[YYNTOKENS];
+    memcpy(work, set, sizeof work);
+    describe_expected(work, n, expected_s, sizeof expected_s);
 
     DiagMessage *m;
     if (expected_s[0])
@@ -547,6 +549,8 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, Parse
 
     char name[64];
     const Opener *top = ctx->nopen > 0 ? &ctx->open[ctx->nopen - 1] : NULL;
+    if (found == sym("'}'") && ctx->has_unclosed && ctx->unclosed.loc.end <= loc->begin)
+        top = &ctx->unclosed;   /* this '}' closed it implicitly */
     const char *closer = top && top->kind == '(' ? "')'" : top && top->kind == '[' ? "']'" : NULL;
     if (found == YYSYMBOL_IDENT && top_level) {
         const char *s = diag_suggest(loc_text(ctx, *loc, name, sizeof name), keyword_names,
@@ -555,7 +559,16 @@ static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, Parse
             diag_help(m, "did you mean '%s'?", s);
         else
             diag_help(m, "layers go inside a 'model NAME { ... }' block");
-    } else if (closer && has(set, n, sym(closer)) && top->loc.end <= loc->begin) {
+    } else if (found >= YYSYMBOL_FORMAT && found <= YYSYMBOL_TRAIN && ctx->nopen > 0 &&
+               ctx->open[ctx->nopen - 1].kind == '{') {
+        const Opener *o = &ctx->open[ctx->nopen - 1];
+        diag_help(m, "is the '%s' block at %s missing its '}'?",
+                  loc_text(ctx, o->what, name, sizeof name),
+                  diag_pos(parse_range(ctx, o->what), pos, sizeof pos));
+    } else if (found == sym("'}'") && top_level) {
+        diag_help(m, "this '}' has no matching '{'");
+    } else if (closer && has(set, n, sym(closer)) && top->loc.end <= loc->begin &&
+               memchr(ctx->src->text + top->loc.end, '\n', loc->begin - top->loc.end)) {
         diag_help(m, "the '%c' at %s is not closed", top->kind,
                   diag_pos(parse_range(ctx, top->loc), pos, sizeof pos));
     } else if (ctx->stmt_first.begin < loc->begin &&

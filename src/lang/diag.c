@@ -559,9 +559,12 @@ void diag_print(const Diag *d, FILE *out)
                 fprintf(out, "help: %s\n", a->text);
         }
     }
+    int max = d->max_errors > 0 ? d->max_errors : DIAG_DEFAULT_MAX_ERRORS;
     if (d->nerrors > stored_errors)
         fprintf(out, "note: %d more error%s not shown\n", d->nerrors - stored_errors,
                 d->nerrors - stored_errors == 1 ? "" : "s");
+    else if (stored_errors >= max)
+        fprintf(out, "note: stopped after %d errors\n", stored_errors);
 }
 
 /* ---- suggestions -------------------------------------------------------------------------- */

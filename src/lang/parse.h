@@ -49,6 +49,8 @@ typedef struct ParseCtx {
     Loc stmt_first;             /* first token of the current statement */
     int stmt_ops;               /* operator tokens in the current statement */
     uint32_t bad_end;           /* end of the last bad-byte run reported (to merge runs) */
+    Opener unclosed;            /* the last ( or [ a '}' closed implicitly, if any */
+    bool has_unclosed;
     bool sent_eof_newline;      /* the scanner adds one newline before end of file */
     bool stopped;               /* too deep, too many errors: no more reports */
     bool limit_hit;             /* an input limit was exceeded: parse_source returns NULL */
