@@ -1,0 +1,72 @@
+/* model: a compiled model together with its weights -- the unit that `recur init`, `run`,
+ * `convert`, `inspect`, `train`, `sample` and `eval` pass around. It ties the front end (sema:
+ * source + --set overrides -> IrModel), the flat parameter layout of the executor (IrModel.tensors
+ * order, contiguous, as exec lays them out) and the files (checkpoints, safetensors).
+ *
+ * A checkpoint carries the model's source text and overrides, so a Model loaded from one is
+ * recompiled exactly as it was trained; tensors are matched by name, and every missing, extra or
+ * mis-shaped tensor is reported by name (`a.ckpt: tensor 'lstm1.weight_hh_l0' is [2048, 512], the
+ * model expects [1024, 256]`).
+ *
+ * Ownership: a Model owns its IrModel, parameter buffer, override strings and vocabulary
+ * (model_free releases them). Its Source belongs to the Diag it was loaded with, which must
+ * outlive the Model. ExecModels made by model_exec belong to the caller (exec_free). */
+#ifndef RECUR_MODEL_H
+#define RECUR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "exec/exec.h"
+#include "io/checkpoint.h"
+#include "ir/ir.h"
+#include "lang/diag.h"
+
+typedef struct Model {
+    const Source *source;   /* the .rnn text (owned by the Diag) */
+    char **sets;            /* the --set overrides it was compiled with, "NAME=VALUE" */
+    int nsets;
+    IrModel *ir;
+    float *params;          /* ir->nparams floats, tensors in IrModel.tensors order */
+    unsigned char *vocab;   /* a text model's vocabulary (sorted symbols as bytes), or NULL */
+    size_t vocab_len;
+} Model;
+
+/* Largest .rnn file read. */
+enum { MODEL_SOURCE_MAX = 16 << 20 };
+
+/* Compiles src with the overrides into m (zeroed weights). -1 with diagnostics on error. */
+int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets);
+/* Loads and compiles the .rnn file at path. */
+int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets);
+/* Initialises every tensor by its declared initialiser, from one seed (exec_init_tensor). */
+int model_init_weights(Model *m, uint64_t seed, Diag *d);
+void model_free(Model *m);
+
+/* Offset of tensor i in m->params. */
+int64_t model_tensor_offset(const Model *m, int i);
+
+/* Copies tensors by name from l (read from file `path`) into m's parameters. Every tensor of the
+ * model must be present with its exact shape; extra tensors are errors too. All problems are
+ * reported (by name) before returning -1; m's weights are unchanged on failure. */
+int model_set_tensors(Model *m, const CkptTensorList *l, const char *path, Diag *d);
+/* Appends every parameter tensor of m to l (copies). */
+int model_get_tensors(const Model *m, CkptTensorList *l, Diag *d);
+
+/* Fills a checkpoint (initialised by the caller) with m's source, overrides, resolved vocab and
+ * classes, vocabulary and parameters. Training state fields are left to the caller. */
+int model_to_checkpoint(const Model *m, Checkpoint *c, Diag *d);
+/* Recompiles the model stored in checkpoint c (read from `path`) and loads its weights. */
+int model_from_checkpoint(Model *m, Diag *d, const Checkpoint *c, const char *path);
+/* Reads the checkpoint at path and loads it as above; when ck is not NULL the whole checkpoint
+ * (training state included) is handed to the caller (ckpt_free), else it is released. */
+int model_load(Model *m, Diag *d, const char *path, Checkpoint *ck);
+/* Writes m (and nothing of training) to a checkpoint file atomically. */
+int model_save(const Model *m, const char *path, Diag *d);
+
+/* An executor for batch B and windows of up to max_T steps, holding a copy of m's weights. */
+ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d);
+/* Copies an executor's weights back into m (after training). */
+void model_take_params(Model *m, const ExecModel *e);
+
+#endif
