@@ -1,0 +1,277 @@
+/* explain: the expanded model as a table (see explain.h). Every number printed comes from a
+ * "quantity" function evaluated on one model, or on a grid of models compiled with different
+ * placeholder vocab/classes values when those are unbound (then printed as a polynomial). */
+#include "ir/explain.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lang/sema.h"
+
+enum { GRID = 3, BASE = 1680 };     /* placeholders BASE, 2*BASE, 3*BASE; check at 4*BASE */
+
+/* The models an explanation is computed from: one, or a grid over vocab x classes (+ a check
+ * model at the next point). */
+typedef struct Explain {
+    IrModel *m[GRID][GRID];
+    int nv, nc;             /* grid extent in vocab and classes (1 when bound) */
+    IrModel *check;         /* at (4*BASE, 4*BASE) when symbolic */
+} Explain;
+
+typedef int64_t (*Quantity)(const IrModel *m, int i, int j);
+
+static int64_t q_width(const IrModel *m, int i, int j) { (void)j; return m->layers[i].width; }
+static int64_t q_vocab(const IrModel *m, int i, int j) { (void)j; return m->layers[i].vocab; }
+static int64_t q_dim(const IrModel *m, int i, int j) { return m->tensors[i].shape[j]; }
+static int64_t q_tsize(const IrModel *m, int i, int j) { (void)j; return m->tensors[i].size; }
+static int64_t q_total(const IrModel *m, int i, int j) { (void)i; (void)j; return m->nparams; }
+
+/* Parameters of layer i: the sum of its tensors. */
+static int64_t q_lparams(const IrModel *m, int i, int j)
+{
+    (void)j;
+    int64_t n = 0;
+    for (int k = 0; k < m->layers[i].ntensors; k++)
+        n += m->tensors[m->layers[i].first_tensor + k].size;
+    return n;
+}
+
+char *ir_format_count(int64_t n, char *buf, size_t cap)
+{
+    char digits[32];
+    int len = snprintf(digits, sizeof digits, "%" PRId64, n < 0 ? -n : n);
+    size_t o = 0;
+    if (n < 0 && o + 1 < cap)
+        buf[o++] = '-';
+    for (int i = 0; i < len && o + 2 < cap; i++) {
+        if (i && (len - i) % 3 == 0)
+            buf[o++] = ',';
+        buf[o++] = digits[i];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
+/* Fits f(x) = a0 + a1 x + a2 x^2 exactly through x = s, 2s, 3s. false when the coefficients
+ * are not integers (then the value is not such a polynomial). */
+static bool fit3(const int64_t f[3], int64_t s, int64_t a[3])
+{
+    int64_t d1 = f[1] - f[0], d2 = f[2] - f[1];
+    if ((d2 - d1) % (2 * s * s))
+        return false;
+    a[2] = (d2 - d1) / (2 * s * s);
+    int64_t r = d1 - a[2] * 3 * s * s;
+    if (r % s)
+        return false;
+    a[1] = r / s;
+    a[0] = f[0] - a[1] * s - a[2] * s * s;
+    return true;
+}
+
+/* Appends one term c * vocab^p * classes^q to buf (sign handled by the caller's order). */
+static void term(char *buf, size_t cap, int64_t c, int p, int q, bool first)
+{
+    size_t len = strlen(buf);
+    char body[96] = "";
+    for (int k = 0; k < p; k++)
+        strcat(body, k ? "*vocab" : "vocab");
+    for (int k = 0; k < q; k++)
+        strcat(body, (p || k) ? "*classes" : "classes");
+    int64_t ac = c < 0 ? -c : c;
+    const char *sign = first ? (c < 0 ? "-" : "") : (c < 0 ? " - " : " + ");
+    if (!body[0])
+        snprintf(buf + len, cap - len, "%s%" PRId64, sign, ac);
+    else if (ac == 1)
+        snprintf(buf + len, cap - len, "%s%s", sign, body);
+    else
+        snprintf(buf + len, cap - len, "%s%" PRId64 "*%s", sign, ac, body);
+}
+
+/* The quantity as text: a count with separators, or a polynomial in vocab/classes. */
+static const char *qfmt(const Explain *e, Quantity q, int i, int j, bool commas, char *buf,
+                        size_t cap)
+{
+    if (e->nv == 1 && e->nc == 1) {
+        int64_t v = q(e->m[0][0], i, j);
+        if (commas)
+            return ir_format_count(v, buf, cap);
+        snprintf(buf, cap, "%" PRId64, v);
+        return buf;
+    }
+    /* coefficients a[p][r] of vocab^p classes^r */
+    int64_t g[GRID][GRID] = { { 0 } }, a[GRID][GRID] = { { 0 } };
+    for (int ci = 0; ci < e->nc; ci++) {
+        int64_t f[3];
+        for (int vi = 0; vi < 3; vi++)
+            f[vi] = q(e->m[vi < e->nv ? vi : 0][ci], i, j);
+        if (e->nv == 1) {
+            g[ci][0] = f[0];
+        } else if (!fit3(f, BASE, g[ci])) {
+            snprintf(buf, cap, "?");
+            return buf;
+        }
+    }
+    for (int p = 0; p < 3; p++) {
+        int64_t f[3] = { g[0][p], g[e->nc > 1 ? 1 : 0][p], g[e->nc > 1 ? 2 : 0][p] };
+        if (e->nc == 1) {
+            a[p][0] = f[0];
+        } else if (!fit3(f, BASE, a[p])) {
+            snprintf(buf, cap, "?");
+            return buf;
+        }
+    }
+    /* check the fit at the extra point */
+    int64_t x = 4 * BASE, want = q(e->check, i, j), got = 0;
+    for (int p = 0; p < 3; p++)
+        for (int r = 0; r < 3; r++) {
+            int64_t t = a[p][r];
+            for (int k = 0; k < p && e->nv > 1; k++)
+                t *= x;
+            for (int k = 0; k < r && e->nc > 1; k++)
+                t *= x;
+            got += t;
+        }
+    if (got != want) {
+        snprintf(buf, cap, "?");
+        return buf;
+    }
+    buf[0] = '\0';
+    bool first = true;
+    for (int deg = 4; deg >= 0; deg--)
+        for (int p = 2; p >= 0; p--) {
+            int r = deg - p;
+            if (r < 0 || r > 2 || !a[p][r])
+                continue;
+            term(buf, cap, a[p][r], p, r, first);
+            first = false;
+        }
+    if (first)
+        snprintf(buf, cap, "0");
+    return buf;
+}
+
+/* The kind column: "lstm, 2 layers, bidirectional", "dense relu", "pool last". */
+static const char *kind_str(const IrLayer *l, char *buf, size_t cap)
+{
+    static const char *const acts[] = { "", " tanh", " relu", " sigmoid" };
+    static const char *const pools[] = { "last", "mean", "max" };
+    switch (l->kind) {
+    case IR_LAYER_RECURRENT: {
+        int n = snprintf(buf, cap, "%s", l->ncells ? l->cells[0].name : "cell");
+        if (l->num_layers > 1 && n >= 0 && (size_t)n < cap)
+            n += snprintf(buf + n, cap - (size_t)n, ", layers=%d", l->num_layers);
+        if (n >= 0 && (size_t)n < cap)
+            snprintf(buf + n, cap - (size_t)n, "%s", l->bidirectional ? ", bidirectional"
+                     : l->ncells && l->cells[0].reverse ? ", reverse" : "");
+        break;
+    }
+    case IR_LAYER_DENSE: snprintf(buf, cap, "dense%s", acts[l->act]); break;
+    case IR_LAYER_POOL: snprintf(buf, cap, "pool %s", pools[l->pool]); break;
+    case IR_LAYER_DROPOUT: snprintf(buf, cap, "dropout %g", l->p); break;
+    default: snprintf(buf, cap, "%s", ir_layer_spelling[l->kind]); break;
+    }
+    return buf;
+}
+
+/* Prints the table from the models in e (e->m[0][0] gives structure and names). */
+static void explain_table(const Explain *e, FILE *out)
+{
+    const IrModel *m = e->m[0][0];
+    char a[128], b[128], k[128], shape[160];
+    fprintf(out, "model %s", m->name ? m->name : "model");
+    if (m->vocab >= 0 && e->nv > 1)
+        fprintf(out, "  (vocab = auto)");
+    else if (m->vocab >= 0)
+        fprintf(out, "  (vocab = %d)", m->vocab);
+    if (m->classes >= 0 && e->nc > 1)
+        fprintf(out, "  (classes = auto)");
+    else if (m->classes >= 0)
+        fprintf(out, "  (classes = %d)", m->classes);
+    fprintf(out, "\n\n  %-22s %-28s %-18s %14s\n", "layer", "kind", "output", "parameters");
+    for (int i = 0; i < m->nlayers; i++) {
+        const IrLayer *l = &m->layers[i];
+        if (l->tokens)
+            snprintf(shape, sizeof shape, "[T, B] ids < %s", qfmt(e, q_vocab, i, 0, false, a,
+                                                                 sizeof a));
+        else
+            snprintf(shape, sizeof shape, "%s%s]", l->sequence ? "[T, B, " : "[B, ",
+                     qfmt(e, q_width, i, 0, false, a, sizeof a));
+        char from[160] = "";
+        bool chained = l->ninputs == 1 && l->inputs[0] == i - 1;
+        if (l->ninputs && !chained) {
+            size_t n = (size_t)snprintf(from, sizeof from, "  <- ");
+            for (int j = 0; j < l->ninputs && n < sizeof from; j++)
+                n += (size_t)snprintf(from + n, sizeof from - n, "%s%s", j ? ", " : "",
+                                      m->layers[l->inputs[j]].label);
+        }
+        fprintf(out, "  %-22s %-28s %-18s %14s%s\n", l->label, kind_str(l, k, sizeof k), shape,
+                qfmt(e, q_lparams, i, 0, true, b, sizeof b), from);
+        for (int t = l->first_tensor; t < l->first_tensor + l->ntensors; t++) {
+            const IrTensor *x = &m->tensors[t];
+            char d0[64], d1[64];
+            if (x->ndim == 2)
+                snprintf(shape, sizeof shape, "[%s, %s]", qfmt(e, q_dim, t, 0, false, d0,
+                                                               sizeof d0),
+                         qfmt(e, q_dim, t, 1, false, d1, sizeof d1));
+            else
+                snprintf(shape, sizeof shape, "[%s]", qfmt(e, q_dim, t, 0, false, d0,
+                                                           sizeof d0));
+            fprintf(out, "      %-49s %-18s %14s\n", x->name, shape,
+                    qfmt(e, q_tsize, t, 0, true, b, sizeof b));
+        }
+    }
+    fprintf(out, "\ntotal: %s parameters in %d tensors\n", qfmt(e, q_total, 0, 0, true, a,
+                                                                sizeof a), m->ntensors);
+}
+
+void ir_explain(const IrModel *m, FILE *out)
+{
+    Explain e = { .nv = 1, .nc = 1 };
+    e.m[0][0] = (IrModel *)m;
+    explain_table(&e, out);
+}
+
+/* Compiles src once; when vocab/classes are placeholders, compiles the grid (silently, on a
+ * scratch Diag: the first compile already reported everything) and prints symbolically. */
+int ir_explain_source(Diag *d, const Source *src, const char *const *sets, int nsets,
+                      FILE *out)
+{
+    SemaOptions o = { .allow_auto = true, .auto_vocab = BASE, .auto_classes = BASE };
+    IrModel *first = sema_compile_opts(d, src, sets, nsets, &o);
+    if (!first)
+        return -1;
+    if (!o.vocab_auto && !o.classes_auto) {
+        ir_explain(first, out);
+        ir_model_free(first);
+        return 0;
+    }
+    Explain e = { .nv = o.vocab_auto ? GRID : 1, .nc = o.classes_auto ? GRID : 1 };
+    Diag scratch;
+    diag_init(&scratch);
+    int rc = 0;
+    for (int vi = 0; vi < e.nv && !rc; vi++)
+        for (int ci = 0; ci < e.nc && !rc; ci++) {
+            SemaOptions p = { .allow_auto = true, .auto_vocab = BASE * (vi + 1),
+                              .auto_classes = BASE * (ci + 1) };
+            e.m[vi][ci] = vi || ci ? sema_compile_opts(&scratch, src, sets, nsets, &p) : first;
+            rc = e.m[vi][ci] ? 0 : -1;
+        }
+    SemaOptions p = { .allow_auto = true, .auto_vocab = 4 * BASE, .auto_classes = 4 * BASE };
+    if (!rc)
+        e.check = sema_compile_opts(&scratch, src, sets, nsets, &p);
+    if (!rc && e.check && e.check->ntensors == first->ntensors &&
+        e.check->nlayers == first->nlayers) {
+        explain_table(&e, out);
+    } else {
+        /* a size that changes the structure (e.g. repeat vocab): print one concrete case */
+        fprintf(out, "(vocab/classes are unbound; shown with vocab = classes = %d)\n", BASE);
+        ir_explain(first, out);
+    }
+    for (int vi = 0; vi < GRID; vi++)
+        for (int ci = 0; ci < GRID; ci++)
+            ir_model_free(e.m[vi][ci]);
+    ir_model_free(e.check);
+    diag_free(&scratch);
+    return 0;
+}

@@ -1,0 +1,50 @@
+/* ir: the tables of op and layer spellings, and small lookups over an IrModel. */
+#include "ir/ir.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char *const ir_op_spelling[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity) spelling,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+const int ir_op_arity[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity) arity,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+const char *const ir_layer_spelling[IR_LAYER_COUNT] = {
+#define X(name, spelling) spelling,
+    IR_LAYER_KINDS(X)
+#undef X
+};
+
+/* Releases the model's arena (which holds everything) and the model itself. */
+void ir_model_free(IrModel *m)
+{
+    if (!m)
+        return;
+    arena_free(&m->arena);
+    free(m);
+}
+
+/* Linear search: settings lists are a handful of entries. */
+const IrSetting *ir_find_setting(const IrSetting *s, int n, const char *name)
+{
+    for (int i = 0; i < n; i++)
+        if (strcmp(s[i].name, name) == 0)
+            return &s[i];
+    return NULL;
+}
+
+/* Linear search over the tensor table (a few dozen entries for real models). */
+int ir_find_tensor(const IrModel *m, const char *name)
+{
+    for (int i = 0; i < m->ntensors; i++)
+        if (strcmp(m->tensors[i].name, name) == 0)
+            return i;
+    return -1;
+}

@@ -1,0 +1,134 @@
+/* sema_int: the context shared by the parts of semantic analysis (sema.c: top level, names and
+ * size expressions; sema_cell.c: cells; sema_model.c: layers; sema_settings.c: data/train and
+ * --set). Internal to src/lang/sema*.c.
+ *
+ * Ownership: everything reachable from a Sema lives in Sema.tmp (scratch, freed when the
+ * compile ends) or in Sema.m->arena (the IrModel being built). */
+#ifndef RECUR_SEMA_INT_H
+#define RECUR_SEMA_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ir/ir.h"
+#include "lang/ast.h"
+#include "lang/diag.h"
+#include "lang/sema.h"
+
+enum { SEMA_MAX_ENV = 32, SEMA_MAX_REPEAT = 1000, SEMA_MAX_LAYERS = 10000,
+       SEMA_MAX_SIZE = 1 << 28 };
+
+/* A `const NAME = expr`, evaluated lazily (it may use vocab, bound by the model input). */
+typedef struct SemaConst {
+    const char *name;
+    const AstNode *decl;    /* AST_CONST, or NULL when it came from --set only */
+    int state;              /* 0 not evaluated, 1 in progress, 2 done, 3 failed */
+    double value;
+} SemaConst;
+
+/* A cell definition (from the prelude or the user's file). */
+typedef struct SemaCellDef {
+    const char *name;
+    const AstNode *def;     /* AST_CELL */
+    bool prelude;
+    bool failed;            /* an instance failed: later instances fail silently */
+    bool warned;            /* unused-name warnings were given for the first instance */
+} SemaCellDef;
+
+/* A name bound to a number while evaluating sizes (cell parameters, a cell's input width). */
+typedef struct SemaBinding {
+    const char *name;
+    double value;
+} SemaBinding;
+
+typedef struct SemaEnv {
+    SemaBinding b[SEMA_MAX_ENV];
+    int n;
+} SemaEnv;
+
+/* A --set NAME=VALUE override, parsed. */
+typedef struct SemaSet {
+    const char *text;       /* the whole "NAME=VALUE" as given */
+    const char *name;
+    IrValue value;
+    bool used;
+} SemaSet;
+
+typedef struct Sema {
+    Diag *d;
+    Arena tmp;              /* scratch: ASTs, tables */
+    IrModel *m;             /* the model being built */
+    const Source *src;
+    SemaConst *consts;
+    int nconsts;
+    SemaCellDef *cells;
+    int ncells;
+    SemaSet *sets;
+    int nsets;
+    /* vocab / classes */
+    bool vocab_bound, classes_bound;
+    int vocab, classes;
+    bool vocab_used, classes_used;
+    bool vocab_reported, classes_reported;
+    bool vocab_input_failed;    /* the model input's vocab= expression was rejected */
+    SemaOptions *opts;
+    /* layer automatic names: counters by kind name */
+    const char **kind_names;
+    int *kind_counts;
+    int nkinds, kinds_cap;
+    int layers_cap, tensors_cap;
+} Sema;
+
+/* --- sema.c --- */
+/* Evaluates a size or initialiser expression: numbers, consts, vocab/classes, env bindings,
+ * + - * / and unary minus, and sqrt/exp/log/abs. Reports and returns -1 on an unknown name. */
+int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out);
+/* Evaluates an integer size (> 0 unless allow_zero); what names it in messages ("hidden
+ * size of lstm"). Returns -1 after reporting. */
+int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *what,
+                   bool allow_zero, int *out);
+/* vocab (classes false) or classes: bound value, placeholder (allow_auto) or an error at `at`
+ * saying how to bind it (once). Marks it used. */
+int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out);
+/* Finds a cell definition by name; NULL when absent. */
+SemaCellDef *sema_find_cell(Sema *s, const char *name);
+/* Growable array in the model arena: makes room for one more element of size elem. */
+void *sema_grow(Sema *s, void *arr, int n, int *cap, size_t elem);
+/* A copy of str in the model arena (NULL on OOM, reported). */
+char *sema_strdup(Sema *s, const char *str);
+/* printf into the model arena. */
+char *sema_fmt(Sema *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Reports out of memory. */
+void sema_oom(Sema *s);
+/* "L:C" of a range into buf. */
+const char *sema_pos(SrcRange r, char *buf, size_t n);
+/* The range's source text if it is short and on one line, else NULL (into buf). */
+const char *sema_snippet(SrcRange r, char *buf, size_t n);
+/* Comma-separated list of names into buf ("a, b, c"). */
+const char *sema_join(const char *const *names, int n, char *buf, size_t cap);
+
+/* --- sema_cell.c --- */
+/* Instantiates cell definition def with its size parameters bound in env (positional ones
+ * already resolved by the caller), for inputs of width in_width coming from `from` (a
+ * description such as "embedding1 at 9:3"). use is the layer statement (for notes). Fills
+ * *out (nodes, states, params in the model arena). Returns 0, or -1 after reporting. */
+int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_width,
+                       const char *from, SrcRange use, IrCell *out);
+
+/* --- sema_model.c --- */
+/* Analyses the model block: layers, widths, tensors. Returns 0 or -1. */
+int sema_model(Sema *s, const AstNode *model);
+/* Binds vocab from the model's `input tokens(vocab=...)` (before anything else). */
+void sema_bind_input_vocab(Sema *s, const AstNode *model);
+
+/* --- sema_settings.c --- */
+/* Converts and validates a data or train block into IrSettings. block is "data" or "train". */
+int sema_settings(Sema *s, const AstNode *blk, bool train);
+/* Parses the --set strings into s->sets (errors for malformed ones). */
+int sema_parse_sets(Sema *s, const char *const *sets, int nsets);
+/* Applies the --set overrides that name data/train settings; reports unknown names. */
+int sema_apply_sets(Sema *s);
+/* The names a --set may use besides consts, vocab and classes (for did-you-mean). */
+int sema_setting_names(const char **out, int cap);
+
+#endif
