@@ -23,23 +23,6 @@
 
 #include "cells_by_hand.h"
 
-/* Local stand-in for src/lang/diag.c until liblang.la is in the build (to be removed then):
- * only what this test and libexec use. */
-void diag_init(Diag *d) { memset(d, 0, sizeof *d); }
-void diag_free(Diag *d) { (void)d; }
-int diag_error_count(const Diag *d) { return d->nerrors; }
-DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "%s: error: ", what);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    d->nerrors++;
-    return NULL;
-}
-
 /* ---- test fixtures ---------------------------------------------------------------------- */
 
 typedef struct Fix {

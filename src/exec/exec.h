@@ -1,0 +1,155 @@
+/* exec: the model executor. Runs an IrModel forward over a BPTT window of T steps for a batch of
+ * B streams, computes a loss, and runs backward from the loss to every parameter gradient (and
+ * to the initial recurrent states).
+ *
+ * Memory: all parameters are one contiguous float buffer and their gradients another, with a
+ * table of named views (ExecTensor) in IrModel.tensors order, so zeroing, clipping, optimiser
+ * updates and checkpoints are single loops. Activations are time-major [T][B][n] per layer
+ * ([B][n] after pooling). Recurrent layers keep their state between windows (char-rnn style):
+ * each forward starts from the previous forward's final state until exec_reset_state.
+ *
+ * Recurrent layers with a built-in cell (IrLayer.builtin != IR_CELL_USER) run the fused kernels
+ * of kernels.h; user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
+ * interpreter (cellvm.h). Both give the same outputs and gradients (tests/test_exec.c).
+ *
+ * Typical training step:
+ *   exec_zero_grads(e);
+ *   exec_forward(e, &input, true, d);        // dropout on
+ *   exec_loss(e, &target, &loss, d);         // writes d loss / d output
+ *   exec_backward(e, d);                     // accumulates into exec_grads(e)
+ * Sampling: an ExecModel with batch 1 and max_T 1 (exec_copy_params from the trained one), then
+ * exec_forward with T = 1 per token and train = false; the state carries from call to call, and
+ * exec_output gives the logits (or probabilities when the model ends in softmax).
+ *
+ * Ownership: exec_create returns an ExecModel owned by the caller (exec_free). It keeps a pointer
+ * to the IrModel, which must outlive it. Every pointer returned by an accessor points into the
+ * ExecModel and stays valid until exec_free. Input and target buffers stay the caller's and are
+ * only read during the call they are passed to. */
+#ifndef RECUR_EXEC_H
+#define RECUR_EXEC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "ir/ir.h"
+#include "lang/diag.h"
+#include "util/rng.h"
+
+typedef struct ExecModel ExecModel;
+
+/* A named view into the parameter (and, at the same offset, the gradient) buffer. */
+typedef struct ExecTensor {
+    const char *name;   /* IrTensor.name ("lstm1.weight_ih_l0") */
+    int ndim;           /* 1 or 2 */
+    int shape[2];
+    int64_t size;       /* elements */
+    int64_t offset;     /* first element in exec_params / exec_grads */
+} ExecTensor;
+
+/* One window of input. */
+typedef struct ExecInput {
+    int T;                  /* steps in this window, 1..max_T */
+    const int32_t *tokens;  /* [T][B] ids in [0, vocab) (input tokens models) */
+    const float *vectors;   /* [T][B][n] (input vector models) */
+    const int32_t *lengths; /* [B] valid steps per sequence, each in [1, T], for pooling and
+                               loss masking; NULL: every sequence has T steps */
+} ExecInput;
+
+typedef enum ExecLossKind {
+    EXEC_LOSS_XENT_TOKENS,  /* cross-entropy per step: ids [T][B] (-1 = ignore) */
+    EXEC_LOSS_XENT_LABEL,   /* cross-entropy per sequence: ids [B]; output must be pooled */
+    EXEC_LOSS_MSE           /* mean squared error: values [T][B][m], or [B][m] when pooled */
+} ExecLossKind;
+
+/* What the output is compared with. Cross-entropy is fused with log-softmax: if the model ends
+ * in `softmax`, the loss is taken on the softmax's input logits. Means are over counted positions
+ * (PyTorch's reduction='mean'); steps past a sequence's length are not counted. */
+typedef struct ExecTarget {
+    ExecLossKind kind;
+    const int32_t *ids;
+    const float *values;
+} ExecTarget;
+
+/* Builds the executor for model m: lays out parameters, gradients and activations for windows
+ * of up to max_T steps of batch streams, and prepares kernels or interpreters for every cell.
+ * Parameters start at zero (see exec_init_params). NULL with a diagnostic on an unsupported or
+ * malformed model, bad sizes, or out of memory. */
+ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d);
+void exec_free(ExecModel *e);
+
+/* The IrModel it runs, the batch and the largest window. */
+const IrModel *exec_model(const ExecModel *e);
+int exec_batch(const ExecModel *e);
+int exec_max_T(const ExecModel *e);
+
+/* The flat parameter and gradient buffers, exec_nparams floats each. */
+float *exec_params(ExecModel *e);
+float *exec_grads(ExecModel *e);
+int64_t exec_nparams(const ExecModel *e);
+/* The named views, in IrModel.tensors order. */
+int exec_ntensors(const ExecModel *e);
+const ExecTensor *exec_tensor(const ExecModel *e, int i);
+/* Index of the tensor with this name, or -1. */
+int exec_find_tensor(const ExecModel *e, const char *name);
+/* Copies every parameter from src (built from the same IrModel) into dst. */
+int exec_copy_params(ExecModel *dst, const ExecModel *src, Diag *d);
+
+/* Initialises every tensor by its IrInit (uniform, normal, orthogonal, const), in tensor order,
+ * drawing from rng (implemented in init.c). */
+int exec_init_params(ExecModel *e, Rng *rng, Diag *d);
+/* Fills v ([rows][cols], rows = 1 for a vector) by init: uniform(a, b), normal(std a),
+ * orthogonal(gain a; rows or columns orthonormal, as torch.nn.init.orthogonal_), const a. */
+int exec_init_tensor(float *v, int rows, int cols, IrInit init, Rng *rng, Diag *d);
+
+/* Sets every gradient to zero. */
+void exec_zero_grads(ExecModel *e);
+/* L2 norm of the whole gradient buffer (accumulated in double). */
+double exec_grad_norm(const ExecModel *e);
+
+/* Runs every recurrent layer through the cell interpreter, even built-ins (for tests and for
+ * checking the fused kernels). */
+void exec_set_force_interpreter(ExecModel *e, bool on);
+/* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
+ * evaluation); exec_backward then fails. On by default. */
+void exec_set_grad_enabled(ExecModel *e, bool on);
+/* The generator of dropout masks (seed it, or save/restore its state for exact resume). */
+Rng *exec_rng(ExecModel *e);
+
+/* Recurrent state carried between windows: zero it (start of independent sequences). */
+void exec_reset_state(ExecModel *e);
+/* All carried states as one block (every recurrent cell in layer order, each
+ * [nstates][B][width]); for checkpoints and for evaluation without disturbing training. */
+int64_t exec_state_floats(const ExecModel *e);
+void exec_get_state(const ExecModel *e, float *out);
+void exec_set_state(ExecModel *e, const float *in);
+/* Gradient w.r.t. the state block the last forward started from, same layout, written by
+ * exec_backward (so an optimiser or a test can see d loss / d h0). */
+const float *exec_state_grad(const ExecModel *e);
+
+/* Forward over one window. train turns dropout on (masks drawn from exec_rng). The window starts
+ * from the carried state and leaves its final state for the next call. Zeroes the activation
+ * gradients. Returns 0, or -1 with a diagnostic (bad T, token out of range, bad lengths). */
+int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d);
+
+/* The model's output after forward: [T][B][width] for a sequence output, [B][width] after
+ * pooling; *rows receives T*B or B, *width the width (either may be NULL). */
+const float *exec_output(const ExecModel *e, int *rows, int *width);
+/* The gradient of the output (same layout), zeroed by exec_forward, written by exec_loss; a
+ * caller may also fill it directly for a loss of its own before exec_backward. */
+float *exec_output_grad(ExecModel *e);
+/* Any layer's activation and activation gradient (layer index as in IrModel.layers; NULL for
+ * a token layer's gradient). */
+const float *exec_layer_output(const ExecModel *e, int layer);
+float *exec_layer_grad(ExecModel *e, int layer);
+
+/* Computes the loss of the last forward against t and writes d loss / d output (for fused
+ * cross-entropy: d loss / d logits). Returns 0, or -1 with a diagnostic (target out of range,
+ * loss kind that does not fit the output). */
+int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d);
+
+/* Backward over the window of the last forward, from the output gradient to every parameter
+ * gradient (accumulated into exec_grads) and to the initial states (exec_state_grad). Gradients
+ * do not flow into the previous window (truncated BPTT). */
+int exec_backward(ExecModel *e, Diag *d);
+
+#endif

@@ -1,0 +1,742 @@
+/* test_exec: the model executor on IrModels built by hand (independent of the parser/sema):
+ * fused kernels vs the cell interpreter (outputs and gradients within 1e-5 relative), whole-model
+ * central-difference gradient checks (embedding, stacked/bidirectional recurrent layers, dense,
+ * residual add, layernorm, concat, pool, dropout with a fixed mask, softmax fused with
+ * cross-entropy, MSE, lengths), gradient w.r.t. the initial state, full window vs step-by-step
+ * with carried state, initialisers, and input errors.
+ *
+ * Gradient checks are float32 with a double-accumulated loss: eps = 1e-2, accept
+ * |analytic - numeric| <= 1e-3 + 2e-2 |numeric|. Truncation error is ~eps^2/6 |L'''| ~ 2e-5;
+ * the loss is a mean of O(1) terms whose float rounding (~1e-7 relative) over 2 eps gives
+ * ~1e-5; the extra margin covers float32 accumulation in the recurrent backward (dozens of GEMM
+ * terms per element). Wrong derivatives give errors of order 1e-1. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+#include <cmocka.h>
+
+#include "exec/exec.h"
+#include "util/rng.h"
+
+#include "cells_by_hand.h"
+
+/* ---- building models by hand ----------------------------------------------------------- */
+
+enum { MB_LAYERS = 16, MB_TENSORS = 64, MB_CELLS = 12 };
+
+typedef struct MB {
+    IrModel m;
+    IrLayer layers[MB_LAYERS];
+    int ins[MB_LAYERS][4];
+    char labels[MB_LAYERS][24];
+    IrTensor tensors[MB_TENSORS];
+    char names[MB_TENSORS][48];
+    CellBuild cb[MB_CELLS];
+    IrCell cells[MB_CELLS];
+    int ncells;
+} MB;
+
+static const IrInit mb_init = { IR_INIT_UNIFORM, -0.5, 0.5 };
+
+static MB *mb_new(void)
+{
+    MB *b = calloc(1, sizeof *b);
+    assert_non_null(b);
+    b->m.name = "test";
+    b->m.layers = b->layers;
+    b->m.tensors = b->tensors;
+    b->m.vocab = b->m.classes = -1;
+    return b;
+}
+
+/* Adds a tensor named "<label>.<name>" of [rows][cols] (rows 0: vector) to layer li. */
+static int mb_tensor(MB *b, int li, const char *name, int rows, int cols)
+{
+    int t = b->m.ntensors++;
+    IrTensor *x = &b->tensors[t];
+    snprintf(b->names[t], sizeof b->names[t], "%s.%s", b->layers[li].label, name);
+    x->name = b->names[t];
+    x->ndim = rows ? 2 : 1;
+    x->shape[0] = rows ? rows : cols;
+    x->shape[1] = rows ? cols : 0;
+    x->size = (int64_t)(rows ? rows : 1) * cols;
+    x->init = mb_init;
+    x->layer = li;
+    if (b->layers[li].ntensors++ == 0)
+        b->layers[li].first_tensor = t;
+    b->m.nparams += x->size;
+    return t;
+}
+
+/* Appends a layer reading from `from` (-1: the previous layer); it becomes the output. */
+static int mb_layer(MB *b, IrLayerKind kind, const char *label, int width, int from)
+{
+    int i = b->m.nlayers++;
+    IrLayer *L = &b->layers[i];
+    snprintf(b->labels[i], sizeof b->labels[i], "%s", label);
+    L->kind = kind;
+    L->label = b->labels[i];
+    L->width = width;
+    L->inputs = b->ins[i];
+    if (i > 0) {
+        L->ninputs = 1;
+        L->inputs[0] = from < 0 ? i - 1 : from;
+        L->sequence = b->layers[L->inputs[0]].sequence;
+    } else {
+        L->sequence = true;
+    }
+    b->m.output = i;
+    return i;
+}
+
+static int mb_tokens(MB *b, int vocab)
+{
+    int i = mb_layer(b, IR_LAYER_INPUT_TOKENS, "input", 1, -1);
+    b->layers[i].tokens = true;
+    b->layers[i].vocab = vocab;
+    b->m.vocab = vocab;
+    return i;
+}
+
+static int mb_embedding(MB *b, int vocab, int E)
+{
+    int i = mb_layer(b, IR_LAYER_EMBEDDING, "embedding1", E, -1);
+    b->layers[i].vocab = vocab;
+    mb_tensor(b, i, "weight", vocab, E);
+    return i;
+}
+
+static int mb_dense(MB *b, const char *label, int in, int N, IrActivation act)
+{
+    int i = mb_layer(b, IR_LAYER_DENSE, label, N, -1);
+    b->layers[i].act = act;
+    b->layers[i].size = N;
+    mb_tensor(b, i, "weight", N, in);
+    mb_tensor(b, i, "bias", 0, N);
+    return i;
+}
+
+/* A recurrent layer of a built-in kind (or IR_CELL_USER: the peephole cell) with PyTorch's
+ * tensor names; cells ordered l0, l0_reverse, l1, ... */
+static int mb_recurrent(MB *b, const char *label, IrBuiltin kind, int in, int H, int levels,
+                        bool bidir, double p)
+{
+    int ndir = bidir ? 2 : 1;
+    int i = mb_layer(b, IR_LAYER_RECURRENT, label, ndir * H, -1);
+    IrLayer *L = &b->layers[i];
+    L->builtin = kind;
+    L->size = H;
+    L->num_layers = levels;
+    L->bidirectional = bidir;
+    L->p = p;
+    L->cells = &b->cells[b->ncells];
+    L->ncells = levels * ndir;
+    for (int lev = 0; lev < levels; lev++)
+        for (int dir = 0; dir < ndir; dir++) {
+            int k = b->ncells++;
+            CellBuild *cb = &b->cb[k];
+            int I = lev == 0 ? in : ndir * H;
+            switch (kind) {
+            case IR_CELL_LSTM: cb_lstm(cb, I, H); break;
+            case IR_CELL_GRU: cb_gru(cb, I, H); break;
+            case IR_CELL_RNN_TANH: cb_rnn(cb, I, H, IR_OP_TANH); break;
+            case IR_CELL_RNN_RELU: cb_rnn(cb, I, H, IR_OP_RELU); break;
+            default: cb_peephole(cb, I, H); break;
+            }
+            cb->c.reverse = dir == 1;
+            for (int q = 0; q < cb->c.nparams; q++) {
+                char nm[40];
+                if (kind == IR_CELL_USER)
+                    snprintf(nm, sizeof nm, "%s%s", cb->params[q].name, dir ? "_reverse" : "");
+                else
+                    snprintf(nm, sizeof nm, "%s_l%d%s", cb->params[q].name, lev,
+                             dir ? "_reverse" : "");
+                cb->params[q].tensor = mb_tensor(b, i, nm, cb->params[q].rows, cb->params[q].cols);
+            }
+            b->cells[k] = cb->c;
+        }
+    return i;
+}
+
+static int mb_join(MB *b, IrLayerKind kind, const char *label, int width, int x, int y)
+{
+    int i = mb_layer(b, kind, label, width, x);
+    b->layers[i].ninputs = 2;
+    b->layers[i].inputs[1] = y;
+    return i;
+}
+
+/* ---- helpers ------------------------------------------------------------------------- */
+
+typedef struct Run {
+    ExecModel *e;
+    Diag d;
+    int T, B;
+    int32_t *tok, *tgt, *lengths;
+    float *vec, *vtgt;
+    ExecTarget target;
+    float *s0;          /* the initial state every loss evaluation starts from */
+    bool train;
+    bool fixed_R;       /* loss = sum(out * R) instead of target */
+    float *R;
+} Run;
+
+static float *fvec(size_t n) { float *v = calloc(n ? n : 1, sizeof(float)); assert_non_null(v); return v; }
+
+/* Creates the executor, initialises params (seeded) and random inputs/targets/state. */
+static void run_init(Run *r, MB *b, int B, int T, uint64_t seed)
+{
+    memset(r, 0, sizeof *r);
+    diag_init(&r->d);
+    r->T = T;
+    r->B = B;
+    r->e = exec_create(&b->m, B, T, &r->d);
+    if (!r->e)
+        diag_print(&r->d, stderr);
+    assert_non_null(r->e);
+    Rng rng;
+    rng_seed(&rng, seed);
+    assert_int_equal(exec_init_params(r->e, &rng, &r->d), 0);
+    size_t TB = (size_t)T * B;
+    const IrLayer *in = &b->layers[0];
+    r->tok = calloc(TB, sizeof(int32_t));
+    r->tgt = calloc(TB, sizeof(int32_t));
+    r->lengths = calloc(B, sizeof(int32_t));
+    r->vec = fvec(TB * in->width);
+    for (size_t i = 0; i < TB; i++) {
+        r->tok[i] = (int32_t)rng_below(&rng, in->vocab > 0 ? in->vocab : 1);
+        r->tgt[i] = (int32_t)rng_below(&rng, b->layers[b->m.output].width);
+    }
+    for (size_t i = 0; i < TB * in->width; i++)
+        r->vec[i] = (float)(2 * rng_uniform(&rng) - 1);
+    int outw = b->layers[b->m.output].width;
+    r->vtgt = fvec(TB * outw);
+    r->R = fvec(TB * outw);
+    for (size_t i = 0; i < TB * outw; i++) {
+        r->vtgt[i] = (float)(2 * rng_uniform(&rng) - 1);
+        r->R[i] = (float)(2 * rng_uniform(&rng) - 1);
+    }
+    int64_t sf = exec_state_floats(r->e);
+    r->s0 = fvec(sf);
+    for (int64_t i = 0; i < sf; i++)
+        r->s0[i] = (float)(rng_uniform(&rng) - 0.5);
+    r->target.kind = EXEC_LOSS_XENT_TOKENS;
+    r->target.ids = r->tgt;
+    r->target.values = r->vtgt;
+}
+
+static void run_free(Run *r)
+{
+    exec_free(r->e);
+    free(r->tok); free(r->tgt); free(r->lengths); free(r->vec); free(r->vtgt); free(r->R);
+    free(r->s0);
+    diag_free(&r->d);
+}
+
+/* One forward from r->s0 (dropout masks reseeded, so identical every call) and the loss. */
+static double run_loss(Run *r)
+{
+    ExecInput in = { r->T, r->tok, r->vec, r->lengths[0] ? r->lengths : NULL };
+    exec_set_state(r->e, r->s0);
+    rng_seed(exec_rng(r->e), 77);
+    if (exec_forward(r->e, &in, r->train, &r->d))
+        diag_print(&r->d, stderr);
+    assert_int_equal(diag_error_count(&r->d), 0);
+    if (r->fixed_R) {
+        int rows, w;
+        const float *y = exec_output(r->e, &rows, &w);
+        float *g = exec_output_grad(r->e);
+        double L = 0;
+        for (size_t i = 0; i < (size_t)rows * w; i++) {
+            L += (double)y[i] * r->R[i];
+            g[i] = r->R[i];
+        }
+        return L;
+    }
+    double L;
+    assert_int_equal(exec_loss(r->e, &r->target, &L, &r->d), 0);
+    return L;
+}
+
+/* Forward + backward into zeroed gradients; returns the loss. */
+static double run_grads(Run *r)
+{
+    exec_zero_grads(r->e);
+    double L = run_loss(r);
+    assert_int_equal(exec_backward(r->e, &r->d), 0);
+    return L;
+}
+
+/* Central-difference check of every parameter (strided to at most ~24 per tensor) and of the
+ * initial state. */
+static void gradcheck_model(Run *r)
+{
+    run_grads(r);
+    int64_t np = exec_nparams(r->e), sf = exec_state_floats(r->e);
+    float *ga = fvec(np), *gs = fvec(sf);
+    memcpy(ga, exec_grads(r->e), sizeof(float) * np);
+    memcpy(gs, exec_state_grad(r->e), sizeof(float) * sf);
+    float *p = exec_params(r->e);
+    const float eps = 1e-2f;
+    int fails = 0, checked = 0;
+    for (int t = 0; t < exec_ntensors(r->e); t++) {
+        const ExecTensor *x = exec_tensor(r->e, t);
+        int64_t stride = x->size / 24 + 1;
+        for (int64_t i = 0; i < x->size; i += stride) {
+            float *v = &p[x->offset + i], keep = *v;
+            *v = keep + eps;
+            double lp = run_loss(r);
+            *v = keep - eps;
+            double lm = run_loss(r);
+            *v = keep;
+            double num = (lp - lm) / (2.0 * eps), an = ga[x->offset + i];
+            checked++;
+            if (fabs(an - num) > 1e-3 + 2e-2 * fabs(num)) {
+                fprintf(stderr, "  %s[%lld]: analytic %.6g numeric %.6g\n", x->name,
+                        (long long)i, an, num);
+                fails++;
+            }
+        }
+    }
+    for (int64_t i = 0; i < sf; i += sf / 16 + 1) {
+        float keep = r->s0[i];
+        r->s0[i] = keep + eps;
+        double lp = run_loss(r);
+        r->s0[i] = keep - eps;
+        double lm = run_loss(r);
+        r->s0[i] = keep;
+        double num = (lp - lm) / (2.0 * eps);
+        checked++;
+        if (fabs(gs[i] - num) > 1e-3 + 2e-2 * fabs(num)) {
+            fprintf(stderr, "  state[%lld]: analytic %.6g numeric %.6g\n", (long long)i, gs[i],
+                    num);
+            fails++;
+        }
+    }
+    free(ga);
+    free(gs);
+    assert_true(checked > 10);
+    assert_int_equal(fails, 0);
+}
+
+/* ---- fused kernels vs the interpreter ------------------------------------------------------ */
+
+/* Same model, same params, same loss: the fused kernels and the interpreter must agree on the
+ * output, every parameter gradient and the initial-state gradient within 1e-5 relative (plus
+ * 1e-6 of the buffer's largest magnitude, for entries that cancel to near zero). */
+static void fused_vs_interp(IrBuiltin kind, bool bidir)
+{
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 5, -1);
+    mb_recurrent(b, "rec1", kind, 5, 6, 2, bidir, 0.0);
+    Run r;
+    run_init(&r, b, 3, 5, 900 + kind);
+    r.fixed_R = true;
+    int rows, w;
+    int64_t np = exec_nparams(r.e), sf = exec_state_floats(r.e);
+    float *y[2], *g[2], *s[2];
+    for (int pass = 0; pass < 2; pass++) {
+        exec_set_force_interpreter(r.e, pass == 1);
+        run_grads(&r);
+        const float *out = exec_output(r.e, &rows, &w);
+        y[pass] = fvec((size_t)rows * w);
+        memcpy(y[pass], out, sizeof(float) * rows * w);
+        g[pass] = fvec(np);
+        memcpy(g[pass], exec_grads(r.e), sizeof(float) * np);
+        s[pass] = fvec(sf);
+        memcpy(s[pass], exec_state_grad(r.e), sizeof(float) * sf);
+    }
+    const float *bufs[3][2] = { { y[0], y[1] }, { g[0], g[1] }, { s[0], s[1] } };
+    size_t ns[3] = { (size_t)rows * w, (size_t)np, (size_t)sf };
+    int bad = 0;
+    for (int k = 0; k < 3; k++) {
+        double scale = 0;
+        for (size_t i = 0; i < ns[k]; i++)
+            scale = fmax(scale, fabs(bufs[k][1][i]));
+        assert_true(scale > 0);
+        for (size_t i = 0; i < ns[k]; i++) {
+            double a = bufs[k][0][i], ref = bufs[k][1][i];
+            if (fabs(a - ref) > 1e-5 * fabs(ref) + 1e-6 * scale) {
+                fprintf(stderr, "kind %d buffer %d [%zu]: fused %.9g interpreter %.9g\n", kind, k,
+                        i, a, ref);
+                bad++;
+            }
+        }
+    }
+    assert_int_equal(bad, 0);
+    for (int pass = 0; pass < 2; pass++) {
+        free(y[pass]);
+        free(g[pass]);
+        free(s[pass]);
+    }
+    run_free(&r);
+    free(b);
+}
+
+static void test_fused_vs_interpreter(void **state)
+{
+    (void)state;
+    static const IrBuiltin kinds[] = { IR_CELL_LSTM, IR_CELL_GRU, IR_CELL_RNN_TANH,
+                                       IR_CELL_RNN_RELU };
+    for (int k = 0; k < 4; k++) {
+        fused_vs_interp(kinds[k], false);
+        fused_vs_interp(kinds[k], true);
+    }
+}
+
+/* ---- whole-model gradient checks --------------------------------------------------------- */
+
+/* embedding -> lstm(2 levels, dropout between, bidirectional) -> dense -> cross-entropy per
+ * step, training mode with a fixed dropout mask; once fused, once through the interpreter. */
+static void test_grad_charlm(void **state)
+{
+    (void)state;
+    for (int interp = 0; interp < 2; interp++) {
+        MB *b = mb_new();
+        mb_tokens(b, 7);
+        mb_embedding(b, 7, 4);
+        mb_recurrent(b, "lstm1", IR_CELL_LSTM, 4, 5, 2, true, 0.3);
+        mb_dense(b, "dense1", 10, 7, IR_ACT_NONE);
+        Run r;
+        run_init(&r, b, 2, 4, 1000);
+        r.train = true;
+        exec_set_force_interpreter(r.e, interp);
+        gradcheck_model(&r);
+        run_free(&r);
+        free(b);
+    }
+}
+
+/* input vector -> gru -> residual: dense(tanh) + gru output -> layernorm -> dropout layer ->
+ * concat with the gru output -> dense -> softmax fused with cross-entropy. */
+static void test_grad_residual_layernorm(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+    int g = mb_recurrent(b, "gru1", IR_CELL_GRU, 3, 6, 1, false, 0.0);
+    int d = mb_dense(b, "dense1", 6, 6, IR_ACT_TANH);
+    int a = mb_join(b, IR_LAYER_ADD, "add1", 6, d, g);
+    int ln = mb_layer(b, IR_LAYER_LAYERNORM, "layernorm1", 6, a);
+    mb_tensor(b, ln, "weight", 0, 6);
+    mb_tensor(b, ln, "bias", 0, 6);
+    int dr = mb_layer(b, IR_LAYER_DROPOUT, "dropout1", 6, -1);
+    b->layers[dr].p = 0.25;
+    mb_join(b, IR_LAYER_CONCAT, "concat1", 12, dr, g);
+    mb_dense(b, "dense2", 12, 5, IR_ACT_NONE);
+    mb_layer(b, IR_LAYER_SOFTMAX, "softmax1", 5, -1);
+    Run r;
+    run_init(&r, b, 3, 4, 1100);
+    r.train = true;
+    gradcheck_model(&r);
+    run_free(&r);
+    free(b);
+}
+
+/* Sequence classification: rnn(relu) and a peephole user cell (bidirectional), pool(mean /
+ * max / last with lengths), dense, cross-entropy per sequence; and MSE regression. */
+static void test_grad_pool_label_mse(void **state)
+{
+    (void)state;
+    for (int variant = 0; variant < 3; variant++) {
+        MB *b = mb_new();
+        mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+        if (variant == 0)
+            mb_recurrent(b, "rnn1", IR_CELL_RNN_TANH, 3, 5, 1, false, 0.0);
+        else
+            mb_recurrent(b, "peep1", IR_CELL_USER, 3, 4, 1, variant == 1, 0.0);
+        int w = b->layers[1].width;
+        int p = mb_layer(b, IR_LAYER_POOL, "pool1", w, -1);
+        b->layers[p].sequence = false;
+        b->layers[p].pool = variant == 0 ? IR_POOL_MEAN : variant == 1 ? IR_POOL_LAST
+                                                                      : IR_POOL_MAX;
+        mb_dense(b, "dense1", w, variant == 2 ? 2 : 4, IR_ACT_NONE);
+        Run r;
+        run_init(&r, b, 3, 5, 1200 + variant);
+        r.lengths[0] = 5;
+        r.lengths[1] = 2;
+        r.lengths[2] = 4;
+        for (int i = 0; i < 3; i++)
+            r.tgt[i] %= 4;
+        if (variant == 2)
+            r.target.kind = EXEC_LOSS_MSE;
+        else
+            r.target.kind = EXEC_LOSS_XENT_LABEL;
+        gradcheck_model(&r);
+        run_free(&r);
+        free(b);
+    }
+}
+
+/* Per-step MSE with lengths masking, through a stacked relu RNN with dropout (fixed mask). */
+static void test_grad_seq_mse_lengths(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 2, -1);
+    mb_recurrent(b, "rnn1", IR_CELL_RNN_TANH, 2, 4, 2, false, 0.2);
+    mb_dense(b, "dense1", 4, 3, IR_ACT_SIGMOID);
+    Run r;
+    run_init(&r, b, 2, 5, 1300);
+    r.train = true;
+    r.lengths[0] = 3;
+    r.lengths[1] = 5;
+    r.target.kind = EXEC_LOSS_MSE;
+    gradcheck_model(&r);
+    /* positions past a sequence's length get no gradient */
+    run_grads(&r);
+    const float *g = exec_output_grad(r.e);
+    for (int t = 3; t < 5; t++)
+        for (int j = 0; j < 3; j++)
+            assert_true(g[((size_t)t * 2 + 0) * 3 + j] == 0.0f);
+    run_free(&r);
+    free(b);
+}
+
+/* ---- losses against direct formulas -------------------------------------------------------- */
+
+/* Cross-entropy (fused with the final softmax) equals -mean log softmax computed here in
+ * double, and MSE equals the mean of squares; ids outside the classes are errors. */
+static void test_loss_values(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+    mb_dense(b, "dense1", 3, 4, IR_ACT_NONE);
+    int sm = mb_layer(b, IR_LAYER_SOFTMAX, "softmax1", 4, -1);
+    Run r;
+    run_init(&r, b, 2, 3, 1400);
+    double L = run_loss(&r);
+    const float *logits = exec_layer_output(r.e, 1), *prob = exec_layer_output(r.e, sm);
+    double ref = 0;
+    for (int row = 0; row < 6; row++) {
+        double mx = -1e30, s = 0;
+        for (int j = 0; j < 4; j++)
+            mx = fmax(mx, logits[row * 4 + j]);
+        for (int j = 0; j < 4; j++)
+            s += exp(logits[row * 4 + j] - mx);
+        ref -= logits[row * 4 + r.tgt[row]] - mx - log(s);
+        double ps = 0;
+        for (int j = 0; j < 4; j++)
+            ps += prob[row * 4 + j];
+        assert_float_equal(ps, 1.0, 1e-6);
+    }
+    assert_float_equal(L, ref / 6, 1e-6);
+    r.tgt[3] = 4;
+    double dummy;
+    assert_int_equal(exec_loss(r.e, &r.target, &dummy, &r.d), -1);
+    r.tgt[3] = -1; /* ignored position */
+    diag_clear_messages(&r.d);
+    assert_int_equal(exec_loss(r.e, &r.target, &dummy, &r.d), 0);
+    r.target.kind = EXEC_LOSS_XENT_LABEL; /* needs a pooled output */
+    assert_int_equal(exec_loss(r.e, &r.target, &dummy, &r.d), -1);
+    run_free(&r);
+    free(b);
+}
+
+/* ---- state carrying -------------------------------------------------------------------- */
+
+/* One window of T steps equals T windows of one step with the state carried between them
+ * (and the carried state equals the full window's final state). */
+static void test_window_equals_steps(void **state)
+{
+    (void)state;
+    for (int interp = 0; interp < 2; interp++) {
+        MB *b = mb_new();
+        mb_tokens(b, 6);
+        mb_embedding(b, 6, 4);
+        mb_recurrent(b, "lstm1", IR_CELL_LSTM, 4, 5, 2, false, 0.5);
+        mb_recurrent(b, "gru1", IR_CELL_GRU, 5, 3, 1, false, 0.0);
+        mb_dense(b, "dense1", 3, 6, IR_ACT_NONE);
+        Run r;
+        run_init(&r, b, 2, 6, 1500);
+        exec_set_force_interpreter(r.e, interp);
+        ExecInput in = { 6, r.tok, NULL, NULL };
+        exec_reset_state(r.e);
+        assert_int_equal(exec_forward(r.e, &in, false, &r.d), 0);
+        int rows, w;
+        const float *y = exec_output(r.e, &rows, &w);
+        float *full = fvec((size_t)rows * w);
+        memcpy(full, y, sizeof(float) * rows * w);
+        int64_t sf = exec_state_floats(r.e);
+        float *sfull = fvec(sf), *sstep = fvec(sf);
+        exec_get_state(r.e, sfull);
+        exec_reset_state(r.e);
+        for (int t = 0; t < 6; t++) {
+            ExecInput one = { 1, r.tok + t * 2, NULL, NULL };
+            assert_int_equal(exec_forward(r.e, &one, false, &r.d), 0);
+            y = exec_output(r.e, &rows, &w);
+            assert_int_equal(rows, 2);
+            for (int i = 0; i < rows * w; i++)
+                assert_float_equal(y[i], full[t * rows * w + i], 1e-5);
+        }
+        exec_get_state(r.e, sstep);
+        for (int64_t i = 0; i < sf; i++)
+            assert_float_equal(sstep[i], sfull[i], 1e-5);
+        free(full);
+        free(sfull);
+        free(sstep);
+        run_free(&r);
+        free(b);
+    }
+}
+
+/* Two identical training steps give bit-identical gradients: nothing stale carries over between
+ * backward passes (a missing reset of an intermediate gradient buffer doubles them). */
+static void test_steps_repeatable(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_tokens(b, 6);
+    mb_embedding(b, 6, 4);
+    mb_recurrent(b, "lstm1", IR_CELL_LSTM, 4, 5, 3, true, 0.5);
+    mb_dense(b, "dense1", 10, 6, IR_ACT_NONE);
+    int dr = mb_layer(b, IR_LAYER_DROPOUT, "dropout1", 6, -1);
+    b->layers[dr].p = 0.5;
+    Run r;
+    run_init(&r, b, 2, 4, 1700);
+    r.train = true;
+    int64_t np = exec_nparams(r.e);
+    float *g1 = fvec(np);
+    double L1 = run_grads(&r);
+    memcpy(g1, exec_grads(r.e), sizeof(float) * np);
+    double L2 = run_grads(&r);
+    assert_true(L1 == L2);
+    assert_memory_equal(g1, exec_grads(r.e), sizeof(float) * np);
+    free(g1);
+    run_free(&r);
+    free(b);
+}
+
+/* ---- initialisers -------------------------------------------------------------------------- */
+
+static void test_initialisers(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    Rng rng;
+    rng_seed(&rng, 5);
+    int shapes[3][2] = { { 8, 5 }, { 5, 8 }, { 6, 6 } };
+    for (int s = 0; s < 3; s++) {
+        int R = shapes[s][0], C = shapes[s][1];
+        float v[64];
+        IrInit o = { IR_INIT_ORTHOGONAL, 2.0, 0 };
+        assert_int_equal(exec_init_tensor(v, R, C, o, &rng, &d), 0);
+        /* rows orthogonal when R <= C, columns when R > C: the Gram matrix is gain^2 I */
+        int n = R <= C ? R : C;
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++) {
+                double dot = 0;
+                for (int k = 0; k < (R <= C ? C : R); k++)
+                    dot += R <= C ? (double)v[i * C + k] * v[j * C + k]
+                                  : (double)v[k * C + i] * v[k * C + j];
+                assert_float_equal(dot, i == j ? 4.0 : 0.0, 1e-5);
+            }
+    }
+    float u[2000];
+    IrInit un = { IR_INIT_UNIFORM, -0.25, 0.75 };
+    assert_int_equal(exec_init_tensor(u, 1, 2000, un, &rng, &d), 0);
+    double mean = 0, var = 0;
+    for (int i = 0; i < 2000; i++) {
+        assert_true(u[i] >= -0.25f && u[i] < 0.75f);
+        mean += u[i] / 2000.0;
+    }
+    assert_float_equal(mean, 0.25, 0.03); /* sd of the mean: 0.29/sqrt(2000) = 0.0065 */
+    IrInit nn = { IR_INIT_NORMAL, 0.5, 0 };
+    assert_int_equal(exec_init_tensor(u, 40, 50, nn, &rng, &d), 0);
+    for (int i = 0; i < 2000; i++)
+        var += (double)u[i] * u[i] / 2000.0;
+    assert_float_equal(sqrt(var), 0.5, 0.03);
+    IrInit c = { IR_INIT_CONST, 1.5, 0 };
+    assert_int_equal(exec_init_tensor(u, 2, 3, c, &rng, &d), 0);
+    for (int i = 0; i < 6; i++)
+        assert_true(u[i] == 1.5f);
+    diag_free(&d);
+}
+
+/* Views are laid out back to back in tensor order, and named as the IR names them. */
+static void test_param_layout(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_tokens(b, 65);
+    mb_embedding(b, 65, 64);
+    mb_recurrent(b, "lstm1", IR_CELL_LSTM, 64, 512 / 16, 2, false, 0.0);
+    mb_dense(b, "dense1", 32, 65, IR_ACT_NONE);
+    Diag d;
+    diag_init(&d);
+    ExecModel *e = exec_create(&b->m, 2, 3, &d);
+    assert_non_null(e);
+    int64_t off = 0;
+    for (int t = 0; t < exec_ntensors(e); t++) {
+        assert_int_equal(exec_tensor(e, t)->offset, off);
+        off += exec_tensor(e, t)->size;
+    }
+    assert_int_equal(off, exec_nparams(e));
+    /* 65*64 + 2 levels of (4*32*(in+32) + 2*4*32) + 65*32 + 65 */
+    assert_int_equal(exec_nparams(e), 4160 + (128 * 96 + 256) + (128 * 64 + 256) + 2080 + 65);
+    assert_int_equal(exec_find_tensor(e, "lstm1.weight_hh_l1"), 6);
+    assert_int_equal(exec_find_tensor(e, "lstm1.nope"), -1);
+    exec_free(e);
+    diag_free(&d);
+    free(b);
+}
+
+/* ---- errors -------------------------------------------------------------------------------- */
+
+static void test_input_errors(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_tokens(b, 5);
+    mb_embedding(b, 5, 3);
+    mb_recurrent(b, "rnn1", IR_CELL_RNN_TANH, 3, 4, 1, false, 0.0);
+    Run r;
+    run_init(&r, b, 2, 3, 1600);
+    ExecInput in = { 4, r.tok, NULL, NULL };
+    assert_int_equal(exec_forward(r.e, &in, false, &r.d), -1); /* T > max_T */
+    in.T = 3;
+    r.tok[3] = 5;
+    assert_int_equal(exec_forward(r.e, &in, false, &r.d), -1); /* token out of range */
+    r.tok[3] = 0;
+    int32_t len[2] = { 0, 3 };
+    in.lengths = len;
+    assert_int_equal(exec_forward(r.e, &in, false, &r.d), -1); /* empty sequence */
+    in.lengths = NULL;
+    in.tokens = NULL;
+    assert_int_equal(exec_forward(r.e, &in, false, &r.d), -1); /* no tokens */
+    assert_int_equal(diag_error_count(&r.d), 4);
+    run_free(&r);
+    /* malformed IR: a dense weight of the wrong size */
+    b->tensors[1].size = 7;
+    Diag d;
+    diag_init(&d);
+    assert_null(exec_create(&b->m, 2, 3, &d));
+    assert_true(diag_error_count(&d) > 0);
+    diag_free(&d);
+    free(b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_fused_vs_interpreter),
+        cmocka_unit_test(test_grad_charlm),
+        cmocka_unit_test(test_grad_residual_layernorm),
+        cmocka_unit_test(test_grad_pool_label_mse),
+        cmocka_unit_test(test_grad_seq_mse_lengths),
+        cmocka_unit_test(test_loss_values),
+        cmocka_unit_test(test_window_equals_steps),
+        cmocka_unit_test(test_steps_repeatable),
+        cmocka_unit_test(test_initialisers),
+        cmocka_unit_test(test_param_layout),
+        cmocka_unit_test(test_input_errors),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
