@@ -51,6 +51,7 @@ typedef struct ParseCtx {
     uint32_t bad_end;           /* end of the last bad-byte run reported (to merge runs) */
     Opener unclosed;            /* the last ( or [ a '}' closed implicitly, if any */
     bool has_unclosed;
+    int last_tok;               /* the last token returned (0 before the first) */
     bool sent_eof_newline;      /* the scanner adds one newline before end of file */
     bool stopped;               /* too deep, too many errors: no more reports */
     bool limit_hit;             /* an input limit was exceeded: parse_source returns NULL */
