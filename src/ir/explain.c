@@ -70,7 +70,7 @@ static bool fit3(const int64_t f[3], int64_t s, int64_t a[3])
 }
 
 /* Appends one term c * vocab^p * classes^q to buf (sign handled by the caller's order). */
-static void term(char *buf, size_t cap, int64_t c, int p, int q, bool first)
+static void term(char *buf, size_t cap, int64_t c, int p, int q, bool first, bool commas)
 {
     size_t len = strlen(buf);
     char body[96] = "";
@@ -80,8 +80,13 @@ static void term(char *buf, size_t cap, int64_t c, int p, int q, bool first)
         strcat(body, (p || k) ? "*classes" : "classes");
     int64_t ac = c < 0 ? -c : c;
     const char *sign = first ? (c < 0 ? "-" : "") : (c < 0 ? " - " : " + ");
+    char num[32];
+    if (commas)
+        ir_format_count(ac, num, sizeof num);
+    else
+        snprintf(num, sizeof num, "%" PRId64, ac);
     if (!body[0])
-        snprintf(buf + len, cap - len, "%s%" PRId64, sign, ac);
+        snprintf(buf + len, cap - len, "%s%s", sign, num);
     else if (ac == 1)
         snprintf(buf + len, cap - len, "%s%s", sign, body);
     else
@@ -143,7 +148,7 @@ static const char *qfmt(const Explain *e, Quantity q, int i, int j, bool commas,
             int r = deg - p;
             if (r < 0 || r > 2 || !a[p][r])
                 continue;
-            term(buf, cap, a[p][r], p, r, first);
+            term(buf, cap, a[p][r], p, r, first, commas);
             first = false;
         }
     if (first)
