@@ -1,9 +1,209 @@
-/* main: the recur command-line program (placeholder until the commands land). */
-#include <stdio.h>
+/* main: the `recur` program. Dispatches to one subcommand per file in src/cli, prints help, and is
+ * the only place in recur that exits. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
 #include "recur.h"
 
-int main(void)
+const CliCommand cli_commands[] = {
+    {"check", cmd_check, "check model files; --explain prints layers, tensors and parameter counts",
+     "usage: recur check [--explain] [--set NAME=VALUE]... FILE...\n"
+     "\n"
+     "Checks each .rnn file: syntax, names, options, shapes and recurrence rules. Exits 0 when\n"
+     "every file is valid, 1 when not (with every error found), 2 on a usage error.\n"
+     "\n"
+     "  --explain          print the expanded model of FILE (one file): every layer's label,\n"
+     "                     kind and output width, every trained tensor's name and shape, and\n"
+     "                     parameter counts per layer and in total\n"
+     "  --set NAME=VALUE   bind vocab/classes, override a const or a data/train setting\n"
+     "\n"
+     "example: recur check --explain --set vocab=65 models/charlm.rnn\n"},
+    {"graph", cmd_graph, "print the model graph, or one cell's equations, as Graphviz DOT",
+     "usage: recur graph [--set NAME=VALUE]... FILE [--cell NAME]\n"
+     "\n"
+     "Prints Graphviz DOT of the model's layer graph, or with --cell NAME of that cell's\n"
+     "per-step equation graph (recurrent t-1 edges dashed). Render it with dot:\n"
+     "\n"
+     "example: recur graph models/peephole.rnn --cell peephole | dot -Tsvg > cell.svg\n"},
+    {"init", cmd_init, "write a checkpoint with freshly initialised weights",
+     "usage: recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]...\n"
+     "\n"
+     "Compiles MODEL.rnn and writes a checkpoint holding the model text and weights initialised\n"
+     "as the model declares (PyTorch's defaults for the built-in layers), seeded by S (default 0).\n"
+     "\n"
+     "example: recur init models/charlm.rnn --set vocab=65 -o charlm.ckpt --seed 1\n"},
+    {"run", cmd_run, "run a checkpoint on a NumPy array (and optionally get loss and gradients)",
+     "usage: recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy\n"
+     "                 [--grad-out G.safetensors]] [--threads N]\n"
+     "\n"
+     "Runs the model in inference mode (dropout off). X is int32/int64 token ids [T, B] or\n"
+     "float32 features [T, B, n], time-major. Y is float32 [T, B, m], or [B, m] after pool.\n"
+     "With --target, prints the loss (the model's train loss, or cross-entropy/MSE by the\n"
+     "target's type) and with --grad-out writes every parameter's gradient as safetensors.\n"
+     "\n"
+     "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
+    {"convert", cmd_convert, "convert weights between checkpoints and safetensors (PyTorch names)",
+     "usage: recur convert FILE.ckpt OUT.safetensors\n"
+     "       recur convert IN.safetensors FILE.ckpt --model MODEL.rnn [--set NAME=VALUE]...\n"
+     "\n"
+     "Tensor names follow PyTorch (LANGUAGE.md section 6), so a PyTorch module whose attributes\n"
+     "carry the same labels loads them with load_state_dict(strict=True), and PyTorch's own\n"
+     "weights run in recur. Missing, extra or mis-shaped tensors are reported by name.\n"
+     "\n"
+     "example: recur convert charlm.ckpt charlm.safetensors\n"},
+    {"inspect", cmd_inspect, "list a checkpoint's or safetensors file's tensors with statistics",
+     "usage: recur inspect FILE\n"
+     "\n"
+     "Prints every tensor's name, shape, dtype and min/max/mean/std; for a checkpoint also the\n"
+     "model summary and training state.\n"
+     "\n"
+     "example: recur inspect runs/charlm/last.ckpt\n"},
+    {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",
+     "usage: recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N]\n"
+     "                   [--set NAME=VALUE]... [--seed S] [--threads N] [--resume]\n"
+     "\n"
+     "Trains as the model's data and train blocks say (command-line options win). Writes DIR\n"
+     "(default runs/<model name>): last.ckpt, best.ckpt (by validation loss), log.csv and\n"
+     "loss.svg. SIGINT/SIGTERM save a checkpoint and stop; --resume continues exactly.\n"
+     "\n"
+     "example: recur train models/adding.rnn --steps 2000\n"},
+    {"sample", cmd_sample, "generate text from a character model checkpoint",
+     "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
+     "                    [--top-k K] [--top-p P] [--seed S]\n"
+     "\n"
+     "Streams generated text to stdout (default length 500, temperature 1).\n"
+     "\n"
+     "example: recur sample runs/charlm/best.ckpt --prime 'ROMEO:' --temperature 0.8\n"},
+    {"eval", cmd_eval, "evaluate a checkpoint on its validation data or another file",
+     "usage: recur eval FILE.ckpt [--data FILE] [--threads N]\n"
+     "\n"
+     "Prints loss and the task's metrics (bits per character and perplexity, accuracy, MSE).\n"
+     "\n"
+     "example: recur eval runs/charlm/best.ckpt\n"},
+    {NULL, NULL, NULL, NULL},
+};
+
+/* Finds a command by name; NULL when there is none. */
+static const CliCommand *find_command(const char *name)
 {
-    printf("recur %s\n", RECUR_VERSION);
+    for (const CliCommand *c = cli_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0)
+            return c;
+    return NULL;
+}
+
+/* `recur --help`: what recur is and the list of commands. */
+static void print_help(FILE *out)
+{
+    fprintf(out,
+            "recur %s: recurrent networks from a small language, trained on the CPU with BPTT\n"
+            "\n"
+            "usage: recur COMMAND [ARGS...]\n"
+            "\n"
+            "commands:\n",
+            RECUR_VERSION);
+    for (const CliCommand *c = cli_commands; c->name; c++)
+        fprintf(out, "  %-8s %s\n", c->name, c->summary);
+    fprintf(out,
+            "  help     show a command's options: recur help COMMAND\n"
+            "\n"
+            "options: --help, --version\n");
+}
+
+/* Prints an unknown-command error with a did-you-mean suggestion. */
+static int unknown_command(const char *name)
+{
+    const char *names[32];
+    int n = 0;
+    for (const CliCommand *c = cli_commands; c->name && n < 31; c++)
+        names[n++] = c->name;
+    names[n++] = "help";
+    const char *s = diag_suggest(name, names, n);
+    fprintf(stderr, "recur: unknown command '%s'", name);
+    if (s)
+        fprintf(stderr, "; did you mean '%s'?", s);
+    fprintf(stderr, "\nhelp: run 'recur --help' for the list of commands\n");
+    return EXIT_USAGE;
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "recur %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nhelp: run 'recur help %s' for its usage\n", cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+void cli_print_diags(const Diag *d)
+{
+    diag_print(d, stderr);
+}
+
+int cli_parse_u64(const char *s, unsigned long long *out)
+{
+    if (!s || !*s || *s == '-' || *s == '+')
+        return -1;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end)
+        return -1;
+    *out = v;
     return 0;
+}
+
+int cli_set_threads(const char *value)
+{
+    unsigned long long n;
+    if (cli_parse_u64(value, &n) || n < 1 || n > 1024)
+        return -1;
+    openblas_set_num_threads((int)n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        print_help(stdout);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("recur %s\n", RECUR_VERSION);
+        return EXIT_OK;
+    }
+    if (strcmp(cmd, "help") == 0) {
+        if (argc < 3) {
+            print_help(stdout);
+            return EXIT_OK;
+        }
+        const CliCommand *c = find_command(argv[2]);
+        if (!c)
+            return unknown_command(argv[2]);
+        fputs(c->usage, stdout);
+        return EXIT_OK;
+    }
+    const CliCommand *c = find_command(cmd);
+    if (!c)
+        return unknown_command(cmd);
+    for (int i = 2; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            fputs(c->usage, stdout);
+            return EXIT_OK;
+        }
+    return c->run(argc - 1, argv + 1);
 }

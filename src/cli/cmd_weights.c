@@ -1,0 +1,408 @@
+/* cmd_weights: the commands that work on weights -- `recur init`, `run`, `convert`, `inspect`. */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "exec/exec.h"
+#include "io/checkpoint.h"
+#include "io/inspect.h"
+#include "io/npy.h"
+#include "io/safetensors.h"
+#include "ir/explain.h"
+#include "model/model.h"
+
+/* True when the file at path starts with the checkpoint magic. */
+static bool is_checkpoint(const char *path)
+{
+    char magic[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return false;
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return n == sizeof magic && memcmp(magic, "RECURCKP", 8) == 0;
+}
+
+/* True when path ends with suffix. */
+static bool ends_with(const char *path, const char *suffix)
+{
+    size_t n = strlen(path), k = strlen(suffix);
+    return n >= k && strcmp(path + n - k, suffix) == 0;
+}
+
+/* recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]... */
+int cmd_init(int argc, char **argv)
+{
+    const char *out = NULL, *seed_text = NULL;
+    CliList sets = {0};
+    const CliOpt opts[] = {
+        {"output", 'o', CLI_VALUE, &out},
+        {"seed", 0, CLI_VALUE, &seed_text},
+        {"set", 0, CLI_LIST, &sets},
+        {0},
+    };
+    const char **pos;
+    int npos;
+    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    if (st)
+        return st;
+    unsigned long long seed = 0;
+    if (npos != 1 || !out || (seed_text && cli_parse_u64(seed_text, &seed))) {
+        free(pos);
+        free(sets.items);
+        return cli_usage_error(argv[0], npos != 1 ? "expected exactly one MODEL.rnn"
+                                        : !out    ? "missing -o FILE.ckpt"
+                                                  : "--seed needs a non-negative integer");
+    }
+    Diag d;
+    diag_init(&d);
+    Model m;
+    int rc = model_compile_file(&m, &d, pos[0], sets.items, sets.n);
+    if (!rc)
+        rc = model_init_weights(&m, seed, &d);
+    if (!rc)
+        rc = model_save(&m, out, &d);
+    if (!rc) {
+        char count[32];
+        printf("%s: %s parameters in %d tensors, seed %llu\n", out,
+               ir_format_count(m.ir->nparams, count, sizeof count), m.ir->ntensors, seed);
+    }
+    cli_print_diags(&d);
+    model_free(&m);
+    diag_free(&d);
+    free(pos);
+    free(sets.items);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}
+
+/* Converts an integer .npy array to int32 ids (values are range-checked by the executor).
+ * Returns a malloc'ed array or NULL with an error. */
+static int32_t *ids_from_npy(const NpyArray *a, const char *path, Diag *d)
+{
+    int32_t *ids = malloc(sizeof *ids * (size_t)(a->count + 1));
+    if (!ids) {
+        diag_error_in(d, path, "out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < a->count; i++) {
+        int64_t v = a->dtype == NPY_I32 ? ((const int32_t *)a->data)[i]
+                                        : ((const int64_t *)a->data)[i];
+        if (v < INT32_MIN || v > INT32_MAX) {
+            diag_error_in(d, path, "element %lld is %lld, outside the int32 range",
+                          (long long)i, (long long)v);
+            free(ids);
+            return NULL;
+        }
+        ids[i] = (int32_t)v;
+    }
+    return ids;
+}
+
+/* Float data of a .npy array as float32 (converted from float64); NULL for other dtypes. */
+static float *floats_from_npy(const NpyArray *a, const char *path, Diag *d)
+{
+    float *v = malloc(sizeof *v * (size_t)(a->count + 1));
+    if (!v) {
+        diag_error_in(d, path, "out of memory");
+        return NULL;
+    }
+    for (int64_t i = 0; i < a->count; i++)
+        v[i] = a->dtype == NPY_F32 ? ((const float *)a->data)[i]
+                                   : (float)((const double *)a->data)[i];
+    return v;
+}
+
+static bool is_int_dtype(NpyDtype t) { return t == NPY_I32 || t == NPY_I64; }
+
+/* Everything `recur run` holds, released in one place. */
+typedef struct RunState {
+    Model m;
+    NpyArray x, y;
+    int32_t *ids, *target_ids;
+    float *vectors, *target_values;
+    ExecModel *e;
+} RunState;
+
+static void run_state_free(RunState *s)
+{
+    exec_free(s->e);
+    model_free(&s->m);
+    npy_free(&s->x);
+    npy_free(&s->y);
+    free(s->ids);
+    free(s->target_ids);
+    free(s->vectors);
+    free(s->target_values);
+}
+
+/* Checks the input array against the model's input and converts it; fills in *T and *B. */
+static int load_input(RunState *s, const char *path, int *T, int *B, Diag *d)
+{
+    const IrLayer *in = &s->m.ir->layers[0];
+    if (npy_read(path, &s->x, d))
+        return -1;
+    const NpyArray *x = &s->x;
+    if (in->kind == IR_LAYER_INPUT_TOKENS) {
+        if (!is_int_dtype(x->dtype) || x->ndim != 2) {
+            diag_error_in(d, path, "the model reads token ids: expected an int32 or int64 array "
+                                   "[T, B], got %s with %d dimensions",
+                          is_int_dtype(x->dtype) ? "integers" : "floats", x->ndim);
+            return -1;
+        }
+        s->ids = ids_from_npy(x, path, d);
+        if (!s->ids)
+            return -1;
+    } else {
+        if (is_int_dtype(x->dtype) || x->ndim != 3 || x->shape[2] != in->width) {
+            diag_error_in(d, path, "the model reads vectors of %d floats: expected a float32 array "
+                                   "[T, B, %d]", in->width, in->width);
+            return -1;
+        }
+        s->vectors = floats_from_npy(x, path, d);
+        if (!s->vectors)
+            return -1;
+    }
+    if (x->shape[0] < 1 || x->shape[1] < 1 || x->shape[0] > 1000000 || x->shape[1] > 1000000) {
+        diag_error_in(d, path, "T and B must be between 1 and 1000000, got [%lld, %lld]",
+                      (long long)x->shape[0], (long long)x->shape[1]);
+        return -1;
+    }
+    *T = (int)x->shape[0];
+    *B = (int)x->shape[1];
+    return 0;
+}
+
+/* Reads the target and builds the loss target: integer ids give cross-entropy (per step for a
+ * sequence output [T, B], per sequence after pooling [B]); floats give MSE with the output's
+ * shape. */
+static int load_target(RunState *s, const char *path, int T, int B, ExecTarget *t, Diag *d)
+{
+    if (npy_read(path, &s->y, d))
+        return -1;
+    const NpyArray *y = &s->y;
+    int rows, width;
+    exec_output(s->e, &rows, &width);
+    bool seq = rows == T * B && s->m.ir->layers[s->m.ir->output].sequence;
+    if (is_int_dtype(y->dtype)) {
+        bool ok = seq ? (y->ndim == 2 && y->shape[0] == T && y->shape[1] == B)
+                      : (y->ndim == 1 && y->shape[0] == B);
+        if (!ok) {
+            diag_error_in(d, path, seq ? "class targets must be [T, B] = [%d, %d]"
+                                       : "class targets must be [B] = [%d]",
+                          seq ? T : B, B);
+            return -1;
+        }
+        s->target_ids = ids_from_npy(y, path, d);
+        t->kind = seq ? EXEC_LOSS_XENT_TOKENS : EXEC_LOSS_XENT_LABEL;
+        t->ids = s->target_ids;
+        return s->target_ids ? 0 : -1;
+    }
+    bool ok = seq ? (y->ndim == 3 && y->shape[0] == T && y->shape[1] == B && y->shape[2] == width)
+                  : (y->ndim == 2 && y->shape[0] == B && y->shape[1] == width);
+    if (!ok) {
+        diag_error_in(d, path, seq ? "regression targets must be [T, B, m] = [%d, %d, %d]"
+                                   : "regression targets must be [B, m] = [%d, %d]",
+                      seq ? T : B, seq ? B : width, width);
+        return -1;
+    }
+    s->target_values = floats_from_npy(y, path, d);
+    t->kind = EXEC_LOSS_MSE;
+    t->values = s->target_values;
+    return s->target_values ? 0 : -1;
+}
+
+/* Writes every parameter gradient, named like the parameters, as safetensors. */
+static int write_grads(ExecModel *e, const char *path, Diag *d)
+{
+    CkptTensorList l = {0};
+    const float *g = exec_grads(e);
+    int rc = 0;
+    for (int i = 0; !rc && i < exec_ntensors(e); i++) {
+        const ExecTensor *t = exec_tensor(e, i);
+        int64_t shape[2] = {t->shape[0], t->shape[1]};
+        if (!ckpt_add_tensor(&l, t->name, t->ndim, shape, g + t->offset)) {
+            diag_error_in(d, path, "out of memory");
+            rc = -1;
+        }
+    }
+    if (!rc)
+        rc = safetensors_write(path, &l, NULL, d);
+    ckpt_tensors_free(&l);
+    return rc;
+}
+
+/* recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy [--grad-out G]] */
+int cmd_run(int argc, char **argv)
+{
+    const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
+    const CliOpt opts[] = {
+        {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
+        {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
+        {"threads", 0, CLI_VALUE, &threads}, {0},
+    };
+    const char **pos;
+    int npos;
+    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    if (st)
+        return st;
+    const char *ckpt = npos == 1 ? pos[0] : NULL;
+    free(pos);
+    if (!ckpt || !input || !output)
+        return cli_usage_error(argv[0], !ckpt ? "expected exactly one FILE.ckpt"
+                                              : "--input and --output are required");
+    if (grad_out && !target)
+        return cli_usage_error(argv[0], "--grad-out needs --target");
+    if (threads && cli_set_threads(threads))
+        return cli_usage_error(argv[0], "--threads needs a positive integer");
+
+    Diag d;
+    diag_init(&d);
+    RunState s = {0};
+    int T = 0, B = 0, rc = -1;
+    if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d))
+        goto done;
+    s.e = model_exec(&s.m, B, T, &d);
+    if (!s.e)
+        goto done;
+    exec_set_grad_enabled(s.e, target != NULL);
+    ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors};
+    if (exec_forward(s.e, &in, false, &d))
+        goto done;
+    int rows, width;
+    const float *out = exec_output(s.e, &rows, &width);
+    NpyArray y = {.dtype = NPY_F32, .data = (void *)out};
+    if (rows == T * B && s.m.ir->layers[s.m.ir->output].sequence) {
+        y.ndim = 3;
+        y.shape[0] = T, y.shape[1] = B, y.shape[2] = width;
+    } else {
+        y.ndim = 2;
+        y.shape[0] = rows, y.shape[1] = width;
+    }
+    y.count = (int64_t)rows * width;
+    if (npy_write(output, &y, &d))
+        goto done;
+    if (target) {
+        ExecTarget t = {0};
+        double loss;
+        if (load_target(&s, target, T, B, &t, &d) || exec_loss(s.e, &t, &loss, &d))
+            goto done;
+        printf("loss: %.9g\n", loss);
+        if (grad_out) {
+            exec_zero_grads(s.e);
+            if (exec_backward(s.e, &d) || write_grads(s.e, grad_out, &d))
+                goto done;
+        }
+    }
+    rc = 0;
+done:
+    cli_print_diags(&d);
+    run_state_free(&s);
+    diag_free(&d);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}
+
+/* recur convert FILE.ckpt OUT.safetensors
+ * recur convert IN.safetensors FILE.ckpt --model MODEL.rnn [--set NAME=VALUE]... */
+int cmd_convert(int argc, char **argv)
+{
+    const char *model_path = NULL;
+    CliList sets = {0};
+    const CliOpt opts[] = {
+        {"model", 0, CLI_VALUE, &model_path},
+        {"set", 0, CLI_LIST, &sets},
+        {0},
+    };
+    const char **pos;
+    int npos;
+    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    if (st)
+        return st;
+    if (npos != 2) {
+        free(pos);
+        free(sets.items);
+        return cli_usage_error(argv[0], "expected an input and an output file");
+    }
+    const char *from = pos[0], *to = pos[1];
+    bool to_safetensors = is_checkpoint(from) || ends_with(from, ".ckpt");
+    if (!to_safetensors && !model_path) {
+        free(pos);
+        free(sets.items);
+        return cli_usage_error(argv[0], "converting %s into a checkpoint needs --model MODEL.rnn",
+                               from);
+    }
+    Diag d;
+    diag_init(&d);
+    Model m = {0};
+    CkptTensorList l = {0};
+    int rc;
+    if (to_safetensors) {
+        rc = model_load(&m, &d, from, NULL);
+        if (!rc)
+            rc = model_get_tensors(&m, &l, &d);
+        const char *meta[] = {"recur_model", m.ir ? m.ir->name : "", NULL};
+        if (!rc)
+            rc = safetensors_write(to, &l, meta, &d);
+    } else {
+        rc = model_compile_file(&m, &d, model_path, sets.items, sets.n);
+        if (!rc)
+            rc = safetensors_read(from, &l, NULL, &d);
+        if (!rc)
+            rc = model_set_tensors(&m, &l, from, &d);
+        if (!rc)
+            rc = model_save(&m, to, &d);
+    }
+    if (!rc)
+        printf("%s: %d tensors written\n", to, m.ir->ntensors);
+    cli_print_diags(&d);
+    ckpt_tensors_free(&l);
+    model_free(&m);
+    diag_free(&d);
+    free(pos);
+    free(sets.items);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}
+
+/* recur inspect FILE: a checkpoint (model summary, training state, tensors) or safetensors. */
+int cmd_inspect(int argc, char **argv)
+{
+    const CliOpt opts[] = {{0}};
+    const char **pos;
+    int npos;
+    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    if (st)
+        return st;
+    const char *path = npos == 1 ? pos[0] : NULL;
+    free(pos);
+    if (!path)
+        return cli_usage_error(argv[0], "expected exactly one FILE");
+    Diag d;
+    diag_init(&d);
+    int rc;
+    if (is_checkpoint(path)) {
+        Checkpoint c;
+        Model m;
+        rc = model_load(&m, &d, path, &c);
+        if (!rc) {
+            rc = inspect_print_checkpoint(stdout, &c);
+            printf("\n");
+            ir_explain(m.ir, stdout);
+            ckpt_free(&c);
+            model_free(&m);
+        }
+    } else {
+        CkptTensorList l = {0};
+        SafetensorsMeta meta = {0};
+        rc = safetensors_read(path, &l, &meta, &d);
+        if (!rc)
+            rc = inspect_print_tensors(stdout, &l);
+        ckpt_tensors_free(&l);
+        safetensors_meta_free(&meta);
+    }
+    cli_print_diags(&d);
+    diag_free(&d);
+    return rc ? EXIT_FAIL : EXIT_OK;
+}
