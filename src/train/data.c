@@ -361,8 +361,10 @@ static int text_open(DataSet *ds, Diag *d)
     if (ds->cfg.vocab && text_use_vocab(ds, ds->cfg.vocab, d) != 0) return -1;
     int B = ds->cfg.batch, bptt = ds->cfg.bptt;
     int64_t nvalid = (int64_t)((double)ds->ntokens * ds->cfg.valid);
+    if (ds->cfg.eval_all) nvalid = ds->ntokens;
     ds->ntrain = ds->ntokens - nvalid;
     int64_t L = text_stream_len(ds);
+    if (ds->cfg.eval_all) L = bptt + 1;     /* no training stream; one dummy window */
     if (L < (int64_t)bptt + 1) {
         DiagMessage *m = diag_error_in(
             d, path, "too small: %lld training tokens make %d streams of %lld, and one window "
@@ -389,6 +391,14 @@ static void text_fill(DataSet *ds, DataBatch *b)
 {
     int B = ds->cfg.batch, T = ds->T;
     int64_t L = text_stream_len(ds), o = ds->pos.index * T;
+    if (L < T + 1) {    /* eval_all: no training tokens at all */
+        memset(b->ids, 0, (size_t)T * B * sizeof(int32_t));
+        memset(b->mask, 0, (size_t)T * B * sizeof(float));
+        for (int i = 0; i < T * B; i++)
+            b->target_ids[i] = -1;
+        b->ntargets = 0;
+        return;
+    }
     for (int t = 0; t < T; t++)
         for (int s = 0; s < B; s++) {
             const int32_t *p = ds->tokens + s * L + o + t;

@@ -71,6 +71,7 @@ typedef struct DataConfig {
     int csv_targets;        /* csv: K target columns for target=values (default 1) */
     int csv_header;         /* csv: -1 auto (default), 0 no header, 1 header */
     char csv_delim;         /* csv: field separator (default ',') */
+    bool eval_all;          /* text/csv: the whole file is the validation split (eval) */
     const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
                                resume); a character outside it is an error naming it */
     int batch;              /* B (default 32) */

@@ -231,9 +231,9 @@ int data_csv_open(DataSet *ds, Diag *d)
     }
     /* Shapes: F per step, padded to the longest row; the validation rows are the last ones. */
     ds->nrows = nrows;
-    int nvalid = (int)((double)nrows * c->valid);
+    int nvalid = c->eval_all ? nrows : (int)((double)nrows * c->valid);
     ds->ntrain_rows = nrows - nvalid;
-    if (ds->ntrain_rows < 1) {
+    if (ds->ntrain_rows < 1 && !c->eval_all) {
         diag_error_in(d, c->path, "no training rows left after the validation split");
         goto done;
     }
@@ -242,9 +242,10 @@ int data_csv_open(DataSet *ds, Diag *d)
     for (int r = 0; r < nrows; r++)
         if (rows[r].steps > ds->T) ds->T = rows[r].steps;
     ds->batches_per_epoch = (ds->ntrain_rows + c->batch - 1) / c->batch;
+    if (ds->batches_per_epoch < 1) ds->batches_per_epoch = 1;
     ds->row_values = calloc((size_t)nrows, sizeof(float *));
     ds->row_len = malloc((size_t)nrows * sizeof(int32_t));
-    ds->order = malloc((size_t)ds->ntrain_rows * sizeof(int32_t));
+    ds->order = malloc((size_t)(ds->ntrain_rows + 1) * sizeof(int32_t));
     if (!ds->row_values || !ds->row_len || !ds->order) {
         diag_error_in(d, c->path, "out of memory");
         goto done;

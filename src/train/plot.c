@@ -1,0 +1,146 @@
+/* plot: an SVG line chart of training and validation loss. */
+#include "train/plot.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/fileio.h"
+
+/* Picks step = 1, 2 or 5 x 10^k so that (hi-lo)/step is close to want, then lists the
+ * multiples of step inside [lo, hi]. */
+int plot_ticks(double lo, double hi, int want, double *out, int cap)
+{
+    if (!(hi > lo) || want < 1) {
+        if (cap > 0) out[0] = lo;
+        return cap > 0;
+    }
+    double raw = (hi - lo) / want;
+    double mag = pow(10, floor(log10(raw)));
+    double f = raw / mag;
+    double step = (f < 1.5 ? 1 : f < 3.5 ? 2 : f < 7.5 ? 5 : 10) * mag;
+    int n = 0;
+    for (double v = ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9 && n < cap; v += step)
+        out[n++] = fabs(v) < step * 1e-9 ? 0 : v;
+    return n;
+}
+
+/* Canvas geometry. */
+enum { W = 720, H = 420, ML = 70, MR = 20, MT = 40, MB = 50 };
+
+typedef struct Frame {
+    double x0, x1, y0, y1;  /* data ranges */
+} Frame;
+
+static double px(const Frame *f, double x) { return ML + (x - f->x0) / (f->x1 - f->x0) * (W - ML - MR); }
+static double py(const Frame *f, double y) { return H - MB - (y - f->y0) / (f->y1 - f->y0) * (H - MT - MB); }
+
+/* One series as an SVG polyline (non-finite points skipped). */
+static void polyline(FILE *o, const Frame *f, const int64_t *x, const double *y, int n,
+                     const char *color)
+{
+    fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
+    for (int i = 0; i < n; i++)
+        if (isfinite(y[i])) fprintf(o, "%.1f,%.1f ", px(f, (double)x[i]), py(f, y[i]));
+    fprintf(o, "\"/>\n");
+    if (n < 40)   /* few points (validation): mark them */
+        for (int i = 0; i < n; i++)
+            if (isfinite(y[i]))
+                fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
+                        px(f, (double)x[i]), py(f, y[i]), color);
+}
+
+/* Escapes &, < and > for SVG text. */
+static void text_escaped(FILE *o, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '&') fputs("&amp;", o);
+        else if (*s == '<') fputs("&lt;", o);
+        else if (*s == '>') fputs("&gt;", o);
+        else fputc(*s, o);
+    }
+}
+
+int plot_loss_svg(const char *path, const char *title, const int64_t *steps, const double *loss,
+                  int n, const int64_t *vsteps, const double *vloss, int nv, Diag *d)
+{
+    Frame f = {0, 1, INFINITY, -INFINITY};
+    for (int i = 0; i < n; i++) {
+        if ((double)steps[i] > f.x1) f.x1 = (double)steps[i];
+        if (isfinite(loss[i])) { f.y0 = fmin(f.y0, loss[i]); f.y1 = fmax(f.y1, loss[i]); }
+    }
+    for (int i = 0; i < nv; i++) {
+        if ((double)vsteps[i] > f.x1) f.x1 = (double)vsteps[i];
+        if (isfinite(vloss[i])) { f.y0 = fmin(f.y0, vloss[i]); f.y1 = fmax(f.y1, vloss[i]); }
+    }
+    if (!(f.y1 >= f.y0)) { f.y0 = 0; f.y1 = 1; }
+    if (f.y1 - f.y0 < 1e-9) { f.y0 -= 0.5; f.y1 += 0.5; }
+    double pad = (f.y1 - f.y0) * 0.05;
+    f.y0 = f.y0 - pad > 0 || f.y0 < 0 ? f.y0 - pad : 0;
+    f.y1 += pad;
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    if (!o) {
+        diag_error_in(d, path, "out of memory");
+        return -1;
+    }
+    fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
+    if (title) {
+        fprintf(o, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2);
+        text_escaped(o, title);
+        fprintf(o, "</text>\n");
+    }
+    double t[32];
+    int nt = plot_ticks(f.x0, f.x1, 8, t, 32);
+    for (int i = 0; i < nt; i++) {
+        double x = px(&f, t[i]);
+        fprintf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
+                x, MT, x, H - MB, x, H - MB + 16, t[i]);
+    }
+    nt = plot_ticks(f.y0, f.y1, 6, t, 32);
+    for (int i = 0; i < nt; i++) {
+        double y = py(&f, t[i]);
+        fprintf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                ML, y, W - MR, y, ML - 6, y + 4, t[i]);
+    }
+    fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+               "stroke=\"black\"/>\n", ML, MT, W - ML - MR, H - MT - MB);
+    fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>\n"
+               "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">"
+               "loss</text>\n", (ML + W - MR) / 2, H - 12, (MT + H - MB) / 2, (MT + H - MB) / 2);
+    polyline(o, &f, steps, loss, n, "#1f77b4");
+    if (nv > 0) polyline(o, &f, vsteps, vloss, nv, "#d62728");
+    /* Legend, top right inside the frame. */
+    int lx = W - MR - 150, ly = MT + 10;
+    fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"140\" height=\"%d\" fill=\"white\" "
+               "stroke=\"#999\"/>\n", lx, ly, nv > 0 ? 44 : 24);
+    fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#1f77b4\" "
+               "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">training loss</text>\n",
+            lx + 8, ly + 13, lx + 30, ly + 13, lx + 36, ly + 17);
+    if (nv > 0)
+        fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#d62728\" "
+                   "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">validation loss</text>\n",
+                lx + 8, ly + 33, lx + 30, ly + 33, lx + 36, ly + 37);
+    fprintf(o, "</svg>\n");
+    if (fclose(o) != 0) {
+        free(buf);
+        diag_error_in(d, path, "out of memory");
+        return -1;
+    }
+    IoAtomic w;
+    int rc = -1;
+    if (io_atomic_open(&w, path, d) == 0) {
+        io_atomic_write(&w, buf, len);
+        rc = io_atomic_commit(&w, d);
+    }
+    free(buf);
+    return rc;
+}

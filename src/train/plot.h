@@ -1,0 +1,24 @@
+/* plot: loss.svg, the training and validation loss against the step, as a small standalone SVG
+ * (axes with "nice" 1-2-5 ticks, two polylines, a legend), written atomically so a browser
+ * refreshing it never sees half a file.
+ *
+ * Ownership: nothing is kept; the arrays are only read. */
+#ifndef RECUR_PLOT_H
+#define RECUR_PLOT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lang/diag.h"
+
+/* Writes the plot to path. steps/loss [n]: training points; vsteps/vloss [nv]: validation
+ * points (nv may be 0). Non-finite values are skipped. title is shown at the top (may be NULL).
+ * -1 (reported as `path: error: ...`) when the file cannot be written. */
+int plot_loss_svg(const char *path, const char *title, const int64_t *steps, const double *loss,
+                  int n, const int64_t *vsteps, const double *vloss, int nv, Diag *d);
+
+/* Tick positions for the range [lo, hi]: a step of 1, 2 or 5 x 10^k giving about `want` ticks;
+ * writes up to cap ticks into out and returns how many. */
+int plot_ticks(double lo, double hi, int want, double *out, int cap);
+
+#endif

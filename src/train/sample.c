@@ -1,0 +1,237 @@
+/* sample: `recur sample` (streamed text from a checkpoint) and `recur eval` (metrics). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/sema.h"
+#include "train/train.h"
+#include "train/train_int.h"
+
+void sample_options_init(SampleOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->length = 500;
+    o->temperature = 1.0;
+    o->top_p = 1.0;
+    o->seed = 42;
+}
+
+void eval_options_init(EvalOptions *o) { memset(o, 0, sizeof *o); }
+
+typedef struct Cand {
+    int id;
+    double p;
+} Cand;
+
+static int by_p_desc(const void *a, const void *b)
+{
+    double x = ((const Cand *)a)->p, y = ((const Cand *)b)->p;
+    if (x != y) return x < y ? 1 : -1;
+    return ((const Cand *)a)->id - ((const Cand *)b)->id;   /* ties: a fixed order */
+}
+
+/* Draws a token from logits [V] (or probabilities when probs):
+ *   p_i = softmax(logit_i / T); keep the top_k most likely; keep the smallest prefix (by
+ *   decreasing p) whose mass reaches top_p; renormalise and draw with one uniform. */
+static int draw(const float *y, int V, bool probs, const SampleOptions *o, Rng *r, Cand *c)
+{
+    double mx = -INFINITY;
+    for (int i = 0; i < V; i++) {
+        double l = probs ? log(fmax(y[i], 1e-30)) : y[i];
+        c[i].id = i;
+        c[i].p = l / o->temperature;
+        if (c[i].p > mx) mx = c[i].p;
+    }
+    double z = 0;
+    for (int i = 0; i < V; i++) {
+        c[i].p = exp(c[i].p - mx);
+        z += c[i].p;
+    }
+    for (int i = 0; i < V; i++)
+        c[i].p /= z;
+    qsort(c, (size_t)V, sizeof *c, by_p_desc);
+    int keep = V;
+    if (o->top_k > 0 && o->top_k < keep) keep = o->top_k;
+    if (o->top_p < 1) {
+        double mass = 0;
+        for (int i = 0; i < keep; i++) {
+            mass += c[i].p;
+            if (mass >= o->top_p) { keep = i + 1; break; }
+        }
+    }
+    double total = 0;
+    for (int i = 0; i < keep; i++)
+        total += c[i].p;
+    double u = rng_uniform(r) * total, acc = 0;
+    for (int i = 0; i < keep; i++) {
+        acc += c[i].p;
+        if (u < acc) return c[i].id;
+    }
+    return c[keep - 1].id;
+}
+
+/* Feeds one token through the batch-1 executor. */
+static int step(ExecModel *e, int32_t tok, Diag *d)
+{
+    ExecInput in = {1, &tok, NULL, NULL};
+    return exec_forward(e, &in, false, d);
+}
+
+int sample_run(const SampleOptions *o, Diag *d)
+{
+    const char *path = o->ckpt_path;
+    if (!(o->temperature > 0) || !isfinite(o->temperature)) {
+        diag_error_in(d, "--temperature", "must be a number > 0, got %g", o->temperature);
+        return -1;
+    }
+    if (!(o->top_p > 0 && o->top_p <= 1)) {
+        diag_error_in(d, "--top-p", "must be in (0, 1], got %g", o->top_p);
+        return -1;
+    }
+    if (o->top_k < 0 || o->length < 0) {
+        diag_error_in(d, "sample", "--top-k and --length must be >= 0");
+        return -1;
+    }
+    Checkpoint c;
+    if (ckpt_read(path, &c, d) != 0) return -1;
+    int rc = -1;
+    IrModel *m = NULL;
+    ExecModel *e = NULL;
+    Cand *cand = NULL;
+    int32_t *prime = NULL;
+    Vocab v;
+    memset(&v, 0, sizeof v);
+    const Source *src = ckpt_source(&c, path, d);
+    if (!src || ckpt_vocab(&c, &v, d) != 0) goto done;
+    if (v.size == 0) {
+        diag_error_in(d, path, "the model was not trained on text: there is nothing to sample");
+        goto done;
+    }
+    m = sema_compile(d, src, (const char *const *)c.overrides, c.noverrides);
+    if (!m) goto done;
+    if (m->layers[0].kind != IR_LAYER_INPUT_TOKENS || !m->layers[m->output].sequence) {
+        diag_error_in(d, path, "sampling needs a model from tokens to per-step outputs");
+        goto done;
+    }
+    e = exec_create(m, 1, 1, d);
+    if (!e) goto done;
+    Session tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.e = e;
+    if (session_load_params(&tmp, &c, path, d) != 0) goto done;
+    exec_set_grad_enabled(e, false);
+    /* The prime text, every character checked against the vocabulary first. */
+    const char *pt = o->prime ? o->prime : "";
+    size_t plen = strlen(pt);
+    prime = malloc((plen + 1) * sizeof(int32_t));
+    cand = malloc((size_t)v.size * sizeof *cand);
+    if (!prime || !cand) {
+        diag_error_in(d, path, "out of memory");
+        goto done;
+    }
+    int np = 0;
+    char bad[256] = "";
+    int nbad = 0;
+    for (size_t i = 0; i < plen;) {
+        uint32_t cp;
+        int k = v.level == DATA_BYTE ? 1 : data_utf8_decode((const uint8_t *)pt + i,
+                                                            plen - i, &cp);
+        if (v.level == DATA_BYTE) cp = (uint8_t)pt[i];
+        if (k == 0) {
+            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
+            goto done;
+        }
+        int id = data_vocab_id(&v, cp);
+        if (id < 0) {
+            if (!strstr(bad, "'") || nbad < 10) {
+                char one[16];
+                snprintf(one, sizeof one, "%s'%.*s'", nbad ? ", " : "", k, pt + i);
+                if (!strstr(bad, one + (nbad ? 2 : 0)))
+                    strncat(bad, one, sizeof bad - strlen(bad) - 1), nbad++;
+            }
+        }
+        prime[np++] = id;
+        i += (size_t)k;
+    }
+    if (nbad) {
+        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
+        diag_help(msg, "the model knows %d characters, from its training text", v.size);
+        goto done;
+    }
+    FILE *out = o->out ? o->out : stdout;
+    Rng r;
+    rng_seed(&r, o->seed);
+    int V, rows;
+    bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
+    char u[4];
+    fwrite(pt, 1, plen, out);
+    int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v.size);
+    if (!np) fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
+    for (int i = 1; i < np; i++) {
+        if (step(e, tok, d) != 0) goto done;
+        tok = prime[i];
+    }
+    for (int64_t i = 0; i < o->length - (np ? 0 : 1); i++) {
+        if (step(e, tok, d) != 0) goto done;
+        const float *y = exec_output(e, &rows, &V);
+        if (V > v.size) V = v.size;
+        tok = draw(y, V, probs, o, &r, cand);
+        fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
+        if (u[0] == '\n' || i % 16 == 15) fflush(out);
+    }
+    fputc('\n', out);
+    fflush(out);
+    rc = 0;
+done:
+    free(prime);
+    free(cand);
+    data_vocab_free(&v);
+    if (e) exec_free(e);
+    if (m) ir_model_free(m);
+    ckpt_free(&c);
+    return rc;
+}
+
+int eval_run(const EvalOptions *o, Diag *d)
+{
+    const char *path = o->ckpt_path;
+    Checkpoint c;
+    if (ckpt_read(path, &c, d) != 0) return -1;
+    int rc = -1;
+    Vocab v;
+    memset(&v, 0, sizeof v);
+    Session s;
+    memset(&s, 0, sizeof s);
+    const Source *src = ckpt_source(&c, path, d);
+    if (!src || ckpt_vocab(&c, &v, d) != 0) goto done;
+    if (session_open(&s, src, (const char *const *)c.overrides, c.noverrides, o->data_path, 0, 0,
+                     true, c.seed, v.size ? &v : NULL, o->data_path != NULL, d) != 0)
+        goto done;
+    if (session_load_params(&s, &c, path, d) != 0) goto done;
+    double loss, acc;
+    if (session_validate(&s, &loss, &acc, d) != 0) goto done;
+    if (isnan(loss)) {
+        diag_error_in(d, path, "there is no validation data (valid = 0); give --data FILE");
+        goto done;
+    }
+    FILE *out = o->out ? o->out : stdout;
+    const char *dname = s.ds.cfg.path ? s.ds.cfg.path : "generated validation set";
+    fprintf(out, "data: %s\n", dname);
+    if (s.loss == EXEC_LOSS_MSE) {
+        fprintf(out, "mse: %.6f\n", loss);
+    } else {
+        fprintf(out, "loss: %.6f nats\n", loss);
+        if (s.loss == EXEC_LOSS_XENT_TOKENS) {
+            fprintf(out, "bits per token: %.6f\n", loss / log(2.0));
+            fprintf(out, "perplexity: %.4f\n", exp(loss));
+        }
+        if (!isnan(acc)) fprintf(out, "accuracy: %.4f\n", acc);
+    }
+    rc = 0;
+done:
+    session_free(&s);
+    data_vocab_free(&v);
+    ckpt_free(&c);
+    return rc;
+}

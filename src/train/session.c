@@ -1,0 +1,385 @@
+/* session: a model compiled against its data, with its executor; losses, validation and the
+ * checkpoint contents shared by train, sample and eval. */
+#include "train/train_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang/sema.h"
+
+/* Appends a copy of str to s->sets. */
+static int add_set(Session *s, const char *str)
+{
+    char **n = realloc(s->sets, sizeof *n * (size_t)(s->nsets + 1));
+    if (!n) return -1;
+    s->sets = n;
+    if (!(s->sets[s->nsets] = strdup(str))) return -1;
+    s->nsets++;
+    return 0;
+}
+
+/* The loss that fits the data's targets. */
+static ExecLossKind loss_for(DataTarget t)
+{
+    return t == DATA_TARGET_STEP_IDS ? EXEC_LOSS_XENT_TOKENS
+           : t == DATA_TARGET_LABEL ? EXEC_LOSS_XENT_LABEL : EXEC_LOSS_MSE;
+}
+
+static const char *loss_name(ExecLossKind k)
+{
+    return k == EXEC_LOSS_XENT_TOKENS ? "cross_entropy(next_token)"
+           : k == EXEC_LOSS_XENT_LABEL ? "cross_entropy(label)" : "mse(target)";
+}
+
+/* Checks that the model's input and output fit the data and the loss. */
+static int check_fit(Session *s, Diag *d)
+{
+    const IrModel *m = s->model;
+    const DataSet *ds = &s->ds;
+    const char *what = s->src->name;
+    const IrLayer *in = &m->layers[0], *out = &m->layers[m->output];
+    const char *dname = ds->cfg.path ? ds->cfg.path : "the data";
+    if (ds->in_width == 0 && in->kind != IR_LAYER_INPUT_TOKENS) {
+        DiagMessage *msg = diag_error_in(d, what, "%s gives token ids, but the model's input is "
+                                         "`input vector(%d)`", dname, in->size);
+        diag_help(msg, "use `input tokens(vocab=auto)` for text and symbol tasks");
+        return -1;
+    }
+    if (ds->in_width > 0 && (in->kind != IR_LAYER_INPUT_VECTOR || in->size != ds->in_width)) {
+        DiagMessage *msg = diag_error_in(d, what, "%s gives %d values per step, but the model's "
+                                         "input is %s", dname, ds->in_width,
+                                         in->kind == IR_LAYER_INPUT_TOKENS ? "token ids"
+                                                                           : "another width");
+        diag_help(msg, "use `input vector(%d)`", ds->in_width);
+        return -1;
+    }
+    if (ds->in_width == 0 && in->vocab < ds->vocab.size) {
+        diag_error_in(d, what, "the model's vocabulary has %d tokens but %s has %d", in->vocab,
+                      dname, ds->vocab.size);
+        return -1;
+    }
+    ExecLossKind want = loss_for(ds->target_kind);
+    if (s->st.loss_given && s->st.loss != want) {
+        diag_error_in(d, what, "loss %s does not fit %s, which needs %s", loss_name(s->st.loss),
+                      dname, loss_name(want));
+        return -1;
+    }
+    s->loss = want;
+    if (want == EXEC_LOSS_XENT_TOKENS && !out->sequence) {
+        diag_error_in(d, what, "next-token prediction needs an output at every step, but the "
+                      "model's output '%s' is pooled", out->label);
+        return -1;
+    }
+    if (want != EXEC_LOSS_XENT_TOKENS && out->sequence) {
+        DiagMessage *msg = diag_error_in(d, what, "%s has one target per sequence, but the "
+                                         "model's output '%s' is a sequence", dname, out->label);
+        diag_help(msg, "add pool(last) before the output layer");
+        return -1;
+    }
+    if (want == EXEC_LOSS_MSE && out->width != ds->out_width) {
+        diag_error_in(d, what, "the model's output '%s' has width %d, but %s has %d target%s",
+                      out->label, out->width, dname, ds->out_width, ds->out_width == 1 ? "" : "s");
+        return -1;
+    }
+    int classes = want == EXEC_LOSS_XENT_TOKENS ? ds->vocab.size : ds->classes;
+    if (want != EXEC_LOSS_MSE && out->width < classes) {
+        diag_error_in(d, what, "the model's output '%s' has width %d, fewer than the %d classes "
+                      "of %s", out->label, out->width, classes, dname);
+        return -1;
+    }
+    return 0;
+}
+
+int session_open(Session *s, const Source *src, const char *const *sets, int nsets,
+                 const char *data_path, int64_t steps, int64_t epochs, bool has_seed,
+                 uint64_t seed, const Vocab *vocab, bool eval_all, Diag *d)
+{
+    memset(s, 0, sizeof *s);
+    s->src = src;
+    SemaOptions so = {.allow_auto = true};
+    IrModel *m1 = sema_compile_opts(d, src, sets, nsets, &so);
+    if (!m1) return -1;
+    s->model = m1;
+    for (int i = 0; i < nsets; i++)
+        if (add_set(s, sets[i]) != 0) goto oom;
+    if (train_settings(m1, data_path, steps, epochs, has_seed, seed, &s->st, d) != 0) goto fail;
+    s->st.data.vocab = vocab;
+    s->st.data.eval_all = eval_all;
+    if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
+    s->have_data = true;
+    if (so.vocab_auto || so.classes_auto) {
+        /* Bind the sizes the model leaves to the data, then compile again (quietly: the first
+         * compile already reported warnings). */
+        char buf[64];
+        if (so.vocab_auto) {
+            if (s->ds.vocab.size == 0) {
+                diag_error_in(d, src->name, "the model uses vocab, but its data has no "
+                              "vocabulary (it is not text or symbols)");
+                goto fail;
+            }
+            snprintf(buf, sizeof buf, "vocab=%d", s->ds.vocab.size);
+            if (add_set(s, buf) != 0) goto oom;
+        }
+        if (so.classes_auto) {
+            if (s->ds.classes == 0) {
+                diag_error_in(d, src->name, "the model uses classes, but its data has no class "
+                              "labels");
+                goto fail;
+            }
+            snprintf(buf, sizeof buf, "classes=%d", s->ds.classes);
+            if (add_set(s, buf) != 0) goto oom;
+        }
+        Diag quiet;
+        diag_init(&quiet);
+        IrModel *m2 = sema_compile(&quiet, src, (const char *const *)s->sets, s->nsets);
+        if (!m2) {
+            diag_print(&quiet, stderr);
+            diag_free(&quiet);
+            diag_error_in(d, src->name, "the model does not compile with the data's sizes");
+            goto fail;
+        }
+        diag_free(&quiet);
+        ir_model_free(m1);
+        s->model = m2;
+    }
+    if (check_fit(s, d) != 0) goto fail;
+    s->e = exec_create(s->model, s->ds.cfg.batch, s->ds.T, d);
+    if (!s->e) goto fail;
+    return 0;
+oom:
+    diag_error_in(d, src->name, "out of memory");
+fail:
+    session_free(s);
+    return -1;
+}
+
+void session_free(Session *s)
+{
+    if (s->e) exec_free(s->e);
+    if (s->have_opt) optim_free(&s->opt);
+    if (s->have_data) data_free(&s->ds);
+    if (s->model) ir_model_free(s->model);
+    for (int i = 0; i < s->nsets; i++)
+        free(s->sets[i]);
+    free(s->sets);
+    memset(s, 0, sizeof *s);
+}
+
+/* Mean squared error over the real rows only (padding rows of a last CSV batch are skipped):
+ *   loss = sum_{real b, j} (y[b][j] - t[b][j])^2 / (nreal * K);  dy = 2 (y - t) / (nreal * K) */
+static double mse_rows(Session *s, const DataBatch *b, int64_t *count)
+{
+    int rows, K;
+    const float *y = exec_output(s->e, &rows, &K);
+    float *dy = exec_output_grad(s->e);
+    int64_t nreal = 0;
+    for (int r = 0; r < b->B; r++)
+        nreal += b->row_mask[r] != 0;
+    double n = (double)(nreal * K), sum = 0;
+    for (int r = 0; r < b->B; r++)
+        for (int j = 0; j < K; j++) {
+            double diff = b->row_mask[r] != 0 ? (double)y[r * K + j] - b->target[r * K + j] : 0;
+            sum += diff * diff;
+            dy[r * K + j] = n > 0 ? (float)(2 * diff / n) : 0;
+        }
+    *count = nreal;
+    return n > 0 ? sum / n : 0;
+}
+
+int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, Diag *d)
+{
+    if (s->loss == EXEC_LOSS_MSE) {
+        *loss = mse_rows(s, b, count);
+        return 0;
+    }
+    ExecTarget t = {s->loss, b->target_ids, NULL};
+    *count = b->ntargets;
+    return exec_loss(s->e, &t, loss, d);
+}
+
+/* Counts argmax hits of the output rows against the targets (>= 0 only). */
+static void accuracy(Session *s, const DataBatch *b, int64_t *hit, int64_t *n)
+{
+    int rows, C;
+    const float *y = exec_output(s->e, &rows, &C);
+    for (int r = 0; r < rows; r++) {
+        int32_t t = b->target_ids[r];
+        if (t < 0) continue;
+        int best = 0;
+        for (int j = 1; j < C; j++)
+            if (y[(size_t)r * C + j] > y[(size_t)r * C + best]) best = j;
+        *hit += best == t;
+        (*n)++;
+    }
+}
+
+int session_validate(Session *s, double *loss, double *acc, Diag *d)
+{
+    int64_t nb = data_valid_batches(&s->ds);
+    *loss = NAN;
+    if (acc) *acc = NAN;
+    if (nb == 0) return 0;
+    int64_t ns = exec_state_floats(s->e);
+    float *saved = malloc((size_t)(ns > 0 ? ns : 1) * sizeof(float));
+    if (!saved) {
+        diag_error_in(d, "validation", "out of memory");
+        return -1;
+    }
+    exec_get_state(s->e, saved);
+    exec_set_grad_enabled(s->e, false);
+    double sum = 0;
+    int64_t total = 0, hit = 0, nacc = 0;
+    int rc = 0;
+    for (int64_t i = 0; i < nb && rc == 0; i++) {
+        const DataBatch *b = data_valid_batch(&s->ds, i);
+        if (b->reset) exec_reset_state(s->e);
+        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+        double l;
+        int64_t c;
+        if (exec_forward(s->e, &in, false, d) != 0 || session_loss(s, b, &l, &c, d) != 0) {
+            rc = -1;
+            break;
+        }
+        sum += l * (double)c;
+        total += c;
+        if (s->loss != EXEC_LOSS_MSE) accuracy(s, b, &hit, &nacc);
+    }
+    exec_set_grad_enabled(s->e, true);
+    exec_set_state(s->e, saved);
+    free(saved);
+    if (rc == 0 && total > 0) *loss = sum / (double)total;
+    if (rc == 0 && acc && nacc > 0) *acc = (double)hit / (double)nacc;
+    return rc;
+}
+
+/* ---- checkpoints ------------------------------------------------------------------------ */
+
+/* Names of the optimiser's two state buffers, as PyTorch's state_dict calls them. */
+static void optim_names(OptimKind k, const char **m, const char **v)
+{
+    *m = k == OPTIM_ADAM || k == OPTIM_ADAMW ? "exp_avg" : "momentum_buffer";
+    *v = k == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
+}
+
+static int add_flat(CkptTensorList *l, const char *name, const float *data, int64_t n)
+{
+    int64_t shape[1] = {n};
+    return ckpt_add_tensor(l, name, 1, shape, data) ? 0 : -1;
+}
+
+int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
+{
+    const char *what = "checkpoint";
+    int rc = 0;
+    rc |= ckpt_set_source(c, s->src->name, s->src->text, s->src->len);
+    for (int i = 0; i < s->nsets; i++)
+        rc |= ckpt_add_override(c, s->sets[i]);
+    if (s->model->vocab >= 0) rc |= ckpt_set_const(c, "vocab", s->model->vocab);
+    if (s->model->classes >= 0) rc |= ckpt_set_const(c, "classes", s->model->classes);
+    if (s->ds.vocab.size > 0) {
+        uint8_t *bytes;
+        size_t n;
+        if (data_vocab_bytes(&s->ds.vocab, &bytes, &n, d) != 0) return -1;
+        rc |= ckpt_set_vocab(c, bytes, n);
+        free(bytes);
+        rc |= ckpt_set_hyper(c, "vocab_level", s->ds.vocab.level == DATA_BYTE ? 1 : 0);
+    }
+    float *p = exec_params(s->e);
+    for (int i = 0; i < exec_ntensors(s->e) && rc == 0; i++) {
+        const ExecTensor *t = exec_tensor(s->e, i);
+        int64_t shape[2] = {t->shape[0], t->shape[1]};
+        if (!ckpt_add_tensor(&c->params, t->name, t->ndim, shape, p + t->offset)) rc = -1;
+    }
+    if (s->have_opt) {
+        const OptimConfig *o = &s->opt.cfg;
+        rc |= ckpt_set_optimizer(c, optim_kind_name(o->kind));
+        rc |= ckpt_set_hyper(c, "lr", o->lr);
+        rc |= ckpt_set_hyper(c, "momentum", o->momentum);
+        rc |= ckpt_set_hyper(c, "nesterov", o->nesterov);
+        rc |= ckpt_set_hyper(c, "beta1", o->beta1);
+        rc |= ckpt_set_hyper(c, "beta2", o->beta2);
+        rc |= ckpt_set_hyper(c, "eps", o->eps);
+        rc |= ckpt_set_hyper(c, "alpha", o->alpha);
+        rc |= ckpt_set_hyper(c, "weight_decay", o->weight_decay);
+        rc |= ckpt_set_hyper(c, "clip", s->st.clip);
+        rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
+        const char *mn, *vn;
+        optim_names(o->kind, &mn, &vn);
+        if (s->opt.m) rc |= add_flat(&c->optim_state, mn, s->opt.m, s->opt.n);
+        if (s->opt.v) rc |= add_flat(&c->optim_state, vn, s->opt.v, s->opt.n);
+    }
+    int64_t ns = exec_state_floats(s->e);
+    if (ns > 0 && rc == 0) {
+        float *st = malloc((size_t)ns * sizeof(float));
+        if (!st) rc = -1;
+        else {
+            exec_get_state(s->e, st);
+            rc |= add_flat(&c->optim_state, "carried_state", st, ns);
+            free(st);
+        }
+    }
+    if (rc != 0) {
+        diag_error_in(d, what, "out of memory building the checkpoint");
+        return -1;
+    }
+    return 0;
+}
+
+int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d)
+{
+    float *p = exec_params(s->e);
+    int n = exec_ntensors(s->e);
+    for (int i = 0; i < n; i++) {
+        const ExecTensor *t = exec_tensor(s->e, i);
+        const CkptTensor *k = ckpt_find_tensor(&c->params, t->name);
+        if (!k) {
+            DiagMessage *m = diag_error_in(d, path, "checkpoint is from another model: it has "
+                                           "no tensor '%s'", t->name);
+            diag_help(m, "train into another --out directory, or drop --resume");
+            return -1;
+        }
+        bool same = k->ndim == t->ndim && k->count == t->size && k->shape[0] == t->shape[0] &&
+                    (t->ndim == 1 || k->shape[1] == t->shape[1]);
+        if (!same) {
+            char a[64], b[64];
+            if (k->ndim == 2) snprintf(a, sizeof a, "[%lld, %lld]", (long long)k->shape[0],
+                                       (long long)k->shape[1]);
+            else snprintf(a, sizeof a, "[%lld]", (long long)(k->ndim ? k->shape[0] : 1));
+            if (t->ndim == 2) snprintf(b, sizeof b, "[%d, %d]", t->shape[0], t->shape[1]);
+            else snprintf(b, sizeof b, "[%d]", t->shape[0]);
+            DiagMessage *m = diag_error_in(d, path, "tensor '%s' is %s, the model expects %s",
+                                           t->name, a, b);
+            diag_help(m, "the checkpoint is from another model (or other sizes)");
+            return -1;
+        }
+        memcpy(p + t->offset, k->data, (size_t)t->size * sizeof(float));
+    }
+    if (c->params.n != n) {
+        diag_error_in(d, path, "checkpoint is from another model: it has %d tensors, the model "
+                      "%d", c->params.n, n);
+        return -1;
+    }
+    return 0;
+}
+
+const Source *ckpt_source(const Checkpoint *c, const char *path, Diag *d)
+{
+    if (!c->source_text) {
+        diag_error_in(d, path, "the checkpoint does not contain its model's source");
+        return NULL;
+    }
+    return diag_add_source(d, c->source_name ? c->source_name : path, c->source_text,
+                           c->source_len);
+}
+
+int ckpt_vocab(const Checkpoint *c, Vocab *v, Diag *d)
+{
+    memset(v, 0, sizeof *v);
+    if (!c->vocab) return 0;
+    double level = 0;
+    ckpt_get_hyper(c, "vocab_level", &level);
+    return data_vocab_from_bytes(v, level == 1 ? DATA_BYTE : DATA_CHAR, c->vocab, c->vocab_len,
+                                 d);
+}

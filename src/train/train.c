@@ -1,0 +1,460 @@
+/* train: the training loop of `recur train` (see train.h), with exact resume. */
+#include "train/train.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io/fileio.h"
+#include "train/plot.h"
+#include "train/progress.h"
+#include "train/train_int.h"
+
+void train_options_init(TrainOptions *o)
+{
+    memset(o, 0, sizeof *o);
+    o->progress = -1;
+}
+
+/* Set by SIGINT/SIGTERM; the loop saves and stops at the end of the current step. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig) { stop_signal = sig; }
+
+/* The loss history shown in loss.svg (and kept in log.csv). */
+typedef struct History {
+    int64_t *steps, *vsteps;
+    double *loss, *vloss;
+    int n, nv, cap, vcap;
+} History;
+
+static int hist_push(int64_t **xs, double **ys, int *n, int *cap, int64_t x, double y)
+{
+    if (*n == *cap) {
+        int nc = *cap ? 2 * *cap : 256;
+        int64_t *nx = realloc(*xs, sizeof *nx * (size_t)nc);
+        if (!nx) return -1;
+        *xs = nx;
+        double *ny = realloc(*ys, sizeof *ny * (size_t)nc);
+        if (!ny) return -1;
+        *ys = ny;
+        *cap = nc;
+    }
+    (*xs)[*n] = x;
+    (*ys)[*n] = y;
+    (*n)++;
+    return 0;
+}
+
+static void hist_free(History *h)
+{
+    free(h->steps);
+    free(h->vsteps);
+    free(h->loss);
+    free(h->vloss);
+}
+
+/* Everything about one run. */
+typedef struct Run {
+    Session s;
+    const TrainOptions *o;
+    char *dir, *last_path, *best_path, *log_path, *svg_path;
+    int64_t step, total;
+    double best_val;
+    bool has_best;
+    History hist;
+    FILE *log;
+    Progress prog;
+} Run;
+
+/* mkdir -p. */
+static int make_dirs(const char *path, Diag *d)
+{
+    char *p = strdup(path);
+    if (!p) return -1;
+    for (char *q = p + 1;; q++) {
+        if (*q == '/' || *q == 0) {
+            char c = *q;
+            *q = 0;
+            if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+                diag_error_in(d, p, "cannot create directory: %s", strerror(errno));
+                free(p);
+                return -1;
+            }
+            *q = c;
+            if (!c) break;
+        }
+    }
+    free(p);
+    return 0;
+}
+
+static char *join(const char *dir, const char *name)
+{
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    if (p) snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+/* Writes last.ckpt (or best.ckpt) with the whole training state. */
+static int save(Run *r, const char *path, Diag *d)
+{
+    Checkpoint c;
+    ckpt_init(&c);
+    int rc = session_to_ckpt(&r->s, &c, d);
+    if (rc == 0) {
+        c.step = (uint64_t)r->step;
+        c.epoch = (uint64_t)r->s.ds.pos.epoch;
+        c.seed = r->s.st.seed;
+        c.threads = r->o->threads;
+        c.has_best_val_loss = r->has_best;
+        c.best_val_loss = r->best_val;
+        uint64_t rng[4];
+        memcpy(rng, exec_rng(r->s.e)->s, sizeof rng);
+        const DataPos *p = &r->s.ds.pos;
+        uint64_t pos[6] = {(uint64_t)p->epoch, (uint64_t)p->index, p->rng.s[0], p->rng.s[1],
+                           p->rng.s[2], p->rng.s[3]};
+        if (ckpt_set_rng_state(&c, rng, 4) != 0 || ckpt_set_data_pos(&c, pos, 6) != 0) {
+            diag_error_in(d, path, "out of memory");
+            rc = -1;
+        }
+    }
+    if (rc == 0) rc = ckpt_write(path, &c, d);
+    ckpt_free(&c);
+    return rc;
+}
+
+/* Restores the training state from last.ckpt after checking it belongs to this model. */
+static int restore(Run *r, Diag *d)
+{
+    Checkpoint c;
+    if (ckpt_read(r->last_path, &c, d) != 0) return -1;
+    Session *s = &r->s;
+    int rc = session_load_params(s, &c, r->last_path, d);
+    const char *path = r->last_path;
+    if (rc == 0 && (!c.optimizer || strcmp(c.optimizer, optim_kind_name(s->opt.cfg.kind)))) {
+        diag_error_in(d, path, "the checkpoint was trained with optimizer %s, the model now "
+                      "uses %s", c.optimizer ? c.optimizer : "(none)",
+                      optim_kind_name(s->opt.cfg.kind));
+        rc = -1;
+    }
+    if (rc == 0 && s->ds.vocab.size > 0) {
+        Vocab v;
+        if (ckpt_vocab(&c, &v, d) != 0) rc = -1;
+        else {
+            if (v.size != s->ds.vocab.size ||
+                memcmp(v.codes, s->ds.vocab.codes, sizeof(uint32_t) * (size_t)v.size)) {
+                diag_error_in(d, path, "the checkpoint's vocabulary (%d tokens) differs from "
+                              "the data's (%d tokens)", v.size, s->ds.vocab.size);
+                rc = -1;
+            }
+            data_vocab_free(&v);
+        }
+    }
+    /* Optimiser buffers and the carried recurrent state. */
+    const char *names[3] = {NULL, NULL, "carried_state"};
+    float *bufs[3] = {s->opt.m, s->opt.v, NULL};
+    names[0] = s->opt.cfg.kind == OPTIM_ADAM || s->opt.cfg.kind == OPTIM_ADAMW ? "exp_avg"
+                                                                              : "momentum_buffer";
+    names[1] = s->opt.cfg.kind == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
+    int64_t counts[3] = {s->opt.n, s->opt.n, exec_state_floats(s->e)};
+    for (int i = 0; i < 3 && rc == 0; i++) {
+        if (i < 2 && !bufs[i]) continue;
+        if (i == 2 && counts[2] == 0) continue;
+        const CkptTensor *t = ckpt_find_tensor(&c.optim_state, names[i]);
+        if (!t || t->count != counts[i]) {
+            diag_error_in(d, path, "the checkpoint's optimiser state '%s' is missing or has "
+                          "another size", names[i]);
+            rc = -1;
+        } else if (i < 2) {
+            memcpy(bufs[i], t->data, sizeof(float) * (size_t)counts[i]);
+        } else {
+            exec_set_state(s->e, t->data);
+        }
+    }
+    double t = 0;
+    if (rc == 0 && (c.nrng_state != 4 || c.ndata_pos != 6 || !ckpt_get_hyper(&c, "optim_t", &t))) {
+        diag_error_in(d, path, "the checkpoint has no training state (RNG, data position)");
+        rc = -1;
+    }
+    if (rc == 0) {
+        s->opt.t = (int64_t)t;
+        memcpy(exec_rng(s->e)->s, c.rng_state, sizeof(uint64_t) * 4);
+        DataPos p = {(int64_t)c.data_pos[0], (int64_t)c.data_pos[1],
+                     {{c.data_pos[2], c.data_pos[3], c.data_pos[4], c.data_pos[5]}}};
+        rc = data_set_pos(&s->ds, &p, d);
+        r->step = (int64_t)c.step;
+        r->has_best = c.has_best_val_loss;
+        r->best_val = c.best_val_loss;
+        if (r->o->threads && c.threads && (int)c.threads != r->o->threads)
+            diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
+                         "the result will not be bit-identical", path, c.threads, r->o->threads);
+        if (r->step > r->total) {
+            diag_error_in(d, path, "the checkpoint is at step %lld, past the %lld steps of this "
+                          "run", (long long)r->step, (long long)r->total);
+            rc = -1;
+        }
+    }
+    ckpt_free(&c);
+    return rc;
+}
+
+/* Opens log.csv: a fresh file with its header, or on resume the old rows up to the resumed step
+ * (later rows came from work that was lost), which also refill the plot's history. */
+static int open_log(Run *r, Diag *d)
+{
+    const char *header = "step,loss,val_loss,lr,grad_norm,tokens_per_s\n";
+    char *kept = NULL;
+    size_t klen = 0;
+    if (r->o->resume) {
+        FILE *f = fopen(r->log_path, "r");
+        FILE *m = open_memstream(&kept, &klen);
+        if (!m) return -1;
+        if (f) {
+            char line[512];
+            bool first = true;
+            while (fgets(line, sizeof line, f)) {
+                if (first) { first = false; continue; }
+                long long st;
+                double l = NAN, v = NAN;
+                char *p = line;
+                st = strtoll(p, &p, 10);
+                if (*p != ',' || st > r->step) continue;
+                p++;
+                if (*p != ',') l = strtod(p, &p);
+                if (*p == ',') p++;
+                if (*p != ',') v = strtod(p, &p);
+                fputs(line, m);
+                if (isfinite(l)) hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n,
+                                           &r->hist.cap, st, l);
+                if (isfinite(v)) hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv,
+                                           &r->hist.vcap, st, v);
+            }
+            fclose(f);
+        }
+        fclose(m);
+    }
+    IoAtomic w;
+    int rc = io_atomic_open(&w, r->log_path, d);
+    if (rc == 0) {
+        io_atomic_write(&w, header, strlen(header));
+        if (kept) io_atomic_write(&w, kept, klen);
+        rc = io_atomic_commit(&w, d);
+    }
+    free(kept);
+    if (rc != 0) return -1;
+    r->log = fopen(r->log_path, "a");
+    if (!r->log) {
+        diag_error_in(d, r->log_path, "cannot append: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void log_row(Run *r, double loss, double val, double lr, double norm, double tps)
+{
+    fprintf(r->log, "%lld,%.6g,", (long long)r->step, loss);
+    if (!isnan(val)) fprintf(r->log, "%.6g", val);
+    fprintf(r->log, ",%.6g,%.6g,%.1f\n", lr, norm, tps);
+    fflush(r->log);
+    if (isfinite(loss))
+        hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n, &r->hist.cap, r->step, loss);
+    if (!isnan(val))
+        hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv, &r->hist.vcap, r->step, val);
+}
+
+/* Loads the model file and everything the run needs; writes nothing. */
+static int prepare(Run *r, Diag *d)
+{
+    const TrainOptions *o = r->o;
+    const Source *src = diag_load_file(d, o->model_path, (size_t)16 << 20);
+    if (!src) return -1;
+    Session *s = &r->s;
+    if (session_open(s, src, o->sets, o->nsets, o->data_path, o->steps, o->epochs, o->has_seed,
+                     o->seed, NULL, false, d) != 0)
+        return -1;
+    r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
+    s->st.sched.total = r->total;
+    if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
+    s->have_opt = true;
+    Rng init;
+    rng_seed(&init, s->st.seed);
+    if (exec_init_params(s->e, &init, d) != 0) return -1;
+    rng_seed(exec_rng(s->e), s->st.seed ^ 0x64726f706f7574ULL);   /* "dropout" */
+    r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
+    if (!r->dir) {
+        size_t n = strlen(s->model->name) + 8;
+        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", s->model->name);
+    }
+    if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
+        !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
+        !(r->svg_path = join(r->dir, "loss.svg"))) {
+        diag_error_in(d, o->model_path, "out of memory");
+        return -1;
+    }
+    if (o->resume) {
+        struct stat st;
+        if (stat(r->last_path, &st) != 0) {
+            DiagMessage *m = diag_error_in(d, r->last_path, "cannot resume: %s",
+                                           strerror(errno));
+            diag_help(m, "--resume continues a run in its --out directory");
+            return -1;
+        }
+        if (restore(r, d) != 0) return -1;
+    } else {
+        struct stat st;
+        if (stat(r->last_path, &st) == 0) {
+            DiagMessage *m = diag_error_in(d, r->last_path, "a run already exists here");
+            diag_help(m, "add --resume to continue it, or choose another --out directory");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Validation, log, plot and best.ckpt at an evaluation step. */
+static int evaluate(Run *r, double *val, Diag *d)
+{
+    if (session_validate(&r->s, val, NULL, d) != 0) return -1;
+    if (!isnan(*val) && (!r->has_best || *val < r->best_val)) {
+        r->has_best = true;
+        r->best_val = *val;
+        if (save(r, r->best_path, d) != 0) return -1;
+    }
+    return 0;
+}
+
+/* The loop: one update per step; evaluation, logging and checkpoints at their intervals. */
+static int loop(Run *r, Diag *d, bool *interrupted)
+{
+    Session *s = &r->s;
+    const TrainSettings *st = &s->st;
+    float *params = exec_params(s->e), *grads = exec_grads(s->e);
+    int64_t n = exec_nparams(s->e);
+    double loss_sum = 0, last_val = NAN, norm = 0, lr = st->optim.lr;
+    int64_t loss_n = 0, tokens = 0, done_here = 0;
+    double t_mark = progress_now();
+    double tps = 0;
+    while (r->step < r->total) {
+        const DataBatch *b = data_next(&s->ds);
+        if (b->reset) exec_reset_state(s->e);
+        exec_zero_grads(s->e);
+        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+        double loss;
+        int64_t count;
+        if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)
+            return -1;
+        if (!isfinite(loss)) {
+            DiagMessage *m = diag_error_in(d, r->o->model_path, "the loss is %g at step %lld; "
+                                           "training stopped", loss, (long long)r->step + 1);
+            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
+                      r->last_path);
+            return -1;
+        }
+        if (exec_backward(s->e, d) != 0) return -1;
+        norm = optim_clip_grad_norm(grads, n, st->clip);
+        if (!isfinite(norm)) {
+            DiagMessage *m = diag_error_in(d, r->o->model_path, "the gradient norm is %g at step "
+                                           "%lld; training stopped", norm,
+                                           (long long)r->step + 1);
+            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
+                      r->last_path);
+            return -1;
+        }
+        lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
+        optim_step(&s->opt, params, grads, lr);
+        r->step++;
+        done_here++;
+        loss_sum += loss;
+        loss_n++;
+        tokens += count;
+
+        bool last = r->step == r->total;
+        bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
+        double val = NAN;
+        if (eval) {
+            if (evaluate(r, &val, d) != 0) return -1;
+            last_val = val;
+        }
+        double now = progress_now();
+        if (eval || r->step % st->log_every == 0) {
+            tps = now > t_mark ? (double)tokens / (now - t_mark) : 0;
+            log_row(r, loss_sum / (double)loss_n, val, lr, norm, tps);
+            progress_update(&r->prog, r->step, loss_sum / (double)loss_n, last_val, tps, eval);
+            loss_sum = 0;
+            loss_n = 0;
+            tokens = 0;
+            t_mark = now;
+        } else {
+            progress_update(&r->prog, r->step, loss, last_val, tps, false);
+        }
+        if (eval && plot_loss_svg(r->svg_path, s->model->name, r->hist.steps, r->hist.loss,
+                                  r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
+            return -1;
+        if (last || (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
+            if (save(r, r->last_path, d) != 0) return -1;
+        if (stop_signal) {
+            if (!last && save(r, r->last_path, d) != 0) return -1;
+            progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
+                             (int)stop_signal, (long long)r->step, r->last_path);
+            if (interrupted) *interrupted = true;
+            return 0;
+        }
+        if (r->o->stop_after > 0 && done_here >= r->o->stop_after) {
+            if (interrupted) *interrupted = true;   /* test hook: a crash, nothing saved */
+            return 0;
+        }
+    }
+    return 0;
+}
+
+int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
+{
+    Run r;
+    memset(&r, 0, sizeof r);
+    r.o = o;
+    if (interrupted) *interrupted = false;
+    FILE *out = o->out ? o->out : stderr;
+    int rc = prepare(&r, d);
+    if (rc == 0) rc = make_dirs(r.dir, d);
+    if (rc == 0) rc = open_log(&r, d);
+    if (rc == 0) {
+        const Session *s = &r.s;
+        fprintf(out, "%s: %lld parameters, %s, batch %d x %d steps, %lld updates%s\n",
+                s->model->name, (long long)exec_nparams(s->e), optim_kind_name(s->opt.cfg.kind),
+                s->ds.cfg.batch, s->ds.T, (long long)r.total,
+                o->resume ? " (resumed)" : "");
+        if (o->resume) fprintf(out, "resuming at step %lld\n", (long long)r.step);
+        progress_init(&r.prog, out, o->progress, r.step, r.total);
+        struct sigaction sa, old_int, old_term;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        stop_signal = 0;
+        sigaction(SIGINT, &sa, &old_int);
+        sigaction(SIGTERM, &sa, &old_term);
+        rc = loop(&r, d, interrupted);
+        sigaction(SIGINT, &old_int, NULL);
+        sigaction(SIGTERM, &old_term, NULL);
+        progress_finish(&r.prog);
+        if (rc == 0 && r.step == r.total && r.has_best)
+            fprintf(out, "done: step %lld, best validation loss %.4f; wrote %s\n",
+                    (long long)r.step, r.best_val, r.dir);
+        else if (rc == 0 && r.step == r.total)
+            fprintf(out, "done: step %lld; wrote %s\n", (long long)r.step, r.dir);
+    }
+    if (r.log) fclose(r.log);
+    hist_free(&r.hist);
+    session_free(&r.s);
+    free(r.dir);
+    free(r.last_path);
+    free(r.best_path);
+    free(r.log_path);
+    free(r.svg_path);
+    return rc;
+}
