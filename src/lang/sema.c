@@ -105,6 +105,12 @@ const char *sema_join(const char *const *names, int n, char *buf, size_t cap)
     return buf;
 }
 
+/* diag_suggest, but no guesses for one- or two-letter names ('V' is not a typo of 'x'). */
+const char *sema_suggest(const char *name, const char *const *cand, int n)
+{
+    return strlen(name) > 2 ? diag_suggest(name, cand, n) : NULL;
+}
+
 /* Finds a cell definition by name. */
 SemaCellDef *sema_find_cell(Sema *s, const char *name)
 {
@@ -194,7 +200,7 @@ static void unknown_size_name(Sema *s, const AstNode *e, const SemaEnv *env)
         cand[n++] = s->consts[i].name;
     cand[n++] = "vocab";
     cand[n++] = "classes";
-    const char *sug = diag_suggest(e->name, cand, n);
+    const char *sug = sema_suggest(e->name, cand, n);
     if (sug)
         diag_error(s->d, e->loc, "unknown name '%s'; did you mean '%s'?", e->name, sug);
     else
@@ -259,7 +265,7 @@ int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
             if (strcmp(e->name, fns[i]) == 0)
                 f = i;
         if (f < 0 || !e->has_parens) {
-            const char *sug = diag_suggest(e->name, fns, 4);
+            const char *sug = sema_suggest(e->name, fns, 4);
             DiagMessage *m = diag_error(s->d, e->name_loc.src ? e->name_loc : e->loc,
                                         "'%s' cannot be used in a number here%s%s%s", e->name,
                                         sug ? "; did you mean '" : "", sug ? sug : "",

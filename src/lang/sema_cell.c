@@ -21,6 +21,7 @@ typedef struct CellSym {
     int node;           /* current node: INPUT/PARAM leaf, VALUE, STATE after assignment; -1 */
     int prev;           /* STATE: the node reading its t-1 value, -1 until used */
     bool used;
+    bool poisoned;      /* its assignment failed (reported): later uses fail silently */
 } CellSym;
 
 typedef struct CellCtx {
@@ -212,6 +213,24 @@ static int need_vector(CellCtx *c, const AstNode *e, int node)
 }
 
 static int expr(CellCtx *c, const AstNode *e);
+static void assign1(CellCtx *c, const AstNode *st);
+
+/* Reports a name that is not declared, with a suggestion from the cell's names. */
+static int unknown_name(CellCtx *c, const char *name, SrcRange at)
+{
+    const char *cand[256];
+    int n = 0;
+    for (int i = 0; i < c->nsyms && n < 200; i++)
+        cand[n++] = c->syms[i].name;
+    for (int i = 0; i < c->env.n; i++)
+        cand[n++] = c->env.b[i].name;
+    const char *sug = sema_suggest(name, cand, n);
+    if (sug)
+        cerr(c, at, false, "unknown name '%s'; did you mean '%s'?", name, sug);
+    else
+        cerr(c, at, false, "unknown name '%s'", name);
+    return -1;
+}
 
 /* A name read in an equation: local names first, then sizes and consts as scalars. */
 static int read_name(CellCtx *c, const AstNode *e)
@@ -230,20 +249,13 @@ static int read_name(CellCtx *c, const AstNode *e)
             }
             return const_node(c, v, e->loc);
         }
-        const char *cand[256];
-        int n = 0;
-        for (int i = 0; i < c->nsyms && n < 200; i++)
-            cand[n++] = c->syms[i].name;
-        for (int i = 0; i < c->env.n; i++)
-            cand[n++] = c->env.b[i].name;
-        const char *sug = diag_suggest(e->name, cand, n);
-        if (sug)
-            cerr(c, e->loc, false, "unknown name '%s'; did you mean '%s'?", e->name, sug);
-        else
-            cerr(c, e->loc, false, "unknown name '%s'", e->name);
-        return -1;
+        return unknown_name(c, e->name, e->loc);
     }
     y->used = true;
+    if (y->poisoned) {
+        c->failed = true;
+        return -1;
+    }
     switch (y->kind) {
     case SYM_INPUT:
         if (y->node < 0)
@@ -279,7 +291,9 @@ static int read_prev(CellCtx *c, const AstNode *e)
 {
     CellSym *y = find_sym(c, e->name);
     SrcRange at = e->name_loc.src ? e->name_loc : e->loc;
-    if (!y || y->kind != SYM_STATE) {
+    if (!y)
+        return unknown_name(c, e->name, at);
+    if (y->kind != SYM_STATE) {
         DiagMessage *m = cerr(c, at, false, "'%s' is not a state; only states have a value at "
                               "t-1", e->name);
         diag_help(m, "declare it with `state %s : [N]`", e->name);
@@ -362,7 +376,7 @@ static int call(CellCtx *c, const AstNode *e)
             f = i;
     SrcRange at = e->name_loc.src ? e->name_loc : e->loc;
     if (f < 0) {
-        const char *sug = diag_suggest(e->name, cell_functions, NFUNCS);
+        const char *sug = sema_suggest(e->name, cell_functions, NFUNCS);
         char list[200];
         DiagMessage *m;
         if (sug)
@@ -478,6 +492,7 @@ static void bind(CellCtx *c, const AstNode *t, int node)
         if (n->rows || n->scalar || n->width != y->width) {
             cerr(c, t->loc, true, "state '%s' is [%d] but is assigned %s", y->name, y->width,
                  shape_str(n, shape, sizeof shape));
+            y->poisoned = true;
             return;
         }
         y->node = node;
@@ -499,8 +514,33 @@ static void bind(CellCtx *c, const AstNode *t, int node)
         n->name = y->name;
 }
 
+/* After a failed assignment (already reported), marks its targets so that their later uses
+ * and "never assigned" checks do not repeat the error. */
+static void poison(CellCtx *c, const AstNode *st)
+{
+    for (int i = 0; i < st->list.n; i++) {
+        const AstNode *t = st->list.items[i];
+        CellSym *y = find_sym(c, t->name);
+        if (!y && !in_env(c, t->name))
+            y = new_sym(c, t->name, SYM_VALUE, t->loc);
+        if (y && (y->kind == SYM_STATE || y->kind == SYM_VALUE) && y->node < 0)
+            y->poisoned = true;
+    }
+}
+
 /* targets = rhs, including `a, b, ... = chunk(v, n)`. */
 static void assign(CellCtx *c, const AstNode *st)
+{
+    bool failed = c->failed;
+    c->failed = false;
+    assign1(c, st);
+    if (c->failed)
+        poison(c, st);
+    c->failed = c->failed || failed;
+}
+
+/* One assignment statement (see assign). */
+static void assign1(CellCtx *c, const AstNode *st)
 {
     const AstNode *rhs = st->a;
     int nt = st->list.n;
@@ -588,6 +628,7 @@ static void declare_input(CellCtx *c, const AstNode *decl)
                               "input is [%d] (it comes from %s)", decl->name, w, c->in_width,
                               c->from ? c->from : "the previous layer");
         diag_help(m, "declare `input %s : [I]` to accept any width", decl->name);
+        y->width = w;   /* check the equations against the declaration, not again */
     }
 }
 
@@ -638,7 +679,7 @@ static int eval_init(CellCtx *c, const AstNode *e, bool matrix, IrInit *out)
         if (strcmp(name, inits[i]) == 0)
             k = i;
     if (k < 0) {
-        const char *sug = diag_suggest(name, inits, 3);
+        const char *sug = sema_suggest(name, inits, 3);
         DiagMessage *m = cerr(c, e->name_loc.src ? e->name_loc : e->loc, false,
                               "unknown initialiser '%s'%s%s%s", name,
                               sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
@@ -815,7 +856,7 @@ int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_wid
     }
     for (int i = 0; i < c.nsyms; i++)
         if (c.syms[i].kind == SYM_STATE) {
-            if (c.syms[i].node < 0 && c.syms[i].width > 0) {
+            if (c.syms[i].node < 0 && c.syms[i].width > 0 && !c.syms[i].poisoned) {
                 DiagMessage *m = cerr(&c, c.syms[i].loc, false, "state '%s' is never assigned",
                                       c.syms[i].name);
                 diag_help(m, "assign it once per step: `%s = ...`", c.syms[i].name);

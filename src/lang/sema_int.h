@@ -90,6 +90,8 @@ int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *wh
 /* vocab (classes false) or classes: bound value, placeholder (allow_auto) or an error at `at`
  * saying how to bind it (once). Marks it used. */
 int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out);
+/* diag_suggest without guesses for names of one or two letters. */
+const char *sema_suggest(const char *name, const char *const *cand, int n);
 /* Finds a cell definition by name; NULL when absent. */
 SemaCellDef *sema_find_cell(Sema *s, const char *name);
 /* Growable array in the model arena: makes room for one more element of size elem. */

@@ -84,7 +84,7 @@ static int resolve_label(Sema *s, const AstNode *id, const Scope *sc)
     int n = 0;
     for (int i = 0; i < s->m->nlayers && n < 512; i++)
         cand[n++] = s->m->layers[i].label;
-    const char *sug = diag_suggest(id->name, cand, n);
+    const char *sug = sema_suggest(id->name, cand, n);
     if (sug)
         diag_error(s->d, id->loc, "unknown label '%s'; did you mean '%s'?", id->name, sug);
     else
@@ -223,7 +223,7 @@ static int split_args(Sema *s, const AstNode *call, const char *kind, const char
             ok = ok || strcmp(valid[k], arg->name) == 0;
         if (!ok) {
             char list[300];
-            const char *sug = diag_suggest(arg->name, valid, nvalid);
+            const char *sug = sema_suggest(arg->name, valid, nvalid);
             SrcRange at = arg->name_loc.src ? arg->name_loc : arg->loc;
             DiagMessage *m = sug ? diag_error(s->d, at, "%s has no option '%s'; did you mean "
                                               "'%s'?", kind, arg->name, sug)
@@ -279,7 +279,7 @@ static int get_word(Sema *s, const AstNode *v, const char *what, const char *con
                 *out = i;
                 return 0;
             }
-    const char *sug = v->kind == AST_IDENT ? diag_suggest(v->name, words, n) : NULL;
+    const char *sug = v->kind == AST_IDENT ? sema_suggest(v->name, words, n) : NULL;
     DiagMessage *m = sug ? diag_error(s->d, v->loc, "unknown %s '%s'; did you mean '%s'?", what,
                                       v->name, sug)
                          : diag_error(s->d, v->loc, "%s must be one of %s", what,
@@ -337,7 +337,7 @@ static int input_stmt(Sema *s, const AstNode *st)
     L(s, k)->label = "input";
     L(s, k)->width = POISON;
     if (which < 0) {
-        const char *sug = call && call->kind == AST_CALL ? diag_suggest(call->name, kinds, 2)
+        const char *sug = call && call->kind == AST_CALL ? sema_suggest(call->name, kinds, 2)
                                                          : NULL;
         DiagMessage *m = sug ? diag_error(s->d, call->name_loc, "unknown input '%s'; did you "
                                           "mean '%s'?", call->name, sug)
@@ -621,7 +621,7 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
             for (int i = 0; i < s->ncells && n < NSPECS + 256; i++)
                 if (!s->cells[i].prelude)
                     cand[n++] = s->cells[i].name;
-            const char *sug = diag_suggest(call->name, cand, n);
+            const char *sug = sema_suggest(call->name, cand, n);
             DiagMessage *m = sug ? diag_error(s->d, call->name_loc, "unknown layer '%s'; did "
                                               "you mean '%s'?", call->name, sug)
                                  : diag_error(s->d, call->name_loc, "unknown layer '%s'",
@@ -664,10 +664,11 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
         join(s, k, call, sc);
         return k;
     }
+    /* a bad from= leaves the input unknown (this layer, poisoned): options are still checked */
     int in = layer_input(s, &a, prev, sc);
-    if (in < 0 || set_inputs(s, k, &in, 1) < 0)
-        return k;
-    if (L(s, in)->width == POISON)
+    if (in < 0)
+        in = k;
+    if (set_inputs(s, k, &in, 1) < 0)
         return k;
     if (!spec || builtin_rec) {
         recurrent(s, k, call, def, &a, in, builtin_rec);
@@ -689,6 +690,11 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
     switch (spec->kind) {
     case IR_LAYER_EMBEDDING:
     case IR_LAYER_ONEHOT:
+        if (spec->kind == IR_LAYER_EMBEDDING &&
+            sema_eval_size(s, v, NULL, "the embedding size", false, &n) < 0)
+            return k;
+        if (x->width == POISON)
+            return k;
         if (!x->tokens) {
             DiagMessage *m = diag_error(s->d, L(s, k)->loc, "%s needs token ids, but %s gives "
                                         "vectors", spec->name, x->label);
@@ -699,8 +705,6 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
             L(s, k)->vocab = L(s, k)->width = vocab;
             break;
         }
-        if (sema_eval_size(s, v, NULL, "the embedding size", false, &n) < 0)
-            return k;
         L(s, k)->vocab = vocab;
         L(s, k)->size = L(s, k)->width = n;
         init.kind = IR_INIT_NORMAL;     /* nn.Embedding: N(0, 1) */

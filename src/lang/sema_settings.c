@@ -173,10 +173,16 @@ static int check_kind(Sema *s, const IrValue *v, const char *fn, const char *arg
                 return 0;
             p = bar ? bar + 1 : NULL;
         }
-        snprintf(list, sizeof list, "%s", words);
-        for (char *q = list; *q; q++)
-            if (*q == '|')
-                *q = ',';
+        size_t o = 0;
+        for (const char *q = words; *q && o + 3 < sizeof list; q++) {
+            if (*q == '|') {
+                list[o++] = ',';
+                list[o++] = ' ';
+            } else {
+                list[o++] = *q;
+            }
+        }
+        list[o] = '\0';
         verr(s, v->loc, "%s: %s must be one of %s", fn, arg, list);
         return -1;
     }
@@ -215,7 +221,7 @@ static int check_call(Sema *s, IrValue *v, const FnSpec *fns, int nfns, const ch
         if (strcmp(fns[i].name, v->str) == 0)
             f = &fns[i];
     if (!f) {
-        const char *sug = v->kind == IR_VAL_CALL ? diag_suggest(v->str, names, nfns) : NULL;
+        const char *sug = v->kind == IR_VAL_CALL ? sema_suggest(v->str, names, nfns) : NULL;
         DiagMessage *m = sug ? verr(s, v->loc, "unknown %s '%s'; did you mean '%s'?", what,
                                     v->str, sug)
                              : v->kind == IR_VAL_CALL ? verr(s, v->loc, "unknown %s '%s'", what,
@@ -254,7 +260,7 @@ static int check_call(Sema *s, IrValue *v, const FnSpec *fns, int nfns, const ch
                 if (strcmp(anames[j], a->name) == 0)
                     k = j;
             if (k < 0) {
-                const char *sug = diag_suggest(a->name, anames, nspec);
+                const char *sug = sema_suggest(a->name, anames, nspec);
                 DiagMessage *m = sug ? verr(s, a->value.loc, "%s has no argument '%s'; did you "
                                             "mean '%s'?", f->name, a->name, sug)
                                      : verr(s, a->value.loc, "%s has no argument '%s'",
@@ -374,7 +380,7 @@ int sema_settings(Sema *s, const AstNode *blk, bool train)
                 if (settings[k].train == train)
                     cand[n++] = settings[k].name;
             char list[300];
-            const char *sug = diag_suggest(st->name, cand, n);
+            const char *sug = sema_suggest(st->name, cand, n);
             DiagMessage *m = si >= 0 ? diag_error(s->d, at, "'%s' is a %s setting, not a %s "
                                                   "setting", st->name, train ? "data" : "train",
                                                   block)
@@ -559,7 +565,7 @@ int sema_apply_sets(Sema *s)
             cand[n++] = "classes";
             for (int k = 0; k < s->nconsts && n < NSETTINGS + 258; k++)
                 cand[n++] = s->consts[k].name;
-            const char *sug = diag_suggest(st->name, cand, n);
+            const char *sug = sema_suggest(st->name, cand, n);
             DiagMessage *m = sug ? diag_error_in(s->d, "--set", "unknown setting '%s'; did you "
                                                  "mean '%s'?", st->name, sug)
                                  : diag_error_in(s->d, "--set", "unknown setting '%s'",
