@@ -45,21 +45,24 @@ static void gru_cell(int B, int H, float *g, const float *hproj, const float *bi
         float *gr = g + (size_t)b * 3 * H;
         const float *pr = hproj + (size_t)b * 3 * H;
         size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float r = kern_sigmoidf(gr[j] + pr[j] + bias[j]);
-            float z = kern_sigmoidf(gr[H + j] + pr[H + j] + bias[H + j]);
-            float hnv = pr[2 * H + j] + bias[3 * H + j];
-            float n = tanhf(gr[2 * H + j] + bias[2 * H + j] + r * hnv);
-            float hprev = hp ? hp[o + j] : 0.0f;
-            float h = (1.0f - z) * n + z * hprev;
-            gr[j] = r;
-            gr[H + j] = z;
-            gr[2 * H + j] = n;
+        for (int j = 0; j < H; j += KV) {
+            int m = H - j < KV ? H - j : KV;
+            KernV4 r = kv_sigmoid(kv_load(gr + j, m) + kv_load(pr + j, m) + kv_load(bias + j, m));
+            KernV4 z = kv_sigmoid(kv_load(gr + H + j, m) + kv_load(pr + H + j, m) +
+                                  kv_load(bias + H + j, m));
+            KernV4 hnv = kv_load(pr + 2 * H + j, m) + kv_load(bias + 3 * H + j, m);
+            KernV4 n = kv_tanh(kv_load(gr + 2 * H + j, m) + kv_load(bias + 2 * H + j, m) +
+                               r * hnv);
+            KernV4 hprev = hp ? kv_load(hp + o + j, m) : kv_splat(0.0f);
+            KernV4 h = (1.0f - z) * n + z * hprev;
+            kv_store(gr + j, r, m);
+            kv_store(gr + H + j, z, m);
+            kv_store(gr + 2 * H + j, n, m);
             if (hn_out)
-                hn_out[o + j] = hnv;
+                kv_store(hn_out + o + j, hnv, m);
             if (hnext)
-                hnext[o + j] = h;
-            y[o + j] = h;
+                kv_store(hnext + o + j, h, m);
+            kv_store(y + o + j, h, m);
         }
     }
 }
@@ -140,19 +143,21 @@ void kern_gru_backward(int T, int B, int In, int H, bool reverse,
             size_t o = off + (size_t)b * H, r0 = (size_t)b * H;
             const float *g = gates + o * 3;
             float *dx_ = dGx + o * 3, *dh_ = dGh + o * 3;
-            for (int j = 0; j < H; j++) {
-                float r = g[j], z = g[H + j], n = g[2 * H + j];
-                float dhv = dh[r0 + j], hpv = hprev[o + j];
-                float an = dhv * (1.0f - z) * (1.0f - n * n);
-                float ar = an * hn[o + j] * r * (1.0f - r);
-                float az = dhv * (hpv - n) * z * (1.0f - z);
-                dx_[j] = ar;
-                dx_[H + j] = az;
-                dx_[2 * H + j] = an;
-                dh_[j] = ar;
-                dh_[H + j] = az;
-                dh_[2 * H + j] = an * r;
-                dhp[r0 + j] = dhv * z;
+            for (int j = 0; j < H; j += KV) {
+                int m = H - j < KV ? H - j : KV;
+                KernV4 r = kv_load(g + j, m), z = kv_load(g + H + j, m);
+                KernV4 n = kv_load(g + 2 * H + j, m);
+                KernV4 dhv = kv_load(dh + r0 + j, m), hpv = kv_load(hprev + o + j, m);
+                KernV4 an = dhv * (1.0f - z) * (1.0f - n * n);
+                KernV4 ar = an * kv_load(hn + o + j, m) * r * (1.0f - r);
+                KernV4 az = dhv * (hpv - n) * z * (1.0f - z);
+                kv_store(dx_ + j, ar, m);
+                kv_store(dx_ + H + j, az, m);
+                kv_store(dx_ + 2 * H + j, an, m);
+                kv_store(dh_ + j, ar, m);
+                kv_store(dh_ + H + j, az, m);
+                kv_store(dh_ + 2 * H + j, an * r, m);
+                kv_store(dhp + r0 + j, dhv * z, m);
             }
         }
         if (s > 0 || dh0)

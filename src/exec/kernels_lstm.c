@@ -38,24 +38,25 @@ static void lstm_cell(int B, int H, float *g, const float *bias, const float *cp
     for (int b = 0; b < B; b++) {
         float *gr = g + (size_t)b * 4 * H;
         size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float i = kern_sigmoidf(gr[j] + bias[j]);
-            float f = kern_sigmoidf(gr[H + j] + bias[H + j]);
-            float gg = tanhf(gr[2 * H + j] + bias[2 * H + j]);
-            float og = kern_sigmoidf(gr[3 * H + j] + bias[3 * H + j]);
-            float c = f * cp[o + j] + i * gg;
-            float t = tanhf(c);
-            float h = og * t;
-            gr[j] = i;
-            gr[H + j] = f;
-            gr[2 * H + j] = gg;
-            gr[3 * H + j] = og;
-            cn[o + j] = c;
+        for (int j = 0; j < H; j += KV) {
+            int n = H - j < KV ? H - j : KV;
+            KernV4 i = kv_sigmoid(kv_load(gr + j, n) + kv_load(bias + j, n));
+            KernV4 f = kv_sigmoid(kv_load(gr + H + j, n) + kv_load(bias + H + j, n));
+            KernV4 gg = kv_tanh(kv_load(gr + 2 * H + j, n) + kv_load(bias + 2 * H + j, n));
+            KernV4 og = kv_sigmoid(kv_load(gr + 3 * H + j, n) + kv_load(bias + 3 * H + j, n));
+            KernV4 c = f * kv_load(cp + o + j, n) + i * gg;
+            KernV4 t = kv_tanh(c);
+            KernV4 h = og * t;
+            kv_store(gr + j, i, n);
+            kv_store(gr + H + j, f, n);
+            kv_store(gr + 2 * H + j, gg, n);
+            kv_store(gr + 3 * H + j, og, n);
+            kv_store(cn + o + j, c, n);
             if (tc)
-                tc[o + j] = t;
+                kv_store(tc + o + j, t, n);
             if (hn)
-                hn[o + j] = h;
-            y[o + j] = h;
+                kv_store(hn + o + j, h, n);
+            kv_store(y + o + j, h, n);
         }
     }
 }
@@ -152,15 +153,17 @@ void kern_lstm_backward(int T, int B, int In, int H, bool reverse,
             const float *g = gates + (off + (size_t)b * H) * 4;
             float *d = dG + (off + (size_t)b * H) * 4;
             size_t o = off + (size_t)b * H, r = (size_t)b * H;
-            for (int j = 0; j < H; j++) {
-                float i = g[j], f = g[H + j], gg = g[2 * H + j], og = g[3 * H + j];
-                float tc = tanhc[o + j], dhv = dh[r + j];
-                float dcv = dc[r + j] + dhv * og * (1.0f - tc * tc);
-                d[j] = dcv * gg * i * (1.0f - i);
-                d[H + j] = dcv * cprev[o + j] * f * (1.0f - f);
-                d[2 * H + j] = dcv * i * (1.0f - gg * gg);
-                d[3 * H + j] = dhv * tc * og * (1.0f - og);
-                dc[r + j] = dcv * f;
+            for (int j = 0; j < H; j += KV) {
+                int n = H - j < KV ? H - j : KV;
+                KernV4 i = kv_load(g + j, n), f = kv_load(g + H + j, n);
+                KernV4 gg = kv_load(g + 2 * H + j, n), og = kv_load(g + 3 * H + j, n);
+                KernV4 tc = kv_load(tanhc + o + j, n), dhv = kv_load(dh + r + j, n);
+                KernV4 dcv = kv_load(dc + r + j, n) + dhv * og * (1.0f - tc * tc);
+                kv_store(d + j, dcv * gg * i * (1.0f - i), n);
+                kv_store(d + H + j, dcv * kv_load(cprev + o + j, n) * f * (1.0f - f), n);
+                kv_store(d + 2 * H + j, dcv * i * (1.0f - gg * gg), n);
+                kv_store(d + 3 * H + j, dhv * tc * og * (1.0f - og), n);
+                kv_store(dc + r + j, dcv * f, n);
             }
         }
         if (s > 0 || dh0)

@@ -23,10 +23,11 @@ static void rnn_cell(int B, int H, KernAct act, float *a, const float *bias, flo
 {
     for (int b = 0; b < B; b++) {
         float *row = a + (size_t)b * H;
-        for (int j = 0; j < H; j++) {
-            float v = row[j] + bias[j];
-            v = act == KERN_ACT_RELU ? (v > 0.0f ? v : 0.0f) : tanhf(v);
-            row[j] = v;
+        for (int j = 0; j < H; j += KV) {
+            int m = H - j < KV ? H - j : KV;
+            KernV4 v = kv_load(row + j, m) + kv_load(bias + j, m);
+            v = act == KERN_ACT_RELU ? kv_select(v > 0.0f, v, kv_splat(0.0f)) : kv_tanh(v);
+            kv_store(row + j, v, m);
         }
         if (copy)
             memcpy(copy + (size_t)b * H, row, (size_t)H * sizeof *row);
