@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lang/sema.h"
 
@@ -106,8 +107,26 @@ int session_open(Session *s, const Source *src, const char *const *sets, int nse
         if (add_set(s, sets[i]) != 0) goto oom;
     if (train_settings(m1, data_path, steps, epochs, has_seed, seed, &s->st, d) != 0) goto fail;
     s->st.data.vocab = vocab;
-    s->st.data.eval_all = eval_all;
+    if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
+        s->st.data.csv_features = m1->layers[0].kind == IR_LAYER_INPUT_VECTOR
+                                      ? m1->layers[0].size : 1;
+    char *near = NULL;   /* data path next to the model file */
+    const char *p = s->st.data.path;
+    if (!data_path && p && p[0] != '/' && access(p, F_OK) != 0 && strrchr(src->name, '/')) {
+        size_t dl = (size_t)(strrchr(src->name, '/') - src->name);
+        if ((near = malloc(dl + strlen(p) + 2))) {
+            snprintf(near, dl + strlen(p) + 2, "%.*s/%s", (int)dl, src->name, p);
+            if (access(near, F_OK) == 0) s->st.data.path = near;
+        }
+    }
+    if (s->st.data.path && !(s->data_file = strdup(s->st.data.path))) {
+        free(near);
+        goto oom;
+    }
+    s->st.data.path = s->data_file;     /* our own copy outlives the options and models */
+    free(near);
     if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
+    s->st.data.eval_all = eval_all;
     s->have_data = true;
     if (so.vocab_auto || so.classes_auto) {
         /* Bind the sizes the model leaves to the data, then compile again (quietly: the first
@@ -164,6 +183,7 @@ void session_free(Session *s)
     for (int i = 0; i < s->nsets; i++)
         free(s->sets[i]);
     free(s->sets);
+    free(s->data_file);
     memset(s, 0, sizeof *s);
 }
 

@@ -64,12 +64,11 @@ static int data_source(const IrValue *v, DataConfig *c, Diag *d)
             return -1;
         }
         const IrValue *l = arg(v, "label", -1);
-        if (l && !(l->kind == IR_VAL_IDENT && strcmp(l->str, "first") == 0) &&
-            !(l->kind == IR_VAL_NUM && l->num == 1)) {
-            diag_error(d, l->loc, "csv: the label must be the first column (label=first)");
+        if (l && l->kind == IR_VAL_NUM && l->num != 1) {
+            diag_error(d, l->loc, "csv: the label must be the first column (label=1)");
             return -1;
         }
-        c->csv_features = (int)num_arg(v, "columns", -1, 1);
+        c->csv_features = (int)num_arg(v, "columns", -1, 0);   /* 0: the model's input width */
         const IrValue *h = arg(v, "header", -1);
         if (h) c->csv_header = bool_arg(v, "header", -1, false) ? 1 : 0;
         const char *dl = word_arg(v, "delimiter", -1);

@@ -10,7 +10,9 @@
  * csv(...) arguments as sema accepts them: csv(PATH, target=label|values|K, columns=F,
  * header=true|false, delimiter=",", label=first): target=label (default) is a class label in
  * the first column, target=values one regression target, target=K the first K columns;
- * columns=F values per step (default 1). The label is always the first column.
+ * columns=F values per step (default: the width of the model's `input vector(F)`). The label
+ * is always the first column (label=NAME only names it). A relative data path that does not
+ * exist from the working directory is looked up next to the model file.
  *
  * Ownership: TrainSettings borrows strings from the IrModel and the options (data.path); it
  * owns nothing. */

@@ -25,6 +25,7 @@ typedef struct Session {
     char **sets;            /* the overrides the model was compiled with (user's + vocab/classes) */
     int nsets;
     TrainSettings st;
+    char *data_file;        /* the data file's path as opened (owned copy) */
     DataSet ds;
     bool have_data;
     ExecModel *e;
