@@ -1,0 +1,116 @@
+/* test_train_plot: progress line text (exact), durations, 1-2-5 ticks, and loss.svg content. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "train/plot.h"
+#include "train/progress.h"
+
+static void test_format(void **state)
+{
+    (void)state;
+    char b[256];
+    progress_format(b, sizeof b, 120, 5000, 1.23456, 1.30009, 12345, 12.4, 481);
+    assert_string_equal(b, "step 120/5000  loss 1.2346  val 1.3001  12.3k tok/s  0:12 elapsed"
+                           "  ETA 8:01");
+    progress_format(b, sizeof b, 1, 10, 2.5, NAN, 950, 3725, NAN);
+    assert_string_equal(b, "step 1/10  loss 2.5000  950 tok/s  1:02:05 elapsed");
+    progress_format(b, sizeof b, 1, 10, 2.5, NAN, 2.5e6, 0, 0);
+    assert_string_equal(b, "step 1/10  loss 2.5000  2.5M tok/s  0:00 elapsed  ETA 0:00");
+}
+
+/* Plain mode prints one line per forced report and nothing otherwise. */
+static void test_plain_lines(void **state)
+{
+    (void)state;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    Progress p;
+    progress_init(&p, f, 0, 0, 100);
+    progress_update(&p, 1, 2.0, NAN, 10, false);
+    progress_update(&p, 2, 1.5, 1.75, 10, true);
+    progress_message(&p, "hello %d", 3);
+    progress_finish(&p);
+    fclose(f);
+    assert_int_equal(strncmp(buf, "step 2/100  loss 1.5000  val 1.7500  10 tok/s", 45), 0);
+    assert_non_null(strstr(buf, "\nhello 3\n"));
+    int lines = 0;
+    for (char *c = buf; *c; c++) lines += *c == '\n';
+    assert_int_equal(lines, 2);
+    free(buf);
+}
+
+static void test_ticks(void **state)
+{
+    (void)state;
+    double t[32];
+    int n = plot_ticks(0, 1000, 8, t, 32);
+    assert_int_equal(n, 11);    /* step 100 */
+    assert_true(t[0] == 0 && t[10] == 1000);
+    n = plot_ticks(1.37, 2.91, 6, t, 32);
+    /* raw step 0.257 -> 0.2: ticks 1.4, 1.6, ..., 2.8 */
+    assert_int_equal(n, 8);
+    assert_true(fabs(t[0] - 1.4) < 1e-12 && fabs(t[7] - 2.8) < 1e-12);
+    n = plot_ticks(0, 4e-3, 4, t, 32);
+    assert_int_equal(n, 5);
+    assert_true(fabs(t[4] - 4e-3) < 1e-15);
+}
+
+static void test_svg(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_plot_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/loss.svg", dir);
+    int64_t steps[4] = {10, 20, 30, 40}, vsteps[2] = {20, 40};
+    double loss[4] = {3.0, 2.0, NAN, 1.0}, vloss[2] = {2.5, 1.5};
+    Diag d;
+    diag_init(&d);
+    assert_int_equal(plot_loss_svg(path, "a<b", steps, loss, 4, vsteps, vloss, 2, &d), 0);
+    FILE *f = fopen(path, "r");
+    char buf[20000];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    assert_non_null(strstr(buf, "<svg"));
+    assert_non_null(strstr(buf, "</svg>\n"));
+    assert_non_null(strstr(buf, ">a&lt;b</text>"));
+    assert_non_null(strstr(buf, ">training loss</text>"));
+    assert_non_null(strstr(buf, ">validation loss</text>"));
+    /* the training line has 3 finite points; x = 40 is the right edge (720 - 20) */
+    char *pl = strstr(buf, "<polyline");
+    assert_non_null(pl);
+    char *pts = strstr(pl, "points=\"") + 8;
+    int np = 0;
+    for (char *c = pts; *c != '"'; c++) np += *c == ',';
+    assert_int_equal(np, 3);
+    assert_non_null(strstr(pts, "700.0,"));
+    /* an unwritable place is an error naming it */
+    assert_int_equal(plot_loss_svg("/nonexistent/dir/loss.svg", NULL, steps, loss, 4, NULL, NULL,
+                                   0, &d), -1);
+    assert_int_equal(diag_error_count(&d), 1);
+    diag_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_plain_lines),
+        cmocka_unit_test(test_ticks),
+        cmocka_unit_test(test_svg),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
