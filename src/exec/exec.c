@@ -34,6 +34,7 @@ typedef struct RecCell {
     float *cache, *work;    /* fused kernel cache and backward workspace */
     float *y, *dy;          /* [T][B][H] */
     float *s0, *sT, *ds0;   /* state blocks (views into ExecModel.state, .fin, .dstate) */
+    float *dsT;             /* gradient of the final state block (view into ExecModel.dfin) */
     int sfloats;
 } RecCell;
 
@@ -69,6 +70,7 @@ struct ExecModel {
     int ntensors;
     LayerRt *lr;
     float *state, *fin, *dstate;  /* carried initial states, final states, d initial */
+    float *dfin;            /* d final states (zero unless a caller sets it) */
     int64_t state_floats;
     bool carry;             /* fin holds the state the next window starts from */
     int32_t *lengths;       /* [B] of the last forward */
@@ -246,6 +248,7 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
         rc->s0 = e->state + *state_off;
         rc->sT = e->fin + *state_off;
         rc->ds0 = e->dstate + *state_off;
+        rc->dsT = e->dfin + *state_off;
         *state_off += rc->sfloats;
         rc->y = own(e, TB * rc->H, sizeof(float));
         rc->dy = own(e, TB * rc->H, sizeof(float));
@@ -453,6 +456,7 @@ ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
     e->state = own(e, e->state_floats, sizeof(float));
     e->fin = own(e, e->state_floats, sizeof(float));
     e->dstate = own(e, e->state_floats, sizeof(float));
+    e->dfin = own(e, e->state_floats, sizeof(float));
     e->lengths = own(e, batch, sizeof(int32_t));
     e->lossmask = own(e, (size_t)max_T * batch, sizeof(float));
     e->lr = own(e, m->nlayers, sizeof *e->lr);
@@ -547,6 +551,7 @@ void exec_set_state(ExecModel *e, const float *in)
     e->carry = false;
 }
 const float *exec_state_grad(const ExecModel *e) { return e->dstate; }
+float *exec_final_state_grad(ExecModel *e) { return e->dfin; }
 
 const float *exec_output(const ExecModel *e, int *rows, int *width)
 {
@@ -674,6 +679,7 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
     if (e->carry)
         memcpy(e->state, e->fin, sizeof(float) * e->state_floats);
     e->carry = false;
+    memset(e->dfin, 0, sizeof(float) * e->state_floats);
     int T = e->T, B = e->B;
     size_t TB = (size_t)T * B;
     for (int i = 0; i < m->nlayers; i++) {
@@ -833,7 +839,7 @@ static int cell_backward(ExecModel *e, const IrLayer *L, RecCell *rc, const floa
     int T = e->T, B = e->B, H = rc->H, I = rc->in_w;
     bool rev = rc->c->reverse;
     if (!use_kernel(e, rc))
-        return cellvm_backward(rc->vm, rc->dy, NULL, rc->dp, dx, rc->ds0, d);
+        return cellvm_backward(rc->vm, rc->dy, rc->dsT, rc->dp, dx, rc->ds0, d);
     if (!e->grad_enabled) {
         diag_error_in(d, L->label, "backward after a forward without gradients");
         return -1;
@@ -843,16 +849,18 @@ static int cell_backward(ExecModel *e, const IrLayer *L, RecCell *rc, const floa
     const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
     float *dwih = rc->dp[rc->wih], *dwhh = rc->dp[rc->whh];
     if (L->builtin == IR_CELL_LSTM)
-        kern_lstm_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, NULL, NULL, dx,
+        kern_lstm_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, rc->dsT + rc->off_h,
+                           rc->dsT + rc->off_c, dx,
                            rc->ds0 + rc->off_h, rc->ds0 + rc->off_c, dwih, dwhh, dbih, dbhh,
                            rc->work);
     else if (L->builtin == IR_CELL_GRU)
-        kern_gru_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, NULL, dx,
+        kern_gru_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, rc->dsT + rc->off_h, dx,
                           rc->ds0 + rc->off_h, dwih, dwhh, dbih, dbhh, rc->work);
     else
         kern_rnn_backward(T, B, I, H, rev,
                           L->builtin == IR_CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH, x, wih,
-                          whh, rc->cache, rc->dy, NULL, dx, rc->ds0 + rc->off_h, dwih, dwhh,
+                          whh, rc->cache, rc->dy, rc->dsT + rc->off_h, dx, rc->ds0 + rc->off_h,
+                          dwih, dwhh,
                           dbih, dbhh, rc->work);
     return 0;
 }

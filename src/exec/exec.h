@@ -126,6 +126,11 @@ void exec_set_state(ExecModel *e, const float *in);
  * exec_backward (so an optimiser or a test can see d loss / d h0). */
 const float *exec_state_grad(const ExecModel *e);
 
+/* Gradient w.r.t. the final state block of the last forward (same layout), zeroed by
+ * exec_forward. Left zero, backward is truncated BPTT; a caller with a loss on the final state
+ * (or a test against PyTorch's h_n) fills it before exec_backward. */
+float *exec_final_state_grad(ExecModel *e);
+
 /* Forward over one window. train turns dropout on (masks drawn from exec_rng). The window starts
  * from the carried state and leaves its final state for the next call. Zeroes the activation
  * gradients. Returns 0, or -1 with a diagnostic (bad T, token out of range, bad lengths). */
@@ -149,7 +154,7 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d);
 
 /* Backward over the window of the last forward, from the output gradient to every parameter
  * gradient (accumulated into exec_grads) and to the initial states (exec_state_grad). Gradients
- * do not flow into the previous window (truncated BPTT). */
+ * do not flow into the previous window (truncated BPTT); exec_final_state_grad seeds the end. */
 int exec_backward(ExecModel *e, Diag *d);
 
 #endif
