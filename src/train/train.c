@@ -372,7 +372,8 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         done_here++;
         loss_sum += loss;
         loss_n++;
-        tokens += count;
+        for (int i = 0; i < b->B; i++)     /* input steps processed, for tokens/s */
+            tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
 
         bool last = r->step == r->total;
         bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
