@@ -58,6 +58,8 @@ static const char *layer_desc(Sema *s, int i)
     return sema_fmt(s, "%s at %s", L(s, i)->label, sema_pos(L(s, i)->loc, pos, sizeof pos));
 }
 
+static int resolve_label1(Sema *s, const AstNode *id, const Scope *sc);
+
 /* Finds a layer by its full label; -1 when absent. */
 static int find_label(Sema *s, const char *label)
 {
@@ -67,8 +69,20 @@ static int find_label(Sema *s, const char *label)
     return -1;
 }
 
-/* A label as written, looked up from the innermost repeat scope outwards. */
-static int resolve_label(Sema *s, const AstNode *id, const Scope *sc)
+/* A label as written, looked up from the innermost repeat scope outwards, for layer self
+ * (which cannot read itself). */
+static int resolve_label(Sema *s, const AstNode *id, const Scope *sc, int self)
+{
+    int k = resolve_label1(s, id, sc);
+    if (k >= 0 && k == self) {
+        diag_error(s->d, id->loc, "%s cannot read its own output", L(s, k)->label);
+        return -1;
+    }
+    return k;
+}
+
+/* resolve_label without the self check. */
+static int resolve_label1(Sema *s, const AstNode *id, const Scope *sc)
 {
     char buf[256];
     for (; sc; sc = sc->up) {
@@ -406,7 +420,7 @@ void sema_bind_input_vocab(Sema *s, const AstNode *model)
 }
 
 /* The layer an ordinary statement reads: from=LABEL or the previous statement. */
-static int layer_input(Sema *s, const Args *a, int prev, const Scope *sc)
+static int layer_input(Sema *s, const Args *a, int prev, const Scope *sc, int self)
 {
     const AstNode *f = arg_value(a, -1, "from");
     if (!f)
@@ -415,7 +429,7 @@ static int layer_input(Sema *s, const Args *a, int prev, const Scope *sc)
         diag_error(s->d, f->loc, "from= needs a layer label");
         return -1;
     }
-    return resolve_label(s, f, sc);
+    return resolve_label(s, f, sc, self);
 }
 
 /* Recurrent layers: rnn/lstm/gru (prelude cells, PyTorch names) or a user cell. */
@@ -564,7 +578,7 @@ static void join(Sema *s, int k, const AstNode *call, const Scope *sc)
             diag_error(s->d, arg->loc, "too many inputs (the limit is 64)");
             return;
         }
-        int j = resolve_label(s, arg, sc);
+        int j = resolve_label(s, arg, sc, k);
         if (j < 0)
             return;
         if (need_vectors(s, k, j, false) < 0)
@@ -665,7 +679,7 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
         return k;
     }
     /* a bad from= leaves the input unknown (this layer, poisoned): options are still checked */
-    int in = layer_input(s, &a, prev, sc);
+    int in = layer_input(s, &a, prev, sc, k);
     if (in < 0)
         in = k;
     if (set_inputs(s, k, &in, 1) < 0)
