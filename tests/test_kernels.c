@@ -376,6 +376,27 @@ static void test_lstm_one_step_exact(void **s)
     assert_float_equal(cT, c, 1e-6);
 }
 
+/* An empty window passes the initial state through (forward) and the final-state gradient
+ * back to the initial state (backward); nothing else is touched. */
+static void test_rec_empty_window(void **s)
+{
+    (void)s;
+    float h0[2] = {0.5f, -1.0f}, c0[2] = {2.0f, 3.0f}, hT[2] = {9, 9}, cT[2] = {9, 9};
+    float dh0[2] = {1, 1}, dc0[2] = {0, 0}, w[8] = {0}, dw[8] = {0};
+    kern_lstm_forward(0, 1, 1, 2, false, true, NULL, h0, c0, w, w, NULL, NULL, NULL, hT, cT, NULL);
+    assert_true(hT[0] == 0.5f && hT[1] == -1.0f && cT[0] == 2.0f && cT[1] == 3.0f);
+    kern_lstm_backward(0, 1, 1, 2, true, NULL, w, w, NULL, NULL, h0, c0, NULL, dh0, dc0, dw, dw,
+                       NULL, NULL, NULL);
+    assert_true(dh0[0] == 1.5f && dh0[1] == 0.0f && dc0[0] == 2.0f && dc0[1] == 3.0f);
+    kern_gru_forward(0, 1, 1, 2, true, false, NULL, NULL, w, w, NULL, NULL, NULL, hT, NULL);
+    assert_true(hT[0] == 0.0f && hT[1] == 0.0f);
+    kern_rnn_forward(0, 1, 1, 2, false, false, KERN_ACT_TANH, NULL, h0, w, w, NULL, NULL, NULL, hT,
+                     NULL);
+    assert_true(hT[0] == 0.5f && hT[1] == -1.0f);
+    for (int i = 0; i < 8; i++)
+        assert_true(dw[i] == 0.0f);
+}
+
 /* ------------------------------------------------------------------------------------------ */
 /* Row-wise layers                                                                              */
 
@@ -714,6 +735,7 @@ int main(void)
         cmocka_unit_test(test_rnn_relu_grad_fwd),
         cmocka_unit_test(test_rnn_relu_grad_rev),
         cmocka_unit_test(test_rec_consistency),
+        cmocka_unit_test(test_rec_empty_window),
         cmocka_unit_test(test_dense_grad),
         cmocka_unit_test(test_layernorm),
         cmocka_unit_test(test_pool),

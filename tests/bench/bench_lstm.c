@@ -12,6 +12,7 @@
  * Usage: bench_lstm [--hidden 512] [--layers 2] [--batch 32] [--seq 100] [--vocab 65]
  *                   [--input onehot|embedding] [--embed E] [--threads 2] [--steps 10]
  *                   [--warmup 3] [--max-seconds 20] [--torch "PYTHON SCRIPT"]
+ *                   [--torch-openblas openmp|pthread]
  * This is a benchmark, not a test: it is run by `make bench`, never by `make check`. */
 #include <cblas.h>
 #include <math.h>
@@ -31,6 +32,7 @@ typedef struct Config {
     bool onehot;
     double max_seconds;
     const char *torch;
+    const char *torch_blas; /* OpenBLAS build the harness loads: openmp (default), pthread */
 } Config;
 
 /* One LSTM layer's views into the flat parameter/gradient buffers, and its buffers. */
@@ -280,10 +282,11 @@ static double run_torch(const Config *c, const char *mode)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s --hidden %d --layers %d --batch %d --seq %d --vocab %d --input %s --embed %d "
-             "--threads %d --steps %d --warmup %d --max-seconds %g --mode %s --openblas openmp "
+             "--threads %d --steps %d --warmup %d --max-seconds %g --mode %s --openblas %s "
              "2>&1",
              c->torch, c->H, c->L, c->B, c->T, c->V, c->onehot ? "onehot" : "embedding",
-             c->onehot ? 0 : c->E, c->threads, c->steps, c->warmup, c->max_seconds, mode);
+             c->onehot ? 0 : c->E, c->threads, c->steps, c->warmup, c->max_seconds, mode,
+             c->torch_blas);
     FILE *f = popen(cmd, "r");
     if (!f)
         return 0;
@@ -306,14 +309,16 @@ static void usage(void)
 {
     fprintf(stderr, "usage: bench_lstm [--hidden H] [--layers L] [--batch B] [--seq T] "
                     "[--vocab V] [--input onehot|embedding] [--embed E] [--threads N] "
-                    "[--steps N] [--warmup N] [--max-seconds S] [--torch CMD]\n");
+                    "[--steps N] [--warmup N] [--max-seconds S] [--torch CMD] "
+                    "[--torch-openblas openmp|pthread]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     Config c = {.H = 512, .L = 2, .B = 32, .T = 100, .V = 65, .E = 0, .threads = 2,
-                .steps = 10, .warmup = 3, .onehot = true, .max_seconds = 20, .torch = NULL};
+                .steps = 10, .warmup = 3, .onehot = true, .max_seconds = 20, .torch = NULL,
+                .torch_blas = "openmp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v)
@@ -331,6 +336,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--max-seconds")) c.max_seconds = atof(v);
         else if (!strcmp(a, "--input")) c.onehot = strcmp(v, "embedding") != 0;
         else if (!strcmp(a, "--torch")) c.torch = v;
+        else if (!strcmp(a, "--torch-openblas")) c.torch_blas = v;
         else usage();
     }
     if (c.E <= 0)
