@@ -137,8 +137,7 @@ void kern_gru_backward(int T, int B, int In, int H, bool reverse,
         int t = kern_time_at(s, T, reverse);
         size_t off = (size_t)t * bh;
         if (dy)
-            for (size_t k = 0; k < bh; k++)
-                dh[k] += dy[off + k];
+            kern_vadd(bh, dy + off, dh);
         for (int b = 0; b < B; b++) {
             size_t o = off + (size_t)b * H, r0 = (size_t)b * H;
             const float *g = gates + o * 3;

@@ -15,10 +15,7 @@ void kern_embedding_backward(size_t n, int E, const int32_t *ids, const float *d
                              float *dtable)
 {
     for (size_t r = 0; r < n; r++) {
-        float *dst = dtable + (size_t)ids[r] * E;
-        const float *src = dout + r * E;
-        for (int j = 0; j < E; j++)
-            dst[j] += src[j];
+        kern_vadd((size_t)E, dout + r * E, dtable + (size_t)ids[r] * E);
     }
 }
 
@@ -258,8 +255,7 @@ void kern_add_forward(size_t n, int k, const float *const *xs, float *y)
 /* dst += src. */
 void kern_accumulate(size_t n, const float *src, float *dst)
 {
-    for (size_t i = 0; i < n; i++)
-        dst[i] += src[i];
+    kern_vadd(n, src, dst);
 }
 
 /* y[r] = [xs[0][r], xs[1][r], ...]. */

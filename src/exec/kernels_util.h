@@ -118,13 +118,12 @@ static inline void kern_gemm_tn_acc(int M, int N, int K, const float *A, int lda
                 N);
 }
 
-/* out[j] += sum_r a[r][j]  for r < rows, j < cols (bias gradient as a column sum). */
-static inline void kern_colsum_acc(size_t rows, int cols, const float *a, float *out)
+/* dst[i] += src[i], 4 lanes at a time.   src, dst [n] */
+static inline void kern_vadd(size_t n, const float *src, float *dst)
 {
-    for (size_t r = 0; r < rows; r++) {
-        const float *row = a + r * (size_t)cols;
-        for (int j = 0; j < cols; j++)
-            out[j] += row[j];
+    for (size_t i = 0; i < n; i += KV) {
+        int m = n - i < KV ? (int)(n - i) : KV;
+        kv_store(dst + i, kv_load(dst + i, m) + kv_load(src + i, m), m);
     }
 }
 
@@ -144,6 +143,13 @@ static inline void kern_add_if(size_t n, const float *src, float *dst)
         return;
     for (size_t i = 0; i < n; i++)
         dst[i] += src[i];
+}
+
+/* out[j] += sum_r a[r][j]  for r < rows, j < cols (bias gradient as a column sum). */
+static inline void kern_colsum_acc(size_t rows, int cols, const float *a, float *out)
+{
+    for (size_t r = 0; r < rows; r++)
+        kern_vadd((size_t)cols, a + r * (size_t)cols, out);
 }
 
 #endif
