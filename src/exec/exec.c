@@ -250,8 +250,10 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
         rc->ds0 = e->dstate + *state_off;
         rc->dsT = e->dfin + *state_off;
         *state_off += rc->sfloats;
-        rc->y = own(e, TB * rc->H, sizeof(float));
-        rc->dy = own(e, TB * rc->H, sizeof(float));
+        if (l->ndir == 2) { /* one direction writes straight into its level's buffers */
+            rc->y = own(e, TB * rc->H, sizeof(float));
+            rc->dy = own(e, TB * rc->H, sizeof(float));
+        }
         rc->fused = can_fuse(rc, L->builtin, rc->vm);
         if (rc->fused) {
             size_t cf, wf;
@@ -276,6 +278,10 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
         } else {
             l->lev_y[lev] = own(e, TB * l->w, sizeof(float));
             l->lev_dy[lev] = own(e, TB * l->w, sizeof(float));
+        }
+        if (l->ndir == 1) {
+            l->cells[lev].y = l->lev_y[lev];
+            l->cells[lev].dy = l->lev_dy[lev];
         }
         if (lev > 0) {
             l->lev_mask[lev] = own(e, TB * l->w, sizeof(float));
@@ -625,7 +631,8 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const float *x, Diag *d)
             ys[dir] = rc->y;
             ws[dir] = rc->H;
         }
-        kern_concat_forward(TB, l->ndir, ws, ys, l->lev_y[lev]);
+        if (l->ndir == 2)
+            kern_concat_forward(TB, 2, ws, ys, l->lev_y[lev]);
     }
     return 0;
 }
@@ -873,15 +880,17 @@ static int recurrent_backward(ExecModel *e, LayerRt *l, const float *x, float *d
     for (int lev = 0; lev < l->nlev - 1; lev++) /* the last level's is the layer's dout */
         memset(l->lev_dy[lev], 0, sizeof(float) * TB * l->w);
     for (int lev = l->nlev - 1; lev >= 0; lev--) {
-        float *dys[2];
-        int ws[2];
-        for (int dir = 0; dir < l->ndir; dir++) {
-            RecCell *rc = &l->cells[lev * l->ndir + dir];
-            memset(rc->dy, 0, sizeof(float) * TB * rc->H);
-            dys[dir] = rc->dy;
-            ws[dir] = rc->H;
+        if (l->ndir == 2) { /* split the level's gradient into the two directions */
+            float *dys[2];
+            int ws[2];
+            for (int dir = 0; dir < 2; dir++) {
+                RecCell *rc = &l->cells[lev * 2 + dir];
+                memset(rc->dy, 0, sizeof(float) * TB * rc->H);
+                dys[dir] = rc->dy;
+                ws[dir] = rc->H;
+            }
+            kern_concat_backward(TB, 2, ws, l->lev_dy[lev], dys);
         }
-        kern_concat_backward(TB, l->ndir, ws, l->lev_dy[lev], dys);
         const float *xin = x;
         float *dxin = dx;
         bool drop = lev > 0 && e->train && l->L->p > 0;

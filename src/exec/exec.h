@@ -52,7 +52,9 @@ typedef struct ExecInput {
     const int32_t *tokens;  /* [T][B] ids in [0, vocab) (input tokens models) */
     const float *vectors;   /* [T][B][n] (input vector models) */
     const int32_t *lengths; /* [B] valid steps per sequence, each in [1, T], for pooling and
-                               loss masking; NULL: every sequence has T steps */
+                               loss masking; NULL: every sequence has T steps. Recurrences still
+                               run over all T steps (a reverse direction starts at the padded
+                               end), as PyTorch does without packed sequences. */
 } ExecInput;
 
 typedef enum ExecLossKind {
