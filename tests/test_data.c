@@ -189,6 +189,43 @@ static void test_text_utf8_and_bytes(void **state)
     free(path);
 }
 
+/* eval: a checkpoint's vocabulary maps the text (ids follow it, not the text's own set), the
+ * whole file is the evaluation split, and an unknown character is named. */
+static void test_text_fixed_vocab(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    Vocab v;
+    assert_int_equal(data_vocab_from_bytes(&v, DATA_CHAR, (const uint8_t *)"\nabcd", 5, &d), 0);
+    char *path = temp_file("dbca\ndbca\ndbca\n", 15);
+    DataSet ds;
+    DataConfig c = text_cfg(path, 1, 4, 0);
+    c.vocab = &v;
+    c.eval_all = true;
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.vocab.size, 5);
+    assert_int_equal(ds.ntrain, 0);
+    assert_int_equal(data_valid_batches(&ds), 4);   /* 14 targets in windows of 4 */
+    const DataBatch *b = data_valid_batch(&ds, 0);
+    assert_int_equal(b->ids[0], 4);     /* 'd' is id 4 in "\nabcd" */
+    assert_int_equal(b->target_ids[0], 2);
+    assert_int_equal(b->ids[3], 1);
+    assert_int_equal(b->target_ids[3], 0);
+    data_free(&ds);
+    unlink(path);
+    free(path);
+    path = temp_file("abzzcy", 6);
+    c = text_cfg(path, 1, 2, 0);
+    c.vocab = &v;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    expect_diag(&d, "2 characters are not in the model's vocabulary: 'y', 'z'");
+    unlink(path);
+    free(path);
+    data_vocab_free(&v);
+    diag_free(&d);
+}
+
 static void test_text_errors(void **state)
 {
     (void)state;
@@ -558,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_text_valid),
         cmocka_unit_test(test_text_utf8_and_bytes),
         cmocka_unit_test(test_text_errors),
+        cmocka_unit_test(test_text_fixed_vocab),
         cmocka_unit_test(test_csv_labels),
         cmocka_unit_test(test_csv_values_and_errors),
         cmocka_unit_test(test_adding),
