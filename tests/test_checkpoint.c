@@ -146,6 +146,24 @@ static void test_crc32_check_value(void **state)
     assert_int_equal(io_crc32(0, "", 0), 0);
     /* incremental == one shot */
     assert_int_equal(io_crc32(io_crc32(0, "1234", 4), "56789", 5), 0xCBF43926u);
+    /* the 8-bytes-at-a-time path against a bit-at-a-time reference, at every alignment and
+     * every tail length */
+    unsigned char buf[1100];
+    uint32_t x = 12345;
+    for (size_t i = 0; i < sizeof buf; i++) {
+        x = x * 1103515245u + 12345u;
+        buf[i] = (unsigned char)(x >> 24);
+    }
+    for (size_t off = 0; off < 9; off++)
+        for (size_t len = 0; len < 1090; len += off + 1) {
+            uint32_t c = 0xFFFFFFFFu;
+            for (size_t i = 0; i < len; i++) {
+                c ^= buf[off + i];
+                for (int k = 0; k < 8; k++)
+                    c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1)));
+            }
+            assert_int_equal(io_crc32(0, buf + off, len), ~c);
+        }
 }
 
 static void test_round_trip(void **state)

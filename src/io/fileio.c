@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -211,21 +212,43 @@ bool io_host_le(void)
     return b == 1;
 }
 
-/* CRC-32, reflected polynomial 0xEDB88320 (zlib's crc32), four bits at a time:
- *   crc' = table[(crc ^ nibble) & 0xf] ^ (crc >> 4), starting from ~0 and finishing with ~.
- * A constant 16-entry table keeps it thread-safe with no initialisation. */
+/* CRC-32 tables for slicing-by-8: crc_tab[0] is the classic byte table of the reflected
+ * polynomial 0xEDB88320, crc_tab[k][i] = (crc_tab[k-1][i] >> 8) ^ crc_tab[0][crc_tab[k-1][i] & 0xff]
+ * advances a byte's contribution by k more bytes. Built once (pthread_once: thread-safe). */
+static uint32_t crc_tab[8][256];
+static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
+
+static void crc_init(void)
+{
+    for (uint32_t i = 0; i < 256; i++) {
+        uint32_t c = i;
+        for (int k = 0; k < 8; k++)
+            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+        crc_tab[0][i] = c;
+    }
+    for (int k = 1; k < 8; k++)
+        for (int i = 0; i < 256; i++)
+            crc_tab[k][i] = (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
+}
+
+/* CRC-32 as zlib's crc32: start from ~crc, per byte crc' = T[(crc ^ byte) & 0xff] ^ (crc >> 8),
+ * finish with ~. Eight bytes per step with the sliced tables (about 8x the byte-wise speed:
+ * checkpoints are CRC'ed whole on every read and write). */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n)
 {
-    static const uint32_t table[16] = {
-        0x00000000, 0x1DB71064, 0x3B6E20C8, 0x26D930AC, 0x76DC4190, 0x6B6B51F4,
-        0x4DB26158, 0x5005713C, 0xEDB88320, 0xF00F9344, 0xD6D6A3E8, 0xCB61B38C,
-        0x9B64C2B0, 0x86D3D2D4, 0xA00AE278, 0xBDBDF21C,
-    };
+    pthread_once(&crc_once, crc_init);
     const unsigned char *p = buf;
     crc = ~crc;
-    while (n--) {
-        crc = table[(crc ^ *p) & 0xf] ^ (crc >> 4);
-        crc = table[(crc ^ (*p++ >> 4)) & 0xf] ^ (crc >> 4);
+    while (n >= 8) {
+        uint32_t lo = crc ^ io_le32(p), hi = io_le32(p + 4);
+        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
+              crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^
+              crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
+              crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
+        p += 8;
+        n -= 8;
     }
+    while (n--)
+        crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
     return ~crc;
 }
