@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <sys/stat.h>
+
 #include "io/npy.h"
 #include "io_testutil.h"
 
@@ -343,6 +345,20 @@ static void test_write_errors(void **state)
     assert_int_equal(npy_write(path, &bad, &d), -1);
     assert_int_equal(count_entries(dir), 1);
     diag_free(&d);
+
+    /* a read-only directory (root ignores permissions, so only checked for other users) */
+    char ro[700], rofile[760];
+    snprintf(ro, sizeof ro, "%s/ro", dir);
+    assert_int_equal(mkdir(ro, 0555), 0);
+    snprintf(rofile, sizeof rofile, "%s/out.npy", ro);
+    diag_init(&d);
+    if (geteuid() != 0) {
+        assert_int_equal(npy_write(rofile, &a, &d), -1);
+        assert_non_null(strstr(diag_text(&d), "out.npy: error: cannot write: Permission denied"));
+        assert_int_equal(count_entries(ro), 0);
+    }
+    diag_free(&d);
+    rmdir(ro);
 
     spit(path, "old contents", 12);
     diag_init(&d);
