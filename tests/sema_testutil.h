@@ -15,7 +15,8 @@
 #include "lang/sema.h"
 
 /* Compiles text (named "t.rnn") with the given --set strings; NULL on errors (see d). */
-__attribute__((unused)) static IrModel *compile(Diag *d, const char *text, const char *const *sets, int nsets)
+__attribute__((unused)) static IrModel *compile(Diag *d, const char *text,
+                                                const char *const *sets, int nsets)
 {
     const Source *src = diag_add_source(d, "t.rnn", text, strlen(text));
     return src ? sema_compile(d, src, sets, nsets) : NULL;

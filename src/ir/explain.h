@@ -23,7 +23,7 @@ void ir_explain(const IrModel *m, FILE *out);
 int ir_explain_source(Diag *d, const Source *src, const char *const *sets, int nsets,
                       FILE *out);
 
-/* Formats n with thousands separators ("3,318,401") into buf; returns buf. */
+/* Formats n with thousands separators ("3,322,497") into buf; returns buf. */
 char *ir_format_count(int64_t n, char *buf, size_t cap);
 
 #endif
