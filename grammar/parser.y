@@ -628,7 +628,11 @@ AstNode *parse_source(const Source *src, Arena *arena, Diag *d)
         return NULL;
     }
     AstNode *root = NULL;
-    YY_BUFFER_STATE buf = rnn__scan_bytes(src->text, (int)src->len, scanner);
+    size_t skip = 0;
+    if (src->len >= 3 && memcmp(src->text, "\xEF\xBB\xBF", 3) == 0)
+        skip = 3;   /* a UTF-8 byte order mark, as some editors write */
+    ctx->offset = (uint32_t)skip;
+    YY_BUFFER_STATE buf = rnn__scan_bytes(src->text + skip, (int)(src->len - skip), scanner);
     if (!buf) {
         ctx->oom = true;
     } else {

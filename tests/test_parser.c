@@ -546,6 +546,16 @@ static void test_empty_inputs(void **state)
     expect_dump("\n\n# only a comment", "(file)");
     expect_dump(";;\n;", "(file)");
     expect_dump("format 1", "(file (format 1))");
+    expect_dump("\xEF\xBB\xBF" "format 1\r\nconst a = 1\r\n", "(file (format 1) (const a 1))");
+    /* locations still count the byte order mark */
+    Parsed p;
+    parse_str(&p, "\xEF\xBB\xBF)");
+    assert_int_equal(diag_error_count(&p.d), 1);
+    char buf[16];
+    SrcRange r = {p.src, 3, 4};
+    assert_string_equal(diag_pos(r, buf, sizeof buf), "1:2");
+    assert_int_equal(p.d.nmessages, 1);
+    done(&p);
 }
 
 static void test_kind_names(void **state)
