@@ -721,6 +721,15 @@ static void test_input_errors(void **state)
     diag_init(&d);
     assert_null(exec_create(&b->m, 2, 3, &d));
     assert_true(diag_error_count(&d) > 0);
+    /* an embedding whose vocabulary differs from the token input's (ids could overrun it) */
+    b->tensors[1].size = (int64_t)b->tensors[1].shape[0] * b->tensors[1].shape[1];
+    ExecModel *ok = exec_create(&b->m, 2, 3, &d);
+    assert_non_null(ok);
+    exec_free(ok);
+    b->layers[1].vocab = 4;
+    int before = diag_error_count(&d);
+    assert_null(exec_create(&b->m, 2, 3, &d));
+    assert_int_equal(diag_error_count(&d), before + 1);
     diag_free(&d);
     free(b);
 }

@@ -322,8 +322,21 @@ static int setup_layer(ExecModel *e, int i, int64_t *state_off, Diag *d)
             return -1;
         }
     }
+    if (wants_tokens && (L->vocab <= 0 || m->layers[L->inputs[0]].vocab != L->vocab)) {
+        diag_error_in(d, L->label, "vocabulary %d differs from the input's %d", L->vocab,
+                      m->layers[L->inputs[0]].vocab);
+        return -1;
+    }
+    if ((unsigned)L->act > IR_ACT_SIGMOID || (unsigned)L->pool > IR_POOL_MAX) {
+        diag_error_in(d, L->label, "unknown activation or pooling mode");
+        return -1;
+    }
     size_t TB = (size_t)e->max_T * e->B, rows = l->seq ? TB : (size_t)e->B;
     if (L->kind == IR_LAYER_INPUT_TOKENS) {
+        if (L->vocab <= 0) {
+            diag_error_in(d, L->label, "token input without a vocabulary size");
+            return -1;
+        }
         l->ids = own(e, TB, sizeof(int32_t));
         return e->oom ? -1 : 0;
     }
@@ -647,7 +660,7 @@ static int input_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
             return -1;
         }
         for (size_t r = 0; r < TB; r++)
-            if (in->tokens[r] < 0 || (l->L->vocab > 0 && in->tokens[r] >= l->L->vocab)) {
+            if (in->tokens[r] < 0 || in->tokens[r] >= l->L->vocab) {
                 diag_error_in(d, l->L->label, "token id %d at step %zu is outside [0, %d)",
                               (int)in->tokens[r], r / e->B, l->L->vocab);
                 return -1;
