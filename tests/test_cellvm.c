@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "exec/cellvm.h"
+#include "lang/sema.h"
 #include "util/rng.h"
 
 #include "cells_by_hand.h"
@@ -408,6 +409,71 @@ static void test_rejects(void **state)
     diag_free(&d);
 }
 
+/* The real prelude (lstm, gru, rnn, rnn relu) and a peephole user cell as sema builds them:
+ * every cell passes the gradient check in both directions, sema's uses_state flags agree with
+ * the interpreter's own dependency analysis, and the input projections W @ x are hoisted while
+ * the recurrent products are not. */
+static void test_sema_cells(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "format 1\n"
+        "cell peephole(H) {\n"
+        "  input x : [I]\n"
+        "  state h : [H], c : [H]\n"
+        "  param W : [4*H, I], U : [4*H, H] = uniform(-0.5, 0.5)\n"
+        "  param b : [4*H] = 0.1\n"
+        "  param p_i : [H], p_f : [H], p_o : [H] = uniform(-0.5, 0.5)\n"
+        "  zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)\n"
+        "  i = sigmoid(zi + p_i * c[t-1])\n"
+        "  f = sigmoid(zf + p_f * c[t-1])\n"
+        "  c = f * c[t-1] + i * tanh(zg)\n"
+        "  o = sigmoid(zo + p_o * c)\n"
+        "  h = o * tanh(c)\n"
+        "  output h\n"
+        "}\n"
+        "model m {\n"
+        "  input vector(3)\n"
+        "  lstm(4)\n  gru(4)\n  rnn(4)\n  rnn(4, activation=relu)\n"
+        "  peephole(4, bidirectional=true)\n"
+        "}\n";
+    Diag d;
+    diag_init(&d);
+    const Source *src = diag_add_source(&d, "cells.rnn", text, strlen(text));
+    IrModel *m = sema_compile(&d, src, NULL, 0);
+    if (!m)
+        diag_print(&d, stderr);
+    assert_non_null(m);
+    int ncells = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const IrLayer *L = &m->layers[i];
+        for (int k = 0; k < L->ncells; k++) {
+            const IrCell *c = &L->cells[k];
+            CellVm *vm = cellvm_create(c, 2, 3, &d);
+            assert_non_null(vm);
+            int hoisted_mv = 0, step_mv = 0;
+            for (int n = 0; n < c->nnodes; n++) {
+                if (cellvm_hoisted(vm, n) == c->nodes[n].uses_state) {
+                    fprintf(stderr, "%s node %d: sema uses_state %d\n", c->name, n,
+                            c->nodes[n].uses_state);
+                    fail();
+                }
+                if (c->nodes[n].op == IR_OP_MATVEC)
+                    *(cellvm_hoisted(vm, n) ? &hoisted_mv : &step_mv) += 1;
+            }
+            assert_int_equal(hoisted_mv, 1);
+            assert_int_equal(step_mv, 1);
+            cellvm_free(vm);
+            bool relu = L->builtin == IR_CELL_RNN_RELU;
+            gradcheck_cell(c, 2, 4, 800 + ncells, relu ? 1e-3f : 1e-2f);
+            ncells++;
+        }
+    }
+    assert_int_equal(ncells, 6);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -416,7 +482,7 @@ int main(void)
         cmocka_unit_test(test_lstm_cell),     cmocka_unit_test(test_gru_cell),
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
         cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
-        cmocka_unit_test(test_rejects),
+        cmocka_unit_test(test_rejects),      cmocka_unit_test(test_sema_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

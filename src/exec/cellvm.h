@@ -40,6 +40,10 @@ int cellvm_state_floats(const CellVm *vm);
 /* Offset of state k inside a state block (B * sum of the widths of states before k). */
 int cellvm_state_offset(const CellVm *vm, int k);
 
+/* True when node n is evaluated once for the whole window (it does not depend on a state),
+ * false when it runs step by step. */
+bool cellvm_hoisted(const CellVm *vm, int n);
+
 /* Forward over a window of T steps (1 <= T <= max_T), recording the tape for backward.
  *   x      [T][B][I]
  *   params cell params in IrCell.params order (see the layout above)
