@@ -37,7 +37,13 @@ typedef struct Fix {
     double atol;        /* absolute tolerance (see the top of the file) */
 } Fix;
 
-static float *fvec(size_t n) { float *v = calloc(n ? n : 1, sizeof(float)); assert_non_null(v); return v; }
+/* A zeroed float buffer of n (>= 1) floats; the test fails if it cannot be allocated. */
+static float *fvec(size_t n)
+{
+    float *v = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(v);
+    return v;
+}
 
 static size_t psize(const IrParam *p) { return (size_t)(p->rows ? p->rows : 1) * p->cols; }
 

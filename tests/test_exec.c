@@ -188,7 +188,13 @@ typedef struct Run {
     float *R;
 } Run;
 
-static float *fvec(size_t n) { float *v = calloc(n ? n : 1, sizeof(float)); assert_non_null(v); return v; }
+/* A zeroed float buffer of n (>= 1) floats; the test fails if it cannot be allocated. */
+static float *fvec(size_t n)
+{
+    float *v = calloc(n ? n : 1, sizeof(float));
+    assert_non_null(v);
+    return v;
+}
 
 /* Creates the executor, initialises params (seeded) and random inputs/targets/state. */
 static void run_init(Run *r, MB *b, int B, int T, uint64_t seed)

@@ -16,8 +16,9 @@
 
 /* IrActivation and IrPool list their values in the same order as KernAct and KernPool, so the
  * executor converts them with a cast. */
-_Static_assert((int)IR_ACT_SIGMOID == (int)KERN_ACT_SIGMOID && (int)IR_ACT_RELU == (int)KERN_ACT_RELU
-               && (int)IR_ACT_TANH == (int)KERN_ACT_TANH, "activation enums differ");
+_Static_assert((int)IR_ACT_SIGMOID == (int)KERN_ACT_SIGMOID &&
+               (int)IR_ACT_RELU == (int)KERN_ACT_RELU && (int)IR_ACT_TANH == (int)KERN_ACT_TANH,
+               "activation enums differ");
 _Static_assert((int)IR_POOL_MAX == (int)KERN_POOL_MAX && (int)IR_POOL_MEAN == (int)KERN_POOL_MEAN,
                "pool enums differ");
 
@@ -107,6 +108,7 @@ static void *own(ExecModel *e, size_t n, size_t size)
     return p;
 }
 
+/* Rows of a layer's activation for a window of T steps: T*B for sequences, B after pooling. */
 static size_t rows_of(const ExecModel *e, const LayerRt *l, int T)
 {
     return l->seq ? (size_t)T * e->B : (size_t)e->B;
@@ -593,7 +595,11 @@ float *exec_layer_grad(ExecModel *e, int layer)
 
 /* ---- forward ------------------------------------------------------------------------------- */
 
-static bool use_kernel(const ExecModel *e, const RecCell *rc) { return rc->fused && !e->force_interp; }
+/* Whether this cell runs its fused kernel now (it can, and the interpreter is not forced). */
+static bool use_kernel(const ExecModel *e, const RecCell *rc)
+{
+    return rc->fused && !e->force_interp;
+}
 
 /* One cell over the window: y = cell(x) from s0, final state into sT.   x [T][B][in_w] */
 static int cell_forward(ExecModel *e, const IrLayer *L, RecCell *rc, const float *x, Diag *d)

@@ -58,7 +58,8 @@ typedef struct ExecInput {
 } ExecInput;
 
 typedef enum ExecLossKind {
-    EXEC_LOSS_XENT_TOKENS,  /* cross-entropy per step: ids [T][B] (-1 = ignore) */
+    EXEC_LOSS_XENT_TOKENS,  /* cross-entropy per step: ids [T][B] (-1 = ignore); next-token
+                               targets, or one label per step (a tagger's tags) */
     EXEC_LOSS_XENT_LABEL,   /* cross-entropy per sequence: ids [B]; output must be pooled */
     EXEC_LOSS_MSE           /* mean squared error: values [T][B][m], or [B][m] when pooled */
 } ExecLossKind;
