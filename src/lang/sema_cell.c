@@ -427,6 +427,11 @@ static int concat(CellCtx *c, const AstNode *e)
                  "joins vectors");
             return -1;
         }
+        if ((int64_t)w + c->nodes[in[i]].width > SEMA_MAX_SIZE) {
+            cerr(c, e->loc, true, "the concatenation is too wide (the limit is %d)",
+                 SEMA_MAX_SIZE);
+            return -1;
+        }
         w += c->nodes[in[i]].width;
     }
     return add_node(c, IR_OP_CONCAT, in, e->list.n, 0, w, e->loc);

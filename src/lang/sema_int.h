@@ -16,7 +16,7 @@
 #include "lang/sema.h"
 
 enum { SEMA_MAX_ENV = 32, SEMA_MAX_REPEAT = 1000, SEMA_MAX_LAYERS = 10000,
-       SEMA_MAX_SIZE = 1 << 28 };
+       SEMA_MAX_CELLS = 20000, SEMA_MAX_SIZE = 1 << 28, SEMA_MAX_NAME = 200 };
 
 /* A `const NAME = expr`, evaluated lazily (it may use vocab, bound by the model input). */
 typedef struct SemaConst {
@@ -77,6 +77,7 @@ typedef struct Sema {
     int *kind_counts;
     int nkinds, kinds_cap;
     int layers_cap, tensors_cap;
+    int ncell_instances;        /* over the whole model, against SEMA_MAX_CELLS */
 } Sema;
 
 /* --- sema.c --- */

@@ -150,6 +150,11 @@ static int new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstN
         return -1;
     }
     const char *label;
+    if (st->kind == AST_LAYER && st->name && strlen(st->name) > SEMA_MAX_NAME) {
+        diag_error(s->d, st->name_loc, "the label is too long (the limit is %d characters)",
+                   SEMA_MAX_NAME);
+        return -1;
+    }
     if (st->kind == AST_LAYER && st->name) {
         label = sema_fmt(s, "%s%s", st->name, sc ? sc->suffix : "");
         int old = label ? find_label(s, label) : -1;
@@ -525,6 +530,12 @@ static void recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, con
     if (need_vectors(s, k, in, true) < 0 || !ok)
         return;
     ndir = bidi ? 2 : 1;
+    s->ncell_instances += layers * ndir;
+    if (s->ncell_instances > SEMA_MAX_CELLS) {
+        diag_error(s->d, call->loc, "the model has more than %d recurrent cells",
+                   SEMA_MAX_CELLS);
+        return;
+    }
     l = L(s, k);
     l->num_layers = layers;
     l->bidirectional = bidi;
@@ -601,6 +612,11 @@ static void join(Sema *s, int k, const AstNode *call, const Scope *sc)
         if (is_add && x->width != y->width) {
             diag_error(s->d, call->list.items[i]->loc, "add needs equal widths: %s is [%d] but "
                        "%s is [%d]", y->label, y->width, x->label, x->width);
+            return;
+        }
+        if (!is_add && (int64_t)width + x->width > SEMA_MAX_SIZE) {
+            diag_error(s->d, call->loc, "the concatenation is too wide (the limit is %d)",
+                       SEMA_MAX_SIZE);
             return;
         }
         width = is_add ? x->width : width + x->width;
