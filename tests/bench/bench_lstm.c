@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "exec/kernels.h"
 #include "lang/diag.h"
@@ -60,6 +61,31 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds used by this process (all threads). */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Busy CPU seconds of the whole machine so far (user nice system irq softirq of /proc/stat),
+ * or -1 when unreadable: with cpu_now it tells how much other processes ran during a timing. */
+static double machine_busy(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long v[8] = {0};
+    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
+                       &v[3], &v[4], &v[5], &v[6], &v[7])
+              : 0;
+    if (f)
+        fclose(f);
+    long hz = sysconf(_SC_CLK_TCK);
+    if (n < 7 || hz <= 0)
+        return -1;
+    return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) / (double)hz;
 }
 
 static float *alloc_floats(size_t n)
@@ -233,6 +259,7 @@ static double run_mode(Model *m, bool train)
     }
     double times[1000];
     int n = 0;
+    double busy0 = machine_busy(), cpu0 = cpu_now();
     double start = now();
     while (n < c->steps && n < 1000) {
         double t0 = now();
@@ -241,6 +268,7 @@ static double run_mode(Model *m, bool train)
         if (now() - start > c->max_seconds && n >= 3)
             break;
     }
+    double wall = now() - start, own = cpu_now() - cpu0, busy1 = machine_busy();
     if (c->warmup == 0)
         first = last;
     qsort(times, (size_t)n, sizeof *times, cmp_double);
@@ -252,6 +280,9 @@ static double run_mode(Model *m, bool train)
            train ? "train" : "infer", c->H, c->L, c->B, c->T, c->threads, times[0] * 1e3,
            med * 1e3, times[n - 1] * 1e3, n, tok / med, fps / med * 1e-9, fps * 1e-9, first,
            last);
+    if (busy0 >= 0 && busy1 >= 0)
+        printf("      noise check: wall %.1fs, own cpu %.1fs, other processes ~%.2f cpu-s\n", wall,
+               own, fmax(busy1 - busy0 - own, 0.0));
     return tok / med;
 }
 
