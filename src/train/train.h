@@ -12,7 +12,8 @@
  *   --resume continues from DIR/last.ckpt exactly: parameters, optimiser state, step, dropout
  *   and data RNGs, data position and the carried recurrent state are restored, so the final
  *   weights equal an uninterrupted run's bit for bit (same seed and threads). Everything is
- *   checked (model, data, checkpoint) before anything in DIR is written.
+ *   checked (model, data, checkpoint) before anything in DIR is written. Without --resume, a DIR
+ *   that already holds last.ckpt is refused (a finished or interrupted run is never clobbered).
  *
  * recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
  *              [--seed S]

@@ -1,0 +1,114 @@
+/* test_train_settings: data and train blocks (through sema) become the right DataConfig,
+ * OptimConfig, Schedule and loop numbers; command-line overrides win. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "lang/sema.h"
+#include "train/settings.h"
+
+static IrModel *compile(Diag *d, const char *text, const char *const *sets, int nsets)
+{
+    const Source *src = diag_add_source(d, "t.rnn", text, strlen(text));
+    SemaOptions so = {.allow_auto = true};
+    IrModel *m = sema_compile_opts(d, src, sets, nsets, &so);
+    if (!m) diag_print(d, stderr);
+    assert_non_null(m);
+    return m;
+}
+
+static const char *TEXT_MODEL =
+    "format 1\n"
+    "data {\n  source = text(\"c.txt\", level=byte)\n  valid = 0.2\n}\n"
+    "model m {\n  input tokens(vocab=auto)\n  embedding(4)\n  lstm(8)\n  dense(vocab)\n}\n"
+    "train {\n  loss = cross_entropy(next_token)\n  optimizer = sgd(lr=0.5, momentum=0.9, "
+    "nesterov=true)\n  schedule = cosine(warmup=10)\n  clip = 2.5\n  batch = 7\n  bptt = 13\n"
+    "  steps = 321\n  seed = 9\n  eval_every = 20\n  checkpoint_every = 40\n}\n";
+
+static void test_text_block(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, TEXT_MODEL, NULL, 0);
+    TrainSettings s;
+    assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), 0);
+    assert_int_equal(s.data.kind, DATA_TEXT);
+    assert_string_equal(s.data.path, "c.txt");
+    assert_int_equal(s.data.level, DATA_BYTE);
+    assert_true(s.data.valid == 0.2);
+    assert_int_equal(s.data.batch, 7);
+    assert_int_equal(s.data.bptt, 13);
+    assert_int_equal(s.optim.kind, OPTIM_SGD);
+    assert_true(s.optim.lr == 0.5 && s.optim.momentum == 0.9 && s.optim.nesterov);
+    assert_int_equal(s.sched.kind, SCHED_COSINE);
+    assert_int_equal(s.sched.warmup, 10);
+    assert_true(s.clip == 2.5);
+    assert_true(s.loss_given && s.loss == EXEC_LOSS_XENT_TOKENS);
+    assert_int_equal(s.steps, 321);
+    assert_int_equal(s.seed, 9);
+    assert_int_equal(s.data.seed, 9);
+    assert_int_equal(s.eval_every, 20);
+    assert_int_equal(s.checkpoint_every, 40);
+    /* overrides: --data keeps the text kind, --epochs replaces steps, --seed wins */
+    assert_int_equal(train_settings(m, "other.txt", 0, 3, true, 77, &s, &d), 0);
+    assert_string_equal(s.data.path, "other.txt");
+    assert_int_equal(s.data.kind, DATA_TEXT);
+    assert_int_equal(s.epochs, 3);
+    assert_int_equal(s.steps, 0);
+    assert_int_equal(s.seed, 77);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
+/* --set replaces the optimizer; a generated source with defaults; --data x.csv selects csv. */
+static void test_sets_and_defaults(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    const char *sets[] = {"optimizer=rmsprop(lr=0.01, momentum=0.5)", "schedule=step(every=5, "
+                          "factor=0.5)"};
+    const char *model = "format 1\ndata {\n  source = copy(length=4, delay=3)\n}\n"
+                        "model m {\n  input tokens(vocab=auto)\n  onehot\n  gru(8)\n"
+                        "  dense(vocab)\n}\n";
+    IrModel *m = compile(&d, model, sets, 2);
+    TrainSettings s;
+    assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), 0);
+    assert_int_equal(s.data.kind, DATA_COPY);
+    assert_int_equal(s.data.length, 4);
+    assert_int_equal(s.data.delay, 3);
+    assert_int_equal(s.optim.kind, OPTIM_RMSPROP);
+    assert_true(s.optim.lr == 0.01 && s.optim.momentum == 0.5 && s.optim.alpha == 0.99);
+    assert_int_equal(s.sched.kind, SCHED_STEP);
+    assert_true(s.sched.every == 5 && s.sched.factor == 0.5);
+    assert_false(s.loss_given);
+    assert_int_equal(s.data.batch, 32);
+    assert_int_equal(s.steps, 1000);
+    assert_int_equal(s.seed, 42);
+    assert_true(s.clip == 0);
+    assert_int_equal(train_settings(m, "rows.csv", 0, 0, false, 0, &s, &d), 0);
+    assert_int_equal(s.data.kind, DATA_CSV);
+    ir_model_free(m);
+
+    /* no data at all */
+    m = compile(&d, "format 1\nmodel m {\n  input vector(2)\n  lstm(4)\n}\n", NULL, 0);
+    assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), -1);
+    assert_int_equal(diag_error_count(&d), 1);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_text_block),
+        cmocka_unit_test(test_sets_and_defaults),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
