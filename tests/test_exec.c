@@ -621,6 +621,48 @@ static void test_steps_repeatable(void **state)
     free(b);
 }
 
+/* Sampling set-up: a batch-1, window-1 executor with the parameters copied from a batch-2 one,
+ * stepped token by token without gradients, reproduces stream 0 of the batched window. */
+static void test_sampling_steps(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    Run r;
+    ExecInput in = { 5, NULL, NULL, NULL };
+    int rows, w;
+    const float *full;
+    ExecModel *s1;
+    mb_tokens(b, 6);
+    mb_embedding(b, 6, 4);
+    mb_recurrent(b, "gru1", IR_CELL_GRU, 4, 5, 2, false, 0.0);
+    mb_dense(b, "dense1", 5, 6, IR_ACT_NONE);
+    mb_layer(b, IR_LAYER_SOFTMAX, "softmax1", 6, -1);
+    run_init(&r, b, 2, 5, 1801);
+    in.tokens = r.tok;
+    exec_reset_state(r.e);
+    assert_int_equal(exec_forward(r.e, &in, false, &r.d), 0);
+    full = exec_output(r.e, &rows, &w);
+    s1 = exec_create(&b->m, 1, 1, &r.d);
+    assert_non_null(s1);
+    assert_int_equal(exec_copy_params(s1, r.e, &r.d), 0);
+    exec_set_grad_enabled(s1, false);
+    for (int t = 0; t < 5; t++) {
+        int32_t tok = r.tok[t * 2]; /* stream 0 */
+        ExecInput one = { 1, &tok, NULL, NULL };
+        assert_int_equal(exec_forward(s1, &one, false, &r.d), 0);
+        int rw, ww;
+        const float *p = exec_output(s1, &rw, &ww);
+        assert_int_equal(rw, 1);
+        for (int j = 0; j < 6; j++)
+            assert_float_equal(p[j], full[(t * 2) * 6 + j], 1e-6);
+    }
+    /* without gradients a fused backward is refused, not run on a missing cache */
+    assert_int_equal(exec_backward(s1, &r.d), -1);
+    exec_free(s1);
+    run_free(&r);
+    free(b);
+}
+
 /* ---- initialisers -------------------------------------------------------------------------- */
 
 static void test_initialisers(void **state)
@@ -1176,6 +1218,7 @@ int main(void)
         cmocka_unit_test(test_loss_values),
         cmocka_unit_test(test_window_equals_steps),
         cmocka_unit_test(test_steps_repeatable),
+        cmocka_unit_test(test_sampling_steps),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_param_layout),
         cmocka_unit_test(test_input_errors),

@@ -866,10 +866,6 @@ static int cell_backward(ExecModel *e, const IrLayer *L, RecCell *rc, const floa
     bool rev = rc->c->reverse;
     if (!use_kernel(e, rc))
         return cellvm_backward(rc->vm, rc->dy, rc->dsT, rc->dp, dx, rc->ds0, d);
-    if (!e->grad_enabled) {
-        diag_error_in(d, L->label, "backward after a forward without gradients");
-        return -1;
-    }
     float *dbih = rc->bih >= 0 ? rc->dp[rc->bih] : NULL;
     float *dbhh = rc->bhh >= 0 ? rc->dp[rc->bhh] : NULL;
     const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
@@ -932,8 +928,9 @@ int exec_backward(ExecModel *e, Diag *d)
 {
     const IrModel *m = e->m;
     int T = e->T, B = e->B;
-    if (T <= 0) {
-        diag_error_in(d, m->name ? m->name : "model", "backward before any forward");
+    if (T <= 0 || !e->grad_enabled) {
+        diag_error_in(d, m->name ? m->name : "model", T <= 0 ? "backward before any forward"
+                      : "backward after a forward without gradients (exec_set_grad_enabled)");
         return -1;
     }
     size_t TB = (size_t)T * B;
