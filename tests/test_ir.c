@@ -381,6 +381,74 @@ static void test_dot(void **state)
     diag_free(&d);
 }
 
+/* A user cell's DOT: the peephole cell reads c[t-1] in three places but has one t-1 read node
+ * per state, each with exactly one dashed t-1 edge from the state's new value. */
+static void test_dot_user_cell(void **state)
+{
+    (void)state;
+    const char *text =
+        "cell peephole(H) {\n input x : [I]\n state h : [H], c : [H]\n"
+        " param W : [4*H, I], U : [4*H, H] = uniform(-0.08, 0.08)\n param b : [4*H] = 0\n"
+        " param p_i : [H], p_f : [H], p_o : [H] = 0\n"
+        " zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)\n"
+        " i = sigmoid(zi + p_i * c[t-1])\n f = sigmoid(zf + p_f * c[t-1])\n"
+        " c = f * c[t-1] + i * tanh(zg)\n o = sigmoid(zo + p_o * c)\n h = o * tanh(c)\n"
+        " output h\n}\nmodel m {\n input vector(3)\n pp: peephole(6)\n}\n";
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, text, NULL, 0);
+    assert_non_null(m);
+    const IrCell *c = &m->layers[1].cells[0];
+    int reads = 0;
+    for (int i = 0; i < c->nnodes; i++)
+        reads += c->nodes[i].op == IR_OP_STATE;
+    assert_int_equal(reads, 2);
+    int rc;
+    char *dot = capture_dot(m, "pp", &d, &rc);   /* by layer label */
+    assert_int_equal(rc, 0);
+    char edge[64];
+    snprintf(edge, sizeof edge, "  n%d -> n", c->states[1].next);
+    const char *p = strstr(dot, edge);
+    int dashed = 0;
+    for (const char *q = dot; (q = strstr(q, "label=\"t-1\"")); q++)
+        dashed++;
+    assert_int_equal(dashed, 2);
+    assert_non_null(p);
+    assert_non_null(strstr(dot, "p_i\\n[6]"));
+    assert_non_null(strstr(dot, "W\\n[24, 3]"));
+    if (strcmp(DOT_PROG, "no") != 0 && access(DOT_PROG, X_OK) == 0)
+        assert_int_equal(run_dot(dot), 0);
+    free(dot);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
+static void test_format_count(void **state)
+{
+    (void)state;
+    char buf[32];
+    assert_string_equal(ir_format_count(0, buf, sizeof buf), "0");
+    assert_string_equal(ir_format_count(999, buf, sizeof buf), "999");
+    assert_string_equal(ir_format_count(1000, buf, sizeof buf), "1,000");
+    assert_string_equal(ir_format_count(3322497, buf, sizeof buf), "3,322,497");
+    assert_string_equal(ir_format_count(-1234567, buf, sizeof buf), "-1,234,567");
+}
+
+/* vocab bound, classes auto: only classes is symbolic. */
+static void test_explain_partly_symbolic(void **state)
+{
+    (void)state;
+    const char *sets[] = { "vocab=7" };
+    char *s = capture_explain("model m {\n input tokens\n embedding(4)\n gru(3)\n pool(last)\n"
+                              " dense(classes)\n}\n", sets, 1);
+    assert_non_null(s);
+    assert_non_null(strstr(s, "(vocab = 7)  (classes = auto)"));
+    assert_non_null(strstr(s, "[7, 4]"));
+    /* gru: 3*(3*4 + 3*3 + 3 + 3) = 81; dense: 4*classes */
+    assert_non_null(strstr(s, "total: 4*classes + 109 parameters in 7 tensors"));
+    free(s);
+}
+
 /* Every example model in models/ compiles (vocab/classes bound as the trainer would). */
 static void test_models_compile(void **state)
 {
@@ -423,6 +491,9 @@ int main(void)
         cmocka_unit_test(test_explain_symbolic),
         cmocka_unit_test(test_dot),
         cmocka_unit_test(test_models_compile),
+        cmocka_unit_test(test_dot_user_cell),
+        cmocka_unit_test(test_format_count),
+        cmocka_unit_test(test_explain_partly_symbolic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -410,6 +410,27 @@ static void test_bad_input_never_crashes(void **state)
     assert_true(n > 0);
 }
 
+/* vocab bound by the input is visible in consts and sizes anywhere, and in cells. */
+static void test_vocab_from_input(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = ok(&d, "const V2 = vocab * 2\ncell c(H) {\n input x : [I]\n state h : [H]\n"
+                        " param W : [H, I] = uniform(-1 / vocab, 1 / vocab)\n"
+                        " h = tanh(W @ x + h[t-1])\n output h\n}\n"
+                        "model m {\n input tokens(vocab=2 * 5)\n embedding(V2)\n c(vocab)\n}\n",
+                    NULL, 0);
+    assert_int_equal(m->vocab, 10);
+    assert_int_equal(m->layers[1].width, 20);
+    assert_int_equal(m->layers[2].width, 10);
+    assert_true(m->tensors[1].init.b == 0.1);
+    ir_model_free(m);
+    diag_free(&d);
+    fails_with("model m {\n input tokens(vocab=0)\n onehot\n}\n", NULL, 0,
+               "vocab must be at least 1, got 0", NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +443,7 @@ int main(void)
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_cell_expressions),
         cmocka_unit_test(test_bad_input_never_crashes),
+        cmocka_unit_test(test_vocab_from_input),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
