@@ -65,6 +65,8 @@ struct ExecModel {
     int B, max_T, T;
     bool train;             /* the last forward had dropout on */
     bool force_interp, grad_enabled;
+    bool fwd_grad;          /* the last forward kept what backward needs */
+    bool fwd_interp;        /* the last forward ran every cell through the interpreter */
     float *params, *grads;
     int64_t nparams;
     ExecTensor *tensors;
@@ -598,7 +600,7 @@ float *exec_layer_grad(ExecModel *e, int layer)
 /* Whether this cell runs its fused kernel now (it can, and the interpreter is not forced). */
 static bool use_kernel(const ExecModel *e, const RecCell *rc)
 {
-    return rc->fused && !e->force_interp;
+    return rc->fused && !e->fwd_interp;
 }
 
 /* One cell over the window: y = cell(x) from s0, final state into sT.   x [T][B][in_w] */
@@ -612,14 +614,14 @@ static int cell_forward(ExecModel *e, const IrLayer *L, RecCell *rc, const float
     const float *bhh = rc->bhh >= 0 ? rc->p[rc->bhh] : NULL;
     const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
     if (L->builtin == IR_CELL_LSTM)
-        kern_lstm_forward(T, B, I, H, rev, e->grad_enabled, x, rc->s0 + rc->off_h,
+        kern_lstm_forward(T, B, I, H, rev, e->fwd_grad, x, rc->s0 + rc->off_h,
                           rc->s0 + rc->off_c, wih, whh, bih, bhh, rc->y, rc->sT + rc->off_h,
                           rc->sT + rc->off_c, rc->cache);
     else if (L->builtin == IR_CELL_GRU)
-        kern_gru_forward(T, B, I, H, rev, e->grad_enabled, x, rc->s0 + rc->off_h, wih, whh, bih,
+        kern_gru_forward(T, B, I, H, rev, e->fwd_grad, x, rc->s0 + rc->off_h, wih, whh, bih,
                          bhh, rc->y, rc->sT + rc->off_h, rc->cache);
     else
-        kern_rnn_forward(T, B, I, H, rev, e->grad_enabled,
+        kern_rnn_forward(T, B, I, H, rev, e->fwd_grad,
                          L->builtin == IR_CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH, x,
                          rc->s0 + rc->off_h, wih, whh, bih, bhh, rc->y, rc->sT + rc->off_h,
                          rc->cache);
@@ -702,6 +704,8 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
     }
     e->T = in->T;
     e->train = train;
+    e->fwd_grad = e->grad_enabled;
+    e->fwd_interp = e->force_interp; /* backward follows the forward's path */
     if (e->carry)
         memcpy(e->state, e->fin, sizeof(float) * e->state_floats);
     e->carry = false;
@@ -928,7 +932,7 @@ int exec_backward(ExecModel *e, Diag *d)
 {
     const IrModel *m = e->m;
     int T = e->T, B = e->B;
-    if (T <= 0 || !e->grad_enabled) {
+    if (T <= 0 || !e->fwd_grad) {
         diag_error_in(d, m->name ? m->name : "model", T <= 0 ? "backward before any forward"
                       : "backward after a forward without gradients (exec_set_grad_enabled)");
         return -1;
