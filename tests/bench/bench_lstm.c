@@ -11,7 +11,7 @@
  *
  * Usage: bench_lstm [--hidden 512] [--layers 2] [--batch 32] [--seq 100] [--vocab 65]
  *                   [--input onehot|embedding] [--embed E] [--threads 2] [--steps 10]
- *                   [--warmup 3] [--max-seconds 20] [--torch "PYTHON SCRIPT"]
+ *                   [--warmup 2] [--max-seconds 20] [--torch "PYTHON SCRIPT"]
  *                   [--torch-openblas openmp|pthread]
  * This is a benchmark, not a test: it is run by `make bench`, never by `make check`. */
 #include <cblas.h>
@@ -348,7 +348,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     Config c = {.H = 512, .L = 2, .B = 32, .T = 100, .V = 65, .E = 0, .threads = 2,
-                .steps = 10, .warmup = 3, .onehot = true, .max_seconds = 20, .torch = NULL,
+                .steps = 10, .warmup = 2, .onehot = true, .max_seconds = 20, .torch = NULL,
                 .torch_blas = "openmp"};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
