@@ -29,6 +29,7 @@ typedef struct RecCell {
     bool fused;             /* runs a kernel of kernels.h */
     const float **p;        /* per cell param: its values (into the parameter buffer) */
     float **dp;             /* per cell param: its gradient */
+    int B;
     int wih, whh, bih, bhh; /* fused: cell param indices (-1: absent bias) */
     int off_h, off_c;       /* fused: offsets of h and c in a state block (-1: none) */
     CellVm *vm;             /* interpreter (when not fused) */
@@ -168,9 +169,19 @@ static int cell_state(const IrCell *c, const char *name)
     return -1;
 }
 
+/* Offset of state k in a cell's state block ([nstates][B][width], states in cell order);
+ * k = nstates gives the block's size. */
+static int state_offset(const IrCell *c, int B, int k)
+{
+    int off = 0;
+    for (int s = 0; s < k; s++)
+        off += B * c->states[s].width;
+    return off;
+}
+
 /* Decides whether a built-in cell can run on its fused kernel: PyTorch's params with the
  * expected shapes and the states h (and c for the LSTM). Otherwise the interpreter runs it. */
-static bool can_fuse(RecCell *rc, IrBuiltin kind, const CellVm *vm)
+static bool can_fuse(RecCell *rc, IrBuiltin kind)
 {
     const IrCell *c = rc->c;
     int G = kind == IR_CELL_LSTM ? 4 : kind == IR_CELL_GRU ? 3 : 1, H = rc->H, I = rc->in_w;
@@ -192,8 +203,8 @@ static bool can_fuse(RecCell *rc, IrBuiltin kind, const CellVm *vm)
     int sh = cell_state(c, "h"), sc = cell_state(c, "c");
     if (sh < 0 || c->states[sh].width != H || (kind == IR_CELL_LSTM && sc < 0))
         return false;
-    rc->off_h = cellvm_state_offset(vm, sh);
-    rc->off_c = kind == IR_CELL_LSTM ? cellvm_state_offset(vm, sc) : -1;
+    rc->off_h = state_offset(c, rc->B, sh);
+    rc->off_c = kind == IR_CELL_LSTM ? state_offset(c, rc->B, sc) : -1;
     return true;
 }
 
@@ -230,9 +241,7 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
             diag_error_in(d, L->label, "cell %d does not fit the layer's widths", k);
             return -1;
         }
-        rc->vm = cellvm_create(c, e->B, e->max_T, d);
-        if (!rc->vm)
-            return -1;
+        rc->B = e->B;
         rc->p = own(e, c->nparams, sizeof *rc->p);
         rc->dp = own(e, c->nparams, sizeof *rc->dp);
         if (e->oom)
@@ -248,7 +257,7 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
             rc->p[i] = e->params + e->tensors[t].offset;
             rc->dp[i] = e->grads + e->tensors[t].offset;
         }
-        rc->sfloats = cellvm_state_floats(rc->vm);
+        rc->sfloats = state_offset(c, e->B, c->nstates);
         rc->s0 = e->state + *state_off;
         rc->sT = e->fin + *state_off;
         rc->ds0 = e->dstate + *state_off;
@@ -258,7 +267,11 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
             rc->y = own(e, TB * rc->H, sizeof(float));
             rc->dy = own(e, TB * rc->H, sizeof(float));
         }
-        rc->fused = can_fuse(rc, L->builtin, rc->vm);
+        rc->fused = can_fuse(rc, L->builtin);
+        /* the interpreter's tape is large (every node at every step): built only when needed,
+         * here for cells without a kernel (checking the cell now), else on first use */
+        if (!rc->fused && !(rc->vm = cellvm_create(c, e->B, e->max_T, d)))
+            return -1;
         if (rc->fused) {
             size_t cf, wf;
             if (L->builtin == IR_CELL_LSTM) {
@@ -608,8 +621,11 @@ static int cell_forward(ExecModel *e, const IrLayer *L, RecCell *rc, const float
 {
     int T = e->T, B = e->B, H = rc->H, I = rc->in_w;
     bool rev = rc->c->reverse;
-    if (!use_kernel(e, rc))
+    if (!use_kernel(e, rc)) {
+        if (!rc->vm && !(rc->vm = cellvm_create(rc->c, B, e->max_T, d)))
+            return -1;
         return cellvm_forward(rc->vm, T, x, rc->p, rc->s0, rc->y, rc->sT, d);
+    }
     const float *bih = rc->bih >= 0 ? rc->p[rc->bih] : NULL;
     const float *bhh = rc->bhh >= 0 ? rc->p[rc->bhh] : NULL;
     const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
