@@ -270,6 +270,8 @@ static void test_layout_errors_each(void **state)
         "tensor 'a': data_offsets span 8 bytes but shape x F32 needs 12");
     bad(p, "{" T("a", "F32", "[2]", "0", "8") "," T("a", "F32", "[2]", "8", "16") "}", 16,
         "tensor 'a' appears twice");
+    bad(p, "{" T("a", "F32", "[2]", "0", "8") "," T("\\u0061", "F32", "[2]", "8", "16") "}", 16,
+        "a tensor name appears twice");
     bad(p, "{" T("a", "I64", "[1]", "0", "8") "}", 8, "tensor 'a': unsupported dtype 'I64'");
     bad(p, "{" T("a", "F32", "[-1]", "0", "0") "}", 0, "tensor 'a': shape holds");
     bad(p, "{" T("a", "F32", "[2.0]", "0", "8") "}", 8, "tensor 'a': shape holds");

@@ -85,8 +85,9 @@ float safetensors_bf16_to_f32(uint16_t h)
 
 /* The top-level keys of a JSON object text, raw (escapes untouched), in order. json-c merges
  * duplicate keys silently, so duplicates are found here. Returns the first duplicated key
- * (malloc'ed) or NULL. The text has already been parsed successfully by json-c. */
-static char *first_duplicate_key(const char *s, size_t n)
+ * (malloc'ed) or NULL, and the number of keys in *nkeys (-1 if unknown, when out of memory).
+ * The text has already been parsed successfully by json-c. */
+static char *first_duplicate_key(const char *s, size_t n, int *nkeys)
 {
     const char **keys = NULL;
     size_t *lens = NULL, nk = 0, cap = 0;
@@ -125,13 +126,16 @@ static char *first_duplicate_key(const char *s, size_t n)
                     keys = k2;
                 if (l2)
                     lens = l2;
-                if (!k2 || !l2)
-                    break;   /* out of memory: skip the check rather than fail the read */
+                if (!k2 || !l2) {
+                    nk = SIZE_MAX;   /* out of memory: skip the check rather than fail */
+                    break;
+                }
             }
             keys[nk] = s + start;
             lens[nk++] = len;
         }
     }
+    *nkeys = nk == SIZE_MAX || nk > INT32_MAX ? -1 : (int)nk;
     free(keys);
     free(lens);
     return dup;
@@ -338,11 +342,15 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
         diag_error_in(d, path, "malformed safetensors header: not a JSON object");
         goto done;
     }
-    if ((dup = first_duplicate_key(js, n)) != NULL) {
+    int nkeys, nobj = json_object_object_length(root);
+    if ((dup = first_duplicate_key(js, n, &nkeys)) != NULL) {
         diag_error_in(d, path, "malformed safetensors header: tensor '%s' appears twice", dup);
         goto done;
     }
-    int nobj = json_object_object_length(root);
+    if (nkeys >= 0 && nkeys != nobj) {   /* the same name spelled with different escapes */
+        diag_error_in(d, path, "malformed safetensors header: a tensor name appears twice");
+        goto done;
+    }
     ents = calloc((size_t)nobj + 1, sizeof *ents);
     if (!ents) {
         diag_error_in(d, path, "out of memory");
