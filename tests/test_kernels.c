@@ -321,6 +321,17 @@ static void rec_consistency(CellKind kind, bool reverse)
     if (kind == CELL_LSTM)
         assert_close(bh, c->cT, c2, 1e-6f, "halves cT");
 
+    /* hT/cT may be the h0/c0 buffers (state carried in place), in both modes. */
+    for (int train = 0; train < 2; train++) {
+        memcpy(hm, c->h0, bh * sizeof(float));
+        memcpy(cm, c->c0, bh * sizeof(float));
+        rec_forward(c, T, train, c->x, hm, cm, y2, hm, cm, train ? c->cache : cache2);
+        assert_close(tbh, c->y, y2, 0.0f, "in-place state y");
+        assert_close(bh, c->hT, hm, 0.0f, "in-place state hT");
+        if (kind == CELL_LSTM)
+            assert_close(bh, c->cT, cm, 0.0f, "in-place state cT");
+    }
+
     /* NULL initial state is the zero state. */
     memset(c->h0, 0, bh * sizeof(float));
     memset(c->c0, 0, bh * sizeof(float));

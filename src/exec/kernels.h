@@ -12,8 +12,8 @@
  * - Recurrent kernels run one layer in one direction. With `reverse` they process t = T-1 ... 0,
  *   and y[t] stays aligned with input x[t]. h0/c0 are the state entering the first processed step
  *   (NULL = zeros); hT/cT receive the state after the last processed step (NULL = not wanted).
- *   hT/cT may be the same buffers as h0/c0 (state carried from one window to the next), and in
- *   backward dh0/dc0 may be the same as dhT/dcT; no other arguments may overlap.
+ *   hT/cT may be the same buffers as h0/c0 (state carried from one window to the next); no
+ *   other arguments may overlap.
  *   Stacking layers, dropout between them and concatenating directions are the caller's job.
  * - The recurrent kernels evaluate sigmoid and tanh with vectorised polynomials (Cephes expf and
  *   tanhf; relative error below 2e-7, measured), not libm: results match libm-based code to
