@@ -466,6 +466,23 @@ static void test_write_errors_and_helpers(void **state)
     diag_free(&d);
     c.params.items[0].count = 12;
 
+    /* a hand-built struct with a missing name is refused, not a crash in protobuf-c */
+    char *keep = c.params.items[1].name;
+    c.params.items[1].name = NULL;
+    diag_init(&d);
+    assert_int_equal(ckpt_write(f->path, &c, &d), -1);
+    assert_non_null(strstr(diag_text(&d), "tensor #1: it has no name"));
+    diag_free(&d);
+    c.params.items[1].name = keep;
+    keep = c.consts[0].name;
+    c.consts[0].name = NULL;
+    diag_init(&d);
+    assert_int_equal(ckpt_write(f->path, &c, &d), -1);
+    assert_non_null(strstr(diag_text(&d), "constant #0 has no name"));
+    diag_free(&d);
+    c.consts[0].name = keep;
+    assert_int_equal(count_entries(f->dir), 0);
+
     /* replacing an existing file */
     spit(f->path, "old", 3);
     diag_init(&d);

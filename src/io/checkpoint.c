@@ -276,6 +276,10 @@ static int tensors_to_pb(const char *path, const CkptTensorList *l, Recur__Tenso
 {
     for (int i = 0; i < l->n; i++) {
         const CkptTensor *t = &l->items[i];
+        if (!t->name || (!t->data && t->count)) {
+            diag_error_in(d, path, "cannot write tensor #%d: it has no name or no data", i);
+            return -1;
+        }
         if (t->ndim < 0 || t->ndim > CKPT_MAX_DIMS || shape_count(t->ndim, t->shape) != t->count) {
             diag_error_in(d, path, "cannot write tensor '%s': its count does not match its shape",
                           t->name);
@@ -323,6 +327,21 @@ int ckpt_write(const char *path, const Checkpoint *c, Diag *d)
     if (tensors_to_pb(path, &c->params, pm, pp, d) != 0 ||
         tensors_to_pb(path, &c->optim_state, om, op, d) != 0)
         goto done;
+    for (int i = 0; i < c->noverrides; i++)
+        if (!c->overrides[i]) {
+            diag_error_in(d, path, "cannot write: override #%d is missing", i);
+            goto done;
+        }
+    for (int i = 0; i < c->nconsts; i++)
+        if (!c->consts[i].name) {
+            diag_error_in(d, path, "cannot write: constant #%d has no name", i);
+            goto done;
+        }
+    for (int i = 0; i < c->nhypers; i++)
+        if (!c->hypers[i].name) {
+            diag_error_in(d, path, "cannot write: hyperparameter #%d has no name", i);
+            goto done;
+        }
     for (int i = 0; i < c->nconsts; i++) {
         recur__constant__init(&km[i]);
         km[i].name = c->consts[i].name;

@@ -437,6 +437,11 @@ static json_object *build_header(const char *path, const CkptTensorList *l,
     uint64_t at = 0;
     for (int i = 0; i < l->n; i++) {
         const CkptTensor *t = &l->items[i];
+        if (!t->name || (!t->data && t->count)) {
+            diag_error_in(d, path, "cannot write tensor #%d: it has no name or no data", i);
+            json_object_put(root);
+            return NULL;
+        }
         if (strcmp(t->name, "__metadata__") == 0 || json_object_object_get_ex(root, t->name, NULL)) {
             diag_error_in(d, path, "cannot write tensor '%s': %s", t->name,
                           strcmp(t->name, "__metadata__") == 0 ? "reserved name"
