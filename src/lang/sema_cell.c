@@ -502,6 +502,8 @@ static void bind(CellCtx *c, const AstNode *t, int node)
         }
         y->node = node;
         y->used = true;
+        if (!n->name)
+            n->name = y->name;      /* "c = +" in DOT and messages */
         return;
     }
     if (y && (y->kind == SYM_INPUT || y->kind == SYM_PARAM)) {
