@@ -12,7 +12,7 @@
  * of kernels.h; user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
  * interpreter (cellvm.h). Both give the same outputs and gradients (tests/test_exec.c). An
  * interpreted cell holds a tape of 2*T*B*(sum of its node widths) floats, built on first use
- * (about 460 MB for one lstm(512) level at B=32, T=100; the fused kernel needs about 1/8).
+ * (about 460 MB for one lstm(512) level at B=32, T=100; the fused kernel needs ~6x less).
  *
  * Typical training step:
  *   exec_zero_grads(e);
