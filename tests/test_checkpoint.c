@@ -446,6 +446,50 @@ static void test_sanity_consistent_message_reads(void **state)
     diag_free(&d);
 }
 
+/* Forward compatibility: fields a newer recur might add (unknown here) are skipped, even many
+ * of them, within the unpack allocation budget; and many small tensors read fine too. */
+static void test_unknown_fields_and_many_tensors(void **state)
+{
+    Fix *f = *state;
+    Checkpoint c, r;
+    ckpt_init(&c);
+    char name[32];
+    const int64_t one[1] = {1};
+    for (int i = 0; i < 4000; i++) {
+        snprintf(name, sizeof name, "t%d", i);
+        float v = (float)i;
+        assert_non_null(ckpt_add_tensor(&c.params, name, 1, one, &v));
+    }
+    Diag d;
+    diag_init(&d);
+    assert_int_equal(ckpt_write(f->path, &c, &d), 0);
+    assert_int_equal(ckpt_read(f->path, &r, &d), 0);
+    assert_int_equal(r.params.n, 4000);
+    assert_true(r.params.items[3999].data[0] == 3999.0f);
+    ckpt_free(&r);
+    ckpt_free(&c);
+
+    /* a valid message followed by 50000 unknown varint fields (number 99, value 0) */
+    size_t n;
+    unsigned char *good = small_file(f->path, &n);
+    size_t extra = 3 * 50000, plen = n - CKPT_HEADER_BYTES + extra;
+    unsigned char *payload = malloc(plen);
+    memcpy(payload, good + CKPT_HEADER_BYTES, n - CKPT_HEADER_BYTES);
+    for (size_t i = 0; i < extra; i += 3)
+        memcpy(payload + n - CKPT_HEADER_BYTES + i, "\x98\x06\x00", 3);
+    write_payload(f->path, payload, plen);
+    int rc = ckpt_read(f->path, &r, &d);
+    if (rc)
+        fprintf(stderr, "%s", diag_text(&d));
+    assert_int_equal(rc, 0);
+    assert_int_equal(r.params.n, 1);
+    assert_string_equal(r.optimizer, "sgd");
+    ckpt_free(&r);
+    free(payload);
+    free(good);
+    diag_free(&d);
+}
+
 static void test_write_errors_and_helpers(void **state)
 {
     Fix *f = *state;
@@ -517,6 +561,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_foreign_and_absurd, setup, teardown),
         cmocka_unit_test_setup_teardown(test_inconsistent_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sanity_consistent_message_reads, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_fields_and_many_tensors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_write_errors_and_helpers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

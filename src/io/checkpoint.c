@@ -515,6 +515,32 @@ oom:
     return -1;
 }
 
+/* protobuf-c allocates while unpacking in proportion to the payload (a few structs per field);
+ * this allocator caps the total at 16 x the payload + 1 MiB, so no crafted message can make it
+ * allocate without bound. A legitimate message needs at most about 8 x (a 1-byte varint shape
+ * entry becomes an int64). */
+typedef struct UnpackBudget {
+    size_t used, limit;
+    bool exceeded;
+} UnpackBudget;
+
+static void *budget_alloc(void *data, size_t size)
+{
+    UnpackBudget *b = data;
+    if (size > b->limit - b->used) {
+        b->exceeded = true;
+        return NULL;
+    }
+    b->used += size;
+    return malloc(size);
+}
+
+static void budget_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
 /* Header checks come first and each names what is wrong, so a foreign or damaged file is
  * explained precisely; the CRC covers every payload bit before protobuf-c sees it. */
 int ckpt_read(const char *path, Checkpoint *out, Diag *d)
@@ -526,6 +552,8 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
         return -1;
     int rc = -1;
     Recur__Checkpoint *m = NULL;
+    UnpackBudget budget = {0, 0, false};
+    ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
     if (len < 8 || memcmp(buf, ckpt_magic, 8) != 0) {
         DiagMessage *e = diag_error_in(d, path, "not a recur checkpoint (no RECURCKP magic)");
         if (len >= 8 && memcmp(buf, "\x89PNG", 4) == 0)
@@ -563,10 +591,12 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
                       "%08x)", want, got);
         goto done;
     }
-    m = recur__checkpoint__unpack(NULL, (size_t)plen, buf + CKPT_HEADER_BYTES);
+    budget.limit = (size_t)plen * 16 + ((size_t)1 << 20);
+    m = recur__checkpoint__unpack(&alloc, (size_t)plen, buf + CKPT_HEADER_BYTES);
     if (!m) {
-        diag_error_in(d, path, "corrupt checkpoint: the payload is not a valid recur.Checkpoint "
-                      "message");
+        diag_error_in(d, path, "corrupt checkpoint: %s",
+                      budget.exceeded ? "the payload would unpack to absurdly many objects"
+                                      : "the payload is not a valid recur.Checkpoint message");
         goto done;
     }
     free(buf);   /* the unpacked message holds its own copies */
@@ -574,7 +604,7 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
     rc = from_pb(path, m, out, d);
 done:
     if (m)
-        recur__checkpoint__free_unpacked(m, NULL);
+        recur__checkpoint__free_unpacked(m, &alloc);
     free(buf);
     if (rc != 0)
         ckpt_free(out);
