@@ -21,11 +21,13 @@ static const char ckpt_magic[8] = {'R', 'E', 'C', 'U', 'R', 'C', 'K', 'P'};
 
 /* ---- the C struct ---------------------------------------------------------------------- */
 
+/* An empty checkpoint: every pointer NULL, every count 0. */
 void ckpt_init(Checkpoint *c)
 {
     memset(c, 0, sizeof *c);
 }
 
+/* Frees every tensor's name and data and the list itself; l is empty afterwards. */
 void ckpt_tensors_free(CkptTensorList *l)
 {
     for (int i = 0; i < l->n; i++) {
@@ -36,6 +38,7 @@ void ckpt_tensors_free(CkptTensorList *l)
     memset(l, 0, sizeof *l);
 }
 
+/* Frees everything c owns; c is empty (and may be freed again) afterwards. */
 void ckpt_free(Checkpoint *c)
 {
     if (!c)
@@ -84,6 +87,7 @@ static int set_str(char **dst, const char *src)
     return 0;
 }
 
+/* Replaces the model source; text keeps embedded NULs (len bytes) plus a terminator. */
 int ckpt_set_source(Checkpoint *c, const char *name, const char *text, size_t len)
 {
     char *t = text ? dup_bytes(text, len) : NULL;
@@ -99,6 +103,7 @@ int ckpt_set_source(Checkpoint *c, const char *name, const char *text, size_t le
     return 0;
 }
 
+/* Appends a copy of one "name=value" override. */
 int ckpt_add_override(Checkpoint *c, const char *s)
 {
     char **o = realloc(c->overrides, (size_t)(c->noverrides + 1) * sizeof *o);
@@ -111,6 +116,7 @@ int ckpt_add_override(Checkpoint *c, const char *s)
     return 0;
 }
 
+/* Adds the constant, or replaces its value when the name is already there. */
 int ckpt_set_const(Checkpoint *c, const char *name, int64_t value)
 {
     for (int i = 0; i < c->nconsts; i++)
@@ -128,6 +134,7 @@ int ckpt_set_const(Checkpoint *c, const char *name, int64_t value)
     return 0;
 }
 
+/* Adds the hyperparameter, or replaces its value when the name is already there. */
 int ckpt_set_hyper(Checkpoint *c, const char *name, double value)
 {
     for (int i = 0; i < c->nhypers; i++)
@@ -145,6 +152,7 @@ int ckpt_set_hyper(Checkpoint *c, const char *name, double value)
     return 0;
 }
 
+/* Linear lookup (a checkpoint holds a handful of constants). */
 bool ckpt_get_const(const Checkpoint *c, const char *name, int64_t *value)
 {
     for (int i = 0; i < c->nconsts; i++)
@@ -155,6 +163,7 @@ bool ckpt_get_const(const Checkpoint *c, const char *name, int64_t *value)
     return false;
 }
 
+/* Linear lookup (a checkpoint holds a handful of hyperparameters). */
 bool ckpt_get_hyper(const Checkpoint *c, const char *name, double *value)
 {
     for (int i = 0; i < c->nhypers; i++)
@@ -165,6 +174,7 @@ bool ckpt_get_hyper(const Checkpoint *c, const char *name, double *value)
     return false;
 }
 
+/* Replaces the vocabulary with a copy of len bytes (byte i is token i). */
 int ckpt_set_vocab(Checkpoint *c, const unsigned char *bytes, size_t len)
 {
     unsigned char *v = (unsigned char *)dup_bytes(bytes, len);
@@ -176,6 +186,7 @@ int ckpt_set_vocab(Checkpoint *c, const unsigned char *bytes, size_t len)
     return 0;
 }
 
+/* Replaces the optimiser name (NULL clears it). */
 int ckpt_set_optimizer(Checkpoint *c, const char *name)
 {
     return set_str(&c->optimizer, name);
@@ -197,11 +208,13 @@ static int set_words(uint64_t **dst, int *ndst, const uint64_t *words, int n)
     return 0;
 }
 
+/* Replaces the RNG state words. */
 int ckpt_set_rng_state(Checkpoint *c, const uint64_t *words, int n)
 {
     return set_words(&c->rng_state, &c->nrng_state, words, n);
 }
 
+/* Replaces the data-position words. */
 int ckpt_set_data_pos(Checkpoint *c, const uint64_t *words, int n)
 {
     return set_words(&c->data_pos, &c->ndata_pos, words, n);
@@ -524,6 +537,7 @@ typedef struct UnpackBudget {
     bool exceeded;
 } UnpackBudget;
 
+/* Counts every allocation against the budget; NULL (and a flag) once it would be exceeded. */
 static void *budget_alloc(void *data, size_t size)
 {
     UnpackBudget *b = data;
@@ -535,6 +549,7 @@ static void *budget_alloc(void *data, size_t size)
     return malloc(size);
 }
 
+/* Frees are not credited back: the budget bounds the total ever allocated by one unpack. */
 static void budget_free(void *data, void *p)
 {
     (void)data;

@@ -70,6 +70,7 @@ void io_atomic_write(IoAtomic *w, const void *buf, size_t n)
     }
 }
 
+/* Closes and unlinks the temporary file; the destination is untouched. */
 void io_atomic_abort(IoAtomic *w)
 {
     if (w->fd >= 0)
@@ -182,28 +183,33 @@ int io_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t 
     return 0;
 }
 
+/* Little-endian u32 at p (any alignment). */
 uint32_t io_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* Little-endian u64 at p (any alignment). */
 uint64_t io_le64(const unsigned char *p)
 {
     return (uint64_t)io_le32(p) | (uint64_t)io_le32(p + 4) << 32;
 }
 
+/* Stores v little-endian at p. */
 void io_put_le32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Stores v little-endian at p. */
 void io_put_le64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
+/* Inspects the first byte of a 16-bit 1. */
 bool io_host_le(void)
 {
     const uint16_t one = 1;
@@ -213,11 +219,13 @@ bool io_host_le(void)
 }
 
 /* CRC-32 tables for slicing-by-8: crc_tab[0] is the classic byte table of the reflected
- * polynomial 0xEDB88320, crc_tab[k][i] = (crc_tab[k-1][i] >> 8) ^ crc_tab[0][crc_tab[k-1][i] & 0xff]
+ * polynomial 0xEDB88320, and
+ *   crc_tab[k][i] = (crc_tab[k-1][i] >> 8) ^ crc_tab[0][crc_tab[k-1][i] & 0xff]
  * advances a byte's contribution by k more bytes. Built once (pthread_once: thread-safe). */
 static uint32_t crc_tab[8][256];
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
+/* Builds the eight tables (run once through pthread_once). */
 static void crc_init(void)
 {
     for (uint32_t i = 0; i < 256; i++) {

@@ -42,6 +42,7 @@ void inspect_stats(const float *x, int64_t n, TensorStats *s)
     s->std = sqrt(ss / (double)s->finite);
 }
 
+/* "[d0, d1, ...]", truncated to fit n bytes but always terminated. */
 void inspect_format_shape(const int64_t *shape, int ndim, char *buf, size_t n)
 {
     size_t k = 0;
@@ -92,6 +93,7 @@ int inspect_print_tensors(FILE *out, const CkptTensorList *l)
     return ferror(out) ? -1 : 0;
 }
 
+/* Header lines about the model and training state, then the tensor tables. */
 int inspect_print_checkpoint(FILE *out, const Checkpoint *c)
 {
     fprintf(out, "checkpoint format %u", c->format_version);

@@ -19,6 +19,7 @@
 
 enum { NPY_MAX_HEADER = 1 << 20 };  /* numpy's own readers refuse much less than this */
 
+/* Bytes per element; 0 for an invalid dtype. */
 size_t npy_dtype_size(NpyDtype t)
 {
     switch (t) {
@@ -28,6 +29,7 @@ size_t npy_dtype_size(NpyDtype t)
     return 0;
 }
 
+/* The descr string numpy writes for a little-endian dtype. */
 static const char *dtype_descr(NpyDtype t)
 {
     switch (t) {
@@ -39,6 +41,7 @@ static const char *dtype_descr(NpyDtype t)
     return "?";
 }
 
+/* Frees the data and zeroes the array (safe on a zeroed or NULL array). */
 void npy_free(NpyArray *a)
 {
     if (!a)
@@ -53,6 +56,7 @@ typedef struct Cursor {
     const char *p, *end;
 } Cursor;
 
+/* Skips spaces, tabs and newlines (the padding numpy puts in the header). */
 static void skip_ws(Cursor *c)
 {
     while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))

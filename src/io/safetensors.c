@@ -20,11 +20,13 @@ typedef struct StEntry {
     uint64_t count, begin, end;
 } StEntry;
 
+/* Bytes per element of a supported dtype. */
 static size_t st_dtype_size(StDtype t)
 {
     return t == ST_F64 ? 8 : t == ST_F32 ? 4 : 2;
 }
 
+/* Frees every key and value; m is empty afterwards. */
 void safetensors_meta_free(SafetensorsMeta *m)
 {
     if (!m)
@@ -38,6 +40,7 @@ void safetensors_meta_free(SafetensorsMeta *m)
     memset(m, 0, sizeof *m);
 }
 
+/* Linear lookup (metadata maps are tiny). */
 const char *safetensors_meta_get(const SafetensorsMeta *m, const char *key)
 {
     for (int i = 0; i < m->n; i++)
@@ -210,6 +213,7 @@ static int parse_entry(const char *path, const char *name, json_object *v, StEnt
     return 0;
 }
 
+/* Orders entries by data offset (begin, then end), for the gap/overlap scan. */
 static int cmp_entry(const void *a, const void *b)
 {
     const StEntry *x = a, *y = b;
@@ -442,7 +446,8 @@ static json_object *build_header(const char *path, const CkptTensorList *l,
             json_object_put(root);
             return NULL;
         }
-        if (strcmp(t->name, "__metadata__") == 0 || json_object_object_get_ex(root, t->name, NULL)) {
+        if (strcmp(t->name, "__metadata__") == 0 ||
+            json_object_object_get_ex(root, t->name, NULL)) {
             diag_error_in(d, path, "cannot write tensor '%s': %s", t->name,
                           strcmp(t->name, "__metadata__") == 0 ? "reserved name"
                                                                : "duplicate name");
