@@ -378,11 +378,11 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         bool last = r->step == r->total;
         bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
         double val = NAN;
+        double now = progress_now();   /* training time only: evaluation is not counted */
         if (eval) {
             if (evaluate(r, &val, d) != 0) return -1;
             last_val = val;
         }
-        double now = progress_now();
         if (eval || r->step % st->log_every == 0) {
             tps = now > t_mark ? (double)tokens / (now - t_mark) : 0;
             log_row(r, loss_sum / (double)loss_n, val, lr, norm, tps);
@@ -390,7 +390,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
             loss_sum = 0;
             loss_n = 0;
             tokens = 0;
-            t_mark = now;
+            t_mark = -1;    /* restarted after this step's evaluation and saving */
         } else {
             progress_update(&r->prog, r->step, loss, last_val, tps, false);
         }
@@ -406,6 +406,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
             if (interrupted) *interrupted = true;
             return 0;
         }
+        if (t_mark < 0) t_mark = progress_now();
         if (r->o->stop_after > 0 && done_here >= r->o->stop_after) {
             if (interrupted) *interrupted = true;   /* test hook: a crash, nothing saved */
             return 0;
