@@ -149,7 +149,7 @@ static int new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstN
         diag_error(s->d, st->loc, "the model has more than %d layers", SEMA_MAX_LAYERS);
         return -1;
     }
-    const char *label;
+    const char *label = NULL;
     if (st->kind == AST_LAYER && st->name && strlen(st->name) > SEMA_MAX_NAME) {
         diag_error(s->d, st->name_loc, "the label is too long (the limit is %d characters)",
                    SEMA_MAX_NAME);
@@ -159,13 +159,14 @@ static int new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstN
         label = sema_fmt(s, "%s%s", st->name, sc ? sc->suffix : "");
         int old = label ? find_label(s, label) : -1;
         if (old >= 0) {
+            /* reported; the layer goes on under an automatic name so later errors show */
             diag_error(s->d, st->name_loc, "label '%s' is already used at %s", label,
                        sema_pos(L(s, old)->loc, pos, sizeof pos));
-            return -1;
+            label = NULL;
         }
-    } else {
-        label = auto_label(s, autokind);
     }
+    if (!label)
+        label = auto_label(s, autokind);
     IrLayer *a = sema_grow(s, s->m->layers, s->m->nlayers, &s->layers_cap, sizeof *a);
     if (!a || !label)
         return -1;
