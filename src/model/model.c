@@ -5,17 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "io/inspect.h"
 #include "lang/sema.h"
 #include "util/rng.h"
 
-/* Formats a shape as "[2048, 512]" into buf. */
+/* Formats a shape as "[2048, 512]" into buf (inspect's formatter) and returns buf. */
 static char *shape_str(char *buf, size_t n, int ndim, const int64_t *shape)
 {
-    size_t k = (size_t)snprintf(buf, n, "[");
-    for (int i = 0; i < ndim && k < n; i++)
-        k += (size_t)snprintf(buf + k, n - k, "%s%lld", i ? ", " : "", (long long)shape[i]);
-    if (k < n)
-        snprintf(buf + k, n - k, "]");
+    inspect_format_shape(shape, ndim, buf, n);
     return buf;
 }
 
@@ -85,6 +82,7 @@ int model_init_weights(Model *m, uint64_t seed, Diag *d)
 {
     Rng rng;
     rng_seed(&rng, seed);
+    m->seed = seed;
     float *p = m->params;
     for (int i = 0; i < m->ir->ntensors; i++) {
         const IrTensor *t = &m->ir->tensors[i];
@@ -177,6 +175,7 @@ int model_to_checkpoint(const Model *m, Checkpoint *c, Diag *d)
         rc = ckpt_set_const(c, "classes", m->ir->classes);
     if (!rc && m->vocab)
         rc = ckpt_set_vocab(c, m->vocab, m->vocab_len);
+    c->seed = m->seed;
     if (rc) {
         diag_error_in(d, m->source->name, "out of memory while building a checkpoint");
         return -1;
@@ -199,6 +198,7 @@ int model_from_checkpoint(Model *m, Diag *d, const Checkpoint *c, const char *pa
         diag_error_in(d, path, "the model stored in this checkpoint does not compile");
         return -1;
     }
+    m->seed = c->seed;
     if (c->vocab) {
         m->vocab = malloc(c->vocab_len + 1);
         if (!m->vocab) {

@@ -30,6 +30,7 @@ typedef struct Model {
     float *params;          /* ir->nparams floats, tensors in IrModel.tensors order */
     unsigned char *vocab;   /* a text model's vocabulary (sorted symbols as bytes), or NULL */
     size_t vocab_len;
+    uint64_t seed;          /* the seed of model_init_weights (stored in checkpoints) */
 } Model;
 
 /* Largest .rnn file read. */
