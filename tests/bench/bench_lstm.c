@@ -12,7 +12,7 @@
  * Usage: bench_lstm [--hidden 512] [--layers 2] [--batch 32] [--seq 100] [--vocab 65]
  *                   [--input onehot|embedding] [--embed E] [--threads 2] [--steps 10]
  *                   [--warmup 2] [--max-seconds 20] [--torch "PYTHON SCRIPT"]
- *                   [--torch-openblas openmp|pthread]
+ *                   [--torch-openblas openmp|pthread] [--clip C]
  * This is a benchmark, not a test: it is run by `make bench`, never by `make check`. */
 #include <cblas.h>
 #include <math.h>
@@ -32,6 +32,7 @@ typedef struct Config {
     int H, L, B, T, V, E, threads, steps, warmup;
     bool onehot;
     double max_seconds;
+    double clip; /* global gradient-norm clip before Adam (0 = off), as the harness's --clip */
     const char *torch;
     const char *torch_blas; /* OpenBLAS build the harness loads: openmp (default), pthread */
 } Config;
@@ -222,6 +223,8 @@ static double model_step(Model *m, int iter, bool train)
     }
     if (!c->onehot)
         kern_embedding_backward(tb, c->E, inp, m->dx0, m->demb);
+    if (c->clip > 0)
+        optim_clip_grad_norm(m->grads, (int64_t)m->nparams, c->clip);
     optim_step(&m->opt, m->params, m->grads, 2e-3);
     return loss;
 }
@@ -313,11 +316,11 @@ static double run_torch(const Config *c, const char *mode)
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
              "%s --hidden %d --layers %d --batch %d --seq %d --vocab %d --input %s --embed %d "
-             "--threads %d --steps %d --warmup %d --max-seconds %g --mode %s --openblas %s "
+             "--threads %d --steps %d --warmup %d --max-seconds %g --mode %s --openblas %s --clip %g "
              "2>&1",
              c->torch, c->H, c->L, c->B, c->T, c->V, c->onehot ? "onehot" : "embedding",
              c->onehot ? 0 : c->E, c->threads, c->steps, c->warmup, c->max_seconds, mode,
-             c->torch_blas);
+             c->torch_blas, c->clip);
     FILE *f = popen(cmd, "r");
     if (!f)
         return 0;
@@ -341,7 +344,7 @@ static void usage(void)
     fprintf(stderr, "usage: bench_lstm [--hidden H] [--layers L] [--batch B] [--seq T] "
                     "[--vocab V] [--input onehot|embedding] [--embed E] [--threads N] "
                     "[--steps N] [--warmup N] [--max-seconds S] [--torch CMD] "
-                    "[--torch-openblas openmp|pthread]\n");
+                    "[--torch-openblas openmp|pthread] [--clip C]\n");
     exit(2);
 }
 
@@ -366,6 +369,7 @@ int main(int argc, char **argv)
         else if (!strcmp(a, "--warmup")) c.warmup = atoi(v);
         else if (!strcmp(a, "--max-seconds")) c.max_seconds = atof(v);
         else if (!strcmp(a, "--input")) c.onehot = strcmp(v, "embedding") != 0;
+        else if (!strcmp(a, "--clip")) c.clip = atof(v);
         else if (!strcmp(a, "--torch")) c.torch = v;
         else if (!strcmp(a, "--torch-openblas")) c.torch_blas = v;
         else usage();
@@ -380,9 +384,9 @@ int main(int argc, char **argv)
 
     Model m;
     model_init(&m, &c);
-    printf("# cell=lstm input=%s V=%d I1=%d H=%d L=%d B=%d T=%d params=%zu\n",
+    printf("# cell=lstm input=%s V=%d I1=%d H=%d L=%d B=%d T=%d params=%zu clip=%g\n",
            c.onehot ? "onehot" : "embedding", c.V, c.onehot ? c.V : c.E, c.H, c.L, c.B, c.T,
-           m.nparams);
+           m.nparams, c.clip);
     double ours_train = run_mode(&m, true);
     double ours_infer = run_mode(&m, false);
 
