@@ -179,55 +179,91 @@ static const char *kind_str(const IrLayer *l, char *buf, size_t cap)
     return buf;
 }
 
-/* Prints the table from the models in e (e->m[0][0] gives structure and names). */
+enum { COLS = 5, CELL = 192 };
+
+/* The columns of one row: a layer (label, kind, output, parameters, inputs when not simply the
+ * previous layer) or a tensor (name, -, shape, size, -). */
+static void row(const Explain *e, int i, bool tensor, char col[COLS][CELL])
+{
+    const IrModel *m = e->m[0][0];
+    char a[128], b[128];
+    for (int c = 0; c < COLS; c++)
+        col[c][0] = '\0';
+    if (tensor) {
+        const IrTensor *x = &m->tensors[i];
+        snprintf(col[0], CELL, "%s", x->name);
+        if (x->ndim == 2)
+            snprintf(col[2], CELL, "[%s, %s]", qfmt(e, q_dim, i, 0, false, a, sizeof a),
+                     qfmt(e, q_dim, i, 1, false, b, sizeof b));
+        else
+            snprintf(col[2], CELL, "[%s]", qfmt(e, q_dim, i, 0, false, a, sizeof a));
+        qfmt(e, q_tsize, i, 0, true, col[3], CELL);
+        return;
+    }
+    const IrLayer *l = &m->layers[i];
+    snprintf(col[0], CELL, "%s", l->label);
+    kind_str(l, col[1], CELL);
+    if (l->tokens)
+        snprintf(col[2], CELL, "[T, B] ids < %s", qfmt(e, q_vocab, i, 0, false, a, sizeof a));
+    else
+        snprintf(col[2], CELL, "%s%s]", l->sequence ? "[T, B, " : "[B, ",
+                 qfmt(e, q_width, i, 0, false, a, sizeof a));
+    qfmt(e, q_lparams, i, 0, true, col[3], CELL);
+    bool chained = l->ninputs == 1 && l->inputs[0] == i - 1;
+    if (l->ninputs && !chained) {
+        size_t n = (size_t)snprintf(col[4], CELL, "<- ");
+        for (int j = 0; j < l->ninputs && n < CELL; j++)
+            n += (size_t)snprintf(col[4] + n, CELL - n, "%s%s", j ? ", " : "",
+                                  m->layers[l->inputs[j]].label);
+    }
+}
+
+/* Prints the table from the models in e (e->m[0][0] gives structure and names): one pass to
+ * size the columns, one to print. Tensor rows are indented under their layer, their name
+ * spanning the label and kind columns. */
 static void explain_table(const Explain *e, FILE *out)
 {
     const IrModel *m = e->m[0][0];
-    char a[128], b[128], k[128], shape[160];
-    fprintf(out, "model %s", m->name ? m->name : "model");
-    if (m->vocab >= 0 && e->nv > 1)
-        fprintf(out, "  (vocab = auto)");
-    else if (m->vocab >= 0)
-        fprintf(out, "  (vocab = %d)", m->vocab);
-    if (m->classes >= 0 && e->nc > 1)
-        fprintf(out, "  (classes = auto)");
-    else if (m->classes >= 0)
-        fprintf(out, "  (classes = %d)", m->classes);
-    fprintf(out, "\n\n  %-22s %-28s %-18s %14s\n", "layer", "kind", "output", "parameters");
-    for (int i = 0; i < m->nlayers; i++) {
-        const IrLayer *l = &m->layers[i];
-        if (l->tokens)
-            snprintf(shape, sizeof shape, "[T, B] ids < %s", qfmt(e, q_vocab, i, 0, false, a,
-                                                                 sizeof a));
-        else
-            snprintf(shape, sizeof shape, "%s%s]", l->sequence ? "[T, B, " : "[B, ",
-                     qfmt(e, q_width, i, 0, false, a, sizeof a));
-        char from[160] = "";
-        bool chained = l->ninputs == 1 && l->inputs[0] == i - 1;
-        if (l->ninputs && !chained) {
-            size_t n = (size_t)snprintf(from, sizeof from, "  <- ");
-            for (int j = 0; j < l->ninputs && n < sizeof from; j++)
-                n += (size_t)snprintf(from + n, sizeof from - n, "%s%s", j ? ", " : "",
-                                      m->layers[l->inputs[j]].label);
+    char col[COLS][CELL], total[128];
+    int w[4] = { 5, 4, 6, 10 };     /* "layer", "kind", "output", "parameters" */
+    for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1) {
+            fprintf(out, "model %s", m->name ? m->name : "model");
+            if (m->vocab >= 0 && e->nv > 1)
+                fprintf(out, "  (vocab = auto)");
+            else if (m->vocab >= 0)
+                fprintf(out, "  (vocab = %d)", m->vocab);
+            if (m->classes >= 0 && e->nc > 1)
+                fprintf(out, "  (classes = auto)");
+            else if (m->classes >= 0)
+                fprintf(out, "  (classes = %d)", m->classes);
+            fprintf(out, "\n\n  %-*s  %-*s  %-*s  %*s\n", w[0], "layer", w[1], "kind", w[2],
+                    "output", w[3], "parameters");
         }
-        fprintf(out, "  %-22s %-28s %-18s %14s%s\n", l->label, kind_str(l, k, sizeof k), shape,
-                qfmt(e, q_lparams, i, 0, true, b, sizeof b), from);
-        for (int t = l->first_tensor; t < l->first_tensor + l->ntensors; t++) {
-            const IrTensor *x = &m->tensors[t];
-            char d0[64], d1[64];
-            if (x->ndim == 2)
-                snprintf(shape, sizeof shape, "[%s, %s]", qfmt(e, q_dim, t, 0, false, d0,
-                                                               sizeof d0),
-                         qfmt(e, q_dim, t, 1, false, d1, sizeof d1));
-            else
-                snprintf(shape, sizeof shape, "[%s]", qfmt(e, q_dim, t, 0, false, d0,
-                                                           sizeof d0));
-            fprintf(out, "      %-49s %-18s %14s\n", x->name, shape,
-                    qfmt(e, q_tsize, t, 0, true, b, sizeof b));
+        for (int i = 0; i < m->nlayers; i++) {
+            const IrLayer *l = &m->layers[i];
+            for (int t = -1; t < l->ntensors; t++) {
+                bool tensor = t >= 0;
+                row(e, tensor ? l->first_tensor + t : i, tensor, col);
+                if (pass == 0) {
+                    int n0 = (int)strlen(col[0]);
+                    if (tensor && n0 + 4 > w[0] + 2 + w[1])
+                        w[1] = n0 + 4 - w[0] - 2;
+                    for (int c = 0; c < 4; c++)
+                        if (!(tensor && c < 2) && (int)strlen(col[c]) > w[c])
+                            w[c] = (int)strlen(col[c]);
+                } else if (tensor) {
+                    fprintf(out, "      %-*s  %-*s  %*s\n", w[0] + w[1] - 2, col[0], w[2],
+                            col[2], w[3], col[3]);
+                } else {
+                    fprintf(out, "  %-*s  %-*s  %-*s  %*s%s%s\n", w[0], col[0], w[1], col[1],
+                            w[2], col[2], w[3], col[3], col[4][0] ? "  " : "", col[4]);
+                }
+            }
         }
     }
-    fprintf(out, "\ntotal: %s parameters in %d tensors\n", qfmt(e, q_total, 0, 0, true, a,
-                                                                sizeof a), m->ntensors);
+    fprintf(out, "\ntotal: %s parameters in %d tensors\n", qfmt(e, q_total, 0, 0, true, total,
+                                                                 sizeof total), m->ntensors);
 }
 
 void ir_explain(const IrModel *m, FILE *out)
