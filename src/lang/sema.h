@@ -20,6 +20,20 @@
  * identifier, a "string", or a call such as adam(lr=0.01). A setting's value replaces the
  * file's (or is added when the file has none).
  *
+ * Decisions where LANGUAGE.md is silent:
+ *  - A layer's positional size may also be given by name: embedding(dim=), rnn/lstm/gru
+ *    (hidden=), dense(units=), dropout(p=), pool(mode=), tokens(vocab=), vector(size=); user
+ *    cells take their size parameters positionally or by name, with defaults `cell c(H, K = 2)`.
+ *  - The input layer is labelled `input`; its IrLayer.width is 1 for token ids (vocab in
+ *    IrLayer.vocab). `residual { }` adds an IR_LAYER_ADD layer named residual<n> with inputs
+ *    (group input, group output). Labels inside `repeat` resolve to the same iteration first.
+ *  - Initialisers as PyTorch: embedding normal(1); dense weight and bias uniform(+-1/sqrt(in));
+ *    layernorm weight 1, bias 0; cell params uniform(+-1/sqrt(H)), H the first size parameter.
+ *  - Inside cells every name is assigned once per step (values too, not only states); sizes,
+ *    consts, vocab and classes may appear in equations as scalar constants.
+ *  - Warnings (no failure): dropout= with layers=1; a user cell's unused input/param/value.
+ *  - Limits: sizes <= 2^28, repeat/layers= <= 1000, 10000 layers, 20000 cell instances.
+ *
  * Ownership: the returned IrModel belongs to the caller (ir_model_free). Every diagnostic goes
  * to d; the prelude source is added to d once (named "<prelude>") and d must outlive nothing
  * of the model except IrModel.source/SrcRange pointers, which point into d's sources. */
