@@ -25,9 +25,15 @@ static void tensor_shape(const IrTensor *t, int64_t shape[2])
 
 int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets)
 {
+    return model_compile_opts(m, d, src, sets, nsets, NULL);
+}
+
+int model_compile_opts(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets,
+                       SemaOptions *so)
+{
     memset(m, 0, sizeof *m);
     m->source = src;
-    m->ir = sema_compile(d, src, sets, nsets);
+    m->ir = sema_compile_opts(d, src, sets, nsets, so);
     if (!m->ir)
         return -1;
     m->sets = calloc((size_t)nsets + 1, sizeof *m->sets);
@@ -48,6 +54,60 @@ oom:
     return -1;
 }
 
+/* The recompile goes to a scratch Diag so the warnings of the first compile are not repeated;
+ * on failure it is done again into d, whose messages then carry the errors with their source
+ * lines. The scratch Diag is kept: the new IR's prelude ranges point into its sources. */
+int model_recompile(Model *m, Diag *d, const char *const *extra, int nextra)
+{
+    int n = m->nsets + nextra, made = 0;
+    char **sets = calloc((size_t)n + 1, sizeof *sets);
+    Diag *quiet = malloc(sizeof *quiet);
+    IrModel *ir = NULL;
+    float *params = NULL;
+    if (quiet)
+        diag_init(quiet);
+    if (!sets || !quiet)
+        goto oom;
+    for (int i = 0; i < m->nsets; i++)
+        sets[i] = m->sets[i];                  /* borrowed until the swap below */
+    for (; made < nextra; made++)
+        if (!(sets[m->nsets + made] = strdup(extra[made])))
+            goto oom;
+    ir = sema_compile(quiet, m->source, (const char *const *)sets, n);
+    if (!ir) {
+        ir_model_free(sema_compile(d, m->source, (const char *const *)sets, n));
+        goto fail;
+    }
+    params = calloc((size_t)ir->nparams + 1, sizeof *params);
+    if (!params)
+        goto oom;
+    ir_model_free(m->ir);
+    m->ir = ir;
+    free(m->params);
+    m->params = params;
+    free(m->sets);
+    m->sets = sets;
+    m->nsets = n;
+    if (m->quiet) {
+        diag_free(m->quiet);
+        free(m->quiet);
+    }
+    m->quiet = quiet;
+    return 0;
+oom:
+    diag_error_in(d, m->source->name, "out of memory while recompiling the model");
+fail:
+    ir_model_free(ir);
+    for (int i = 0; sets && i < made; i++)
+        free(sets[m->nsets + i]);
+    free(sets);
+    if (quiet) {
+        diag_free(quiet);
+        free(quiet);
+    }
+    return -1;
+}
+
 int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets)
 {
     memset(m, 0, sizeof *m);
@@ -65,6 +125,10 @@ void model_free(Model *m)
     free(m->sets);
     free(m->params);
     free(m->vocab);
+    if (m->quiet) {
+        diag_free(m->quiet);
+        free(m->quiet);
+    }
     memset(m, 0, sizeof *m);
 }
 
@@ -175,6 +239,8 @@ int model_to_checkpoint(const Model *m, Checkpoint *c, Diag *d)
         rc = ckpt_set_const(c, "classes", m->ir->classes);
     if (!rc && m->vocab)
         rc = ckpt_set_vocab(c, m->vocab, m->vocab_len);
+    if (!rc && m->vocab)
+        rc = ckpt_set_hyper(c, "vocab_level", m->vocab_level);
     c->seed = m->seed;
     if (rc) {
         diag_error_in(d, m->source->name, "out of memory while building a checkpoint");
@@ -208,6 +274,7 @@ int model_from_checkpoint(Model *m, Diag *d, const Checkpoint *c, const char *pa
         }
         memcpy(m->vocab, c->vocab, c->vocab_len);
         m->vocab_len = c->vocab_len;
+        m->vocab_level = model_checkpoint_vocab_level(c);
     }
     if (model_set_tensors(m, &c->params, path, d)) {
         model_free(m);
@@ -240,11 +307,23 @@ int model_save(const Model *m, const char *path, Diag *d)
     return rc;
 }
 
+int model_checkpoint_vocab_level(const Checkpoint *c)
+{
+    double level = 0;
+    return ckpt_get_hyper(c, "vocab_level", &level) && level == 1 ? 1 : 0;
+}
+
 ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d)
 {
     ExecModel *e = exec_create(m->ir, batch, max_T, d);
-    if (!e)
-        return NULL;
+    if (e)
+        model_put_params(m, e);
+    return e;
+}
+
+/* The executor keeps each tensor at its own (aligned) offset; m's are back to back. */
+void model_put_params(const Model *m, ExecModel *e)
+{
     float *dst = exec_params(e);
     const float *src = m->params;
     for (int i = 0; i < exec_ntensors(e); i++) {
@@ -252,7 +331,6 @@ ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d)
         memcpy(dst + t->offset, src, sizeof(float) * (size_t)t->size);
         src += t->size;
     }
-    return e;
 }
 
 void model_take_params(Model *m, const ExecModel *e)

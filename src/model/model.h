@@ -9,8 +9,9 @@
  * model expects [1024, 256]`).
  *
  * Ownership: a Model owns its IrModel, parameter buffer, override strings and vocabulary
- * (model_free releases them). Its Source belongs to the Diag it was loaded with, which must
- * outlive the Model. ExecModels made by model_exec belong to the caller (exec_free). */
+ * (model_free releases them), and after model_recompile the scratch Diag its IR points into. Its
+ * Source belongs to the Diag it was loaded with, which must outlive the Model. ExecModels made by
+ * model_exec belong to the caller (exec_free). */
 #ifndef RECUR_MODEL_H
 #define RECUR_MODEL_H
 
@@ -21,6 +22,7 @@
 #include "io/checkpoint.h"
 #include "ir/ir.h"
 #include "lang/diag.h"
+#include "lang/sema.h"
 
 typedef struct Model {
     const Source *source;   /* the .rnn text (owned by the Diag) */
@@ -30,7 +32,11 @@ typedef struct Model {
     float *params;          /* ir->nparams floats, tensors in IrModel.tensors order */
     unsigned char *vocab;   /* a text model's vocabulary (sorted symbols as bytes), or NULL */
     size_t vocab_len;
+    int vocab_level;        /* what the vocabulary's symbols are: 0 UTF-8 characters, 1 bytes
+                               (text level=byte); stored as the checkpoint hyper "vocab_level" */
     uint64_t seed;          /* the seed of model_init_weights (stored in checkpoints) */
+    Diag *quiet;            /* model_recompile's diagnostics: the IR's prelude ranges point into
+                               its sources (NULL until then) */
 } Model;
 
 /* Largest .rnn file read. */
@@ -38,6 +44,14 @@ enum { MODEL_SOURCE_MAX = 16 << 20 };
 
 /* Compiles src with the overrides into m (zeroed weights). -1 with diagnostics on error. */
 int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets);
+/* As model_compile with sema options (so may be NULL): with so->allow_auto, vocab/classes may
+ * stay unbound (placeholders) until the data binds them through model_recompile. */
+int model_compile_opts(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets,
+                       SemaOptions *so);
+/* Compiles m's source again with the extra overrides appended to its own (e.g. "vocab=65" once
+ * the data is known) and replaces its IR and (zeroed) weights. The first compile's warnings are
+ * not repeated; errors are reported in d. -1 leaves m as it was. */
+int model_recompile(Model *m, Diag *d, const char *const *extra, int nextra);
 /* Loads and compiles the .rnn file at path. */
 int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets);
 /* Initialises every tensor by its declared initialiser, from one seed (exec_init_tensor). */
@@ -69,5 +83,9 @@ int model_save(const Model *m, const char *path, Diag *d);
 ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d);
 /* Copies an executor's weights back into m (after training). */
 void model_take_params(Model *m, const ExecModel *e);
+/* Copies m's weights into an executor made for m's IR (e.g. after loading a checkpoint). */
+void model_put_params(const Model *m, ExecModel *e);
+/* The vocabulary level recorded in checkpoint c (0 characters, 1 bytes; 0 when absent). */
+int model_checkpoint_vocab_level(const Checkpoint *c);
 
 #endif

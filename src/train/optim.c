@@ -17,6 +17,12 @@ const char *optim_kind_name(OptimKind k)
 }
 
 /* torch.optim defaults, so a .rnn file that names only the optimiser behaves as in PyTorch. */
+void optim_state_names(OptimKind k, const char **m, const char **v)
+{
+    *m = k == OPTIM_ADAM || k == OPTIM_ADAMW ? "exp_avg" : "momentum_buffer";
+    *v = k == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
+}
+
 OptimConfig optim_defaults(OptimKind k)
 {
     OptimConfig c = {0};

@@ -50,6 +50,10 @@ typedef struct Optim {
 
 /* The spelling of a kind ("sgd", "adam", "adamw", "rmsprop"). */
 const char *optim_kind_name(OptimKind k);
+/* The names PyTorch's state_dict gives the m and v buffers of kind k (checkpoints use them):
+ * exp_avg / exp_avg_sq (Adam, AdamW), momentum_buffer / square_avg (RMSprop), momentum_buffer
+ * (SGD, whose v is unused). */
+void optim_state_names(OptimKind k, const char **m, const char **v);
 /* PyTorch's defaults for kind k (lr 1e-3 for Adam/AdamW, 1e-2 for SGD and RMSprop). */
 OptimConfig optim_defaults(OptimKind k);
 

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lang/sema.h"
 #include "train/train.h"
 #include "train/train_int.h"
 
@@ -93,33 +92,25 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, "sample", "--top-k and --length must be >= 0");
         return -1;
     }
-    Checkpoint c;
-    if (ckpt_read(path, &c, d) != 0) return -1;
+    Model model;
+    if (model_load(&model, d, path, NULL) != 0) return -1;
+    const IrModel *m = model.ir;
     int rc = -1;
-    IrModel *m = NULL;
     ExecModel *e = NULL;
     Cand *cand = NULL;
     int32_t *prime = NULL;
     Vocab v;
-    memset(&v, 0, sizeof v);
-    const Source *src = ckpt_source(&c, path, d);
-    if (!src || ckpt_vocab(&c, &v, d) != 0) goto done;
+    if (session_vocab(&v, model.vocab, model.vocab_len, model.vocab_level, d) != 0) goto done;
     if (v.size == 0) {
         diag_error_in(d, path, "the model was not trained on text: there is nothing to sample");
         goto done;
     }
-    m = sema_compile(d, src, (const char *const *)c.overrides, c.noverrides);
-    if (!m) goto done;
     if (m->layers[0].kind != IR_LAYER_INPUT_TOKENS || !m->layers[m->output].sequence) {
         diag_error_in(d, path, "sampling needs a model from tokens to per-step outputs");
         goto done;
     }
-    e = exec_create(m, 1, 1, d);
+    e = model_exec(&model, 1, 1, d);
     if (!e) goto done;
-    Session tmp;
-    memset(&tmp, 0, sizeof tmp);
-    tmp.e = e;
-    if (session_load_params(&tmp, &c, path, d) != 0) goto done;
     exec_set_grad_enabled(e, false);
     /* The prime text, every character checked against the vocabulary first. */
     const char *pt = o->prime ? o->prime : "";
@@ -188,27 +179,19 @@ done:
     free(cand);
     data_vocab_free(&v);
     if (e) exec_free(e);
-    if (m) ir_model_free(m);
-    ckpt_free(&c);
+    model_free(&model);
     return rc;
 }
 
 int eval_run(const EvalOptions *o, Diag *d)
 {
     const char *path = o->ckpt_path;
-    Checkpoint c;
-    if (ckpt_read(path, &c, d) != 0) return -1;
-    int rc = -1;
-    Vocab v;
-    memset(&v, 0, sizeof v);
+    Model m;
     Session s;
-    memset(&s, 0, sizeof s);
-    const Source *src = ckpt_source(&c, path, d);
-    if (!src || ckpt_vocab(&c, &v, d) != 0) goto done;
-    if (session_open(&s, src, (const char *const *)c.overrides, c.noverrides, o->data_path, 0, 0,
-                     true, c.seed, v.size ? &v : NULL, o->data_path != NULL, d) != 0)
-        goto done;
-    if (session_load_params(&s, &c, path, d) != 0) goto done;
+    if (model_load(&m, d, path, NULL) != 0 ||
+        session_open(&s, &m, NULL, o->data_path, 0, 0, true, m.seed, o->data_path != NULL, d))
+        return -1;
+    int rc = -1;
     double loss, acc;
     if (session_validate(&s, &loss, &acc, d) != 0) goto done;
     if (isnan(loss)) {
@@ -231,7 +214,5 @@ int eval_run(const EvalOptions *o, Diag *d)
     rc = 0;
 done:
     session_free(&s);
-    data_vocab_free(&v);
-    ckpt_free(&c);
     return rc;
 }

@@ -8,18 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lang/sema.h"
-
-/* Appends a copy of str to s->sets. */
-static int add_set(Session *s, const char *str)
-{
-    char **n = realloc(s->sets, sizeof *n * (size_t)(s->nsets + 1));
-    if (!n) return -1;
-    s->sets = n;
-    if (!(s->sets[s->nsets] = strdup(str))) return -1;
-    s->nsets++;
-    return 0;
-}
 
 /* The loss that fits the data's targets. */
 static ExecLossKind loss_for(DataTarget t)
@@ -37,9 +25,9 @@ static const char *loss_name(ExecLossKind k)
 /* Checks that the model's input and output fit the data and the loss. */
 static int check_fit(Session *s, Diag *d)
 {
-    const IrModel *m = s->model;
+    const IrModel *m = s->m.ir;
     const DataSet *ds = &s->ds;
-    const char *what = s->src->name;
+    const char *what = s->m.source->name;
     const IrLayer *in = &m->layers[0], *out = &m->layers[m->output];
     const char *dname = ds->cfg.path ? ds->cfg.path : "the data";
     if (ds->in_width == 0 && in->kind != IR_LAYER_INPUT_TOKENS) {
@@ -93,82 +81,98 @@ static int check_fit(Session *s, Diag *d)
     return 0;
 }
 
-int session_open(Session *s, const Source *src, const char *const *sets, int nsets,
-                 const char *data_path, int64_t steps, int64_t epochs, bool has_seed,
-                 uint64_t seed, const Vocab *vocab, bool eval_all, Diag *d)
+/* A relative data path that does not exist from the working directory, looked up next to the
+ * model file: a malloc'ed path when found there, else NULL. */
+static char *path_near(const char *model_path, const char *p)
+{
+    const char *slash = strrchr(model_path, '/');
+    if (!p || p[0] == '/' || access(p, F_OK) == 0 || !slash)
+        return NULL;
+    size_t n = (size_t)(slash - model_path) + strlen(p) + 2;
+    char *near = malloc(n);
+    if (near)
+        snprintf(near, n, "%.*s/%s", (int)(slash - model_path), model_path, p);
+    if (near && access(near, F_OK) != 0) {
+        free(near);
+        near = NULL;
+    }
+    return near;
+}
+
+/* Compiles the model again with the sizes it leaves to the data (vocab=N, classes=N). */
+static int bind_sizes(Session *s, const SemaOptions *so, Diag *d)
+{
+    char bufs[2][64];
+    const char *extra[2];
+    int n = 0;
+    const char *name = s->m.source->name;
+    if (so->vocab_auto) {
+        if (s->ds.vocab.size == 0) {
+            diag_error_in(d, name, "the model uses vocab, but its data has no vocabulary (it is "
+                          "not text or symbols)");
+            return -1;
+        }
+        snprintf(bufs[n], sizeof bufs[n], "vocab=%d", s->ds.vocab.size);
+        extra[n] = bufs[n];
+        n++;
+    }
+    if (so->classes_auto) {
+        if (s->ds.classes == 0) {
+            diag_error_in(d, name, "the model uses classes, but its data has no class labels");
+            return -1;
+        }
+        snprintf(bufs[n], sizeof bufs[n], "classes=%d", s->ds.classes);
+        extra[n] = bufs[n];
+        n++;
+    }
+    if (n > 0 && model_recompile(&s->m, d, extra, n) != 0) {
+        diag_error_in(d, name, "the model does not compile with the data's sizes (%s%s%s)",
+                      extra[0], n > 1 ? ", " : "", n > 1 ? extra[1] : "");
+        return -1;
+    }
+    return 0;
+}
+
+int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                 int64_t steps, int64_t epochs, bool has_seed, uint64_t seed, bool eval_all,
+                 Diag *d)
 {
     memset(s, 0, sizeof *s);
-    s->src = src;
-    SemaOptions so = {.allow_auto = true};
-    IrModel *m1 = sema_compile_opts(d, src, sets, nsets, &so);
-    if (!m1) return -1;
-    s->model = m1;
-    for (int i = 0; i < nsets; i++)
-        if (add_set(s, sets[i]) != 0) goto oom;
-    if (train_settings(m1, data_path, steps, epochs, has_seed, seed, &s->st, d) != 0) goto fail;
-    s->st.data.vocab = vocab;
+    s->m = *m;
+    memset(m, 0, sizeof *m);
+    const IrModel *ir = s->m.ir;
+    const char *name = s->m.source->name;
+    if (train_settings(ir, data_path, steps, epochs, has_seed, seed, &s->st, d) != 0) goto fail;
+    if (session_vocab(&s->fixed_vocab, s->m.vocab, s->m.vocab_len, s->m.vocab_level, d) != 0)
+        goto fail;
+    s->st.data.vocab = s->fixed_vocab.size > 0 ? &s->fixed_vocab : NULL;
     if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
-        s->st.data.csv_features = m1->layers[0].kind == IR_LAYER_INPUT_VECTOR
-                                      ? m1->layers[0].size : 1;
-    char *near = NULL;   /* data path next to the model file */
-    const char *p = s->st.data.path;
-    if (!data_path && p && p[0] != '/' && access(p, F_OK) != 0 && strrchr(src->name, '/')) {
-        size_t dl = (size_t)(strrchr(src->name, '/') - src->name);
-        if ((near = malloc(dl + strlen(p) + 2))) {
-            snprintf(near, dl + strlen(p) + 2, "%.*s/%s", (int)dl, src->name, p);
-            if (access(near, F_OK) == 0) s->st.data.path = near;
-        }
-    }
-    if (s->st.data.path && !(s->data_file = strdup(s->st.data.path))) {
+        s->st.data.csv_features = ir->layers[0].kind == IR_LAYER_INPUT_VECTOR
+                                      ? ir->layers[0].size : 1;
+    char *near = data_path ? NULL : path_near(name, s->st.data.path);
+    const char *p = near ? near : s->st.data.path;
+    if (p && !(s->data_file = strdup(p))) {
         free(near);
         goto oom;
     }
-    s->st.data.path = s->data_file;     /* our own copy outlives the options and models */
     free(near);
+    s->st.data.path = s->data_file;     /* our own copy outlives the options and the first IR */
     if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
     s->st.data.eval_all = eval_all;
     s->have_data = true;
-    if (so.vocab_auto || so.classes_auto) {
-        /* Bind the sizes the model leaves to the data, then compile again (quietly: the first
-         * compile already reported warnings). */
-        char buf[64];
-        if (so.vocab_auto) {
-            if (s->ds.vocab.size == 0) {
-                diag_error_in(d, src->name, "the model uses vocab, but its data has no "
-                              "vocabulary (it is not text or symbols)");
-                goto fail;
-            }
-            snprintf(buf, sizeof buf, "vocab=%d", s->ds.vocab.size);
-            if (add_set(s, buf) != 0) goto oom;
-        }
-        if (so.classes_auto) {
-            if (s->ds.classes == 0) {
-                diag_error_in(d, src->name, "the model uses classes, but its data has no class "
-                              "labels");
-                goto fail;
-            }
-            snprintf(buf, sizeof buf, "classes=%d", s->ds.classes);
-            if (add_set(s, buf) != 0) goto oom;
-        }
-        Diag quiet;
-        diag_init(&quiet);
-        IrModel *m2 = sema_compile(&quiet, src, (const char *const *)s->sets, s->nsets);
-        if (!m2) {
-            diag_print(&quiet, stderr);
-            diag_free(&quiet);
-            diag_error_in(d, src->name, "the model does not compile with the data's sizes");
-            goto fail;
-        }
-        diag_free(&quiet);
-        ir_model_free(m1);
-        s->model = m2;
+    if (so && bind_sizes(s, so, d) != 0) goto fail;
+    if (s->ds.vocab.size > 0 && !s->m.vocab) {
+        uint8_t *bytes;
+        if (data_vocab_bytes(&s->ds.vocab, &bytes, &s->m.vocab_len, d) != 0) goto fail;
+        s->m.vocab = bytes;
+        s->m.vocab_level = s->ds.vocab.level == DATA_BYTE ? 1 : 0;
     }
     if (check_fit(s, d) != 0) goto fail;
-    s->e = exec_create(s->model, s->ds.cfg.batch, s->ds.T, d);
+    s->e = model_exec(&s->m, s->ds.cfg.batch, s->ds.T, d);
     if (!s->e) goto fail;
     return 0;
 oom:
-    diag_error_in(d, src->name, "out of memory");
+    diag_error_in(d, name, "out of memory");
 fail:
     session_free(s);
     return -1;
@@ -179,10 +183,8 @@ void session_free(Session *s)
     if (s->e) exec_free(s->e);
     if (s->have_opt) optim_free(&s->opt);
     if (s->have_data) data_free(&s->ds);
-    if (s->model) ir_model_free(s->model);
-    for (int i = 0; i < s->nsets; i++)
-        free(s->sets[i]);
-    free(s->sets);
+    data_vocab_free(&s->fixed_vocab);
+    model_free(&s->m);
     free(s->data_file);
     memset(s, 0, sizeof *s);
 }
@@ -276,13 +278,6 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
 
 /* ---- checkpoints ------------------------------------------------------------------------ */
 
-/* Names of the optimiser's two state buffers, as PyTorch's state_dict calls them. */
-static void optim_names(OptimKind k, const char **m, const char **v)
-{
-    *m = k == OPTIM_ADAM || k == OPTIM_ADAMW ? "exp_avg" : "momentum_buffer";
-    *v = k == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
-}
-
 static int add_flat(CkptTensorList *l, const char *name, const float *data, int64_t n)
 {
     int64_t shape[1] = {n};
@@ -291,27 +286,9 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
 
 int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 {
-    const char *what = "checkpoint";
+    model_take_params(&s->m, s->e);
+    if (model_to_checkpoint(&s->m, c, d) != 0) return -1;
     int rc = 0;
-    rc |= ckpt_set_source(c, s->src->name, s->src->text, s->src->len);
-    for (int i = 0; i < s->nsets; i++)
-        rc |= ckpt_add_override(c, s->sets[i]);
-    if (s->model->vocab >= 0) rc |= ckpt_set_const(c, "vocab", s->model->vocab);
-    if (s->model->classes >= 0) rc |= ckpt_set_const(c, "classes", s->model->classes);
-    if (s->ds.vocab.size > 0) {
-        uint8_t *bytes;
-        size_t n;
-        if (data_vocab_bytes(&s->ds.vocab, &bytes, &n, d) != 0) return -1;
-        rc |= ckpt_set_vocab(c, bytes, n);
-        free(bytes);
-        rc |= ckpt_set_hyper(c, "vocab_level", s->ds.vocab.level == DATA_BYTE ? 1 : 0);
-    }
-    float *p = exec_params(s->e);
-    for (int i = 0; i < exec_ntensors(s->e) && rc == 0; i++) {
-        const ExecTensor *t = exec_tensor(s->e, i);
-        int64_t shape[2] = {t->shape[0], t->shape[1]};
-        if (!ckpt_add_tensor(&c->params, t->name, t->ndim, shape, p + t->offset)) rc = -1;
-    }
     if (s->have_opt) {
         const OptimConfig *o = &s->opt.cfg;
         rc |= ckpt_set_optimizer(c, optim_kind_name(o->kind));
@@ -326,7 +303,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         rc |= ckpt_set_hyper(c, "clip", s->st.clip);
         rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
         const char *mn, *vn;
-        optim_names(o->kind, &mn, &vn);
+        optim_state_names(o->kind, &mn, &vn);
         if (s->opt.m) rc |= add_flat(&c->optim_state, mn, s->opt.m, s->opt.n);
         if (s->opt.v) rc |= add_flat(&c->optim_state, vn, s->opt.v, s->opt.n);
     }
@@ -341,7 +318,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         }
     }
     if (rc != 0) {
-        diag_error_in(d, what, "out of memory building the checkpoint");
+        diag_error_in(d, "checkpoint", "out of memory building the checkpoint");
         return -1;
     }
     return 0;
@@ -349,57 +326,14 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 
 int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d)
 {
-    float *p = exec_params(s->e);
-    int n = exec_ntensors(s->e);
-    for (int i = 0; i < n; i++) {
-        const ExecTensor *t = exec_tensor(s->e, i);
-        const CkptTensor *k = ckpt_find_tensor(&c->params, t->name);
-        if (!k) {
-            DiagMessage *m = diag_error_in(d, path, "checkpoint is from another model: it has "
-                                           "no tensor '%s'", t->name);
-            diag_help(m, "train into another --out directory, or drop --resume");
-            return -1;
-        }
-        bool same = k->ndim == t->ndim && k->count == t->size && k->shape[0] == t->shape[0] &&
-                    (t->ndim == 1 || k->shape[1] == t->shape[1]);
-        if (!same) {
-            char a[64], b[64];
-            if (k->ndim == 2) snprintf(a, sizeof a, "[%lld, %lld]", (long long)k->shape[0],
-                                       (long long)k->shape[1]);
-            else snprintf(a, sizeof a, "[%lld]", (long long)(k->ndim ? k->shape[0] : 1));
-            if (t->ndim == 2) snprintf(b, sizeof b, "[%d, %d]", t->shape[0], t->shape[1]);
-            else snprintf(b, sizeof b, "[%d]", t->shape[0]);
-            DiagMessage *m = diag_error_in(d, path, "tensor '%s' is %s, the model expects %s",
-                                           t->name, a, b);
-            diag_help(m, "the checkpoint is from another model (or other sizes)");
-            return -1;
-        }
-        memcpy(p + t->offset, k->data, (size_t)t->size * sizeof(float));
-    }
-    if (c->params.n != n) {
-        diag_error_in(d, path, "checkpoint is from another model: it has %d tensors, the model "
-                      "%d", c->params.n, n);
-        return -1;
-    }
+    if (model_set_tensors(&s->m, &c->params, path, d) != 0) return -1;
+    model_put_params(&s->m, s->e);
     return 0;
 }
 
-const Source *ckpt_source(const Checkpoint *c, const char *path, Diag *d)
-{
-    if (!c->source_text) {
-        diag_error_in(d, path, "the checkpoint does not contain its model's source");
-        return NULL;
-    }
-    return diag_add_source(d, c->source_name ? c->source_name : path, c->source_text,
-                           c->source_len);
-}
-
-int ckpt_vocab(const Checkpoint *c, Vocab *v, Diag *d)
+int session_vocab(Vocab *v, const unsigned char *bytes, size_t len, int level, Diag *d)
 {
     memset(v, 0, sizeof *v);
-    if (!c->vocab) return 0;
-    double level = 0;
-    ckpt_get_hyper(c, "vocab_level", &level);
-    return data_vocab_from_bytes(v, level == 1 ? DATA_BYTE : DATA_CHAR, c->vocab, c->vocab_len,
-                                 d);
+    if (!bytes) return 0;
+    return data_vocab_from_bytes(v, level == 1 ? DATA_BYTE : DATA_CHAR, bytes, len, d);
 }

@@ -129,39 +129,48 @@ static int save(Run *r, const char *path, Diag *d)
     return rc;
 }
 
+/* Refuses a checkpoint whose vocabulary differs from the one the data gives now. */
+static int check_vocab(const Session *s, const Checkpoint *c, const char *path, Diag *d)
+{
+    const Model *m = &s->m;
+    if (!m->vocab)
+        return 0;
+    if (c->vocab && c->vocab_len == m->vocab_len && !memcmp(c->vocab, m->vocab, m->vocab_len) &&
+        model_checkpoint_vocab_level(c) == m->vocab_level)
+        return 0;
+    Vocab v;
+    if (session_vocab(&v, c->vocab, c->vocab_len, model_checkpoint_vocab_level(c), d) != 0)
+        return -1;
+    diag_error_in(d, path, "the checkpoint's vocabulary (%d tokens) differs from the data's (%d "
+                  "tokens)", v.size, s->ds.vocab.size);
+    data_vocab_free(&v);
+    return -1;
+}
+
 /* Restores the training state from last.ckpt after checking it belongs to this model. */
 static int restore(Run *r, Diag *d)
 {
     Checkpoint c;
     if (ckpt_read(r->last_path, &c, d) != 0) return -1;
     Session *s = &r->s;
-    int rc = session_load_params(s, &c, r->last_path, d);
     const char *path = r->last_path;
+    int rc = session_load_params(s, &c, path, d);
+    if (rc != 0) {
+        DiagMessage *m = diag_error_in(d, path, "cannot resume: the checkpoint is from another "
+                                       "model");
+        diag_help(m, "train into another --out directory, or drop --resume");
+    }
     if (rc == 0 && (!c.optimizer || strcmp(c.optimizer, optim_kind_name(s->opt.cfg.kind)))) {
         diag_error_in(d, path, "the checkpoint was trained with optimizer %s, the model now "
                       "uses %s", c.optimizer ? c.optimizer : "(none)",
                       optim_kind_name(s->opt.cfg.kind));
         rc = -1;
     }
-    if (rc == 0 && s->ds.vocab.size > 0) {
-        Vocab v;
-        if (ckpt_vocab(&c, &v, d) != 0) rc = -1;
-        else {
-            if (v.size != s->ds.vocab.size ||
-                memcmp(v.codes, s->ds.vocab.codes, sizeof(uint32_t) * (size_t)v.size)) {
-                diag_error_in(d, path, "the checkpoint's vocabulary (%d tokens) differs from "
-                              "the data's (%d tokens)", v.size, s->ds.vocab.size);
-                rc = -1;
-            }
-            data_vocab_free(&v);
-        }
-    }
+    if (rc == 0) rc = check_vocab(s, &c, path, d);
     /* Optimiser buffers and the carried recurrent state. */
     const char *names[3] = {NULL, NULL, "carried_state"};
     float *bufs[3] = {s->opt.m, s->opt.v, NULL};
-    names[0] = s->opt.cfg.kind == OPTIM_ADAM || s->opt.cfg.kind == OPTIM_ADAMW ? "exp_avg"
-                                                                              : "momentum_buffer";
-    names[1] = s->opt.cfg.kind == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
+    optim_state_names(s->opt.cfg.kind, &names[0], &names[1]);
     int64_t counts[3] = {s->opt.n, s->opt.n, exec_state_floats(s->e)};
     for (int i = 0; i < 3 && rc == 0; i++) {
         if (i < 2 && !bufs[i]) continue;
@@ -272,24 +281,26 @@ static void log_row(Run *r, double loss, double val, double lr, double norm, dou
 static int prepare(Run *r, Diag *d)
 {
     const TrainOptions *o = r->o;
-    const Source *src = diag_load_file(d, o->model_path, (size_t)16 << 20);
+    const Source *src = diag_load_file(d, o->model_path, MODEL_SOURCE_MAX);
     if (!src) return -1;
     Session *s = &r->s;
-    if (session_open(s, src, o->sets, o->nsets, o->data_path, o->steps, o->epochs, o->has_seed,
-                     o->seed, NULL, false, d) != 0)
+    Model m;
+    SemaOptions so = {.allow_auto = true};
+    if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0 ||
+        session_open(s, &m, &so, o->data_path, o->steps, o->epochs, o->has_seed, o->seed, false,
+                     d) != 0)
         return -1;
     r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
     s->st.sched.total = r->total;
     if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
     s->have_opt = true;
-    Rng init;
-    rng_seed(&init, s->st.seed);
-    if (exec_init_params(s->e, &init, d) != 0) return -1;
+    if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
+    model_put_params(&s->m, s->e);
     rng_seed(exec_rng(s->e), s->st.seed ^ 0x64726f706f7574ULL);   /* "dropout" */
     r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
     if (!r->dir) {
-        size_t n = strlen(s->model->name) + 8;
-        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", s->model->name);
+        size_t n = strlen(s->m.ir->name) + 8;
+        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", s->m.ir->name);
     }
     if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
         !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
@@ -394,7 +405,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         } else {
             progress_update(&r->prog, r->step, loss, last_val, tps, false);
         }
-        if (eval && plot_loss_svg(r->svg_path, s->model->name, r->hist.steps, r->hist.loss,
+        if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, r->hist.steps, r->hist.loss,
                                   r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
             return -1;
         if (last || (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
@@ -428,7 +439,7 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
     if (rc == 0) {
         const Session *s = &r.s;
         fprintf(out, "%s: %lld parameters, %s, batch %d x %d steps, %lld updates%s\n",
-                s->model->name, (long long)exec_nparams(s->e), optim_kind_name(s->opt.cfg.kind),
+                s->m.ir->name, (long long)exec_nparams(s->e), optim_kind_name(s->opt.cfg.kind),
                 s->ds.cfg.batch, s->ds.T, (long long)r.total,
                 o->resume ? " (resumed)" : "");
         if (o->resume) fprintf(out, "resuming at step %lld\n", (long long)r.step);

@@ -1,10 +1,12 @@
-/* train_int: what train.c, train_ckpt.c and sample.c share (internal to src/train).
+/* train_int: what train.c and sample.c share (internal to src/train).
  *
- * A Session is one loaded model with its data and executor: built from a .rnn file for
- * training, or from a checkpoint for sampling and evaluation.
+ * A Session is one model (src/model: source, overrides, IR, weights, vocabulary) with its data
+ * and executor: compiled from a .rnn file for training, or loaded from a checkpoint for
+ * evaluation. The executor holds the live weights; Session.m's copy is refreshed when a
+ * checkpoint is written.
  *
- * Ownership: a Session owns its IrModel, DataSet, ExecModel, Optim and buffers
- * (session_free); the Source lives in the caller's Diag. */
+ * Ownership: a Session owns its Model, DataSet, ExecModel, Optim and buffers (session_free);
+ * the Source lives in the caller's Diag. */
 #ifndef RECUR_TRAIN_INT_H
 #define RECUR_TRAIN_INT_H
 
@@ -15,16 +17,16 @@
 #include "io/checkpoint.h"
 #include "ir/ir.h"
 #include "lang/diag.h"
+#include "model/model.h"
 #include "train/data.h"
 #include "train/optim.h"
 #include "train/settings.h"
 
 typedef struct Session {
-    IrModel *model;
-    const Source *src;
-    char **sets;            /* the overrides the model was compiled with (user's + vocab/classes) */
-    int nsets;
+    Model m;                /* overrides: the user's, then vocab/classes bound from the data */
     TrainSettings st;
+    Vocab fixed_vocab;      /* a loaded model's vocabulary, which its data must use (size 0:
+                               the data builds its own) */
     char *data_file;        /* the data file's path as opened (owned copy) */
     DataSet ds;
     bool have_data;
@@ -34,14 +36,15 @@ typedef struct Session {
     ExecLossKind loss;
 } Session;
 
-/* Compiles src with the user's sets, opens the data it describes (data_path overrides the file;
- * vocab, when given, is the fixed vocabulary of a checkpoint), binds vocab/classes from the data
- * when the model leaves them to it, and checks that model and data fit together. The executor
- * is created for the data's batch and window. eval_all makes the whole data file the
- * evaluation set (eval --data). */
-int session_open(Session *s, const Source *src, const char *const *sets, int nsets,
-                 const char *data_path, int64_t steps, int64_t epochs, bool has_seed,
-                 uint64_t seed, const Vocab *vocab, bool eval_all, Diag *d);
+/* Takes over the compiled model m (*m is zeroed, also on failure), opens the data its settings
+ * describe (data_path overrides the file; a vocabulary in m, from a checkpoint, is the one the
+ * data must use), binds vocab/classes from the data when so (m's compile options) says the model
+ * left them to it, records the data's vocabulary in the model, and checks that model and data
+ * fit together. The executor is created for the data's batch and window with m's weights.
+ * eval_all makes the whole data file the evaluation set (eval --data). */
+int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                 int64_t steps, int64_t epochs, bool has_seed, uint64_t seed, bool eval_all,
+                 Diag *d);
 void session_free(Session *s);
 
 /* Loss of the last forward against batch b (mean over counted targets, *count of them), with
@@ -51,14 +54,15 @@ int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, D
  * NaN when not a classification). The carried training state is kept. */
 int session_validate(Session *s, double *loss, double *acc, Diag *d);
 
-/* Checkpoint content for the run's current state (the caller adds step, rng, etc.). */
+/* Checkpoint content for the run's current state: the model (model_to_checkpoint, with the
+ * executor's current weights), the optimiser's settings and buffers and the carried recurrent
+ * state (the caller adds step, RNGs, data position). */
 int session_to_ckpt(Session *s, Checkpoint *c, Diag *d);
-/* Copies the parameters of c into the executor; -1 naming the first tensor that is missing or
- * has another shape ("checkpoint is from another model"). */
+/* Copies the parameters of c into the model and the executor; -1 naming every tensor that is
+ * missing, extra or of another shape (the checkpoint is from another model). */
 int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d);
-/* Rebuilds the model of a checkpoint (source text and overrides) as a Source in d. */
-const Source *ckpt_source(const Checkpoint *c, const char *path, Diag *d);
-/* The vocabulary stored in c (v->size 0 when none). */
-int ckpt_vocab(const Checkpoint *c, Vocab *v, Diag *d);
+/* The vocabulary of serialised symbols (Model.vocab: bytes, len, level 0 chars / 1 bytes) as a
+ * Vocab owned by v (data_vocab_free); v->size 0 when bytes is NULL. */
+int session_vocab(Vocab *v, const unsigned char *bytes, size_t len, int level, Diag *d);
 
 #endif
