@@ -5,8 +5,9 @@
 #
 # For every tests/golden/DIR/NAME.rnn, runs `CMD ARGS... DIR/NAME.rnn` from tests/golden (so
 # file names in messages are relative and stable), captures stdout and stderr together, and
-# diffs them with DIR/NAME.expected. Prints a diff for each failure and "N passed, N failed" as
-# the last line; exits 1 if anything failed or no file was found.
+# diffs them with DIR/NAME.expected, and checks the exit status (1 when an error is expected).
+# Prints a diff for each failure and "N passed, N failed" as the last line; exits 1 if anything
+# failed or no file was found.
 # GOLDEN_UPDATE=1 rewrites the .expected files from the current output instead (review them!).
 set -u
 if [ $# -lt 2 ]; then
@@ -36,10 +37,17 @@ for f in "$dir"/*.rnn; do
     [ -e "$f" ] || continue
     exp=${f%.rnn}.expected
     "$cmd" "$@" "$f" >"$tmp" 2>&1
+    status=$?
     if [ "${GOLDEN_UPDATE:-}" = 1 ]; then
         cp "$tmp" "$exp"
     fi
-    if [ -f "$exp" ] && diff -u "$exp" "$tmp" >/dev/null 2>&1; then
+    # A file whose expected output has an error must make CMD exit 1; any other must exit 0.
+    want=0
+    grep -q ': error: ' "$exp" 2>/dev/null && want=1
+    if [ "$status" != "$want" ]; then
+        fail=$((fail + 1))
+        echo "FAIL: $f: exit status $status, expected $want"
+    elif [ -f "$exp" ] && diff -u "$exp" "$tmp" >/dev/null 2>&1; then
         pass=$((pass + 1))
     else
         fail=$((fail + 1))
