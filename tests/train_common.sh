@@ -1,14 +1,14 @@
 # train_common.sh: sourced by the tests/train_*.sh end-to-end scripts.
 # Sets $recur (the built binary), $src (the source tree), $work (a fresh temporary directory,
-# removed on exit), and defines fail/expect helpers. Skips (exit 77) when the CLI does not have
-# the train command yet.
+# removed on exit), and defines fail/expect helpers. A missing binary or a binary without the
+# train command is a failure (exit 1), never a skip.
 set -u
 src=${top_srcdir:-$(cd "$(dirname "$0")/.." && pwd)}
 recur=${top_builddir:-.}/recur
-[ -x "$recur" ] || { echo "no recur binary at $recur" >&2; exit 77; }
+[ -x "$recur" ] || { echo "FAIL: no recur binary at $recur" >&2; exit 1; }
 recur=$(cd "$(dirname "$recur")" && pwd)/$(basename "$recur")
 src=$(cd "$src" && pwd)
-"$recur" help train 2>&1 | grep -q -- --resume || { echo "recur train not available" >&2; exit 77; }
+"$recur" help train 2>&1 | grep -q -- --resume || { echo "FAIL: recur has no train command" >&2; exit 1; }
 work=$(mktemp -d "${TMPDIR:-/tmp}/recur-train.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 export OPENBLAS_NUM_THREADS=1
