@@ -62,19 +62,6 @@ char *sema_fmt(Sema *s, const char *fmt, ...)
     return sema_strdup(s, buf);
 }
 
-/* "line:col" of the start of r. */
-const char *sema_pos(SrcRange r, char *buf, size_t n)
-{
-    if (!r.src) {
-        snprintf(buf, n, "?");
-        return buf;
-    }
-    int line, col;
-    diag_line_col(r.src, r.begin, &line, &col);
-    snprintf(buf, n, "%d:%d", line, col);
-    return buf;
-}
-
 /* The text under r when it is short and on one line (for messages that quote an operand). */
 const char *sema_snippet(SrcRange r, char *buf, size_t n)
 {
@@ -341,7 +328,7 @@ static int add_cell(Sema *s, const AstNode *it, bool prelude)
                            it->name);
         else
             m = diag_error(s->d, it->name_loc, "cell '%s' is already defined at %s", it->name,
-                           sema_pos(old->def->loc, pos, sizeof pos));
+                           diag_pos(old->def->loc, pos, sizeof pos));
         diag_help(m, "give the cell another name");
         return -1;
     }
@@ -379,7 +366,7 @@ static int add_const(Sema *s, const AstNode *it)
     SemaConst *old = find_const(s, it->name);
     if (old) {
         diag_error(s->d, it->name_loc, "const '%s' is already defined at %s", it->name,
-                   sema_pos(old->decl->loc, pos, sizeof pos));
+                   diag_pos(old->decl->loc, pos, sizeof pos));
         return -1;
     }
     SemaConst *c = arena_alloc(&s->tmp, sizeof *c * (size_t)(s->nconsts + 1));
@@ -482,7 +469,7 @@ static int collect_items(Sema *s, const AstNode *file, bool prelude, const AstNo
         } else if (*slot) {
             DiagMessage *m = diag_error(s->d, it->loc, "a second '%s' block", what);
             diag_help(m, "a file has at most one %s block; the first is at %s", what,
-                      sema_pos((*slot)->loc, pos, sizeof pos));
+                      diag_pos((*slot)->loc, pos, sizeof pos));
             rc = -1;
         } else {
             *slot = it;

@@ -99,7 +99,7 @@ static CellSym *new_sym(CellCtx *c, const char *name, SymKind k, SrcRange loc)
     if (old) {
         DiagMessage *m = cerr(c, loc, false, "'%s' is already %s at %s", name,
                               old->kind == SYM_VALUE ? "assigned" : "declared",
-                              sema_pos(old->loc, pos, sizeof pos));
+                              diag_pos(old->loc, pos, sizeof pos));
         if (old->kind == SYM_VALUE)
             diag_help(m, "each name is assigned once per step; use a new name");
         return NULL;
@@ -491,7 +491,7 @@ static void bind(CellCtx *c, const AstNode *t, int node)
             DiagMessage *m = cerr(c, t->loc, false, "state '%s' is assigned twice in one step",
                                   y->name);
             diag_help(m, "each state is assigned exactly once per step; the first assignment "
-                      "is at %s", sema_pos(c->nodes[y->node].loc, pos, sizeof pos));
+                      "is at %s", diag_pos(c->nodes[y->node].loc, pos, sizeof pos));
             return;
         }
         if (n->rows || n->scalar || n->width != y->width) {

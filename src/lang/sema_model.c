@@ -55,7 +55,7 @@ static IrLayer *L(Sema *s, int i) { return &s->m->layers[i]; }
 static const char *layer_desc(Sema *s, int i)
 {
     char pos[32];
-    return sema_fmt(s, "%s at %s", L(s, i)->label, sema_pos(L(s, i)->loc, pos, sizeof pos));
+    return sema_fmt(s, "%s at %s", L(s, i)->label, diag_pos(L(s, i)->loc, pos, sizeof pos));
 }
 
 static int resolve_label1(Sema *s, const AstNode *id, const Scope *sc);
@@ -161,7 +161,7 @@ static int new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstN
         if (old >= 0) {
             /* reported; the layer goes on under an automatic name so later errors show */
             diag_error(s->d, st->name_loc, "label '%s' is already used at %s", label,
-                       sema_pos(L(s, old)->loc, pos, sizeof pos));
+                       diag_pos(L(s, old)->loc, pos, sizeof pos));
             label = NULL;
         }
     }

@@ -396,7 +396,7 @@ int sema_settings(Sema *s, const AstNode *blk, bool train)
                                                train ? s->m->ntrain : s->m->ndata, st->name);
         if (old) {
             diag_error(s->d, at, "setting '%s' is given twice (first at %s)", st->name,
-                       sema_pos(old->loc, pos, sizeof pos));
+                       diag_pos(old->loc, pos, sizeof pos));
             rc = -1;
             continue;
         }
