@@ -72,11 +72,10 @@ void kern_dense_forward(size_t n, int in, int out, KernAct act,
 {
     if (n == 0 || out <= 0)
         return;
-    kern_gemm_nt((int)n, out, in, x, w, 0.0f, y);
-    if (b)
+    if (b) /* start from the bias rows and accumulate x W^T onto them */
         for (size_t r = 0; r < n; r++)
-            for (int j = 0; j < out; j++)
-                y[r * out + j] += b[j];
+            memcpy(y + r * out, b, (size_t)out * sizeof *y);
+    kern_gemm_nt((int)n, out, in, x, w, b ? 1.0f : 0.0f, y);
     if (act != KERN_ACT_NONE)
         kern_act_forward(n * (size_t)out, act, y, y);
 }
