@@ -1,4 +1,6 @@
 /* args: the one command-line option parser of the recur subcommands. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,12 +17,46 @@ static int list_push(CliList *l, const char *v)
     return 0;
 }
 
+void cli_args_free(CliArgs *a)
+{
+    free(a->pos);
+    a->pos = NULL;
+    a->npos = 0;
+    for (const CliOpt *o = a->opts; o && o->name; o++)
+        if (o->kind == CLI_LIST) {
+            CliList *l = o->dest;
+            free(l->items);
+            l->items = NULL;
+            l->n = 0;
+        }
+}
+
+int cli_args_usage_error(CliArgs *a, const char *fmt, ...)
+{
+    cli_args_free(a);
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "recur %s: ", a->cmd);
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nhelp: run 'recur help %s' for its usage\n", a->cmd);
+    va_end(ap);
+    return EXIT_USAGE;
+}
+
+int cli_finish(CliArgs *a, Diag *d, int status)
+{
+    diag_print(d, stderr);
+    diag_free(d);
+    cli_args_free(a);
+    return status ? EXIT_FAIL : EXIT_OK;
+}
+
 /* Reports an unknown option, suggesting the closest known one. */
-static int unknown_option(const char *cmd, const char *arg, const CliOpt *opts)
+static int unknown_option(CliArgs *a, const char *arg)
 {
     const char *names[64];
     int n = 0;
-    for (const CliOpt *o = opts; o->name && n < 64; o++)
+    for (const CliOpt *o = a->opts; o->name && n < 64; o++)
         names[n++] = o->name;
     const char *bare = arg + strspn(arg, "-");
     char buf[128];
@@ -31,13 +67,34 @@ static int unknown_option(const char *cmd, const char *arg, const CliOpt *opts)
     buf[len] = '\0';
     const char *s = diag_suggest(buf, names, n);
     if (s)
-        return cli_usage_error(cmd, "unknown option '%s'; did you mean '--%s'?", arg, s);
-    return cli_usage_error(cmd, "unknown option '%s'", arg);
+        return cli_args_usage_error(a, "unknown option '%s'; did you mean '--%s'?", arg, s);
+    return cli_args_usage_error(a, "unknown option '%s'", arg);
 }
 
-int cli_parse(int argc, char **argv, const CliOpt *opts, const char ***pos, int *npos)
+/* The option that arg names ("--name", "--name=value" or "-x"), with its inline value. */
+static const CliOpt *find_option(const CliOpt *opts, const char *arg, const char **inline_value)
 {
-    const char *cmd = argv[0];
+    const CliOpt *o = NULL;
+    *inline_value = NULL;
+    if (arg[1] == '-') {
+        const char *name = arg + 2;
+        size_t len = strcspn(name, "=");
+        for (const CliOpt *p = opts; p->name; p++)
+            if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
+                o = p;
+        if (o && name[len] == '=')
+            *inline_value = name + len + 1;
+    } else if (arg[2] == '\0') {
+        for (const CliOpt *p = opts; p->name; p++)
+            if (p->short_name && p->short_name == arg[1])
+                o = p;
+    }
+    return o;
+}
+
+int cli_parse(int argc, char **argv, const CliOpt *opts, CliArgs *a)
+{
+    *a = (CliArgs){.cmd = argv[0], .opts = opts};
     CliList positional = {NULL, 0};
     bool only_positional = false;
     for (int i = 1; i < argc; i++) {
@@ -45,45 +102,27 @@ int cli_parse(int argc, char **argv, const CliOpt *opts, const char ***pos, int 
         if (only_positional || arg[0] != '-' || arg[1] == '\0') {
             if (list_push(&positional, arg))
                 goto oom;
+            a->pos = positional.items;
+            a->npos = positional.n;
             continue;
         }
         if (strcmp(arg, "--") == 0) {
             only_positional = true;
             continue;
         }
-        const CliOpt *o = NULL;
-        const char *inline_value = NULL;
-        if (arg[1] == '-') {
-            const char *name = arg + 2;
-            size_t len = strcspn(name, "=");
-            for (const CliOpt *p = opts; p->name; p++)
-                if (strlen(p->name) == len && strncmp(p->name, name, len) == 0)
-                    o = p;
-            if (o && name[len] == '=')
-                inline_value = name + len + 1;
-        } else if (arg[2] == '\0') {
-            for (const CliOpt *p = opts; p->name; p++)
-                if (p->short_name && p->short_name == arg[1])
-                    o = p;
-        }
-        if (!o) {
-            free(positional.items);
-            return unknown_option(cmd, arg, opts);
-        }
+        const char *value;
+        const CliOpt *o = find_option(opts, arg, &value);
+        if (!o)
+            return unknown_option(a, arg);
         if (o->kind == CLI_FLAG) {
-            if (inline_value) {
-                free(positional.items);
-                return cli_usage_error(cmd, "option '--%s' takes no value", o->name);
-            }
+            if (value)
+                return cli_args_usage_error(a, "option '--%s' takes no value", o->name);
             *(bool *)o->dest = true;
             continue;
         }
-        const char *value = inline_value;
         if (!value) {
-            if (i + 1 >= argc) {
-                free(positional.items);
-                return cli_usage_error(cmd, "option '%s' needs a value", arg);
-            }
+            if (i + 1 >= argc)
+                return cli_args_usage_error(a, "option '%s' needs a value", arg);
             value = argv[++i];
         }
         if (o->kind == CLI_VALUE)
@@ -91,10 +130,7 @@ int cli_parse(int argc, char **argv, const CliOpt *opts, const char ***pos, int 
         else if (list_push((CliList *)o->dest, value))
             goto oom;
     }
-    *pos = positional.items;
-    *npos = positional.n;
     return 0;
 oom:
-    free(positional.items);
-    return cli_usage_error(cmd, "out of memory");
+    return cli_args_usage_error(a, "out of memory");
 }

@@ -23,10 +23,6 @@ typedef struct CliCommand {
 /* The command table (main.c), NULL-terminated by a zero entry. */
 extern const CliCommand cli_commands[];
 
-/* Prints `recur NAME: message` and a hint to run `recur help NAME`; returns EXIT_USAGE. */
-int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prints every diagnostic in d to stderr, in report order. */
-void cli_print_diags(const Diag *d);
 /* Parses a --threads value and applies it to OpenBLAS; returns 0, or -1 for a bad value. */
 int cli_set_threads(const char *value);
 /* Parses a non-negative integer option value (decimal, fits in long long); -1 on error. */
@@ -52,10 +48,24 @@ typedef struct CliOpt {
     void *dest;
 } CliOpt;
 
+/* The result of cli_parse: positional arguments in order. Owns pos and the items of every
+ * CLI_LIST option it filled; cli_args_free releases them. */
+typedef struct CliArgs {
+    const char *cmd;        /* argv[0], the command name */
+    const char **pos;       /* pointers into argv */
+    int npos;
+    const CliOpt *opts;
+} CliArgs;
+
 /* Parses argv[1..argc) against opts (terminated by a zero entry). Options may come before, after
- * or between positional arguments; `--` ends options. Positional arguments are collected in
- * *pos (malloc'ed array of argv pointers, *npos of them; free with free()). Returns 0, or
- * EXIT_USAGE after printing a usage error (unknown option with did-you-mean, missing value). */
-int cli_parse(int argc, char **argv, const CliOpt *opts, const char ***pos, int *npos);
+ * or between positional arguments; `--` ends options. Returns 0, or EXIT_USAGE after printing a
+ * usage error (unknown option with did-you-mean, missing value); a is then already freed. */
+int cli_parse(int argc, char **argv, const CliOpt *opts, CliArgs *a);
+void cli_args_free(CliArgs *a);
+/* cli_args_free, then a usage error for a's command; returns EXIT_USAGE. */
+int cli_args_usage_error(CliArgs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The end of a command: prints d's diagnostics, frees d and a, and turns a status (0 or -1)
+ * into the exit code. */
+int cli_finish(CliArgs *a, Diag *d, int status);
 
 #endif

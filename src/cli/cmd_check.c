@@ -32,36 +32,31 @@ int cmd_check(int argc, char **argv)
         {"set", 0, CLI_LIST, &sets},
         {0},
     };
-    const char **files;
-    int nfiles;
-    int st = cli_parse(argc, argv, opts, &files, &nfiles);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
-    if (nfiles == 0 || (explain && nfiles != 1)) {
-        free(sets.items);
-        free(files);
-        return cli_usage_error(argv[0], explain ? "--explain takes exactly one FILE"
+    if (a.npos == 0 || (explain && a.npos != 1))
+        return cli_args_usage_error(&a, explain ? "--explain takes exactly one FILE"
                                                 : "no FILE to check");
-    }
     int failed = 0;
-    for (int i = 0; i < nfiles; i++) {
+    for (int i = 0; i < a.npos; i++) {
         Diag d;
         diag_init(&d);
         if (explain) {
-            const Source *src = diag_load_file(&d, files[i], MODEL_FILE_MAX);
+            const Source *src = diag_load_file(&d, a.pos[i], MODEL_FILE_MAX);
             if (!src || ir_explain_source(&d, src, sets.items, sets.n, stdout))
                 failed = 1;
         } else {
-            IrModel *m = compile_for_check(&d, files[i], &sets);
+            IrModel *m = compile_for_check(&d, a.pos[i], &sets);
             if (!m)
                 failed = 1;
             ir_model_free(m);
         }
-        cli_print_diags(&d);
+        diag_print(&d, stderr);
         diag_free(&d);
     }
-    free(sets.items);
-    free(files);
+    cli_args_free(&a);
     return failed ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -75,32 +70,22 @@ int cmd_graph(int argc, char **argv)
         {"set", 0, CLI_LIST, &sets},
         {0},
     };
-    const char **files;
-    int nfiles;
-    int st = cli_parse(argc, argv, opts, &files, &nfiles);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
-    if (nfiles != 1) {
-        free(sets.items);
-        free(files);
-        return cli_usage_error(argv[0], "expected exactly one FILE");
-    }
+    if (a.npos != 1)
+        return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
-    IrModel *m = compile_for_check(&d, files[0], &sets);
-    int rc = EXIT_FAIL;
-    if (m) {
-        if (!cell) {
-            ir_dot_model(m, stdout);
-            rc = EXIT_OK;
-        } else if (ir_dot_cell(m, cell, &d, stdout) == 0) {
-            rc = EXIT_OK;
-        }
+    IrModel *m = compile_for_check(&d, a.pos[0], &sets);
+    int rc = -1;
+    if (m && !cell) {
+        ir_dot_model(m, stdout);
+        rc = 0;
+    } else if (m) {
+        rc = ir_dot_cell(m, cell, &d, stdout);
     }
-    cli_print_diags(&d);
     ir_model_free(m);
-    diag_free(&d);
-    free(sets.items);
-    free(files);
-    return rc;
+    return cli_finish(&a, &d, rc);
 }

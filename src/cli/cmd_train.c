@@ -33,16 +33,15 @@ int cmd_train(int argc, char **argv)
         {"resume", 0, CLI_FLAG, &resume},  {"set", 0, CLI_LIST, &sets},
         {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
     TrainOptions o;
     train_options_init(&o);
     unsigned long long v;
     const char *err = NULL;
-    if (npos != 1)
+    if (a.npos != 1)
         err = "expected exactly one MODEL.rnn";
     else if (steps && epochs)
         err = "give --steps or --epochs, not both";
@@ -62,12 +61,9 @@ int cmd_train(int argc, char **argv)
         err = "--threads needs a positive integer";
     else if (!err && threads)
         o.threads = atoi(threads);
-    if (err) {
-        free(pos);
-        free(sets.items);
-        return cli_usage_error(argv[0], "%s", err);
-    }
-    o.model_path = pos[0];
+    if (err)
+        return cli_args_usage_error(&a, "%s", err);
+    o.model_path = a.pos[0];
     o.data_path = data;
     o.out_dir = out;
     o.sets = sets.items;
@@ -75,12 +71,7 @@ int cmd_train(int argc, char **argv)
     o.resume = resume;
     Diag d;
     diag_init(&d);
-    int rc = train_run(&o, &d, NULL);
-    cli_print_diags(&d);
-    diag_free(&d);
-    free(pos);
-    free(sets.items);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, train_run(&o, &d, NULL));
 }
 
 /* recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K]
@@ -95,19 +86,18 @@ int cmd_sample(int argc, char **argv)
         {"top-p", 0, CLI_VALUE, &top_p},     {"seed", 0, CLI_VALUE, &seed},
         {"threads", 0, CLI_VALUE, &threads}, {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
     SampleOptions o;
     sample_options_init(&o);
     unsigned long long v;
     const char *err = NULL;
-    if (npos != 1)
+    if (a.npos != 1)
         err = "expected exactly one FILE.ckpt";
     else
-        o.ckpt_path = pos[0];
+        o.ckpt_path = a.pos[0];
     o.prime = prime;
     if (!err && length && (cli_parse_u64(length, &v) || v > (1ULL << 40)))
         err = "--length needs a non-negative integer";
@@ -127,17 +117,11 @@ int cmd_sample(int argc, char **argv)
         o.seed = v;
     if (!err && threads && cli_set_threads(threads))
         err = "--threads needs a positive integer";
-    if (err) {
-        free(pos);
-        return cli_usage_error(argv[0], "%s", err);
-    }
+    if (err)
+        return cli_args_usage_error(&a, "%s", err);
     Diag d;
     diag_init(&d);
-    int rc = sample_run(&o, &d);
-    cli_print_diags(&d);
-    diag_free(&d);
-    free(pos);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, sample_run(&o, &d));
 }
 
 /* recur eval FILE.ckpt [--data FILE] [--threads N] */
@@ -149,26 +133,19 @@ int cmd_eval(int argc, char **argv)
         {"threads", 0, CLI_VALUE, &threads},
         {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
     EvalOptions o;
     eval_options_init(&o);
-    if (npos != 1 || (threads && cli_set_threads(threads))) {
-        free(pos);
-        return cli_usage_error(argv[0], npos != 1 ? "expected exactly one FILE.ckpt"
-                                                  : "--threads needs a positive integer");
-    }
-    o.ckpt_path = pos[0];
+    if (a.npos != 1 || (threads && cli_set_threads(threads)))
+        return cli_args_usage_error(&a, "%s", a.npos != 1 ? "expected exactly one FILE.ckpt"
+                                                          : "--threads needs a positive integer");
+    o.ckpt_path = a.pos[0];
     o.data_path = data;
     o.threads = threads ? atoi(threads) : 0;
     Diag d;
     diag_init(&d);
-    int rc = eval_run(&o, &d);
-    cli_print_diags(&d);
-    diag_free(&d);
-    free(pos);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, eval_run(&o, &d));
 }

@@ -45,23 +45,19 @@ int cmd_init(int argc, char **argv)
         {"set", 0, CLI_LIST, &sets},
         {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
     unsigned long long seed = 0;
-    if (npos != 1 || !out || (seed_text && cli_parse_u64(seed_text, &seed))) {
-        free(pos);
-        free(sets.items);
-        return cli_usage_error(argv[0], npos != 1 ? "expected exactly one MODEL.rnn"
-                                        : !out    ? "missing -o FILE.ckpt"
-                                                  : "--seed needs a non-negative integer");
-    }
+    if (a.npos != 1 || !out || (seed_text && cli_parse_u64(seed_text, &seed)))
+        return cli_args_usage_error(&a, "%s", a.npos != 1 ? "expected exactly one MODEL.rnn"
+                                              : !out      ? "missing -o FILE.ckpt"
+                                                          : "--seed needs a non-negative integer");
     Diag d;
     diag_init(&d);
     Model m;
-    int rc = model_compile_file(&m, &d, pos[0], sets.items, sets.n);
+    int rc = model_compile_file(&m, &d, a.pos[0], sets.items, sets.n);
     if (!rc)
         rc = model_init_weights(&m, seed, &d);
     if (!rc)
@@ -71,12 +67,8 @@ int cmd_init(int argc, char **argv)
         printf("%s: %s parameters in %d tensors, seed %llu\n", out,
                ir_format_count(m.ir->nparams, count, sizeof count), m.ir->ntensors, seed);
     }
-    cli_print_diags(&d);
     model_free(&m);
-    diag_free(&d);
-    free(pos);
-    free(sets.items);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, rc);
 }
 
 /* Converts an integer .npy array to int32 ids (values are range-checked by the executor).
@@ -244,20 +236,18 @@ int cmd_run(int argc, char **argv)
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
         {"threads", 0, CLI_VALUE, &threads}, {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
-    const char *ckpt = npos == 1 ? pos[0] : NULL;
-    free(pos);
+    const char *ckpt = a.npos == 1 ? a.pos[0] : NULL;
     if (!ckpt || !input || !output)
-        return cli_usage_error(argv[0], !ckpt ? "expected exactly one FILE.ckpt"
-                                              : "--input and --output are required");
+        return cli_args_usage_error(&a, "%s", !ckpt ? "expected exactly one FILE.ckpt"
+                                                    : "--input and --output are required");
     if (grad_out && !target)
-        return cli_usage_error(argv[0], "--grad-out needs --target");
+        return cli_args_usage_error(&a, "--grad-out needs --target");
     if (threads && cli_set_threads(threads))
-        return cli_usage_error(argv[0], "--threads needs a positive integer");
+        return cli_args_usage_error(&a, "--threads needs a positive integer");
 
     Diag d;
     diag_init(&d);
@@ -299,10 +289,8 @@ int cmd_run(int argc, char **argv)
     }
     rc = 0;
 done:
-    cli_print_diags(&d);
     run_state_free(&s);
-    diag_free(&d);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, rc);
 }
 
 /* recur convert FILE.ckpt OUT.safetensors
@@ -316,24 +304,17 @@ int cmd_convert(int argc, char **argv)
         {"set", 0, CLI_LIST, &sets},
         {0},
     };
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
-    if (npos != 2) {
-        free(pos);
-        free(sets.items);
-        return cli_usage_error(argv[0], "expected an input and an output file");
-    }
-    const char *from = pos[0], *to = pos[1];
+    if (a.npos != 2)
+        return cli_args_usage_error(&a, "expected an input and an output file");
+    const char *from = a.pos[0], *to = a.pos[1];
     bool to_safetensors = is_checkpoint(from) || ends_with(from, ".ckpt");
-    if (!to_safetensors && !model_path) {
-        free(pos);
-        free(sets.items);
-        return cli_usage_error(argv[0], "converting %s into a checkpoint needs --model MODEL.rnn",
-                               from);
-    }
+    if (!to_safetensors && !model_path)
+        return cli_args_usage_error(&a, "converting %s into a checkpoint needs --model MODEL.rnn",
+                                    from);
     Diag d;
     diag_init(&d);
     Model m = {0};
@@ -357,28 +338,22 @@ int cmd_convert(int argc, char **argv)
     }
     if (!rc)
         printf("%s: %d tensors written\n", to, m.ir->ntensors);
-    cli_print_diags(&d);
     ckpt_tensors_free(&l);
     model_free(&m);
-    diag_free(&d);
-    free(pos);
-    free(sets.items);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, rc);
 }
 
 /* recur inspect FILE: a checkpoint (model summary, training state, tensors) or safetensors. */
 int cmd_inspect(int argc, char **argv)
 {
     const CliOpt opts[] = {{0}};
-    const char **pos;
-    int npos;
-    int st = cli_parse(argc, argv, opts, &pos, &npos);
+    CliArgs a;
+    int st = cli_parse(argc, argv, opts, &a);
     if (st)
         return st;
-    const char *path = npos == 1 ? pos[0] : NULL;
-    free(pos);
+    const char *path = a.npos == 1 ? a.pos[0] : NULL;
     if (!path)
-        return cli_usage_error(argv[0], "expected exactly one FILE");
+        return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
     int rc;
@@ -402,7 +377,5 @@ int cmd_inspect(int argc, char **argv)
         ckpt_tensors_free(&l);
         safetensors_meta_free(&meta);
     }
-    cli_print_diags(&d);
-    diag_free(&d);
-    return rc ? EXIT_FAIL : EXIT_OK;
+    return cli_finish(&a, &d, rc);
 }

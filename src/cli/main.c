@@ -133,22 +133,6 @@ static int unknown_command(const char *name)
     return EXIT_USAGE;
 }
 
-int cli_usage_error(const char *cmd, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "recur %s: ", cmd);
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, "\nhelp: run 'recur help %s' for its usage\n", cmd);
-    va_end(ap);
-    return EXIT_USAGE;
-}
-
-void cli_print_diags(const Diag *d)
-{
-    diag_print(d, stderr);
-}
-
 int cli_parse_u64(const char *s, unsigned long long *out)
 {
     if (!s || !*s || *s == '-' || *s == '+')
