@@ -29,6 +29,7 @@ enum { T = 5, B = 3, I0 = 4, H = 6, MAXLD = 4 };
 typedef enum { K_LSTM, K_GRU, K_RNN_RELU } Kind;
 
 static const char *case_dir;
+static double worst_out, worst_grad; /* largest observed error / tolerance scale, reported */
 
 /* Reads <case>/<name>.npy as float32 with exactly n elements; the test fails otherwise.
  * Returns a malloc'd copy the caller frees. */
@@ -69,7 +70,10 @@ static void expect_close(const char *what, size_t n, const float *got, const flo
 {
     for (size_t i = 0; i < n; i++) {
         double scale = relative ? fmax(fabs(want[i]), 1.0) : 1.0;
-        if (fabs((double)got[i] - want[i]) > tol * scale) {
+        double e = fabs((double)got[i] - want[i]) / scale;
+        double *worst = relative ? &worst_grad : &worst_out;
+        *worst = e > *worst ? e : *worst;
+        if (e > tol) {
             print_error("%s/%s[%zu]: got %.9g, PyTorch %.9g\n", case_dir, what, i,
                         (double)got[i], (double)want[i]);
             fail();
@@ -226,6 +230,9 @@ static void run_case(const char *dir, Kind kind, int L, int D)
         free(layer_in[l]);
     free(dout), free(h0), free(c0), free(ry), free(rh), free(rc), free(dh0), free(dc0);
     free(hn), free(cn), free(y_ref), free(hn_ref), free(loss_ref);
+    print_message("%s: largest output error %.2g, largest relative gradient error %.2g\n", dir,
+                  worst_out, worst_grad);
+    worst_out = worst_grad = 0;
 }
 
 static void test_lstm2(void **s) { (void)s; run_case("lstm2", K_LSTM, 2, 1); }
