@@ -1,5 +1,6 @@
 /* test_data: text streams (exact windows, carried state, epochs, validation), UTF-8 and byte
- * vocabularies, CSV rows (labels, regression, padding, header, bad rows named by line), the
+ * vocabularies, CSV rows (labels, regression, padding, header, bad rows named by line),
+ * separate validation files (text and csv, mapped to the training vocabulary/classes), the
  * generated tasks (checked against their definitions) and exact save/restore of positions. */
 #include <math.h>
 #include <setjmp.h>
@@ -250,6 +251,119 @@ static void test_text_errors(void **state)
     assert_int_equal(data_open(&ds, &c, &d), -1);
     expect_diag(&d, "too small: 10 training tokens make 2 streams of 5");
     expect_diag(&d, "lower batch or bptt");
+    unlink(path);
+    free(path);
+    diag_free(&d);
+}
+
+/* A separate validation text (valid_path): the whole training file is trained on, the other
+ * file is the validation split mapped with the training vocabulary. Training "abcdabcd..." (40
+ * tokens, ids a=0 .. d=3), validation "dcbadcba" (8 tokens); B=2, bptt=3: training streams of
+ * 20 (6 windows), validation streams of 4 (one window of 3 targets). A character the training
+ * text lacks is an error naming it and the training file. */
+static void test_text_valid_file(void **state)
+{
+    (void)state;
+    char txt[41];
+    for (int i = 0; i < 40; i++)
+        txt[i] = (char)('a' + i % 4);
+    char *path = temp_file(txt, 40);
+    char *vpath = temp_file("dcbadcba", 8);
+    Diag d;
+    diag_init(&d);
+    DataSet ds;
+    DataConfig c = text_cfg(path, 2, 3, 0);
+    c.valid_path = vpath;
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.vocab.size, 4);
+    assert_int_equal(ds.ntrain, 40);
+    assert_int_equal(ds.ntokens, 48);
+    assert_int_equal(ds.batches_per_epoch, (20 - 1) / 3);
+    assert_int_equal(data_valid_batches(&ds), 1);
+    const DataBatch *b = data_valid_batch(&ds, 0);
+    for (int t = 0; t < 3; t++)
+        for (int s = 0; s < 2; s++) {
+            int k = t * 2 + s;
+            assert_int_equal(b->ids[k], 3 - t);             /* d c b a d c b a */
+            assert_int_equal(b->target_ids[k], 3 - (t + 1));
+        }
+    assert_int_equal(b->ntargets, 6);
+    data_free(&ds);
+    /* eval --data: the whole given file is the validation set; valid_path is not read */
+    c.eval_all = true;
+    c.valid_path = "/nonexistent/valid.txt";
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.ntrain, 0);
+    data_free(&ds);
+    assert_int_equal(diag_error_count(&d), 0);
+
+    char *bad = temp_file("abXcYd", 6);
+    c = text_cfg(path, 2, 3, 0);
+    c.valid_path = bad;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    expect_diag(&d, "2 characters are not in the vocabulary of the training text");
+    expect_diag(&d, "'X', 'Y'");
+    char *t = diag_text(&d);
+    assert_non_null(strstr(t, bad));
+    free(t);
+    unlink(bad);
+    free(bad);
+    unlink(vpath);
+    free(vpath);
+    unlink(path);
+    free(path);
+    diag_free(&d);
+}
+
+/* A separate validation CSV: its rows are the validation split in file order, labels mapped to
+ * the training file's classes (names sorted: cat 0, dog 1); its own header is detected; an
+ * unknown label is an error at its file and line. */
+static void test_csv_valid_file(void **state)
+{
+    (void)state;
+    const char *train = "dog,1,2\ncat,3\ndog,4\n";
+    const char *valid = "label,x\ncat,9,8,7,6\ndog,5\n";
+    char *path = temp_file(train, strlen(train));
+    char *vpath = temp_file(valid, strlen(valid));
+    Diag d;
+    diag_init(&d);
+    DataSet ds;
+    DataConfig c = data_defaults();
+    c.kind = DATA_CSV;
+    c.path = path;
+    c.valid_path = vpath;
+    c.valid = 0;
+    c.batch = 2;
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.nrows, 5);
+    assert_int_equal(ds.ntrain_rows, 3);
+    assert_int_equal(ds.classes, 2);
+    assert_int_equal(ds.T, 4);      /* padded to the longest row of both files */
+    assert_int_equal(data_valid_batches(&ds), 1);
+    const DataBatch *b = data_valid_batch(&ds, 0);
+    assert_int_equal(b->target_ids[0], 0);
+    assert_int_equal(b->target_ids[1], 1);
+    assert_int_equal(b->lengths[0], 4);
+    assert_true(b->x[3 * 2 + 0] == 6);
+    assert_int_equal(b->lengths[1], 1);
+    assert_true(b->x[1] == 5);
+    data_free(&ds);
+
+    const char *unknown = "cat,1\nbird,2\ndog,3\nfish,4\n";
+    char *upath = temp_file(unknown, strlen(unknown));
+    c.valid_path = upath;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    char where[300];
+    snprintf(where, sizeof where, "%s:2: error: label 'bird' is not a class of the training "
+             "data", upath);
+    expect_diag(&d, where);
+    snprintf(where, sizeof where, "%s:4: error: label 'fish'", upath);
+    expect_diag(&d, where);
+    assert_int_equal(diag_error_count(&d), 2);
+    unlink(upath);
+    free(upath);
+    unlink(vpath);
+    free(vpath);
     unlink(path);
     free(path);
     diag_free(&d);
@@ -602,6 +716,8 @@ int main(void)
         cmocka_unit_test(test_reber),
         cmocka_unit_test(test_copy),
         cmocka_unit_test(test_resume_positions),
+        cmocka_unit_test(test_text_valid_file),
+        cmocka_unit_test(test_csv_valid_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

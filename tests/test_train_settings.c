@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -104,10 +105,75 @@ static void test_sets_and_defaults(void **state)
     diag_free(&d);
 }
 
+/* valid = text(...) / csv(...): a separate validation file of the training source's kind and
+ * options; another kind, other options or a generated training source are located errors. */
+static void test_valid_source(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    const char *lm = "format 1\ndata {\n  source = text(\"c.txt\", level=byte)\n"
+                     "  valid = text(\"v.txt\", level=byte)\n}\n"
+                     "model m {\n  input tokens(vocab=auto)\n  onehot\n  lstm(4)\n  dense(vocab)\n}\n";
+    IrModel *m = compile(&d, lm, NULL, 0);
+    TrainSettings s;
+    assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), 0);
+    assert_string_equal(s.data.path, "c.txt");
+    assert_string_equal(s.data.valid_path, "v.txt");
+    assert_true(s.data.valid == 0);
+    /* --data replaces the training file only */
+    assert_int_equal(train_settings(m, "o.txt", 0, 0, false, 0, &s, &d), 0);
+    assert_string_equal(s.data.path, "o.txt");
+    assert_string_equal(s.data.valid_path, "v.txt");
+    ir_model_free(m);
+
+    const char *cls = "format 1\ndata {\n  source = csv(\"t.csv\", columns=2)\n"
+                      "  valid = csv(\"v.csv\", columns=2, header=true)\n}\n"
+                      "model m {\n  input vector(2)\n  lstm(4)\n  pool(last)\n"
+                      "  dense(classes)\n}\n";
+    m = compile(&d, cls, NULL, 0);
+    assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), 0);
+    assert_int_equal(s.data.kind, DATA_CSV);
+    assert_string_equal(s.data.valid_path, "v.csv");
+    assert_int_equal(s.data.valid_csv_header, 1);
+    assert_int_equal(s.data.csv_header, -1);
+    ir_model_free(m);
+    assert_int_equal(diag_error_count(&d), 0);
+
+    const char *bad[] = {
+        /* another kind */
+        "format 1\ndata {\n  source = text(\"c.txt\")\n  valid = csv(\"v.csv\")\n}\n",
+        /* another level */
+        "format 1\ndata {\n  source = text(\"c.txt\")\n  valid = text(\"v.txt\", "
+        "level=byte)\n}\n",
+        /* a generated training source */
+        "format 1\ndata {\n  source = copy(length=4)\n  valid = text(\"v.txt\")\n}\n",
+    };
+    const char *want[] = {"the validation source must be read like the training source",
+                          "the validation source must be read like the training source",
+                          "a separate validation source needs a text or csv training source"};
+    for (int i = 0; i < 3; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "%smodel m {\n  input tokens(vocab=auto)\n  onehot\n  lstm(4)\n"
+                 "  dense(vocab)\n}\n", bad[i]);
+        Diag e;
+        diag_init(&e);
+        m = compile(&e, text, NULL, 0);
+        assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &e), -1);
+        assert_int_equal(diag_error_count(&e), 1);
+        const char *msg = diag_message_text(&e, 0);
+        if (!strstr(msg, want[i])) fail_msg("case %d: expected '%s', got '%s'", i, want[i], msg);
+        ir_model_free(m);
+        diag_free(&e);
+    }
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_block),
+        cmocka_unit_test(test_valid_source),
         cmocka_unit_test(test_sets_and_defaults),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

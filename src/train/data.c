@@ -25,6 +25,7 @@ DataConfig data_defaults(void)
     c.csv_features = 1;
     c.csv_targets = 1;
     c.csv_header = -1;
+    c.valid_csv_header = -1;
     c.csv_delim = ',';
     c.batch = 32;
     c.bptt = 100;
@@ -282,9 +283,10 @@ oom:
     return -1;
 }
 
-/* Re-maps the tokens to a given vocabulary (a checkpoint's), which then replaces the corpus's
- * own; characters the given vocabulary lacks are named in the error. */
-static int text_use_vocab(DataSet *ds, const Vocab *v, Diag *d)
+/* Re-maps the tokens to a given vocabulary (a checkpoint's, or the training text's for a
+ * validation file), which then replaces the corpus's own; characters the given vocabulary lacks
+ * are named in the error, which calls the vocabulary `whose` ("the model's vocabulary"). */
+static int text_use_vocab(DataSet *ds, const Vocab *v, const char *whose, Diag *d)
 {
     int32_t *map = malloc((size_t)ds->vocab.size * sizeof(int32_t));
     if (!map) {
@@ -310,8 +312,8 @@ static int text_use_vocab(DataSet *ds, const Vocab *v, Diag *d)
     }
     if (nmissing || v->level != ds->vocab.level) {
         if (nmissing)
-            diag_error_in(d, ds->cfg.path, "%d character%s not in the model's vocabulary: %s%s",
-                          nmissing, nmissing == 1 ? " is" : "s are", missing,
+            diag_error_in(d, ds->cfg.path, "%d character%s not in %s: %s%s", nmissing,
+                          nmissing == 1 ? " is" : "s are", whose, missing,
                           nmissing > 8 ? ", ..." : "");
         else
             diag_error_in(d, ds->cfg.path, "the model was trained at %s level, not %s",
@@ -343,8 +345,8 @@ static int64_t text_valid_stream_len(const DataSet *ds)
     return (ds->ntokens - ds->ntrain) / ds->cfg.batch;
 }
 
-/* Loads a corpus and checks that it fills B streams of at least one window each. */
-static int text_open(DataSet *ds, Diag *d)
+/* Reads and tokenises the text file at ds->cfg.path (its own vocabulary). */
+static int text_load(DataSet *ds, Diag *d)
 {
     const char *path = ds->cfg.path;
     uint8_t *buf;
@@ -357,11 +359,51 @@ static int text_open(DataSet *ds, Diag *d)
     }
     int rc = text_tokenize(ds, buf, len, d);
     free(buf);
-    if (rc != 0) return -1;
-    if (ds->cfg.vocab && text_use_vocab(ds, ds->cfg.vocab, d) != 0) return -1;
+    return rc;
+}
+
+/* Appends the tokens of the separate validation file (cfg.valid_path), mapped with the
+ * training text's vocabulary; *nvalid is their number. */
+static int text_append_valid(DataSet *ds, int64_t *nvalid, Diag *d)
+{
+    DataSet v;
+    memset(&v, 0, sizeof v);
+    v.cfg = ds->cfg;
+    v.cfg.path = ds->cfg.valid_path;
+    char whose[300];
+    snprintf(whose, sizeof whose, "the vocabulary of the training text %.200s", ds->cfg.path);
+    int rc = text_load(&v, d);
+    if (rc == 0) rc = text_use_vocab(&v, &ds->vocab, whose, d);
+    if (rc == 0) {
+        int32_t *t = realloc(ds->tokens, (size_t)(ds->ntokens + v.ntokens) * sizeof *t);
+        if (!t) {
+            diag_error_in(d, v.cfg.path, "out of memory");
+            rc = -1;
+        } else {
+            memcpy(t + ds->ntokens, v.tokens, (size_t)v.ntokens * sizeof *t);
+            ds->tokens = t;
+            ds->ntokens += v.ntokens;
+            *nvalid = v.ntokens;
+        }
+    }
+    free(v.tokens);
+    data_vocab_free(&v.vocab);
+    return rc;
+}
+
+/* Loads a corpus (and a separate validation text) and checks that it fills B streams of at
+ * least one window each. */
+static int text_open(DataSet *ds, Diag *d)
+{
+    const char *path = ds->cfg.path;
+    if (text_load(ds, d) != 0) return -1;
+    if (ds->cfg.vocab && text_use_vocab(ds, ds->cfg.vocab, "the model's vocabulary", d) != 0)
+        return -1;
     int B = ds->cfg.batch, bptt = ds->cfg.bptt;
+    const char *vpath = ds->cfg.valid_path && !ds->cfg.eval_all ? ds->cfg.valid_path : NULL;
     int64_t nvalid = (int64_t)((double)ds->ntokens * ds->cfg.valid);
     if (ds->cfg.eval_all) nvalid = ds->ntokens;
+    else if (vpath && text_append_valid(ds, &nvalid, d) != 0) return -1;
     ds->ntrain = ds->ntokens - nvalid;
     int64_t L = text_stream_len(ds);
     if (ds->cfg.eval_all) L = bptt + 1;     /* no training stream; one dummy window */
@@ -374,9 +416,10 @@ static int text_open(DataSet *ds, Diag *d)
     }
     if (nvalid > 0 && text_valid_stream_len(ds) < 2) {
         DiagMessage *m = diag_error_in(
-            d, path, "the validation split (%lld tokens) is too small for %d streams",
-            (long long)nvalid, B);
-        diag_help(m, "raise valid, lower batch, or set valid = 0");
+            d, vpath ? vpath : path, "the validation %s (%lld tokens) is too small for %d "
+            "streams", vpath ? "text" : "split", (long long)nvalid, B);
+        diag_help(m, vpath ? "use a longer validation text, or lower batch"
+                           : "raise valid, lower batch, or set valid = 0");
         return -1;
     }
     ds->T = bptt;

@@ -20,6 +20,11 @@
  *       sequence fields is not a number. A bad row is reported as `PATH:LINE: error: ...`.
  *       Rows are shuffled every epoch; the last `valid` fraction of the rows (in file order) is
  *       the validation split.
+ *   A separate validation file (valid = text(...) / csv(...), DataConfig.valid_path) replaces
+ *   the `valid` fraction: the whole training file is trained on and the other file, read the
+ *   same way, is the validation split. Its text is mapped with the training text's vocabulary
+ *   (a character the training text lacks is an error naming it); its csv labels must be
+ *   classes of the training file (an unknown label is an error naming the file and line).
  *   adding(length=T)    the adding problem (Hochreiter & Schmidhuber 1997): T steps of 2
  *       channels, a value in [0, 1) and a marker that is 1 at one step in the first half and
  *       one in the second half; target = the sum of the two marked values (predicting the mean
@@ -71,6 +76,9 @@ typedef struct DataConfig {
     int csv_targets;        /* csv: K target columns for target=values (default 1) */
     int csv_header;         /* csv: -1 auto (default), 0 no header, 1 header */
     char csv_delim;         /* csv: field separator (default ',') */
+    const char *valid_path; /* text/csv: a separate validation file of the same kind (NULL:
+                               the `valid` fraction of path; ignored with eval_all) */
+    int valid_csv_header;   /* csv: the header setting of valid_path (-1 auto, default) */
     bool eval_all;          /* text/csv: the whole file is the validation split (eval) */
     const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
                                resume); a character outside it is an error naming it */

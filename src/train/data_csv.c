@@ -12,6 +12,7 @@
 
 /* One parsed row before labels are resolved. */
 typedef struct CsvRow {
+    int line;           /* line number in its file */
     char *label;        /* label text (target=label) */
     float *targets;     /* [K] (target=values) */
     float *values;      /* [steps][F] */
@@ -67,58 +68,81 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Turns the label strings into class ids: all non-negative integers -> the numbers; otherwise
- * the sorted distinct names. */
-static int resolve_labels(DataSet *ds, CsvRow *rows, Diag *d)
+/* A label as a class number: a non-negative integer below 1000000, else -1. */
+static long label_number(const char *label)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(label, &end, 10);
+    return !*label || *end || v < 0 || v >= 1000000 || errno ? -1 : v;
+}
+
+/* Turns the label strings into class ids. The classes come from the first ndef rows (all rows,
+ * or the training file's when a separate validation file vpath follows): all non-negative
+ * integers -> the numbers; otherwise the sorted distinct names. A later row with a label
+ * outside them is an error at vpath:line. */
+static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath, Diag *d)
 {
     int n = ds->nrows;
     bool numeric = true;
     long maxv = -1;
-    for (int r = 0; r < n && numeric; r++) {
-        char *end;
-        errno = 0;
-        long v = strtol(rows[r].label, &end, 10);
-        if (!*rows[r].label || *end || v < 0 || v >= 1000000 || errno) numeric = false;
+    for (int r = 0; r < ndef && numeric; r++) {
+        long v = label_number(rows[r].label);
+        if (v < 0) numeric = false;
         else if (v > maxv) maxv = v;
     }
-    if (!(ds->row_labels = malloc((size_t)n * sizeof(int32_t)))) return -1;
-    if (numeric) {
-        for (int r = 0; r < n; r++)
-            ds->row_labels[r] = (int32_t)strtol(rows[r].label, NULL, 10);
-        ds->classes = (int)maxv + 1;
-        return 0;
-    }
-    char **names = malloc((size_t)n * sizeof *names);
-    if (!names) return -1;
-    for (int r = 0; r < n; r++)
-        names[r] = rows[r].label;
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
+    char **names = NULL;
     int k = 0;
-    for (int r = 0; r < n; r++)
-        if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
-    ds->class_names = calloc((size_t)k, sizeof(char *));
-    if (!ds->class_names) { free(names); return -1; }
-    for (int i = 0; i < k; i++) {
-        ds->class_names[i] = strdup(names[i]);
-        if (!ds->class_names[i]) { free(names); return -1; }
+    if (!(ds->row_labels = malloc((size_t)n * sizeof(int32_t)))) goto oom;
+    if (numeric) {
+        ds->classes = (int)maxv + 1;
+    } else {
+        if (!(names = malloc((size_t)ndef * sizeof *names))) goto oom;
+        for (int r = 0; r < ndef; r++)
+            names[r] = rows[r].label;
+        qsort(names, (size_t)ndef, sizeof *names, cmp_str);
+        for (int r = 0; r < ndef; r++)
+            if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
+        if (!(ds->class_names = calloc((size_t)k, sizeof(char *)))) goto oom;
+        ds->classes = k;
+        for (int i = 0; i < k; i++)
+            if (!(ds->class_names[i] = strdup(names[i]))) goto oom;
     }
-    ds->classes = k;
+    int bad = 0;
     for (int r = 0; r < n; r++) {
-        char **hit = bsearch(&rows[r].label, names, (size_t)k, sizeof *names, cmp_str);
-        ds->row_labels[r] = (int32_t)(hit - names);
+        long id = -1;
+        if (numeric) {
+            id = label_number(rows[r].label);
+        } else {
+            char **hit = bsearch(&rows[r].label, names, (size_t)k, sizeof *names, cmp_str);
+            id = hit ? hit - names : -1;
+        }
+        if (id < 0 || id >= ds->classes) {   /* only rows past ndef can miss */
+            char where[4096];
+            snprintf(where, sizeof where, "%s:%d", vpath, rows[r].line);
+            if (bad++ < 20)
+                diag_error_in(d, where, "label '%s' is not a class of the training data (%s has "
+                              "%d)", rows[r].label, ds->cfg.path, ds->classes);
+            continue;
+        }
+        ds->row_labels[r] = (int32_t)id;
     }
     free(names);
-    (void)d;
-    return 0;
+    return bad ? -1 : 0;
+oom:
+    free(names);
+    diag_error_in(d, ds->cfg.path, "out of memory");
+    return -1;
 }
 
 /* Parses one data line into row; reports `path:line: error: ...` and returns -1 when bad. */
-static int parse_row(DataSet *ds, char **f, int nf, int line, CsvRow *row, Diag *d)
+static int parse_row(const DataConfig *c, const char *path, char **f, int nf, int line,
+                     CsvRow *row, Diag *d)
 {
-    const DataConfig *c = &ds->cfg;
     int K = c->csv_values ? c->csv_targets : 1, F = c->csv_features;
     char where[4096];
-    snprintf(where, sizeof where, "%s:%d", c->path, line);
+    snprintf(where, sizeof where, "%s:%d", path, line);
+    row->line = line;
     int nv = nf - K;
     if (nv < F) {
         diag_error_in(d, where, "expected %d target column%s and at least %d value%s, found %d "
@@ -165,19 +189,21 @@ static int parse_row(DataSet *ds, char **f, int nf, int line, CsvRow *row, Diag 
     return 0;
 }
 
-int data_csv_open(DataSet *ds, Diag *d)
+/* The rows of one file. */
+typedef struct CsvRows {
+    CsvRow *rows;
+    int n, cap;
+} CsvRows;
+
+/* Parses the file at path (header: -1 auto, 0 none, 1 first row) and appends its rows to rs;
+ * every bad row (up to 20) is reported as PATH:LINE. */
+static int read_rows(const DataConfig *c, const char *path, int header_setting, CsvRows *rs,
+                     Diag *d)
 {
-    DataConfig *c = &ds->cfg;
-    if (c->csv_features < 1 || c->csv_targets < 1 || c->csv_features > 65536 ||
-        c->csv_targets > 65536) {
-        diag_error_in(d, c->path, "features and targets must be in [1, 65536]");
-        return -1;
-    }
     uint8_t *buf;
     size_t len;
-    if (data_read_file(c->path, &buf, &len, d) != 0) return -1;
-    CsvRow *rows = NULL;
-    int nrows = 0, caprows = 0, errors = 0, line = 0;
+    if (data_read_file(path, &buf, &len, d) != 0) return -1;
+    int errors = 0, line = 0, first_row = rs->n;
     char **fields = NULL;
     int capf = 0;
     bool first = true;
@@ -189,22 +215,22 @@ int data_csv_open(DataSet *ds, Diag *d)
         if (nl) *nl = 0;
         line++;
         if (memchr(p, 0, (size_t)((nl ? nl : end) - p))) {
-            diag_error_in(d, c->path, "line %d contains a NUL byte: not a text file", line);
+            diag_error_in(d, path, "line %d contains a NUL byte: not a text file", line);
             goto done;
         }
         char *s = trim(p);
         p = next;
         if (!*s || *s == '#') continue;
         int nf = split(s, c->csv_delim ? c->csv_delim : ',', &fields, &capf);
-        if (nf == -2) { diag_error_in(d, c->path, "out of memory"); goto done; }
+        if (nf == -2) { diag_error_in(d, path, "out of memory"); goto done; }
         if (nf < 0) {
-            diag_error_in(d, c->path, "line %d has more than %d fields", line, CSV_MAX_FIELDS);
+            diag_error_in(d, path, "line %d has more than %d fields", line, CSV_MAX_FIELDS);
             goto done;
         }
         if (first) {
             first = false;
-            bool header = c->csv_header == 1;
-            if (c->csv_header == -1) {
+            bool header = header_setting == 1;
+            if (header_setting == -1) {
                 int K = c->csv_values ? c->csv_targets : 1;
                 float tmp;
                 for (int i = K; i < nf && !header; i++)
@@ -212,26 +238,49 @@ int data_csv_open(DataSet *ds, Diag *d)
             }
             if (header) continue;
         }
-        if (nrows == caprows) {
-            int nc = caprows ? 2 * caprows : 256;
-            CsvRow *nr = realloc(rows, (size_t)nc * sizeof *nr);
-            if (!nr) { diag_error_in(d, c->path, "out of memory"); goto done; }
-            rows = nr;
-            caprows = nc;
+        if (rs->n == rs->cap) {
+            int nc = rs->cap ? 2 * rs->cap : 256;
+            CsvRow *nr = realloc(rs->rows, (size_t)nc * sizeof *nr);
+            if (!nr) { diag_error_in(d, path, "out of memory"); goto done; }
+            rs->rows = nr;
+            rs->cap = nc;
         }
-        memset(&rows[nrows], 0, sizeof rows[nrows]);
-        if (parse_row(ds, fields, nf, line, &rows[nrows], d) != 0) errors++;
-        nrows++;
+        memset(&rs->rows[rs->n], 0, sizeof rs->rows[rs->n]);
+        if (parse_row(c, path, fields, nf, line, &rs->rows[rs->n], d) != 0) errors++;
+        rs->n++;
         if (errors >= 20) break;
     }
     if (errors) goto done;
-    if (nrows == 0) {
-        diag_error_in(d, c->path, len ? "no data rows" : "file is empty");
+    if (rs->n == first_row) {
+        diag_error_in(d, path, len ? "no data rows" : "file is empty");
         goto done;
     }
+    rc = 0;
+done:
+    free(fields);
+    free(buf);
+    return rc;
+}
+
+int data_csv_open(DataSet *ds, Diag *d)
+{
+    DataConfig *c = &ds->cfg;
+    if (c->csv_features < 1 || c->csv_targets < 1 || c->csv_features > 65536 ||
+        c->csv_targets > 65536) {
+        diag_error_in(d, c->path, "features and targets must be in [1, 65536]");
+        return -1;
+    }
+    const char *vpath = c->valid_path && !c->eval_all ? c->valid_path : NULL;
+    CsvRows rs = {NULL, 0, 0};
+    int rc = -1;
+    if (read_rows(c, c->path, c->csv_header, &rs, d) != 0) goto done;
+    int nfile = rs.n;   /* rows of the training file */
+    if (vpath && read_rows(c, vpath, c->valid_csv_header, &rs, d) != 0) goto done;
+    CsvRow *rows = rs.rows;
+    int nrows = rs.n;
     /* Shapes: F per step, padded to the longest row; the validation rows are the last ones. */
     ds->nrows = nrows;
-    int nvalid = c->eval_all ? nrows : (int)((double)nrows * c->valid);
+    int nvalid = c->eval_all ? nrows : vpath ? nrows - nfile : (int)((double)nrows * c->valid);
     ds->ntrain_rows = nrows - nvalid;
     if (ds->ntrain_rows < 1 && !c->eval_all) {
         diag_error_in(d, c->path, "no training rows left after the validation split");
@@ -260,10 +309,7 @@ int data_csv_open(DataSet *ds, Diag *d)
                    (size_t)c->csv_targets * sizeof(float));
     } else {
         ds->target_kind = DATA_TARGET_LABEL;
-        if (resolve_labels(ds, rows, d) != 0) {
-            diag_error_in(d, c->path, "out of memory");
-            goto done;
-        }
+        if (resolve_labels(ds, rows, vpath ? nfile : nrows, vpath, d) != 0) goto done;
     }
     for (int r = 0; r < nrows; r++) {
         ds->row_values[r] = rows[r].values;
@@ -272,14 +318,12 @@ int data_csv_open(DataSet *ds, Diag *d)
     }
     rc = 0;
 done:
-    for (int r = 0; r < nrows; r++) {
-        free(rows[r].label);
-        free(rows[r].targets);
-        free(rows[r].values);
+    for (int r = 0; r < rs.n; r++) {
+        free(rs.rows[r].label);
+        free(rs.rows[r].targets);
+        free(rs.rows[r].values);
     }
-    free(rows);
-    free(fields);
-    free(buf);
+    free(rs.rows);
     return rc;
 }
 

@@ -199,7 +199,8 @@ int eval_run(const EvalOptions *o, Diag *d)
         goto done;
     }
     FILE *out = o->out ? o->out : stdout;
-    const char *dname = s.ds.cfg.path ? s.ds.cfg.path : "generated validation set";
+    const char *dname = s.ds.cfg.valid_path && !s.ds.cfg.eval_all ? s.ds.cfg.valid_path
+                        : s.ds.cfg.path ? s.ds.cfg.path : "generated validation set";
     fprintf(out, "data: %s\n", dname);
     if (s.loss == EXEC_LOSS_MSE) {
         fprintf(out, "mse: %.6f\n", loss);

@@ -81,22 +81,21 @@ static int check_fit(Session *s, Diag *d)
     return 0;
 }
 
-/* A relative data path that does not exist from the working directory, looked up next to the
- * model file: a malloc'ed path when found there, else NULL. */
-static char *path_near(const char *model_path, const char *p)
+/* An owned copy of data path p (NULL: none) in *out. With near, a relative path that does not
+ * exist from the working directory is looked up next to the model file. -1: out of memory. */
+static int own_path(char **out, const char *model_path, const char *p, bool near)
 {
+    *out = NULL;
+    if (!p) return 0;
     const char *slash = strrchr(model_path, '/');
-    if (!p || p[0] == '/' || access(p, F_OK) == 0 || !slash)
-        return NULL;
-    size_t n = (size_t)(slash - model_path) + strlen(p) + 2;
-    char *near = malloc(n);
-    if (near)
-        snprintf(near, n, "%.*s/%s", (int)(slash - model_path), model_path, p);
-    if (near && access(near, F_OK) != 0) {
-        free(near);
-        near = NULL;
+    if (near && p[0] != '/' && access(p, F_OK) != 0 && slash) {
+        size_t n = (size_t)(slash - model_path) + strlen(p) + 2;
+        if (!(*out = malloc(n))) return -1;
+        snprintf(*out, n, "%.*s/%s", (int)(slash - model_path), model_path, p);
+        if (access(*out, F_OK) == 0) return 0;
+        free(*out);
     }
-    return near;
+    return (*out = strdup(p)) ? 0 : -1;
 }
 
 /* Compiles the model again with the sizes it leaves to the data (vocab=N, classes=N). */
@@ -149,14 +148,12 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
     if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
         s->st.data.csv_features = ir->layers[0].kind == IR_LAYER_INPUT_VECTOR
                                       ? ir->layers[0].size : 1;
-    char *near = data_path ? NULL : path_near(name, s->st.data.path);
-    const char *p = near ? near : s->st.data.path;
-    if (p && !(s->data_file = strdup(p))) {
-        free(near);
+    /* Our own copies outlive the options and the first IR. */
+    if (own_path(&s->data_file, name, s->st.data.path, !data_path) != 0 ||
+        own_path(&s->valid_file, name, s->st.data.valid_path, true) != 0)
         goto oom;
-    }
-    free(near);
-    s->st.data.path = s->data_file;     /* our own copy outlives the options and the first IR */
+    s->st.data.path = s->data_file;
+    s->st.data.valid_path = s->valid_file;
     if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
     s->st.data.eval_all = eval_all;
     s->have_data = true;
@@ -186,6 +183,7 @@ void session_free(Session *s)
     data_vocab_free(&s->fixed_vocab);
     model_free(&s->m);
     free(s->data_file);
+    free(s->valid_file);
     memset(s, 0, sizeof *s);
 }
 

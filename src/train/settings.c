@@ -126,6 +126,37 @@ static void optimizer(const IrValue *v, OptimConfig *o)
     }
 }
 
+/* valid = text(...) | csv(...): a separate validation file, which must be read the way the
+ * training file is (same kind and options; a csv header may differ). */
+static int valid_source(const IrValue *v, DataConfig *c, Diag *d)
+{
+    if (c->kind != DATA_TEXT && c->kind != DATA_CSV) {
+        DiagMessage *m = diag_error(d, v->loc, "a separate validation source needs a text or "
+                                    "csv training source");
+        diag_help(m, "generated tasks make their own validation set; drop valid");
+        return -1;
+    }
+    DataConfig vc = data_defaults();
+    if (data_source(v, &vc, d) != 0) return -1;
+    if (vc.kind != c->kind || vc.level != c->level || vc.csv_values != c->csv_values ||
+        vc.csv_targets != c->csv_targets || vc.csv_features != c->csv_features ||
+        vc.csv_delim != c->csv_delim) {
+        DiagMessage *m = diag_error(d, v->loc, "the validation source must be read like the "
+                                    "training source");
+        diag_help(m, "give valid = %s(\"FILE\", ...) with the same options as source",
+                  c->kind == DATA_TEXT ? "text" : "csv");
+        return -1;
+    }
+    if (!vc.path) {
+        diag_error(d, v->loc, "the validation source needs a file");
+        return -1;
+    }
+    c->valid_path = vc.path;
+    c->valid_csv_header = vc.csv_header;
+    c->valid = 0;   /* the training file is not split */
+    return 0;
+}
+
 static int64_t int_setting(const IrSetting *s, int n, const char *name, int64_t dflt)
 {
     const IrValue *v = setting(s, n, name);
@@ -159,13 +190,12 @@ int train_settings(const IrModel *m, const char *data_path, int64_t steps, int64
         return -1;
     }
     const IrValue *valid = setting(m->data, m->ndata, "valid");
-    if (valid && valid->kind != IR_VAL_NUM) {
-        diag_error(d, valid->loc, "a separate validation source is not supported yet; give a "
-                   "fraction such as valid = 0.05");
-        return -1;
-    }
     bool gen = s->data.kind != DATA_TEXT && s->data.kind != DATA_CSV;
-    if (valid && !gen) s->data.valid = valid->num;   /* generated: a fixed set */
+    if (valid && valid->kind == IR_VAL_CALL) {
+        if (valid_source(valid, &s->data, d) != 0) return -1;
+    } else if (valid && !gen) {
+        s->data.valid = valid->num;   /* generated: a fixed set */
+    }
     s->data.batch = (int)int_setting(m->train, m->ntrain, "batch", 32);
     const IrValue *bptt = setting(m->train, m->ntrain, "bptt");
     if (bptt && bptt->kind == IR_VAL_IDENT) {   /* bptt = full */

@@ -14,6 +14,10 @@
  * is always the first column (label=NAME only names it). A relative data path that does not
  * exist from the working directory is looked up next to the model file.
  *
+ * valid = text(PATH, ...) / csv(PATH, ...) names a separate validation file (DataConfig.
+ * valid_path), of the same kind and read with the same options as the training source (a csv
+ * header setting of its own is allowed); a generated training source cannot have one.
+ *
  * Ownership: TrainSettings borrows strings from the IrModel and the options (data.path); it
  * owns nothing. */
 #ifndef RECUR_TRAIN_SETTINGS_H
@@ -44,7 +48,7 @@ typedef struct TrainSettings {
 /* Fills s from m's settings, then applies the overrides: data_path (a .csv suffix selects
  * csv(), anything else text(); a generated source is replaced), steps/epochs (> 0 to
  * override), seed (when has_seed). -1 with a located diagnostic on a value src/train cannot
- * use (e.g. valid given as a source). */
+ * use (e.g. a validation source of another kind than the training source). */
 int train_settings(const IrModel *m, const char *data_path, int64_t steps, int64_t epochs,
                    bool has_seed, uint64_t seed, TrainSettings *s, Diag *d);
 

@@ -28,6 +28,7 @@ typedef struct Session {
     Vocab fixed_vocab;      /* a loaded model's vocabulary, which its data must use (size 0:
                                the data builds its own) */
     char *data_file;        /* the data file's path as opened (owned copy) */
+    char *valid_file;       /* the separate validation file's path (owned copy), or NULL */
     DataSet ds;
     bool have_data;
     ExecModel *e;
