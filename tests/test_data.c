@@ -15,35 +15,7 @@
 #include <cmocka.h>
 
 #include "train/data.h"
-
-/* Everything printed for the diagnostics in d. */
-static char *diag_text(const Diag *d)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    diag_print(d, f);
-    fclose(f);
-    return buf;
-}
-
-static void expect_diag(const Diag *d, const char *needle)
-{
-    char *t = diag_text(d);
-    if (!strstr(t, needle)) fail_msg("expected '%s' in diagnostics:\n%s", needle, t);
-    free(t);
-}
-
-/* Writes text to a fresh temporary file; returns its malloc'ed path. */
-static char *temp_file(const char *text, size_t len)
-{
-    char *path = strdup("/tmp/test_data_XXXXXX");
-    int fd = mkstemp(path);
-    assert_true(fd >= 0);
-    assert_int_equal(write(fd, text, len), (ssize_t)len);
-    close(fd);
-    return path;
-}
+#include "train_testutil.h"
 
 static DataConfig text_cfg(const char *path, int B, int bptt, double valid)
 {
@@ -52,6 +24,16 @@ static DataConfig text_cfg(const char *path, int B, int bptt, double valid)
     c.path = path;
     c.batch = B;
     c.bptt = bptt;
+    c.valid = valid;
+    return c;
+}
+
+static DataConfig csv_cfg(const char *path, int B, double valid)
+{
+    DataConfig c = data_defaults();
+    c.kind = DATA_CSV;
+    c.path = path;
+    c.batch = B;
     c.valid = valid;
     return c;
 }
@@ -88,8 +70,7 @@ static void test_text_windows(void **state)
     assert_int_equal(ds.pos.epoch, 2);
     data_free(&ds);
     diag_free(&d);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 /* The last 20% is validation: 100 tokens "0123456789" x 10 -> 80 train, 20 valid; B=2, bptt=4:
@@ -131,8 +112,7 @@ static void test_text_valid(void **state)
     assert_int_equal(counted, 18);
     data_free(&ds);
     diag_free(&d);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 /* UTF-8: "é" and "€" are one token each, sorted by code point after ASCII; the serialised
@@ -171,8 +151,7 @@ static void test_text_utf8_and_bytes(void **state)
     data_vocab_free(&v);
     free(bytes);
     data_free(&ds);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 
     const char bad[] = "ab\xff\xfe" "abababababab";
     path = temp_file(bad, sizeof bad - 1);
@@ -186,8 +165,7 @@ static void test_text_utf8_and_bytes(void **state)
     assert_int_equal(ds.vocab.codes[3], 0xff);
     data_free(&ds);
     diag_free(&d);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 /* eval: a checkpoint's vocabulary maps the text (ids follow it, not the text's own set), the
@@ -214,15 +192,13 @@ static void test_text_fixed_vocab(void **state)
     assert_int_equal(b->ids[3], 1);
     assert_int_equal(b->target_ids[3], 0);
     data_free(&ds);
-    unlink(path);
-    free(path);
+    remove_temp(path);
     path = temp_file("abzzcy", 6);
     c = text_cfg(path, 1, 2, 0);
     c.vocab = &v;
     assert_int_equal(data_open(&ds, &c, &d), -1);
     expect_diag(&d, "2 characters are not in the model's vocabulary: 'y', 'z'");
-    unlink(path);
-    free(path);
+    remove_temp(path);
     data_vocab_free(&v);
     diag_free(&d);
 }
@@ -243,16 +219,14 @@ static void test_text_errors(void **state)
     char want[256];
     snprintf(want, sizeof want, "%s: error: file is empty", path);
     expect_diag(&d, want);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 
     path = temp_file("0123456789", 10);
     c = text_cfg(path, 2, 8, 0);
     assert_int_equal(data_open(&ds, &c, &d), -1);
     expect_diag(&d, "too small: 10 training tokens make 2 streams of 5");
     expect_diag(&d, "lower batch or bptt");
-    unlink(path);
-    free(path);
+    remove_temp(path);
     diag_free(&d);
 }
 
@@ -306,12 +280,9 @@ static void test_text_valid_file(void **state)
     char *t = diag_text(&d);
     assert_non_null(strstr(t, bad));
     free(t);
-    unlink(bad);
-    free(bad);
-    unlink(vpath);
-    free(vpath);
-    unlink(path);
-    free(path);
+    remove_temp(bad);
+    remove_temp(vpath);
+    remove_temp(path);
     diag_free(&d);
 }
 
@@ -328,12 +299,8 @@ static void test_csv_valid_file(void **state)
     Diag d;
     diag_init(&d);
     DataSet ds;
-    DataConfig c = data_defaults();
-    c.kind = DATA_CSV;
-    c.path = path;
+    DataConfig c = csv_cfg(path, 2, 0);
     c.valid_path = vpath;
-    c.valid = 0;
-    c.batch = 2;
     assert_int_equal(data_open(&ds, &c, &d), 0);
     assert_int_equal(ds.nrows, 5);
     assert_int_equal(ds.ntrain_rows, 3);
@@ -360,12 +327,9 @@ static void test_csv_valid_file(void **state)
     snprintf(where, sizeof where, "%s:4: error: label 'fish'", upath);
     expect_diag(&d, where);
     assert_int_equal(diag_error_count(&d), 2);
-    unlink(upath);
-    free(upath);
-    unlink(vpath);
-    free(vpath);
-    unlink(path);
-    free(path);
+    remove_temp(upath);
+    remove_temp(vpath);
+    remove_temp(path);
     diag_free(&d);
 }
 
@@ -383,12 +347,8 @@ static void test_csv_labels(void **state)
     Diag d;
     diag_init(&d);
     DataSet ds;
-    DataConfig c = data_defaults();
-    c.kind = DATA_CSV;
-    c.path = path;
+    DataConfig c = csv_cfg(path, 3, 0.25);  /* 4 rows: the last one (bird) is validation */
     c.csv_features = 2;
-    c.batch = 3;
-    c.valid = 0.25;     /* 4 rows: the last one (bird) is validation */
     assert_int_equal(data_open(&ds, &c, &d), 0);
     assert_int_equal(ds.nrows, 4);
     assert_int_equal(ds.ntrain_rows, 3);
@@ -425,8 +385,7 @@ static void test_csv_labels(void **state)
     assert_int_equal(b->ntargets, 1);
     data_free(&ds);
     diag_free(&d);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 /* Regression CSV, no header, numeric class-free targets; then malformed rows named by line. */
@@ -438,13 +397,9 @@ static void test_csv_values_and_errors(void **state)
     Diag d;
     diag_init(&d);
     DataSet ds;
-    DataConfig c = data_defaults();
-    c.kind = DATA_CSV;
-    c.path = path;
+    DataConfig c = csv_cfg(path, 2, 0);
     c.csv_values = true;
     c.csv_targets = 2;
-    c.batch = 2;
-    c.valid = 0;
     assert_int_equal(data_open(&ds, &c, &d), 0);
     assert_int_equal(ds.target_kind, DATA_TARGET_VALUES);
     assert_int_equal(ds.out_width, 2);
@@ -453,14 +408,11 @@ static void test_csv_values_and_errors(void **state)
     assert_true(ds.row_targets[0] == 0.5f && ds.row_targets[1] == 1.5f);
     assert_true(ds.row_targets[2] == 2 && ds.row_targets[3] == 3);
     data_free(&ds);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 
     const char *bad = "label,x1,x2\n1,0.5,0.25\n2,0.1,zz\n3\n1,1,2\n";
     path = temp_file(bad, strlen(bad));
-    c = data_defaults();
-    c.kind = DATA_CSV;
-    c.path = path;
+    c = csv_cfg(path, 32, 0.05);     /* the defaults */
     assert_int_equal(data_open(&ds, &c, &d), -1);
     char want[256];
     snprintf(want, sizeof want, "%s:3: error: value in column 3 is not a number: 'zz'", path);
@@ -469,8 +421,7 @@ static void test_csv_values_and_errors(void **state)
              path);
     expect_diag(&d, want);
     assert_int_equal(diag_error_count(&d), 2);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 
     const char *odd = "1,1,2,3\n";
     path = temp_file(odd, strlen(odd));
@@ -480,8 +431,7 @@ static void test_csv_values_and_errors(void **state)
     snprintf(want, sizeof want, "%s:1: error: 3 values is not a multiple of features=2", path);
     expect_diag(&d, want);
     diag_free(&d);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 /* Adding problem: one marker in each half, target = sum of the marked values, and the MSE of
@@ -682,8 +632,7 @@ static void test_resume_positions(void **state)
     char *path = temp_file(txt, sizeof txt);
     c = text_cfg(path, 4, 20, 0.1);    /* 4 windows per epoch */
     check_resume(&c);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 
     char csv[4000] = "";
     for (int r = 0; r < 30; r++) {
@@ -692,14 +641,9 @@ static void test_resume_positions(void **state)
         strcat(csv, line);
     }
     path = temp_file(csv, strlen(csv));
-    c = data_defaults();
-    c.kind = DATA_CSV;
-    c.path = path;
-    c.batch = 4;
-    c.valid = 0.1;     /* 27 train rows, 7 batches per epoch */
+    c = csv_cfg(path, 4, 0.1);     /* 27 train rows, 7 batches per epoch */
     check_resume(&c);
-    unlink(path);
-    free(path);
+    remove_temp(path);
 }
 
 int main(void)

@@ -19,6 +19,7 @@
 
 #include "io/checkpoint.h"
 #include "train/train.h"
+#include "train_testutil.h"
 
 static char dir[64];
 
@@ -195,21 +196,10 @@ static void test_resume_exact(void **state)
     free(want);
 }
 
-static char *diag_text(const Diag *d)
-{
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    diag_print(d, f);
-    fclose(f);
-    return buf;
-}
-
+/* The diagnostics contain needle; they are cleared for the next check. */
 static void expect_error(Diag *d, const char *needle)
 {
-    char *t = diag_text(d);
-    if (!strstr(t, needle)) fail_msg("expected '%s' in:\n%s", needle, t);
-    free(t);
+    expect_diag(d, needle);
     diag_clear_messages(d);
 }
 

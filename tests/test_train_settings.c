@@ -114,7 +114,8 @@ static void test_valid_source(void **state)
     diag_init(&d);
     const char *lm = "format 1\ndata {\n  source = text(\"c.txt\", level=byte)\n"
                      "  valid = text(\"v.txt\", level=byte)\n}\n"
-                     "model m {\n  input tokens(vocab=auto)\n  onehot\n  lstm(4)\n  dense(vocab)\n}\n";
+                     "model m {\n  input tokens(vocab=auto)\n  onehot\n  lstm(4)\n"
+                     "  dense(vocab)\n}\n";
     IrModel *m = compile(&d, lm, NULL, 0);
     TrainSettings s;
     assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), 0);

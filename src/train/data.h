@@ -33,7 +33,8 @@
  *       the 7 symbols B E P S T V X (ids in that sorted order), at most L symbols (default 60;
  *       longer strings are redrawn); padded and masked.
  *   copy(length=L, delay=D)   10 tokens: 0 blank, 1..8 symbols, 9 go. Input: L random symbols,
- *       D-1 blanks, go, L blanks (2L+D steps; vocabulary "_abcdefgh|"); target: blank for L+D steps, then the L symbols.
+ *       D-1 blanks, go, L blanks (2L+D steps; vocabulary "_abcdefgh|"); target: blank for
+ *       L+D steps, then the L symbols.
  * Generated tasks draw every batch from the data Rng; their validation set is regenerated from
  * a fixed seed each time (the same sequences at every evaluation): valid (>= 1) sequences
  * rounded up to whole batches;

@@ -33,8 +33,15 @@ typedef struct Frame {
     double x0, x1, y0, y1;  /* data ranges */
 } Frame;
 
-static double px(const Frame *f, double x) { return ML + (x - f->x0) / (f->x1 - f->x0) * (W - ML - MR); }
-static double py(const Frame *f, double y) { return H - MB - (y - f->y0) / (f->y1 - f->y0) * (H - MT - MB); }
+static double px(const Frame *f, double x)
+{
+    return ML + (x - f->x0) / (f->x1 - f->x0) * (W - ML - MR);
+}
+
+static double py(const Frame *f, double y)
+{
+    return H - MB - (y - f->y0) / (f->y1 - f->y0) * (H - MT - MB);
+}
 
 /* One series as an SVG polyline (non-finite points skipped). */
 static void polyline(FILE *o, const Frame *f, const int64_t *x, const double *y, int n,

@@ -5,7 +5,8 @@
  * Defaults when a setting is absent: optimizer adam() (PyTorch defaults), schedule constant,
  * clip 0 (off), batch 32, bptt 100, steps 1000, seed 42, eval_every 100 (0: never),
  * checkpoint_every 500 (0: only at the end), log_every 10, valid 0.05 (generated tasks: a fixed
- * set of 1000 sequences, rounded up to whole batches), loss from the data (next-token / label cross-entropy, or MSE for values).
+ * set of 1000 sequences, rounded up to whole batches), loss from the data (next-token / label
+ * cross-entropy, or MSE for values).
  *
  * csv(...) arguments as sema accepts them: csv(PATH, target=label|values|K, columns=F,
  * header=true|false, delimiter=",", label=first): target=label (default) is a class label in
