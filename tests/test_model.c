@@ -1,0 +1,143 @@
+/* test_model: the parts of src/model that train relies on. model_recompile binds the sizes a
+ * model leaves to its data (the result equals a fresh compile with the same overrides), does
+ * not repeat the first compile's warnings, and leaves the model untouched when the overrides do
+ * not compile; the vocabulary and its level survive a checkpoint round trip with the weights;
+ * model_put_params / model_take_params move weights into and out of an executor exactly. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "model/model.h"
+
+static const char *MODEL_TEXT =
+    "format 1\n"
+    "model m {\n  input tokens(vocab=auto)\n  embedding(4)\n  lstm(8, dropout=0.5)\n"
+    "  dense(vocab)\n}\n";
+
+/* Compiles MODEL_TEXT with allow_auto, as `recur train` does before it has read the data. */
+static const Source *auto_compile(Diag *d, Model *m, SemaOptions *so)
+{
+    const Source *src = diag_add_source(d, "m.rnn", MODEL_TEXT, strlen(MODEL_TEXT));
+    assert_non_null(src);
+    so->allow_auto = true;
+    assert_int_equal(model_compile_opts(m, d, src, NULL, 0, so), 0);
+    assert_true(so->vocab_auto);
+    return src;
+}
+
+static void test_recompile(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    Model m;
+    SemaOptions so = {0};
+    const Source *src = auto_compile(&d, &m, &so);
+    int warnings = d.nwarnings;
+    assert_true(warnings >= 1);     /* dropout with one layer */
+    const char *extra[] = {"vocab=5"};
+    assert_int_equal(model_recompile(&m, &d, extra, 1), 0);
+    assert_int_equal(d.nwarnings, warnings);
+    assert_int_equal(diag_error_count(&d), 0);
+    assert_int_equal(m.ir->vocab, 5);
+    assert_int_equal(m.nsets, 1);
+    assert_string_equal(m.sets[0], "vocab=5");
+
+    Model ref;   /* an independent compile with the same override */
+    assert_int_equal(model_compile(&ref, &d, src, extra, 1), 0);
+    assert_int_equal(m.ir->nparams, ref.ir->nparams);
+    assert_int_equal(m.ir->ntensors, ref.ir->ntensors);
+    for (int i = 0; i < ref.ir->ntensors; i++)
+        assert_string_equal(m.ir->tensors[i].name, ref.ir->tensors[i].name);
+    for (int64_t i = 0; i < m.ir->nparams; i++)
+        assert_true(m.params[i] == 0);
+
+    /* a bad override: reported, and the model stays as it was */
+    const IrModel *before = m.ir;
+    const char *bad[] = {"nosuch=3"};
+    assert_int_equal(model_recompile(&m, &d, bad, 1), -1);
+    assert_true(diag_error_count(&d) >= 1);
+    assert_ptr_equal(m.ir, before);
+    assert_int_equal(m.nsets, 1);
+    model_free(&ref);
+    model_free(&m);
+    diag_free(&d);
+}
+
+static void test_checkpoint_vocab_and_exec(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    Model m;
+    SemaOptions so = {0};
+    auto_compile(&d, &m, &so);
+    const char *extra[] = {"vocab=3"};
+    assert_int_equal(model_recompile(&m, &d, extra, 1), 0);
+    assert_int_equal(model_init_weights(&m, 7, &d), 0);
+    m.vocab = malloc(3);
+    assert_non_null(m.vocab);
+    memcpy(m.vocab, "\x01\x80\xff", 3);    /* bytes, not UTF-8 */
+    m.vocab_len = 3;
+    m.vocab_level = 1;
+
+    Checkpoint c;
+    ckpt_init(&c);
+    assert_int_equal(model_to_checkpoint(&m, &c, &d), 0);
+    assert_int_equal(model_checkpoint_vocab_level(&c), 1);
+    Model back;
+    assert_int_equal(model_from_checkpoint(&back, &d, &c, "x.ckpt"), 0);
+    assert_int_equal(back.vocab_level, 1);
+    assert_int_equal(back.vocab_len, 3);
+    assert_memory_equal(back.vocab, "\x01\x80\xff", 3);
+    assert_int_equal(back.ir->nparams, m.ir->nparams);
+    assert_memory_equal(back.params, m.params, sizeof(float) * (size_t)m.ir->nparams);
+    ckpt_free(&c);
+
+    /* weights into an executor and back, tensor by tensor at the executor's offsets */
+    ExecModel *e = model_exec(&m, 2, 3, &d);
+    assert_non_null(e);
+    float *p = exec_params(e);
+    const float *want = m.params;
+    for (int i = 0; i < exec_ntensors(e); i++) {
+        const ExecTensor *t = exec_tensor(e, i);
+        assert_memory_equal(p + t->offset, want, sizeof(float) * (size_t)t->size);
+        want += t->size;
+    }
+    for (int i = 0; i < exec_ntensors(e); i++) {   /* train: every weight changes */
+        const ExecTensor *t = exec_tensor(e, i);
+        for (int64_t k = 0; k < t->size; k++)
+            p[t->offset + k] = (float)(i * 1000 + k);
+    }
+    model_take_params(&back, e);
+    float *q = back.params;
+    for (int i = 0; i < exec_ntensors(e); i++)
+        for (int64_t k = 0; k < exec_tensor(e, i)->size; k++)
+            assert_true(*q++ == (float)(i * 1000 + k));
+    model_put_params(&m, e);     /* and back to the initial weights */
+    want = m.params;
+    for (int i = 0; i < exec_ntensors(e); i++) {
+        const ExecTensor *t = exec_tensor(e, i);
+        assert_memory_equal(p + t->offset, want, sizeof(float) * (size_t)t->size);
+        want += t->size;
+    }
+    exec_free(e);
+    model_free(&back);
+    model_free(&m);
+    assert_int_equal(diag_error_count(&d), 0);
+    diag_free(&d);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_recompile),
+        cmocka_unit_test(test_checkpoint_vocab_and_exec),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
