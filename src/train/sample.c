@@ -188,9 +188,16 @@ int eval_run(const EvalOptions *o, Diag *d)
     const char *path = o->ckpt_path;
     Model m;
     Session s;
-    if (model_load(&m, d, path, NULL) != 0 ||
-        session_open(&s, &m, NULL, o->data_path, 0, 0, true, m.seed, o->data_path != NULL, d))
+    if (model_load(&m, d, path, NULL) != 0)
         return -1;
+    if (session_open(&s, &m, NULL, o->data_path, 0, 0, true, m.seed, o->data_path != NULL, d)) {
+        if (!o->data_path)
+            diag_help(diag_error_in(d, path, "no data to evaluate on: the model's data block "
+                                             "cannot be used"),
+                      "give the data with --data FILE (a run trained with --data FILE does not "
+                      "record the file)");
+        return -1;
+    }
     int rc = -1;
     double loss, acc;
     if (session_validate(&s, &loss, &acc, d) != 0) goto done;
