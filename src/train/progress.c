@@ -63,7 +63,10 @@ void progress_update(Progress *p, int64_t step, double loss, double val_loss, do
                      bool force)
 {
     double now = progress_now();
-    if (!force && (!p->live || now - p->last < 0.1)) return;
+    /* live: at most 10 redraws a second; plain: a line at least every 30 s besides the forced
+     * ones (evaluations), so a log file shows a long run moving */
+    double since = now - (p->last < 0 && !p->live ? p->t0 : p->last);
+    if (!force && since < (p->live ? 0.1 : 30.0)) return;
     p->last = now;
     double el = now - p->t0;
     int64_t done = step - p->first_step;

@@ -24,7 +24,7 @@ typedef struct Progress {
 /* mode: -1 live when out is a terminal, 0 plain lines, 1 live. */
 void progress_init(Progress *p, FILE *out, int mode, int64_t first_step, int64_t total);
 /* Reports step (1-based count of updates done). val_loss NaN = none yet. Live mode redraws at
- * most 10 times a second unless force; plain mode prints only when force. */
+ * most 10 times a second unless force; plain mode prints when force and at least every 30 s. */
 void progress_update(Progress *p, int64_t step, double loss, double val_loss, double tok_per_s,
                      bool force);
 /* Prints a message line without garbling the live line. */
