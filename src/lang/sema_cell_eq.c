@@ -1,0 +1,447 @@
+/* sema_cell_eq: compiles the equations of a cell body into per-step nodes (ops.def), with a
+ * shape check per operator: names and x[t-1] reads, constants folded, '@', elementwise operators,
+ * functions, concatenation, and assignments (including `a, b = chunk(v, 2)`). Separate from the
+ * declarations and the checks on the whole cell (sema_cell.c). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lang/sema_cell_int.h"
+
+static const char *const cell_functions[] = {
+    "sigmoid", "tanh", "relu", "exp", "log", "sqrt", "abs", "softplus", "chunk",
+};
+static const IrOpKind cell_function_ops[] = {
+    IR_OP_SIGMOID, IR_OP_TANH, IR_OP_RELU, IR_OP_EXP, IR_OP_LOG, IR_OP_SQRT, IR_OP_ABS,
+    IR_OP_SOFTPLUS,
+};
+enum { NFUNCS = 9 };
+/* "[512, 64]", "[128]" or "a scalar". */
+static const char *shape_str(const IrNode *n, char *buf, size_t cap)
+{
+    if (n->scalar)
+        snprintf(buf, cap, "a scalar");
+    else if (n->rows)
+        snprintf(buf, cap, "[%d, %d]", n->rows, n->width);
+    else
+        snprintf(buf, cap, "[%d]", n->width);
+    return buf;
+}
+
+/* Describes an operand for a message: "W is [512, 64]" or "x is [128] (x comes from
+ * embedding1 at 9:3)"; "the left operand" when the text is long. */
+static const char *describe(CellCtx *c, const AstNode *e, int node, const char *fallback,
+                            char *buf, size_t cap)
+{
+    char text[64], shape[48];
+    const char *t = sema_snippet(e->loc, text, sizeof text);
+    const IrNode *n = &c->nodes[node];
+    int len = snprintf(buf, cap, "%s is %s", t ? t : fallback, shape_str(n, shape, sizeof shape));
+    if (n->op == IR_OP_INPUT && c->from && len > 0 && (size_t)len < cap)
+        snprintf(buf + len, cap - (size_t)len, " (%s comes from %s)", t ? t : "the input",
+                 c->from);
+    return buf;
+}
+
+/* Refuses a matrix where a vector is needed (matrices only appear on the left of '@'). */
+static int need_vector(CellCtx *c, const AstNode *e, int node)
+{
+    if (node < 0)
+        return -1;
+    if (c->nodes[node].rows) {
+        char d[200];
+        DiagMessage *m = sema_cerr(c, e->loc, true, "%s, a matrix; it can only be used on the left "
+                                   "of '@'", describe(c, e, node, "this operand", d, sizeof d));
+        diag_help(m, "multiply it by a vector: W @ x");
+        return -1;
+    }
+    return node;
+}
+
+static int expr(CellCtx *c, const AstNode *e);
+static void assign1(CellCtx *c, const AstNode *st);
+
+/* Reports a name that is not declared, with a suggestion from the cell's names. */
+static int unknown_name(CellCtx *c, const char *name, SrcRange at)
+{
+    const char *cand[256];
+    int n = 0;
+    for (int i = 0; i < c->nsyms && n < 200; i++)
+        cand[n++] = c->syms[i].name;
+    for (int i = 0; i < c->env.n; i++)
+        cand[n++] = c->env.b[i].name;
+    const char *sug = sema_suggest(name, cand, n);
+    if (sug)
+        sema_cerr(c, at, false, "unknown name '%s'; did you mean '%s'?", name, sug);
+    else
+        sema_cerr(c, at, false, "unknown name '%s'", name);
+    return -1;
+}
+
+/* A name read in an equation: local names first, then sizes and consts as scalars. */
+int sema_cell_read_name(CellCtx *c, const AstNode *e)
+{
+    CellSym *y = sema_cell_find(c, e->name);
+    if (!y) {
+        double v;
+        bool known = sema_cell_in_env(c, e->name) || strcmp(e->name, "vocab") == 0 ||
+                     strcmp(e->name, "classes") == 0;
+        for (int i = 0; !known && i < c->s->nconsts; i++)
+            known = strcmp(c->s->consts[i].name, e->name) == 0;
+        if (known) {
+            if (sema_eval(c->s, e, &c->env, &v) < 0) {
+                c->failed = true;
+                return -1;
+            }
+            return sema_cell_const(c, v, e->loc);
+        }
+        return unknown_name(c, e->name, e->loc);
+    }
+    y->used = true;
+    if (y->poisoned) {
+        c->failed = true;
+        return -1;
+    }
+    switch (y->kind) {
+    case SYM_INPUT:
+        if (y->node < 0)
+            y->node = sema_cell_node(c, IR_OP_INPUT, NULL, 0, 0, y->width, y->loc);
+        if (y->node >= 0)
+            c->nodes[y->node].name = y->name;
+        return y->node;
+    case SYM_PARAM:
+        if (y->node < 0) {
+            y->node = sema_cell_node(c, IR_OP_PARAM, NULL, 0, y->rows, y->width, y->loc);
+            if (y->node >= 0) {
+                c->nodes[y->node].aux = y->index;
+                c->nodes[y->node].name = y->name;
+            }
+        }
+        return y->node;
+    case SYM_STATE:
+        if (y->node < 0) {
+            DiagMessage *m = sema_cerr(c, e->loc, false,
+                                       "'%s' is read before it is assigned in this step", y->name);
+            diag_help(m, "write %s[t-1] for the previous step's value", y->name);
+            return -1;
+        }
+        return y->node;
+    case SYM_VALUE:
+        return y->node;
+    }
+    return -1;
+}
+
+/* name[t-1]: the previous step's value of a state. */
+static int read_prev(CellCtx *c, const AstNode *e)
+{
+    CellSym *y = sema_cell_find(c, e->name);
+    SrcRange at = e->name_loc.src ? e->name_loc : e->loc;
+    if (!y)
+        return unknown_name(c, e->name, at);
+    if (y->kind != SYM_STATE) {
+        DiagMessage *m = sema_cerr(c, at, false, "'%s' is not a state; only states have a value at "
+                                   "t-1", e->name);
+        diag_help(m, "declare it with `state %s : [N]`", e->name);
+        return -1;
+    }
+    y->used = true;
+    if (y->prev < 0) {
+        y->prev = sema_cell_node(c, IR_OP_STATE, NULL, 0, 0, y->width, e->loc);
+        if (y->prev >= 0) {
+            c->nodes[y->prev].aux = y->index;
+            c->nodes[y->prev].name = y->name;
+        }
+    }
+    return y->prev;
+}
+
+/* Folds an op on constant operands into a constant (so `1 - 0.5` or `1/sqrt(H)` is one node). */
+static bool fold(IrOpKind op, double a, double b, double *out)
+{
+    switch (op) {
+    case IR_OP_ADD: *out = a + b; return true;
+    case IR_OP_SUB: *out = a - b; return true;
+    case IR_OP_MUL: *out = a * b; return true;
+    case IR_OP_DIV: if (b == 0) return false; *out = a / b; return true;
+    case IR_OP_NEG: *out = -a; return true;
+    case IR_OP_SIGMOID: *out = 1 / (1 + exp(-a)); return true;
+    case IR_OP_TANH: *out = tanh(a); return true;
+    case IR_OP_RELU: *out = a > 0 ? a : 0; return true;
+    case IR_OP_EXP: *out = exp(a); return true;
+    case IR_OP_LOG: if (a <= 0) return false; *out = log(a); return true;
+    case IR_OP_SQRT: if (a < 0) return false; *out = sqrt(a); return true;
+    case IR_OP_ABS: *out = fabs(a); return true;
+    case IR_OP_SOFTPLUS: *out = a > 30 ? a : log1p(exp(a)); return true;
+    default: return false;
+    }
+}
+
+/* a @ b: needs [m, n] @ [n]. */
+static int matvec(CellCtx *c, const AstNode *e, int a, int b)
+{
+    char da[200], db[200];
+    const IrNode *x = &c->nodes[a], *y = &c->nodes[b];
+    if (!x->rows || y->rows || y->scalar || x->width != y->width) {
+        DiagMessage *m = sema_cerr(c, e->loc, true, "'@' needs [m, n] @ [n]: %s but %s",
+                                   describe(c, e->a, a, "the left operand", da, sizeof da),
+                                   describe(c, e->b, b, "the right operand", db, sizeof db));
+        if (!x->rows)
+            diag_help(m, "the left side of '@' must be a matrix param, e.g. `param W : [H, I]`");
+        return -1;
+    }
+    int in[2] = { a, b };
+    return sema_cell_node(c, IR_OP_MATVEC, in, 2, 0, x->rows, e->loc);
+}
+
+/* Elementwise a op b: equal widths or a scalar on either side. */
+static int elementwise(CellCtx *c, const AstNode *e, IrOpKind op, int a, int b)
+{
+    const IrNode *x = &c->nodes[a], *y = &c->nodes[b];
+    double v;
+    if (x->op == IR_OP_CONST && y->op == IR_OP_CONST && fold(op, x->value, y->value, &v))
+        return sema_cell_const(c, v, e->loc);
+    if (!x->scalar && !y->scalar && x->width != y->width) {
+        char da[200], db[200];
+        sema_cerr(c, e->loc, true, "'%c' needs operands of equal width or a scalar: %s but %s",
+                  e->op, describe(c, e->a, a, "the left operand", da, sizeof da),
+                  describe(c, e->b, b, "the right operand", db, sizeof db));
+        return -1;
+    }
+    int in[2] = { a, b };
+    int w = x->scalar ? y->width : x->width;
+    return sema_cell_node(c, op, in, 2, 0, w, e->loc);
+}
+
+/* f(v) for the functions of the language (chunk only in a tuple assignment). */
+static int call(CellCtx *c, const AstNode *e)
+{
+    int f = -1;
+    for (int i = 0; i < NFUNCS; i++)
+        if (strcmp(cell_functions[i], e->name) == 0)
+            f = i;
+    SrcRange at = e->name_loc.src ? e->name_loc : e->loc;
+    if (f < 0) {
+        const char *sug = sema_suggest(e->name, cell_functions, NFUNCS);
+        char list[200];
+        DiagMessage *m;
+        if (sug)
+            m = sema_cerr(c, at, false, "unknown function '%s'; did you mean '%s'?", e->name, sug);
+        else
+            m = sema_cerr(c, at, false, "unknown function '%s'", e->name);
+        diag_help(m, "functions are %s", sema_join(cell_functions, NFUNCS, list, sizeof list));
+        return -1;
+    }
+    if (f == NFUNCS - 1) {
+        DiagMessage *m = sema_cerr(c, e->loc, false, "chunk(...) gives several values; assign them "
+                                   "to as many names");
+        diag_help(m, "write e.g. `a, b = chunk(v, 2)`");
+        return -1;
+    }
+    if (e->list.n != 1 || e->list.items[0]->kind == AST_NAMED_ARG) {
+        sema_cerr(c, e->loc, false, "%s takes one argument, got %d", e->name, e->list.n);
+        return -1;
+    }
+    int a = need_vector(c, e->list.items[0], expr(c, e->list.items[0]));
+    if (a < 0)
+        return -1;
+    double v;
+    if (c->nodes[a].op == IR_OP_CONST && fold(cell_function_ops[f], c->nodes[a].value, 0, &v))
+        return sema_cell_const(c, v, e->loc);
+    return sema_cell_node(c, cell_function_ops[f], &a, 1, 0, c->nodes[a].width, e->loc);
+}
+
+/* [a, b, ...]: concatenation of vectors. */
+static int concat(CellCtx *c, const AstNode *e)
+{
+    int *in = arena_alloc(&c->s->tmp, sizeof *in * (size_t)(e->list.n + 1));
+    int w = 0;
+    if (!in) {
+        sema_oom(c->s);
+        return -1;
+    }
+    if (e->list.n == 0) {
+        sema_cerr(c, e->loc, false, "an empty concatenation '[]'");
+        return -1;
+    }
+    for (int i = 0; i < e->list.n; i++) {
+        in[i] = need_vector(c, e->list.items[i], expr(c, e->list.items[i]));
+        if (in[i] < 0)
+            return -1;
+        if (c->nodes[in[i]].scalar) {
+            sema_cerr(c, e->list.items[i]->loc, false, "a scalar cannot be concatenated; [a, b] "
+                      "joins vectors");
+            return -1;
+        }
+        if ((int64_t)w + c->nodes[in[i]].width > SEMA_MAX_SIZE) {
+            sema_cerr(c, e->loc, true, "the concatenation is too wide (the limit is %d)",
+                      SEMA_MAX_SIZE);
+            return -1;
+        }
+        w += c->nodes[in[i]].width;
+    }
+    return sema_cell_node(c, IR_OP_CONCAT, in, e->list.n, 0, w, e->loc);
+}
+
+/* Compiles one expression of a cell equation into nodes; returns the result node or -1. */
+static int expr(CellCtx *c, const AstNode *e)
+{
+    int a, b;
+    double v;
+    switch (e->kind) {
+    case AST_NUM:
+        return sema_cell_const(c, e->num, e->loc);
+    case AST_IDENT:
+        return sema_cell_read_name(c, e);
+    case AST_PREV:
+        return read_prev(c, e);
+    case AST_UNARY:
+        a = need_vector(c, e->a, expr(c, e->a));
+        if (a < 0)
+            return -1;
+        if (c->nodes[a].op == IR_OP_CONST && fold(IR_OP_NEG, c->nodes[a].value, 0, &v))
+            return sema_cell_const(c, v, e->loc);
+        return sema_cell_node(c, IR_OP_NEG, &a, 1, 0, c->nodes[a].width, e->loc);
+    case AST_BINARY:
+        a = expr(c, e->a);
+        b = expr(c, e->b);
+        if (a < 0 || b < 0)
+            return -1;
+        if (e->op == '@')
+            return matvec(c, e, a, b);
+        if (need_vector(c, e->a, a) < 0 || need_vector(c, e->b, b) < 0)
+            return -1;
+        return elementwise(c, e, e->op == '+' ? IR_OP_ADD : e->op == '-' ? IR_OP_SUB
+                                 : e->op == '*' ? IR_OP_MUL : IR_OP_DIV, a, b);
+    case AST_CALL:
+        return call(c, e);
+    case AST_CONCAT:
+        return concat(c, e);
+    case AST_ERROR:
+        c->failed = true;
+        return -1;
+    default:
+        sema_cerr(c, e->loc, false, "this cannot be used in an equation");
+        return -1;
+    }
+}
+
+/* Binds an assignment target to a node: a state's value for this step, or a new name. */
+static void bind(CellCtx *c, const AstNode *t, int node)
+{
+    char pos[32], shape[48];
+    CellSym *y = sema_cell_find(c, t->name);
+    IrNode *n = &c->nodes[node];
+    if (y && y->kind == SYM_STATE) {
+        if (y->node >= 0) {
+            DiagMessage *m = sema_cerr(c, t->loc, false, "state '%s' is assigned twice in one step",
+                                       y->name);
+            diag_help(m, "each state is assigned exactly once per step; the first assignment "
+                      "is at %s", diag_pos(c->nodes[y->node].loc, pos, sizeof pos));
+            return;
+        }
+        if (n->rows || n->scalar || n->width != y->width) {
+            sema_cerr(c, t->loc, true, "state '%s' is [%d] but is assigned %s", y->name, y->width,
+                      shape_str(n, shape, sizeof shape));
+            y->poisoned = true;
+            return;
+        }
+        y->node = node;
+        y->used = true;
+        if (!n->name)
+            n->name = y->name;      /* "c = +" in DOT and messages */
+        return;
+    }
+    if (y && (y->kind == SYM_INPUT || y->kind == SYM_PARAM)) {
+        sema_cerr(c, t->loc, false, "%s '%s' cannot be assigned", y->kind == SYM_INPUT ? "input"
+                  : "param", y->name);
+        return;
+    }
+    y = sema_cell_new_sym(c, t->name, SYM_VALUE, t->loc);
+    if (!y)
+        return;
+    y->node = node;
+    y->rows = n->rows;
+    y->width = n->width;
+    if (!n->name)
+        n->name = y->name;
+}
+
+/* After a failed assignment (already reported), marks its targets so that their later uses
+ * and "never assigned" checks do not repeat the error. */
+static void poison(CellCtx *c, const AstNode *st)
+{
+    for (int i = 0; i < st->list.n; i++) {
+        const AstNode *t = st->list.items[i];
+        CellSym *y = sema_cell_find(c, t->name);
+        if (!y && !sema_cell_in_env(c, t->name))
+            y = sema_cell_new_sym(c, t->name, SYM_VALUE, t->loc);
+        if (y && (y->kind == SYM_STATE || y->kind == SYM_VALUE) && y->node < 0)
+            y->poisoned = true;
+    }
+}
+
+/* targets = rhs, including `a, b, ... = chunk(v, n)`. */
+void sema_cell_assign(CellCtx *c, const AstNode *st)
+{
+    bool failed = c->failed;
+    c->failed = false;
+    assign1(c, st);
+    if (c->failed)
+        poison(c, st);
+    c->failed = c->failed || failed;
+}
+
+/* One assignment statement (see sema_cell_assign). */
+static void assign1(CellCtx *c, const AstNode *st)
+{
+    const AstNode *rhs = st->a;
+    int nt = st->list.n;
+    bool is_chunk = rhs->kind == AST_CALL && strcmp(rhs->name, "chunk") == 0;
+    if (nt == 1 && !is_chunk) {
+        int k = expr(c, rhs);
+        if (k >= 0)
+            bind(c, st->list.items[0], k);
+        return;
+    }
+    if (!is_chunk) {
+        DiagMessage *m = sema_cerr(c, rhs->loc, false, "%d names are assigned but this gives one "
+                                   "value", nt);
+        diag_help(m, "only chunk(v, n) gives several values");
+        return;
+    }
+    if (rhs->list.n != 2 || rhs->list.items[0]->kind == AST_NAMED_ARG ||
+        rhs->list.items[1]->kind == AST_NAMED_ARG) {
+        sema_cerr(c, rhs->loc, false, "chunk takes two arguments, chunk(v, n)");
+        return;
+    }
+    int parts;
+    if (sema_eval_size(c->s, rhs->list.items[1], &c->env, "the number of chunks", false,
+                       &parts) < 0) {
+        c->failed = true;
+        return;
+    }
+    if (parts != nt) {
+        DiagMessage *m = sema_cerr(c, st->loc, false, "chunk(..., %d) gives %d values but %d "
+                                   "name%s assigned", parts, parts, nt, nt == 1 ? " is" : "s are");
+        diag_help(m, "assign exactly %d names", parts);
+        return;
+    }
+    int v = need_vector(c, rhs->list.items[0], expr(c, rhs->list.items[0]));
+    if (v < 0)
+        return;
+    if (c->nodes[v].scalar || c->nodes[v].width % parts) {
+        char d[200];
+        sema_cerr(c, rhs->loc, true, "chunk(v, %d) needs a width divisible by %d, but %s", parts,
+                  parts, describe(c, rhs->list.items[0], v, "v", d, sizeof d));
+        return;
+    }
+    int w = c->nodes[v].width / parts;
+    for (int i = 0; i < nt; i++) {
+        int k = sema_cell_node(c, IR_OP_SLICE, &v, 1, 0, w, st->list.items[i]->loc);
+        if (k < 0)
+            return;
+        c->nodes[k].aux = i * w;
+        bind(c, st->list.items[i], k);
+    }
+}
