@@ -1,5 +1,5 @@
 /* sema_int: the context shared by the parts of semantic analysis (sema.c: top level, names and
- * size expressions; sema_cell.c: cells; sema_model.c: layers; sema_settings.c: data/train and
+ * size expressions; sema_cell*.c: cells; sema_model*.c: layers; sema_settings.c: data/train and
  * --set). Internal to src/lang/sema*.c.
  *
  * Ownership: everything reachable from a Sema lives in Sema.tmp (scratch, freed when the
