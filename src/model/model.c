@@ -132,14 +132,6 @@ void model_free(Model *m)
     memset(m, 0, sizeof *m);
 }
 
-int64_t model_tensor_offset(const Model *m, int i)
-{
-    int64_t off = 0;
-    for (int k = 0; k < i; k++)
-        off += m->ir->tensors[k].size;
-    return off;
-}
-
 /* Every tensor by its declared initialiser, in tensor order, from one Rng: the same draws as
  * exec_init_params, so a seed fixes every weight wherever the model is initialised. */
 int model_init_weights(Model *m, uint64_t seed, Diag *d)

@@ -58,9 +58,6 @@ int model_compile_file(Model *m, Diag *d, const char *path, const char *const *s
 int model_init_weights(Model *m, uint64_t seed, Diag *d);
 void model_free(Model *m);
 
-/* Offset of tensor i in m->params. */
-int64_t model_tensor_offset(const Model *m, int i);
-
 /* Copies tensors by name from l (read from file `path`) into m's parameters. Every tensor of the
  * model must be present with its exact shape; extra tensors are errors too. All problems are
  * reported (by name) before returning -1; m's weights are unchanged on failure. */
