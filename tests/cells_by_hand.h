@@ -220,4 +220,22 @@ static inline void cb_peephole(CellBuild *b, int I, int H)
     b->c.output = hn;
 }
 
+/* The same peephole LSTM as .rnn source text (a string literal to paste into a test program), for
+ * the tests that compile it through sema instead of building it by hand. */
+#define CB_PEEPHOLE_SRC \
+    "cell peephole(H) {\n" \
+    "  input x : [I]\n" \
+    "  state h : [H], c : [H]\n" \
+    "  param W : [4*H, I], U : [4*H, H] = uniform(-0.5, 0.5)\n" \
+    "  param b : [4*H] = 0.1\n" \
+    "  param p_i : [H], p_f : [H], p_o : [H] = uniform(-0.5, 0.5)\n" \
+    "  zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)\n" \
+    "  i = sigmoid(zi + p_i * c[t-1])\n" \
+    "  f = sigmoid(zf + p_f * c[t-1])\n" \
+    "  c = f * c[t-1] + i * tanh(zg)\n" \
+    "  o = sigmoid(zo + p_o * c)\n" \
+    "  h = o * tanh(c)\n" \
+    "  output h\n" \
+    "}\n"
+
 #endif

@@ -1,14 +1,24 @@
-/* io_testutil: helpers shared by the src/io tests (temporary directories, whole-file I/O, the
- * last diagnostic as text). Header-only so each test program stays one translation unit. */
+/* io_testutil: helpers shared by the src/io tests (a per-test temporary directory fixture,
+ * whole-file I/O, the last diagnostic as text, tensor-list equality). Header-only so each test
+ * program stays one translation unit. It includes <cmocka.h>
+ * (with its prerequisite headers) itself. Ownership: make_tmpdir's string is the caller's; slurp's buffer is the
+ * caller's; diag_text and fixture return static buffers overwritten by the next call. */
 #ifndef RECUR_IO_TESTUTIL_H
 #define RECUR_IO_TESTUTIL_H
 
 #include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cmocka.h>
+
+#include "io/checkpoint.h"
 #include "lang/diag.h"
 
 /* A fresh directory under $TMPDIR (or /tmp); the caller removes it with rm_tree. */
@@ -105,6 +115,65 @@ static inline const char *fixture(const char *rel)
     const char *top = getenv("top_srcdir");
     snprintf(buf, sizeof buf, "%s/tests/fixtures/%s", top && *top ? top : ".", rel);
     return buf;
+}
+
+/* Asserts that the text t of a failed read names path and, if want is not NULL, contains want;
+ * prints t first when it does not, so a failure shows the message actually produced. */
+static inline void assert_names_file(const char *t, const char *path, const char *want)
+{
+    if (!strstr(t, path) || (want && !strstr(t, want)))
+        fprintf(stderr, "unexpected message for %s (want '%s'):\n%s", path, want ? want : "", t);
+    assert_non_null(strstr(t, path));
+    if (want)
+        assert_non_null(strstr(t, want));
+}
+
+/* Asserts two tensor lists are equal: names, shapes, counts and bit-exact data, in order. */
+static inline void assert_tensor_lists_equal(const CkptTensorList *a, const CkptTensorList *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        const CkptTensor *x = &a->items[i], *y = &b->items[i];
+        assert_string_equal(x->name, y->name);
+        assert_int_equal(x->ndim, y->ndim);
+        assert_int_equal(x->count, y->count);
+        for (int k = 0; k < x->ndim; k++)
+            assert_int_equal(x->shape[k], y->shape[k]);
+        if (x->count)
+            assert_memory_equal(x->data, y->data, (size_t)x->count * sizeof(float));
+    }
+}
+
+/* Per-test fixture: a fresh temporary directory and the path of one file inside it. */
+typedef struct Fix {
+    char *dir;
+    char path[600];
+} Fix;
+
+/* cmocka setup body: makes the directory and sets path to dir/file; -1 if anything fails. */
+static inline int fix_setup(void **state, const char *file)
+{
+    Fix *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->dir = make_tmpdir();
+    if (!f->dir) {
+        free(f);
+        return -1;
+    }
+    snprintf(f->path, sizeof f->path, "%s/%s", f->dir, file);
+    *state = f;
+    return 0;
+}
+
+/* cmocka teardown: removes the directory and its files and frees the fixture. */
+static inline int fix_teardown(void **state)
+{
+    Fix *f = *state;
+    rm_tree(f->dir);
+    free(f->dir);
+    free(f);
+    return 0;
 }
 
 #endif

@@ -883,20 +883,7 @@ static void test_sema_peephole(void **state)
     (void)state;
     static const char text[] =
         "format 1\n"
-        "cell peephole(H) {\n"
-        "  input x : [I]\n"
-        "  state h : [H], c : [H]\n"
-        "  param W : [4*H, I], U : [4*H, H] = uniform(-0.5, 0.5)\n"
-        "  param b : [4*H] = 0.1\n"
-        "  param p_i : [H], p_f : [H], p_o : [H] = uniform(-0.5, 0.5)\n"
-        "  zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)\n"
-        "  i = sigmoid(zi + p_i * c[t-1])\n"
-        "  f = sigmoid(zf + p_f * c[t-1])\n"
-        "  c = f * c[t-1] + i * tanh(zg)\n"
-        "  o = sigmoid(zo + p_o * c)\n"
-        "  h = o * tanh(c)\n"
-        "  output h\n"
-        "}\n"
+        CB_PEEPHOLE_SRC
         "model m {\n"
         "  input vector(3)\n"
         "  peephole(4)\n"
