@@ -25,8 +25,12 @@ extern const CliCommand cli_commands[];
 
 /* Parses a --threads value and applies it to OpenBLAS; returns 0, or -1 for a bad value. */
 int cli_set_threads(const char *value);
-/* Parses a non-negative integer option value (decimal, fits in long long); -1 on error. */
-int cli_parse_u64(const char *s, unsigned long long *out);
+/* Option values: when value is NULL (the option was not given) these return 0 and leave *out
+ * alone; otherwise they parse it into *out and return 0, or -1 when it is not a decimal integer
+ * in [lo, hi] / not a finite number. */
+int cli_opt_u64(const char *value, unsigned long long lo, unsigned long long hi,
+                unsigned long long *out);
+int cli_opt_double(const char *value, double *out);
 
 /* ---- option parsing shared by every command ---------------------------------------------- */
 

@@ -1,22 +1,12 @@
 /* cmd_train: `recur train`, `recur sample` and `recur eval` -- argument parsing around
  * src/train (train.h), which does the work. */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "train/train.h"
-
-/* Parses a double option value; -1 when it is not a finite number. */
-static int parse_double(const char *s, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || v != v || v > 1e300 || v < -1e300)
-        return -1;
-    *out = v;
-    return 0;
-}
 
 /* recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N] [--set ...]...
  *                       [--seed S] [--threads N] [--resume] */
@@ -39,30 +29,29 @@ int cmd_train(int argc, char **argv)
         return st;
     TrainOptions o;
     train_options_init(&o);
-    unsigned long long v;
+    unsigned long long n_steps = 0, n_epochs = 0, n_seed = 0;
     const char *err = NULL;
     if (a.npos != 1)
         err = "expected exactly one MODEL.rnn";
     else if (steps && epochs)
         err = "give --steps or --epochs, not both";
-    else if (steps && (cli_parse_u64(steps, &v) || v < 1 || v > (1ULL << 62)))
+    else if (cli_opt_u64(steps, 1, 1ULL << 62, &n_steps))
         err = "--steps needs a positive integer";
-    else if (steps)
-        o.steps = (int64_t)v;
-    if (!err && epochs && (cli_parse_u64(epochs, &v) || v < 1 || v > (1ULL << 40)))
+    else if (cli_opt_u64(epochs, 1, 1ULL << 40, &n_epochs))
         err = "--epochs needs a positive integer";
-    else if (!err && epochs)
-        o.epochs = (int64_t)v;
-    if (!err && seed && cli_parse_u64(seed, &v))
+    else if (cli_opt_u64(seed, 0, ULLONG_MAX, &n_seed))
         err = "--seed needs a non-negative integer";
-    else if (!err && seed)
-        o.has_seed = true, o.seed = v;
-    if (!err && threads && cli_set_threads(threads))
+    else if (threads && cli_set_threads(threads))
         err = "--threads needs a positive integer";
-    else if (!err && threads)
-        o.threads = atoi(threads);
     if (err)
         return cli_args_usage_error(&a, "%s", err);
+    if (steps)
+        o.steps = (int64_t)n_steps;
+    if (epochs)
+        o.epochs = (int64_t)n_epochs;
+    if (seed)
+        o.has_seed = true, o.seed = n_seed;
+    o.threads = threads ? atoi(threads) : 0;
     o.model_path = a.pos[0];
     o.data_path = data;
     o.out_dir = out;
@@ -92,33 +81,30 @@ int cmd_sample(int argc, char **argv)
         return st;
     SampleOptions o;
     sample_options_init(&o);
-    unsigned long long v;
+    unsigned long long n_length = (unsigned long long)o.length;
+    unsigned long long n_top_k = (unsigned long long)o.top_k, n_seed = o.seed;
     const char *err = NULL;
     if (a.npos != 1)
         err = "expected exactly one FILE.ckpt";
-    else
-        o.ckpt_path = a.pos[0];
-    o.prime = prime;
-    if (!err && length && (cli_parse_u64(length, &v) || v > (1ULL << 40)))
+    else if (cli_opt_u64(length, 0, 1ULL << 40, &n_length))
         err = "--length needs a non-negative integer";
-    else if (!err && length)
-        o.length = (int64_t)v;
-    if (!err && temp && (parse_double(temp, &o.temperature) || o.temperature <= 0))
+    else if (cli_opt_double(temp, &o.temperature) || o.temperature <= 0)
         err = "--temperature needs a number > 0";
-    if (!err && top_k && (cli_parse_u64(top_k, &v) || v > 1000000))
+    else if (cli_opt_u64(top_k, 0, 1000000, &n_top_k))
         err = "--top-k needs a non-negative integer";
-    else if (!err && top_k)
-        o.top_k = (int)v;
-    if (!err && top_p && (parse_double(top_p, &o.top_p) || o.top_p <= 0 || o.top_p > 1))
+    else if (cli_opt_double(top_p, &o.top_p) || o.top_p <= 0 || o.top_p > 1)
         err = "--top-p needs a number in (0, 1]";
-    if (!err && seed && cli_parse_u64(seed, &v))
+    else if (cli_opt_u64(seed, 0, ULLONG_MAX, &n_seed))
         err = "--seed needs a non-negative integer";
-    else if (!err && seed)
-        o.seed = v;
-    if (!err && threads && cli_set_threads(threads))
+    else if (threads && cli_set_threads(threads))
         err = "--threads needs a positive integer";
     if (err)
         return cli_args_usage_error(&a, "%s", err);
+    o.ckpt_path = a.pos[0];
+    o.prime = prime;
+    o.length = (int64_t)n_length;
+    o.top_k = (int)n_top_k;
+    o.seed = n_seed;
     Diag d;
     diag_init(&d);
     return cli_finish(&a, &d, sample_run(&o, &d));

@@ -1,4 +1,5 @@
 /* cmd_weights: the commands that work on weights -- `recur init`, `run`, `convert`, `inspect`. */
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -50,7 +51,7 @@ int cmd_init(int argc, char **argv)
     if (st)
         return st;
     unsigned long long seed = 0;
-    if (a.npos != 1 || !out || (seed_text && cli_parse_u64(seed_text, &seed)))
+    if (a.npos != 1 || !out || cli_opt_u64(seed_text, 0, ULLONG_MAX, &seed))
         return cli_args_usage_error(&a, "%s", a.npos != 1 ? "expected exactly one MODEL.rnn"
                                               : !out      ? "missing -o FILE.ckpt"
                                                           : "--seed needs a non-negative integer");

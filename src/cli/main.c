@@ -2,6 +2,7 @@
  * the only place in recur that exits. */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,14 +134,29 @@ static int unknown_command(const char *name)
     return EXIT_USAGE;
 }
 
-int cli_parse_u64(const char *s, unsigned long long *out)
+int cli_opt_u64(const char *value, unsigned long long lo, unsigned long long hi,
+                unsigned long long *out)
 {
-    if (!s || !*s || *s == '-' || *s == '+')
+    if (!value)
+        return 0;
+    if (!*value || *value == '-' || *value == '+')
         return -1;
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end)
+    unsigned long long v = strtoull(value, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_opt_double(const char *value, double *out)
+{
+    if (!value)
+        return 0;
+    char *end;
+    double v = strtod(value, &end);
+    if (end == value || *end || !isfinite(v))
         return -1;
     *out = v;
     return 0;
@@ -148,8 +164,8 @@ int cli_parse_u64(const char *s, unsigned long long *out)
 
 int cli_set_threads(const char *value)
 {
-    unsigned long long n;
-    if (cli_parse_u64(value, &n) || n < 1 || n > 1024)
+    unsigned long long n = 0;
+    if (!value || cli_opt_u64(value, 1, 1024, &n))
         return -1;
     openblas_set_num_threads((int)n);
     return 0;

@@ -18,6 +18,15 @@ run_status 2 "$RECUR" chekc
 grep -q "did you mean 'check'" "$TMP/err" || fail "no suggestion for chekc"
 run_status 2 "$RECUR" check
 run_status 2 "$RECUR" check --bogus "$SRC/models/charlm.rnn"
+# Bad option values are usage errors (exit 2) naming the option.
+for bad in "train $SRC/models/adding.rnn --steps 0" "train $SRC/models/adding.rnn --seed -3" \
+           "train $SRC/models/adding.rnn --steps 5 --epochs 5" "train $SRC/models/adding.rnn --threads 0" \
+           "sample x.ckpt --top-p 1.5" "sample x.ckpt --temperature nan" "sample x.ckpt --length 2x" \
+           "init $SRC/models/adding.rnn -o $TMP/z.ckpt --seed x"; do
+  # shellcheck disable=SC2086
+  run_status 2 "$RECUR" $bad
+  grep -q "^recur [a-z]*: .*--" "$TMP/err" || fail "no option named for: $bad"
+done
 
 # Every bundled model is valid (vocab/classes may stay auto for check).
 for m in "$SRC"/models/*.rnn; do
