@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "lang/ast.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 
 int main(int argc, char **argv)

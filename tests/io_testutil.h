@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "io/checkpoint.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* A fresh directory under $TMPDIR (or /tmp); the caller removes it with rm_tree. */
 static inline char *make_tmpdir(void)

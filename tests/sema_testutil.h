@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "lang/sema.h"
 
 /* Compiles text (named "t.rnn") with the given --set strings; NULL on errors (see d). */

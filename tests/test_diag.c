@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* Everything diag_print writes, as a malloc'd string (through a temporary file). */
 static char *render(const Diag *d)

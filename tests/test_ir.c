@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ir/dot.h"
-#include "ir/explain.h"
+#include "lang/explain.h"
 #include "sema_testutil.h"
 
 static const char charlm[] =

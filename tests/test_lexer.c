@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "lang/parse.h"
 #include "parser.h"
 #include "lexer.h"

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "lang/ast.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 #include "util/rng.h"
 

@@ -22,7 +22,7 @@
 
 #include "exec/kernels.h"
 #include "io/npy.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 enum { T = 5, B = 3, I0 = 4, H = 6, MAXLD = 4 };
 

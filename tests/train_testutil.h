@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* Everything printed for the diagnostics in d. */
 static inline char *diag_text(const Diag *d)

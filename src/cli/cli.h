@@ -9,7 +9,7 @@
 
 #include <stdio.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
 

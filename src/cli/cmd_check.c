@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "ir/dot.h"
-#include "ir/explain.h"
+#include "lang/explain.h"
 #include "lang/sema.h"
 
 /* Largest model file read: far beyond any real model, small enough to never exhaust memory. */

@@ -23,7 +23,7 @@
 #define RECUR_CELLVM_H
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 typedef struct CellVm CellVm;
 

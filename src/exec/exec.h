@@ -34,7 +34,7 @@
 #include <stdint.h>
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/rng.h"
 
 typedef struct ExecModel ExecModel;

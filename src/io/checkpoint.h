@@ -19,7 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 enum {
     CKPT_FILE_VERSION = 1,    /* the fixed header's version */

@@ -18,7 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 typedef struct IoAtomic {
     const char *path;   /* destination, borrowed from the caller */

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 typedef enum NpyDtype { NPY_F32, NPY_F64, NPY_I32, NPY_I64 } NpyDtype;
 

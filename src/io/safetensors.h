@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 #include "io/checkpoint.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* The header JSON may be at most this long (the reference implementation's limit is 100 MB). */
 enum { SAFETENSORS_MAX_HEADER = 100 * 1000 * 1000 };

@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* Writes `digraph model { ... }`: one box per layer (label, kind, width), edges from inputs. */
 void ir_dot_model(const IrModel *m, FILE *out);

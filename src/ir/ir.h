@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 
 /* ---- cell graphs ------------------------------------------------------------------------ */

@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 
 typedef enum AstKind {

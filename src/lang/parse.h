@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "lang/ast.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 
 enum {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir/prelude.h"
+#include "lang/prelude.h"
 #include "lang/sema_int.h"
 
 static const char *const builtin_layer_names[] = {
@@ -426,7 +426,7 @@ static const Source *prelude_source(Diag *d)
     for (int i = 0; i < d->nsources; i++)
         if (strcmp(d->sources[i]->name, "<prelude>") == 0)
             return d->sources[i];
-    return diag_add_source(d, "<prelude>", ir_prelude_text, ir_prelude_len);
+    return diag_add_source(d, "<prelude>", lang_prelude_text, lang_prelude_len);
 }
 
 /* Walks the top-level items of one file. The model/data/train items are returned. */

@@ -1,6 +1,6 @@
 /* sema: semantic analysis of a parsed .rnn file and construction of its IR.
  *
- * sema_compile parses the built-in prelude (src/ir/prelude.rnn, source name "<prelude>") and the
+ * sema_compile parses the built-in prelude (src/lang/prelude.rnn, source name "<prelude>") and the
  * user's source with the same parser, resolves names (consts, cells, labels, layer kinds,
  * functions), checks every layer's options and value ranges, instantiates cells with concrete
  * sizes (symbolic shapes unified and checked per expression), checks the recurrence rules,
@@ -43,7 +43,7 @@
 #include <stdbool.h>
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 typedef struct SemaOptions {
     bool allow_auto;        /* in: bind unbound vocab/classes to the placeholders below */

@@ -12,7 +12,7 @@
 
 #include "ir/ir.h"
 #include "lang/ast.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "lang/sema.h"
 
 enum { SEMA_MAX_ENV = 32, SEMA_MAX_REPEAT = 1000, SEMA_MAX_LAYERS = 10000,

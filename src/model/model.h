@@ -21,7 +21,7 @@
 #include "exec/exec.h"
 #include "io/checkpoint.h"
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "lang/sema.h"
 
 typedef struct Model {

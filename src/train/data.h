@@ -50,7 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/rng.h"
 
 typedef enum DataKind { DATA_TEXT, DATA_CSV, DATA_ADDING, DATA_REBER, DATA_COPY } DataKind;

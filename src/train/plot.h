@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* Writes the plot to path. steps/loss [n]: training points; vsteps/vloss [nv]: validation
  * points (nv may be 0). Non-finite values are skipped. title is shown at the top (may be NULL).

@@ -29,7 +29,7 @@
 
 #include "exec/exec.h"
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "train/data.h"
 #include "train/optim.h"
 

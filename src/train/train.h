@@ -31,7 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lang/diag.h"
+#include "util/diag.h"
 
 typedef struct TrainOptions {
     const char *model_path;     /* MODEL.rnn (required) */

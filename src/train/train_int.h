@@ -16,7 +16,7 @@
 #include "exec/exec.h"
 #include "io/checkpoint.h"
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "model/model.h"
 #include "train/data.h"
 #include "train/optim.h"

@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #include "exec/kernels.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "train/optim.h"
 #include "util/rng.h"
 

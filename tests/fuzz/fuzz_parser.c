@@ -10,7 +10,7 @@
 #include <stdio.h>
 
 #include "lang/ast.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 #include "util/arena.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,7 +1,7 @@
 /* explain: the expanded model as a table (see explain.h). Every number printed comes from a
  * "quantity" function evaluated on one model, or on a grid of models compiled with different
  * placeholder vocab/classes values when those are unbound (then printed as a polynomial). */
-#include "ir/explain.h"
+#include "lang/explain.h"
 
 #include <inttypes.h>
 #include <stdio.h>

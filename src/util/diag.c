@@ -4,7 +4,7 @@
  * attachments (help and note lines) printed after its source excerpt, in the order added.
  * Allocation failures inside diag are counted (the error still counts) but cannot be reported
  * anywhere else; the message is simply not stored. */
-#include "lang/diag.h"
+#include "util/diag.h"
 
 #include <errno.h>
 #include <limits.h>

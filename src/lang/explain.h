@@ -13,7 +13,7 @@
 #include <stdio.h>
 
 #include "ir/ir.h"
-#include "lang/diag.h"
+#include "util/diag.h"
 
 /* Prints the explanation of a compiled model with concrete sizes. */
 void ir_explain(const IrModel *m, FILE *out);
