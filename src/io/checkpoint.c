@@ -11,6 +11,7 @@
 
 #include "io/checkpoint.pb-c.h"
 #include "io/fileio.h"
+#include "util/array.h"
 
 static const char ckpt_magic[8] = {'R', 'E', 'C', 'U', 'R', 'C', 'K', 'P'};
 
@@ -251,14 +252,8 @@ CkptTensor *ckpt_add_tensor(CkptTensorList *l, const char *name, int ndim, const
     int64_t count = shape_count(ndim, shape);
     if (count < 0 || (uint64_t)count > SIZE_MAX / sizeof(float) - 1)
         return NULL;
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 8;
-        CkptTensor *it = realloc(l->items, (size_t)cap * sizeof *it);
-        if (!it)
-            return NULL;
-        l->items = it;
-        l->cap = cap;
-    }
+    if (ARRAY_RESERVE(l->items, l->cap, (size_t)l->n + 1) != 0)
+        return NULL;
     CkptTensor *t = &l->items[l->n];
     memset(t, 0, sizeof *t);
     t->name = dup_bytes(name, strlen(name));
@@ -563,7 +558,7 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
     ckpt_init(out);
     unsigned char *buf;
     size_t len;
-    if (io_read_all(path, CKPT_MAX_FILE_BYTES, &buf, &len, d) != 0)
+    if (file_read_all(path, FILE_REGULAR, CKPT_MAX_FILE_BYTES, &buf, &len, d) != 0)
         return -1;
     int rc = -1;
     Recur__Checkpoint *m = NULL;

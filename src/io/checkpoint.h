@@ -40,7 +40,8 @@ typedef struct CkptTensor {
 /* A list of tensors (the parameters, or the optimiser's state). */
 typedef struct CkptTensorList {
     CkptTensor *items;
-    int n, cap;
+    int n;
+    size_t cap;
 } CkptTensorList;
 
 typedef struct CkptConst {

@@ -3,11 +3,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 /* The directory part of path ("." when there is none), malloc'ed; NULL when out of memory. */
 static char *dir_of(const char *path)
@@ -127,62 +127,6 @@ int io_atomic_commit(IoAtomic *w, Diag *d)
     return 0;
 }
 
-/* fstat gives the size, which is checked against max_bytes before the buffer is allocated. */
-int io_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *len, Diag *d)
-{
-    *buf = NULL;
-    *len = 0;
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        diag_error_in(d, path, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        diag_error_in(d, path, "cannot read: %s", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        diag_error_in(d, path, "cannot read: not a regular file");
-        close(fd);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > (uint64_t)max_bytes || (uint64_t)st.st_size >= SIZE_MAX) {
-        diag_error_in(d, path, "file too large (%lld bytes; limit %zu)", (long long)st.st_size,
-                      max_bytes);
-        close(fd);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    unsigned char *b = malloc(n + 1);
-    if (!b) {
-        diag_error_in(d, path, "out of memory reading %zu bytes", n);
-        close(fd);
-        return -1;
-    }
-    size_t got = 0;
-    while (got < n) {
-        ssize_t k = read(fd, b + got, n - got);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k < 0) {
-            diag_error_in(d, path, "cannot read: %s", strerror(errno));
-            free(b);
-            close(fd);
-            return -1;
-        }
-        if (k == 0)
-            break;  /* the file shrank under us: use what is there */
-        got += (size_t)k;
-    }
-    close(fd);
-    b[got] = 0;
-    *buf = b;
-    *len = got;
-    return 0;
-}
-
 /* Little-endian u32 at p (any alignment). */
 uint32_t io_le32(const unsigned char *p)
 {
@@ -218,45 +162,8 @@ bool io_host_le(void)
     return b == 1;
 }
 
-/* CRC-32 tables for slicing-by-8: crc_tab[0] is the classic byte table of the reflected
- * polynomial 0xEDB88320, and
- *   crc_tab[k][i] = (crc_tab[k-1][i] >> 8) ^ crc_tab[0][crc_tab[k-1][i] & 0xff]
- * advances a byte's contribution by k more bytes. Built once (pthread_once: thread-safe). */
-static uint32_t crc_tab[8][256];
-static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
-
-/* Builds the eight tables (run once through pthread_once). */
-static void crc_init(void)
-{
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++)
-            c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_tab[0][i] = c;
-    }
-    for (int k = 1; k < 8; k++)
-        for (int i = 0; i < 256; i++)
-            crc_tab[k][i] = (crc_tab[k - 1][i] >> 8) ^ crc_tab[0][crc_tab[k - 1][i] & 0xff];
-}
-
-/* CRC-32 as zlib's crc32: start from ~crc, per byte crc' = T[(crc ^ byte) & 0xff] ^ (crc >> 8),
- * finish with ~. Eight bytes per step with the sliced tables (about 8x the byte-wise speed:
- * checkpoints are CRC'ed whole on every read and write). */
+/* CRC-32 is zlib's (crc32_z takes a size_t length, so a checkpoint of any size is one call). */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n)
 {
-    pthread_once(&crc_once, crc_init);
-    const unsigned char *p = buf;
-    crc = ~crc;
-    while (n >= 8) {
-        uint32_t lo = crc ^ io_le32(p), hi = io_le32(p + 4);
-        crc = crc_tab[7][lo & 0xff] ^ crc_tab[6][(lo >> 8) & 0xff] ^
-              crc_tab[5][(lo >> 16) & 0xff] ^ crc_tab[4][lo >> 24] ^
-              crc_tab[3][hi & 0xff] ^ crc_tab[2][(hi >> 8) & 0xff] ^
-              crc_tab[1][(hi >> 16) & 0xff] ^ crc_tab[0][hi >> 24];
-        p += 8;
-        n -= 8;
-    }
-    while (n--)
-        crc = crc_tab[0][(crc ^ *p++) & 0xff] ^ (crc >> 8);
-    return ~crc;
+    return (uint32_t)crc32_z(crc, buf, n);
 }

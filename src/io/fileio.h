@@ -1,16 +1,14 @@
-/* fileio: the two file operations every format in src/io needs.
+/* fileio: what every format in src/io needs besides reading (util/file.h reads files whole).
  *
  *  - Atomic writes: bytes go to a temporary file in the destination's directory, which is
  *    fsync'ed and renamed over the destination, then the directory is fsync'ed. A reader never
  *    sees a half-written file, and a crash leaves either the old file or the new one.
- *  - Bounded whole-file reads: the size is taken from fstat and checked against a limit before
- *    anything is allocated.
+ *  - Little-endian field access.
  *
  * Every error is reported through Diag as `path: error: ...` naming the user's path.
  *
  * Ownership: IoAtomic owns its temporary path until io_atomic_commit or io_atomic_abort (exactly
- * one of which must be called after a successful io_atomic_open). io_read_all hands the caller a
- * malloc'ed buffer to free(). */
+ * one of which must be called after a successful io_atomic_open). */
 #ifndef RECUR_IO_FILEIO_H
 #define RECUR_IO_FILEIO_H
 
@@ -19,6 +17,7 @@
 #include <stdint.h>
 
 #include "util/diag.h"
+#include "util/file.h"
 
 typedef struct IoAtomic {
     const char *path;   /* destination, borrowed from the caller */
@@ -38,10 +37,6 @@ int io_atomic_commit(IoAtomic *w, Diag *d);
 /* Discards the temporary file (after an error in the caller). */
 void io_atomic_abort(IoAtomic *w);
 
-/* Reads the whole of path into *buf (malloc'ed, with one extra NUL byte after the data) and its
- * length into *len. Files larger than max_bytes are refused before allocation. */
-int io_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *len, Diag *d);
-
 /* Little-endian field access, independent of the host's byte order. */
 uint32_t io_le32(const unsigned char *p);
 uint64_t io_le64(const unsigned char *p);
@@ -50,7 +45,7 @@ void io_put_le64(unsigned char *p, uint64_t v);
 /* True when the host stores numbers little-endian (the in-memory tensors are written as is). */
 bool io_host_le(void);
 
-/* CRC-32 (IEEE 802.3, reflected, as zlib's crc32): crc is the running value, 0 to start. */
+/* CRC-32 (IEEE 802.3, reflected; zlib's crc32_z): crc is the running value, 0 to start. */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n);
 
 #endif

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "io/fileio.h"
+#include "util/array.h"
 
 #define ST_MAX_FILE_BYTES ((size_t)1 << 40)
 
@@ -93,7 +94,7 @@ float safetensors_bf16_to_f32(uint16_t h)
 static char *first_duplicate_key(const char *s, size_t n, int *nkeys)
 {
     const char **keys = NULL;
-    size_t *lens = NULL, nk = 0, cap = 0;
+    size_t *lens = NULL, nk = 0, cap_keys = 0, cap_lens = 0;
     char *dup = NULL;
     int depth = 0;
     for (size_t i = 0; i < n && !dup; i++) {
@@ -121,18 +122,10 @@ static char *first_duplicate_key(const char *s, size_t n, int *nkeys)
                     }
                     break;
                 }
-            if (nk == cap) {
-                cap = cap ? 2 * cap : 16;
-                const char **k2 = realloc(keys, cap * sizeof *k2);
-                size_t *l2 = realloc(lens, cap * sizeof *l2);
-                if (k2)
-                    keys = k2;
-                if (l2)
-                    lens = l2;
-                if (!k2 || !l2) {
-                    nk = SIZE_MAX;   /* out of memory: skip the check rather than fail */
-                    break;
-                }
+            if (ARRAY_RESERVE(keys, cap_keys, nk + 1) != 0 ||
+                ARRAY_RESERVE(lens, cap_lens, nk + 1) != 0) {
+                nk = SIZE_MAX;   /* out of memory: skip the check rather than fail */
+                break;
             }
             keys[nk] = s + start;
             lens[nk++] = len;
@@ -291,7 +284,7 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
         memset(meta, 0, sizeof *meta);
     unsigned char *buf;
     size_t len;
-    if (io_read_all(path, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
+    if (file_read_all(path, FILE_REGULAR, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
         return -1;
     int rc = -1;
     json_tokener *tok = NULL;

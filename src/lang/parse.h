@@ -11,8 +11,9 @@
 #include <stdint.h>
 
 #include "lang/ast.h"
-#include "util/diag.h"
 #include "util/arena.h"
+#include "util/diag.h"
+#include "util/utf8.h"
 
 enum {
     PARSE_MAX_DEPTH = 256,      /* nested ( [ { together */
@@ -59,33 +60,6 @@ typedef struct ParseCtx {
     AstNode *root;
 } ParseCtx;
 
-/* Length of the UTF-8 character at p (n bytes available), or 0 when p does not start a valid
- * sequence (overlong forms, surrogates and values past U+10FFFF are invalid). */
-static inline size_t parse_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned c = p[0], lo = 0x80, hi = 0xBF;
-    size_t len;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        lo = c == 0xE0 ? 0xA0 : 0x80;
-        hi = c == 0xED ? 0x9F : 0xBF;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        lo = c == 0xF0 ? 0x90 : 0x80;
-        hi = c == 0xF4 ? 0x8F : 0xBF;
-    } else
-        return 0;
-    if (n < len || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 0;
-    return len;
-}
 
 /* A SrcRange in the source being parsed. */
 static inline SrcRange parse_range(const ParseCtx *c, Loc l)

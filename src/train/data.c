@@ -4,16 +4,12 @@
  * vocabularies in data_vocab.c. */
 #include "train/data.h"
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "train/data_csv.h"
 #include "train/data_int.h"
-
-#define DATA_MAX_FILE ((size_t)1 << 31)  /* 2 GiB: refuse bigger corpora before allocating */
 
 DataConfig data_defaults(void)
 {
@@ -35,48 +31,6 @@ DataConfig data_defaults(void)
     return c;
 }
 
-/* Reads a whole file into a malloc'ed, NUL-terminated buffer; reports `path: error: ...`. */
-int data_read_file(const char *path, uint8_t **buf, size_t *len, Diag *d)
-{
-    *buf = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_error_in(d, path, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-        diag_error_in(d, path, "cannot read: not a regular file");
-        fclose(f);
-        return -1;
-    }
-    if ((uint64_t)st.st_size > DATA_MAX_FILE) {
-        diag_error_in(d, path, "file is too large (%lld bytes; the limit is %zu)",
-                      (long long)st.st_size, DATA_MAX_FILE);
-        fclose(f);
-        return -1;
-    }
-    size_t n = (size_t)st.st_size;
-    uint8_t *b = malloc(n + 1);
-    if (!b) {
-        diag_error_in(d, path, "out of memory reading %zu bytes", n);
-        fclose(f);
-        return -1;
-    }
-    size_t got = fread(b, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (err || got != n) {
-        diag_error_in(d, path, "cannot read: short read (%zu of %zu bytes)", got, n);
-        free(b);
-        return -1;
-    }
-    b[n] = 0;
-    *buf = b;
-    *len = n;
-    return 0;
-}
 /* ---- batches ---------------------------------------------------------------------------- */
 /* Allocates the arrays a batch of this data set uses. */
 static int batch_alloc(const DataSet *ds, DataBatch *b)

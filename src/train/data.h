@@ -51,7 +51,11 @@
 #include <stdint.h>
 
 #include "util/diag.h"
+#include "util/file.h"
 #include "util/rng.h"
+
+/* The largest corpus or CSV file read (2 GiB): bigger ones are refused before allocating. */
+#define DATA_MAX_FILE ((size_t)1 << 31)
 
 typedef enum DataKind { DATA_TEXT, DATA_CSV, DATA_ADDING, DATA_REBER, DATA_COPY } DataKind;
 typedef enum DataLevel { DATA_CHAR, DATA_BYTE } DataLevel;
@@ -172,8 +176,5 @@ int data_vocab_bytes(const Vocab *v, uint8_t **out, size_t *len, Diag *d);
 /* Rebuilds a vocabulary from data_vocab_bytes output (owned by v; data_vocab_free). */
 int data_vocab_from_bytes(Vocab *v, DataLevel level, const uint8_t *bytes, size_t len, Diag *d);
 void data_vocab_free(Vocab *v);
-/* Decodes one UTF-8 character at s (n bytes available); returns its byte length (1-4) and the
- * code point in *cp, or 0 for an invalid or truncated sequence. */
-int data_utf8_decode(const uint8_t *s, size_t n, uint32_t *cp);
 
 #endif

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 #define CSV_MAX_FIELDS 1000000
 #define CSV_MAX_STEPS 100000
 
@@ -41,19 +43,13 @@ static bool parse_num(const char *s, float *out)
 }
 
 /* Splits line (modified in place) at the delimiter into fields [nf]; -1 if more than cap fields. */
-static int split(char *line, char delim, char ***fields, int *cap)
+static int split(char *line, char delim, char ***fields, size_t *cap)
 {
     int n = 0;
     char *p = line;
     for (;;) {
-        if (n == *cap) {
-            if (*cap >= CSV_MAX_FIELDS) return -1;
-            int nc = *cap ? 2 * *cap : 64;
-            char **nf = realloc(*fields, (size_t)nc * sizeof *nf);
-            if (!nf) return -2;
-            *fields = nf;
-            *cap = nc;
-        }
+        if (n == CSV_MAX_FIELDS) return -1;
+        if (ARRAY_RESERVE(*fields, *cap, (size_t)n + 1) != 0) return -2;
         char *comma = strchr(p, delim);
         if (comma) *comma = 0;
         (*fields)[n++] = trim(p);
@@ -192,7 +188,8 @@ static int parse_row(const DataConfig *c, const char *path, char **f, int nf, in
 /* The rows of one file. */
 typedef struct CsvRows {
     CsvRow *rows;
-    int n, cap;
+    int n;
+    size_t cap;
 } CsvRows;
 
 /* Parses the file at path (header: -1 auto, 0 none, 1 first row) and appends its rows to rs;
@@ -202,10 +199,10 @@ static int read_rows(const DataConfig *c, const char *path, int header_setting, 
 {
     uint8_t *buf;
     size_t len;
-    if (data_read_file(path, &buf, &len, d) != 0) return -1;
+    if (file_read_all(path, FILE_REGULAR, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
     int errors = 0, line = 0, first_row = rs->n;
     char **fields = NULL;
-    int capf = 0;
+    size_t capf = 0;
     bool first = true;
     int rc = -1;
     char *p = (char *)buf, *end = (char *)buf + len;
@@ -238,12 +235,9 @@ static int read_rows(const DataConfig *c, const char *path, int header_setting, 
             }
             if (header) continue;
         }
-        if (rs->n == rs->cap) {
-            int nc = rs->cap ? 2 * rs->cap : 256;
-            CsvRow *nr = realloc(rs->rows, (size_t)nc * sizeof *nr);
-            if (!nr) { diag_error_in(d, path, "out of memory"); goto done; }
-            rs->rows = nr;
-            rs->cap = nc;
+        if (ARRAY_RESERVE(rs->rows, rs->cap, (size_t)rs->n + 1) != 0) {
+            diag_error_in(d, path, "out of memory");
+            goto done;
         }
         memset(&rs->rows[rs->n], 0, sizeof rs->rows[rs->n]);
         if (parse_row(c, path, fields, nf, line, &rs->rows[rs->n], d) != 0) errors++;

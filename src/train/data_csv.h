@@ -17,7 +17,5 @@ void data_csv_shuffle(DataSet *ds);
 void data_csv_next_epoch(DataSet *ds);
 /* Batch i of the training order (valid false) or of the validation rows (valid true). */
 void data_csv_fill(DataSet *ds, DataBatch *b, bool valid, int64_t i);
-/* Reads a whole file (malloc'ed, NUL-terminated); reports `path: error: cannot read: ...`. */
-int data_read_file(const char *path, uint8_t **buf, size_t *len, Diag *d);
 
 #endif

@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "train/data_csv.h"   /* data_read_file */
 #include "train/data_int.h"
+#include "util/utf8.h"
+#include "util/array.h"
 
 /* Builds the sorted vocabulary of the corpus and its token ids (ds->tokens). */
 static int text_tokenize(DataSet *ds, const uint8_t *buf, size_t len, Diag *d)
@@ -18,13 +19,14 @@ static int text_tokenize(DataSet *ds, const uint8_t *buf, size_t len, Diag *d)
     if (!ds->tokens || !seen_lo) goto oom;
     /* Pass 1: decode to code points (stored temporarily in tokens) and collect the set. */
     uint32_t *big = NULL;   /* distinct code points >= 256 */
-    int nbig = 0, capbig = 0;
+    int nbig = 0;
+    size_t capbig = 0;
     int64_t n = 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         int k = 1;
         if (byte) cp = buf[i];
-        else if (!(k = data_utf8_decode(buf + i, len - i, &cp))) {
+        else if (!(k = utf8_decode(buf + i, len - i, &cp))) {
             free(big);
             free(seen_lo);
             DiagMessage *m = diag_error_in(d, path, "invalid UTF-8 at byte %zu", i);
@@ -43,11 +45,9 @@ static int text_tokenize(DataSet *ds, const uint8_t *buf, size_t len, Diag *d)
                     diag_error_in(d, path, "more than 65536 distinct characters");
                     return -1;
                 }
-                if (nbig == capbig) {
-                    capbig = capbig ? 2 * capbig : 64;
-                    uint32_t *nb = realloc(big, (size_t)capbig * sizeof *nb);
-                    if (!nb) { free(big); goto oom; }
-                    big = nb;
+                if (ARRAY_RESERVE(big, capbig, (size_t)nbig + 1) != 0) {
+                    free(big);
+                    goto oom;
                 }
                 big[nbig++] = cp;
             }
@@ -157,7 +157,7 @@ static int text_load(DataSet *ds, Diag *d)
     const char *path = ds->cfg.path;
     uint8_t *buf;
     size_t len;
-    if (data_read_file(path, &buf, &len, d) != 0) return -1;
+    if (file_read_all(path, FILE_REGULAR, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
     if (len == 0) {
         diag_error_in(d, path, "file is empty");
         free(buf);

@@ -6,6 +6,7 @@
 
 #include "train/train.h"
 #include "train/train_int.h"
+#include "util/utf8.h"
 
 void sample_options_init(SampleOptions *o)
 {
@@ -126,7 +127,7 @@ int sample_run(const SampleOptions *o, Diag *d)
     int nbad = 0;
     for (size_t i = 0; i < plen;) {
         uint32_t cp;
-        int k = v.level == DATA_BYTE ? 1 : data_utf8_decode((const uint8_t *)pt + i,
+        int k = v.level == DATA_BYTE ? 1 : utf8_decode((const uint8_t *)pt + i,
                                                             plen - i, &cp);
         if (v.level == DATA_BYTE) cp = (uint8_t)pt[i];
         if (k == 0) {

@@ -6,11 +6,13 @@
  * anywhere else; the message is simply not stored. */
 #include "util/diag.h"
 
-#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+
+#include "util/array.h"
+#include "util/file.h"
+#include "util/utf8.h"
 
 enum {
     DIAG_DEFAULT_MAX_ERRORS = 20,
@@ -32,7 +34,8 @@ struct DiagMessage {
     char *what;                 /* diag_error_in: the named thing, else NULL */
     char *text;
     DiagAttach *att;
-    int natt, att_cap;
+    int natt;
+    size_t att_cap;
 };
 
 /* An empty context with the default error cap. */
@@ -102,14 +105,8 @@ const Source *diag_add_source(Diag *d, const char *name, const char *text, size_
         diag_error_in(d, name, "source is too large (%zu bytes)", len);
         return NULL;
     }
-    if (d->nsources == d->sources_cap) {
-        int cap = d->sources_cap ? 2 * d->sources_cap : 4;
-        Source **s = realloc(d->sources, (size_t)cap * sizeof *s);
-        if (!s)
-            goto oom;
-        d->sources = s;
-        d->sources_cap = cap;
-    }
+    if (ARRAY_RESERVE(d->sources, d->sources_cap, (size_t)d->nsources + 1) != 0)
+        goto oom;
     Source *src = calloc(1, sizeof *src);
     if (!src)
         goto oom;
@@ -132,77 +129,15 @@ oom:
     return NULL;
 }
 
-/* Reads path whole. Refuses directories and files over max_bytes before reading them (and
- * stops reading a growing or special file at max_bytes + 1). */
+/* Reads path whole through the one bounded reader (pipes and devices too, cut off at the limit)
+ * and keeps it as a source. */
 const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        diag_error_in(d, path, "cannot read: %s", strerror(errno));
+    unsigned char *buf;
+    size_t len;
+    if (file_read_all(path, FILE_ANY, max_bytes, &buf, &len, d) != 0)
         return NULL;
-    }
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0) {
-        if (S_ISDIR(st.st_mode)) {
-            fclose(f);
-            diag_error_in(d, path, "cannot read: it is a directory");
-            return NULL;
-        }
-        if (S_ISREG(st.st_mode) && (uintmax_t)st.st_size > max_bytes) {
-            fclose(f);
-            diag_error_in(d, path, "file is too large (%jd bytes; the limit is %zu)",
-                          (intmax_t)st.st_size, max_bytes);
-            return NULL;
-        }
-    }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    if (!buf) {
-        fclose(f);
-        diag_error_in(d, path, "out of memory while reading");
-        return NULL;
-    }
-    for (;;) {
-        if (len == cap) {
-            if (cap > max_bytes) {  /* already read max_bytes + 1 or more */
-                free(buf);
-                fclose(f);
-                diag_error_in(d, path, "file is too large (the limit is %zu bytes)", max_bytes);
-                return NULL;
-            }
-            size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
-            if (ncap <= cap)
-                ncap = cap + 1;
-            char *nb = realloc(buf, ncap);
-            if (!nb) {
-                free(buf);
-                fclose(f);
-                diag_error_in(d, path, "out of memory while reading");
-                return NULL;
-            }
-            buf = nb;
-            cap = ncap;
-        }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
-        if (got == 0) {
-            if (ferror(f)) {
-                int e = errno;
-                free(buf);
-                fclose(f);
-                diag_error_in(d, path, "cannot read: %s", e ? strerror(e) : "read error");
-                return NULL;
-            }
-            break;
-        }
-    }
-    fclose(f);
-    if (len > max_bytes) {
-        free(buf);
-        diag_error_in(d, path, "file is too large (the limit is %zu bytes)", max_bytes);
-        return NULL;
-    }
-    const Source *src = diag_add_source(d, path, buf, len);
+    const Source *src = diag_add_source(d, path, (const char *)buf, len);
     free(buf);
     return src;
 }
@@ -221,14 +156,8 @@ static DiagMessage *add_message(Diag *d, DiagLevel level, SrcRange r, const char
     }
     if (d->nmessages >= DIAG_MAX_STORED + max)
         return NULL;
-    if (d->nmessages == d->messages_cap) {
-        int cap = d->messages_cap ? 2 * d->messages_cap : 8;
-        DiagMessage *m = realloc(d->messages, (size_t)cap * sizeof *m);
-        if (!m)
-            return NULL;
-        d->messages = m;
-        d->messages_cap = cap;
-    }
+    if (ARRAY_RESERVE(d->messages, d->messages_cap, (size_t)d->nmessages + 1) != 0)
+        return NULL;
     DiagMessage *m = &d->messages[d->nmessages];
     memset(m, 0, sizeof *m);
     m->level = level;
@@ -276,14 +205,8 @@ DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
 /* Adds a help or note line to m; silently dropped when out of memory. */
 static void attach(DiagMessage *m, bool is_note, SrcRange r, const char *fmt, va_list ap)
 {
-    if (m->natt == m->att_cap) {
-        int cap = m->att_cap ? 2 * m->att_cap : 2;
-        DiagAttach *a = realloc(m->att, (size_t)cap * sizeof *a);
-        if (!a)
-            return;
-        m->att = a;
-        m->att_cap = cap;
-    }
+    if (ARRAY_RESERVE(m->att, m->att_cap, (size_t)m->natt + 1) != 0)
+        return;
     char *text = vformat(fmt, ap);
     if (!text)
         return;
@@ -329,35 +252,8 @@ const char *diag_message_text(const Diag *d, int i)
  * UTF-8 sequence, or 1 for a byte that does not start one (each bad byte is one column). */
 static size_t utf8_len(const unsigned char *p, size_t n)
 {
-    unsigned c = p[0];
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF;
-    if (c < 0x80)
-        return 1;
-    else if (c >= 0xC2 && c <= 0xDF)
-        len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) {
-        len = 3;
-        if (c == 0xE0)
-            lo = 0xA0;
-        if (c == 0xED)
-            hi = 0x9F;
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        len = 4;
-        if (c == 0xF0)
-            lo = 0x90;
-        if (c == 0xF4)
-            hi = 0x8F;
-    } else
-        return 1;
-    if (n < len)
-        return 1;
-    if (p[1] < lo || p[1] > hi)
-        return 1;
-    for (size_t i = 2; i < len; i++)
-        if (p[i] < 0x80 || p[i] > 0xBF)
-            return 1;
-    return len;
+    int k = utf8_length(p, n);
+    return k ? (size_t)k : 1;
 }
 
 /* Start of the line containing off. */

@@ -42,9 +42,11 @@ typedef struct DiagMessage DiagMessage;
 
 typedef struct Diag {
     Source **sources;
-    int nsources, sources_cap;
+    int nsources;
+    size_t sources_cap;
     DiagMessage *messages;  /* in report order */
-    int nmessages, messages_cap;
+    int nmessages;
+    size_t messages_cap;
     int nerrors, nwarnings;
     int max_errors;         /* errors beyond this are counted but not stored (default 20) */
 } Diag;
