@@ -309,104 +309,133 @@ static int tensors_to_pb(const char *path, const CkptTensorList *l, Recur__Tenso
     return 0;
 }
 
-/* Packs the message into one buffer and writes header + payload atomically. Data are written as
- * the host stores them, which must be little-endian (checked). */
-int ckpt_write(const char *path, const Checkpoint *c, Diag *d)
+/* The protobuf-c views of one Checkpoint while it is packed: every array points into the
+ * Checkpoint (nothing is copied), the arrays themselves are owned here. */
+typedef struct PbViews {
+    Recur__Tensor *pm, **pp, *om, **op;
+    Recur__Constant *km, **kp;
+    Recur__Hyper *hm, **hp;
+} PbViews;
+
+/* Allocates the view arrays (one spare element each, so that empty lists are not NULL). */
+static int pb_views_alloc(PbViews *v, const Checkpoint *c)
 {
-    if (!io_host_le()) {
-        diag_error_in(d, path, "cannot write checkpoints on a big-endian host");
-        return -1;
-    }
-    int rc = -1;
-    Recur__Checkpoint m = RECUR__CHECKPOINT__INIT;
-    Recur__Tensor *pm = calloc((size_t)c->params.n + 1, sizeof *pm);
-    Recur__Tensor **pp = calloc((size_t)c->params.n + 1, sizeof *pp);
-    Recur__Tensor *om = calloc((size_t)c->optim_state.n + 1, sizeof *om);
-    Recur__Tensor **op = calloc((size_t)c->optim_state.n + 1, sizeof *op);
-    Recur__Constant *km = calloc((size_t)c->nconsts + 1, sizeof *km);
-    Recur__Constant **kp = calloc((size_t)c->nconsts + 1, sizeof *kp);
-    Recur__Hyper *hm = calloc((size_t)c->nhypers + 1, sizeof *hm);
-    Recur__Hyper **hp = calloc((size_t)c->nhypers + 1, sizeof *hp);
-    uint8_t *buf = NULL;
-    if (!pm || !pp || !om || !op || !km || !kp || !hm || !hp) {
-        diag_error_in(d, path, "out of memory");
-        goto done;
-    }
-    if (tensors_to_pb(path, &c->params, pm, pp, d) != 0 ||
-        tensors_to_pb(path, &c->optim_state, om, op, d) != 0)
-        goto done;
+    v->pm = calloc((size_t)c->params.n + 1, sizeof *v->pm);
+    v->pp = calloc((size_t)c->params.n + 1, sizeof *v->pp);
+    v->om = calloc((size_t)c->optim_state.n + 1, sizeof *v->om);
+    v->op = calloc((size_t)c->optim_state.n + 1, sizeof *v->op);
+    v->km = calloc((size_t)c->nconsts + 1, sizeof *v->km);
+    v->kp = calloc((size_t)c->nconsts + 1, sizeof *v->kp);
+    v->hm = calloc((size_t)c->nhypers + 1, sizeof *v->hm);
+    v->hp = calloc((size_t)c->nhypers + 1, sizeof *v->hp);
+    return v->pm && v->pp && v->om && v->op && v->km && v->kp && v->hm && v->hp ? 0 : -1;
+}
+
+static void pb_views_free(PbViews *v)
+{
+    free(v->pm);
+    free(v->pp);
+    free(v->om);
+    free(v->op);
+    free(v->km);
+    free(v->kp);
+    free(v->hm);
+    free(v->hp);
+}
+
+/* Every override, constant and hyperparameter must be there and named before anything is
+ * packed (protobuf-c would pack a NULL string as a crash). */
+static int check_named(const char *path, const Checkpoint *c, Diag *d)
+{
     for (int i = 0; i < c->noverrides; i++)
         if (!c->overrides[i]) {
             diag_error_in(d, path, "cannot write: override #%d is missing", i);
-            goto done;
+            return -1;
         }
     for (int i = 0; i < c->nconsts; i++)
         if (!c->consts[i].name) {
             diag_error_in(d, path, "cannot write: constant #%d has no name", i);
-            goto done;
+            return -1;
         }
     for (int i = 0; i < c->nhypers; i++)
         if (!c->hypers[i].name) {
             diag_error_in(d, path, "cannot write: hyperparameter #%d has no name", i);
-            goto done;
+            return -1;
         }
+    return 0;
+}
+
+/* Fills the constant and hyperparameter views. */
+static void scalars_to_pb(const Checkpoint *c, PbViews *v)
+{
     for (int i = 0; i < c->nconsts; i++) {
-        recur__constant__init(&km[i]);
-        km[i].name = c->consts[i].name;
-        km[i].value = c->consts[i].value;
-        kp[i] = &km[i];
+        recur__constant__init(&v->km[i]);
+        v->km[i].name = c->consts[i].name;
+        v->km[i].value = c->consts[i].value;
+        v->kp[i] = &v->km[i];
     }
     for (int i = 0; i < c->nhypers; i++) {
-        recur__hyper__init(&hm[i]);
-        hm[i].name = c->hypers[i].name;
-        hm[i].value = c->hypers[i].value;
-        hp[i] = &hm[i];
+        recur__hyper__init(&v->hm[i]);
+        v->hm[i].name = c->hypers[i].name;
+        v->hm[i].value = c->hypers[i].value;
+        v->hp[i] = &v->hm[i];
     }
-    m.format_version = CKPT_FORMAT_VERSION;
-    m.recur_version = c->recur_version;
-    m.source_name = c->source_name;
-    if (c->source_text) {
-        m.has_source_text = 1;
-        m.source_text.data = (uint8_t *)c->source_text;
-        m.source_text.len = c->source_len;
-    }
-    m.n_overrides = (size_t)c->noverrides;
-    m.overrides = c->overrides;
-    m.n_constants = (size_t)c->nconsts;
-    m.constants = kp;
-    if (c->vocab) {
-        m.has_vocab = 1;
-        m.vocab.data = c->vocab;
-        m.vocab.len = c->vocab_len;
-    }
-    m.n_tensors = (size_t)c->params.n;
-    m.tensors = pp;
-    m.optimizer = c->optimizer;
-    m.n_hypers = (size_t)c->nhypers;
-    m.hypers = hp;
-    m.n_optim_state = (size_t)c->optim_state.n;
-    m.optim_state = op;
-    m.has_step = m.has_epoch = m.has_seed = m.has_threads = 1;
-    m.step = c->step;
-    m.epoch = c->epoch;
-    m.seed = c->seed;
-    m.threads = (uint32_t)(c->threads > 0 ? c->threads : 0);
-    m.n_rng_state = (size_t)c->nrng_state;
-    m.rng_state = c->rng_state;
-    m.n_data_pos = (size_t)c->ndata_pos;
-    m.data_pos = c->data_pos;
-    m.has_best_val_loss = c->has_best_val_loss;
-    m.best_val_loss = c->best_val_loss;
+}
 
-    size_t n = recur__checkpoint__get_packed_size(&m);
-    buf = malloc(n ? n : 1);
+/* The whole message: the Checkpoint's fields, with the lists taken from the views. */
+static void checkpoint_to_pb(const Checkpoint *c, const PbViews *v, Recur__Checkpoint *m)
+{
+    m->format_version = CKPT_FORMAT_VERSION;
+    m->recur_version = c->recur_version;
+    m->source_name = c->source_name;
+    if (c->source_text) {
+        m->has_source_text = 1;
+        m->source_text.data = (uint8_t *)c->source_text;
+        m->source_text.len = c->source_len;
+    }
+    m->n_overrides = (size_t)c->noverrides;
+    m->overrides = c->overrides;
+    m->n_constants = (size_t)c->nconsts;
+    m->constants = v->kp;
+    if (c->vocab) {
+        m->has_vocab = 1;
+        m->vocab.data = c->vocab;
+        m->vocab.len = c->vocab_len;
+    }
+    m->n_tensors = (size_t)c->params.n;
+    m->tensors = v->pp;
+    m->optimizer = c->optimizer;
+    m->n_hypers = (size_t)c->nhypers;
+    m->hypers = v->hp;
+    m->n_optim_state = (size_t)c->optim_state.n;
+    m->optim_state = v->op;
+    m->has_step = m->has_epoch = m->has_seed = m->has_threads = 1;
+    m->step = c->step;
+    m->epoch = c->epoch;
+    m->seed = c->seed;
+    m->threads = (uint32_t)(c->threads > 0 ? c->threads : 0);
+    m->n_rng_state = (size_t)c->nrng_state;
+    m->rng_state = c->rng_state;
+    m->n_data_pos = (size_t)c->ndata_pos;
+    m->data_pos = c->data_pos;
+    m->has_best_val_loss = c->has_best_val_loss;
+    m->best_val_loss = c->best_val_loss;
+}
+
+/* Packs m into one buffer and writes the header (magic, version, CRC-32, length) and the payload
+ * atomically. */
+static int write_packed(const char *path, const Recur__Checkpoint *m, Diag *d)
+{
+    size_t n = recur__checkpoint__get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
     if (!buf) {
         diag_error_in(d, path, "out of memory packing %zu bytes", n);
-        goto done;
+        return -1;
     }
-    if (recur__checkpoint__pack(&m, buf) != n) {
+    if (recur__checkpoint__pack(m, buf) != n) {
         diag_error_in(d, path, "internal error: packed size mismatch");
-        goto done;
+        free(buf);
+        return -1;
     }
     unsigned char head[CKPT_HEADER_BYTES];
     memcpy(head, ckpt_magic, 8);
@@ -414,21 +443,37 @@ int ckpt_write(const char *path, const Checkpoint *c, Diag *d)
     io_put_le32(head + 12, io_crc32(0, buf, n));
     io_put_le64(head + 16, (uint64_t)n);
     IoAtomic w;
-    if (io_atomic_open(&w, path, d) != 0)
-        goto done;
-    io_atomic_write(&w, head, sizeof head);
-    io_atomic_write(&w, buf, n);
-    rc = io_atomic_commit(&w, d);
-done:
+    int rc = -1;
+    if (io_atomic_open(&w, path, d) == 0) {
+        io_atomic_write(&w, head, sizeof head);
+        io_atomic_write(&w, buf, n);
+        rc = io_atomic_commit(&w, d);
+    }
     free(buf);
-    free(pm);
-    free(pp);
-    free(om);
-    free(op);
-    free(km);
-    free(kp);
-    free(hm);
-    free(hp);
+    return rc;
+}
+
+/* Builds the message over the Checkpoint's own memory and writes it. Data are written as the
+ * host stores them, which must be little-endian (checked). */
+int ckpt_write(const char *path, const Checkpoint *c, Diag *d)
+{
+    if (!io_host_le()) {
+        diag_error_in(d, path, "cannot write checkpoints on a big-endian host");
+        return -1;
+    }
+    int rc = -1;
+    PbViews v = {0};
+    Recur__Checkpoint m = RECUR__CHECKPOINT__INIT;
+    if (pb_views_alloc(&v, c) != 0)
+        diag_error_in(d, path, "out of memory");
+    else if (tensors_to_pb(path, &c->params, v.pm, v.pp, d) == 0 &&
+             tensors_to_pb(path, &c->optim_state, v.om, v.op, d) == 0 &&
+             check_named(path, c, d) == 0) {
+        scalars_to_pb(c, &v);
+        checkpoint_to_pb(c, &v, &m);
+        rc = write_packed(path, &m, d);
+    }
+    pb_views_free(&v);
     return rc;
 }
 

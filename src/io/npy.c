@@ -211,13 +211,97 @@ static int read_exact(int fd, void *buf, size_t n)
     return 0;
 }
 
+/* Reads the prefix (magic, version, header length) and the header dict into out's dtype, order
+ * and shape; *data_at is where the data start. On failure *why holds the message, or the error
+ * is already reported (*why NULL). */
+static int read_header(int fd, const char *path, uint64_t fsize, NpyArray *out,
+                       uint64_t *data_at, const char **why, Diag *d)
+{
+    unsigned char pre[12];
+    if (fsize < 10 || read_exact(fd, pre, 10) != 0 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        *why = "not a .npy file (no \\x93NUMPY magic)";
+        return -1;
+    }
+    int major = pre[6];
+    uint64_t prefix, hlen;
+    if (major == 1) {
+        prefix = 10;
+        hlen = (uint64_t)pre[8] | (uint64_t)pre[9] << 8;
+    } else if (major == 2 || major == 3) {
+        prefix = 12;
+        if (fsize < 12 || read_exact(fd, pre + 10, 2) != 0) {
+            *why = "truncated header";
+            return -1;
+        }
+        hlen = io_le32(pre + 8);
+    } else {
+        diag_error_in(d, path, "unsupported .npy format version %d.%d (supported: 1.0-3.0)",
+                      major, pre[7]);
+        return -1;
+    }
+    if (hlen > NPY_MAX_HEADER || hlen > fsize - prefix) {
+        *why = "header length exceeds the file size (truncated or corrupt)";
+        return -1;
+    }
+    char *hdr = malloc(hlen + 1);
+    if (!hdr)
+        *why = "out of memory";
+    else if (read_exact(fd, hdr, hlen) != 0)
+        *why = "truncated header";
+    else if ((hdr[hlen] = '\0', memchr(hdr, '\0', hlen)))
+        *why = "header contains a NUL byte";
+    else
+        *why = parse_header(hdr, hdr + hlen, out);
+    free(hdr);
+    *data_at = prefix + hlen;
+    return *why ? -1 : 0;
+}
+
+/* Checks that the data are exactly what the header's shape and dtype need, then reads them
+ * straight into out->data. */
+static int read_data(int fd, const char *path, uint64_t have, NpyArray *out, const char **why,
+                     Diag *d)
+{
+    size_t isz = npy_dtype_size(out->dtype);
+    uint64_t count = 1;
+    for (int i = 0; i < out->ndim; i++) {
+        uint64_t s = (uint64_t)out->shape[i];
+        if (s != 0 && count > UINT64_MAX / 8 / s) {
+            *why = "shape is absurdly large";
+            return -1;
+        }
+        count *= s;
+    }
+    uint64_t want = count * isz;
+    if (have != want) {
+        diag_error_in(d, path, "data is %llu bytes but the header's shape and dtype need %llu (%s)",
+                      (unsigned long long)have, (unsigned long long)want,
+                      have < want ? "truncated" : "trailing bytes");
+        return -1;
+    }
+    if (want > SIZE_MAX - 1 || !io_host_le()) {
+        *why = want > SIZE_MAX - 1 ? "array too large for this machine"
+                                   : "big-endian hosts are unsupported";
+        return -1;
+    }
+    out->count = (int64_t)count;
+    out->data = malloc(want ? (size_t)want : 1);
+    if (!out->data) {
+        *why = "out of memory";
+        return -1;
+    }
+    if (read_exact(fd, out->data, (size_t)want) != 0) {
+        *why = "truncated data";
+        return -1;
+    }
+    return 0;
+}
+
 /* Streams the file: prefix, header, then the data straight into the array, so a large array is
  * never held twice. Every size is checked against the file size first. */
 int npy_read(const char *path, NpyArray *out, Diag *d)
 {
     memset(out, 0, sizeof *out);
-    const char *why = NULL;
-    char *hdr = NULL;
     int fd = open(path, O_RDONLY);
     if (fd < 0) {
         diag_error_in(d, path, "cannot read: %s", strerror(errno));
@@ -229,97 +313,19 @@ int npy_read(const char *path, NpyArray *out, Diag *d)
         close(fd);
         return -1;
     }
-    uint64_t fsize = (uint64_t)st.st_size;
-    unsigned char pre[12];
-    if (fsize < 10 || read_exact(fd, pre, 10) != 0 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        why = "not a .npy file (no \\x93NUMPY magic)";
-        goto fail;
-    }
-    int major = pre[6];
-    uint64_t prefix, hlen;
-    if (major == 1) {
-        prefix = 10;
-        hlen = (uint64_t)pre[8] | (uint64_t)pre[9] << 8;
-    } else if (major == 2 || major == 3) {
-        prefix = 12;
-        if (fsize < 12 || read_exact(fd, pre + 10, 2) != 0) {
-            why = "truncated header";
-            goto fail;
-        }
-        hlen = io_le32(pre + 8);
-    } else {
-        diag_error_in(d, path, "unsupported .npy format version %d.%d (supported: 1.0-3.0)",
-                      major, pre[7]);
-        close(fd);
-        return -1;
-    }
-    if (hlen > NPY_MAX_HEADER || hlen > fsize - prefix) {
-        why = "header length exceeds the file size (truncated or corrupt)";
-        goto fail;
-    }
-    hdr = malloc(hlen + 1);
-    if (!hdr) {
-        why = "out of memory";
-        goto fail;
-    }
-    if (read_exact(fd, hdr, hlen) != 0) {
-        why = "truncated header";
-        goto fail;
-    }
-    hdr[hlen] = '\0';
-    if (memchr(hdr, '\0', hlen)) {
-        why = "header contains a NUL byte";
-        goto fail;
-    }
-    if ((why = parse_header(hdr, hdr + hlen, out)) != NULL)
-        goto fail;
-    free(hdr);
-    hdr = NULL;
-
-    size_t isz = npy_dtype_size(out->dtype);
-    uint64_t count = 1;
-    for (int i = 0; i < out->ndim; i++) {
-        uint64_t s = (uint64_t)out->shape[i];
-        if (s != 0 && count > UINT64_MAX / 8 / s) {
-            why = "shape is absurdly large";
-            goto fail;
-        }
-        count *= s;
-    }
-    uint64_t want = count * isz, have = fsize - prefix - hlen;
-    if (have != want) {
-        diag_error_in(d, path, "data is %llu bytes but the header's shape and dtype need %llu (%s)",
-                      (unsigned long long)have, (unsigned long long)want,
-                      have < want ? "truncated" : "trailing bytes");
-        close(fd);
+    uint64_t fsize = (uint64_t)st.st_size, data_at = 0;
+    const char *why = NULL;
+    int rc = read_header(fd, path, fsize, out, &data_at, &why, d);
+    if (rc == 0)
+        rc = read_data(fd, path, fsize - data_at, out, &why, d);
+    close(fd);
+    if (rc != 0) {
+        if (why)
+            diag_error_in(d, path, "%s", why);
+        free(out->data);
         memset(out, 0, sizeof *out);
-        return -1;
     }
-    if (want > SIZE_MAX - 1 || !io_host_le()) {
-        why = want > SIZE_MAX - 1 ? "array too large for this machine"
-                                  : "big-endian hosts are unsupported";
-        goto fail;
-    }
-    out->count = (int64_t)count;
-    out->data = malloc(want ? (size_t)want : 1);
-    if (!out->data) {
-        why = "out of memory";
-        goto fail;
-    }
-    if (read_exact(fd, out->data, (size_t)want) != 0) {
-        why = "truncated data";
-        goto fail;
-    }
-    close(fd);
-    return 0;
-
-fail:
-    diag_error_in(d, path, "%s", why);
-    free(hdr);
-    free(out->data);
-    memset(out, 0, sizeof *out);
-    close(fd);
-    return -1;
+    return rc;
 }
 
 /* Writes version 1.0: the dict is padded with spaces so that 10 + HEADER_LEN is a multiple of

@@ -275,85 +275,125 @@ static void convert(StDtype t, const unsigned char *src, uint64_t n, float *dst)
     }
 }
 
-/* Header length and JSON first, then each entry, then the layout of the whole buffer; data are
- * converted only once everything is known to be consistent. */
-int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *meta, Diag *d)
+/* The 8-byte header length, checked against the file, and the JSON text it frames: *js and *n on
+ * success. */
+static int header_text(const char *path, const unsigned char *buf, size_t len, const char **js,
+                       uint64_t *n, Diag *d)
 {
-    memset(out, 0, sizeof *out);
-    if (meta)
-        memset(meta, 0, sizeof *meta);
-    unsigned char *buf;
-    size_t len;
-    if (file_read_all(path, FILE_REGULAR, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
-        return -1;
-    int rc = -1;
-    json_tokener *tok = NULL;
-    json_object *root = NULL;
-    StEntry *ents = NULL;
-    char *dup = NULL;
     if (len < 8) {
         diag_error_in(d, path, "not a safetensors file: %zu bytes, too short for the 8-byte "
                       "header length", len);
-        goto done;
+        return -1;
     }
-    uint64_t n = io_le64(buf);
-    if (n > SAFETENSORS_MAX_HEADER) {
+    *n = io_le64(buf);
+    if (*n > SAFETENSORS_MAX_HEADER) {
         diag_error_in(d, path, "not a safetensors file: header length %llu is absurd (limit "
-                      "%d)", (unsigned long long)n, SAFETENSORS_MAX_HEADER);
-        goto done;
+                      "%d)", (unsigned long long)*n, SAFETENSORS_MAX_HEADER);
+        return -1;
     }
-    if (n > len - 8) {
+    if (*n > len - 8) {
         diag_error_in(d, path, "truncated safetensors file: header length %llu but only %zu "
-                      "bytes follow", (unsigned long long)n, len - 8);
-        goto done;
+                      "bytes follow", (unsigned long long)*n, len - 8);
+        return -1;
     }
-    const char *js = (const char *)buf + 8;
-    if (n < 2 || js[0] != '{') {
+    *js = (const char *)buf + 8;
+    if (*n < 2 || (*js)[0] != '{') {
         diag_error_in(d, path, "not a safetensors file: the header does not start with '{'");
-        goto done;
+        return -1;
     }
-    if (memchr(js, '\0', n)) {
+    if (memchr(*js, '\0', *n)) {
         diag_error_in(d, path, "malformed safetensors header: NUL byte in the JSON");
-        goto done;
+        return -1;
     }
-    tok = json_tokener_new();
+    return 0;
+}
+
+/* Parses the header JSON with json-c into *root: one object, nothing after it, no key twice
+ * (json-c would merge duplicates silently). *root is the caller's to put, also on failure. */
+static int header_json(const char *path, const char *js, uint64_t n, json_object **root,
+                       Diag *d)
+{
+    json_tokener *tok = json_tokener_new();
     if (!tok) {
         diag_error_in(d, path, "out of memory");
-        goto done;
+        return -1;
     }
-    root = json_tokener_parse_ex(tok, js, (int)n);
+    int rc = -1;
+    *root = json_tokener_parse_ex(tok, js, (int)n);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (!root || jerr != json_tokener_success) {
+    size_t end = json_tokener_get_parse_end(tok);
+    json_tokener_free(tok);
+    if (!*root || jerr != json_tokener_success) {
         diag_error_in(d, path, "malformed safetensors header: %s at byte %zu of the JSON",
                       jerr == json_tokener_continue ? "unexpected end"
-                                                    : json_tokener_error_desc(jerr),
-                      json_tokener_get_parse_end(tok));
-        goto done;
+                                                    : json_tokener_error_desc(jerr), end);
+        return -1;
     }
-    for (size_t i = json_tokener_get_parse_end(tok); i < n; i++)
+    for (size_t i = end; i < n; i++)
         if (js[i] != ' ' && js[i] != '\t' && js[i] != '\n' && js[i] != '\r') {
             diag_error_in(d, path, "malformed safetensors header: text after the JSON object");
-            goto done;
+            return -1;
         }
-    if (!json_object_is_type(root, json_type_object)) {
+    if (!json_object_is_type(*root, json_type_object)) {
         diag_error_in(d, path, "malformed safetensors header: not a JSON object");
-        goto done;
+        return -1;
     }
-    int nkeys, nobj = json_object_object_length(root);
-    if ((dup = first_duplicate_key(js, n, &nkeys)) != NULL) {
+    int nkeys, nobj = json_object_object_length(*root);
+    char *dup = first_duplicate_key(js, n, &nkeys);
+    if (dup)
         diag_error_in(d, path, "malformed safetensors header: tensor '%s' appears twice", dup);
-        goto done;
-    }
-    if (nkeys >= 0 && nkeys != nobj) {   /* the same name spelled with different escapes */
+    else if (nkeys >= 0 && nkeys != nobj)   /* the same name spelled with different escapes */
         diag_error_in(d, path, "malformed safetensors header: a tensor name appears twice");
-        goto done;
+    else
+        rc = 0;
+    free(dup);
+    return rc;
+}
+
+/* The tensors, sorted by offset, must tile the data buffer of blen bytes exactly: no tensor past
+ * its end, no overlap, no gap, nothing left over. */
+static int check_layout(const char *path, const StEntry *ents, int ne, uint64_t blen, Diag *d)
+{
+    uint64_t at = 0;
+    for (int i = 0; i < ne; i++) {
+        if (ents[i].end > blen) {
+            diag_error_in(d, path, "tensor '%s': data_offsets [%llu, %llu] run past the %llu-byte "
+                          "data buffer (truncated?)", ents[i].name,
+                          (unsigned long long)ents[i].begin, (unsigned long long)ents[i].end,
+                          (unsigned long long)blen);
+            return -1;
+        }
+        if (ents[i].begin < at) {
+            diag_error_in(d, path, "tensor '%s' overlaps tensor '%s' in the data buffer",
+                          ents[i].name, ents[i - 1].name);
+            return -1;
+        }
+        if (ents[i].begin > at) {
+            diag_error_in(d, path, "gap of %llu unused bytes before tensor '%s'",
+                          (unsigned long long)(ents[i].begin - at), ents[i].name);
+            return -1;
+        }
+        at = ents[i].end;
     }
-    ents = calloc((size_t)nobj + 1, sizeof *ents);
+    if (at != blen) {
+        diag_error_in(d, path, "%llu bytes after the last tensor belong to no tensor",
+                      (unsigned long long)(blen - at));
+        return -1;
+    }
+    return 0;
+}
+
+/* Every entry of the header object (and __metadata__ into meta), then their layout in the
+ * data buffer; converts the data into out once everything is known to be consistent. */
+static int read_tensors(const char *path, json_object *root, const unsigned char *data,
+                        uint64_t blen, CkptTensorList *out, SafetensorsMeta *meta, Diag *d)
+{
+    StEntry *ents = calloc((size_t)json_object_object_length(root) + 1, sizeof *ents);
     if (!ents) {
         diag_error_in(d, path, "out of memory");
-        goto done;
+        return -1;
     }
-    int ne = 0;
+    int ne = 0, rc = -1;
     json_object_object_foreach(root, key, val) {
         if (strcmp(key, "__metadata__") == 0) {
             if (parse_meta(path, val, meta, d) != 0)
@@ -362,34 +402,9 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
             goto done;
         }
     }
-    uint64_t blen = len - 8 - n, at = 0;
     qsort(ents, (size_t)ne, sizeof *ents, cmp_entry);
-    for (int i = 0; i < ne; i++) {
-        if (ents[i].end > blen) {
-            diag_error_in(d, path, "tensor '%s': data_offsets [%llu, %llu] run past the %llu-byte "
-                          "data buffer (truncated?)", ents[i].name,
-                          (unsigned long long)ents[i].begin, (unsigned long long)ents[i].end,
-                          (unsigned long long)blen);
-            goto done;
-        }
-        if (ents[i].begin < at) {
-            diag_error_in(d, path, "tensor '%s' overlaps tensor '%s' in the data buffer",
-                          ents[i].name, ents[i - 1].name);
-            goto done;
-        }
-        if (ents[i].begin > at) {
-            diag_error_in(d, path, "gap of %llu unused bytes before tensor '%s'",
-                          (unsigned long long)(ents[i].begin - at), ents[i].name);
-            goto done;
-        }
-        at = ents[i].end;
-    }
-    if (at != blen) {
-        diag_error_in(d, path, "%llu bytes after the last tensor belong to no tensor",
-                      (unsigned long long)(blen - at));
+    if (check_layout(path, ents, ne, blen, d) != 0)
         goto done;
-    }
-    const unsigned char *data = buf + 8 + n;
     for (int i = 0; i < ne; i++) {
         CkptTensor *t = ckpt_add_tensor(out, ents[i].name, ents[i].ndim, ents[i].shape, NULL);
         if (!t) {
@@ -401,16 +416,32 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
     }
     rc = 0;
 done:
+    free(ents);
+    return rc;
+}
+
+/* Header length and JSON first, then each entry, then the layout of the whole buffer. */
+int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *meta, Diag *d)
+{
+    memset(out, 0, sizeof *out);
+    if (meta)
+        memset(meta, 0, sizeof *meta);
+    unsigned char *buf;
+    size_t len;
+    if (file_read_all(path, FILE_REGULAR, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
+        return -1;
+    json_object *root = NULL;
+    const char *js;
+    uint64_t n;
+    int rc = -1;
+    if (header_text(path, buf, len, &js, &n, d) == 0 && header_json(path, js, n, &root, d) == 0)
+        rc = read_tensors(path, root, buf + 8 + n, len - 8 - n, out, meta, d);
     if (rc != 0) {
         ckpt_tensors_free(out);
         safetensors_meta_free(meta);
     }
-    free(dup);
-    free(ents);
     if (root)
         json_object_put(root);
-    if (tok)
-        json_tokener_free(tok);
     free(buf);
     return rc;
 }

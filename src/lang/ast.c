@@ -102,29 +102,10 @@ static void dump_name(const AstNode *n, FILE *out)
     fputs(n->name ? n->name : "?", out);
 }
 
-/* One node and its children as an S-expression (see the format at the top of this file). */
-void ast_dump(const AstNode *n, FILE *out)
+/* The inside of an expression node after its "(": operator or callee, then the operands. */
+static void dump_expr(const AstNode *n, FILE *out)
 {
-    if (!n) {
-        fputs("nil", out);
-        return;
-    }
     switch (n->kind) {
-    case AST_NUM:
-        dump_num(n, out);
-        return;
-    case AST_IDENT:
-        dump_name(n, out);
-        return;
-    case AST_STRING:
-        fputc('"', out);
-        for (const char *p = n->name ? n->name : ""; *p; p++) {
-            if (*p == '"' || *p == '\\')
-                fputc('\\', out);
-            fputc(*p, out);
-        }
-        fputc('"', out);
-        return;
     case AST_BINARY:
         fprintf(out, "(%c ", n->op);
         ast_dump(n->a, out);
@@ -155,6 +136,15 @@ void ast_dump(const AstNode *n, FILE *out)
         fputs("(concat", out);
         dump_list(&n->list, out);
         break;
+    default:
+        break;
+    }
+}
+
+/* The inside of a statement or declaration node after its "(": keyword, name, children. */
+static void dump_decl(const AstNode *n, FILE *out)
+{
+    switch (n->kind) {
     case AST_MODEL_INPUT:
         fputs("(input ", out);
         ast_dump(n->a, out);
@@ -234,6 +224,47 @@ void ast_dump(const AstNode *n, FILE *out)
         break;
     case AST_ERROR:
         fputs("(error", out);
+        break;
+    default:
+        break;
+    }
+}
+
+/* One node and its children as an S-expression (see the format at the top of this file):
+ * leaves print as themselves, every other node as a parenthesised list. */
+void ast_dump(const AstNode *n, FILE *out)
+{
+    if (!n) {
+        fputs("nil", out);
+        return;
+    }
+    switch (n->kind) {
+    case AST_NUM:
+        dump_num(n, out);
+        return;
+    case AST_IDENT:
+        dump_name(n, out);
+        return;
+    case AST_STRING:
+        fputc('"', out);
+        for (const char *p = n->name ? n->name : ""; *p; p++) {
+            if (*p == '"' || *p == '\\')
+                fputc('\\', out);
+            fputc(*p, out);
+        }
+        fputc('"', out);
+        return;
+    case AST_BINARY:
+    case AST_UNARY:
+    case AST_CALL:
+    case AST_NAMED_ARG:
+    case AST_SETTING:
+    case AST_PREV:
+    case AST_CONCAT:
+        dump_expr(n, out);
+        break;
+    default:
+        dump_decl(n, out);
         break;
     }
     fputc(')', out);

@@ -78,9 +78,9 @@ static int step(ExecModel *e, int32_t tok, Diag *d)
     return exec_forward(e, &in, false, d);
 }
 
-int sample_run(const SampleOptions *o, Diag *d)
+/* The sampling options a user gives on the command line, checked before anything is loaded. */
+static int check_sample_options(const SampleOptions *o, Diag *d)
 {
-    const char *path = o->ckpt_path;
     if (!(o->temperature > 0) || !isfinite(o->temperature)) {
         diag_error_in(d, "--temperature", "must be a number > 0, got %g", o->temperature);
         return -1;
@@ -93,6 +93,81 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, "sample", "--top-k and --length must be >= 0");
         return -1;
     }
+    return 0;
+}
+
+/* The prime text as token ids into prime [strlen(pt) + 1]; every character is checked against
+ * the vocabulary first, and those it lacks are listed (up to ten). Returns the count or -1. */
+static int prime_ids(const Vocab *v, const char *pt, int32_t *prime, Diag *d)
+{
+    size_t plen = strlen(pt);
+    int np = 0;
+    char bad[256] = "";
+    int nbad = 0;
+    for (size_t i = 0; i < plen;) {
+        uint32_t cp;
+        int k = v->level == DATA_BYTE ? 1 : utf8_decode((const uint8_t *)pt + i, plen - i, &cp);
+        if (v->level == DATA_BYTE) cp = (uint8_t)pt[i];
+        if (k == 0) {
+            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
+            return -1;
+        }
+        int id = data_vocab_id(v, cp);
+        if (id < 0) {
+            if (!strstr(bad, "'") || nbad < 10) {
+                char one[16];
+                snprintf(one, sizeof one, "%s'%.*s'", nbad ? ", " : "", k, pt + i);
+                if (!strstr(bad, one + (nbad ? 2 : 0)))
+                    strncat(bad, one, sizeof bad - strlen(bad) - 1), nbad++;
+            }
+        }
+        prime[np++] = id;
+        i += (size_t)k;
+    }
+    if (nbad) {
+        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
+        diag_help(msg, "the model knows %d characters, from its training text", v->size);
+        return -1;
+    }
+    return np;
+}
+
+/* Writes the prime text, feeds it through the executor, then draws and writes o->length more
+ * characters one step at a time (a random first one when there is no prime). */
+static int generate(ExecModel *e, const Vocab *v, bool probs, const char *pt,
+                    const int32_t *prime, int np, const SampleOptions *o, Cand *cand, Diag *d)
+{
+    FILE *out = o->out ? o->out : stdout;
+    Rng r;
+    rng_seed(&r, o->seed);
+    int V, rows;
+    char u[4];
+    fwrite(pt, 1, strlen(pt), out);
+    int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v->size);
+    if (!np) fwrite(u, 1, (size_t)data_vocab_utf8(v, tok, u), out);
+    for (int i = 1; i < np; i++) {
+        if (step(e, tok, d) != 0) return -1;
+        tok = prime[i];
+    }
+    for (int64_t i = 0; i < o->length - (np ? 0 : 1); i++) {
+        if (step(e, tok, d) != 0) return -1;
+        const float *y = exec_output(e, &rows, &V);
+        if (V > v->size) V = v->size;
+        tok = draw(y, V, probs, o, &r, cand);
+        fwrite(u, 1, (size_t)data_vocab_utf8(v, tok, u), out);
+        if (u[0] == '\n' || i % 16 == 15) fflush(out);
+    }
+    fputc('\n', out);
+    fflush(out);
+    return 0;
+}
+
+/* `recur sample`: loads the checkpoint, checks that it is a character model with per-step
+ * outputs, and streams text. */
+int sample_run(const SampleOptions *o, Diag *d)
+{
+    const char *path = o->ckpt_path;
+    if (check_sample_options(o, d) != 0) return -1;
     Model model;
     if (model_load(&model, d, path, NULL) != 0) return -1;
     const IrModel *m = model.ir;
@@ -113,68 +188,17 @@ int sample_run(const SampleOptions *o, Diag *d)
     e = model_exec(&model, 1, 1, d);
     if (!e) goto done;
     exec_set_grad_enabled(e, false);
-    /* The prime text, every character checked against the vocabulary first. */
     const char *pt = o->prime ? o->prime : "";
-    size_t plen = strlen(pt);
-    prime = malloc((plen + 1) * sizeof(int32_t));
+    prime = malloc((strlen(pt) + 1) * sizeof(int32_t));
     cand = malloc((size_t)v.size * sizeof *cand);
     if (!prime || !cand) {
         diag_error_in(d, path, "out of memory");
         goto done;
     }
-    int np = 0;
-    char bad[256] = "";
-    int nbad = 0;
-    for (size_t i = 0; i < plen;) {
-        uint32_t cp;
-        int k = v.level == DATA_BYTE ? 1 : utf8_decode((const uint8_t *)pt + i,
-                                                            plen - i, &cp);
-        if (v.level == DATA_BYTE) cp = (uint8_t)pt[i];
-        if (k == 0) {
-            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
-            goto done;
-        }
-        int id = data_vocab_id(&v, cp);
-        if (id < 0) {
-            if (!strstr(bad, "'") || nbad < 10) {
-                char one[16];
-                snprintf(one, sizeof one, "%s'%.*s'", nbad ? ", " : "", k, pt + i);
-                if (!strstr(bad, one + (nbad ? 2 : 0)))
-                    strncat(bad, one, sizeof bad - strlen(bad) - 1), nbad++;
-            }
-        }
-        prime[np++] = id;
-        i += (size_t)k;
-    }
-    if (nbad) {
-        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
-        diag_help(msg, "the model knows %d characters, from its training text", v.size);
-        goto done;
-    }
-    FILE *out = o->out ? o->out : stdout;
-    Rng r;
-    rng_seed(&r, o->seed);
-    int V, rows;
+    int np = prime_ids(&v, pt, prime, d);
+    if (np < 0) goto done;
     bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
-    char u[4];
-    fwrite(pt, 1, plen, out);
-    int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v.size);
-    if (!np) fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
-    for (int i = 1; i < np; i++) {
-        if (step(e, tok, d) != 0) goto done;
-        tok = prime[i];
-    }
-    for (int64_t i = 0; i < o->length - (np ? 0 : 1); i++) {
-        if (step(e, tok, d) != 0) goto done;
-        const float *y = exec_output(e, &rows, &V);
-        if (V > v.size) V = v.size;
-        tok = draw(y, V, probs, o, &r, cand);
-        fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
-        if (u[0] == '\n' || i % 16 == 15) fflush(out);
-    }
-    fputc('\n', out);
-    fflush(out);
-    rc = 0;
+    rc = generate(e, &v, probs, pt, prime, np, o, cand, d);
 done:
     free(prime);
     free(cand);
