@@ -1,10 +1,13 @@
 /* cmd_weights: the commands that work on weights -- `recur init`, `run`, `convert`, `inspect`. */
+#include <float.h>
 #include <limits.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -15,17 +18,20 @@
 #include "io/safetensors.h"
 #include "lang/explain.h"
 #include "model/model.h"
+#include "util/file.h"
 
-/* True when the file at path starts with the checkpoint magic. */
-static bool is_checkpoint(const char *path)
+/* Whether the file at path starts with the checkpoint magic: 1 yes, 0 no, -1 when it cannot be
+ * read at all (not a regular file, missing: reported in d). */
+static int probe_checkpoint(const char *path, Diag *d)
 {
+    struct stat st;
+    int fd = file_open_regular(path, &st, d);
+    if (fd < 0)
+        return -1;
     char magic[8] = {0};
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return false;
-    size_t n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    return n == sizeof magic && memcmp(magic, "RECURCKP", 8) == 0;
+    ssize_t n = read(fd, magic, sizeof magic);
+    close(fd);
+    return n == (ssize_t)sizeof magic && memcmp(magic, "RECURCKP", 8) == 0;
 }
 
 /* True when path ends with suffix. */
@@ -95,7 +101,25 @@ static int32_t *ids_from_npy(const NpyArray *a, const char *path, Diag *d)
     return ids;
 }
 
-/* Float data of a .npy array as float32 (converted from float64); NULL for other dtypes. */
+/* "[t, b, k]": the multi-index of flat element i of a (C order). */
+static void format_index(const NpyArray *a, int64_t i, char *buf, size_t n)
+{
+    int64_t idx[NPY_MAX_DIMS];
+    for (int k = a->ndim - 1; k >= 0; k--) {
+        int64_t dim = a->shape[k] > 0 ? a->shape[k] : 1;
+        idx[k] = i % dim;
+        i /= dim;
+    }
+    size_t used = (size_t)snprintf(buf, n, "[");
+    for (int k = 0; k < a->ndim && used < n; k++)
+        used += (size_t)snprintf(buf + used, n - used, "%s%lld", k ? ", " : "", (long long)idx[k]);
+    if (used < n)
+        snprintf(buf + used, n - used, "]");
+}
+
+/* Float data of a .npy array as float32 (converted from float64). Every value must be finite and,
+ * from float64, within float32's range: a NaN, an infinity or a value that would become one is
+ * refused with its index, since it could only give NaN outputs and losses. */
 static float *floats_from_npy(const NpyArray *a, const char *path, Diag *d)
 {
     float *v = malloc(sizeof *v * (size_t)(a->count + 1));
@@ -103,9 +127,22 @@ static float *floats_from_npy(const NpyArray *a, const char *path, Diag *d)
         diag_error_in(d, path, "out of memory");
         return NULL;
     }
-    for (int64_t i = 0; i < a->count; i++)
-        v[i] = a->dtype == NPY_F32 ? ((const float *)a->data)[i]
-                                   : (float)((const double *)a->data)[i];
+    for (int64_t i = 0; i < a->count; i++) {
+        double x = a->dtype == NPY_F32 ? ((const float *)a->data)[i]
+                                       : ((const double *)a->data)[i];
+        v[i] = (float)x;
+        if (!isfinite(v[i])) {
+            char at[160];
+            format_index(a, i, at, sizeof at);
+            DiagMessage *m = isfinite(x)
+                ? diag_error_in(d, path, "element %s is %g, beyond float32's range (%g)", at, x,
+                                (double)FLT_MAX)
+                : diag_error_in(d, path, "element %s is %g", at, x);
+            diag_help(m, "inputs and targets must be finite numbers");
+            free(v);
+            return NULL;
+        }
+    }
     return v;
 }
 
@@ -312,12 +349,17 @@ int cmd_convert(int argc, char **argv)
     if (a.npos != 2)
         return cli_args_usage_error(&a, "expected an input and an output file");
     const char *from = a.pos[0], *to = a.pos[1];
-    bool to_safetensors = is_checkpoint(from) || ends_with(from, ".ckpt");
-    if (!to_safetensors && !model_path)
-        return cli_args_usage_error(&a, "converting %s into a checkpoint needs --model MODEL.rnn",
-                                    from);
     Diag d;
     diag_init(&d);
+    int probe = probe_checkpoint(from, &d);
+    if (probe < 0)
+        return cli_finish(&a, &d, -1);
+    bool to_safetensors = probe || ends_with(from, ".ckpt");
+    if (!to_safetensors && !model_path) {
+        diag_free(&d);
+        return cli_args_usage_error(&a, "converting %s into a checkpoint needs --model MODEL.rnn",
+                                    from);
+    }
     Model m = {0};
     CkptTensorList l = {0};
     int rc;
@@ -357,8 +399,10 @@ int cmd_inspect(int argc, char **argv)
         return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
-    int rc;
-    if (is_checkpoint(path)) {
+    int rc, probe = probe_checkpoint(path, &d);
+    if (probe < 0) {
+        rc = -1;
+    } else if (probe) {
         Checkpoint c;
         Model m;
         rc = model_load(&m, &d, path, &c);

@@ -603,7 +603,7 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
     ckpt_init(out);
     unsigned char *buf;
     size_t len;
-    if (file_read_all(path, FILE_REGULAR, CKPT_MAX_FILE_BYTES, &buf, &len, d) != 0)
+    if (file_read_all(path, CKPT_MAX_FILE_BYTES, &buf, &len, d) != 0)
         return -1;
     int rc = -1;
     Recur__Checkpoint *m = NULL;

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "io/fileio.h"
+#include "util/file.h"
 
 enum { NPY_MAX_HEADER = 1 << 20 };  /* numpy's own readers refuse much less than this */
 
@@ -302,17 +303,10 @@ static int read_data(int fd, const char *path, uint64_t have, NpyArray *out, con
 int npy_read(const char *path, NpyArray *out, Diag *d)
 {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY);
-    if (fd < 0) {
-        diag_error_in(d, path, "cannot read: %s", strerror(errno));
-        return -1;
-    }
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        diag_error_in(d, path, "cannot read: not a regular file");
-        close(fd);
+    int fd = file_open_regular(path, &st, d);
+    if (fd < 0)
         return -1;
-    }
     uint64_t fsize = (uint64_t)st.st_size, data_at = 0;
     const char *why = NULL;
     int rc = read_header(fd, path, fsize, out, &data_at, &why, d);

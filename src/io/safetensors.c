@@ -428,7 +428,7 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
         memset(meta, 0, sizeof *meta);
     unsigned char *buf;
     size_t len;
-    if (file_read_all(path, FILE_REGULAR, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
+    if (file_read_all(path, ST_MAX_FILE_BYTES, &buf, &len, d) != 0)
         return -1;
     json_object *root = NULL;
     const char *js;

@@ -199,7 +199,7 @@ static int read_rows(const DataConfig *c, const char *path, int header_setting, 
 {
     uint8_t *buf;
     size_t len;
-    if (file_read_all(path, FILE_REGULAR, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
+    if (file_read_all(path, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
     int errors = 0, line = 0, first_row = rs->n;
     char **fields = NULL;
     size_t capf = 0;

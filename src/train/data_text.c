@@ -157,7 +157,7 @@ static int text_load(DataSet *ds, Diag *d)
     const char *path = ds->cfg.path;
     uint8_t *buf;
     size_t len;
-    if (file_read_all(path, FILE_REGULAR, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
+    if (file_read_all(path, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
     if (len == 0) {
         diag_error_in(d, path, "file is empty");
         free(buf);

@@ -129,13 +129,13 @@ oom:
     return NULL;
 }
 
-/* Reads path whole through the one bounded reader (pipes and devices too, cut off at the limit)
- * and keeps it as a source. */
+/* Reads path whole through the one bounded reader (regular files only: see util/file.h) and
+ * keeps it as a source. */
 const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes)
 {
     unsigned char *buf;
     size_t len;
-    if (file_read_all(path, FILE_ANY, max_bytes, &buf, &len, d) != 0)
+    if (file_read_all(path, max_bytes, &buf, &len, d) != 0)
         return NULL;
     const Source *src = diag_add_source(d, path, (const char *)buf, len);
     free(buf);

@@ -1,29 +1,31 @@
-/* file: the one bounded whole-file reader. Every file recur reads whole (model sources, weight
- * files, data corpora) comes through file_read_all, so size limits and error messages are the
- * same everywhere:
+/* file: the one place where recur opens a file to read it. Every path is checked to be a regular
+ * file before anything can block (a FIFO without a writer would block open() and read() for
+ * ever), and every file read whole (model sources, weight files, corpora, CSV) comes through
+ * file_read_all, so limits and messages are the same everywhere:
  *
  *   PATH: error: cannot read: <strerror>
- *   PATH: error: cannot read: it is a directory              (FILE_ANY)
- *   PATH: error: cannot read: not a regular file             (FILE_REGULAR)
+ *   PATH: error: cannot read: it is a directory, not a regular file
+ *   PATH: error: cannot read: it is a FIFO (named pipe), not a regular file   (devices, sockets)
  *   PATH: error: file is too large (N bytes; the limit is M)
  *
- * Ownership: on success *buf is a malloc'ed buffer of *len bytes plus a NUL terminator, owned by
- * the caller (free() it); on failure *buf is NULL and the error is in d. */
+ * Ownership: file_open_regular returns a descriptor the caller closes; file_read_all's *buf is a
+ * malloc'ed buffer of *len bytes plus a NUL terminator, owned by the caller (free() it). On
+ * failure nothing is left open or allocated, and the error is in d. */
 #ifndef RECUR_FILE_H
 #define RECUR_FILE_H
 
 #include <stddef.h>
+#include <sys/stat.h>
 
 #include "util/diag.h"
 
-typedef enum FileKind {
-    FILE_REGULAR,   /* regular files only: the size is known (and checked) before reading */
-    FILE_ANY        /* also pipes and devices (a model on standard input): read up to the limit */
-} FileKind;
+/* Opens path for reading, without blocking, and refuses anything but a regular file; *st gets
+ * its status. Returns the descriptor (in blocking mode again) or -1. */
+int file_open_regular(const char *path, struct stat *st, Diag *d);
 
-/* Reads path whole into *buf / *len (a NUL is appended, not counted), refusing files over
- * max_bytes before allocating for them (a stream is cut off at max_bytes + 1). */
-int file_read_all(const char *path, FileKind kind, size_t max_bytes, unsigned char **buf,
-                  size_t *len, Diag *d);
+/* Reads the regular file path whole into *buf / *len (a NUL is appended, not counted), refusing
+ * files over max_bytes before allocating for them. */
+int file_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
+                  Diag *d);
 
 #endif

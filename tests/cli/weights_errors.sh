@@ -51,4 +51,24 @@ run_status 1 "$RECUR" run "$TMP/c.ckpt" --input "$FIX/charlm.input.npy" --output
   --target "$FIX/gru_cls.target.npy"
 grep -q "gru_cls.target.npy" "$TMP/err" || fail "mis-shaped target not named"
 run_status 2 "$RECUR" run "$TMP/c.ckpt" --input "$FIX/charlm.input.npy"
+# NaN, infinity and float64 values beyond float32 in run inputs and targets: refused with the index
+# npy_f DTYPE SHAPE OUT BYTES: a .npy file with a 128-byte header and the given data bytes (octal)
+npy_f() {
+  printf '\223NUMPY\001\000v\000{'"'"'descr'"'"': '"'"'%s'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': %s, }' "$1" "$2" > "$3"
+  pad=$((128 - $(wc -c < "$3") - 1)); printf "%${pad}s\n" "" >> "$3"
+  printf "$4" >> "$3"
+}
+run_ok "$RECUR" convert "$FIX/rnn_reg.weights.safetensors" "$TMP/r.ckpt" --model "$FIX/rnn_reg.rnn"
+npy_f '<f4' '(1, 1, 3)' "$TMP/ok.npy" '\0\0\200\077\0\0\0\0\0\0\0\100'
+run_ok "$RECUR" run "$TMP/r.ckpt" --input "$TMP/ok.npy" --output "$TMP/o.npy"
+npy_f '<f4' '(1, 1, 3)' "$TMP/nan.npy" '\0\0\200\077\0\0\300\177\0\0\0\0'
+run_status 1 "$RECUR" run "$TMP/r.ckpt" --input "$TMP/nan.npy" --output "$TMP/o2.npy"
+grep -q "nan.npy: error: element \[0, 0, 1\] is nan" "$TMP/err" || fail "NaN input not refused with its index"
+[ ! -e "$TMP/o2.npy" ] || fail "output written for a NaN input"
+npy_f '<f8' '(1, 1, 3)' "$TMP/big.npy" '\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\234\165\0\210\074\344\067\176'
+run_status 1 "$RECUR" run "$TMP/r.ckpt" --input "$TMP/big.npy" --output "$TMP/o2.npy"
+grep -q "big.npy: error: element \[0, 0, 2\] is 1e+300, beyond float32's range" "$TMP/err" || fail "1e300 not refused"
+npy_f '<f4' '(1, 1, 2)' "$TMP/inf.npy" '\0\0\200\177\0\0\0\0'
+run_status 1 "$RECUR" run "$TMP/r.ckpt" --input "$TMP/ok.npy" --output "$TMP/o2.npy" --target "$TMP/inf.npy"
+grep -q "inf.npy: error: element \[0, 0, 0\] is inf" "$TMP/err" || fail "infinite target not refused"
 pass
