@@ -8,31 +8,17 @@
 #include "exec/kernels.h"
 
 /* One cell's backward from rc->dy: parameter grads, dx (or NULL) and ds0 accumulate. */
-static int cell_backward(ExecModel *e, const IrLayer *L, RecCell *rc, const float *x, float *dx,
-                         Diag *d)
+static int cell_backward(ExecModel *e, RecCell *rc, const float *x, float *dx, Diag *d)
 {
-    int T = e->T, B = e->B, H = rc->H, I = rc->in_w;
-    bool rev = rc->c->reverse;
     if (!exec_use_kernel(e, rc))
         return cellvm_backward(rc->vm, rc->dy, rc->dsT, rc->dp, dx, rc->ds0, d);
-    float *dbih = rc->bih >= 0 ? rc->dp[rc->bih] : NULL;
-    float *dbhh = rc->bhh >= 0 ? rc->dp[rc->bhh] : NULL;
-    const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
-    float *dwih = rc->dp[rc->wih], *dwhh = rc->dp[rc->whh];
-    if (L->builtin == IR_CELL_LSTM)
-        kern_lstm_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, rc->dsT + rc->off_h,
-                           rc->dsT + rc->off_c, dx,
-                           rc->ds0 + rc->off_h, rc->ds0 + rc->off_c, dwih, dwhh, dbih, dbhh,
-                           rc->work);
-    else if (L->builtin == IR_CELL_GRU)
-        kern_gru_backward(T, B, I, H, rev, x, wih, whh, rc->cache, rc->dy, rc->dsT + rc->off_h, dx,
-                          rc->ds0 + rc->off_h, dwih, dwhh, dbih, dbhh, rc->work);
-    else
-        kern_rnn_backward(T, B, I, H, rev,
-                          L->builtin == IR_CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH, x, wih,
-                          whh, rc->cache, rc->dy, rc->dsT + rc->off_h, dx, rc->ds0 + rc->off_h,
-                          dwih, dwhh,
-                          dbih, dbhh, rc->work);
+    bool c = rc->off_c >= 0;
+    KernDStateIn dsT = { rc->dsT + rc->off_h, c ? rc->dsT + rc->off_c : NULL };
+    KernDStateOut ds0 = { rc->ds0 + rc->off_h, c ? rc->ds0 + rc->off_c : NULL };
+    KernRecGrads dw = { rc->dp[rc->wih], rc->dp[rc->whh], rc->bih >= 0 ? rc->dp[rc->bih] : NULL,
+                        rc->bhh >= 0 ? rc->dp[rc->bhh] : NULL };
+    rc->fused->backward(exec_cell_shape(e, rc), x, exec_cell_weights(rc), rc->cache, rc->dy, dsT,
+                        dx, ds0, dw, rc->work);
     return 0;
 }
 
@@ -65,7 +51,7 @@ static int recurrent_backward(ExecModel *e, LayerRt *l, const float *x, float *d
                 memset(dxin, 0, sizeof(float) * TB * l->w);
         }
         for (int dir = 0; dir < l->ndir; dir++)
-            if (cell_backward(e, l->L, &l->cells[lev * l->ndir + dir], xin, dxin, d))
+            if (cell_backward(e, &l->cells[lev * l->ndir + dir], xin, dxin, d))
                 return -1;
         if (drop)
             kern_dropout_backward(TB * l->w, l->lev_mask[lev], dxin, l->lev_dy[lev - 1]);

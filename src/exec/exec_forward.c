@@ -8,30 +8,17 @@
 #include "exec/kernels.h"
 
 /* One cell over the window: y = cell(x) from s0, final state into sT.   x [T][B][in_w] */
-static int cell_forward(ExecModel *e, const IrLayer *L, RecCell *rc, const float *x, Diag *d)
+static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
 {
-    int T = e->T, B = e->B, H = rc->H, I = rc->in_w;
-    bool rev = rc->c->reverse;
     if (!exec_use_kernel(e, rc)) {
-        if (!rc->vm && !(rc->vm = cellvm_create(rc->c, B, e->max_T, d)))
+        if (!rc->vm && !(rc->vm = cellvm_create(rc->c, e->B, e->max_T, d)))
             return -1;
-        return cellvm_forward(rc->vm, T, x, rc->p, rc->s0, rc->y, rc->sT, d);
+        return cellvm_forward(rc->vm, e->T, x, rc->p, rc->s0, rc->y, rc->sT, d);
     }
-    const float *bih = rc->bih >= 0 ? rc->p[rc->bih] : NULL;
-    const float *bhh = rc->bhh >= 0 ? rc->p[rc->bhh] : NULL;
-    const float *wih = rc->p[rc->wih], *whh = rc->p[rc->whh];
-    if (L->builtin == IR_CELL_LSTM)
-        kern_lstm_forward(T, B, I, H, rev, e->fwd_grad, x, rc->s0 + rc->off_h,
-                          rc->s0 + rc->off_c, wih, whh, bih, bhh, rc->y, rc->sT + rc->off_h,
-                          rc->sT + rc->off_c, rc->cache);
-    else if (L->builtin == IR_CELL_GRU)
-        kern_gru_forward(T, B, I, H, rev, e->fwd_grad, x, rc->s0 + rc->off_h, wih, whh, bih,
-                         bhh, rc->y, rc->sT + rc->off_h, rc->cache);
-    else
-        kern_rnn_forward(T, B, I, H, rev, e->fwd_grad,
-                         L->builtin == IR_CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH, x,
-                         rc->s0 + rc->off_h, wih, whh, bih, bhh, rc->y, rc->sT + rc->off_h,
-                         rc->cache);
+    KernStateIn s0 = { rc->s0 + rc->off_h, rc->off_c >= 0 ? rc->s0 + rc->off_c : NULL };
+    KernStateOut sT = { rc->sT + rc->off_h, rc->off_c >= 0 ? rc->sT + rc->off_c : NULL };
+    rc->fused->forward(exec_cell_shape(e, rc), e->fwd_grad, x, s0, exec_cell_weights(rc), rc->y,
+                       sT, rc->cache);
     return 0;
 }
 
@@ -54,7 +41,7 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const float *x, Diag *d)
         int ws[2];
         for (int dir = 0; dir < l->ndir; dir++) {
             RecCell *rc = &l->cells[lev * l->ndir + dir];
-            if (cell_forward(e, l->L, rc, xin, d))
+            if (cell_forward(e, rc, xin, d))
                 return -1;
             ys[dir] = rc->y;
             ws[dir] = rc->H;

@@ -24,11 +24,27 @@ _Static_assert((int)IR_ACT_SIGMOID == (int)KERN_ACT_SIGMOID &&
 _Static_assert((int)IR_POOL_MAX == (int)KERN_POOL_MAX && (int)IR_POOL_MEAN == (int)KERN_POOL_MEAN,
                "pool enums differ");
 
+/* A built-in cell's fused kernel (kernels.h). gates == 0: none (IR_CELL_USER). */
+typedef struct FusedCell {
+    int gates;              /* G: weight_ih is [G*H][I], weight_hh [G*H][H], biases [G*H] */
+    bool has_c;             /* a second state c beside h (the LSTM) */
+    size_t (*cache_floats)(int T, int B, int H, bool train);
+    size_t (*work_floats)(int T, int B, int H);
+    void (*forward)(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                    KernRecWeights w, float *y, KernStateOut sT, float *cache);
+    void (*backward)(KernRecShape sh, const float *x, KernRecWeights w, const float *cache,
+                     const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
+                     KernRecGrads dw, float *work);
+} FusedCell;
+
+/* One row per IrBuiltin (exec_fused.c). */
+extern const FusedCell exec_fused_cells[IR_CELL_COUNT];
+
 /* One cell of a recurrent layer: one stacked level, one direction. */
 typedef struct RecCell {
     const IrCell *c;
     int in_w, H;            /* input width, output width */
-    bool fused;             /* runs a kernel of kernels.h */
+    const FusedCell *fused; /* its kernel (exec_fused_cells), or NULL: the interpreter */
     const float **p;        /* per cell param: its values (into the parameter buffer) */
     float **dp;             /* per cell param: its gradient */
     int B;
@@ -102,6 +118,20 @@ static inline size_t exec_rows_of(const ExecModel *e, const LayerRt *l, int T)
 static inline bool exec_use_kernel(const ExecModel *e, const RecCell *rc)
 {
     return rc->fused && !e->fwd_interp;
+}
+
+/* The shape of rc's fused kernel call over the current window. */
+static inline KernRecShape exec_cell_shape(const ExecModel *e, const RecCell *rc)
+{
+    return (KernRecShape){ e->T, e->B, rc->in_w, rc->H, rc->c->reverse };
+}
+
+/* rc's weights for its fused kernel (absent biases NULL). */
+static inline KernRecWeights exec_cell_weights(const RecCell *rc)
+{
+    return (KernRecWeights){ rc->p[rc->wih], rc->p[rc->whh],
+                             rc->bih >= 0 ? rc->p[rc->bih] : NULL,
+                             rc->bhh >= 0 ? rc->p[rc->bhh] : NULL };
 }
 
 /* Checks layer i against its inputs and allocates what it needs (exec_setup.c); called for

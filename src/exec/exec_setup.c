@@ -75,8 +75,11 @@ static int state_offset(const IrCell *c, int B, int k)
 static bool can_fuse(RecCell *rc, IrBuiltin kind)
 {
     const IrCell *c = rc->c;
-    int G = kind == IR_CELL_LSTM ? 4 : kind == IR_CELL_GRU ? 3 : 1, H = rc->H, I = rc->in_w;
-    if (kind == IR_CELL_USER || c->nstates != (kind == IR_CELL_LSTM ? 2 : 1))
+    if ((unsigned)kind >= IR_CELL_COUNT || !exec_fused_cells[kind].gates)
+        return false;
+    const FusedCell *f = &exec_fused_cells[kind];
+    int G = f->gates, H = rc->H, I = rc->in_w;
+    if (c->nstates != (f->has_c ? 2 : 1))
         return false;
     rc->wih = cell_param(c, "weight_ih");
     rc->whh = cell_param(c, "weight_hh");
@@ -92,10 +95,10 @@ static bool can_fuse(RecCell *rc, IrBuiltin kind)
         (rc->bhh >= 0 && (p[rc->bhh].rows != 0 || p[rc->bhh].cols != G * H)))
         return false;
     int sh = cell_state(c, "h"), sc = cell_state(c, "c");
-    if (sh < 0 || c->states[sh].width != H || (kind == IR_CELL_LSTM && sc < 0))
+    if (sh < 0 || c->states[sh].width != H || (f->has_c && sc < 0))
         return false;
     rc->off_h = state_offset(c, rc->B, sh);
-    rc->off_c = kind == IR_CELL_LSTM ? state_offset(c, rc->B, sc) : -1;
+    rc->off_c = f->has_c ? state_offset(c, rc->B, sc) : -1;
     return true;
 }
 
@@ -158,25 +161,15 @@ static int setup_recurrent(ExecModel *e, LayerRt *l, int in_w, int64_t *state_of
             rc->y = exec_own(e, TB * rc->H, sizeof(float));
             rc->dy = exec_own(e, TB * rc->H, sizeof(float));
         }
-        rc->fused = can_fuse(rc, L->builtin);
+        rc->fused = can_fuse(rc, L->builtin) ? &exec_fused_cells[L->builtin] : NULL;
         /* the interpreter's tape is large (every node at every step): built only when needed,
          * here for cells without a kernel (checking the cell now), else on first use */
         if (!rc->fused && !(rc->vm = cellvm_create(c, e->B, e->max_T, d)))
             return -1;
         if (rc->fused) {
-            size_t cf, wf;
-            if (L->builtin == IR_CELL_LSTM) {
-                cf = kern_lstm_cache_floats(e->max_T, e->B, rc->H, true);
-                wf = kern_lstm_work_floats(e->max_T, e->B, rc->H);
-            } else if (L->builtin == IR_CELL_GRU) {
-                cf = kern_gru_cache_floats(e->max_T, e->B, rc->H, true);
-                wf = kern_gru_work_floats(e->max_T, e->B, rc->H);
-            } else {
-                cf = kern_rnn_cache_floats(e->max_T, e->B, rc->H, true);
-                wf = kern_rnn_work_floats(e->max_T, e->B, rc->H);
-            }
-            rc->cache = exec_own(e, cf, sizeof(float));
-            rc->work = exec_own(e, wf, sizeof(float));
+            rc->cache = exec_own(e, rc->fused->cache_floats(e->max_T, e->B, rc->H, true),
+                                 sizeof(float));
+            rc->work = exec_own(e, rc->fused->work_floats(e->max_T, e->B, rc->H), sizeof(float));
         }
     }
     for (int lev = 0; lev < l->nlev; lev++) {

@@ -112,9 +112,10 @@ typedef enum IrLayerKind {
 
 extern const char *const ir_layer_spelling[IR_LAYER_COUNT];
 
-/* Which fused kernel may run a recurrent layer (IR_CELL_USER: only the cell interpreter). */
+/* Which fused kernel may run a recurrent layer (IR_CELL_USER: only the cell interpreter). The
+ * executor's table of fused cells (src/exec/exec_fused.c) has one row per value. */
 typedef enum IrBuiltin { IR_CELL_USER, IR_CELL_RNN_TANH, IR_CELL_RNN_RELU, IR_CELL_LSTM,
-                         IR_CELL_GRU } IrBuiltin;
+                         IR_CELL_GRU, IR_CELL_COUNT } IrBuiltin;
 typedef enum IrActivation { IR_ACT_NONE, IR_ACT_TANH, IR_ACT_RELU, IR_ACT_SIGMOID } IrActivation;
 typedef enum IrPool { IR_POOL_LAST, IR_POOL_MEAN, IR_POOL_MAX } IrPool;
 
