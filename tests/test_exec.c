@@ -71,6 +71,9 @@ static int mb_tensor(MB *b, int li, const char *name, int rows, int cols)
     x->layer = li;
     if (b->layers[li].ntensors++ == 0)
         b->layers[li].first_tensor = t;
+    for (int r = 0; r < IR_ROLE_COUNT; r++) /* bound by role, as sema does */
+        if (strcmp(name, ir_role_spelling[r]) == 0)
+            b->layers[li].tensor[r] = t;
     b->m.nparams += x->size;
     return t;
 }
@@ -84,6 +87,8 @@ static int mb_layer(MB *b, IrLayerKind kind, const char *label, int width, int f
     L->kind = kind;
     L->label = b->labels[i];
     L->width = width;
+    for (int r = 0; r < IR_ROLE_COUNT; r++)
+        L->tensor[r] = IR_NO_TENSOR;
     L->inputs = b->ins[i];
     if (i > 0) {
         L->ninputs = 1;

@@ -6,17 +6,17 @@
  * done by the kernels of kernels.h; recurrent cells by the fused kernels or the cell
  * interpreter. Every buffer is allocated once, in exec_create, for the largest window.
  *
- * The executor is split by concern: this file (lifetime and accessors), exec_own.c (the buffers
- * it owns), exec_setup.c (checking
- * each layer and binding it to its parameters and buffers), exec_forward.c, exec_loss.c and
- * exec_backward.c (running a window); exec_int.h holds the structures they share. */
+ * The executor is split by concern: this file (lifetime and accessors), exec_setup.c (the checks
+ * every layer passes), exec_layers.c (the table of per-kind hooks, whose code is in the
+ * layer_<kind>.c files), exec_bind.c (the buffers it owns, tensors bound by role),
+ * exec_forward.c, exec_loss.c and exec_backward.c (running a window); exec_int.h holds the
+ * structures they share. */
 #include "exec/exec.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/cellvm.h"
 #include "exec/exec_int.h"
 
 /* Counts the state floats of every recurrent cell (before the state buffers exist). */
@@ -25,7 +25,8 @@ static int64_t count_state(const ExecModel *e)
     int64_t n = 0;
     for (int i = 0; i < e->m->nlayers; i++) {
         const IrLayer *L = &e->m->layers[i];
-        if (L->kind != IR_LAYER_RECURRENT)
+        const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+        if (!f || !f->cells)
             continue;
         for (int k = 0; k < L->ncells; k++)
             for (int s = 0; s < L->cells[k].nstates; s++)
@@ -104,9 +105,11 @@ void exec_free(ExecModel *e)
 {
     if (!e)
         return;
-    for (int i = 0; e->lr && i < e->m->nlayers; i++)
-        for (int k = 0; e->lr[i].cells && k < e->lr[i].L->ncells; k++)
-            cellvm_free(e->lr[i].cells[k].vm);
+    for (int i = 0; e->lr && i < e->m->nlayers; i++) {
+        const LayerRt *l = &e->lr[i];
+        if (l->L && l->kind_rt && exec_layer_ops(l->L->kind)->release)
+            exec_layer_ops(l->L->kind)->release(&e->lr[i]);
+    }
     for (int i = 0; i < e->nallocs; i++)
         free(e->allocs[i]);
     free(e->allocs);

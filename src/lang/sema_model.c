@@ -299,7 +299,7 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
         L(s, k)->size = L(s, k)->width = n;
         init.kind = IR_INIT_NORMAL;     /* nn.Embedding: N(0, 1) */
         init.a = 1;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), vocab, n, init);
+        sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, vocab, n, init);
         break;
     case IR_LAYER_DENSE: {
         static const char *const acts[] = { "none", "tanh", "relu", "sigmoid" };
@@ -315,8 +315,8 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
         init.kind = IR_INIT_UNIFORM;
         init.a = -1 / sqrt((double)w);
         init.b = 1 / sqrt((double)w);
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), n, w, init);
-        sema_add_tensor(s, k, sema_fmt(s, "%s.bias", L(s, k)->label), 0, n, init);
+        sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, n, w, init);
+        sema_add_role_tensor(s, k, IR_ROLE_BIAS, 0, n, init);
         break;
     }
     case IR_LAYER_DROPOUT:
@@ -330,9 +330,9 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
             return k;
         L(s, k)->width = w;
         init.a = 1;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), 0, w, init);
+        sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, 0, w, init);
         init.a = 0;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.bias", L(s, k)->label), 0, w, init);
+        sema_add_role_tensor(s, k, IR_ROLE_BIAS, 0, w, init);
         break;
     case IR_LAYER_POOL: {
         static const char *const modes[] = { "last", "mean", "max" };

@@ -43,6 +43,8 @@ int sema_new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstNod
 int sema_set_inputs(Sema *s, int k, const int *in, int n);
 /* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows == 0. */
 int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit init);
+/* Appends layer k's tensor of this role, named "<label>.<role>" ("dense1.weight"). */
+int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, int rows, int cols, IrInit init);
 /* Splits a call's arguments and checks named ones against the valid options. */
 int sema_split_args(Sema *s, const AstNode *call, const char *kind, const char *const *valid,
                     int nvalid, int maxpos, Args *a);
