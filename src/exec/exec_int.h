@@ -112,7 +112,7 @@ int exec_width_error(const LayerRt *l, Diag *d);     /* width differs from its i
 int exec_needs_seq_error(const LayerRt *l, Diag *d); /* needs a sequence input */
 
 /* The run-time data of input k of layer l. */
-static inline LayerRt *exec_input(ExecModel *e, const LayerRt *l, int k)
+static inline LayerRt *exec_input_rt(ExecModel *e, const LayerRt *l, int k)
 {
     return &e->lr[l->L->inputs[k]];
 }

@@ -59,7 +59,7 @@ int exec_setup_layer(ExecModel *e, int i, int64_t *state_off, Diag *d)
     if (check_inputs(e, i, f ? f : &unknown_kind, d))
         return -1;
     if (!f || !f->gives_tokens) {
-        size_t rows = l->seq ? (size_t)e->max_T * e->B : (size_t)e->B;
+        size_t rows = exec_rows_of(e, l, e->max_T);
         l->out = exec_own(e, rows * l->w, sizeof(float));
         l->dout = exec_own(e, rows * l->w, sizeof(float));
         if (e->oom)

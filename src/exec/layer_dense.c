@@ -18,8 +18,8 @@ static int dense_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
     if (!r)
         return -1;
     l->kind_rt = r;
-    int in_w = exec_input(e, l, 0)->w;
-    size_t rows = l->seq ? (size_t)e->max_T * e->B : (size_t)e->B;
+    int in_w = exec_input_rt(e, l, 0)->w;
+    size_t rows = exec_rows_of(e, l, e->max_T);
     if (exec_bind_tensor(e, l->L, IR_ROLE_WEIGHT, (int64_t)l->w * in_w, false, &r->w, &r->dw,
                          d) ||
         exec_bind_tensor(e, l->L, IR_ROLE_BIAS, l->w, true, &r->b, &r->db, d))
@@ -33,7 +33,7 @@ static int dense_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
 {
     (void)in, (void)d;
     const DenseRt *r = l->kind_rt;
-    const LayerRt *x = exec_input(e, l, 0);
+    const LayerRt *x = exec_input_rt(e, l, 0);
     kern_dense_forward(exec_rows_of(e, l, e->T), x->w, l->w, (KernAct)l->L->act, x->out, r->w,
                        r->b, l->out);
     return 0;
@@ -44,7 +44,7 @@ static int dense_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     (void)d;
     DenseRt *r = l->kind_rt;
-    LayerRt *x = exec_input(e, l, 0);
+    LayerRt *x = exec_input_rt(e, l, 0);
     kern_dense_backward(exec_rows_of(e, l, e->T), x->w, l->w, (KernAct)l->L->act, x->out, r->w,
                         l->out, l->dout, x->dout, r->dw, r->db, r->work);
     return 0;

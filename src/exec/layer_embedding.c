@@ -28,7 +28,7 @@ static int embedding_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
 {
     (void)in, (void)d;
     const EmbeddingRt *r = l->kind_rt;
-    kern_embedding_forward((size_t)e->T * e->B, l->w, exec_input(e, l, 0)->ids, r->table,
+    kern_embedding_forward((size_t)e->T * e->B, l->w, exec_input_rt(e, l, 0)->ids, r->table,
                            l->out);
     return 0;
 }
@@ -38,7 +38,7 @@ static int embedding_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     (void)d;
     EmbeddingRt *r = l->kind_rt;
-    kern_embedding_backward((size_t)e->T * e->B, l->w, exec_input(e, l, 0)->ids, l->dout,
+    kern_embedding_backward((size_t)e->T * e->B, l->w, exec_input_rt(e, l, 0)->ids, l->dout,
                             r->dtable);
     return 0;
 }
@@ -60,7 +60,7 @@ static int onehot_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d
 {
     (void)in, (void)d;
     size_t TB = (size_t)e->T * e->B;
-    const int32_t *ids = exec_input(e, l, 0)->ids;
+    const int32_t *ids = exec_input_rt(e, l, 0)->ids;
     memset(l->out, 0, sizeof(float) * TB * l->w);
     for (size_t r = 0; r < TB; r++)
         l->out[r * l->w + ids[r]] = 1.0f;

@@ -9,7 +9,7 @@ static int concat_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
     (void)state_off;
     int sum = 0;
     for (int k = 0; k < l->L->ninputs; k++)
-        sum += exec_input(e, l, k)->w;
+        sum += exec_input_rt(e, l, k)->w;
     return sum != l->w ? exec_width_error(l, d) : 0;
 }
 
@@ -21,8 +21,8 @@ static int concat_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d
     const float *xs[n];
     int ws[n];
     for (int k = 0; k < n; k++) {
-        xs[k] = exec_input(e, l, k)->out;
-        ws[k] = exec_input(e, l, k)->w;
+        xs[k] = exec_input_rt(e, l, k)->out;
+        ws[k] = exec_input_rt(e, l, k)->w;
     }
     kern_concat_forward(exec_rows_of(e, l, e->T), n, ws, xs, l->out);
     return 0;
@@ -36,8 +36,8 @@ static int concat_backward(ExecModel *e, LayerRt *l, Diag *d)
     float *dxs[n];
     int ws[n];
     for (int k = 0; k < n; k++) {
-        dxs[k] = exec_input(e, l, k)->dout;
-        ws[k] = exec_input(e, l, k)->w;
+        dxs[k] = exec_input_rt(e, l, k)->dout;
+        ws[k] = exec_input_rt(e, l, k)->w;
     }
     kern_concat_backward(exec_rows_of(e, l, e->T), n, ws, l->dout, dxs);
     return 0;
@@ -48,7 +48,7 @@ static int add_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     (void)state_off;
     for (int k = 0; k < l->L->ninputs; k++)
-        if (exec_input(e, l, k)->w != l->w)
+        if (exec_input_rt(e, l, k)->w != l->w)
             return exec_width_error(l, d);
     return 0;
 }
@@ -60,7 +60,7 @@ static int add_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
     int n = l->L->ninputs;
     const float *xs[n];
     for (int k = 0; k < n; k++)
-        xs[k] = exec_input(e, l, k)->out;
+        xs[k] = exec_input_rt(e, l, k)->out;
     kern_add_forward(exec_rows_of(e, l, e->T) * l->w, n, xs, l->out);
     return 0;
 }
@@ -70,7 +70,7 @@ static int add_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     (void)d;
     for (int k = 0; k < l->L->ninputs; k++)
-        kern_accumulate(exec_rows_of(e, l, e->T) * l->w, l->dout, exec_input(e, l, k)->dout);
+        kern_accumulate(exec_rows_of(e, l, e->T) * l->w, l->dout, exec_input_rt(e, l, k)->dout);
     return 0;
 }
 

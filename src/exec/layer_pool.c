@@ -7,7 +7,7 @@
 static int pool_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     (void)state_off;
-    const LayerRt *x = exec_input(e, l, 0);
+    const LayerRt *x = exec_input_rt(e, l, 0);
     if (!x->seq || l->seq)
         return exec_needs_seq_error(l, d);
     if (x->w != l->w)
@@ -20,7 +20,7 @@ static int pool_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 static int pool_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
 {
     (void)in, (void)d;
-    kern_pool_forward((KernPool)l->L->pool, e->T, e->B, l->w, exec_input(e, l, 0)->out,
+    kern_pool_forward((KernPool)l->L->pool, e->T, e->B, l->w, exec_input_rt(e, l, 0)->out,
                       e->has_lengths ? e->lengths : NULL, l->out, l->kind_rt);
     return 0;
 }
@@ -31,7 +31,7 @@ static int pool_backward(ExecModel *e, LayerRt *l, Diag *d)
     (void)d;
     kern_pool_backward((KernPool)l->L->pool, e->T, e->B, l->w,
                        e->has_lengths ? e->lengths : NULL, l->kind_rt, l->dout,
-                       exec_input(e, l, 0)->dout);
+                       exec_input_rt(e, l, 0)->dout);
     return 0;
 }
 

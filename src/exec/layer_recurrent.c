@@ -193,7 +193,7 @@ static int setup_levels(ExecModel *e, LayerRt *l)
 static int recurrent_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     const IrLayer *L = l->L;
-    const LayerRt *in = exec_input(e, l, 0);
+    const LayerRt *in = exec_input_rt(e, l, 0);
     if (!in->seq || !l->seq)
         return exec_needs_seq_error(l, d);
     RecurrentRt *r = exec_own(e, 1, sizeof *r);
@@ -273,7 +273,7 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
     RecurrentRt *r = l->kind_rt;
     size_t TB = (size_t)e->T * e->B;
     for (int lev = 0; lev < r->nlev; lev++) {
-        const float *xin = exec_input(e, l, 0)->out;
+        const float *xin = exec_input_rt(e, l, 0)->out;
         if (lev > 0) {
             xin = r->lev_y[lev - 1];
             if (e->train && l->L->p > 0) {
@@ -332,7 +332,7 @@ static void split_directions(const ExecModel *e, RecurrentRt *r, int lev)
 static int recurrent_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     RecurrentRt *r = l->kind_rt;
-    LayerRt *x = exec_input(e, l, 0);
+    LayerRt *x = exec_input_rt(e, l, 0);
     size_t TB = (size_t)e->T * e->B;
     for (int lev = 0; lev < r->nlev - 1; lev++) /* the last level's is the layer's dout */
         memset(r->lev_dy[lev], 0, sizeof(float) * TB * l->w);

@@ -10,9 +10,9 @@
 static int dropout_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     (void)state_off;
-    if (exec_input(e, l, 0)->w != l->w)
+    if (exec_input_rt(e, l, 0)->w != l->w)
         return exec_width_error(l, d);
-    size_t rows = l->seq ? (size_t)e->max_T * e->B : (size_t)e->B;
+    size_t rows = exec_rows_of(e, l, e->max_T);
     l->kind_rt = exec_own(e, rows * l->w, sizeof(float));
     return e->oom ? -1 : 0;
 }
@@ -23,7 +23,7 @@ static int dropout_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *
     (void)in, (void)d;
     size_t n = exec_rows_of(e, l, e->T) * l->w;
     float *mask = l->kind_rt;
-    const float *x = exec_input(e, l, 0)->out;
+    const float *x = exec_input_rt(e, l, 0)->out;
     if (e->train && l->L->p > 0) {
         kern_dropout_mask(n, (float)l->L->p, &e->rng, mask);
         kern_dropout_forward(n, mask, x, l->out);
@@ -38,7 +38,7 @@ static int dropout_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     (void)d;
     size_t n = exec_rows_of(e, l, e->T) * l->w;
-    float *dx = exec_input(e, l, 0)->dout;
+    float *dx = exec_input_rt(e, l, 0)->dout;
     if (e->train && l->L->p > 0)
         kern_dropout_backward(n, l->kind_rt, l->dout, dx);
     else
@@ -57,7 +57,7 @@ typedef struct LayernormRt {
 static int layernorm_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     (void)state_off;
-    if (exec_input(e, l, 0)->w != l->w)
+    if (exec_input_rt(e, l, 0)->w != l->w)
         return exec_width_error(l, d);
     LayernormRt *r = exec_own(e, 1, sizeof *r);
     if (!r)
@@ -66,7 +66,7 @@ static int layernorm_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d
     if (exec_bind_tensor(e, l->L, IR_ROLE_WEIGHT, l->w, true, &r->w, &r->dw, d) ||
         exec_bind_tensor(e, l->L, IR_ROLE_BIAS, l->w, true, &r->b, &r->db, d))
         return -1;
-    size_t rows = l->seq ? (size_t)e->max_T * e->B : (size_t)e->B;
+    size_t rows = exec_rows_of(e, l, e->max_T);
     r->mean = exec_own(e, rows, sizeof(float));
     r->rstd = exec_own(e, rows, sizeof(float));
     return e->oom ? -1 : 0;
@@ -77,7 +77,7 @@ static int layernorm_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
 {
     (void)in, (void)d;
     LayernormRt *r = l->kind_rt;
-    kern_layernorm_forward(exec_rows_of(e, l, e->T), l->w, exec_input(e, l, 0)->out, r->w, r->b,
+    kern_layernorm_forward(exec_rows_of(e, l, e->T), l->w, exec_input_rt(e, l, 0)->out, r->w, r->b,
                            l->out, r->mean, r->rstd);
     return 0;
 }
@@ -87,7 +87,7 @@ static int layernorm_backward(ExecModel *e, LayerRt *l, Diag *d)
 {
     (void)d;
     LayernormRt *r = l->kind_rt;
-    LayerRt *x = exec_input(e, l, 0);
+    LayerRt *x = exec_input_rt(e, l, 0);
     kern_layernorm_backward(exec_rows_of(e, l, e->T), l->w, x->out, r->w, r->mean, r->rstd,
                             l->dout, x->dout, r->dw, r->db);
     return 0;
@@ -97,14 +97,14 @@ static int layernorm_backward(ExecModel *e, LayerRt *l, Diag *d)
 static int softmax_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d)
 {
     (void)state_off;
-    return exec_input(e, l, 0)->w != l->w ? exec_width_error(l, d) : 0;
+    return exec_input_rt(e, l, 0)->w != l->w ? exec_width_error(l, d) : 0;
 }
 
 /* y[r] = exp(x[r] - max) / sum */
 static int softmax_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
 {
     (void)in, (void)d;
-    kern_softmax_forward(exec_rows_of(e, l, e->T), l->w, exec_input(e, l, 0)->out, l->out);
+    kern_softmax_forward(exec_rows_of(e, l, e->T), l->w, exec_input_rt(e, l, 0)->out, l->out);
     return 0;
 }
 
@@ -115,7 +115,7 @@ static int softmax_backward(ExecModel *e, LayerRt *l, Diag *d)
     (void)d;
     if (!(e->fused_softmax && l == &e->lr[e->m->output]))
         kern_softmax_backward(exec_rows_of(e, l, e->T), l->w, l->out, l->dout,
-                              exec_input(e, l, 0)->dout);
+                              exec_input_rt(e, l, 0)->dout);
     return 0;
 }
 
