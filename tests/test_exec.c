@@ -801,6 +801,27 @@ static IrModel *compile(Diag *d, const char *text, const char *const *sets, int 
     return m;
 }
 
+/* A layer kind outside IrLayerKind (a malformed hand-built model) is set up like a vector
+ * layer, and the first forward refuses it, naming the layer. */
+static void test_unknown_layer_kind(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+    mb_layer(b, IR_LAYER_COUNT, "odd1", 3, -1);
+    Diag d;
+    diag_init(&d);
+    ExecModel *e = exec_create(&b->m, 2, 2, &d);
+    assert_non_null(e);
+    float x[2 * 2 * 3] = { 0 };
+    ExecInput in = { .T = 2, .vectors = x };
+    assert_int_equal(exec_forward(e, &in, false, &d), -1);
+    assert_int_equal(diag_error_count(&d), 1);
+    exec_free(e);
+    diag_free(&d);
+    free(b);
+}
+
 /* Layers name their tensors by role: sema binds weight and bias of embedding, dense and
  * layernorm to the tensors "<label>.weight" / "<label>.bias", and the executor binds by role,
  * not by name -- a dense layer whose weight carries the right name but no role cannot run. */
@@ -1249,6 +1270,7 @@ int main(void)
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_param_layout),
         cmocka_unit_test(test_input_errors),
+        cmocka_unit_test(test_unknown_layer_kind),
         cmocka_unit_test(test_tensor_roles),
         cmocka_unit_test(test_sema_prelude_fused_vs_interp),
         cmocka_unit_test(test_sema_peephole),
