@@ -108,8 +108,9 @@ typedef enum IrLayerShow {
  *   probs   its output is a probability distribution per row: cross-entropy is taken on its
  *           input's logits instead (fused log-softmax), and sampling draws from it directly
  *   show    what --explain prints after the spelling
- * Adding a kind: a row here, its semantic check in src/lang/sema_model_kinds.c and its
- * executor hooks in src/exec (a layer_<kind>.c file and a row of exec_layer_ops). */
+ * Adding a kind: a row here; its call(s) and semantic check in src/lang/sema_model_kinds.c;
+ * its executor hooks in src/exec/layer_<kind>.c, declared in layer_kinds.h and put in the
+ * table of exec_layers.c. */
 #define IR_LAYER_KINDS(X) \
     /* NAME         spelling        input  gives  reads  keeps  cells  probs  show */          \
     X(INPUT_TOKENS, "input tokens", true,  true,  false, true,  false, false, IR_SHOW_NONE)  \
