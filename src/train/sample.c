@@ -105,7 +105,7 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, path, "the model was not trained on text: there is nothing to sample");
         goto done;
     }
-    if (!m->layers[0].tokens || !m->layers[m->output].sequence) {
+    if (m->layers[0].kind != IR_LAYER_INPUT_TOKENS || !m->layers[m->output].sequence) {
         diag_error_in(d, path, "sampling needs a model from tokens to per-step outputs");
         goto done;
     }
@@ -154,7 +154,7 @@ int sample_run(const SampleOptions *o, Diag *d)
     Rng r;
     rng_seed(&r, o->seed);
     int V, rows;
-    bool probs = ir_layer_facts[m->layers[m->output].kind].probs;
+    bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
     char u[4];
     fwrite(pt, 1, plen, out);
     int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v.size);
