@@ -99,13 +99,13 @@ int64_t recur_num_params(const RecurModel *m) { return m->model.ir->nparams; }
 int recur_input_vocab(const RecurModel *m)
 {
     const IrLayer *in = &m->model.ir->layers[0];
-    return in->kind == IR_LAYER_INPUT_TOKENS ? in->vocab : 0;
+    return in->tokens ? in->vocab : 0;
 }
 
 int recur_input_width(const RecurModel *m)
 {
     const IrLayer *in = &m->model.ir->layers[0];
-    return in->kind == IR_LAYER_INPUT_TOKENS ? 0 : in->width;
+    return in->tokens ? 0 : in->width;
 }
 
 int recur_output_width(const RecurModel *m)

@@ -71,6 +71,9 @@ static int mb_tensor(MB *b, int li, const char *name, int rows, int cols)
     x->layer = li;
     if (b->layers[li].ntensors++ == 0)
         b->layers[li].first_tensor = t;
+    for (int r = 0; r < IR_ROLE_COUNT; r++) /* bound by role, as sema does */
+        if (strcmp(name, ir_role_spelling[r]) == 0)
+            b->layers[li].tensor[r] = t;
     b->m.nparams += x->size;
     return t;
 }
@@ -84,6 +87,8 @@ static int mb_layer(MB *b, IrLayerKind kind, const char *label, int width, int f
     L->kind = kind;
     L->label = b->labels[i];
     L->width = width;
+    for (int r = 0; r < IR_ROLE_COUNT; r++)
+        L->tensor[r] = IR_NO_TENSOR;
     L->inputs = b->ins[i];
     if (i > 0) {
         L->ninputs = 1;
@@ -796,6 +801,62 @@ static IrModel *compile(Diag *d, const char *text, const char *const *sets, int 
     return m;
 }
 
+/* A layer kind outside IrLayerKind (a malformed hand-built model) is set up like a vector
+ * layer, and the first forward refuses it, naming the layer. */
+static void test_unknown_layer_kind(void **state)
+{
+    (void)state;
+    MB *b = mb_new();
+    mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+    mb_layer(b, IR_LAYER_COUNT, "odd1", 3, -1);
+    Diag d;
+    diag_init(&d);
+    ExecModel *e = exec_create(&b->m, 2, 2, &d);
+    assert_non_null(e);
+    float x[2 * 2 * 3] = { 0 };
+    ExecInput in = { .T = 2, .vectors = x };
+    assert_int_equal(exec_forward(e, &in, false, &d), -1);
+    assert_int_equal(diag_error_count(&d), 1);
+    exec_free(e);
+    diag_free(&d);
+    free(b);
+}
+
+/* Layers name their tensors by role: sema binds weight and bias of embedding, dense and
+ * layernorm to the tensors "<label>.weight" / "<label>.bias", and the executor binds by role,
+ * not by name -- a dense layer whose weight carries the right name but no role cannot run. */
+static void test_tensor_roles(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, "format 1\nmodel m {\n  input tokens(vocab=7)\n  embedding(4)\n"
+                             "  layernorm\n  dense(3)\n}\n", NULL, 0);
+    static const char *const want[3][2] = { { "embedding1.weight", NULL },
+                                            { "layernorm1.weight", "layernorm1.bias" },
+                                            { "dense1.weight", "dense1.bias" } };
+    for (int i = 1; i <= 3; i++)
+        for (int r = 0; r < IR_ROLE_COUNT; r++) {
+            int t = m->layers[i].tensor[r];
+            if (!want[i - 1][r]) {
+                assert_int_equal(t, IR_NO_TENSOR);
+                continue;
+            }
+            assert_true(t >= 0 && t < m->ntensors);
+            assert_string_equal(m->tensors[t].name, want[i - 1][r]);
+            assert_int_equal(m->tensors[t].layer, i);
+        }
+    ExecModel *e = exec_create(m, 2, 3, &d);
+    assert_non_null(e);
+    exec_free(e);
+    m->layers[3].tensor[IR_ROLE_WEIGHT] = IR_NO_TENSOR;
+    int before = diag_error_count(&d);
+    assert_null(exec_create(m, 2, 3, &d));
+    assert_int_equal(diag_error_count(&d), before + 1);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
 /* The prelude's own lstm, gru and rnn cells (as sema builds them): the fused kernels and the
  * interpreter agree on outputs and every gradient, stacked and bidirectional, and the model's
  * gradients pass a central-difference check through the interpreter. */
@@ -1209,6 +1270,8 @@ int main(void)
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_param_layout),
         cmocka_unit_test(test_input_errors),
+        cmocka_unit_test(test_unknown_layer_kind),
+        cmocka_unit_test(test_tensor_roles),
         cmocka_unit_test(test_sema_prelude_fused_vs_interp),
         cmocka_unit_test(test_sema_peephole),
         cmocka_unit_test(test_sema_charlm),

@@ -150,15 +150,17 @@ static void rec_forward(RecCtx *c, int T, bool train, const float *x, const floa
                         const float *c0, float *y, float *hT, float *cT, float *cache)
 {
     KernAct act = c->kind == CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH;
+    KernRecShape sh = {T, c->B, c->I, c->H, c->reverse};
+    KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
     if (c->kind == CELL_LSTM)
-        kern_lstm_forward(T, c->B, c->I, c->H, c->reverse, train, x, h0, c0, c->w_ih, c->w_hh,
-                          c->b_ih, c->b_hh, y, hT, cT, cache);
+        kern_lstm_forward(sh, train, x, (KernStateIn){h0, c0}, w, y, (KernStateOut){hT, cT},
+                          cache);
     else if (c->kind == CELL_GRU)
-        kern_gru_forward(T, c->B, c->I, c->H, c->reverse, train, x, h0, c->w_ih, c->w_hh,
-                         c->b_ih, c->b_hh, y, hT, cache);
+        kern_gru_forward(sh, train, x, (KernStateIn){h0, NULL}, w, y, (KernStateOut){hT, NULL},
+                         cache);
     else
-        kern_rnn_forward(T, c->B, c->I, c->H, c->reverse, train, act, x, h0, c->w_ih, c->w_hh,
-                         c->b_ih, c->b_hh, y, hT, cache);
+        kern_rnn_forward(sh, train, act, x, (KernStateIn){h0, NULL}, w, y,
+                         (KernStateOut){hT, NULL}, cache);
 }
 
 static double rec_loss(void *ctx)
@@ -189,18 +191,18 @@ static void rec_backward(RecCtx *c)
 {
     KernAct act = c->kind == CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH;
     rec_forward(c, c->T, true, c->x, c->h0, c->c0, c->y, c->hT, c->cT, c->cache);
+    KernRecShape sh = {c->T, c->B, c->I, c->H, c->reverse};
+    KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
+    KernRecGrads dw = {c->dw_ih, c->dw_hh, c->db_ih, c->db_hh};
     if (c->kind == CELL_LSTM)
-        kern_lstm_backward(c->T, c->B, c->I, c->H, c->reverse, c->x, c->w_ih, c->w_hh, c->cache,
-                           c->ry, c->rh, c->rc, c->dx, c->dh0, c->dc0, c->dw_ih, c->dw_hh,
-                           c->db_ih, c->db_hh, c->work);
+        kern_lstm_backward(sh, c->x, w, c->cache, c->ry, (KernDStateIn){c->rh, c->rc}, c->dx,
+                           (KernDStateOut){c->dh0, c->dc0}, dw, c->work);
     else if (c->kind == CELL_GRU)
-        kern_gru_backward(c->T, c->B, c->I, c->H, c->reverse, c->x, c->w_ih, c->w_hh, c->cache,
-                          c->ry, c->rh, c->dx, c->dh0, c->dw_ih, c->dw_hh, c->db_ih, c->db_hh,
-                          c->work);
+        kern_gru_backward(sh, c->x, w, c->cache, c->ry, (KernDStateIn){c->rh, NULL}, c->dx,
+                          (KernDStateOut){c->dh0, NULL}, dw, c->work);
     else
-        kern_rnn_backward(c->T, c->B, c->I, c->H, c->reverse, act, c->x, c->w_ih, c->w_hh,
-                          c->cache, c->ry, c->rh, c->dx, c->dh0, c->dw_ih, c->dw_hh, c->db_ih,
-                          c->db_hh, c->work);
+        kern_rnn_backward(sh, act, c->x, w, c->cache, c->ry, (KernDStateIn){c->rh, NULL}, c->dx,
+                          (KernDStateOut){c->dh0, NULL}, dw, c->work);
 }
 
 static void rec_grads(void *ctx)
@@ -380,8 +382,9 @@ static void test_lstm_one_step_exact(void **s)
     double c = f * c0 + i * g, h = o * tanh(c);
     float y, hT, cT, cache[64];
     assert_true(kern_lstm_cache_floats(1, 1, 1, true) <= 64);
-    kern_lstm_forward(1, 1, 1, 1, false, true, &x, &h0, &c0, w_ih, w_hh, b_ih, b_hh, &y, &hT,
-                      &cT, cache);
+    kern_lstm_forward((KernRecShape){1, 1, 1, 1, false}, true, &x, (KernStateIn){&h0, &c0},
+                      (KernRecWeights){w_ih, w_hh, b_ih, b_hh}, &y, (KernStateOut){&hT, &cT},
+                      cache);
     assert_float_equal(y, h, 1e-6);
     assert_float_equal(hT, h, 1e-6);
     assert_float_equal(cT, c, 1e-6);
@@ -394,15 +397,19 @@ static void test_rec_empty_window(void **s)
     (void)s;
     float h0[2] = {0.5f, -1.0f}, c0[2] = {2.0f, 3.0f}, hT[2] = {9, 9}, cT[2] = {9, 9};
     float dh0[2] = {1, 1}, dc0[2] = {0, 0}, w[8] = {0}, dw[8] = {0};
-    kern_lstm_forward(0, 1, 1, 2, false, true, NULL, h0, c0, w, w, NULL, NULL, NULL, hT, cT, NULL);
+    KernRecWeights ww = {w, w, NULL, NULL};
+    kern_lstm_forward((KernRecShape){0, 1, 1, 2, false}, true, NULL, (KernStateIn){h0, c0}, ww,
+                      NULL, (KernStateOut){hT, cT}, NULL);
     assert_true(hT[0] == 0.5f && hT[1] == -1.0f && cT[0] == 2.0f && cT[1] == 3.0f);
-    kern_lstm_backward(0, 1, 1, 2, true, NULL, w, w, NULL, NULL, h0, c0, NULL, dh0, dc0, dw, dw,
-                       NULL, NULL, NULL);
+    kern_lstm_backward((KernRecShape){0, 1, 1, 2, true}, NULL, ww, NULL, NULL,
+                       (KernDStateIn){h0, c0}, NULL, (KernDStateOut){dh0, dc0},
+                       (KernRecGrads){dw, dw, NULL, NULL}, NULL);
     assert_true(dh0[0] == 1.5f && dh0[1] == 0.0f && dc0[0] == 2.0f && dc0[1] == 3.0f);
-    kern_gru_forward(0, 1, 1, 2, true, false, NULL, NULL, w, w, NULL, NULL, NULL, hT, NULL);
+    kern_gru_forward((KernRecShape){0, 1, 1, 2, true}, false, NULL, (KernStateIn){NULL, NULL},
+                     ww, NULL, (KernStateOut){hT, NULL}, NULL);
     assert_true(hT[0] == 0.0f && hT[1] == 0.0f);
-    kern_rnn_forward(0, 1, 1, 2, false, false, KERN_ACT_TANH, NULL, h0, w, w, NULL, NULL, NULL, hT,
-                     NULL);
+    kern_rnn_forward((KernRecShape){0, 1, 1, 2, false}, false, KERN_ACT_TANH, NULL,
+                     (KernStateIn){h0, NULL}, ww, NULL, (KernStateOut){hT, NULL}, NULL);
     assert_true(hT[0] == 0.5f && hT[1] == -1.0f);
     for (int i = 0; i < 8; i++)
         assert_true(dw[i] == 0.0f);

@@ -127,23 +127,24 @@ static void run_case(const char *dir, Kind kind, int L, int D)
             c->y = zeros(tbh);
             size_t k = (size_t)(l * D + d);
             bool rev = d == 1;
+            KernRecShape sh = {T, B, in, H, rev};
+            KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
             if (kind == K_LSTM) {
                 c->cache = zeros(kern_lstm_cache_floats(T, B, H, true));
                 c->work = zeros(kern_lstm_work_floats(T, B, H));
-                kern_lstm_forward(T, B, in, H, rev, true, layer_in[l], h0 + k * bh, c0 + k * bh,
-                                  c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->y, hn + k * bh,
-                                  cn + k * bh, c->cache);
+                kern_lstm_forward(sh, true, layer_in[l], (KernStateIn){h0 + k * bh, c0 + k * bh},
+                                  w, c->y, (KernStateOut){hn + k * bh, cn + k * bh}, c->cache);
             } else if (kind == K_GRU) {
                 c->cache = zeros(kern_gru_cache_floats(T, B, H, true));
                 c->work = zeros(kern_gru_work_floats(T, B, H));
-                kern_gru_forward(T, B, in, H, rev, true, layer_in[l], h0 + k * bh, c->w_ih,
-                                 c->w_hh, c->b_ih, c->b_hh, c->y, hn + k * bh, c->cache);
+                kern_gru_forward(sh, true, layer_in[l], (KernStateIn){h0 + k * bh, NULL}, w, c->y,
+                                 (KernStateOut){hn + k * bh, NULL}, c->cache);
             } else {
                 c->cache = zeros(kern_rnn_cache_floats(T, B, H, true));
                 c->work = zeros(kern_rnn_work_floats(T, B, H));
-                kern_rnn_forward(T, B, in, H, rev, true, KERN_ACT_RELU, layer_in[l],
-                                 h0 + k * bh, c->w_ih, c->w_hh, c->b_ih, c->b_hh, c->y,
-                                 hn + k * bh, c->cache);
+                kern_rnn_forward(sh, true, KERN_ACT_RELU, layer_in[l],
+                                 (KernStateIn){h0 + k * bh, NULL}, w, c->y,
+                                 (KernStateOut){hn + k * bh, NULL}, c->cache);
             }
         }
         const float *parts[2] = {cells[l * D].y, D == 2 ? cells[l * D + 1].y : NULL};
@@ -179,19 +180,21 @@ static void run_case(const char *dir, Kind kind, int L, int D)
             Cell *c = &cells[l * D + d];
             size_t k = (size_t)(l * D + d);
             bool rev = d == 1;
+            KernRecShape sh = {T, B, in, H, rev};
+            KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
+            KernRecGrads dw = {c->dw_ih, c->dw_hh, c->db_ih, c->db_hh};
             if (kind == K_LSTM)
-                kern_lstm_backward(T, B, in, H, rev, layer_in[l], c->w_ih, c->w_hh, c->cache,
-                                   dys[d], rh + k * bh, rc + k * bh, din, dh0 + k * bh,
-                                   dc0 + k * bh, c->dw_ih, c->dw_hh, c->db_ih, c->db_hh,
-                                   c->work);
+                kern_lstm_backward(sh, layer_in[l], w, c->cache, dys[d],
+                                   (KernDStateIn){rh + k * bh, rc + k * bh}, din,
+                                   (KernDStateOut){dh0 + k * bh, dc0 + k * bh}, dw, c->work);
             else if (kind == K_GRU)
-                kern_gru_backward(T, B, in, H, rev, layer_in[l], c->w_ih, c->w_hh, c->cache,
-                                  dys[d], rh + k * bh, din, dh0 + k * bh, c->dw_ih, c->dw_hh,
-                                  c->db_ih, c->db_hh, c->work);
+                kern_gru_backward(sh, layer_in[l], w, c->cache, dys[d],
+                                  (KernDStateIn){rh + k * bh, NULL}, din,
+                                  (KernDStateOut){dh0 + k * bh, NULL}, dw, c->work);
             else
-                kern_rnn_backward(T, B, in, H, rev, KERN_ACT_RELU, layer_in[l], c->w_ih,
-                                  c->w_hh, c->cache, dys[d], rh + k * bh, din, dh0 + k * bh,
-                                  c->dw_ih, c->dw_hh, c->db_ih, c->db_hh, c->work);
+                kern_rnn_backward(sh, KERN_ACT_RELU, layer_in[l], w, c->cache, dys[d],
+                                  (KernDStateIn){rh + k * bh, NULL}, din,
+                                  (KernDStateOut){dh0 + k * bh, NULL}, dw, c->work);
         }
         free(dys[0]), free(dys[1]), free(dout);
         dout = din;

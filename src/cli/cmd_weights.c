@@ -176,7 +176,7 @@ static int load_input(RunState *s, const char *path, int *T, int *B, Diag *d)
     if (npy_read(path, &s->x, d))
         return -1;
     const NpyArray *x = &s->x;
-    if (in->kind == IR_LAYER_INPUT_TOKENS) {
+    if (in->tokens) {
         if (!is_int_dtype(x->dtype) || x->ndim != 2) {
             diag_error_in(d, path, "the model reads token ids: expected an int32 or int64 array "
                                    "[T, B], got %s with %d dimensions",

@@ -453,7 +453,6 @@ void cellvm_free(CellVm *vm)
 
 int cellvm_output_width(const CellVm *vm) { return vm->c->nodes[vm->c->output].width; }
 int cellvm_state_floats(const CellVm *vm) { return vm->state_floats; }
-int cellvm_state_offset(const CellVm *vm, int k) { return vm->state_off[k]; }
 bool cellvm_hoisted(const CellVm *vm, int n) { return n >= 0 && n < vm->c->nnodes && !vm->dep[n]; }
 
 /* ---- forward ---------------------------------------------------------------------------- */

@@ -37,8 +37,6 @@ void cellvm_free(CellVm *vm);
 int cellvm_output_width(const CellVm *vm);
 /* Floats in one state block: B * sum of the state widths. */
 int cellvm_state_floats(const CellVm *vm);
-/* Offset of state k inside a state block (B * sum of the widths of states before k). */
-int cellvm_state_offset(const CellVm *vm, int k);
 
 /* True when node n is evaluated once for the whole window (it does not depend on a state),
  * false when it runs step by step. */

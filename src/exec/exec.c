@@ -6,41 +6,18 @@
  * done by the kernels of kernels.h; recurrent cells by the fused kernels or the cell
  * interpreter. Every buffer is allocated once, in exec_create, for the largest window.
  *
- * The executor is split by concern: this file (lifetime and accessors), exec_setup.c (checking
- * each layer and binding it to its parameters and buffers), exec_forward.c, exec_loss.c and
- * exec_backward.c (running a window); exec_int.h holds the structures they share. */
+ * The executor is split by concern: this file (lifetime and accessors), exec_setup.c (the checks
+ * every layer passes), exec_layers.c (the table of per-kind hooks, whose code is in the
+ * layer_<kind>.c files), exec_bind.c (the buffers it owns, tensors bound by role),
+ * exec_forward.c, exec_loss.c and exec_backward.c (running a window); exec_int.h holds the
+ * structures they share. */
 #include "exec/exec.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/cellvm.h"
 #include "exec/exec_int.h"
-
-/* Zeroed memory owned by e (freed in exec_free); NULL and e->oom set when out of memory. */
-void *exec_own(ExecModel *e, size_t n, size_t size)
-{
-    if (e->oom)
-        return NULL;
-    if (e->nallocs == e->allocs_cap) {
-        int cap = e->allocs_cap ? 2 * e->allocs_cap : 64;
-        void **a = realloc(e->allocs, sizeof *a * cap);
-        if (!a) {
-            e->oom = true;
-            return NULL;
-        }
-        e->allocs = a;
-        e->allocs_cap = cap;
-    }
-    void *p = calloc(n ? n : 1, size);
-    if (!p) {
-        e->oom = true;
-        return NULL;
-    }
-    e->allocs[e->nallocs++] = p;
-    return p;
-}
 
 /* Counts the state floats of every recurrent cell (before the state buffers exist). */
 static int64_t count_state(const ExecModel *e)
@@ -48,7 +25,8 @@ static int64_t count_state(const ExecModel *e)
     int64_t n = 0;
     for (int i = 0; i < e->m->nlayers; i++) {
         const IrLayer *L = &e->m->layers[i];
-        if (L->kind != IR_LAYER_RECURRENT)
+        const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+        if (!f || !f->cells)
             continue;
         for (int k = 0; k < L->ncells; k++)
             for (int s = 0; s < L->cells[k].nstates; s++)
@@ -74,7 +52,7 @@ ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
     e->B = batch;
     e->max_T = max_T;
     e->grad_enabled = true;
-    rng_seed(&e->rng, 0x5eed);
+    rng_seed(&e->rng, EXEC_DEFAULT_DROPOUT_SEED);
     e->ntensors = m->ntensors;
     e->tensors = exec_own(e, m->ntensors, sizeof *e->tensors);
     int64_t off = 0;
@@ -127,9 +105,11 @@ void exec_free(ExecModel *e)
 {
     if (!e)
         return;
-    for (int i = 0; e->lr && i < e->m->nlayers; i++)
-        for (int k = 0; e->lr[i].cells && k < e->lr[i].L->ncells; k++)
-            cellvm_free(e->lr[i].cells[k].vm);
+    for (int i = 0; e->lr && i < e->m->nlayers; i++) {
+        const LayerRt *l = &e->lr[i];
+        if (l->L && l->kind_rt && exec_layer_ops(l->L->kind)->release)
+            exec_layer_ops(l->L->kind)->release(&e->lr[i]);
+    }
     for (int i = 0; i < e->nallocs; i++)
         free(e->allocs[i]);
     free(e->allocs);
@@ -139,8 +119,6 @@ void exec_free(ExecModel *e)
 /* ---- accessors ----------------------------------------------------------------------------- */
 
 const IrModel *exec_model(const ExecModel *e) { return e->m; }
-int exec_batch(const ExecModel *e) { return e->B; }
-int exec_max_T(const ExecModel *e) { return e->max_T; }
 float *exec_params(ExecModel *e) { return e->params; }
 float *exec_grads(ExecModel *e) { return e->grads; }
 int64_t exec_nparams(const ExecModel *e) { return e->nparams; }
@@ -181,6 +159,10 @@ double exec_grad_norm(const ExecModel *e)
 void exec_set_force_interpreter(ExecModel *e, bool on) { e->force_interp = on; }
 void exec_set_grad_enabled(ExecModel *e, bool on) { e->grad_enabled = on; }
 Rng *exec_rng(ExecModel *e) { return &e->rng; }
+void exec_seed_dropout(ExecModel *e, uint64_t seed)
+{
+    rng_seed(&e->rng, seed ^ EXEC_DROPOUT_SEED_SALT);
+}
 
 void exec_reset_state(ExecModel *e)
 {

@@ -82,10 +82,8 @@ typedef struct ExecTarget {
 ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d);
 void exec_free(ExecModel *e);
 
-/* The IrModel it runs, the batch and the largest window. */
+/* The IrModel it runs. */
 const IrModel *exec_model(const ExecModel *e);
-int exec_batch(const ExecModel *e);
-int exec_max_T(const ExecModel *e);
 
 /* The flat parameter and gradient buffers, exec_nparams floats each. */
 float *exec_params(ExecModel *e);
@@ -119,6 +117,12 @@ void exec_set_force_interpreter(ExecModel *e, bool on);
 void exec_set_grad_enabled(ExecModel *e, bool on);
 /* The generator of dropout masks (seed it, or save/restore its state for exact resume). */
 Rng *exec_rng(ExecModel *e);
+/* Seeds of the dropout generator: EXEC_DEFAULT_DROPOUT_SEED until a caller seeds it;
+ * exec_seed_dropout(e, seed) seeds it from a run's seed xor EXEC_DROPOUT_SEED_SALT ("dropout" in
+ * ASCII), so the masks differ from the weight-init stream drawn from the same seed. */
+#define EXEC_DEFAULT_DROPOUT_SEED 0x5eedULL
+#define EXEC_DROPOUT_SEED_SALT 0x64726f706f7574ULL
+void exec_seed_dropout(ExecModel *e, uint64_t seed);
 
 /* Recurrent state carried between windows: zero it (start of independent sequences). */
 void exec_reset_state(ExecModel *e);

@@ -1,10 +1,12 @@
 /* exec_int: the executor's run-time structures, shared by its parts (exec.c: creation,
- * accessors and state; exec_setup.c: checking layers and binding them to parameters and buffers;
- * exec_forward.c, exec_loss.c, exec_backward.c: one window forward, the loss, backward).
- * Internal to src/exec/exec*.c.
+ * accessors and state; exec_setup.c: the checks common to every layer; exec_forward.c,
+ * exec_loss.c, exec_backward.c: one window forward, the loss, backward; exec_layers.c: the
+ * table of per-kind hooks, whose code is in layer_<kind>.c; exec_fused.c: the built-in cells'
+ * kernels; exec_bind.c: allocation and tensor binding for the set-up hooks).
+ * Internal to src/exec/exec*.c and src/exec/layer_*.c.
  *
  * Ownership: every buffer reachable from an ExecModel is in ExecModel.allocs (exec_own), freed
- * by exec_free; the interpreters of RecCell.vm are freed there too. */
+ * by exec_free; what a layer holds outside it (cell interpreters) its release hook frees. */
 #ifndef RECUR_EXEC_INT_H
 #define RECUR_EXEC_INT_H
 
@@ -24,44 +26,52 @@ _Static_assert((int)IR_ACT_SIGMOID == (int)KERN_ACT_SIGMOID &&
 _Static_assert((int)IR_POOL_MAX == (int)KERN_POOL_MAX && (int)IR_POOL_MEAN == (int)KERN_POOL_MEAN,
                "pool enums differ");
 
-/* One cell of a recurrent layer: one stacked level, one direction. */
-typedef struct RecCell {
-    const IrCell *c;
-    int in_w, H;            /* input width, output width */
-    bool fused;             /* runs a kernel of kernels.h */
-    const float **p;        /* per cell param: its values (into the parameter buffer) */
-    float **dp;             /* per cell param: its gradient */
-    int B;
-    int wih, whh, bih, bhh; /* fused: cell param indices (-1: absent bias) */
-    int off_h, off_c;       /* fused: offsets of h and c in a state block (-1: none) */
-    CellVm *vm;             /* interpreter (when not fused) */
-    float *cache, *work;    /* fused kernel cache and backward workspace */
-    float *y, *dy;          /* [T][B][H] */
-    float *s0, *sT, *ds0;   /* state blocks (views into ExecModel.state, .fin, .dstate) */
-    float *dsT;             /* gradient of the final state block (view into ExecModel.dfin) */
-    int sfloats;
-} RecCell;
+/* A built-in cell's fused kernel (kernels.h). gates == 0: none (IR_CELL_USER). */
+typedef struct FusedCell {
+    int gates;              /* G: weight_ih is [G*H][I], weight_hh [G*H][H], biases [G*H] */
+    bool has_c;             /* a second state c beside h (the LSTM) */
+    size_t (*cache_floats)(int T, int B, int H, bool train);
+    size_t (*work_floats)(int T, int B, int H);
+    void (*forward)(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                    KernRecWeights w, float *y, KernStateOut sT, float *cache);
+    void (*backward)(KernRecShape sh, const float *x, KernRecWeights w, const float *cache,
+                     const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
+                     KernRecGrads dw, float *work);
+} FusedCell;
 
-/* Run-time data of one layer. */
+/* One row per IrBuiltin (exec_fused.c). */
+extern const FusedCell exec_fused_cells[IR_CELL_COUNT];
+
+/* Run-time data of one layer. What only one kind needs (weights bound by role, masks, caches,
+ * recurrent cells) lives in that kind's own structure behind kind_rt, defined in its
+ * layer_<kind>.c file. */
 typedef struct LayerRt {
     const IrLayer *L;
     int w;                  /* output width */
     bool seq;               /* [T][B][w] rather than [B][w] */
-    float *out, *dout;      /* activations and their gradient (dout NULL for token layers) */
-    int32_t *ids;           /* input tokens: the window's ids [T][B] */
-    float *mask;            /* dropout: [T][B][w] */
-    float *mean, *rstd;     /* layernorm: [T*B] */
-    int32_t *argmax;        /* pool max: [B][w] */
-    float *work;            /* dense backward workspace */
-    const float *wt, *bias; /* embedding/dense/layernorm parameters */
-    float *dwt, *dbias;
-    /* recurrent */
-    RecCell *cells;         /* ncells = nlev * ndir, ordered l0, l0_reverse, l1, ... */
-    int nlev, ndir;
-    float **lev_y, **lev_dy;    /* per level [T][B][ndir*H] (the last level is out/dout) */
-    float **lev_mask;           /* per level > 0: dropout mask on its input [T][B][in_w] */
-    float **lev_x, **lev_dx;    /* per level > 0: the input after dropout and its gradient */
+    float *out, *dout;      /* activations and their gradient (NULL for token layers) */
+    int32_t *ids;           /* token layers: the window's ids [T][B] */
+    void *kind_rt;          /* the kind's own run-time data, or NULL */
 } LayerRt;
+
+/* One layer kind's executor hooks: a row of exec_layer_ops (exec_layers.c), its code in one
+ * layer_<kind>.c file. exec_setup_layer has checked the layer's inputs, the facts of its kind
+ * (ir.h) and allocated out/dout (or ids) before setup runs. A NULL hook does nothing. */
+typedef struct ExecLayerOps {
+    /* Checks the layer against its inputs and allocates what it needs. *state_off: where its
+     * recurrent cells take their state blocks from (advanced past them). */
+    int (*setup)(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d);
+    /* One window forward into l->out (in: the window, read by input layers). */
+    int (*forward)(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d);
+    /* Backward from l->dout: parameter gradients and the inputs' gradients accumulate. */
+    int (*backward)(ExecModel *e, LayerRt *l, Diag *d);
+    /* Frees what exec_own does not hold (cell interpreters); called from exec_free. */
+    void (*release)(LayerRt *l);
+    /* room for later hooks: export (ONNX), trace */
+} ExecLayerOps;
+
+/* The hooks of layer kind k; a row of NULLs for a kind outside IrLayerKind (exec_layers.c). */
+const ExecLayerOps *exec_layer_ops(IrLayerKind k);
 
 struct ExecModel {
     const IrModel *m;
@@ -89,19 +99,28 @@ struct ExecModel {
     bool oom;
 };
 
+/* ---- exec_bind.c: what every layer's set-up shares ---- */
+
 /* Zeroed memory owned by e (freed in exec_free); NULL and e->oom set when out of memory. */
 void *exec_own(ExecModel *e, size_t n, size_t size);
+/* Points *v and *g at layer L's tensor of this role and checks its size (size elements);
+ * a missing tensor is an error unless optional (then *v = *g = NULL). -1 with a diagnostic. */
+int exec_bind_tensor(ExecModel *e, const IrLayer *L, IrTensorRole role, int64_t size,
+                     bool optional, const float **v, float **g, Diag *d);
+/* The set-up errors several kinds share; both return -1. */
+int exec_width_error(const LayerRt *l, Diag *d);     /* width differs from its input's */
+int exec_needs_seq_error(const LayerRt *l, Diag *d); /* needs a sequence input */
+
+/* The run-time data of input k of layer l. */
+static inline LayerRt *exec_input_rt(ExecModel *e, const LayerRt *l, int k)
+{
+    return &e->lr[l->L->inputs[k]];
+}
 
 /* Rows of a layer's activation for a window of T steps: T*B for sequences, B after pooling. */
 static inline size_t exec_rows_of(const ExecModel *e, const LayerRt *l, int T)
 {
     return l->seq ? (size_t)T * e->B : (size_t)e->B;
-}
-
-/* Whether this cell runs its fused kernel now (it can, and the interpreter is not forced). */
-static inline bool exec_use_kernel(const ExecModel *e, const RecCell *rc)
-{
-    return rc->fused && !e->fwd_interp;
 }
 
 /* Checks layer i against its inputs and allocates what it needs (exec_setup.c); called for

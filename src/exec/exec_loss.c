@@ -34,7 +34,8 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
                                             : "per-step targets need a sequence output");
             return -1;
         }
-        bool fuse = out->L->kind == IR_LAYER_SOFTMAX;
+        const IrLayerFacts *f = ir_layer_kind_facts(out->L->kind);
+        bool fuse = f && f->probs;
         if (fuse)
             lg = &e->lr[out->L->inputs[0]];
         const float *mask = NULL;

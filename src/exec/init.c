@@ -5,6 +5,10 @@
 #include <math.h>
 #include <stdlib.h>
 
+/* A column whose norm falls below this after Gram-Schmidt is (numerically) dependent on the
+ * earlier ones: the draw is degenerate. */
+static const double ORTHO_MIN_NORM = 1e-12;
+
 /* Orthogonal init as torch.nn.init.orthogonal_: a [rows][cols] matrix whose rows (rows <= cols)
  * or columns (rows > cols) are orthonormal, times gain. A = M x N standard normal (M = max,
  * N = min of the sizes), Q = the Gram-Schmidt orthonormalisation of A's columns (the Q of
@@ -33,7 +37,7 @@ static int init_orthogonal(float *v, int rows, int cols, double gain, Rng *rng, 
         for (int i = 0; i < M; i++)
             nrm += A[(size_t)i * N + j] * A[(size_t)i * N + j];
         nrm = sqrt(nrm);
-        if (!(nrm > 1e-12)) {
+        if (!(nrm > ORTHO_MIN_NORM)) {
             free(A);
             diag_error_in(d, "init", "orthogonal init drew a degenerate matrix");
             return -1;

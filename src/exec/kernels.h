@@ -11,7 +11,8 @@
  *   in by the caller, sized by the matching `kern_X_cache_floats` / `kern_X_work_floats` function.
  * - Recurrent kernels run one layer in one direction. With `reverse` they process t = T-1 ... 0,
  *   and y[t] stays aligned with input x[t]. h0/c0 are the state entering the first processed step
- *   (NULL = zeros); hT/cT receive the state after the last processed step (NULL = not wanted).
+ *   (NULL = zeros); hT/cT receive the state after the last processed step (NULL = not wanted);
+ *   they travel in the structs below.
  *   hT/cT may be the same buffers as h0/c0 (state carried from one window to the next); no
  *   other arguments may overlap.
  *   Stacking layers, dropout between them and concatenating directions are the caller's job.
@@ -38,6 +39,51 @@
 typedef enum KernAct { KERN_ACT_NONE, KERN_ACT_TANH, KERN_ACT_RELU, KERN_ACT_SIGMOID } KernAct;
 
 /* ---------------------------------------------------------------------------------------------
+ * Arguments of the recurrent kernels, grouped so that a swapped pair does not compile: the
+ * state entering the window and the state leaving it, and their gradients, are four different
+ * types; weights and weight gradients two more.
+ * ------------------------------------------------------------------------------------------- */
+
+/* One call's sizes: T steps, B streams, input width In, hidden width H, and the direction. */
+typedef struct KernRecShape {
+    int T, B, In, H;
+    bool reverse;
+} KernRecShape;
+
+/* A recurrent layer's weights as PyTorch stores them (w_ih [G*H][I], w_hh [G*H][H], biases
+ * [G*H] or NULL; G = 4 for the LSTM, 3 for the GRU, 1 for the Elman RNN). */
+typedef struct KernRecWeights {
+    const float *w_ih, *w_hh, *b_ih, *b_hh;
+} KernRecWeights;
+
+/* Their gradients, accumulated by backward (same shapes; bias gradients may be NULL). */
+typedef struct KernRecGrads {
+    float *dw_ih, *dw_hh, *db_ih, *db_hh;
+} KernRecGrads;
+
+/* The state entering the first processed step: h [B][H] and, for the LSTM, c [B][H] (each
+ * NULL = zeros; GRU and RNN do not read c). */
+typedef struct KernStateIn {
+    const float *h, *c;
+} KernStateIn;
+
+/* The state after the last processed step (each NULL = not wanted; may be the same buffers as
+ * the KernStateIn of the call). */
+typedef struct KernStateOut {
+    float *h, *c;
+} KernStateOut;
+
+/* Gradient of the final state, read by backward (each NULL = zero). */
+typedef struct KernDStateIn {
+    const float *dh, *dc;
+} KernDStateIn;
+
+/* Gradient of the initial state, accumulated by backward (each NULL = not wanted). */
+typedef struct KernDStateOut {
+    float *dh, *dc;
+} KernDStateOut;
+
+/* ---------------------------------------------------------------------------------------------
  * LSTM (PyTorch gate order i, f, g, o)
  *   [i f g o] = x W_ih^T + b_ih + h_prev W_hh^T + b_hh
  *   i, f, o = sigmoid(.), g = tanh(.)
@@ -54,24 +100,21 @@ size_t kern_lstm_work_floats(int T, int B, int H);
 /* Forward over the window. Input projection for all T*B rows is one GEMM; each step adds one
  * recurrent GEMM and the fused gate math. cache is kern_lstm_cache_floats(T, B, H, train) floats;
  * with train it holds what kern_lstm_backward needs and must not change in between.
- *   x    [T][B][I]        w_ih [4H][I]   w_hh [4H][H]   b_ih, b_hh [4H] or NULL
- *   h0, c0 [B][H] or NULL  y [T][B][H]    hT, cT [B][H] or NULL */
-void kern_lstm_forward(int T, int B, int In, int H, bool reverse, bool train,
-                       const float *x, const float *h0, const float *c0,
-                       const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                       float *y, float *hT, float *cT, float *cache);
+ *   x    [T][B][I]        w: w_ih [4H][I]   w_hh [4H][H]   b_ih, b_hh [4H] or NULL
+ *   s0: h0, c0 [B][H] or NULL  y [T][B][H]    sT: hT, cT [B][H] or NULL */
+void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                       KernRecWeights w, float *y, KernStateOut sT, float *cache);
 
 /* Backward over the window (BPTT), from the cache of a train-mode forward with the same inputs.
  * Per step: gate derivatives, then dh_prev with one GEMM; after the loop dW_ih, dW_hh and dx are
  * one GEMM each over all T*B rows and the bias grads are column sums.
- *   dy [T][B][H] or NULL (gradient of y)   dhT, dcT [B][H] or NULL (gradient of the final state)
- *   dx [T][B][I] or NULL   dh0, dc0 [B][H] or NULL   dw_ih [4H][I]   dw_hh [4H][H]
- *   db_ih, db_hh [4H] or NULL   work kern_lstm_work_floats(T, B, H) floats */
-void kern_lstm_backward(int T, int B, int In, int H, bool reverse,
-                        const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                        const float *dy, const float *dhT, const float *dcT,
-                        float *dx, float *dh0, float *dc0,
-                        float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work);
+ *   dy [T][B][H] or NULL (gradient of y)   dsT: dhT, dcT [B][H] or NULL (gradient of the final
+ *   state)   dx [T][B][I] or NULL   ds0: dh0, dc0 [B][H] or NULL   dw: dw_ih [4H][I]
+ *   dw_hh [4H][H]   db_ih, db_hh [4H] or NULL   work kern_lstm_work_floats(T, B, H) floats
+ *   (w.b_ih and w.b_hh are not read) */
+void kern_lstm_backward(KernRecShape sh, const float *x, KernRecWeights w, const float *cache,
+                        const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
+                        KernRecGrads dw, float *work);
 
 /* ---------------------------------------------------------------------------------------------
  * GRU (PyTorch gate order r, z, n; reset applied after the recurrent product)
@@ -87,20 +130,17 @@ size_t kern_gru_cache_floats(int T, int B, int H, bool train);
 /* Backward workspace (about 6*T*B*H). */
 size_t kern_gru_work_floats(int T, int B, int H);
 
-/* Shapes as for the LSTM with 3H gate rows and no cell state:
- *   x [T][B][I]  w_ih [3H][I]  w_hh [3H][H]  b_ih, b_hh [3H] or NULL  h0 [B][H] or NULL
- *   y [T][B][H]  hT [B][H] or NULL  cache kern_gru_cache_floats(T, B, H, train) floats */
-void kern_gru_forward(int T, int B, int In, int H, bool reverse, bool train,
-                      const float *x, const float *h0,
-                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                      float *y, float *hT, float *cache);
-/*   dy [T][B][H] or NULL  dhT [B][H] or NULL  dx [T][B][I] or NULL  dh0 [B][H] or NULL
- *   dw_ih [3H][I]  dw_hh [3H][H]  db_ih, db_hh [3H] or NULL  work kern_gru_work_floats floats */
-void kern_gru_backward(int T, int B, int In, int H, bool reverse,
-                       const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                       const float *dy, const float *dhT,
-                       float *dx, float *dh0,
-                       float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work);
+/* Shapes as for the LSTM with 3H gate rows and no cell state (the .c of states is not used):
+ *   x [T][B][I]  w: w_ih [3H][I]  w_hh [3H][H]  b_ih, b_hh [3H] or NULL  s0.h [B][H] or NULL
+ *   y [T][B][H]  sT.h [B][H] or NULL  cache kern_gru_cache_floats(T, B, H, train) floats */
+void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                      KernRecWeights w, float *y, KernStateOut sT, float *cache);
+/*   dy [T][B][H] or NULL  dsT.dh [B][H] or NULL  dx [T][B][I] or NULL  ds0.dh [B][H] or NULL
+ *   dw: dw_ih [3H][I]  dw_hh [3H][H]  db_ih, db_hh [3H] or NULL  work kern_gru_work_floats
+ *   floats */
+void kern_gru_backward(KernRecShape sh, const float *x, KernRecWeights w,
+                       const float *cache, const float *dy, KernDStateIn dsT, float *dx,
+                       KernDStateOut ds0, KernRecGrads dw, float *work);
 
 /* ---------------------------------------------------------------------------------------------
  * Elman RNN: h = act(x W_ih^T + b_ih + h_prev W_hh^T + b_hh), act = tanh or relu
@@ -111,20 +151,16 @@ size_t kern_rnn_cache_floats(int T, int B, int H, bool train);
 /* Backward workspace (about T*B*H). */
 size_t kern_rnn_work_floats(int T, int B, int H);
 
-/* act is KERN_ACT_TANH or KERN_ACT_RELU.
- *   x [T][B][I]  w_ih [H][I]  w_hh [H][H]  b_ih, b_hh [H] or NULL  h0 [B][H] or NULL
- *   y [T][B][H]  hT [B][H] or NULL  cache kern_rnn_cache_floats(T, B, H, train) floats */
-void kern_rnn_forward(int T, int B, int In, int H, bool reverse, bool train, KernAct act,
-                      const float *x, const float *h0,
-                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                      float *y, float *hT, float *cache);
-/*   dy [T][B][H] or NULL  dhT [B][H] or NULL  dx [T][B][I] or NULL  dh0 [B][H] or NULL
- *   dw_ih [H][I]  dw_hh [H][H]  db_ih, db_hh [H] or NULL  work kern_rnn_work_floats floats */
-void kern_rnn_backward(int T, int B, int In, int H, bool reverse, KernAct act,
-                       const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                       const float *dy, const float *dhT,
-                       float *dx, float *dh0,
-                       float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work);
+/* act is KERN_ACT_TANH or KERN_ACT_RELU (the .c of states is not used).
+ *   x [T][B][I]  w: w_ih [H][I]  w_hh [H][H]  b_ih, b_hh [H] or NULL  s0.h [B][H] or NULL
+ *   y [T][B][H]  sT.h [B][H] or NULL  cache kern_rnn_cache_floats(T, B, H, train) floats */
+void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, KernStateIn s0,
+                      KernRecWeights w, float *y, KernStateOut sT, float *cache);
+/*   dy [T][B][H] or NULL  dsT.dh [B][H] or NULL  dx [T][B][I] or NULL  ds0.dh [B][H] or NULL
+ *   dw: dw_ih [H][I]  dw_hh [H][H]  db_ih, db_hh [H] or NULL  work kern_rnn_work_floats floats */
+void kern_rnn_backward(KernRecShape sh, KernAct act, const float *x, KernRecWeights w,
+                       const float *cache, const float *dy, KernDStateIn dsT, float *dx,
+                       KernDStateOut ds0, KernRecGrads dw, float *work);
 
 /* ---------------------------------------------------------------------------------------------
  * Layers applied row by row (n rows = T*B for a sequence, or B after pooling)

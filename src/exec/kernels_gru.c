@@ -69,11 +69,14 @@ static void gru_cell(int B, int H, float *g, const float *hproj, const float *bi
 
 /* Forward: x W_ih^T for the whole window in one GEMM; per step one GEMM for h_prev W_hh^T into
  * hproj and the fused cell. See kernels.h for shapes. */
-void kern_gru_forward(int T, int B, int In, int H, bool reverse, bool train,
-                      const float *x, const float *h0,
-                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                      float *y, float *hT, float *cache)
+void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                      KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
+    const float *h0 = s0.h;
+    float *hT = sT.h;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         if (hT && bh)
@@ -118,12 +121,16 @@ void kern_gru_forward(int T, int B, int In, int H, bool reverse, bool train,
  *   dGx = [a_r, a_z, a_n]   dGh = [a_r, a_z, a_n * r]
  *   dh_prev = dGh W_hh + dh * z
  * then dW_ih += dGx^T x, dW_hh += dGh^T h_prev, dx += dGx W_ih, db_ih, db_hh column sums. */
-void kern_gru_backward(int T, int B, int In, int H, bool reverse,
-                       const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                       const float *dy, const float *dhT,
-                       float *dx, float *dh0,
-                       float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work)
+void kern_gru_backward(KernRecShape sh, const float *x, KernRecWeights w,
+                       const float *cache, const float *dy, KernDStateIn dsT, float *dx,
+                       KernDStateOut ds0, KernRecGrads dw, float *work)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh;
+    float *dw_ih = dw.dw_ih, *dw_hh = dw.dw_hh, *db_ih = dw.db_ih, *db_hh = dw.db_hh;
+    const float *dhT = dsT.dh;
+    float *dh0 = ds0.dh;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         kern_add_if(bh, dhT, dh0);

@@ -63,11 +63,14 @@ static void lstm_cell(int B, int H, float *g, const float *bias, const float *cp
 
 /* Forward: gates = x W_ih^T for the whole window in one GEMM, then per step
  * gates_t += h_prev W_hh^T and the fused cell. See kernels.h for shapes. */
-void kern_lstm_forward(int T, int B, int In, int H, bool reverse, bool train,
-                       const float *x, const float *h0, const float *c0,
-                       const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                       float *y, float *hT, float *cT, float *cache)
+void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
+                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
+    const float *h0 = s0.h, *c0 = s0.c;
+    float *hT = sT.h, *cT = sT.c;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         if (hT && bh)
@@ -125,12 +128,16 @@ void kern_lstm_forward(int T, int B, int In, int H, bool reverse, bool train,
  *   dG_i = dc * g * i(1-i)   dG_f = dc * c_prev * f(1-f)   dG_g = dc * i * (1-g^2)
  *   dG_o = dh * tanh(c) * o(1-o);   dc_prev = dc * f;   dh_prev = dG W_hh
  * then dW_ih += dG^T x, dW_hh += dG^T h_prev, dx += dG W_ih, db += column sums of dG. */
-void kern_lstm_backward(int T, int B, int In, int H, bool reverse,
-                        const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                        const float *dy, const float *dhT, const float *dcT,
-                        float *dx, float *dh0, float *dc0,
-                        float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work)
+void kern_lstm_backward(KernRecShape sh, const float *x, KernRecWeights w, const float *cache,
+                        const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
+                        KernRecGrads dw, float *work)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh;
+    float *dw_ih = dw.dw_ih, *dw_hh = dw.dw_hh, *db_ih = dw.db_ih, *db_hh = dw.db_hh;
+    const float *dhT = dsT.dh, *dcT = dsT.dc;
+    float *dh0 = ds0.dh, *dc0 = ds0.dc;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         kern_add_if(bh, dhT, dh0);

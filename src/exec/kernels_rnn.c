@@ -36,11 +36,14 @@ static void rnn_cell(int B, int H, KernAct act, float *a, const float *bias, flo
 
 /* Forward: a = x W_ih^T for the window in one GEMM, then per step
  *   h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for shapes. */
-void kern_rnn_forward(int T, int B, int In, int H, bool reverse, bool train, KernAct act,
-                      const float *x, const float *h0,
-                      const float *w_ih, const float *w_hh, const float *b_ih, const float *b_hh,
-                      float *y, float *hT, float *cache)
+void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, KernStateIn s0,
+                      KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
+    const float *h0 = s0.h;
+    float *hT = sT.h;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         if (hT && bh)
@@ -75,12 +78,16 @@ void kern_rnn_forward(int T, int B, int In, int H, bool reverse, bool train, Ker
 /* Backward, per step in reverse processing order:
  *   dh += dy[t];  dG = dh * act'(h)  (tanh: 1 - h^2, relu: h > 0);  dh_prev = dG W_hh
  * then dW_ih += dG^T x, dW_hh += dG^T h_prev, dx += dG W_ih, both bias grads += column sums. */
-void kern_rnn_backward(int T, int B, int In, int H, bool reverse, KernAct act,
-                       const float *x, const float *w_ih, const float *w_hh, const float *cache,
-                       const float *dy, const float *dhT,
-                       float *dx, float *dh0,
-                       float *dw_ih, float *dw_hh, float *db_ih, float *db_hh, float *work)
+void kern_rnn_backward(KernRecShape sh, KernAct act, const float *x, KernRecWeights w,
+                       const float *cache, const float *dy, KernDStateIn dsT, float *dx,
+                       KernDStateOut ds0, KernRecGrads dw, float *work)
 {
+    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    bool reverse = sh.reverse;
+    const float *w_ih = w.w_ih, *w_hh = w.w_hh;
+    float *dw_ih = dw.dw_ih, *dw_hh = dw.dw_hh, *db_ih = dw.db_ih, *db_hh = dw.db_hh;
+    const float *dhT = dsT.dh;
+    float *dh0 = ds0.dh;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
     if (T <= 0 || B <= 0 || H <= 0) {
         kern_add_if(bh, dhT, dh0);

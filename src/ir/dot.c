@@ -20,13 +20,14 @@ void ir_dot_model(const IrModel *m, FILE *out)
     fprintf(out, "\" {\n  rankdir=TB;\n  node [shape=box, fontname=\"Helvetica\"];\n");
     for (int i = 0; i < m->nlayers; i++) {
         const IrLayer *l = &m->layers[i];
-        const char *kind = l->kind == IR_LAYER_RECURRENT && l->ncells ? l->cells[0].name
-                                                                      : ir_layer_spelling[l->kind];
+        bool cells = ir_layer_facts[l->kind].cells;
+        const char *kind = cells && l->ncells ? l->cells[0].name
+                                              : ir_layer_facts[l->kind].spelling;
         fprintf(out, "  l%d [label=\"", i);
         put_escaped(out, l->label);
         fprintf(out, "\\n");
         put_escaped(out, kind);
-        if (l->kind == IR_LAYER_RECURRENT && (l->num_layers > 1 || l->bidirectional))
+        if (cells && (l->num_layers > 1 || l->bidirectional))
             fprintf(out, " (%d layer%s%s)", l->num_layers, l->num_layers > 1 ? "s" : "",
                     l->bidirectional ? ", bidirectional" : "");
         if (l->tokens)
@@ -35,7 +36,7 @@ void ir_dot_model(const IrModel *m, FILE *out)
             fprintf(out, "\\n%s%d\"", l->sequence ? "" : "per sequence: ", l->width);
         if (i == m->output)
             fprintf(out, ", peripheries=2");
-        if (l->kind == IR_LAYER_RECURRENT)
+        if (cells)
             fprintf(out, ", style=filled, fillcolor=\"#e8f0ff\"");
         fprintf(out, "];\n");
     }

@@ -1,4 +1,4 @@
-/* ir: the tables of op and layer spellings, and small lookups over an IrModel. */
+/* ir: the tables of op spellings and layer-kind facts, and small lookups over an IrModel. */
 #include "ir/ir.h"
 
 #include <stdlib.h>
@@ -16,9 +16,16 @@ const int ir_op_arity[IR_OP_COUNT] = {
 #undef IR_OP
 };
 
-const char *const ir_layer_spelling[IR_LAYER_COUNT] = {
-#define X(name, spelling) spelling,
+const IrLayerFacts ir_layer_facts[IR_LAYER_COUNT] = {
+#define X(name, spelling, input, gives, reads, keeps, cells, probs, show) \
+    { spelling, input, gives, reads, keeps, cells, probs, show },
     IR_LAYER_KINDS(X)
+#undef X
+};
+
+const char *const ir_role_spelling[IR_ROLE_COUNT] = {
+#define X(name, spelling) spelling,
+    IR_TENSOR_ROLES(X)
 #undef X
 };
 

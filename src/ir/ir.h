@@ -89,32 +89,88 @@ typedef struct IrCell {
 
 /* ---- model graphs ----------------------------------------------------------------------- */
 
+/* What --explain prints after a layer's spelling (the one IrLayer field that describes it). */
+typedef enum IrLayerShow {
+    IR_SHOW_NONE,       /* the spelling alone */
+    IR_SHOW_CELL,       /* the cell's name, layers=N, bidirectional or reverse */
+    IR_SHOW_ACT,        /* the activation */
+    IR_SHOW_POOL,       /* the pooling mode */
+    IR_SHOW_P           /* the dropout probability */
+} IrLayerShow;
+
+/* Every layer kind, one row each: its constant, its spelling, and the static facts that sema,
+ * the executor, --explain and the graph writer read instead of switching on the kind:
+ *   input   the model's first layer, filled from the window's data
+ *   gives   its output is token ids [T][B] (IrLayer.tokens)
+ *   reads   it reads token ids (from the token input) rather than vectors
+ *   keeps   its output keeps the input's sequence axis (false: pool, [T][B][n] -> [B][n])
+ *   cells   it runs recurrent cells (IrLayer.cells)
+ *   probs   its output is a probability distribution per row: cross-entropy is taken on its
+ *           input's logits instead (fused log-softmax), and sampling draws from it directly
+ *   show    what --explain prints after the spelling
+ * Adding a kind: a row here; its call(s) and semantic check in src/lang/sema_model_kinds.c;
+ * its executor hooks in src/exec/layer_<kind>.c, declared in layer_kinds.h and put in the
+ * table of exec_layers.c. */
 #define IR_LAYER_KINDS(X) \
-    X(INPUT_TOKENS, "input tokens") \
-    X(INPUT_VECTOR, "input vector") \
-    X(EMBEDDING,    "embedding")    \
-    X(ONEHOT,       "onehot")       \
-    X(RECURRENT,    "recurrent")    \
-    X(DENSE,        "dense")        \
-    X(DROPOUT,      "dropout")      \
-    X(LAYERNORM,    "layernorm")    \
-    X(POOL,         "pool")         \
-    X(CONCAT,       "concat")       \
-    X(ADD,          "add")          \
-    X(SOFTMAX,      "softmax")
+    /* NAME         spelling        input  gives  reads  keeps  cells  probs  show */          \
+    X(INPUT_TOKENS, "input tokens", true,  true,  false, true,  false, false, IR_SHOW_NONE)  \
+    X(INPUT_VECTOR, "input vector", true,  false, false, true,  false, false, IR_SHOW_NONE)  \
+    X(EMBEDDING,    "embedding",    false, false, true,  true,  false, false, IR_SHOW_NONE)  \
+    X(ONEHOT,       "onehot",       false, false, true,  true,  false, false, IR_SHOW_NONE)  \
+    X(RECURRENT,    "recurrent",    false, false, false, true,  true,  false, IR_SHOW_CELL)  \
+    X(DENSE,        "dense",        false, false, false, true,  false, false, IR_SHOW_ACT)   \
+    X(DROPOUT,      "dropout",      false, false, false, true,  false, false, IR_SHOW_P)     \
+    X(LAYERNORM,    "layernorm",    false, false, false, true,  false, false, IR_SHOW_NONE)  \
+    X(POOL,         "pool",         false, false, false, false, false, false, IR_SHOW_POOL)  \
+    X(CONCAT,       "concat",       false, false, false, true,  false, false, IR_SHOW_NONE)  \
+    X(ADD,          "add",          false, false, false, true,  false, false, IR_SHOW_NONE)  \
+    X(SOFTMAX,      "softmax",      false, false, false, true,  false, true,  IR_SHOW_NONE)
 
 typedef enum IrLayerKind {
-#define X(name, spelling) IR_LAYER_##name,
+#define X(name, spelling, input, gives, reads, keeps, cells, probs, show) IR_LAYER_##name,
     IR_LAYER_KINDS(X)
 #undef X
     IR_LAYER_COUNT
 } IrLayerKind;
 
-extern const char *const ir_layer_spelling[IR_LAYER_COUNT];
+/* The static facts of one layer kind (the columns of IR_LAYER_KINDS). */
+typedef struct IrLayerFacts {
+    const char *spelling;
+    bool input, gives_tokens, reads_tokens, keeps_sequence, cells, probs;
+    IrLayerShow show;
+} IrLayerFacts;
 
-/* Which fused kernel may run a recurrent layer (IR_CELL_USER: only the cell interpreter). */
+/* Indexed by IrLayerKind. */
+extern const IrLayerFacts ir_layer_facts[IR_LAYER_COUNT];
+
+/* The facts of kind k; NULL for a value outside the enum (a malformed hand-built model). */
+static inline const IrLayerFacts *ir_layer_kind_facts(IrLayerKind k)
+{
+    return (unsigned)k < IR_LAYER_COUNT ? &ir_layer_facts[k] : NULL;
+}
+
+/* The roles of a layer's trained tensors (IrLayer.tensor): embedding: weight [V][E]; dense:
+ * weight [N][in], bias [N]; layernorm: weight, bias [n]. Recurrent layers bind their tensors
+ * through their cells' params (IrParam.tensor) instead. */
+#define IR_TENSOR_ROLES(X) \
+    X(WEIGHT, "weight")        \
+    X(BIAS,   "bias")
+
+typedef enum IrTensorRole {
+#define X(name, spelling) IR_ROLE_##name,
+    IR_TENSOR_ROLES(X)
+#undef X
+    IR_ROLE_COUNT
+} IrTensorRole;
+enum { IR_NO_TENSOR = -1 };
+
+/* The suffix of a role's tensor name ("dense1.weight"), indexed by IrTensorRole. */
+extern const char *const ir_role_spelling[IR_ROLE_COUNT];
+
+/* Which fused kernel may run a recurrent layer (IR_CELL_USER: only the cell interpreter). The
+ * executor's table of fused cells (src/exec/exec_fused.c) has one row per value. */
 typedef enum IrBuiltin { IR_CELL_USER, IR_CELL_RNN_TANH, IR_CELL_RNN_RELU, IR_CELL_LSTM,
-                         IR_CELL_GRU } IrBuiltin;
+                         IR_CELL_GRU, IR_CELL_COUNT } IrBuiltin;
 typedef enum IrActivation { IR_ACT_NONE, IR_ACT_TANH, IR_ACT_RELU, IR_ACT_SIGMOID } IrActivation;
 typedef enum IrPool { IR_POOL_LAST, IR_POOL_MEAN, IR_POOL_MAX } IrPool;
 
@@ -151,6 +207,7 @@ typedef struct IrLayer {
     int ncells;
     /* trained tensors of this layer: tensors[first_tensor .. first_tensor + ntensors) */
     int first_tensor, ntensors;
+    int tensor[IR_ROLE_COUNT];  /* by IrTensorRole: index into IrModel.tensors, or IR_NO_TENSOR */
 } IrLayer;
 
 /* A value of a data/train setting, validated by sema, interpreted by src/train. */

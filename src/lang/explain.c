@@ -161,8 +161,8 @@ static const char *kind_str(const IrLayer *l, char *buf, size_t cap)
 {
     static const char *const acts[] = { "", " tanh", " relu", " sigmoid" };
     static const char *const pools[] = { "last", "mean", "max" };
-    switch (l->kind) {
-    case IR_LAYER_RECURRENT: {
+    switch (ir_layer_facts[l->kind].show) {
+    case IR_SHOW_CELL: {
         int n = snprintf(buf, cap, "%s", l->ncells ? l->cells[0].name : "cell");
         if (l->num_layers > 1 && n >= 0 && (size_t)n < cap)
             n += snprintf(buf + n, cap - (size_t)n, ", layers=%d", l->num_layers);
@@ -171,10 +171,13 @@ static const char *kind_str(const IrLayer *l, char *buf, size_t cap)
                      : l->ncells && l->cells[0].reverse ? ", reverse" : "");
         break;
     }
-    case IR_LAYER_DENSE: snprintf(buf, cap, "dense%s", acts[l->act]); break;
-    case IR_LAYER_POOL: snprintf(buf, cap, "pool %s", pools[l->pool]); break;
-    case IR_LAYER_DROPOUT: snprintf(buf, cap, "dropout %g", l->p); break;
-    default: snprintf(buf, cap, "%s", ir_layer_spelling[l->kind]); break;
+    case IR_SHOW_ACT: snprintf(buf, cap, "%s%s", ir_layer_facts[l->kind].spelling, acts[l->act]);
+        break;
+    case IR_SHOW_POOL: snprintf(buf, cap, "%s %s", ir_layer_facts[l->kind].spelling,
+                                pools[l->pool]);
+        break;
+    case IR_SHOW_P: snprintf(buf, cap, "%s %g", ir_layer_facts[l->kind].spelling, l->p); break;
+    case IR_SHOW_NONE: snprintf(buf, cap, "%s", ir_layer_facts[l->kind].spelling); break;
     }
     return buf;
 }

@@ -25,7 +25,7 @@
  *    (hidden=), dense(units=), dropout(p=), pool(mode=), tokens(vocab=), vector(size=); user
  *    cells take their size parameters positionally or by name, with defaults `cell c(H, K = 2)`.
  *  - The input layer is labelled `input`; its IrLayer.width is 1 for token ids (vocab in
- *    IrLayer.vocab). `residual { }` adds an IR_LAYER_ADD layer named residual<n> with inputs
+ *    IrLayer.vocab). `residual { }` adds an `add` layer named residual<n> with inputs
  *    (group input, group output). Labels inside `repeat` resolve to the same iteration first.
  *  - Initialisers as PyTorch: embedding normal(1); dense weight and bias uniform(+-1/sqrt(in));
  *    layernorm weight 1, bias 0; cell params uniform(+-1/sqrt(H)), H the first size parameter.

@@ -3,39 +3,15 @@
  * the model, recurrent layers get one IrCell per stacked layer and direction, and every trained
  * tensor is named as in PyTorch's state_dict (LANGUAGE.md sections 3 and 6).
  *
- * The pass is split in three: this file (the statements: input, layers, repeat, residual,
- * concat/add), sema_model_layer.c (labels, new layers, tensors, call arguments) and
- * sema_model_rnn.c (recurrent layers and their cells); sema_model_int.h holds what they share. */
-#include <math.h>
+ * The pass is split in four: this file (the statements: input, layers, repeat, residual),
+ * sema_model_kinds.c (the table of layer calls and each kind's check), sema_model_layer.c
+ * (labels, new layers, tensors, call arguments) and sema_model_rnn.c (recurrent layers and
+ * their cells); sema_model_int.h holds what they share. */
 #include <stdio.h>
 #include <string.h>
 
 #include "lang/sema_model_int.h"
 
-/* The options of a built-in layer: one optional positional argument (also accepted by name)
- * and named options. `from` is accepted everywhere except concat/add. */
-typedef struct LayerSpec {
-    const char *name;
-    IrLayerKind kind;
-    const char *pos;            /* name of the positional argument, or NULL */
-    const char *opts[5];
-} LayerSpec;
-
-static const LayerSpec layer_specs[] = {
-    { "embedding", IR_LAYER_EMBEDDING, "dim", { 0 } },
-    { "onehot", IR_LAYER_ONEHOT, NULL, { 0 } },
-    { "rnn", IR_LAYER_RECURRENT, "hidden", { "layers", "dropout", "bidirectional", "activation" } },
-    { "lstm", IR_LAYER_RECURRENT, "hidden", { "layers", "dropout", "bidirectional" } },
-    { "gru", IR_LAYER_RECURRENT, "hidden", { "layers", "dropout", "bidirectional" } },
-    { "dense", IR_LAYER_DENSE, "units", { "activation" } },
-    { "dropout", IR_LAYER_DROPOUT, "p", { 0 } },
-    { "layernorm", IR_LAYER_LAYERNORM, NULL, { 0 } },
-    { "pool", IR_LAYER_POOL, "mode", { 0 } },
-    { "concat", IR_LAYER_CONCAT, NULL, { 0 } },
-    { "add", IR_LAYER_ADD, NULL, { 0 } },
-    { "softmax", IR_LAYER_SOFTMAX, NULL, { 0 } },
-};
-enum { NSPECS = sizeof layer_specs / sizeof *layer_specs };
 /* input tokens(vocab=N|auto) | input vector(N) */
 static int input_stmt(Sema *s, const AstNode *st)
 {
@@ -133,227 +109,101 @@ static int layer_input(Sema *s, const Args *a, int prev, const Scope *sc, int se
     return sema_resolve_label(s, f, sc, self);
 }
 
-/* concat(a, b, ...) / add(a, b, ...): joins labelled outputs. */
-static void join(Sema *s, int k, const AstNode *call, const Scope *sc)
-{
-    int in[64], n = 0, width = 0;
-    bool is_add = L(s, k)->kind == IR_LAYER_ADD;
-    for (int i = 0; i < call->list.n; i++) {
-        const AstNode *arg = call->list.items[i];
-        if (arg->kind != AST_IDENT) {
-            diag_error(s->d, arg->loc, "%s takes layer labels, e.g. %s(a, b)", call->name,
-                       call->name);
-            return;
-        }
-        if (n == 64) {
-            diag_error(s->d, arg->loc, "too many inputs (the limit is 64)");
-            return;
-        }
-        int j = sema_resolve_label(s, arg, sc, k);
-        if (j < 0)
-            return;
-        if (sema_need_vectors(s, k, j, false) < 0)
-            return;
-        in[n++] = j;
-    }
-    if (n < 2) {
-        diag_error(s->d, call->loc, "%s needs at least two labels, e.g. %s(a, b)", call->name,
-                   call->name);
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        IrLayer *x = L(s, in[i]), *y = L(s, in[0]);
-        if (x->sequence != y->sequence) {
-            diag_error(s->d, call->list.items[i]->loc, "%s gives one vector per sequence but %s "
-                       "gives a sequence; %s needs the same kind", x->sequence ? y->label
-                       : x->label, x->sequence ? x->label : y->label, call->name);
-            return;
-        }
-        if (is_add && x->width != y->width) {
-            diag_error(s->d, call->list.items[i]->loc, "add needs equal widths: %s is [%d] but "
-                       "%s is [%d]", y->label, y->width, x->label, x->width);
-            return;
-        }
-        if (!is_add && (int64_t)width + x->width > SEMA_MAX_SIZE) {
-            diag_error(s->d, call->loc, "the concatenation is too wide (the limit is %d)",
-                       SEMA_MAX_SIZE);
-            return;
-        }
-        width = is_add ? x->width : width + x->width;
-    }
-    sema_set_inputs(s, k, in, n);
-    L(s, k)->width = width;
-    L(s, k)->sequence = L(s, in[0])->sequence;
-}
-
 static int stmt_list(Sema *s, const AstList *list, int first, int prev, const Scope *sc);
 
-/* [label:] layer(args) -- one statement of the model. Returns the new layer or -1. */
+enum { MAX_LAYER_NAMES = 256 };    /* user cells offered as suggestions for a bad name */
+
+/* An unknown layer name: reported with a suggestion among the built-in layers and the user's
+ * cells; the layer goes on, poisoned, so later statements are still checked. */
+static int unknown_layer(Sema *s, const AstNode *st, const Scope *sc)
+{
+    const AstNode *call = st->a;
+    const char *cand[MAX_LAYER_NAMES + 32];
+    char list[400];
+    int nbuiltin = sema_layer_names(cand, 32), n = nbuiltin;
+    for (int i = 0; i < s->ncells && n < nbuiltin + MAX_LAYER_NAMES; i++)
+        if (!s->cells[i].prelude)
+            cand[n++] = s->cells[i].name;
+    const char *sug = sema_suggest(call->name, cand, n);
+    DiagMessage *m = sug ? diag_error(s->d, call->name_loc, "unknown layer '%s'; did you mean "
+                                      "'%s'?", call->name, sug)
+                         : diag_error(s->d, call->name_loc, "unknown layer '%s'", call->name);
+    diag_help(m, "valid layers are %s", sema_join(cand, n, list, sizeof list));
+    int k = sema_new_layer(s, IR_LAYER_DENSE, call->name, st, sc);
+    if (k >= 0)
+        L(s, k)->width = POISON;
+    return k;
+}
+
+/* The options a call accepts into valid[] (returns how many) and its positional limit: the
+ * row's positional name and options, or a user cell's size parameters plus bidirectional and
+ * reverse; from= except for concat/add. */
+static int layer_options(const SemaLayerSpec *spec, const SemaCellDef *def, const char **valid,
+                         int *maxpos)
+{
+    int n = 0;
+    *maxpos = 0;
+    if (spec->name) {
+        if (spec->pos)
+            valid[n++] = spec->pos, *maxpos = 1;
+        for (int i = 0; i < 5 && spec->opts[i]; i++)
+            valid[n++] = spec->opts[i];
+        if (spec->joins)
+            *maxpos = SEMA_MAX_JOIN;
+    } else {
+        for (int i = 0; i < def->def->params.n && i < SEMA_MAX_ENV; i++)
+            valid[n++] = def->def->params.items[i]->name;
+        *maxpos = n;
+        valid[n++] = "bidirectional";
+        valid[n++] = "reverse";
+    }
+    if (!spec->joins)
+        valid[n++] = "from";
+    return n;
+}
+
+/* [label:] layer(args) -- one statement of the model: the call's row (sema_model_kinds.c) or a
+ * user cell, its options checked, its input (from= or the previous statement), then the row's
+ * check; the sequence axis follows the kind's facts. Returns the new layer or -1. */
 static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
 {
     const AstNode *call = st->a;
     if (!call || call->kind != AST_CALL)
         return -1;
-    const LayerSpec *spec = NULL;
-    for (int i = 0; i < NSPECS; i++)
-        if (strcmp(layer_specs[i].name, call->name) == 0)
-            spec = &layer_specs[i];
-    bool builtin_rec = spec && spec->kind == IR_LAYER_RECURRENT;
-    SemaCellDef *def = builtin_rec ? sema_find_cell(s, call->name) : NULL;
+    const SemaLayerSpec *spec = sema_layer_spec(call->name);
+    SemaCellDef *def = spec && spec->cell ? sema_find_cell(s, call->name) : NULL;
     if (!spec) {
         def = sema_find_cell(s, call->name);
-        if (!def || !strcmp(call->name, "rnn_relu")) {
-            const char *cand[NSPECS + 256];
-            char list[400];
-            int n = 0;
-            for (int i = 0; i < NSPECS; i++)
-                cand[n++] = layer_specs[i].name;
-            for (int i = 0; i < s->ncells && n < NSPECS + 256; i++)
-                if (!s->cells[i].prelude)
-                    cand[n++] = s->cells[i].name;
-            const char *sug = sema_suggest(call->name, cand, n);
-            DiagMessage *m = sug ? diag_error(s->d, call->name_loc, "unknown layer '%s'; did "
-                                              "you mean '%s'?", call->name, sug)
-                                 : diag_error(s->d, call->name_loc, "unknown layer '%s'",
-                                              call->name);
-            diag_help(m, "valid layers are %s", sema_join(cand, n, list, sizeof list));
-            int k = sema_new_layer(s, IR_LAYER_DENSE, call->name, st, sc);
-            if (k >= 0)
-                L(s, k)->width = POISON;
-            return k;
-        }
+        if (!def || !strcmp(call->name, "rnn_relu"))
+            return unknown_layer(s, st, sc);
+        spec = &sema_user_cell_spec;
     }
-    /* option list: positional name(s), named options, from= */
     const char *valid[SEMA_MAX_ENV + 8];
-    int nvalid = 0, maxpos = 0;
-    if (spec) {
-        if (spec->pos)
-            valid[nvalid++] = spec->pos, maxpos = 1;
-        for (int i = 0; i < 5 && spec->opts[i]; i++)
-            valid[nvalid++] = spec->opts[i];
-        if (spec->kind == IR_LAYER_CONCAT || spec->kind == IR_LAYER_ADD)
-            maxpos = 64;
-    } else {
-        for (int i = 0; i < def->def->params.n && i < SEMA_MAX_ENV; i++)
-            valid[nvalid++] = def->def->params.items[i]->name;
-        maxpos = nvalid;
-        valid[nvalid++] = "bidirectional";
-        valid[nvalid++] = "reverse";
-    }
-    bool joins = spec && (spec->kind == IR_LAYER_CONCAT || spec->kind == IR_LAYER_ADD);
-    if (!joins)
-        valid[nvalid++] = "from";
-    int k = sema_new_layer(s, spec ? spec->kind : IR_LAYER_RECURRENT, call->name, st, sc);
+    int maxpos, nvalid = layer_options(spec, def, valid, &maxpos);
+    int k = sema_new_layer(s, spec->kind, call->name, st, sc);
     if (k < 0)
         return -1;
     L(s, k)->width = POISON;
     Args a;
     if (sema_split_args(s, call, call->name, valid, nvalid, maxpos, &a) < 0)
         return k;
-    if (joins) {
-        join(s, k, call, sc);
-        return k;
-    }
-    /* a bad from= leaves the input unknown (this layer, poisoned): options are still checked */
-    int in = layer_input(s, &a, prev, sc, k);
-    if (in < 0)
-        in = k;
-    if (sema_set_inputs(s, k, &in, 1) < 0)
-        return k;
-    if (!spec || builtin_rec) {
-        sema_recurrent(s, k, call, def, &a, in, builtin_rec);
-        return k;
-    }
-    const AstNode *v = spec->pos ? sema_arg(&a, 0, spec->pos) : NULL;
-    if (spec->pos && !v) {
-        diag_error(s->d, call->loc, "%s needs its %s: %s(%s)", spec->name,
-                   spec->kind == IR_LAYER_POOL ? "mode" : "size", spec->name,
-                   spec->kind == IR_LAYER_POOL ? "last|mean|max" : spec->kind ==
-                   IR_LAYER_DROPOUT ? "p" : "N");
-        return k;
-    }
-    IrLayer *x = L(s, in);
-    int n, w = x->width, vocab = x->vocab;
-    bool seq = x->sequence;
-    double p;
-    IrInit init = { IR_INIT_CONST, 0, 0 };
-    switch (spec->kind) {
-    case IR_LAYER_EMBEDDING:
-    case IR_LAYER_ONEHOT:
-        if (spec->kind == IR_LAYER_EMBEDDING &&
-            sema_eval_size(s, v, NULL, "the embedding size", false, &n) < 0)
+    LayerCall lc = { call, spec, &a, spec->pos ? sema_arg(&a, 0, spec->pos) : NULL, k, def, sc };
+    if (!spec->joins) {
+        /* a bad from= leaves the input unknown (this layer, poisoned): options are still
+         * checked */
+        int in = layer_input(s, &a, prev, sc, k);
+        lc.in = in < 0 ? k : in;
+        if (sema_set_inputs(s, k, &lc.in, 1) < 0)
             return k;
-        if (x->width == POISON)
-            return k;
-        if (!x->tokens) {
-            DiagMessage *m = diag_error(s->d, L(s, k)->loc, "%s needs token ids, but %s gives "
-                                        "vectors", spec->name, x->label);
-            diag_help(m, "use it right after `input tokens(vocab=...)`");
+        if (spec->pos_what && !lc.pos) {
+            diag_error(s->d, call->loc, "%s needs its %s: %s(%s)", spec->name, spec->pos_what,
+                       spec->name, spec->pos_hint);
             return k;
         }
-        if (spec->kind == IR_LAYER_ONEHOT) {
-            L(s, k)->vocab = L(s, k)->width = vocab;
-            break;
-        }
-        L(s, k)->vocab = vocab;
-        L(s, k)->size = L(s, k)->width = n;
-        init.kind = IR_INIT_NORMAL;     /* nn.Embedding: N(0, 1) */
-        init.a = 1;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), vocab, n, init);
-        break;
-    case IR_LAYER_DENSE: {
-        static const char *const acts[] = { "none", "tanh", "relu", "sigmoid" };
-        int act = 0;
-        const AstNode *av = sema_arg(&a, -1, "activation");
-        if (sema_eval_size(s, v, NULL, "the size of dense", false, &n) < 0 ||
-            (av && sema_arg_word(s, av, "activation", acts, 4, &act) < 0) ||
-            sema_need_vectors(s, k, in, false) < 0)
-            return k;
-        L(s, k)->act = (IrActivation)act;
-        L(s, k)->size = L(s, k)->width = n;
-        /* nn.Linear: weight and bias uniform(-1/sqrt(in), 1/sqrt(in)) */
-        init.kind = IR_INIT_UNIFORM;
-        init.a = -1 / sqrt((double)w);
-        init.b = 1 / sqrt((double)w);
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), n, w, init);
-        sema_add_tensor(s, k, sema_fmt(s, "%s.bias", L(s, k)->label), 0, n, init);
-        break;
     }
-    case IR_LAYER_DROPOUT:
-        if (sema_arg_prob(s, v, "dropout", &p) < 0 || sema_need_vectors(s, k, in, false) < 0)
-            return k;
-        L(s, k)->p = p;
-        L(s, k)->width = w;
-        break;
-    case IR_LAYER_LAYERNORM:
-        if (sema_need_vectors(s, k, in, false) < 0)
-            return k;
-        L(s, k)->width = w;
-        init.a = 1;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.weight", L(s, k)->label), 0, w, init);
-        init.a = 0;
-        sema_add_tensor(s, k, sema_fmt(s, "%s.bias", L(s, k)->label), 0, w, init);
-        break;
-    case IR_LAYER_POOL: {
-        static const char *const modes[] = { "last", "mean", "max" };
-        int mode;
-        if (sema_arg_word(s, v, "pool mode", modes, 3, &mode) < 0 ||
-            sema_need_vectors(s, k, in, true) < 0)
-            return k;
-        L(s, k)->pool = (IrPool)mode;
-        L(s, k)->width = w;
-        seq = false;
-        break;
-    }
-    case IR_LAYER_SOFTMAX:
-        if (sema_need_vectors(s, k, in, false) < 0)
-            return k;
-        L(s, k)->width = w;
-        break;
-    default:
-        break;
-    }
-    L(s, k)->sequence = seq;
+    if (spec->check(s, k, &lc) == 0)
+        L(s, k)->sequence = ir_layer_facts[spec->kind].keeps_sequence &&
+                            L(s, L(s, k)->inputs[0])->sequence;
     return k;
 }
 

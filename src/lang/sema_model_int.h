@@ -1,6 +1,7 @@
 /* sema_model_int: what the parts of the model pass share (sema_model.c: statements;
  * sema_model_layer.c: labels, layers, tensors and call arguments; sema_model_rnn.c: recurrent
- * layers). Internal to src/lang/sema_model*.c.
+ * layers; sema_model_kinds.c: the table of layer calls and each kind's check). Internal to
+ * src/lang/sema_model*.c.
  *
  * Ownership: as sema_int.h -- layers, labels and tensors live in the model's arena, Args and
  * Scope on the caller's stack. */
@@ -26,6 +27,37 @@ typedef struct Args {
 } Args;
 
 enum { POISON = -1 };   /* width of a layer that failed: later checks on it are skipped */
+enum { SEMA_MAX_JOIN = 64 };    /* inputs of one concat/add */
+
+typedef struct SemaLayerSpec SemaLayerSpec;
+
+/* One layer call being analysed, as its kind's check sees it. */
+typedef struct LayerCall {
+    const AstNode *call;
+    const SemaLayerSpec *spec;
+    const Args *a;
+    const AstNode *pos;     /* the positional argument (or the option of that name), or NULL */
+    int in;                 /* the layer it reads (concat/add: unset, they read labels) */
+    SemaCellDef *def;       /* recurrent layers: the cell definition */
+    const Scope *sc;
+} LayerCall;
+
+/* A kind's semantic check: reads the arguments, checks the input, sets the output width (and
+ * the kind's fields) and adds the trained tensors. 0, or -1 after a diagnostic (the layer
+ * stays poisoned). */
+typedef int (*SemaLayerCheck)(Sema *s, int k, const LayerCall *lc);
+
+/* One layer call of the language (a row of sema_model_kinds.c's table). */
+struct SemaLayerSpec {
+    const char *name;           /* as written: "lstm"; NULL for a user cell */
+    IrLayerKind kind;
+    const char *pos;            /* name of the positional argument, or NULL */
+    const char *pos_what, *pos_hint;    /* when it is missing: "dense needs its size: dense(N)" */
+    const char *opts[5];        /* named options (besides from=) */
+    bool joins;                 /* concat/add: layer labels as arguments, no from= */
+    bool cell;                  /* rnn/lstm/gru: instantiates the prelude cell of this name */
+    SemaLayerCheck check;
+};
 
 /* Layer i of the model being built. */
 static inline IrLayer *L(Sema *s, int i) { return &s->m->layers[i]; }
@@ -43,6 +75,8 @@ int sema_new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstNod
 int sema_set_inputs(Sema *s, int k, const int *in, int n);
 /* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows == 0. */
 int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit init);
+/* Appends layer k's tensor of this role, named "<label>.<role>" ("dense1.weight"). */
+int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, int rows, int cols, IrInit init);
 /* Splits a call's arguments and checks named ones against the valid options. */
 int sema_split_args(Sema *s, const AstNode *call, const char *kind, const char *const *valid,
                     int nvalid, int maxpos, Args *a);
@@ -58,9 +92,18 @@ int sema_arg_prob(Sema *s, const AstNode *v, const char *what, double *out);
 /* Refuses token ids where vectors are needed (help: add embedding or onehot). */
 int sema_need_vectors(Sema *s, int k, int in, bool need_seq);
 
+/* --- sema_model_kinds.c --- */
+/* The built-in layer call with this name, or NULL. */
+const SemaLayerSpec *sema_layer_spec(const char *name);
+/* The names of the built-in layer calls into names (at most cap); returns how many. */
+int sema_layer_names(const char **names, int cap);
+/* The row used for a layer made from a user cell. */
+extern const SemaLayerSpec sema_user_cell_spec;
+
 /* --- sema_model_rnn.c --- */
-/* Recurrent layers: rnn/lstm/gru (prelude cells, PyTorch names) or a user cell. */
-void sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const Args *a,
-                    int in, bool builtin);
+/* Recurrent layers: rnn/lstm/gru (prelude cells, PyTorch names) or a user cell. 0, or -1
+ * after a diagnostic. */
+int sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const Args *a,
+                   int in, bool builtin);
 
 #endif

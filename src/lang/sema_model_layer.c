@@ -136,6 +136,8 @@ int sema_new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstNod
     l->first_tensor = s->m->ntensors;
     l->num_layers = 1;
     l->sequence = true;
+    for (int r = 0; r < IR_ROLE_COUNT; r++)
+        l->tensor[r] = IR_NO_TENSOR;
     return s->m->nlayers++;
 }
 
@@ -172,6 +174,16 @@ int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit
     s->m->nparams += t->size;
     L(s, k)->ntensors++;
     return s->m->ntensors++;
+}
+
+/* Appends layer k's tensor of this role, named "<label>.<role>". */
+int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, int rows, int cols, IrInit init)
+{
+    int t = sema_add_tensor(s, k, sema_fmt(s, "%s.%s", L(s, k)->label, ir_role_spelling[role]),
+                            rows, cols, init);
+    if (t >= 0)
+        L(s, k)->tensor[role] = t;
+    return t;
 }
 
 /* Splits a call's arguments and checks named ones against the valid options. */

@@ -1,129 +1,129 @@
 /* sema_model_rnn: recurrent layers -- rnn/lstm/gru from the prelude's cells with PyTorch's
  * tensor names, or a user cell -- one IrCell per stacked layer and direction. Separate because
  * it is the one layer that instantiates cells (sema_cell.c) and names their tensors. */
-#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "lang/sema_model_int.h"
 
-/* Recurrent layers: rnn/lstm/gru (prelude cells, PyTorch names) or a user cell. */
-void sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const Args *a,
-                    int in, bool builtin)
+/* What the options of a recurrent call ask for. */
+typedef struct RecOpts {
+    SemaEnv env;            /* the cell's size parameters */
+    int layers;
+    double p;               /* dropout between stacked layers */
+    bool bidi, rev;
+    SemaCellDef *def;       /* rnn(activation=relu): the prelude's rnn_relu */
+    IrBuiltin builtin;
+} RecOpts;
+
+/* rnn/lstm/gru(H, layers=, dropout=, activation=): the hidden size, stacking, dropout between
+ * levels and (rnn) the activation, which picks the prelude cell and the fused kernel. false
+ * after a diagnostic. */
+static bool builtin_options(Sema *s, const AstNode *call, const Args *a, RecOpts *o)
 {
-    IrLayer *l = L(s, k);
-    int layers = 1, ndir = 1;
-    double p = 0;
-    bool bidi = false, rev = false;
-    SemaEnv env = { .n = 0 };
     bool ok = true;
-    const AstNode *v;
     const char *kind = call->name;
-    if (builtin) {
-        int h;
-        v = sema_arg(a, 0, "hidden");
-        if (!v) {
-            diag_error(s->d, call->loc, "%s needs its hidden size: %s(H)", kind, kind);
-            ok = false;
-        } else if (sema_eval_size(s, v, NULL, "the hidden size", false, &h) < 0) {
-            ok = false;
-        } else {
-            env.b[0].name = def->def->params.n ? def->def->params.items[0]->name : "H";
-            env.b[0].value = h;
-            env.n = 1;
-        }
-        if ((v = sema_arg(a, -1, "layers")) && sema_eval_size(s, v, NULL, "layers", false,
-                                                               &layers) < 0)
-            ok = false;
-        if (layers > SEMA_MAX_REPEAT) {
-            diag_error(s->d, v->loc, "layers is too large: %d (the limit is %d)", layers,
-                       SEMA_MAX_REPEAT);
-            ok = false;
-        }
-        if ((v = sema_arg(a, -1, "dropout")) && sema_arg_prob(s, v, "dropout", &p) < 0)
-            ok = false;
-        if (v && ok && p > 0 && layers == 1) {
-            DiagMessage *m = diag_warning(s->d, v->loc, "dropout=%g has no effect with layers=1",
-                                          p);
-            diag_help(m, "it applies between stacked layers; add a dropout(p) layer instead");
-        }
-        int act = 0;
-        static const char *const acts[] = { "tanh", "relu" };
-        if ((v = sema_arg(a, -1, "activation")) &&
-            sema_arg_word(s, v, "activation", acts, 2, &act) < 0)
-            ok = false;
-        if (act == 1)
-            def = sema_find_cell(s, "rnn_relu");
-        if (!def) {
-            diag_error(s->d, call->loc, "the prelude has no cell for %s", kind);
-            return;
-        }
-        l->builtin = strcmp(kind, "lstm") == 0 ? IR_CELL_LSTM : strcmp(kind, "gru") == 0
-                     ? IR_CELL_GRU : act ? IR_CELL_RNN_RELU : IR_CELL_RNN_TANH;
+    int h;
+    const AstNode *v = sema_arg(a, 0, "hidden");
+    if (!v) {
+        diag_error(s->d, call->loc, "%s needs its hidden size: %s(H)", kind, kind);
+        ok = false;
+    } else if (sema_eval_size(s, v, NULL, "the hidden size", false, &h) < 0) {
+        ok = false;
     } else {
-        /* the cell's size parameters, positionally or by name, with defaults */
-        const AstList *ps = &def->def->params;
-        for (int i = 0; i < ps->n && env.n < SEMA_MAX_ENV; i++) {
-            const AstNode *pn = ps->items[i];
-            v = sema_arg(a, i, pn->name);
-            if (!v && pn->kind == AST_NAMED_ARG)
-                v = pn->a;
-            if (!v) {
-                diag_error(s->d, call->loc, "%s needs its size '%s'", kind, pn->name);
-                ok = false;
-                continue;
-            }
-            char what[96];
-            int n;
-            snprintf(what, sizeof what, "size '%s' of %s", pn->name, kind);
-            if (sema_eval_size(s, v, &env, what, false, &n) < 0) {
-                ok = false;
-                continue;
-            }
-            env.b[env.n].name = pn->name;
-            env.b[env.n++].value = n;
-        }
-        if (a->npos > ps->n) {
-            diag_error(s->d, a->pos[ps->n]->loc, "%s takes %d size%s", kind, ps->n,
-                       ps->n == 1 ? "" : "s");
-            ok = false;
-        }
-        if ((v = sema_arg(a, -1, "reverse")) && sema_arg_bool(s, v, "reverse", &rev) < 0)
-            ok = false;
+        o->env.b[0].name = o->def->def->params.n ? o->def->def->params.items[0]->name : "H";
+        o->env.b[0].value = h;
+        o->env.n = 1;
     }
-    if ((v = sema_arg(a, -1, "bidirectional")) && sema_arg_bool(s, v, "bidirectional", &bidi) < 0)
+    if ((v = sema_arg(a, -1, "layers")) && sema_eval_size(s, v, NULL, "layers", false,
+                                                           &o->layers) < 0)
         ok = false;
-    if (bidi && rev) {
-        diag_error(s->d, call->loc, "reverse=true and bidirectional=true cannot be combined");
+    if (o->layers > SEMA_MAX_REPEAT) {
+        diag_error(s->d, v->loc, "layers is too large: %d (the limit is %d)", o->layers,
+                   SEMA_MAX_REPEAT);
         ok = false;
     }
-    if (sema_need_vectors(s, k, in, true) < 0 || !ok)
-        return;
-    ndir = bidi ? 2 : 1;
-    s->ncell_instances += layers * ndir;
-    if (s->ncell_instances > SEMA_MAX_CELLS) {
-        diag_error(s->d, call->loc, "the model has more than %d recurrent cells",
-                   SEMA_MAX_CELLS);
-        return;
+    if ((v = sema_arg(a, -1, "dropout")) && sema_arg_prob(s, v, "dropout", &o->p) < 0)
+        ok = false;
+    if (v && ok && o->p > 0 && o->layers == 1) {
+        DiagMessage *m = diag_warning(s->d, v->loc, "dropout=%g has no effect with layers=1",
+                                      o->p);
+        diag_help(m, "it applies between stacked layers; add a dropout(p) layer instead");
     }
-    l = L(s, k);
-    l->num_layers = layers;
-    l->bidirectional = bidi;
-    l->p = p;
-    l->ncells = layers * ndir;
+    int act = 0;
+    static const char *const acts[] = { "tanh", "relu" };
+    if ((v = sema_arg(a, -1, "activation")) &&
+        sema_arg_word(s, v, "activation", acts, 2, &act) < 0)
+        ok = false;
+    if (act == 1)
+        o->def = sema_find_cell(s, "rnn_relu");
+    o->builtin = strcmp(kind, "lstm") == 0 ? IR_CELL_LSTM : strcmp(kind, "gru") == 0
+                 ? IR_CELL_GRU : act ? IR_CELL_RNN_RELU : IR_CELL_RNN_TANH;
+    return ok;
+}
+
+/* A user cell's size parameters, positionally or by name, with their defaults; reverse=.
+ * false after a diagnostic. */
+static bool user_cell_options(Sema *s, const AstNode *call, const Args *a, RecOpts *o)
+{
+    bool ok = true;
+    const char *kind = call->name;
+    const AstList *ps = &o->def->def->params;
+    const AstNode *v;
+    for (int i = 0; i < ps->n && o->env.n < SEMA_MAX_ENV; i++) {
+        const AstNode *pn = ps->items[i];
+        v = sema_arg(a, i, pn->name);
+        if (!v && pn->kind == AST_NAMED_ARG)
+            v = pn->a;
+        if (!v) {
+            diag_error(s->d, call->loc, "%s needs its size '%s'", kind, pn->name);
+            ok = false;
+            continue;
+        }
+        char what[96];
+        int n;
+        snprintf(what, sizeof what, "size '%s' of %s", pn->name, kind);
+        if (sema_eval_size(s, v, &o->env, what, false, &n) < 0) {
+            ok = false;
+            continue;
+        }
+        o->env.b[o->env.n].name = pn->name;
+        o->env.b[o->env.n++].value = n;
+    }
+    if (a->npos > ps->n) {
+        diag_error(s->d, a->pos[ps->n]->loc, "%s takes %d size%s", kind, ps->n,
+                   ps->n == 1 ? "" : "s");
+        ok = false;
+    }
+    if ((v = sema_arg(a, -1, "reverse")) && sema_arg_bool(s, v, "reverse", &o->rev) < 0)
+        ok = false;
+    return ok;
+}
+
+/* One IrCell per level and direction, with its tensors named as PyTorch's state_dict
+ * (built-ins: "<label>.<param>_l<level>[_reverse]") or "<label>.<param>[_reverse]" (user
+ * cells); sets the layer's width. -1 after a diagnostic. */
+static int instantiate_cells(Sema *s, int k, int in, const RecOpts *o, bool builtin)
+{
+    int ndir = o->bidi ? 2 : 1;
+    IrLayer *l = L(s, k);
+    l->num_layers = o->layers;
+    l->bidirectional = o->bidi;
+    l->p = o->p;
+    l->ncells = o->layers * ndir;
     l->cells = arena_alloc(&s->m->arena, sizeof *l->cells * (size_t)l->ncells);
     if (!l->cells) {
         sema_oom(s);
-        return;
+        return -1;
     }
     const char *from = sema_layer_desc(s, in);
     int in_width = L(s, in)->width, out_width = 0;
-    for (int li = 0; li < layers; li++) {
+    for (int li = 0; li < o->layers; li++) {
         for (int dir = 0; dir < ndir; dir++) {
             IrCell *c = &L(s, k)->cells[li * ndir + dir];
-            if (sema_cell_instance(s, def, &env, in_width, from, L(s, k)->loc, c) < 0)
-                return;
-            c->reverse = dir == 1 || rev;
+            if (sema_cell_instance(s, o->def, &o->env, in_width, from, L(s, k)->loc, c) < 0)
+                return -1;
+            c->reverse = dir == 1 || o->rev;
             out_width = c->nodes[c->output].width;
             for (int pi = 0; pi < c->nparams; pi++) {
                 IrParam *pp = &c->params[pi];
@@ -133,7 +133,7 @@ void sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const
                     : sema_fmt(s, "%s.%s%s", L(s, k)->label, pp->name, dir ? "_reverse" : "");
                 pp->tensor = sema_add_tensor(s, k, name, pp->rows, pp->cols, pp->init);
                 if (pp->tensor < 0)
-                    return;
+                    return -1;
             }
         }
         in_width = out_width * ndir;
@@ -141,4 +141,35 @@ void sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const
     }
     L(s, k)->width = out_width * ndir;
     L(s, k)->size = out_width;
+    return 0;
+}
+
+/* Recurrent layers: rnn/lstm/gru (prelude cells, PyTorch names) or a user cell. */
+int sema_recurrent(Sema *s, int k, const AstNode *call, SemaCellDef *def, const Args *a,
+                   int in, bool builtin)
+{
+    RecOpts o = { .env = { .n = 0 }, .layers = 1, .def = def, .builtin = IR_CELL_USER };
+    bool ok = builtin ? builtin_options(s, call, a, &o) : user_cell_options(s, call, a, &o);
+    if (builtin && !o.def) {
+        diag_error(s->d, call->loc, "the prelude has no cell for %s", call->name);
+        return -1;
+    }
+    L(s, k)->builtin = o.builtin;
+    const AstNode *v;
+    if ((v = sema_arg(a, -1, "bidirectional")) &&
+        sema_arg_bool(s, v, "bidirectional", &o.bidi) < 0)
+        ok = false;
+    if (o.bidi && o.rev) {
+        diag_error(s->d, call->loc, "reverse=true and bidirectional=true cannot be combined");
+        ok = false;
+    }
+    if (sema_need_vectors(s, k, in, true) < 0 || !ok)
+        return -1;
+    s->ncell_instances += o.layers * (o.bidi ? 2 : 1);
+    if (s->ncell_instances > SEMA_MAX_CELLS) {
+        diag_error(s->d, call->loc, "the model has more than %d recurrent cells",
+                   SEMA_MAX_CELLS);
+        return -1;
+    }
+    return instantiate_cells(s, k, in, &o, builtin);
 }

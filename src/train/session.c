@@ -30,17 +30,16 @@ static int check_fit(Session *s, Diag *d)
     const char *what = s->m.source->name;
     const IrLayer *in = &m->layers[0], *out = &m->layers[m->output];
     const char *dname = ds->cfg.path ? ds->cfg.path : "the data";
-    if (ds->in_width == 0 && in->kind != IR_LAYER_INPUT_TOKENS) {
+    if (ds->in_width == 0 && !in->tokens) {
         DiagMessage *msg = diag_error_in(d, what, "%s gives token ids, but the model's input is "
                                          "`input vector(%d)`", dname, in->size);
         diag_help(msg, "use `input tokens(vocab=auto)` for text and symbol tasks");
         return -1;
     }
-    if (ds->in_width > 0 && (in->kind != IR_LAYER_INPUT_VECTOR || in->size != ds->in_width)) {
+    if (ds->in_width > 0 && (in->tokens || in->size != ds->in_width)) {
         DiagMessage *msg = diag_error_in(d, what, "%s gives %d values per step, but the model's "
                                          "input is %s", dname, ds->in_width,
-                                         in->kind == IR_LAYER_INPUT_TOKENS ? "token ids"
-                                                                           : "another width");
+                                         in->tokens ? "token ids" : "another width");
         diag_help(msg, "use `input vector(%d)`", ds->in_width);
         return -1;
     }
@@ -146,8 +145,7 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
         goto fail;
     s->st.data.vocab = s->fixed_vocab.size > 0 ? &s->fixed_vocab : NULL;
     if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
-        s->st.data.csv_features = ir->layers[0].kind == IR_LAYER_INPUT_VECTOR
-                                      ? ir->layers[0].size : 1;
+        s->st.data.csv_features = !ir->layers[0].tokens ? ir->layers[0].size : 1;
     /* Our own copies outlive the options and the first IR. */
     if (own_path(&s->data_file, name, s->st.data.path, !data_path) != 0 ||
         own_path(&s->valid_file, name, s->st.data.valid_path, true) != 0)

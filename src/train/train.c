@@ -296,7 +296,7 @@ static int prepare(Run *r, Diag *d)
     s->have_opt = true;
     if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
     model_put_params(&s->m, s->e);
-    rng_seed(exec_rng(s->e), s->st.seed ^ 0x64726f706f7574ULL);   /* "dropout" */
+    exec_seed_dropout(s->e, s->st.seed);
     r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
     if (!r->dir) {
         size_t n = strlen(s->m.ir->name) + 8;

@@ -187,8 +187,10 @@ static double model_step(Model *m, int iter, bool train)
     for (int l = 0; l < c->L; l++) {
         Layer *ly = &m->layer[l];
         /* Truncated BPTT: the carried state enters as h0/c0 and is overwritten with hT/cT. */
-        kern_lstm_forward(T, B, ly->in, H, false, train, x, ly->h, ly->c, ly->w_ih, ly->w_hh,
-                          ly->b_ih, ly->b_hh, ly->y, ly->h, ly->c, ly->cache);
+        kern_lstm_forward((KernRecShape){T, B, ly->in, H, false}, train, x,
+                          (KernStateIn){ly->h, ly->c},
+                          (KernRecWeights){ly->w_ih, ly->w_hh, ly->b_ih, ly->b_hh}, ly->y,
+                          (KernStateOut){ly->h, ly->c}, ly->cache);
         x = ly->y;
     }
     kern_dense_forward(tb, H, V, KERN_ACT_NONE, x, m->wo, m->bo, m->logits);
@@ -217,9 +219,11 @@ static double model_step(Model *m, int iter, bool train)
             dxin = m->dx0;
             memset(dxin, 0, tb * I1 * sizeof *dxin);
         }
-        kern_lstm_backward(T, B, ly->in, H, false, xin, ly->w_ih, ly->w_hh, ly->cache, ly->dy,
-                           NULL, NULL, dxin, NULL, NULL, ly->dw_ih, ly->dw_hh, ly->db_ih,
-                           ly->db_hh, ly->work);
+        kern_lstm_backward((KernRecShape){T, B, ly->in, H, false}, xin,
+                           (KernRecWeights){ly->w_ih, ly->w_hh, NULL, NULL}, ly->cache, ly->dy,
+                           (KernDStateIn){NULL, NULL}, dxin, (KernDStateOut){NULL, NULL},
+                           (KernRecGrads){ly->dw_ih, ly->dw_hh, ly->db_ih, ly->db_hh},
+                           ly->work);
     }
     if (!c->onehot)
         kern_embedding_backward(tb, c->E, inp, m->dx0, m->demb);
