@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exec/kernels.h"
+
 
 /* The loss that fits the data's targets. */
 static ExecLossKind loss_for(DataTarget t)
@@ -187,25 +189,17 @@ void session_free(Session *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Mean squared error over the real rows only (padding rows of a last CSV batch are skipped):
- *   loss = sum_{real b, j} (y[b][j] - t[b][j])^2 / (nreal * K);  dy = 2 (y - t) / (nreal * K) */
+/* Mean squared error over the real rows only (padding rows of a last CSV batch are skipped),
+ * the executor's one MSE with the batch's row mask; *count is the number of real rows. */
 static double mse_rows(Session *s, const DataBatch *b, int64_t *count)
 {
     int rows, K;
     const float *y = exec_output(s->e, &rows, &K);
-    float *dy = exec_output_grad(s->e);
-    int64_t nreal = 0;
-    for (int r = 0; r < b->B; r++)
-        nreal += b->row_mask[r] != 0;
-    double n = (double)(nreal * K), sum = 0;
-    for (int r = 0; r < b->B; r++)
-        for (int j = 0; j < K; j++) {
-            double diff = b->row_mask[r] != 0 ? (double)y[r * K + j] - b->target[r * K + j] : 0;
-            sum += diff * diff;
-            dy[r * K + j] = n > 0 ? (float)(2 * diff / n) : 0;
-        }
-    *count = nreal;
-    return n > 0 ? sum / n : 0;
+    size_t nreal;
+    double loss = kern_mse_forward_backward((size_t)b->B, K, y, b->target, b->row_mask,
+                                            exec_output_grad(s->e), &nreal);
+    *count = (int64_t)nreal;
+    return loss;
 }
 
 int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, Diag *d)
