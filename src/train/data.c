@@ -213,6 +213,12 @@ int64_t data_valid_batches(const DataSet *ds)
     }
 }
 
+/* Batch i of a generated task's validation set is seeded with seed ^ (VALID_SEED_SALT +
+ * GOLDEN_GAMMA * i): "valid" in ASCII, spread over batches by the 64-bit golden ratio (the
+ * splitmix64 increment), so no batch shares a seed with training or with another batch. */
+static const uint64_t VALID_SEED_SALT = 0x76616c6964ULL;
+static const uint64_t GOLDEN_GAMMA = 0x9e3779b97f4a7c15ULL;
+
 const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
 {
     DataBatch *b = &ds->vbatch;
@@ -222,7 +228,7 @@ const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
     default: {
         /* Batch i of the fixed validation set: its own seed, independent of training. */
         Rng r;
-        rng_seed(&r, ds->cfg.seed ^ (0x76616c6964ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i));
+        rng_seed(&r, ds->cfg.seed ^ (VALID_SEED_SALT + GOLDEN_GAMMA * (uint64_t)i));
         data_gen_fill(ds, &r, b, b->B);
         break;
     }

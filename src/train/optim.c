@@ -188,28 +188,43 @@ void optim_step(Optim *o, float *params, float *grads, double lr)
     o->t++;
 }
 
-int64_t optim_state_floats(const Optim *o)
+/* m (if any) then v (if any), each n floats, with the names a checkpoint stores them under. */
+int optim_state_buffers(const Optim *o, OptimStateBuffer out[OPTIM_MAX_STATE])
 {
-    return (o->m ? o->n : 0) + (o->v ? o->n : 0);
+    const char *mname, *vname;
+    optim_state_names(o->cfg.kind, &mname, &vname);
+    int k = 0;
+    if (o->m) out[k++] = (OptimStateBuffer){mname, o->m, o->n};
+    if (o->v) out[k++] = (OptimStateBuffer){vname, o->v, o->n};
+    return k;
 }
 
-/* State layout in a checkpoint: m (if any) then v (if any), each n floats. */
+int64_t optim_state_floats(const Optim *o)
+{
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    int64_t total = 0;
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++)
+        total += b[i].n;
+    return total;
+}
+
+/* The buffers of optim_state_buffers, one after the other. */
 void optim_state_get(const Optim *o, float *out)
 {
-    if (o->m) {
-        memcpy(out, o->m, (size_t)o->n * sizeof(float));
-        out += o->n;
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++) {
+        memcpy(out, b[i].data, (size_t)b[i].n * sizeof(float));
+        out += b[i].n;
     }
-    if (o->v) memcpy(out, o->v, (size_t)o->n * sizeof(float));
 }
 
 void optim_state_set(Optim *o, const float *in)
 {
-    if (o->m) {
-        memcpy(o->m, in, (size_t)o->n * sizeof(float));
-        in += o->n;
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++) {
+        memcpy(b[i].data, in, (size_t)b[i].n * sizeof(float));
+        in += b[i].n;
     }
-    if (o->v) memcpy(o->v, in, (size_t)o->n * sizeof(float));
 }
 
 /* clip_grad_norm_(max_norm, norm_type=2): norm = sqrt(sum g^2); if norm > max_norm,

@@ -65,6 +65,19 @@ void optim_free(Optim *o);
  * params: [n], grads: [n] (grads is modified when weight decay is L2). Increments o->t. */
 void optim_step(Optim *o, float *params, float *grads, double lr);
 
+/* One state buffer of an optimiser: its state_dict name and its n floats. */
+enum { OPTIM_MAX_STATE = 2 };
+typedef struct OptimStateBuffer {
+    const char *name;
+    float *data;
+    int64_t n;
+} OptimStateBuffer;
+
+/* o's state buffers in checkpoint order -- m, then v, only those its configuration uses --
+ * named by optim_state_names. Returns how many (0 .. OPTIM_MAX_STATE). The data pointers are
+ * o's own buffers (o owns them; valid until optim_free): a checkpoint writer reads them and a
+ * reader fills them. */
+int optim_state_buffers(const Optim *o, OptimStateBuffer out[OPTIM_MAX_STATE]);
 /* Number of floats of state (0, n or 2n): what a checkpoint stores besides t. */
 int64_t optim_state_floats(const Optim *o);
 /* Copies the state into out [optim_state_floats] (m first, then v) / restores it from in. */

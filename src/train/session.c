@@ -294,10 +294,9 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         rc |= ckpt_set_hyper(c, "weight_decay", o->weight_decay);
         rc |= ckpt_set_hyper(c, "clip", s->st.clip);
         rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
-        const char *mn, *vn;
-        optim_state_names(o->kind, &mn, &vn);
-        if (s->opt.m) rc |= add_flat(&c->optim_state, mn, s->opt.m, s->opt.n);
-        if (s->opt.v) rc |= add_flat(&c->optim_state, vn, s->opt.v, s->opt.n);
+        OptimStateBuffer bufs[OPTIM_MAX_STATE];
+        for (int i = 0, n = optim_state_buffers(&s->opt, bufs); i < n; i++)
+            rc |= add_flat(&c->optim_state, bufs[i].name, bufs[i].data, bufs[i].n);
     }
     int64_t ns = exec_state_floats(s->e);
     if (ns > 0 && rc == 0) {
@@ -305,7 +304,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         if (!st) rc = -1;
         else {
             exec_get_state(s->e, st);
-            rc |= add_flat(&c->optim_state, "carried_state", st, ns);
+            rc |= add_flat(&c->optim_state, SESSION_CARRIED_STATE, st, ns);
             free(st);
         }
     }
