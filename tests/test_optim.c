@@ -192,16 +192,16 @@ static void test_clip(void **state)
 static void test_schedules(void **state)
 {
     (void)state;
-    Schedule c = {.kind = SCHED_CONSTANT};
+    ScheduleConfig c = {.kind = SCHED_CONSTANT};
     assert_true(optim_schedule_lr(&c, 0.5, 1234) == 0.5);
 
-    Schedule s = {.kind = SCHED_STEP, .every = 10, .factor = 0.5};
+    ScheduleConfig s = {.kind = SCHED_STEP, .every = 10, .factor = 0.5};
     assert_true(optim_schedule_lr(&s, 1.0, 0) == 1.0);
     assert_true(optim_schedule_lr(&s, 1.0, 9) == 1.0);
     assert_true(optim_schedule_lr(&s, 1.0, 10) == 0.5);
     assert_true(optim_schedule_lr(&s, 1.0, 35) == 0.125);
 
-    Schedule k = {.kind = SCHED_COSINE, .warmup = 4, .total = 104};
+    ScheduleConfig k = {.kind = SCHED_COSINE, .warmup = 4, .total = 104};
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 0) - 0.5) < 1e-15);
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 3) - 2.0) < 1e-15);
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 4) - 2.0) < 1e-15);

@@ -15,26 +15,6 @@
 
 #define DATA_MAX_FILE ((size_t)1 << 31)  /* 2 GiB: refuse bigger corpora before allocating */
 
-DataConfig data_defaults(void)
-{
-    DataConfig c = {0};
-    c.kind = DATA_ADDING;
-    c.level = DATA_CHAR;
-    c.valid = -1;           /* resolved per kind in data_open */
-    c.length = 0;
-    c.delay = 10;
-    c.embedded = true;
-    c.csv_features = 1;
-    c.csv_targets = 1;
-    c.csv_header = -1;
-    c.valid_csv_header = -1;
-    c.csv_delim = ',';
-    c.batch = 32;
-    c.bptt = 100;
-    c.seed = 42;
-    return c;
-}
-
 /* Reads a whole file into a malloc'ed, NUL-terminated buffer; reports `path: error: ...`. */
 int data_read_file(const char *path, uint8_t **buf, size_t *len, Diag *d)
 {

@@ -16,28 +16,11 @@ const char *optim_kind_name(OptimKind k)
     return "?";
 }
 
-/* torch.optim defaults, so a .rnn file that names only the optimiser behaves as in PyTorch. */
+/* The names torch.optim's state_dict gives the state buffers, so checkpoints read alike. */
 void optim_state_names(OptimKind k, const char **m, const char **v)
 {
     *m = k == OPTIM_ADAM || k == OPTIM_ADAMW ? "exp_avg" : "momentum_buffer";
     *v = k == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
-}
-
-OptimConfig optim_defaults(OptimKind k)
-{
-    OptimConfig c = {0};
-    c.kind = k;
-    c.beta1 = 0.9;
-    c.beta2 = 0.999;
-    c.eps = 1e-8;
-    c.alpha = 0.99;
-    switch (k) {
-    case OPTIM_SGD: c.lr = 1e-2; break;
-    case OPTIM_ADAM: c.lr = 1e-3; break;
-    case OPTIM_ADAMW: c.lr = 1e-3; c.weight_decay = 1e-2; break;
-    case OPTIM_RMSPROP: c.lr = 1e-2; break;
-    }
-    return c;
 }
 
 /* Which state buffers a configuration needs: m (momentum / first moment), v (second moment). */
@@ -243,7 +226,7 @@ double optim_clip_grad_norm(float *grads, int64_t n, double max_norm)
 }
 
 /* See optim.h for the three formulas. */
-double optim_schedule_lr(const Schedule *s, double base, int64_t step)
+double optim_schedule_lr(const ScheduleConfig *s, double base, int64_t step)
 {
     switch (s->kind) {
     case SCHED_CONSTANT:
