@@ -77,9 +77,9 @@ static int step(ExecModel *e, int32_t tok, Diag *d)
     return exec_forward(e, &in, false, d);
 }
 
-int sample_run(const SampleOptions *o, Diag *d)
+/* Checks the sampling options before anything is loaded. */
+static int check_options(const SampleOptions *o, Diag *d)
 {
-    const char *path = o->ckpt_path;
     if (!(o->temperature > 0) || !isfinite(o->temperature)) {
         diag_error_in(d, "--temperature", "must be a number > 0, got %g", o->temperature);
         return -1;
@@ -92,6 +92,82 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, "sample", "--top-k and --length must be >= 0");
         return -1;
     }
+    return 0;
+}
+
+/* The prime text pt [plen] as token ids prime [plen] (*np of them), every character checked
+ * against the vocabulary first; -1 naming the characters (up to 10) the model does not know. */
+static int prime_ids(const Vocab *v, const char *pt, size_t plen, int32_t *prime, int *np,
+                     Diag *d)
+{
+    char bad[256] = "";
+    int nbad = 0;
+    *np = 0;
+    for (size_t i = 0; i < plen;) {
+        uint32_t cp;
+        int k = v->level == DATA_BYTE ? 1 : data_utf8_decode((const uint8_t *)pt + i,
+                                                             plen - i, &cp);
+        if (v->level == DATA_BYTE) cp = (uint8_t)pt[i];
+        if (k == 0) {
+            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
+            return -1;
+        }
+        int id = data_vocab_id(v, cp);
+        if (id < 0) {
+            if (!strstr(bad, "'") || nbad < 10) {
+                char one[16];
+                snprintf(one, sizeof one, "%s'%.*s'", nbad ? ", " : "", k, pt + i);
+                if (!strstr(bad, one + (nbad ? 2 : 0)))
+                    strncat(bad, one, sizeof bad - strlen(bad) - 1), nbad++;
+            }
+        }
+        prime[(*np)++] = id;
+        i += (size_t)k;
+    }
+    if (nbad) {
+        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
+        diag_help(msg, "the model knows %d characters, from its training text", v->size);
+        return -1;
+    }
+    return 0;
+}
+
+/* Writes the prime text, feeds it, then draws and writes o->length more tokens (with no prime,
+ * the first token is drawn uniformly and counts as one of them). */
+static int generate(ExecModel *e, const IrModel *m, const Vocab *v, const SampleOptions *o,
+                    const int32_t *prime, int np, Cand *cand, Diag *d)
+{
+    const char *pt = o->prime ? o->prime : "";
+    FILE *out = o->out ? o->out : stdout;
+    Rng r;
+    rng_seed(&r, o->seed);
+    int V, rows;
+    bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
+    char u[4];
+    fwrite(pt, 1, strlen(pt), out);
+    int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v->size);
+    if (!np) fwrite(u, 1, (size_t)data_vocab_utf8(v, tok, u), out);
+    for (int i = 1; i < np; i++) {
+        if (step(e, tok, d) != 0) return -1;
+        tok = prime[i];
+    }
+    for (int64_t i = 0; i < o->length - (np ? 0 : 1); i++) {
+        if (step(e, tok, d) != 0) return -1;
+        const float *y = exec_output(e, &rows, &V);
+        if (V > v->size) V = v->size;
+        tok = draw(y, V, probs, o, &r, cand);
+        fwrite(u, 1, (size_t)data_vocab_utf8(v, tok, u), out);
+        if (u[0] == '\n' || i % 16 == 15) fflush(out);
+    }
+    fputc('\n', out);
+    fflush(out);
+    return 0;
+}
+
+int sample_run(const SampleOptions *o, Diag *d)
+{
+    const char *path = o->ckpt_path;
+    if (check_options(o, d) != 0) return -1;
     Model model;
     if (model_load(&model, d, path, NULL) != 0) return -1;
     const IrModel *m = model.ir;
@@ -112,7 +188,6 @@ int sample_run(const SampleOptions *o, Diag *d)
     e = model_exec(&model, 1, 1, d);
     if (!e) goto done;
     exec_set_grad_enabled(e, false);
-    /* The prime text, every character checked against the vocabulary first. */
     const char *pt = o->prime ? o->prime : "";
     size_t plen = strlen(pt);
     prime = malloc((plen + 1) * sizeof(int32_t));
@@ -121,59 +196,9 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, path, "out of memory");
         goto done;
     }
-    int np = 0;
-    char bad[256] = "";
-    int nbad = 0;
-    for (size_t i = 0; i < plen;) {
-        uint32_t cp;
-        int k = v.level == DATA_BYTE ? 1 : data_utf8_decode((const uint8_t *)pt + i,
-                                                            plen - i, &cp);
-        if (v.level == DATA_BYTE) cp = (uint8_t)pt[i];
-        if (k == 0) {
-            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
-            goto done;
-        }
-        int id = data_vocab_id(&v, cp);
-        if (id < 0) {
-            if (!strstr(bad, "'") || nbad < 10) {
-                char one[16];
-                snprintf(one, sizeof one, "%s'%.*s'", nbad ? ", " : "", k, pt + i);
-                if (!strstr(bad, one + (nbad ? 2 : 0)))
-                    strncat(bad, one, sizeof bad - strlen(bad) - 1), nbad++;
-            }
-        }
-        prime[np++] = id;
-        i += (size_t)k;
-    }
-    if (nbad) {
-        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
-        diag_help(msg, "the model knows %d characters, from its training text", v.size);
-        goto done;
-    }
-    FILE *out = o->out ? o->out : stdout;
-    Rng r;
-    rng_seed(&r, o->seed);
-    int V, rows;
-    bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
-    char u[4];
-    fwrite(pt, 1, plen, out);
-    int32_t tok = np ? prime[0] : (int32_t)rng_below(&r, (uint64_t)v.size);
-    if (!np) fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
-    for (int i = 1; i < np; i++) {
-        if (step(e, tok, d) != 0) goto done;
-        tok = prime[i];
-    }
-    for (int64_t i = 0; i < o->length - (np ? 0 : 1); i++) {
-        if (step(e, tok, d) != 0) goto done;
-        const float *y = exec_output(e, &rows, &V);
-        if (V > v.size) V = v.size;
-        tok = draw(y, V, probs, o, &r, cand);
-        fwrite(u, 1, (size_t)data_vocab_utf8(&v, tok, u), out);
-        if (u[0] == '\n' || i % 16 == 15) fflush(out);
-    }
-    fputc('\n', out);
-    fflush(out);
-    rc = 0;
+    int np;
+    if (prime_ids(&v, pt, plen, prime, &np, d) != 0) goto done;
+    rc = generate(e, m, &v, o, prime, np, cand, d);
 done:
     free(prime);
     free(cand);

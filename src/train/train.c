@@ -373,6 +373,17 @@ static int evaluate(Run *r, double *val, Diag *d)
     return 0;
 }
 
+/* Reports a loss or gradient norm x that is not finite at the coming step; returns -1 (the
+ * run stops, last.ckpt keeps the last good state). */
+static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
+{
+    DiagMessage *m = diag_error_in(d, r->o->model_path, "the %s is %g at step %lld; training "
+                                   "stopped", what, x, (long long)r->step + 1);
+    diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
+              r->last_path);
+    return -1;
+}
+
 /* The loop: one update per step; evaluation, logging and checkpoints at their intervals. */
 static int loop(Run *r, Diag *d, bool *interrupted)
 {
@@ -393,23 +404,10 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         int64_t count;
         if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)
             return -1;
-        if (!isfinite(loss)) {
-            DiagMessage *m = diag_error_in(d, r->o->model_path, "the loss is %g at step %lld; "
-                                           "training stopped", loss, (long long)r->step + 1);
-            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
-                      r->last_path);
-            return -1;
-        }
+        if (!isfinite(loss)) return stop_not_finite(r, "loss", loss, d);
         if (exec_backward(s->e, d) != 0) return -1;
         norm = optim_clip_grad_norm(grads, n, st->clip);
-        if (!isfinite(norm)) {
-            DiagMessage *m = diag_error_in(d, r->o->model_path, "the gradient norm is %g at step "
-                                           "%lld; training stopped", norm,
-                                           (long long)r->step + 1);
-            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
-                      r->last_path);
-            return -1;
-        }
+        if (!isfinite(norm)) return stop_not_finite(r, "gradient norm", norm, d);
         lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
         optim_step(&s->opt, params, grads, lr);
         r->step++;
