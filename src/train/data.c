@@ -95,26 +95,33 @@ static void batch_free(DataBatch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The largest batch and text window data_open accepts. */
+enum { DATA_MAX_BATCH = 1 << 20, DATA_MAX_BPTT = 1 << 20 };
+/* valid's default (DataConfig.valid = -1): the fraction of a file held out, or the number of
+ * sequences in a generated task's fixed validation set. */
+static const double DEFAULT_VALID_FRACTION = 0.05;
+enum { DEFAULT_VALID_SEQUENCES = 1000 };
+
 int data_open(DataSet *ds, const DataConfig *cfg, Diag *d)
 {
     memset(ds, 0, sizeof *ds);
     ds->cfg = *cfg;
     DataConfig *c = &ds->cfg;
     const char *what = c->path ? c->path : "data";
-    if (c->batch < 1 || c->batch > 1 << 20) {
-        diag_error_in(d, what, "batch must be in [1, 1048576], got %d", c->batch);
+    if (c->batch < 1 || c->batch > DATA_MAX_BATCH) {
+        diag_error_in(d, what, "batch must be in [1, %d], got %d", DATA_MAX_BATCH, c->batch);
         return -1;
     }
     if ((c->kind == DATA_TEXT || c->kind == DATA_CSV) && !c->path) {
         diag_error_in(d, "data", "this source needs a file (--data FILE)");
         return -1;
     }
-    if (c->kind == DATA_TEXT && (c->bptt < 1 || c->bptt > 1 << 20)) {
-        diag_error_in(d, what, "bptt must be in [1, 1048576], got %d", c->bptt);
+    if (c->kind == DATA_TEXT && (c->bptt < 1 || c->bptt > DATA_MAX_BPTT)) {
+        diag_error_in(d, what, "bptt must be in [1, %d], got %d", DATA_MAX_BPTT, c->bptt);
         return -1;
     }
     bool gen = c->kind != DATA_TEXT && c->kind != DATA_CSV;
-    if (c->valid < 0) c->valid = gen ? 1000 : 0.05;
+    if (c->valid < 0) c->valid = gen ? DEFAULT_VALID_SEQUENCES : DEFAULT_VALID_FRACTION;
     if (!gen && !(c->valid < 1)) {
         diag_error_in(d, what, "valid must be a fraction in [0, 1), got %g", c->valid);
         return -1;

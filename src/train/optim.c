@@ -5,14 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The optimizer's name in the settings schema (ir/config.c), which checkpoints also record. */
 const char *optim_kind_name(OptimKind k)
 {
-    switch (k) {
-    case OPTIM_SGD: return "sgd";
-    case OPTIM_ADAM: return "adam";
-    case OPTIM_ADAMW: return "adamw";
-    case OPTIM_RMSPROP: return "rmsprop";
-    }
+    const CfgFamily *optims = cfg_settings[CFG_SET_OPTIMIZER].arg.family;
+    for (int i = 0; i < optims->nfns; i++)
+        if (optims->fns[i].kind == (int)k) return optims->fns[i].name;
     return "?";
 }
 
