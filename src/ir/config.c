@@ -69,7 +69,7 @@ static const CfgFunction optims[] = {
 
 /* Schedules: ScheduleConfig (formulas: optim_schedule_lr). */
 static const CfgFunction scheds[] = {
-    { "constant", SCHED_CONSTANT, 0, { { NULL } } },
+    { "constant", SCHED_CONSTANT, 0, { { 0 } } },
     { "step", SCHED_STEP, 0, {
         { "every", CFG_COUNT1, NULL, CFG_STORE_INT64, S(every), 1000, NULL },
         { "factor", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, S(factor), 0.1, NULL } } },
