@@ -25,12 +25,12 @@ static const CfgFunction sources[] = {
         /* 0: the width of the model's `input vector(F)` */
         { "columns", CFG_ANY, NULL, CFG_STORE_INT, D(csv_features), 0, NULL } } },
     { "adding", DATA_ADDING, 0, {
-        { "length", CFG_COUNT1, NULL, CFG_STORE_INT, D(length), 50, NULL } } },
+        { "length", CFG_COUNT1, NULL, CFG_STORE_INT, D(length), ADDING_DEFAULT_LENGTH, NULL } } },
     { "reber", DATA_REBER, 0, {
         { "embedded", CFG_BOOL, NULL, CFG_STORE_BOOL, D(embedded), 1, NULL } } },
     { "copy", DATA_COPY, 0, {
-        { "length", CFG_COUNT1, NULL, CFG_STORE_INT, D(length), 10, NULL },
-        { "delay", CFG_COUNT0, NULL, CFG_STORE_INT, D(delay), 10, NULL } } },
+        { "length", CFG_COUNT1, NULL, CFG_STORE_INT, D(length), COPY_DEFAULT_LENGTH, NULL },
+        { "delay", CFG_COUNT0, NULL, CFG_STORE_INT, D(delay), COPY_DEFAULT_DELAY, NULL } } },
 };
 
 /* Losses: LossConfig; the target words are in LossTarget order. */
@@ -117,8 +117,8 @@ const CfgSetting cfg_settings[CFG_NSETTINGS] = {
 
 /* The DataConfig fields no setting or argument gives (and the base of every source). */
 static const DataConfig data_base = {
-    .kind = DATA_ADDING, .level = DATA_CHAR, .valid = -1, .length = 0, .delay = 10,
-    .embedded = true, .csv_features = 1, .csv_targets = 1, .csv_header = -1,
+    .kind = DATA_ADDING, .level = DATA_CHAR, .valid = -1, .length = 0,
+    .delay = COPY_DEFAULT_DELAY, .embedded = true, .csv_features = 1, .csv_targets = 1, .csv_header = -1,
     .valid_csv_header = -1, .csv_delim = ',',
 };
 

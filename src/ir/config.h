@@ -21,6 +21,11 @@
 
 /* ---- the typed configurations ---------------------------------------------------------- */
 
+/* The generated tasks' default sizes: the schema's defaults, and what data_open uses for a
+ * length of 0 in a DataConfig built by hand. */
+enum { ADDING_DEFAULT_LENGTH = 50, REBER_DEFAULT_LENGTH = 60, COPY_DEFAULT_LENGTH = 10,
+       COPY_DEFAULT_DELAY = 10 };
+
 typedef enum DataKind { DATA_TEXT, DATA_CSV, DATA_ADDING, DATA_REBER, DATA_COPY } DataKind;
 typedef enum DataLevel { DATA_CHAR, DATA_BYTE } DataLevel;
 
