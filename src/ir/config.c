@@ -118,8 +118,8 @@ const CfgSetting cfg_settings[CFG_NSETTINGS] = {
 /* The DataConfig fields no setting or argument gives (and the base of every source). */
 static const DataConfig data_base = {
     .kind = DATA_ADDING, .level = DATA_CHAR, .valid = -1, .length = 0,
-    .delay = COPY_DEFAULT_DELAY, .embedded = true, .csv_features = 1, .csv_targets = 1, .csv_header = -1,
-    .valid_csv_header = -1, .csv_delim = ',',
+    .delay = COPY_DEFAULT_DELAY, .embedded = true, .csv_features = 1, .csv_targets = 1,
+    .csv_header = -1, .valid_csv_header = -1, .csv_delim = ',',
 };
 
 int cfg_function_nargs(const CfgFunction *fn)
