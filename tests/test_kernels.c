@@ -661,10 +661,27 @@ static void test_mse(void **s)
 {
     (void)s;
     float y[4] = {1, 2, 3, 4}, t[4] = {0, 2, 5, 3}, dy[4];
-    double l = kern_mse_forward_backward(4, y, t, dy);
+    double l = kern_mse_forward_backward(4, 1, y, t, NULL, dy, NULL);
     assert_float_equal(l, (1.0 + 0 + 4 + 1) / 4, 1e-12);
     float want[4] = {0.5f, 0.0f, -1.0f, 0.5f};
     assert_close(4, dy, want, 1e-7f, "mse dy");
+    /* The same values as 2 rows of 2: the mean over every element is the same. */
+    size_t counted;
+    l = kern_mse_forward_backward(2, 2, y, t, NULL, dy, &counted);
+    assert_float_equal(l, (1.0 + 0 + 4 + 1) / 4, 1e-12);
+    assert_close(4, dy, want, 1e-7f, "mse dy rows");
+    assert_int_equal(counted, 2);
+    /* A row mask skips row 0: the mean is over row 1 only and row 0 gets no gradient. */
+    float mask[2] = {0.0f, 1.0f};
+    l = kern_mse_forward_backward(2, 2, y, t, mask, dy, &counted);
+    assert_float_equal(l, (4.0 + 1) / 2, 1e-12);
+    float want_masked[4] = {0.0f, 0.0f, -2.0f, 1.0f};
+    assert_close(4, dy, want_masked, 1e-7f, "masked mse dy");
+    assert_int_equal(counted, 1);
+    /* No counted row: loss 0 and a zero gradient. */
+    float none[2] = {0.0f, 0.0f};
+    l = kern_mse_forward_backward(2, 2, y, t, none, dy, &counted);
+    assert_true(l == 0.0 && counted == 0 && dy[2] == 0.0f && dy[3] == 0.0f);
 }
 
 static void test_embedding(void **s)

@@ -192,16 +192,16 @@ static void test_clip(void **state)
 static void test_schedules(void **state)
 {
     (void)state;
-    Schedule c = {.kind = SCHED_CONSTANT};
+    ScheduleConfig c = {.kind = SCHED_CONSTANT};
     assert_true(optim_schedule_lr(&c, 0.5, 1234) == 0.5);
 
-    Schedule s = {.kind = SCHED_STEP, .every = 10, .factor = 0.5};
+    ScheduleConfig s = {.kind = SCHED_STEP, .every = 10, .factor = 0.5};
     assert_true(optim_schedule_lr(&s, 1.0, 0) == 1.0);
     assert_true(optim_schedule_lr(&s, 1.0, 9) == 1.0);
     assert_true(optim_schedule_lr(&s, 1.0, 10) == 0.5);
     assert_true(optim_schedule_lr(&s, 1.0, 35) == 0.125);
 
-    Schedule k = {.kind = SCHED_COSINE, .warmup = 4, .total = 104};
+    ScheduleConfig k = {.kind = SCHED_COSINE, .warmup = 4, .total = 104};
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 0) - 0.5) < 1e-15);
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 3) - 2.0) < 1e-15);
     assert_true(fabs(optim_schedule_lr(&k, 2.0, 4) - 2.0) < 1e-15);
@@ -273,6 +273,40 @@ static void test_bad_config(void **state)
     diag_free(&d);
 }
 
+/* optim_state_buffers: the buffers a checkpoint stores, in order, with PyTorch's names. */
+static void test_state_buffers(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    struct { OptimKind kind; double momentum; int n; const char *names[2]; } cases[] = {
+        {OPTIM_SGD, 0, 0, {NULL, NULL}},
+        {OPTIM_SGD, 0.9, 1, {"momentum_buffer", NULL}},
+        {OPTIM_ADAM, 0, 2, {"exp_avg", "exp_avg_sq"}},
+        {OPTIM_ADAMW, 0, 2, {"exp_avg", "exp_avg_sq"}},
+        {OPTIM_RMSPROP, 0, 1, {"square_avg", NULL}},
+        {OPTIM_RMSPROP, 0.5, 2, {"momentum_buffer", "square_avg"}},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        OptimConfig c = optim_defaults(cases[k].kind);
+        c.momentum = cases[k].momentum;
+        Optim o;
+        assert_int_equal(optim_init(&o, &c, N, &d), 0);
+        OptimStateBuffer b[OPTIM_MAX_STATE];
+        int n = optim_state_buffers(&o, b);
+        assert_int_equal(n, cases[k].n);
+        assert_int_equal(optim_state_floats(&o), (int64_t)n * N);
+        for (int i = 0; i < n; i++) {
+            assert_string_equal(b[i].name, cases[k].names[i]);
+            assert_int_equal(b[i].n, N);
+            assert_ptr_equal(b[i].data, i == 0 && o.m ? o.m : o.v);
+        }
+        optim_free(&o);
+    }
+    assert_int_equal(diag_error_count(&d), 0);
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -283,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_state_roundtrip),
         cmocka_unit_test(test_bad_config),
+        cmocka_unit_test(test_state_buffers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -170,12 +170,119 @@ static void test_valid_source(void **state)
     diag_free(&d);
 }
 
+/* A file without data and train blocks gets the schema's defaults in IrModel.config, and
+ * data_defaults / optim_defaults are the same defaults. */
+static void test_config_defaults(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, "format 1\nmodel m {\n  input vector(2)\n  lstm(4)\n}\n", NULL, 0);
+    const IrConfig *c = &m->config;
+    for (int i = 0; i < CFG_NSETTINGS; i++)
+        assert_false(c->given[i]);
+    assert_int_equal(c->optim.kind, OPTIM_ADAM);
+    assert_true(c->optim.lr == 1e-3 && c->optim.beta1 == 0.9 && c->optim.beta2 == 0.999 &&
+                c->optim.eps == 1e-8 && c->optim.weight_decay == 0 && c->optim.alpha == 0.99);
+    assert_int_equal(c->sched.kind, SCHED_CONSTANT);
+    assert_true(c->clip == 0);
+    assert_int_equal(c->steps, 1000);
+    assert_int_equal(c->epochs, 0);
+    assert_int_equal(c->eval_every, 100);
+    assert_int_equal(c->checkpoint_every, 500);
+    assert_int_equal(c->log_every, 10);
+    assert_int_equal(c->seed, 42);
+    assert_true(c->valid == -1 && !c->valid_is_source && !c->bptt_full);
+    DataConfig dd = data_defaults();
+    assert_memory_equal(&dd, &c->data, sizeof dd);
+    assert_int_equal(dd.kind, DATA_ADDING);
+    assert_int_equal(dd.batch, 32);
+    assert_int_equal(dd.bptt, 100);
+    assert_int_equal(dd.seed, 42);
+    assert_true(dd.valid == -1 && dd.delay == 10 && dd.embedded && dd.csv_features == 1 &&
+                dd.csv_targets == 1 && dd.csv_header == -1 && dd.csv_delim == ',');
+    ir_model_free(m);
+    /* Every kind has every hyper-parameter (a checkpoint records them all). */
+    const struct { OptimKind k; double lr, wd; const char *name; } want[] = {
+        {OPTIM_SGD, 1e-2, 0, "sgd"}, {OPTIM_ADAM, 1e-3, 0, "adam"},
+        {OPTIM_ADAMW, 1e-3, 1e-2, "adamw"}, {OPTIM_RMSPROP, 1e-2, 0, "rmsprop"},
+    };
+    for (int i = 0; i < 4; i++) {
+        OptimConfig o = optim_defaults(want[i].k);
+        assert_int_equal(o.kind, want[i].k);
+        assert_true(o.lr == want[i].lr && o.weight_decay == want[i].wd);
+        assert_true(o.momentum == 0 && !o.nesterov && o.beta1 == 0.9 && o.beta2 == 0.999 &&
+                    o.eps == 1e-8 && o.alpha == 0.99);
+        assert_string_equal(optim_kind_name(want[i].k), want[i].name);
+    }
+    diag_free(&d);
+}
+
+/* Positional arguments land where the schema's order says; given[] records what was written. */
+static void test_config_positional(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    const char *sets[] = {"optimizer=adam(0.01, 0.8, 0.99, 1e-6, 0.5)", "schedule=step(5, 0.5)",
+                          "loss=cross_entropy(label)", "bptt=full", "valid=0.25"};
+    IrModel *m = compile(&d, "format 1\ndata {\n  source = copy(4, 3)\n}\nmodel m {\n"
+                         "  input tokens(vocab=auto)\n  onehot\n  lstm(4)\n  dense(vocab)\n}\n",
+                         sets, 5);
+    const IrConfig *c = &m->config;
+    assert_true(c->optim.lr == 0.01 && c->optim.beta1 == 0.8 && c->optim.beta2 == 0.99 &&
+                c->optim.eps == 1e-6 && c->optim.weight_decay == 0.5);
+    assert_true(c->sched.kind == SCHED_STEP && c->sched.every == 5 && c->sched.factor == 0.5);
+    assert_true(c->loss.kind == LOSS_CROSS_ENTROPY && c->loss.target == LOSS_TARGET_LABEL);
+    assert_true(c->data.kind == DATA_COPY && c->data.length == 4 && c->data.delay == 3);
+    assert_true(c->bptt_full && c->data.bptt == 100);
+    assert_true(c->valid == 0.25);
+    assert_true(c->given[CFG_SET_SOURCE] && c->given[CFG_SET_OPTIMIZER] &&
+                c->given[CFG_SET_BPTT] && !c->given[CFG_SET_STEPS] && !c->given[CFG_SET_SEED]);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
+/* csv() arguments the reader cannot use compile (check accepts them, as before) and are
+ * reported, located, when training uses the source: target before label before delimiter. */
+static void test_csv_problems(void **state)
+{
+    (void)state;
+    const char *args[] = {"target=foo", "label=2", "delimiter=\"ab\"", "delimiter=\";;\", label=3",
+                          "label=2, target=bar"};
+    const char *want[] = {"csv: target must be label, values or a number of target columns",
+                          "csv: the label must be the first column (label=1)",
+                          "csv: delimiter must be one character",
+                          "csv: the label must be the first column (label=1)",
+                          "csv: target must be label, values or a number of target columns"};
+    for (int i = 0; i < 5; i++) {
+        char text[512];
+        snprintf(text, sizeof text, "format 1\ndata {\n  source = csv(\"t.csv\", %s)\n}\n"
+                 "model m {\n  input vector(2)\n  lstm(4)\n  pool(last)\n  dense(3)\n}\n",
+                 args[i]);
+        Diag d;
+        diag_init(&d);
+        IrModel *m = compile(&d, text, NULL, 0);
+        assert_int_equal(diag_error_count(&d), 0);
+        TrainSettings s;
+        assert_int_equal(train_settings(m, NULL, 0, 0, false, 0, &s, &d), -1);
+        assert_int_equal(diag_error_count(&d), 1);
+        const char *msg = diag_message_text(&d, 0);
+        if (!strstr(msg, want[i])) fail_msg("case %d: expected '%s', got '%s'", i, want[i], msg);
+        ir_model_free(m);
+        diag_free(&d);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_text_block),
         cmocka_unit_test(test_valid_source),
         cmocka_unit_test(test_sets_and_defaults),
+        cmocka_unit_test(test_config_defaults),
+        cmocka_unit_test(test_config_positional),
+        cmocka_unit_test(test_csv_problems),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,17 +1,30 @@
 /* exec_loss: the loss of the last forward against its targets -- cross-entropy over token or
- * label ids (fused with a final softmax) or mean squared error, masked by sequence lengths -- and
- * its gradient, written into the output layer's gradient for exec_backward. */
+ * label ids (fused with a final softmax) or mean squared error (the one MSE kernel), masked by
+ * sequence lengths -- and its gradient, written into the output layer's gradient for
+ * exec_backward. */
 #include <stddef.h>
 
 #include "exec/exec_int.h"
 #include "exec/kernels.h"
+
+/* The [T][B] mask of the steps inside each sequence's length (1 inside, 0 past the end), or
+ * NULL when every step counts (no lengths given, or a pooled output). */
+static const float *length_mask(ExecModel *e, const LayerRt *out)
+{
+    if (!(out->seq && e->has_lengths))
+        return NULL;
+    for (int s = 0; s < e->T; s++)
+        for (int b = 0; b < e->B; b++)
+            e->lossmask[(size_t)s * e->B + b] = s < e->lengths[b] ? 1.0f : 0.0f;
+    return e->lossmask;
+}
 
 int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
 {
     const IrModel *m = e->m;
     LayerRt *out = &e->lr[m->output];
     const char *name = out->L->label;
-    int T = e->T, B = e->B;
+    int T = e->T;
     *loss = 0;
     if (T <= 0) {
         diag_error_in(d, name, "loss before any forward");
@@ -38,15 +51,8 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
         bool fuse = f && f->probs;
         if (fuse)
             lg = &e->lr[out->L->inputs[0]];
-        const float *mask = NULL;
-        if (out->seq && e->has_lengths) {
-            for (int s = 0; s < T; s++)
-                for (int b = 0; b < B; b++)
-                    e->lossmask[(size_t)s * B + b] = s < e->lengths[b] ? 1.0f : 0.0f;
-            mask = e->lossmask;
-        }
-        if (kern_xent_forward_backward(rows, lg->w, lg->out, t->ids, -1, mask, lg->dout, loss,
-                                       NULL)) {
+        if (kern_xent_forward_backward(rows, lg->w, lg->out, t->ids, -1, length_mask(e, out),
+                                       lg->dout, loss, NULL)) {
             diag_error_in(d, name, "a target class is outside [0, %d)", lg->w);
             return -1;
         }
@@ -58,25 +64,7 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
         return -1;
     }
     e->fused_softmax = false;
-    if (!(out->seq && e->has_lengths)) {
-        *loss = kern_mse_forward_backward(rows * out->w, out->out, t->values, out->dout);
-        return 0;
-    }
-    /* masked: mean over the (step, stream, feature) elements inside each sequence's length */
-    size_t count = 0;
-    for (int b = 0; b < B; b++)
-        count += (size_t)e->lengths[b] * out->w;
-    double s = 0;
-    for (int st = 0; st < T; st++)
-        for (int b = 0; b < B; b++) {
-            size_t r = (size_t)st * B + b;
-            for (int j = 0; j < out->w; j++) {
-                size_t i = r * out->w + j;
-                double diff = st < e->lengths[b] ? (double)out->out[i] - t->values[i] : 0.0;
-                s += diff * diff;
-                out->dout[i] = (float)(2.0 * diff / count);
-            }
-        }
-    *loss = s / count;
+    *loss = kern_mse_forward_backward(rows, out->w, out->out, t->values, length_mask(e, out),
+                                      out->dout, NULL);
     return 0;
 }

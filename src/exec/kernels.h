@@ -236,9 +236,14 @@ int kern_xent_forward_backward(size_t n, int C, const float *logits, const int32
                                int32_t ignore, const float *mask, float *dlogits,
                                double *loss, size_t *count);
 
-/* Mean squared error, as F.mse_loss(reduction='mean'): loss = mean_i (y_i - t_i)^2 over all n
- * elements; dy (or NULL) is WRITTEN with 2 (y - t) / n.   y, t, dy [n] */
-double kern_mse_forward_backward(size_t n, const float *y, const float *t, float *dy);
+/* Mean squared error over the counted rows, as F.mse_loss(reduction='mean') on those rows: a
+ * row r is counted when row_mask == NULL or row_mask[r] != 0; with n = counted rows * K,
+ * loss = sum over counted r, j of (y[r][j] - t[r][j])^2 / n, and dy (or NULL) is WRITTEN with
+ * 2 (y - t) / n on counted rows and 0 elsewhere. Differences are formed in double. With no
+ * counted row the loss is 0 and dy is all zero. One MSE for training, eval and `run`.
+ *   y, t, dy [rows][K]  row_mask [rows] or NULL  counted: the number of counted rows (or NULL) */
+double kern_mse_forward_backward(size_t rows, int K, const float *y, const float *t,
+                                 const float *row_mask, float *dy, size_t *counted);
 
 /* y = sum of k inputs; backward for each input i: dx_i += dy (kern_accumulate).
  *   xs[i] [n]  y [n] */

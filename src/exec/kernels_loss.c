@@ -81,18 +81,27 @@ int kern_xent_forward_backward(size_t n, int C, const float *logits, const int32
     return 0;
 }
 
-/* loss = mean_i (y_i - t_i)^2;  dy_i = 2 (y_i - t_i) / n. */
-double kern_mse_forward_backward(size_t n, const float *y, const float *t, float *dy)
+/* Over the counted rows (row_mask NULL or != 0), n = counted * K:
+ *   loss = sum_{r, j} (y[r][j] - t[r][j])^2 / n;  dy[r][j] = 2 (y[r][j] - t[r][j]) / n
+ * and dy = 0 on the rows not counted. */
+double kern_mse_forward_backward(size_t rows, int K, const float *y, const float *t,
+                                 const float *row_mask, float *dy, size_t *counted)
 {
-    if (n == 0)
-        return 0.0;
-    double s = 0.0;
-    float scale = 2.0f / (float)n;
-    for (size_t i = 0; i < n; i++) {
-        float e = y[i] - t[i];
-        s += (double)e * e;
-        if (dy)
-            dy[i] = scale * e;
+    size_t nrows = 0;
+    for (size_t r = 0; r < rows; r++)
+        nrows += !row_mask || row_mask[r] != 0.0f;
+    double n = (double)nrows * K, sum = 0.0;
+    for (size_t r = 0; r < rows; r++) {
+        bool counted_row = !row_mask || row_mask[r] != 0.0f;
+        for (int j = 0; j < K; j++) {
+            size_t i = r * (size_t)K + j;
+            double diff = counted_row ? (double)y[i] - t[i] : 0.0;
+            sum += diff * diff;
+            if (dy)
+                dy[i] = n > 0 ? (float)(2.0 * diff / n) : 0.0f;
+        }
     }
-    return s / (double)n;
+    if (counted)
+        *counted = nrows;
+    return n > 0 ? sum / n : 0.0;
 }

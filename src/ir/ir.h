@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ir/config.h"
 #include "util/diag.h"
 #include "util/arena.h"
 
@@ -210,7 +211,8 @@ typedef struct IrLayer {
     int tensor[IR_ROLE_COUNT];  /* by IrTensorRole: index into IrModel.tensors, or IR_NO_TENSOR */
 } IrLayer;
 
-/* A value of a data/train setting, validated by sema, interpreted by src/train. */
+/* A value of a data/train setting as written, validated by sema against the schema of
+ * ir/config.h (its typed form is IrModel.config). */
 typedef enum IrValueKind { IR_VAL_NUM, IR_VAL_STR, IR_VAL_IDENT, IR_VAL_CALL } IrValueKind;
 
 typedef struct IrArg IrArg;
@@ -251,6 +253,8 @@ typedef struct IrModel {
     int ndata;
     IrSetting *train;   /* the train block's settings, in source order */
     int ntrain;
+    IrConfig config;    /* the same settings (with --set) as typed values, defaults filled in:
+                           what src/train uses (ir/config.h) */
 } IrModel;
 
 void ir_model_free(IrModel *m);

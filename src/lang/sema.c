@@ -543,6 +543,7 @@ IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, 
     if (train)
         sema_settings(&s, train, true);
     sema_apply_sets(&s);
+    sema_settings_config(&s);
 
     if (diag_error_count(d) > errors0)
         return fail(&s);

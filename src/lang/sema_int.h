@@ -132,4 +132,8 @@ int sema_apply_sets(Sema *s);
 /* The names a --set may use besides consts, vocab and classes (for did-you-mean). */
 int sema_setting_names(const char **out, int cap);
 
+/* --- sema_config.c --- */
+/* Fills IrModel.config from the checked settings (after sema_apply_sets). */
+void sema_settings_config(Sema *s);
+
 #endif

@@ -1,7 +1,7 @@
 /* sema_settings: the data and train blocks (LANGUAGE.md section 7) and --set NAME=VALUE.
- * Known setting names with did-you-mean, each value checked for its kind (a source call, a
- * loss, an optimizer with its own argument list, a positive integer, ...) and stored as an
- * IrSetting for src/train to interpret. */
+ * Known setting names with did-you-mean, each value checked against its row of the schema in
+ * ir/config.h (a source call, a loss, an optimizer with its own argument list, a positive
+ * integer, ...) and stored as an IrSetting; sema_config.c then makes IrModel.config of them. */
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,54 +11,7 @@
 
 #include "lang/sema_int.h"
 
-typedef enum VKind { V_SOURCE, V_VALID, V_LOSS, V_OPTIM, V_SCHED, V_CLIP, V_INT1, V_INT0,
-                     V_BPTT } VKind;
-
-static const struct {
-    const char *name;
-    bool train;
-    VKind kind;
-} settings[] = {
-    { "source", false, V_SOURCE }, { "valid", false, V_VALID },
-    { "loss", true, V_LOSS }, { "optimizer", true, V_OPTIM }, { "schedule", true, V_SCHED },
-    { "clip", true, V_CLIP }, { "batch", true, V_INT1 }, { "bptt", true, V_BPTT },
-    { "steps", true, V_INT1 }, { "epochs", true, V_INT1 }, { "seed", true, V_INT0 },
-    { "eval_every", true, V_INT0 }, { "checkpoint_every", true, V_INT0 },
-    { "log_every", true, V_INT0 },
-};
-enum { NSETTINGS = sizeof settings / sizeof *settings };
-
-/* A function-like value: its argument names in positional order, each "name:kind[:words]".
- * kinds: s string, b true/false, w one of words, n number >= 0, r number > 0, f in [0, 1),
- * i integer >= 0, p integer >= 1, * anything. The first `required` must be given. */
-typedef struct FnSpec {
-    const char *name;
-    const char *args[6];
-    int required;
-} FnSpec;
-
-static const FnSpec sources[] = {
-    { "text", { "path:s", "level:w:char|byte" }, 1 },
-    { "csv", { "path:s", "label:*", "target:*", "header:b", "delimiter:s", "columns:*" }, 1 },
-    { "adding", { "length:p" }, 0 },
-    { "reber", { "embedded:b" }, 0 },
-    { "copy", { "length:p", "delay:i" }, 0 },
-};
-static const FnSpec losses[] = {
-    { "cross_entropy", { "target:w:next_token|label" }, 0 },
-    { "mse", { "target:w:target" }, 0 },
-};
-static const FnSpec optims[] = {
-    { "sgd", { "lr:r", "momentum:f", "nesterov:b" }, 0 },
-    { "adam", { "lr:r", "beta1:f", "beta2:f", "eps:r", "weight_decay:n" }, 0 },
-    { "adamw", { "lr:r", "beta1:f", "beta2:f", "eps:r", "weight_decay:n" }, 0 },
-    { "rmsprop", { "lr:r", "alpha:f", "eps:r", "momentum:f", "weight_decay:n" }, 0 },
-};
-static const FnSpec scheds[] = {
-    { "constant", { 0 }, 0 },
-    { "step", { "every:p", "factor:r" }, 0 },
-    { "cosine", { "warmup:i" }, 0 },
-};
+enum { NSETTINGS = CFG_NSETTINGS };
 
 /* Reports at loc, or as a --set error when the value came from the command line. */
 static DiagMessage *verr(Sema *s, SrcRange loc, const char *fmt, ...)
@@ -78,7 +31,7 @@ int sema_setting_names(const char **out, int cap)
 {
     int n = 0;
     for (int i = 0; i < NSETTINGS && n < cap; i++)
-        out[n++] = settings[i].name;
+        out[n++] = cfg_settings[i].arg.name;
     return n;
 }
 
@@ -145,132 +98,163 @@ static int to_value(Sema *s, const AstNode *e, IrValue *v)
 
 /* ---- validation ------------------------------------------------------------------------ */
 
-/* Checks one argument value against its kind letter (see FnSpec). */
-static int check_kind(Sema *s, const IrValue *v, const char *fn, const char *arg, char kind,
-                      const char *words)
+/* Writes words ("a|b|c") as "a, b, c" into list. */
+static const char *word_list(const char *words, char *list, size_t cap)
 {
-    char list[200];
-    switch (kind) {
-    case 's':
-        if (v->kind != IR_VAL_STR) {
-            verr(s, v->loc, "%s: %s must be a \"string\"", fn, arg);
-            return -1;
+    size_t o = 0;
+    for (const char *q = words; *q && o + 3 < cap; q++) {
+        if (*q == '|') {
+            list[o++] = ',';
+            list[o++] = ' ';
+        } else {
+            list[o++] = *q;
         }
-        return 0;
-    case 'b':
-        if (v->kind != IR_VAL_IDENT || (strcmp(v->str, "true") && strcmp(v->str, "false"))) {
-            verr(s, v->loc, "%s: %s must be true or false", fn, arg);
-            return -1;
-        }
-        return 0;
-    case 'w': {
-        size_t n = strlen(v->str ? v->str : "");
-        const char *p = words;
-        while (v->kind == IR_VAL_IDENT && p && *p) {
-            const char *bar = strchr(p, '|');
-            size_t k = bar ? (size_t)(bar - p) : strlen(p);
-            if (k == n && strncmp(p, v->str, n) == 0)
-                return 0;
-            p = bar ? bar + 1 : NULL;
-        }
-        size_t o = 0;
-        for (const char *q = words; *q && o + 3 < sizeof list; q++) {
-            if (*q == '|') {
-                list[o++] = ',';
-                list[o++] = ' ';
-            } else {
-                list[o++] = *q;
-            }
-        }
-        list[o] = '\0';
-        verr(s, v->loc, "%s: %s must be one of %s", fn, arg, list);
-        return -1;
     }
-    case '*':
-        return 0;
+    list[o] = '\0';
+    return list;
+}
+
+/* true when v is one of the '|'-separated words. */
+static bool is_word(const IrValue *v, const char *words)
+{
+    size_t n = strlen(v->str ? v->str : "");
+    const char *p = words;
+    while (v->kind == IR_VAL_IDENT && p && *p) {
+        const char *bar = strchr(p, '|');
+        size_t k = bar ? (size_t)(bar - p) : strlen(p);
+        if (k == n && strncmp(p, v->str, n) == 0)
+            return true;
+        p = bar ? bar + 1 : NULL;
     }
+    return false;
+}
+
+/* Checks a number against the range of a numeric type:
+ *   NONNEG x >= 0, POSITIVE x > 0, FRACTION 0 <= x < 1, COUNT0 integer >= 0, COUNT1 >= 1. */
+static int check_number(Sema *s, const IrValue *v, const char *fn, const CfgArg *a)
+{
     if (v->kind != IR_VAL_NUM) {
-        verr(s, v->loc, "%s: %s must be a number", fn, arg);
+        verr(s, v->loc, "%s: %s must be a number", fn, a->name);
         return -1;
     }
     double x = v->num;
-    bool ok = kind == 'n' ? x >= 0 : kind == 'r' ? x > 0 : kind == 'f' ? x >= 0 && x < 1
-            : kind == 'i' ? x >= 0 && x == floor(x) : x >= 1 && x == floor(x);
+    CfgType t = a->type;
+    bool ok = t == CFG_NONNEG ? x >= 0 : t == CFG_POSITIVE ? x > 0
+            : t == CFG_FRACTION ? x >= 0 && x < 1
+            : t == CFG_COUNT0 ? x >= 0 && x == floor(x) : x >= 1 && x == floor(x);
     if (!ok || !isfinite(x)) {
-        const char *want = kind == 'n' ? "at least 0" : kind == 'r' ? "greater than 0"
-                         : kind == 'f' ? "in [0, 1)" : kind == 'i' ? "an integer >= 0"
+        const char *want = t == CFG_NONNEG ? "at least 0" : t == CFG_POSITIVE ? "greater than 0"
+                         : t == CFG_FRACTION ? "in [0, 1)" : t == CFG_COUNT0 ? "an integer >= 0"
                          : "an integer >= 1";
-        verr(s, v->loc, "%s: %s must be %s, got %g", fn, arg, want, x);
+        verr(s, v->loc, "%s: %s must be %s, got %g", fn, a->name, want, x);
         return -1;
     }
     return 0;
 }
 
-/* A call value against a family of FnSpecs (sources, losses, ...); a bare word is a call
- * without arguments. */
-static int check_call(Sema *s, IrValue *v, const FnSpec *fns, int nfns, const char *what)
+/* Checks one value against the type of its schema row a (fn names the function or block). */
+static int check_kind(Sema *s, const IrValue *v, const char *fn, const CfgArg *a)
+{
+    char list[200];
+    switch (a->type) {
+    case CFG_STRING:
+        if (v->kind == IR_VAL_STR)
+            return 0;
+        verr(s, v->loc, "%s: %s must be a \"string\"", fn, a->name);
+        return -1;
+    case CFG_BOOL:
+        if (v->kind == IR_VAL_IDENT && (!strcmp(v->str, "true") || !strcmp(v->str, "false")))
+            return 0;
+        verr(s, v->loc, "%s: %s must be true or false", fn, a->name);
+        return -1;
+    case CFG_WORD:
+        if (is_word(v, a->words))
+            return 0;
+        verr(s, v->loc, "%s: %s must be one of %s", fn, a->name,
+             word_list(a->words, list, sizeof list));
+        return -1;
+    case CFG_ANY:
+        return 0;
+    default:
+        return check_number(s, v, fn, a);
+    }
+}
+
+/* The function of fam that a call value names; a bare word is a call without arguments. NULL
+ * (reported, with did-you-mean) when there is none. */
+static const CfgFunction *find_function(Sema *s, IrValue *v, const CfgFamily *fam)
 {
     char list[300];
     const char *names[8];
+    int nfns = fam->nfns;
     for (int i = 0; i < nfns; i++)
-        names[i] = fns[i].name;
+        names[i] = fam->fns[i].name;
     if (v->kind == IR_VAL_IDENT)
         v->kind = IR_VAL_CALL;   /* `optimizer = adam` is adam() */
-    const FnSpec *f = NULL;
     for (int i = 0; v->kind == IR_VAL_CALL && i < nfns; i++)
-        if (strcmp(fns[i].name, v->str) == 0)
-            f = &fns[i];
-    if (!f) {
-        const char *sug = v->kind == IR_VAL_CALL ? sema_suggest(v->str, names, nfns) : NULL;
-        DiagMessage *m = sug ? verr(s, v->loc, "unknown %s '%s'; did you mean '%s'?", what,
-                                    v->str, sug)
-                             : v->kind == IR_VAL_CALL ? verr(s, v->loc, "unknown %s '%s'", what,
-                                                             v->str)
-                                                      : verr(s, v->loc, "%s must be one of %s",
-                                                             what, sema_join(names, nfns, list,
-                                                                             sizeof list));
-        if (v->kind == IR_VAL_CALL)
-            diag_help(m, "valid: %s", sema_join(names, nfns, list, sizeof list));
+        if (strcmp(fam->fns[i].name, v->str) == 0)
+            return &fam->fns[i];
+    const char *what = fam->what;
+    const char *sug = v->kind == IR_VAL_CALL ? sema_suggest(v->str, names, nfns) : NULL;
+    DiagMessage *m = sug ? verr(s, v->loc, "unknown %s '%s'; did you mean '%s'?", what,
+                                v->str, sug)
+                         : v->kind == IR_VAL_CALL ? verr(s, v->loc, "unknown %s '%s'", what,
+                                                         v->str)
+                                                  : verr(s, v->loc, "%s must be one of %s",
+                                                         what, sema_join(names, nfns, list,
+                                                                         sizeof list));
+    if (v->kind == IR_VAL_CALL)
+        diag_help(m, "valid: %s", sema_join(names, nfns, list, sizeof list));
+    return NULL;
+}
+
+/* The index of the argument a call argument names; a positional one is given its name. -1
+ * (reported) when there is none. */
+static int find_arg(Sema *s, IrArg *a, const CfgFunction *f, const char **anames, int nspec,
+                    int *npos)
+{
+    char list[300];
+    if (!a->name) {
+        int k = (*npos)++;
+        if (k >= nspec) {
+            verr(s, a->value.loc, "%s takes at most %d argument%s", f->name, nspec,
+                 nspec == 1 ? "" : "s");
+            return -1;
+        }
+        a->name = sema_strdup(s, anames[k]);   /* positional: store its name */
+        return k;
+    }
+    for (int j = 0; j < nspec; j++)
+        if (strcmp(anames[j], a->name) == 0)
+            return j;
+    const char *sug = sema_suggest(a->name, anames, nspec);
+    DiagMessage *m = sug ? verr(s, a->value.loc, "%s has no argument '%s'; did you mean '%s'?",
+                                f->name, a->name, sug)
+                         : verr(s, a->value.loc, "%s has no argument '%s'", f->name, a->name);
+    if (nspec)
+        diag_help(m, "arguments of %s are %s", f->name,
+                  sema_join(anames, nspec, list, sizeof list));
+    return -1;
+}
+
+/* A call value against the functions of a family (sources, losses, ...). */
+static int check_call(Sema *s, IrValue *v, const CfgFamily *fam)
+{
+    const CfgFunction *f = find_function(s, v, fam);
+    if (!f)
         return -1;
-    }
-    int nspec = 0;
-    const char *anames[6];
-    char abuf[6][32];
-    for (; nspec < 6 && f->args[nspec]; nspec++) {
-        snprintf(abuf[nspec], sizeof abuf[nspec], "%s", f->args[nspec]);
-        *strchr(abuf[nspec], ':') = '\0';
-        anames[nspec] = abuf[nspec];
-    }
-    bool given[6] = { false };
+    int nspec = cfg_function_nargs(f);
+    const char *anames[CFG_MAX_ARGS];
+    for (int k = 0; k < nspec; k++)
+        anames[k] = f->args[k].name;
+    bool given[CFG_MAX_ARGS] = { false };
     int rc = 0, npos = 0;
     for (int i = 0; i < v->nargs; i++) {
         IrArg *a = &v->args[i];
-        int k = -1;
-        if (!a->name) {
-            k = npos++;
-            if (k >= nspec) {
-                verr(s, a->value.loc, "%s takes at most %d argument%s", f->name, nspec,
-                     nspec == 1 ? "" : "s");
-                rc = -1;
-                continue;
-            }
-            a->name = sema_strdup(s, anames[k]);   /* positional: store its name */
-        } else {
-            for (int j = 0; j < nspec; j++)
-                if (strcmp(anames[j], a->name) == 0)
-                    k = j;
-            if (k < 0) {
-                const char *sug = sema_suggest(a->name, anames, nspec);
-                DiagMessage *m = sug ? verr(s, a->value.loc, "%s has no argument '%s'; did you "
-                                            "mean '%s'?", f->name, a->name, sug)
-                                     : verr(s, a->value.loc, "%s has no argument '%s'",
-                                            f->name, a->name);
-                if (nspec)
-                    diag_help(m, "arguments of %s are %s", f->name,
-                              sema_join(anames, nspec, list, sizeof list));
-                rc = -1;
-                continue;
-            }
+        int k = find_arg(s, a, f, anames, nspec, &npos);
+        if (k < 0) {
+            rc = -1;
+            continue;
         }
         if (given[k]) {
             verr(s, a->value.loc, "%s: %s is given twice", f->name, anames[k]);
@@ -278,10 +262,7 @@ static int check_call(Sema *s, IrValue *v, const FnSpec *fns, int nfns, const ch
             continue;
         }
         given[k] = true;
-        const char *spec = f->args[k];
-        const char *kind = strchr(spec, ':') + 1;
-        if (check_kind(s, &a->value, f->name, anames[k], kind[0],
-                       kind[1] == ':' ? kind + 2 : "") < 0)
+        if (check_kind(s, &a->value, f->name, &f->args[k]) < 0)
             rc = -1;
     }
     for (int k = 0; k < f->required; k++)
@@ -292,44 +273,40 @@ static int check_call(Sema *s, IrValue *v, const FnSpec *fns, int nfns, const ch
     return rc;
 }
 
-/* Checks a setting's value for its kind. */
+/* Checks a setting's value against its schema row. */
 static int check_setting(Sema *s, int si, IrValue *v)
 {
-    const char *name = settings[si].name;
-    switch (settings[si].kind) {
-    case V_SOURCE: return check_call(s, v, sources, 5, "data source");
-    case V_VALID:
+    const CfgArg *a = &cfg_settings[si].arg;
+    switch (a->type) {
+    case CFG_CALL: return check_call(s, v, a->family);
+    case CFG_VALID:
         if (v->kind == IR_VAL_NUM) {
             if (v->num > 0 && v->num < 1)
                 return 0;
             verr(s, v->loc, "valid must be a fraction in (0, 1) or a source, got %g", v->num);
             return -1;
         }
-        return check_call(s, v, sources, 5, "data source");
-    case V_LOSS: return check_call(s, v, losses, 2, "loss");
-    case V_OPTIM: return check_call(s, v, optims, 4, "optimizer");
-    case V_SCHED: return check_call(s, v, scheds, 3, "schedule");
-    case V_CLIP: return check_kind(s, v, "train", name, 'n', "");
-    case V_INT1: return check_kind(s, v, "train", name, 'p', "");
-    case V_INT0: return check_kind(s, v, "train", name, 'i', "");
-    case V_BPTT:
+        return check_call(s, v, a->family);
+    case CFG_BPTT: {
         if (v->kind == IR_VAL_IDENT && strcmp(v->str, "full") == 0)
             return 0;
         if (v->kind != IR_VAL_NUM) {
             verr(s, v->loc, "bptt must be a number of steps or `full`");
             return -1;
         }
-        return check_kind(s, v, "train", name, 'p', "");
+        const CfgArg count = { a->name, CFG_COUNT1, NULL, CFG_STORE_NONE, 0, 0, NULL };
+        return check_kind(s, v, "train", &count);
     }
-    return 0;
+    default: return check_kind(s, v, "train", a);
+    }
 }
 
 static int find_setting(const char *name, bool *train)
 {
     for (int i = 0; i < NSETTINGS; i++)
-        if (strcmp(settings[i].name, name) == 0) {
+        if (strcmp(cfg_settings[i].arg.name, name) == 0) {
             if (train)
-                *train = settings[i].train;
+                *train = cfg_settings[i].train;
             return i;
         }
     return -1;
@@ -377,8 +354,8 @@ int sema_settings(Sema *s, const AstNode *blk, bool train)
             const char *cand[NSETTINGS];
             int n = 0;
             for (int k = 0; k < NSETTINGS; k++)
-                if (settings[k].train == train)
-                    cand[n++] = settings[k].name;
+                if (cfg_settings[k].train == train)
+                    cand[n++] = cfg_settings[k].arg.name;
             char list[300];
             const char *sug = sema_suggest(st->name, cand, n);
             DiagMessage *m = si >= 0 ? diag_error(s->d, at, "'%s' is a %s setting, not a %s "
@@ -576,7 +553,7 @@ int sema_apply_sets(Sema *s)
             continue;
         }
         if (check_setting(s, si, &st->value) < 0 ||
-            store(s, train, settings[si].name, &st->value, (SrcRange){ 0 }) < 0)
+            store(s, train, cfg_settings[si].arg.name, &st->value, (SrcRange){ 0 }) < 0)
             rc = -1;
         st->used = true;
     }

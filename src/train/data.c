@@ -11,26 +11,6 @@
 #include "train/data_csv.h"
 #include "train/data_int.h"
 
-DataConfig data_defaults(void)
-{
-    DataConfig c = {0};
-    c.kind = DATA_ADDING;
-    c.level = DATA_CHAR;
-    c.valid = -1;           /* resolved per kind in data_open */
-    c.length = 0;
-    c.delay = 10;
-    c.embedded = true;
-    c.csv_features = 1;
-    c.csv_targets = 1;
-    c.csv_header = -1;
-    c.valid_csv_header = -1;
-    c.csv_delim = ',';
-    c.batch = 32;
-    c.bptt = 100;
-    c.seed = 42;
-    return c;
-}
-
 /* ---- batches ---------------------------------------------------------------------------- */
 /* Allocates the arrays a batch of this data set uses. */
 static int batch_alloc(const DataSet *ds, DataBatch *b)
@@ -69,26 +49,33 @@ static void batch_free(DataBatch *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The largest batch and text window data_open accepts. */
+enum { DATA_MAX_BATCH = 1 << 20, DATA_MAX_BPTT = 1 << 20 };
+/* valid's default (DataConfig.valid = -1): the fraction of a file held out, or the number of
+ * sequences in a generated task's fixed validation set. */
+static const double DEFAULT_VALID_FRACTION = 0.05;
+enum { DEFAULT_VALID_SEQUENCES = 1000 };
+
 int data_open(DataSet *ds, const DataConfig *cfg, Diag *d)
 {
     memset(ds, 0, sizeof *ds);
     ds->cfg = *cfg;
     DataConfig *c = &ds->cfg;
     const char *what = c->path ? c->path : "data";
-    if (c->batch < 1 || c->batch > 1 << 20) {
-        diag_error_in(d, what, "batch must be in [1, 1048576], got %d", c->batch);
+    if (c->batch < 1 || c->batch > DATA_MAX_BATCH) {
+        diag_error_in(d, what, "batch must be in [1, %d], got %d", DATA_MAX_BATCH, c->batch);
         return -1;
     }
     if ((c->kind == DATA_TEXT || c->kind == DATA_CSV) && !c->path) {
         diag_error_in(d, "data", "this source needs a file (--data FILE)");
         return -1;
     }
-    if (c->kind == DATA_TEXT && (c->bptt < 1 || c->bptt > 1 << 20)) {
-        diag_error_in(d, what, "bptt must be in [1, 1048576], got %d", c->bptt);
+    if (c->kind == DATA_TEXT && (c->bptt < 1 || c->bptt > DATA_MAX_BPTT)) {
+        diag_error_in(d, what, "bptt must be in [1, %d], got %d", DATA_MAX_BPTT, c->bptt);
         return -1;
     }
     bool gen = c->kind != DATA_TEXT && c->kind != DATA_CSV;
-    if (c->valid < 0) c->valid = gen ? 1000 : 0.05;
+    if (c->valid < 0) c->valid = gen ? DEFAULT_VALID_SEQUENCES : DEFAULT_VALID_FRACTION;
     if (!gen && !(c->valid < 1)) {
         diag_error_in(d, what, "valid must be a fraction in [0, 1), got %g", c->valid);
         return -1;
@@ -167,6 +154,12 @@ int64_t data_valid_batches(const DataSet *ds)
     }
 }
 
+/* Batch i of a generated task's validation set is seeded with seed ^ (VALID_SEED_SALT +
+ * GOLDEN_GAMMA * i): "valid" in ASCII, spread over batches by the 64-bit golden ratio (the
+ * splitmix64 increment), so no batch shares a seed with training or with another batch. */
+static const uint64_t VALID_SEED_SALT = 0x76616c6964ULL;
+static const uint64_t GOLDEN_GAMMA = 0x9e3779b97f4a7c15ULL;
+
 const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
 {
     DataBatch *b = &ds->vbatch;
@@ -176,7 +169,7 @@ const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
     default: {
         /* Batch i of the fixed validation set: its own seed, independent of training. */
         Rng r;
-        rng_seed(&r, ds->cfg.seed ^ (0x76616c6964ULL + 0x9e3779b97f4a7c15ULL * (uint64_t)i));
+        rng_seed(&r, ds->cfg.seed ^ (VALID_SEED_SALT + GOLDEN_GAMMA * (uint64_t)i));
         data_gen_fill(ds, &r, b, b->B);
         break;
     }

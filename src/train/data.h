@@ -50,6 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ir/config.h"   /* DataKind, DataLevel, DataConfig: the typed data settings */
 #include "util/diag.h"
 #include "util/file.h"
 #include "util/rng.h"
@@ -57,41 +58,12 @@
 /* The largest corpus or CSV file read (2 GiB): bigger ones are refused before allocating. */
 #define DATA_MAX_FILE ((size_t)1 << 31)
 
-typedef enum DataKind { DATA_TEXT, DATA_CSV, DATA_ADDING, DATA_REBER, DATA_COPY } DataKind;
-typedef enum DataLevel { DATA_CHAR, DATA_BYTE } DataLevel;
-
 /* What the model is asked to predict. */
 typedef enum DataTarget {
     DATA_TARGET_STEP_IDS,   /* a class per step: target_ids [T][B] (-1 = ignore) */
     DATA_TARGET_LABEL,      /* a class per sequence: target_ids [B] (-1 = padding row) */
     DATA_TARGET_VALUES      /* K values per sequence: target [B][K] */
 } DataTarget;
-
-typedef struct DataConfig {
-    DataKind kind;
-    const char *path;       /* text, csv */
-    DataLevel level;        /* text: char (default) or byte */
-    double valid;           /* text/csv: fraction held out (default 0.05; 0 = none);
-                               generated: number of validation sequences (default 1000) */
-    int length;             /* adding: T (default 50); reber: max symbols (60); copy: L (10) */
-    int delay;              /* copy: D (default 10) */
-    bool embedded;          /* reber: embedded grammar (default true) */
-    bool csv_values;        /* csv: target=values (regression) instead of label */
-    int csv_features;       /* csv: F values per step (default 1) */
-    int csv_targets;        /* csv: K target columns for target=values (default 1) */
-    int csv_header;         /* csv: -1 auto (default), 0 no header, 1 header */
-    char csv_delim;         /* csv: field separator (default ',') */
-    const char *valid_path; /* text/csv: a separate validation file of the same kind (NULL:
-                               the `valid` fraction of path; ignored with eval_all) */
-    int valid_csv_header;   /* csv: the header setting of valid_path (-1 auto, default) */
-    bool eval_all;          /* text/csv: the whole file is the validation split (eval) */
-    const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
-                               resume); a character outside it is an error naming it */
-    int batch;              /* B (default 32) */
-    int bptt;               /* text: window length (default 100); others: ignored (whole
-                               sequences) */
-    uint64_t seed;          /* seeds the data Rng (shuffles, generated tasks) */
-} DataConfig;
 
 /* The vocabulary of token data: id i is the code point (char) or byte codes[i]; codes sorted. */
 typedef struct Vocab {
@@ -153,8 +125,7 @@ typedef struct DataSet {
  * (help: level=byte), a malformed CSV row. */
 int data_open(DataSet *ds, const DataConfig *cfg, Diag *d);
 void data_free(DataSet *ds);
-/* Default values for every DataConfig field (kind DATA_ADDING). */
-DataConfig data_defaults(void);
+/* data_defaults (ir/config.h) gives every DataConfig field its default. */
 
 /* The next training batch (advances ds->pos; crosses epochs by itself). Never fails once open. */
 const DataBatch *data_next(DataSet *ds);

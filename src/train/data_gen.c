@@ -112,7 +112,7 @@ int data_gen_open(DataSet *ds, Diag *d)
     ds->batches_per_epoch = GEN_BATCHES_PER_EPOCH;
     switch (c->kind) {
     case DATA_ADDING:
-        if (c->length <= 0) c->length = 50;
+        if (c->length <= 0) c->length = ADDING_DEFAULT_LENGTH;
         if (c->length < 2 || c->length > 100000) {
             diag_error_in(d, "adding", "length must be in [2, 100000], got %d", c->length);
             return -1;
@@ -123,7 +123,7 @@ int data_gen_open(DataSet *ds, Diag *d)
         ds->target_kind = DATA_TARGET_VALUES;
         return 0;
     case DATA_REBER:
-        if (c->length <= 0) c->length = 60;
+        if (c->length <= 0) c->length = REBER_DEFAULT_LENGTH;
         if (c->length < (c->embedded ? 9 : 5) || c->length > 1024) {
             diag_error_in(d, "reber", "length must be in [%d, 1024], got %d",
                           c->embedded ? 9 : 5, c->length);
@@ -133,7 +133,7 @@ int data_gen_open(DataSet *ds, Diag *d)
         ds->target_kind = DATA_TARGET_STEP_IDS;
         return data_vocab_fixed(&ds->vocab, "BEPSTVX", d);
     case DATA_COPY:
-        if (c->length <= 0) c->length = 10;
+        if (c->length <= 0) c->length = COPY_DEFAULT_LENGTH;
         if (c->length > 10000 || c->delay < 1 || c->delay > 100000) {
             diag_error_in(d, "copy", "length must be in [1, 10000] and delay in [1, 100000]");
             return -1;

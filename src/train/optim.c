@@ -5,39 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The optimizer's name in the settings schema (ir/config.c), which checkpoints also record. */
 const char *optim_kind_name(OptimKind k)
 {
-    switch (k) {
-    case OPTIM_SGD: return "sgd";
-    case OPTIM_ADAM: return "adam";
-    case OPTIM_ADAMW: return "adamw";
-    case OPTIM_RMSPROP: return "rmsprop";
-    }
+    const CfgFamily *optims = cfg_settings[CFG_SET_OPTIMIZER].arg.family;
+    for (int i = 0; i < optims->nfns; i++)
+        if (optims->fns[i].kind == (int)k) return optims->fns[i].name;
     return "?";
 }
 
-/* torch.optim defaults, so a .rnn file that names only the optimiser behaves as in PyTorch. */
+/* The names torch.optim's state_dict gives the state buffers, so checkpoints read alike. */
 void optim_state_names(OptimKind k, const char **m, const char **v)
 {
     *m = k == OPTIM_ADAM || k == OPTIM_ADAMW ? "exp_avg" : "momentum_buffer";
     *v = k == OPTIM_RMSPROP ? "square_avg" : "exp_avg_sq";
-}
-
-OptimConfig optim_defaults(OptimKind k)
-{
-    OptimConfig c = {0};
-    c.kind = k;
-    c.beta1 = 0.9;
-    c.beta2 = 0.999;
-    c.eps = 1e-8;
-    c.alpha = 0.99;
-    switch (k) {
-    case OPTIM_SGD: c.lr = 1e-2; break;
-    case OPTIM_ADAM: c.lr = 1e-3; break;
-    case OPTIM_ADAMW: c.lr = 1e-3; c.weight_decay = 1e-2; break;
-    case OPTIM_RMSPROP: c.lr = 1e-2; break;
-    }
-    return c;
 }
 
 /* Which state buffers a configuration needs: m (momentum / first moment), v (second moment). */
@@ -188,28 +169,43 @@ void optim_step(Optim *o, float *params, float *grads, double lr)
     o->t++;
 }
 
-int64_t optim_state_floats(const Optim *o)
+/* m (if any) then v (if any), each n floats, with the names a checkpoint stores them under. */
+int optim_state_buffers(const Optim *o, OptimStateBuffer out[OPTIM_MAX_STATE])
 {
-    return (o->m ? o->n : 0) + (o->v ? o->n : 0);
+    const char *mname, *vname;
+    optim_state_names(o->cfg.kind, &mname, &vname);
+    int k = 0;
+    if (o->m) out[k++] = (OptimStateBuffer){mname, o->m, o->n};
+    if (o->v) out[k++] = (OptimStateBuffer){vname, o->v, o->n};
+    return k;
 }
 
-/* State layout in a checkpoint: m (if any) then v (if any), each n floats. */
+int64_t optim_state_floats(const Optim *o)
+{
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    int64_t total = 0;
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++)
+        total += b[i].n;
+    return total;
+}
+
+/* The buffers of optim_state_buffers, one after the other. */
 void optim_state_get(const Optim *o, float *out)
 {
-    if (o->m) {
-        memcpy(out, o->m, (size_t)o->n * sizeof(float));
-        out += o->n;
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++) {
+        memcpy(out, b[i].data, (size_t)b[i].n * sizeof(float));
+        out += b[i].n;
     }
-    if (o->v) memcpy(out, o->v, (size_t)o->n * sizeof(float));
 }
 
 void optim_state_set(Optim *o, const float *in)
 {
-    if (o->m) {
-        memcpy(o->m, in, (size_t)o->n * sizeof(float));
-        in += o->n;
+    OptimStateBuffer b[OPTIM_MAX_STATE];
+    for (int i = 0, n = optim_state_buffers(o, b); i < n; i++) {
+        memcpy(b[i].data, in, (size_t)b[i].n * sizeof(float));
+        in += b[i].n;
     }
-    if (o->v) memcpy(o->v, in, (size_t)o->n * sizeof(float));
 }
 
 /* clip_grad_norm_(max_norm, norm_type=2): norm = sqrt(sum g^2); if norm > max_norm,
@@ -228,7 +224,7 @@ double optim_clip_grad_norm(float *grads, int64_t n, double max_norm)
 }
 
 /* See optim.h for the three formulas. */
-double optim_schedule_lr(const Schedule *s, double base, int64_t step)
+double optim_schedule_lr(const ScheduleConfig *s, double base, int64_t step)
 {
     switch (s->kind) {
     case SCHED_CONSTANT:

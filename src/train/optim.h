@@ -20,21 +20,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ir/config.h"   /* OptimKind, OptimConfig, SchedKind, ScheduleConfig, optim_defaults */
 #include "util/diag.h"
-
-typedef enum OptimKind { OPTIM_SGD, OPTIM_ADAM, OPTIM_ADAMW, OPTIM_RMSPROP } OptimKind;
-
-/* Hyper-parameters; optim_defaults fills PyTorch's defaults for a kind. */
-typedef struct OptimConfig {
-    OptimKind kind;
-    double lr;              /* base learning rate (a schedule scales it per step) */
-    double momentum;        /* SGD, RMSprop: mu (default 0) */
-    bool nesterov;          /* SGD: Nesterov momentum (needs momentum > 0) */
-    double beta1, beta2;    /* Adam/AdamW: 0.9, 0.999 */
-    double eps;             /* Adam/AdamW: 1e-8; RMSprop: 1e-8 */
-    double alpha;           /* RMSprop smoothing constant: 0.99 */
-    double weight_decay;    /* L2 (SGD, Adam, RMSprop: 0) or decoupled (AdamW: 0.01) */
-} OptimConfig;
 
 /* Optimiser state. m and v are n floats each (NULL when the kind does not use them):
  *   SGD: m = momentum buffer;  Adam/AdamW: m = exp_avg, v = exp_avg_sq;
@@ -54,8 +41,6 @@ const char *optim_kind_name(OptimKind k);
  * exp_avg / exp_avg_sq (Adam, AdamW), momentum_buffer / square_avg (RMSprop), momentum_buffer
  * (SGD, whose v is unused). */
 void optim_state_names(OptimKind k, const char **m, const char **v);
-/* PyTorch's defaults for kind k (lr 1e-3 for Adam/AdamW, 1e-2 for SGD and RMSprop). */
-OptimConfig optim_defaults(OptimKind k);
 
 /* Allocates zeroed state for n parameters; -1 (and a diagnostic) on bad config or no memory. */
 int optim_init(Optim *o, const OptimConfig *cfg, int64_t n, Diag *d);
@@ -65,6 +50,19 @@ void optim_free(Optim *o);
  * params: [n], grads: [n] (grads is modified when weight decay is L2). Increments o->t. */
 void optim_step(Optim *o, float *params, float *grads, double lr);
 
+/* One state buffer of an optimiser: its state_dict name and its n floats. */
+enum { OPTIM_MAX_STATE = 2 };
+typedef struct OptimStateBuffer {
+    const char *name;
+    float *data;
+    int64_t n;
+} OptimStateBuffer;
+
+/* o's state buffers in checkpoint order -- m, then v, only those its configuration uses --
+ * named by optim_state_names. Returns how many (0 .. OPTIM_MAX_STATE). The data pointers are
+ * o's own buffers (o owns them; valid until optim_free): a checkpoint writer reads them and a
+ * reader fills them. */
+int optim_state_buffers(const Optim *o, OptimStateBuffer out[OPTIM_MAX_STATE]);
 /* Number of floats of state (0, n or 2n): what a checkpoint stores besides t. */
 int64_t optim_state_floats(const Optim *o);
 /* Copies the state into out [optim_state_floats] (m first, then v) / restores it from in. */
@@ -78,23 +76,12 @@ double optim_clip_grad_norm(float *grads, int64_t n, double max_norm);
 
 /* ---- learning-rate schedules ------------------------------------------------------------ */
 
-typedef enum SchedKind { SCHED_CONSTANT, SCHED_STEP, SCHED_COSINE } SchedKind;
-
-typedef struct Schedule {
-    SchedKind kind;
-    int64_t every;      /* step: multiply by factor every `every` steps */
-    double factor;      /* step: default 0.1 */
-    int64_t warmup;     /* cosine: linear warmup steps (default 0) */
-    int64_t total;      /* cosine: total steps of the run (set by the trainer) */
-    double min_factor;  /* cosine: floor as a fraction of the base rate (default 0) */
-} Schedule;
-
 /* Learning rate for step s (0-based: the s-th update) given the base rate:
  *   constant  lr = base
  *   step      lr = base * factor^floor(s / every)
  *   cosine    s < warmup: lr = base * (s+1)/warmup;
  *             else p = (s-warmup)/max(1, total-warmup) clamped to [0,1],
  *             lr = base * (min + (1-min) * (1 + cos(pi p))/2) */
-double optim_schedule_lr(const Schedule *s, double base, int64_t step);
+double optim_schedule_lr(const ScheduleConfig *s, double base, int64_t step);
 
 #endif

@@ -69,8 +69,11 @@ static void text_escaped(FILE *o, const char *s)
     }
 }
 
-int plot_loss_svg(const char *path, const char *title, const int64_t *steps, const double *loss,
-                  int n, const int64_t *vsteps, const double *vloss, int nv, Diag *d)
+/* The axes' ranges: steps from 0 to the last one; the finite losses of both curves (0..1 when
+ * there are none, widened by 0.5 either side when flat) with 5% padding, the bottom held at 0
+ * when the padding would take a positive bottom below it. */
+static Frame fit_frame(const int64_t *steps, const double *loss, int n, const int64_t *vsteps,
+                       const double *vloss, int nv)
 {
     Frame f = {0, 1, INFINITY, -INFINITY};
     for (int i = 0; i < n; i++) {
@@ -86,7 +89,15 @@ int plot_loss_svg(const char *path, const char *title, const int64_t *steps, con
     double pad = (f.y1 - f.y0) * 0.05;
     f.y0 = f.y0 - pad > 0 || f.y0 < 0 ? f.y0 - pad : 0;
     f.y1 += pad;
+    return f;
+}
 
+/* Draws the frame, ticks, both curves and the legend into memory, then writes the file
+ * atomically (plot.h). */
+int plot_loss_svg(const char *path, const char *title, const int64_t *steps, const double *loss,
+                  int n, const int64_t *vsteps, const double *vloss, int nv, Diag *d)
+{
+    Frame f = fit_frame(steps, loss, n, vsteps, vloss, nv);
     char *buf = NULL;
     size_t len = 0;
     FILE *o = open_memstream(&buf, &len);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "exec/kernels.h"
+
 
 /* The loss that fits the data's targets. */
 static ExecLossKind loss_for(DataTarget t)
@@ -185,25 +187,17 @@ void session_free(Session *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Mean squared error over the real rows only (padding rows of a last CSV batch are skipped):
- *   loss = sum_{real b, j} (y[b][j] - t[b][j])^2 / (nreal * K);  dy = 2 (y - t) / (nreal * K) */
+/* Mean squared error over the real rows only (padding rows of a last CSV batch are skipped),
+ * the executor's one MSE with the batch's row mask; *count is the number of real rows. */
 static double mse_rows(Session *s, const DataBatch *b, int64_t *count)
 {
     int rows, K;
     const float *y = exec_output(s->e, &rows, &K);
-    float *dy = exec_output_grad(s->e);
-    int64_t nreal = 0;
-    for (int r = 0; r < b->B; r++)
-        nreal += b->row_mask[r] != 0;
-    double n = (double)(nreal * K), sum = 0;
-    for (int r = 0; r < b->B; r++)
-        for (int j = 0; j < K; j++) {
-            double diff = b->row_mask[r] != 0 ? (double)y[r * K + j] - b->target[r * K + j] : 0;
-            sum += diff * diff;
-            dy[r * K + j] = n > 0 ? (float)(2 * diff / n) : 0;
-        }
-    *count = nreal;
-    return n > 0 ? sum / n : 0;
+    size_t nreal;
+    double loss = kern_mse_forward_backward((size_t)b->B, K, y, b->target, b->row_mask,
+                                            exec_output_grad(s->e), &nreal);
+    *count = (int64_t)nreal;
+    return loss;
 }
 
 int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, Diag *d)
@@ -298,10 +292,9 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         rc |= ckpt_set_hyper(c, "weight_decay", o->weight_decay);
         rc |= ckpt_set_hyper(c, "clip", s->st.clip);
         rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
-        const char *mn, *vn;
-        optim_state_names(o->kind, &mn, &vn);
-        if (s->opt.m) rc |= add_flat(&c->optim_state, mn, s->opt.m, s->opt.n);
-        if (s->opt.v) rc |= add_flat(&c->optim_state, vn, s->opt.v, s->opt.n);
+        OptimStateBuffer bufs[OPTIM_MAX_STATE];
+        for (int i = 0, n = optim_state_buffers(&s->opt, bufs); i < n; i++)
+            rc |= add_flat(&c->optim_state, bufs[i].name, bufs[i].data, bufs[i].n);
     }
     int64_t ns = exec_state_floats(s->e);
     if (ns > 0 && rc == 0) {
@@ -309,7 +302,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
         if (!st) rc = -1;
         else {
             exec_get_state(s->e, st);
-            rc |= add_flat(&c->optim_state, "carried_state", st, ns);
+            rc |= add_flat(&c->optim_state, SESSION_CARRIED_STATE, st, ns);
             free(st);
         }
     }

@@ -1,12 +1,12 @@
-/* settings: the data and train blocks of an IrModel (already checked by sema for names and
- * value kinds) turned into the configurations of src/train, with the command-line overrides
- * (--data, --steps, --epochs, --seed) applied.
+/* settings: the data and train blocks of an IrModel, as sema typed them (IrModel.config, from
+ * the one schema of ir/config.h), turned into the configuration of a run, with the
+ * command-line overrides (--data, --steps, --epochs, --seed) applied.
  *
- * Defaults when a setting is absent: optimizer adam() (PyTorch defaults), schedule constant,
- * clip 0 (off), batch 32, bptt 100, steps 1000, seed 42, eval_every 100 (0: never),
- * checkpoint_every 500 (0: only at the end), log_every 10, valid 0.05 (generated tasks: a fixed
- * set of 1000 sequences, rounded up to whole batches), loss from the data (next-token / label
- * cross-entropy, or MSE for values).
+ * Defaults when a setting is absent (given by the schema): optimizer adam() (PyTorch
+ * defaults), schedule constant, clip 0 (off), batch 32, bptt 100, steps 1000, seed 42,
+ * eval_every 100 (0: never), checkpoint_every 500 (0: only at the end), log_every 10, valid
+ * 0.05 (generated tasks: a fixed set of 1000 sequences, rounded up to whole batches), loss from
+ * the data (next-token / label cross-entropy, or MSE for values).
  *
  * csv(...) arguments as sema accepts them: csv(PATH, target=label|values|K, columns=F,
  * header=true|false, delimiter=",", label=first): target=label (default) is a class label in
@@ -36,7 +36,7 @@
 typedef struct TrainSettings {
     DataConfig data;
     OptimConfig optim;
-    Schedule sched;
+    ScheduleConfig sched;
     bool loss_given;        /* loss written in the file; else derived from the data */
     ExecLossKind loss;
     double clip;            /* global gradient-norm threshold; 0 = off */
@@ -46,7 +46,7 @@ typedef struct TrainSettings {
     uint64_t seed;
 } TrainSettings;
 
-/* Fills s from m's settings, then applies the overrides: data_path (a .csv suffix selects
+/* Fills s from m->config, then applies the overrides: data_path (a .csv suffix selects
  * csv(), anything else text(); a generated source is replaced), steps/epochs (> 0 to
  * override), seed (when has_seed). -1 with a located diagnostic on a value src/train cannot
  * use (e.g. a validation source of another kind than the training source). */

@@ -101,6 +101,29 @@ static char *join(const char *dir, const char *name)
     return p;
 }
 
+/* The checkpoint layout of the training position, shared by save and restore so that writer
+ * and reader cannot disagree: rng_state holds the dropout Rng's words; data_pos holds the
+ * completed epochs, the batch index in the epoch, then the data Rng's words. */
+enum { RNG_WORDS = sizeof(((Rng *)0)->s) / sizeof(uint64_t) };
+enum DataPosSlot { DATA_POS_EPOCH, DATA_POS_INDEX, DATA_POS_RNG,
+                   DATA_POS_WORDS = DATA_POS_RNG + RNG_WORDS };
+
+/* DataPos -> the data_pos words of a checkpoint. */
+static void pack_data_pos(const DataPos *p, uint64_t out[DATA_POS_WORDS])
+{
+    out[DATA_POS_EPOCH] = (uint64_t)p->epoch;
+    out[DATA_POS_INDEX] = (uint64_t)p->index;
+    memcpy(out + DATA_POS_RNG, p->rng.s, sizeof p->rng.s);
+}
+
+/* The data_pos words of a checkpoint -> DataPos. */
+static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
+{
+    DataPos p = {(int64_t)in[DATA_POS_EPOCH], (int64_t)in[DATA_POS_INDEX], {{0}}};
+    memcpy(p.rng.s, in + DATA_POS_RNG, sizeof p.rng.s);
+    return p;
+}
+
 /* Writes last.ckpt (or best.ckpt) with the whole training state. */
 static int save(Run *r, const char *path, Diag *d)
 {
@@ -114,12 +137,10 @@ static int save(Run *r, const char *path, Diag *d)
         c.threads = r->o->threads;
         c.has_best_val_loss = r->has_best;
         c.best_val_loss = r->best_val;
-        uint64_t rng[4];
-        memcpy(rng, exec_rng(r->s.e)->s, sizeof rng);
-        const DataPos *p = &r->s.ds.pos;
-        uint64_t pos[6] = {(uint64_t)p->epoch, (uint64_t)p->index, p->rng.s[0], p->rng.s[1],
-                           p->rng.s[2], p->rng.s[3]};
-        if (ckpt_set_rng_state(&c, rng, 4) != 0 || ckpt_set_data_pos(&c, pos, 6) != 0) {
+        uint64_t pos[DATA_POS_WORDS];
+        pack_data_pos(&r->s.ds.pos, pos);
+        if (ckpt_set_rng_state(&c, exec_rng(r->s.e)->s, RNG_WORDS) != 0 ||
+            ckpt_set_data_pos(&c, pos, DATA_POS_WORDS) != 0) {
             diag_error_in(d, path, "out of memory");
             rc = -1;
         }
@@ -147,6 +168,54 @@ static int check_vocab(const Session *s, const Checkpoint *c, const char *path, 
     return -1;
 }
 
+/* Fills the optimiser's state buffers and the carried recurrent state from c. */
+static int restore_buffers(Session *s, const Checkpoint *c, const char *path, Diag *d)
+{
+    OptimStateBuffer bufs[OPTIM_MAX_STATE + 1];
+    int n = optim_state_buffers(&s->opt, bufs);
+    int64_t carried = exec_state_floats(s->e);
+    if (carried > 0) bufs[n++] = (OptimStateBuffer){SESSION_CARRIED_STATE, NULL, carried};
+    for (int i = 0; i < n; i++) {
+        const CkptTensor *t = ckpt_find_tensor(&c->optim_state, bufs[i].name);
+        if (!t || t->count != bufs[i].n) {
+            diag_error_in(d, path, "the checkpoint's optimiser state '%s' is missing or has "
+                          "another size", bufs[i].name);
+            return -1;
+        }
+        if (bufs[i].data) memcpy(bufs[i].data, t->data, sizeof(float) * (size_t)bufs[i].n);
+        else exec_set_state(s->e, t->data);
+    }
+    return 0;
+}
+
+/* Restores the step, the RNGs and the data position from c. */
+static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag *d)
+{
+    Session *s = &r->s;
+    double t = 0;
+    if (c->nrng_state != RNG_WORDS || c->ndata_pos != DATA_POS_WORDS ||
+        !ckpt_get_hyper(c, "optim_t", &t)) {
+        diag_error_in(d, path, "the checkpoint has no training state (RNG, data position)");
+        return -1;
+    }
+    s->opt.t = (int64_t)t;
+    memcpy(exec_rng(s->e)->s, c->rng_state, sizeof(uint64_t) * RNG_WORDS);
+    DataPos p = unpack_data_pos(c->data_pos);
+    int rc = data_set_pos(&s->ds, &p, d);
+    r->step = (int64_t)c->step;
+    r->has_best = c->has_best_val_loss;
+    r->best_val = c->best_val_loss;
+    if (r->o->threads && c->threads && (int)c->threads != r->o->threads)
+        diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
+                     "the result will not be bit-identical", path, c->threads, r->o->threads);
+    if (r->step > r->total) {
+        diag_error_in(d, path, "the checkpoint is at step %lld, past the %lld steps of this "
+                      "run", (long long)r->step, (long long)r->total);
+        rc = -1;
+    }
+    return rc;
+}
+
 /* Restores the training state from last.ckpt after checking it belongs to this model. */
 static int restore(Run *r, Diag *d)
 {
@@ -167,48 +236,8 @@ static int restore(Run *r, Diag *d)
         rc = -1;
     }
     if (rc == 0) rc = check_vocab(s, &c, path, d);
-    /* Optimiser buffers and the carried recurrent state. */
-    const char *names[3] = {NULL, NULL, "carried_state"};
-    float *bufs[3] = {s->opt.m, s->opt.v, NULL};
-    optim_state_names(s->opt.cfg.kind, &names[0], &names[1]);
-    int64_t counts[3] = {s->opt.n, s->opt.n, exec_state_floats(s->e)};
-    for (int i = 0; i < 3 && rc == 0; i++) {
-        if (i < 2 && !bufs[i]) continue;
-        if (i == 2 && counts[2] == 0) continue;
-        const CkptTensor *t = ckpt_find_tensor(&c.optim_state, names[i]);
-        if (!t || t->count != counts[i]) {
-            diag_error_in(d, path, "the checkpoint's optimiser state '%s' is missing or has "
-                          "another size", names[i]);
-            rc = -1;
-        } else if (i < 2) {
-            memcpy(bufs[i], t->data, sizeof(float) * (size_t)counts[i]);
-        } else {
-            exec_set_state(s->e, t->data);
-        }
-    }
-    double t = 0;
-    if (rc == 0 && (c.nrng_state != 4 || c.ndata_pos != 6 || !ckpt_get_hyper(&c, "optim_t", &t))) {
-        diag_error_in(d, path, "the checkpoint has no training state (RNG, data position)");
-        rc = -1;
-    }
-    if (rc == 0) {
-        s->opt.t = (int64_t)t;
-        memcpy(exec_rng(s->e)->s, c.rng_state, sizeof(uint64_t) * 4);
-        DataPos p = {(int64_t)c.data_pos[0], (int64_t)c.data_pos[1],
-                     {{c.data_pos[2], c.data_pos[3], c.data_pos[4], c.data_pos[5]}}};
-        rc = data_set_pos(&s->ds, &p, d);
-        r->step = (int64_t)c.step;
-        r->has_best = c.has_best_val_loss;
-        r->best_val = c.best_val_loss;
-        if (r->o->threads && c.threads && (int)c.threads != r->o->threads)
-            diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
-                         "the result will not be bit-identical", path, c.threads, r->o->threads);
-        if (r->step > r->total) {
-            diag_error_in(d, path, "the checkpoint is at step %lld, past the %lld steps of this "
-                          "run", (long long)r->step, (long long)r->total);
-            rc = -1;
-        }
-    }
+    if (rc == 0) rc = restore_buffers(s, &c, path, d);
+    if (rc == 0) rc = restore_position(r, &c, path, d);
     ckpt_free(&c);
     return rc;
 }
@@ -340,6 +369,17 @@ static int evaluate(Run *r, double *val, Diag *d)
     return 0;
 }
 
+/* Reports a loss or gradient norm x that is not finite at the coming step; returns -1 (the
+ * run stops, last.ckpt keeps the last good state). */
+static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
+{
+    DiagMessage *m = diag_error_in(d, r->o->model_path, "the %s is %g at step %lld; training "
+                                   "stopped", what, x, (long long)r->step + 1);
+    diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
+              r->last_path);
+    return -1;
+}
+
 /* The loop: one update per step; evaluation, logging and checkpoints at their intervals. */
 static int loop(Run *r, Diag *d, bool *interrupted)
 {
@@ -360,23 +400,10 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         int64_t count;
         if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)
             return -1;
-        if (!isfinite(loss)) {
-            DiagMessage *m = diag_error_in(d, r->o->model_path, "the loss is %g at step %lld; "
-                                           "training stopped", loss, (long long)r->step + 1);
-            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
-                      r->last_path);
-            return -1;
-        }
+        if (!isfinite(loss)) return stop_not_finite(r, "loss", loss, d);
         if (exec_backward(s->e, d) != 0) return -1;
         norm = optim_clip_grad_norm(grads, n, st->clip);
-        if (!isfinite(norm)) {
-            DiagMessage *m = diag_error_in(d, r->o->model_path, "the gradient norm is %g at step "
-                                           "%lld; training stopped", norm,
-                                           (long long)r->step + 1);
-            diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
-                      r->last_path);
-            return -1;
-        }
+        if (!isfinite(norm)) return stop_not_finite(r, "gradient norm", norm, d);
         lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
         optim_step(&s->opt, params, grads, lr);
         r->step++;

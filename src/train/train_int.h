@@ -22,6 +22,10 @@
 #include "train/optim.h"
 #include "train/settings.h"
 
+/* The name of the carried recurrent state among a checkpoint's optim_state tensors (written by
+ * session_to_ckpt, read back on resume). */
+#define SESSION_CARRIED_STATE "carried_state"
+
 typedef struct Session {
     Model m;                /* overrides: the user's, then vocab/classes bound from the data */
     TrainSettings st;
