@@ -305,33 +305,8 @@ int model_checkpoint_vocab_level(const Checkpoint *c)
     return ckpt_get_hyper(c, "vocab_level", &level) && level == 1 ? 1 : 0;
 }
 
-ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d)
+/* The executor trains m's own buffer: no copy in, no copy back. */
+ExecModel *model_exec(Model *m, int batch, int max_T, Diag *d)
 {
-    ExecModel *e = exec_create(m->ir, batch, max_T, d);
-    if (e)
-        model_put_params(m, e);
-    return e;
-}
-
-/* The executor keeps each tensor at its own (aligned) offset; m's are back to back. */
-void model_put_params(const Model *m, ExecModel *e)
-{
-    float *dst = exec_params(e);
-    const float *src = m->params;
-    for (int i = 0; i < exec_ntensors(e); i++) {
-        const ExecTensor *t = exec_tensor(e, i);
-        memcpy(dst + t->offset, src, sizeof(float) * (size_t)t->size);
-        src += t->size;
-    }
-}
-
-void model_take_params(Model *m, const ExecModel *e)
-{
-    const float *src = exec_params((ExecModel *)e);
-    float *dst = m->params;
-    for (int i = 0; i < exec_ntensors(e); i++) {
-        const ExecTensor *t = exec_tensor(e, i);
-        memcpy(dst, src + t->offset, sizeof(float) * (size_t)t->size);
-        dst += t->size;
-    }
+    return exec_create_on(m->ir, m->params, batch, max_T, d);
 }

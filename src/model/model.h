@@ -11,7 +11,8 @@
  * Ownership: a Model owns its IrModel, parameter buffer, override strings and vocabulary
  * (model_free releases them), and after model_recompile the scratch Diag its IR points into. Its
  * Source belongs to the Diag it was loaded with, which must outlive the Model. ExecModels made by
- * model_exec belong to the caller (exec_free). */
+ * model_exec belong to the caller (exec_free) and borrow the Model's parameter buffer, so they
+ * must be freed first. */
 #ifndef RECUR_MODEL_H
 #define RECUR_MODEL_H
 
@@ -29,7 +30,8 @@ typedef struct Model {
     char **sets;            /* the --set overrides it was compiled with, "NAME=VALUE" */
     int nsets;
     IrModel *ir;
-    float *params;          /* ir->nparams floats, tensors in IrModel.tensors order */
+    float *params;          /* ir->nparams floats, tensors in IrModel.tensors order: the one
+                               copy of the weights (executors from model_exec borrow it) */
     unsigned char *vocab;   /* a text model's vocabulary (sorted symbols as bytes), or NULL */
     size_t vocab_len;
     int vocab_level;        /* what the vocabulary's symbols are: 0 UTF-8 characters, 1 bytes
@@ -76,12 +78,11 @@ int model_load(Model *m, Diag *d, const char *path, Checkpoint *ck);
 /* Writes m (and nothing of training) to a checkpoint file atomically. */
 int model_save(const Model *m, const char *path, Diag *d);
 
-/* An executor for batch B and windows of up to max_T steps, holding a copy of m's weights. */
-ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d);
-/* Copies an executor's weights back into m (after training). */
-void model_take_params(Model *m, const ExecModel *e);
-/* Copies m's weights into an executor made for m's IR (e.g. after loading a checkpoint). */
-void model_put_params(const Model *m, ExecModel *e);
+/* An executor for batch B and windows of up to max_T steps that borrows m's parameter buffer
+ * (exec_create_on): m stays the one owner of the weights, training updates them in place, and
+ * loading tensors into m is seen by the executor. The executor must be freed before m is freed
+ * or recompiled (both replace the buffer). */
+ExecModel *model_exec(Model *m, int batch, int max_T, Diag *d);
 /* The vocabulary level recorded in checkpoint c (0 characters, 1 bytes; 0 when absent). */
 int model_checkpoint_vocab_level(const Checkpoint *c);
 

@@ -284,7 +284,6 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
 
 int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 {
-    model_take_params(&s->m, s->e);
     if (model_to_checkpoint(&s->m, c, d) != 0) return -1;
     int rc = 0;
     if (s->have_opt) {
@@ -325,7 +324,6 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d)
 {
     if (model_set_tensors(&s->m, &c->params, path, d) != 0) return -1;
-    model_put_params(&s->m, s->e);
     return 0;
 }
 

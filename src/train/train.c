@@ -295,7 +295,6 @@ static int prepare(Run *r, Diag *d)
     if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
     s->have_opt = true;
     if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
-    model_put_params(&s->m, s->e);
     rng_seed(exec_rng(s->e), s->st.seed ^ 0x64726f706f7574ULL);   /* "dropout" */
     r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
     if (!r->dir) {
