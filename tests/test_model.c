@@ -1,6 +1,6 @@
-/* test_model: the parts of src/model that train relies on. model_recompile binds the sizes a
+/* test_model: the parts of src/model that train relies on. model_bind_sizes binds the sizes a
  * model leaves to its data (the result equals a fresh compile with the same overrides), does
- * not repeat the first compile's warnings, and leaves the model untouched when the overrides do
+ * not repeat the first compile's warnings, and leaves the model untouched when the sizes do
  * not compile; the vocabulary and its level survive a checkpoint round trip with the weights;
  * an executor from model_exec borrows the model's weights (one buffer, no copies). */
 #include <setjmp.h>
@@ -41,7 +41,7 @@ static void test_recompile(void **state)
     int warnings = d.nwarnings;
     assert_true(warnings >= 1);     /* dropout with one layer */
     const char *extra[] = {"vocab=5"};
-    assert_int_equal(model_recompile(&m, &d, extra, 1), 0);
+    assert_int_equal(model_bind_sizes(&m, &d, 5, 0), 0);
     assert_int_equal(d.nwarnings, warnings);
     assert_int_equal(diag_error_count(&d), 0);
     assert_int_equal(m.ir->vocab, 5);
@@ -57,10 +57,9 @@ static void test_recompile(void **state)
     for (int64_t i = 0; i < m.ir->nparams; i++)
         assert_true(m.params[i] == 0);
 
-    /* a bad override: reported, and the model stays as it was */
+    /* a bad size: reported, and the model stays as it was */
     const IrModel *before = m.ir;
-    const char *bad[] = {"nosuch=3"};
-    assert_int_equal(model_recompile(&m, &d, bad, 1), -1);
+    assert_int_equal(model_bind_sizes(&m, &d, 0, -3), -1);
     assert_true(diag_error_count(&d) >= 1);
     assert_ptr_equal(m.ir, before);
     assert_int_equal(m.nsets, 1);
@@ -77,8 +76,7 @@ static void test_checkpoint_vocab_and_exec(void **state)
     Model m;
     SemaOptions so = {0};
     auto_compile(&d, &m, &so);
-    const char *extra[] = {"vocab=3"};
-    assert_int_equal(model_recompile(&m, &d, extra, 1), 0);
+    assert_int_equal(model_bind_sizes(&m, &d, 3, 0), 0);
     assert_int_equal(model_init_weights(&m, 7, &d), 0);
     m.vocab = malloc(3);
     assert_non_null(m.vocab);

@@ -130,15 +130,6 @@ static int apply_size_sets(Sema *s)
     return rc;
 }
 
-/* The prelude as a Source of d, added once and reused by later compiles on the same Diag. */
-static const Source *prelude_source(Diag *d)
-{
-    for (int i = 0; i < d->nsources; i++)
-        if (strcmp(d->sources[i]->name, "<prelude>") == 0)
-            return d->sources[i];
-    return diag_add_source(d, "<prelude>", lang_prelude_text, lang_prelude_len);
-}
-
 /* Walks the top-level items of one file. The model/data/train items are returned. */
 static int collect_items(Sema *s, const AstNode *file, bool prelude, const AstNode **model,
                          const AstNode **data, const AstNode **train)
@@ -196,51 +187,114 @@ static IrModel *fail(Sema *s)
     return NULL;
 }
 
-IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int nsets)
+/* The two parsed files and the --set strings, kept for every compile of one source. */
+struct SemaUnit {
+    Arena ast;              /* both ASTs and the copies of the --set strings */
+    const Source *src;
+    const AstNode *prelude, *file;
+    const char **sets;
+    int nsets;
+};
+
+void sema_unit_free(SemaUnit *u)
 {
-    return sema_compile_opts(d, src, sets, nsets, NULL);
+    if (!u)
+        return;
+    arena_free(&u->ast);
+    free(u);
 }
 
-/* Parses the prelude and src, then analyses and builds the model (see sema.h). */
-IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
+/* Phase 1: parses the static prelude and src, and keeps copies of the overrides. */
+SemaUnit *sema_unit_parse(Diag *d, const Source *src, const char *const *sets, int nsets)
+{
+    SemaUnit *u = calloc(1, sizeof *u);
+    if (!u) {
+        diag_error_in(d, "recur", "out of memory");
+        return NULL;
+    }
+    int errors0 = diag_error_count(d);
+    u->src = src;
+    u->prelude = parse_source(&lang_prelude_source, &u->ast, d);
+    u->file = parse_source(src, &u->ast, d);
+    u->sets = arena_alloc(&u->ast, sizeof *u->sets * (size_t)(nsets + 1));
+    for (int i = 0; u->sets && i < nsets; i++)
+        if ((u->sets[i] = arena_strndup(&u->ast, sets[i], strlen(sets[i]))))
+            u->nsets++;
+    if (!u->sets || u->nsets < nsets)
+        diag_error_in(d, "recur", "out of memory");
+    if (!u->prelude || !u->file || diag_error_count(d) > errors0) {
+        sema_unit_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* Binds the sizes the caller knows (the data's vocab/classes) as a last --set would, so they
+ * win over the file's and are checked the same way. */
+static int bind_known_sizes(Sema *s, const SemaSizes *sizes)
+{
+    int rc = 0;
+    for (int classes = 0; sizes && classes < 2; classes++) {
+        int v = classes ? sizes->classes : sizes->vocab;
+        const char *name = classes ? "classes" : "vocab";
+        if (!v)
+            continue;
+        if (v < 1 || v > SEMA_MAX_SIZE) {
+            diag_error_in(s->d, "--set", "%s=%d: %s must be an integer of at least 1, got %d",
+                          name, v, name, v);
+            rc = -1;
+        } else if (classes) {
+            s->classes_bound = true;
+            s->classes = v;
+        } else {
+            s->vocab_bound = true;
+            s->vocab = v;
+        }
+    }
+    return rc;
+}
+
+/* A Sema with an empty IrModel for unit u; -1 when out of memory. */
+static int sema_begin(Sema *s, Diag *d, const SemaUnit *u, SemaOptions *opts)
+{
+    s->d = d;
+    s->src = u->src;
+    s->opts = opts;
+    s->opts->vocab_auto = s->opts->classes_auto = false;
+    if (s->opts->auto_vocab <= 0)
+        s->opts->auto_vocab = SEMA_DEFAULT_PLACEHOLDER;
+    if (s->opts->auto_classes <= 0)
+        s->opts->auto_classes = SEMA_DEFAULT_PLACEHOLDER;
+    s->m = calloc(1, sizeof *s->m);
+    if (!s->m) {
+        sema_oom(s);
+        return -1;
+    }
+    s->m->source = u->src;
+    s->m->vocab = s->m->classes = -1;
+    s->m->output = -1;
+    return 0;
+}
+
+/* Phase 2: names, the model with its sizes, the settings and --set (see sema.h). */
+IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
                            SemaOptions *opts)
 {
     SemaOptions dflt = { 0 };
     Sema s = { 0 };
-    s.d = d;
-    s.src = src;
-    s.opts = opts ? opts : &dflt;
-    s.opts->vocab_auto = s.opts->classes_auto = false;
-    if (s.opts->auto_vocab <= 0)
-        s.opts->auto_vocab = 1000;
-    if (s.opts->auto_classes <= 0)
-        s.opts->auto_classes = 1000;
-    s.m = calloc(1, sizeof *s.m);
-    if (!s.m) {
-        sema_oom(&s);
+    if (sema_begin(&s, d, u, opts ? opts : &dflt) < 0)
         return NULL;
-    }
-    s.m->source = src;
-    s.m->vocab = s.m->classes = -1;
-    s.m->output = -1;
-
     int errors0 = diag_error_count(d);
-    const Source *pre = prelude_source(d);
-    if (!pre)
-        return fail(&s);
-    AstNode *pfile = parse_source(pre, &s.tmp, d);
-    AstNode *ufile = parse_source(src, &s.tmp, d);
-    if (!pfile || !ufile || diag_error_count(d) > errors0)
-        return fail(&s);
-
     const AstNode *model = NULL, *data = NULL, *train = NULL;
-    if (sema_parse_sets(&s, sets, nsets) < 0)
+    if (sema_parse_sets(&s, u->sets, u->nsets) < 0)
         return fail(&s);
-    collect_items(&s, pfile, true, &model, &data, &train);
-    collect_items(&s, ufile, false, &model, &data, &train);
+    collect_items(&s, u->prelude, true, &model, &data, &train);
+    collect_items(&s, u->file, false, &model, &data, &train);
     apply_size_sets(&s);
+    bind_known_sizes(&s, sizes);
     if (!model) {
-        DiagMessage *m = diag_error(d, (SrcRange){ src, 0, 0 }, "the file has no model block");
+        DiagMessage *m = diag_error(d, (SrcRange){ u->src, 0, 0 },
+                                    "the file has no model block");
         diag_help(m, "add `model NAME { input tokens(vocab=auto) ... }`");
     } else {
         s.m->name = sema_strdup(&s, model->name ? model->name : "model");
@@ -262,4 +316,19 @@ IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, 
         s.m->classes = s.classes_bound ? s.classes : s.opts->auto_classes;
     arena_free(&s.tmp);
     return s.m;
+}
+
+IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int nsets)
+{
+    return sema_compile_opts(d, src, sets, nsets, NULL);
+}
+
+/* Both phases at once, for a caller that compiles a source one time. */
+IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
+                           SemaOptions *opts)
+{
+    SemaUnit *u = sema_unit_parse(d, src, sets, nsets);
+    IrModel *m = u ? sema_unit_compile(u, d, NULL, opts) : NULL;
+    sema_unit_free(u);
+    return m;
 }

@@ -21,7 +21,8 @@
 #include "lang/sema.h"
 
 enum { SEMA_MAX_ENV = 32, SEMA_MAX_REPEAT = 1000, SEMA_MAX_LAYERS = 10000,
-       SEMA_MAX_CELLS = 20000, SEMA_MAX_SIZE = 1 << 28, SEMA_MAX_NAME = 200 };
+       SEMA_MAX_CELLS = 20000, SEMA_MAX_SIZE = 1 << 28, SEMA_MAX_NAME = 200,
+       SEMA_DEFAULT_PLACEHOLDER = 1000 /* vocab/classes under allow_auto, unless given */ };
 
 /* Where the lazy evaluation of a const stands (EVALUATING on entry detects a definition in
  * terms of itself). */

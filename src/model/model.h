@@ -8,8 +8,8 @@
  * mis-shaped tensor is reported by name (`a.ckpt: tensor 'lstm1.weight_hh_l0' is [2048, 512], the
  * model expects [1024, 256]`).
  *
- * Ownership: a Model owns its IrModel, parameter buffer, override strings and vocabulary
- * (model_free releases them), and after model_recompile the scratch Diag its IR points into. Its
+ * Ownership: a Model owns its IrModel, parameter buffer, override strings, parsed unit and
+ * vocabulary (model_free releases them); its IrModel points into no Diag. Its
  * Source belongs to the Diag it was loaded with, which must outlive the Model. ExecModels made by
  * model_exec belong to the caller (exec_free) and borrow the Model's parameter buffer, so they
  * must be freed first. */
@@ -37,8 +37,8 @@ typedef struct Model {
     int vocab_level;        /* what the vocabulary's symbols are: 0 UTF-8 characters, 1 bytes
                                (text level=byte); stored as the checkpoint hyper "vocab_level" */
     uint64_t seed;          /* the seed of model_init_weights (stored in checkpoints) */
-    Diag *quiet;            /* model_recompile's diagnostics: the IR's prelude ranges point into
-                               its sources (NULL until then) */
+    SemaUnit *unit;         /* the parsed source and overrides, compiled again (without
+                               parsing) when model_bind_sizes binds the data's sizes */
 } Model;
 
 /* Largest .rnn file read. */
@@ -47,13 +47,15 @@ enum { MODEL_SOURCE_MAX = 16 << 20 };
 /* Compiles src with the overrides into m (zeroed weights). -1 with diagnostics on error. */
 int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets);
 /* As model_compile with sema options (so may be NULL): with so->allow_auto, vocab/classes may
- * stay unbound (placeholders) until the data binds them through model_recompile. */
+ * stay unbound (placeholders) until the data binds them through model_bind_sizes. */
 int model_compile_opts(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets,
                        SemaOptions *so);
-/* Compiles m's source again with the extra overrides appended to its own (e.g. "vocab=65" once
- * the data is known) and replaces its IR and (zeroed) weights. The first compile's warnings are
- * not repeated; errors are reported in d. -1 leaves m as it was. */
-int model_recompile(Model *m, Diag *d, const char *const *extra, int nextra);
+/* The second phase: compiles m's parsed source again (no parsing, no override strings) with
+ * vocab and/or classes bound (0: leave it), e.g. once the data is known, and replaces its IR and
+ * (zeroed) weights. The binding is recorded in m->sets as "vocab=N"/"classes=N", so checkpoints
+ * carry it as before. The first compile's warnings are not repeated; errors are reported in d.
+ * -1 leaves m as it was. */
+int model_bind_sizes(Model *m, Diag *d, int vocab, int classes);
 /* Loads and compiles the .rnn file at path. */
 int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets);
 /* Initialises every tensor by its declared initialiser, from one seed (exec_init_tensor). */
