@@ -13,7 +13,7 @@
 #include "io/inspect.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
-#include "lang/explain.h"
+#include "ir/explain.h"
 #include "model/model.h"
 
 /* True when the file at path starts with the checkpoint magic. */

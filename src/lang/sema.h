@@ -47,6 +47,7 @@
 
 #include <stdbool.h>
 
+#include "ir/explain.h"
 #include "ir/ir.h"
 #include "util/diag.h"
 
@@ -86,5 +87,12 @@ IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int n
 /* As sema_compile, with options (opts may be NULL: same as sema_compile). */
 IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
                            SemaOptions *opts);
+
+/* For `recur check --explain`: parses src once and compiles it (vocab/classes may stay unbound)
+ * into g->m[0][0]; when they were placeholders, compiles the parsed unit again at every point
+ * of the grid ir_explain_grid needs (ir/explain.h). 0, or -1 with diagnostics in d when the
+ * model does not compile. g belongs to the caller (ir_explain_grid_free) either way. */
+int sema_compile_explain(Diag *d, const Source *src, const char *const *sets, int nsets,
+                         IrExplainGrid *g);
 
 #endif
