@@ -6,6 +6,7 @@
 #include "lang/sema.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,6 +94,26 @@ static int add_const(Sema *s, const AstNode *it)
     return 0;
 }
 
+/* Binds vocab (classes false) or classes to v, an integer in [1, SEMA_MAX_SIZE]; text is the
+ * "NAME=VALUE" the value came from, for the message. */
+static int bind_size(Sema *s, bool classes, double v, const char *text)
+{
+    const char *name = classes ? "classes" : "vocab";
+    if (v != floor(v) || v < 1 || v > SEMA_MAX_SIZE) {
+        diag_error_in(s->d, "--set", "%s: %s must be an integer of at least 1, got %g", text,
+                      name, v);
+        return -1;
+    }
+    if (classes) {
+        s->classes_bound = true;
+        s->classes = (int)v;
+    } else {
+        s->vocab_bound = true;
+        s->vocab = (int)v;
+    }
+    return 0;
+}
+
 /* Applies --set overrides of vocab, classes and consts (number values only). */
 static int apply_size_sets(Sema *s)
 {
@@ -109,22 +130,12 @@ static int apply_size_sets(Sema *s)
             rc = -1;
             continue;
         }
-        double v = st->value.num;
-        if ((isv || isc) && (v != floor(v) || v < 1 || v > SEMA_MAX_SIZE)) {
-            diag_error_in(s->d, "--set", "%s: %s must be an integer of at least 1, got %g",
-                          st->text, st->name, v);
-            rc = -1;
-            continue;
-        }
-        if (isv) {
-            s->vocab_bound = true;
-            s->vocab = (int)v;
-        } else if (isc) {
-            s->classes_bound = true;
-            s->classes = (int)v;
+        if (isv || isc) {
+            if (bind_size(s, isc, st->value.num, st->text) < 0)
+                rc = -1;
         } else {
             c->state = SEMA_CONST_DONE;
-            c->value = v;
+            c->value = st->value.num;
         }
     }
     return rc;
@@ -236,20 +247,10 @@ static int bind_known_sizes(Sema *s, const SemaSizes *sizes)
     int rc = 0;
     for (int classes = 0; sizes && classes < 2; classes++) {
         int v = classes ? sizes->classes : sizes->vocab;
-        const char *name = classes ? "classes" : "vocab";
-        if (!v)
-            continue;
-        if (v < 1 || v > SEMA_MAX_SIZE) {
-            diag_error_in(s->d, "--set", "%s=%d: %s must be an integer of at least 1, got %d",
-                          name, v, name, v);
+        char text[64];
+        snprintf(text, sizeof text, "%s=%d", classes ? "classes" : "vocab", v);
+        if (v && bind_size(s, classes, v, text) < 0)
             rc = -1;
-        } else if (classes) {
-            s->classes_bound = true;
-            s->classes = v;
-        } else {
-            s->vocab_bound = true;
-            s->vocab = v;
-        }
     }
     return rc;
 }
