@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "lang/prelude.h"
+#include "lang/sema.h"
 #include "model/model.h"
 
 static const char *MODEL_TEXT =
@@ -135,11 +137,60 @@ static void test_checkpoint_vocab_and_exec(void **state)
     diag_free(&d);
 }
 
+/* Two phases: one parse, compiled with sizes bound by SemaSizes, equals a compile with the
+ * same --set; the IR outlives every Diag (the prelude is a static source). */
+static void test_unit_sizes_and_static_prelude(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    const Source *src = diag_add_source(&d, "m.rnn", MODEL_TEXT, strlen(MODEL_TEXT));
+    SemaUnit *u = sema_unit_parse(&d, src, NULL, 0);
+    assert_non_null(u);
+    const char *sets[] = {"vocab=9"};
+    IrModel *ref = sema_compile(&d, src, sets, 1);
+    assert_non_null(ref);
+    Diag other;     /* phase 2 may report into another Diag, freed before the IR is used */
+    diag_init(&other);
+    SemaSizes sizes = {.vocab = 9};
+    IrModel *m = sema_unit_compile(u, &other, &sizes, NULL);
+    SemaSizes bigger = {.vocab = 11};
+    IrModel *m11 = sema_unit_compile(u, &other, &bigger, NULL);   /* the unit is reusable */
+    diag_free(&other);
+    assert_non_null(m);
+    assert_non_null(m11);
+    assert_int_equal(m->vocab, 9);
+    assert_int_equal(m11->vocab, 11);
+    assert_int_equal(m->nparams, ref->nparams);
+    assert_int_equal(m->ntensors, ref->ntensors);
+    for (int i = 0; i < ref->ntensors; i++) {
+        assert_string_equal(m->tensors[i].name, ref->tensors[i].name);
+        assert_int_equal(m->tensors[i].size, ref->tensors[i].size);
+    }
+    /* the lstm's cell comes from the prelude: its ranges point into the static source */
+    const IrLayer *lstm = &m->layers[2];
+    assert_int_equal(lstm->kind, IR_LAYER_RECURRENT);
+    const SrcRange loc = lstm->cells[0].nodes[lstm->cells[0].nnodes - 1].loc;
+    assert_ptr_equal(loc.src, &lang_prelude_source);
+    assert_true(loc.end <= lang_prelude_source.len);
+    assert_string_equal(lang_prelude_source.name, "<prelude>");
+    /* an unbound size is still refused without allow_auto; a bad one is reported */
+    assert_null(sema_unit_compile(u, &d, NULL, NULL));
+    SemaSizes bad = {.vocab = -1};
+    assert_null(sema_unit_compile(u, &d, &bad, NULL));
+    ir_model_free(m);
+    ir_model_free(m11);
+    ir_model_free(ref);
+    sema_unit_free(u);
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_recompile),
         cmocka_unit_test(test_checkpoint_vocab_and_exec),
+        cmocka_unit_test(test_unit_sizes_and_static_prelude),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
