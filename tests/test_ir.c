@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ir/dot.h"
-#include "lang/explain.h"
+#include "ir/explain.h"
 #include "sema_testutil.h"
 
 static const char charlm[] =
@@ -262,7 +262,11 @@ static char *capture_explain(const char *text, const char *const *sets, int nset
     Diag d;
     diag_init(&d);
     const Source *src = diag_add_source(&d, "t.rnn", text, strlen(text));
-    int rc = ir_explain_source(&d, src, sets, nsets, f);
+    IrExplainGrid g;
+    int rc = sema_compile_explain(&d, src, sets, nsets, &g);
+    if (rc == 0)
+        ir_explain_grid(&g, f);
+    ir_explain_grid_free(&g);
     fclose(f);
     diag_free(&d);
     if (rc < 0) {

@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "ir/dot.h"
-#include "lang/explain.h"
+#include "ir/explain.h"
 #include "lang/sema.h"
 
 /* Largest model file read: far beyond any real model, small enough to never exhaust memory. */
@@ -45,8 +45,13 @@ int cmd_check(int argc, char **argv)
         diag_init(&d);
         if (explain) {
             const Source *src = diag_load_file(&d, a.pos[i], MODEL_FILE_MAX);
-            if (!src || ir_explain_source(&d, src, sets.items, sets.n, stdout))
+            IrExplainGrid g;
+            if (src && sema_compile_explain(&d, src, sets.items, sets.n, &g) == 0)
+                ir_explain_grid(&g, stdout);
+            else
                 failed = 1;
+            if (src)
+                ir_explain_grid_free(&g);
         } else {
             IrModel *m = compile_for_check(&d, a.pos[i], &sets);
             if (!m)

@@ -16,7 +16,7 @@
 #include "io/inspect.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
-#include "lang/explain.h"
+#include "ir/explain.h"
 #include "model/model.h"
 #include "util/file.h"
 

@@ -37,6 +37,13 @@ static int64_t count_state(const ExecModel *e)
 
 ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
 {
+    return exec_create_on(m, NULL, batch, max_T, d);
+}
+
+/* As exec_create; params (m->nparams floats, tensors back to back in IrModel.tensors order) is
+ * the owner's buffer, borrowed: the executor reads and trains it in place and never frees it. */
+ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T, Diag *d)
+{
     if (!m || m->nlayers < 1 || batch <= 0 || max_T <= 0 || m->output < 0 ||
         m->output >= m->nlayers) {
         diag_error_in(d, m && m->name ? m->name : "model",
@@ -75,7 +82,7 @@ ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
         off += it->size;
     }
     e->nparams = off;
-    e->params = exec_own(e, off, sizeof(float));
+    e->params = params ? params : exec_own(e, off, sizeof(float));
     e->grads = exec_own(e, off, sizeof(float));
     e->state_floats = count_state(e);
     e->state = exec_own(e, e->state_floats, sizeof(float));

@@ -25,7 +25,8 @@
  *
  * Ownership: exec_create returns an ExecModel owned by the caller (exec_free). It keeps a pointer
  * to the IrModel, which must outlive it. Every pointer returned by an accessor points into the
- * ExecModel and stays valid until exec_free. Input and target buffers stay the caller's and are
+ * ExecModel and stays valid until exec_free, except exec_params of an executor made by
+ * exec_create_on: that is the caller's buffer (the Model's weights), borrowed. Input and target buffers stay the caller's and are
  * only read during the call they are passed to. */
 #ifndef RECUR_EXEC_H
 #define RECUR_EXEC_H
@@ -80,6 +81,11 @@ typedef struct ExecTarget {
  * Parameters start at zero (see exec_init_params). NULL with a diagnostic on an unsupported or
  * malformed model, bad sizes, or out of memory. */
 ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d);
+/* As exec_create, on the caller's parameter buffer (m->nparams floats, tensors back to back in
+ * IrModel.tensors order; the layout of ExecTensor.offset): borrowed, not copied, so the caller
+ * (src/model) stays its one owner. The executor reads and writes it in place and never frees
+ * it; it must outlive the executor. NULL params: the executor owns zeroed ones. */
+ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T, Diag *d);
 void exec_free(ExecModel *e);
 
 /* The IrModel it runs. */

@@ -1,10 +1,11 @@
 /* sema: the top level of semantic analysis. Parses the prelude and the user's file, collects
- * the top-level items (format, consts, cells, the model, data, train), evaluates size
- * expressions, and drives the model and settings passes (sema_model.c, sema_settings.c). */
+ * the top-level items (format, consts, cells, the model, data, train), and drives the passes
+ * below it: the model (sema_model*.c, which instantiates cells through sema_cell*.c) and the
+ * settings (sema_settings.c). Every part calls down into sema_size.c (size expressions) and
+ * sema_util.c (shared helpers); none calls back up into this file. */
 #include "lang/sema.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,296 +16,6 @@
 static const char *const builtin_layer_names[] = {
     "embedding", "onehot", "dense", "dropout", "layernorm", "pool", "concat", "add", "softmax",
 };
-
-/* ---- small helpers shared by the sema parts ------------------------------------------ */
-
-/* Reports out of memory once per compile (there is nothing better to do). */
-void sema_oom(Sema *s)
-{
-    diag_error_in(s->d, "recur", "out of memory");
-}
-
-/* Makes room for element n in a growable array kept in the model arena (doubling; the old
- * block stays in the arena, which is freed as a whole). */
-void *sema_grow(Sema *s, void *arr, int n, int *cap, size_t elem)
-{
-    if (n < *cap)
-        return arr;
-    int ncap = *cap ? *cap * 2 : 8;
-    void *p = arena_alloc(&s->m->arena, (size_t)ncap * elem);
-    if (!p) {
-        sema_oom(s);
-        return NULL;
-    }
-    if (arr && n)
-        memcpy(p, arr, (size_t)n * elem);
-    *cap = ncap;
-    return p;
-}
-
-/* A copy of str owned by the model. */
-char *sema_strdup(Sema *s, const char *str)
-{
-    char *p = arena_strndup(&s->m->arena, str, strlen(str));
-    if (!p)
-        sema_oom(s);
-    return p;
-}
-
-/* printf into the model arena. */
-char *sema_fmt(Sema *s, const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    return sema_strdup(s, buf);
-}
-
-/* The text under r when it is short and on one line (for messages that quote an operand). */
-const char *sema_snippet(SrcRange r, char *buf, size_t n)
-{
-    if (!r.src || r.end <= r.begin || r.end > r.src->len || r.end - r.begin >= n ||
-        r.end - r.begin > 40)
-        return NULL;
-    for (uint32_t i = r.begin; i < r.end; i++)
-        if (r.src->text[i] == '\n')
-            return NULL;
-    memcpy(buf, r.src->text + r.begin, r.end - r.begin);
-    buf[r.end - r.begin] = '\0';
-    return buf;
-}
-
-/* Joins names with ", " into buf, truncating with "..." when it does not fit. */
-const char *sema_join(const char *const *names, int n, char *buf, size_t cap)
-{
-    size_t len = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < n; i++) {
-        size_t k = strlen(names[i]);
-        if (len + k + 8 >= cap) {
-            snprintf(buf + len, cap - len, "...");
-            break;
-        }
-        len += (size_t)snprintf(buf + len, cap - len, "%s%s", i ? ", " : "", names[i]);
-    }
-    return buf;
-}
-
-/* diag_suggest, but no guesses for one- or two-letter names ('V' is not a typo of 'x'). */
-const char *sema_suggest(const char *name, const char *const *cand, int n)
-{
-    return strlen(name) > 2 ? diag_suggest(name, cand, n) : NULL;
-}
-
-/* Finds a cell definition by name. */
-SemaCellDef *sema_find_cell(Sema *s, const char *name)
-{
-    for (int i = 0; i < s->ncells; i++)
-        if (strcmp(s->cells[i].name, name) == 0)
-            return &s->cells[i];
-    return NULL;
-}
-
-static SemaConst *find_const(Sema *s, const char *name)
-{
-    for (int i = 0; i < s->nconsts; i++)
-        if (strcmp(s->consts[i].name, name) == 0)
-            return &s->consts[i];
-    return NULL;
-}
-
-/* ---- size expressions ---------------------------------------------------------------- */
-
-/* vocab or classes: its bound value, a placeholder (allow_auto), or an error that says how to
- * bind it. */
-int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out)
-{
-    bool bound = classes ? s->classes_bound : s->vocab_bound;
-    if (classes)
-        s->classes_used = true;
-    else
-        s->vocab_used = true;
-    if (bound) {
-        *out = classes ? s->classes : s->vocab;
-        return 0;
-    }
-    if (s->opts->allow_auto) {
-        if (classes)
-            s->opts->classes_auto = true;
-        else
-            s->opts->vocab_auto = true;
-        *out = classes ? s->opts->auto_classes : s->opts->auto_vocab;
-        return 0;
-    }
-    bool *rep = classes ? &s->classes_reported : &s->vocab_reported;
-    if (!*rep) {
-        *rep = true;
-        const char *nm = classes ? "classes" : "vocab";
-        DiagMessage *m = diag_error(s->d, at, "the model needs '%s', but nothing gives its value",
-                                    nm);
-        diag_help(m, "pass --set %s=N, or give data whose %s fixes it", nm,
-                  classes ? "labels" : "vocabulary");
-    }
-    return -1;
-}
-
-/* Evaluates a const on first use (consts may use vocab, which the model input binds). */
-static int const_value(Sema *s, SemaConst *c, double *out)
-{
-    if (c->state == 2) {
-        *out = c->value;
-        return 0;
-    }
-    if (c->state == 3)
-        return -1;
-    if (c->state == 1) {
-        diag_error(s->d, c->decl->loc, "const '%s' is defined in terms of itself", c->name);
-        c->state = 3;
-        return -1;
-    }
-    c->state = 1;
-    if (sema_eval(s, c->decl->a, NULL, &c->value) < 0) {
-        c->state = 3;
-        return -1;
-    }
-    if (c->state == 3)
-        return -1;
-    c->state = 2;
-    *out = c->value;
-    return 0;
-}
-
-/* Reports an unknown name in a size expression with a suggestion from everything visible. */
-static void unknown_size_name(Sema *s, const AstNode *e, const SemaEnv *env)
-{
-    const char *cand[SEMA_MAX_ENV + 64];
-    int n = 0;
-    for (int i = 0; env && i < env->n; i++)
-        cand[n++] = env->b[i].name;
-    for (int i = 0; i < s->nconsts && n < SEMA_MAX_ENV + 60; i++)
-        cand[n++] = s->consts[i].name;
-    cand[n++] = "vocab";
-    cand[n++] = "classes";
-    const char *sug = sema_suggest(e->name, cand, n);
-    if (sug)
-        diag_error(s->d, e->loc, "unknown name '%s'; did you mean '%s'?", e->name, sug);
-    else
-        diag_error(s->d, e->loc, "unknown name '%s'", e->name);
-}
-
-/* expr := NUM | NAME | expr (+|-|*|/) expr | -expr | sqrt|exp|log|abs(expr) | (expr)
- * Evaluates a number used as a size, count or initialiser bound. */
-int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
-{
-    double a, b;
-    switch (e->kind) {
-    case AST_NUM:
-        *out = e->num;
-        return 0;
-    case AST_IDENT:
-        for (int i = env ? env->n - 1 : -1; i >= 0; i--)
-            if (strcmp(env->b[i].name, e->name) == 0) {
-                *out = env->b[i].value;
-                return 0;
-            }
-        if (strcmp(e->name, "vocab") == 0)
-            return sema_auto_size(s, false, e->loc, out);
-        if (strcmp(e->name, "classes") == 0)
-            return sema_auto_size(s, true, e->loc, out);
-        {
-            SemaConst *c = find_const(s, e->name);
-            if (c)
-                return const_value(s, c, out);
-        }
-        unknown_size_name(s, e, env);
-        return -1;
-    case AST_UNARY:
-        if (sema_eval(s, e->a, env, &a) < 0)
-            return -1;
-        *out = -a;
-        return 0;
-    case AST_BINARY:
-        if (e->op == '@') {
-            diag_error(s->d, e->loc, "'@' multiplies a matrix by a vector; a size needs a number");
-            return -1;
-        }
-        if (sema_eval(s, e->a, env, &a) < 0 || sema_eval(s, e->b, env, &b) < 0)
-            return -1;
-        switch (e->op) {
-        case '+': *out = a + b; return 0;
-        case '-': *out = a - b; return 0;
-        case '*': *out = a * b; return 0;
-        case '/':
-            if (b == 0) {
-                diag_error(s->d, e->loc, "division by zero");
-                return -1;
-            }
-            *out = a / b;
-            return 0;
-        }
-        break;
-    case AST_CALL: {
-        static const char *const fns[] = { "sqrt", "exp", "log", "abs" };
-        int f = -1;
-        for (int i = 0; i < 4; i++)
-            if (strcmp(e->name, fns[i]) == 0)
-                f = i;
-        if (f < 0 || !e->has_parens) {
-            const char *sug = sema_suggest(e->name, fns, 4);
-            DiagMessage *m = diag_error(s->d, e->name_loc.src ? e->name_loc : e->loc,
-                                        "'%s' cannot be used in a number here%s%s%s", e->name,
-                                        sug ? "; did you mean '" : "", sug ? sug : "",
-                                        sug ? "'?" : "");
-            diag_help(m, "numbers may use + - * /, sqrt, exp, log and abs");
-            return -1;
-        }
-        if (e->list.n != 1 || e->list.items[0]->kind == AST_NAMED_ARG) {
-            diag_error(s->d, e->loc, "%s takes one argument, got %d", e->name, e->list.n);
-            return -1;
-        }
-        if (sema_eval(s, e->list.items[0], env, &a) < 0)
-            return -1;
-        if ((f == 0 && a < 0) || (f == 2 && a <= 0)) {
-            diag_error(s->d, e->loc, "%s of %g is not a real number", e->name, a);
-            return -1;
-        }
-        *out = f == 0 ? sqrt(a) : f == 1 ? exp(a) : f == 2 ? log(a) : fabs(a);
-        return 0;
-    }
-    case AST_ERROR:
-        return -1;
-    default:
-        break;
-    }
-    diag_error(s->d, e->loc, "expected a number here");
-    return -1;
-}
-
-/* Evaluates an integer size and checks its range. */
-int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *what,
-                   bool allow_zero, int *out)
-{
-    double v;
-    if (sema_eval(s, e, env, &v) < 0)
-        return -1;
-    if (!isfinite(v) || v != floor(v)) {
-        diag_error(s->d, e->loc, "%s must be an integer, got %g", what, v);
-        return -1;
-    }
-    if (v < (allow_zero ? 0 : 1)) {
-        diag_error(s->d, e->loc, "%s must be at least %d, got %g", what, allow_zero ? 0 : 1, v);
-        return -1;
-    }
-    if (v > SEMA_MAX_SIZE) {
-        diag_error(s->d, e->loc, "%s is too large: %g (the limit is %d)", what, v,
-                   SEMA_MAX_SIZE);
-        return -1;
-    }
-    *out = (int)v;
-    return 0;
-}
 
 /* ---- top-level items ----------------------------------------------------------------- */
 
@@ -363,7 +74,7 @@ static int add_const(Sema *s, const AstNode *it)
         diag_help(m, "bind it with `input tokens(%s=N)` or --set %s=N", it->name, it->name);
         return -1;
     }
-    SemaConst *old = find_const(s, it->name);
+    SemaConst *old = sema_find_const(s, it->name);
     if (old) {
         diag_error(s->d, it->name_loc, "const '%s' is already defined at %s", it->name,
                    diag_pos(old->decl->loc, pos, sizeof pos));
@@ -383,6 +94,26 @@ static int add_const(Sema *s, const AstNode *it)
     return 0;
 }
 
+/* Binds vocab (classes false) or classes to v, an integer in [1, SEMA_MAX_SIZE]; text is the
+ * "NAME=VALUE" the value came from, for the message. */
+static int bind_size(Sema *s, bool classes, double v, const char *text)
+{
+    const char *name = classes ? "classes" : "vocab";
+    if (v != floor(v) || v < 1 || v > SEMA_MAX_SIZE) {
+        diag_error_in(s->d, "--set", "%s: %s must be an integer of at least 1, got %g", text,
+                      name, v);
+        return -1;
+    }
+    if (classes) {
+        s->classes_bound = true;
+        s->classes = (int)v;
+    } else {
+        s->vocab_bound = true;
+        s->vocab = (int)v;
+    }
+    return 0;
+}
+
 /* Applies --set overrides of vocab, classes and consts (number values only). */
 static int apply_size_sets(Sema *s)
 {
@@ -390,7 +121,7 @@ static int apply_size_sets(Sema *s)
     for (int i = 0; i < s->nsets; i++) {
         SemaSet *st = &s->sets[i];
         bool isv = strcmp(st->name, "vocab") == 0, isc = strcmp(st->name, "classes") == 0;
-        SemaConst *c = find_const(s, st->name);
+        SemaConst *c = sema_find_const(s, st->name);
         if (!isv && !isc && !c)
             continue;
         st->used = true;
@@ -399,34 +130,15 @@ static int apply_size_sets(Sema *s)
             rc = -1;
             continue;
         }
-        double v = st->value.num;
-        if ((isv || isc) && (v != floor(v) || v < 1 || v > SEMA_MAX_SIZE)) {
-            diag_error_in(s->d, "--set", "%s: %s must be an integer of at least 1, got %g",
-                          st->text, st->name, v);
-            rc = -1;
-            continue;
-        }
-        if (isv) {
-            s->vocab_bound = true;
-            s->vocab = (int)v;
-        } else if (isc) {
-            s->classes_bound = true;
-            s->classes = (int)v;
+        if (isv || isc) {
+            if (bind_size(s, isc, st->value.num, st->text) < 0)
+                rc = -1;
         } else {
-            c->state = 2;
-            c->value = v;
+            c->state = SEMA_CONST_DONE;
+            c->value = st->value.num;
         }
     }
     return rc;
-}
-
-/* The prelude as a Source of d, added once and reused by later compiles on the same Diag. */
-static const Source *prelude_source(Diag *d)
-{
-    for (int i = 0; i < d->nsources; i++)
-        if (strcmp(d->sources[i]->name, "<prelude>") == 0)
-            return d->sources[i];
-    return diag_add_source(d, "<prelude>", lang_prelude_text, lang_prelude_len);
 }
 
 /* Walks the top-level items of one file. The model/data/train items are returned. */
@@ -486,51 +198,104 @@ static IrModel *fail(Sema *s)
     return NULL;
 }
 
-IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int nsets)
+/* The two parsed files and the --set strings, kept for every compile of one source. */
+struct SemaUnit {
+    Arena ast;              /* both ASTs and the copies of the --set strings */
+    const Source *src;
+    const AstNode *prelude, *file;
+    const char **sets;
+    int nsets;
+};
+
+void sema_unit_free(SemaUnit *u)
 {
-    return sema_compile_opts(d, src, sets, nsets, NULL);
+    if (!u)
+        return;
+    arena_free(&u->ast);
+    free(u);
 }
 
-/* Parses the prelude and src, then analyses and builds the model (see sema.h). */
-IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
+/* Phase 1: parses the static prelude and src, and keeps copies of the overrides. */
+SemaUnit *sema_unit_parse(Diag *d, const Source *src, const char *const *sets, int nsets)
+{
+    SemaUnit *u = calloc(1, sizeof *u);
+    if (!u) {
+        diag_error_in(d, "recur", "out of memory");
+        return NULL;
+    }
+    int errors0 = diag_error_count(d);
+    u->src = src;
+    u->prelude = parse_source(&lang_prelude_source, &u->ast, d);
+    u->file = parse_source(src, &u->ast, d);
+    u->sets = arena_alloc(&u->ast, sizeof *u->sets * (size_t)(nsets + 1));
+    for (int i = 0; u->sets && i < nsets; i++)
+        if ((u->sets[i] = arena_strndup(&u->ast, sets[i], strlen(sets[i]))))
+            u->nsets++;
+    if (!u->sets || u->nsets < nsets)
+        diag_error_in(d, "recur", "out of memory");
+    if (!u->prelude || !u->file || diag_error_count(d) > errors0) {
+        sema_unit_free(u);
+        return NULL;
+    }
+    return u;
+}
+
+/* Binds the sizes the caller knows (the data's vocab/classes) as a last --set would, so they
+ * win over the file's and are checked the same way. */
+static int bind_known_sizes(Sema *s, const SemaSizes *sizes)
+{
+    int rc = 0;
+    for (int classes = 0; sizes && classes < 2; classes++) {
+        int v = classes ? sizes->classes : sizes->vocab;
+        char text[64];
+        snprintf(text, sizeof text, "%s=%d", classes ? "classes" : "vocab", v);
+        if (v && bind_size(s, classes, v, text) < 0)
+            rc = -1;
+    }
+    return rc;
+}
+
+/* A Sema with an empty IrModel for unit u; -1 when out of memory. */
+static int sema_begin(Sema *s, Diag *d, const SemaUnit *u, SemaOptions *opts)
+{
+    s->d = d;
+    s->src = u->src;
+    s->opts = opts;
+    s->opts->vocab_auto = s->opts->classes_auto = false;
+    if (s->opts->auto_vocab <= 0)
+        s->opts->auto_vocab = SEMA_DEFAULT_PLACEHOLDER;
+    if (s->opts->auto_classes <= 0)
+        s->opts->auto_classes = SEMA_DEFAULT_PLACEHOLDER;
+    s->m = calloc(1, sizeof *s->m);
+    if (!s->m) {
+        sema_oom(s);
+        return -1;
+    }
+    s->m->source = u->src;
+    s->m->vocab = s->m->classes = -1;
+    s->m->output = -1;
+    return 0;
+}
+
+/* Phase 2: names, the model with its sizes, the settings and --set (see sema.h). */
+IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
                            SemaOptions *opts)
 {
     SemaOptions dflt = { 0 };
     Sema s = { 0 };
-    s.d = d;
-    s.src = src;
-    s.opts = opts ? opts : &dflt;
-    s.opts->vocab_auto = s.opts->classes_auto = false;
-    if (s.opts->auto_vocab <= 0)
-        s.opts->auto_vocab = 1000;
-    if (s.opts->auto_classes <= 0)
-        s.opts->auto_classes = 1000;
-    s.m = calloc(1, sizeof *s.m);
-    if (!s.m) {
-        sema_oom(&s);
+    if (sema_begin(&s, d, u, opts ? opts : &dflt) < 0)
         return NULL;
-    }
-    s.m->source = src;
-    s.m->vocab = s.m->classes = -1;
-    s.m->output = -1;
-
     int errors0 = diag_error_count(d);
-    const Source *pre = prelude_source(d);
-    if (!pre)
-        return fail(&s);
-    AstNode *pfile = parse_source(pre, &s.tmp, d);
-    AstNode *ufile = parse_source(src, &s.tmp, d);
-    if (!pfile || !ufile || diag_error_count(d) > errors0)
-        return fail(&s);
-
     const AstNode *model = NULL, *data = NULL, *train = NULL;
-    if (sema_parse_sets(&s, sets, nsets) < 0)
+    if (sema_parse_sets(&s, u->sets, u->nsets) < 0)
         return fail(&s);
-    collect_items(&s, pfile, true, &model, &data, &train);
-    collect_items(&s, ufile, false, &model, &data, &train);
+    collect_items(&s, u->prelude, true, &model, &data, &train);
+    collect_items(&s, u->file, false, &model, &data, &train);
     apply_size_sets(&s);
+    bind_known_sizes(&s, sizes);
     if (!model) {
-        DiagMessage *m = diag_error(d, (SrcRange){ src, 0, 0 }, "the file has no model block");
+        DiagMessage *m = diag_error(d, (SrcRange){ u->src, 0, 0 },
+                                    "the file has no model block");
         diag_help(m, "add `model NAME { input tokens(vocab=auto) ... }`");
     } else {
         s.m->name = sema_strdup(&s, model->name ? model->name : "model");
@@ -553,4 +318,59 @@ IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, 
         s.m->classes = s.classes_bound ? s.classes : s.opts->auto_classes;
     arena_free(&s.tmp);
     return s.m;
+}
+
+IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int nsets)
+{
+    return sema_compile_opts(d, src, sets, nsets, NULL);
+}
+
+/* Both phases at once, for a caller that compiles a source one time. */
+IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
+                           SemaOptions *opts)
+{
+    SemaUnit *u = sema_unit_parse(d, src, sets, nsets);
+    IrModel *m = u ? sema_unit_compile(u, d, NULL, opts) : NULL;
+    sema_unit_free(u);
+    return m;
+}
+
+/* Phase 1 once; phase 2 with placeholders, and when vocab/classes were placeholders again at
+ * every grid point (silently, on a scratch Diag: the first compile reported everything). */
+int sema_compile_explain(Diag *d, const Source *src, const char *const *sets, int nsets,
+                         IrExplainGrid *g)
+{
+    memset(g, 0, sizeof *g);
+    g->nv = g->nc = 1;
+    SemaUnit *u = sema_unit_parse(d, src, sets, nsets);
+    SemaOptions o = { .allow_auto = true, .auto_vocab = IR_EXPLAIN_BASE,
+                      .auto_classes = IR_EXPLAIN_BASE };
+    g->m[0][0] = u ? sema_unit_compile(u, d, NULL, &o) : NULL;
+    if (!g->m[0][0]) {
+        sema_unit_free(u);
+        return -1;
+    }
+    g->nv = o.vocab_auto ? IR_EXPLAIN_GRID : 1;
+    g->nc = o.classes_auto ? IR_EXPLAIN_GRID : 1;
+    if (g->nv == 1 && g->nc == 1) {
+        sema_unit_free(u);
+        return 0;
+    }
+    Diag scratch;
+    diag_init(&scratch);
+    bool ok = true;
+    for (int vi = 0; vi < g->nv && ok; vi++)
+        for (int ci = 0; ci < g->nc && ok; ci++) {
+            SemaOptions p = { .allow_auto = true, .auto_vocab = IR_EXPLAIN_BASE * (vi + 1),
+                              .auto_classes = IR_EXPLAIN_BASE * (ci + 1) };
+            if (vi || ci)
+                ok = (g->m[vi][ci] = sema_unit_compile(u, &scratch, NULL, &p)) != NULL;
+        }
+    SemaOptions p = { .allow_auto = true, .auto_vocab = (IR_EXPLAIN_GRID + 1) * IR_EXPLAIN_BASE,
+                      .auto_classes = (IR_EXPLAIN_GRID + 1) * IR_EXPLAIN_BASE };
+    if (ok)
+        g->check = sema_unit_compile(u, &scratch, NULL, &p);
+    diag_free(&scratch);
+    sema_unit_free(u);
+    return 0;
 }

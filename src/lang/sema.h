@@ -8,12 +8,11 @@
  * data/train settings and applies --set overrides. The result is an IrModel (src/ir/ir.h).
  *
  * vocab and classes ("auto" sizes): they are bound by `input tokens(vocab=N)`, by
- * `--set vocab=N` / `--set classes=N` (the trainer passes the data's sizes this way), or not at
- * all. sema_compile refuses a model that needs an unbound one. sema_compile_opts with
- * allow_auto set substitutes placeholder values instead (SemaOptions.auto_vocab/auto_classes)
- * and reports which placeholders were used, so `recur check` can succeed and --explain can
- * print sizes symbolically (explain.h: ir_explain_source evaluates the model at several
- * placeholder values and prints e.g. `64*vocab + 4160`).
+ * `--set vocab=N` / `--set classes=N`, by SemaSizes (the trainer passes the data's sizes this way,
+ * to sema_unit_compile), or not at all. A compile refuses a model that needs an unbound one,
+ * unless SemaOptions.allow_auto: then placeholder values stand in
+ * (SemaOptions.auto_vocab/auto_classes) and it reports which placeholders were used, so
+ * `recur check` can succeed and --explain can print sizes symbolically.
  *
  * --set strings are "NAME=VALUE". NAME is vocab, classes, a const of the file, or a data/train
  * setting (known names only; unknown names get a did-you-mean). VALUE is a number, an
@@ -34,14 +33,21 @@
  *  - Warnings (no failure): dropout= with layers=1; a user cell's unused input/param/value.
  *  - Limits: sizes <= 2^28, repeat/layers= <= 1000, 10000 layers, 20000 cell instances.
  *
- * Ownership: the returned IrModel belongs to the caller (ir_model_free). Every diagnostic goes
- * to d; the prelude source is added to d once (named "<prelude>") and d must outlive nothing
- * of the model except IrModel.source/SrcRange pointers, which point into d's sources. */
+ * Two phases: sema_unit_parse parses the prelude and the file once; sema_unit_compile builds an
+ * IrModel from that AST, as often as needed, with sizes the caller learnt meanwhile (the trainer
+ * opens the data named by the first IrModel's settings, then binds vocab/classes from it).
+ *
+ * Ownership: a returned IrModel or SemaUnit belongs to the caller (ir_model_free,
+ * sema_unit_free). Every diagnostic goes to the d of the call. SrcRanges in an IrModel point into
+ * the user's Source (owned by whoever loaded it, which must outlive the model) or into the
+ * static prelude (lang_prelude_source): an IrModel outlives any Diag it was compiled with. A
+ * SemaUnit borrows src, which must outlive it. */
 #ifndef RECUR_SEMA_H
 #define RECUR_SEMA_H
 
 #include <stdbool.h>
 
+#include "ir/explain.h"
 #include "ir/ir.h"
 #include "util/diag.h"
 
@@ -53,6 +59,26 @@ typedef struct SemaOptions {
     bool classes_auto;      /* out: the model needed classes and it was a placeholder */
 } SemaOptions;
 
+/* Sizes known to the caller (the data's): 0 leaves one as the file and --set bind it. Bound as a
+ * last --set would be (checked the same way, and winning over `input tokens(vocab=...)`). */
+typedef struct SemaSizes {
+    int vocab;
+    int classes;
+} SemaSizes;
+
+/* The parsed prelude and file, with copies of the --set strings (opaque). */
+typedef struct SemaUnit SemaUnit;
+
+/* Phase 1: parses the prelude and src and keeps the nsets "NAME=VALUE" overrides. NULL (with
+ * diagnostics in d) on a syntax error. */
+SemaUnit *sema_unit_parse(Diag *d, const Source *src, const char *const *sets, int nsets);
+/* Phase 2: analyses the parsed unit with sizes (may be NULL) and opts (may be NULL) and builds
+ * the IR; reports into d (which may differ from phase 1's). NULL on any error, as
+ * sema_compile. The unit is not changed: it may be compiled again. */
+IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
+                           SemaOptions *opts);
+void sema_unit_free(SemaUnit *u);
+
 /* Parses and analyses src (with the prelude), applies the nsets "NAME=VALUE" overrides and
  * builds the IR. NULL (with diagnostics in d) on any error, including a model that needs
  * vocab/classes while they are unbound. Warnings do not make it fail. */
@@ -61,5 +87,12 @@ IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int n
 /* As sema_compile, with options (opts may be NULL: same as sema_compile). */
 IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
                            SemaOptions *opts);
+
+/* For `recur check --explain`: parses src once and compiles it (vocab/classes may stay unbound)
+ * into g->m[0][0]; when they were placeholders, compiles the parsed unit again at every point
+ * of the grid ir_explain_grid needs (ir/explain.h). 0, or -1 with diagnostics in d when the
+ * model does not compile. g belongs to the caller (ir_explain_grid_free) either way. */
+int sema_compile_explain(Diag *d, const Source *src, const char *const *sets, int nsets,
+                         IrExplainGrid *g);
 
 #endif

@@ -214,6 +214,105 @@ static void warn_unused(CellCtx *c)
     }
 }
 
+/* Pass 1: the single input statement binds the cell's input width name. */
+static void declare_the_input(CellCtx *c, const AstList *body)
+{
+    const AstNode *input = NULL;
+    for (int i = 0; i < body->n; i++) {
+        const AstNode *st = body->items[i];
+        if (st->kind != AST_CELL_INPUT)
+            continue;
+        for (int k = 0; k < st->list.n; k++) {
+            if (input) {
+                sema_cerr(c, st->list.items[k]->loc, false, "a cell has one input; '%s' is a "
+                          "second one", st->list.items[k]->name);
+                continue;
+            }
+            input = st->list.items[k];
+            declare_input(c, input);
+        }
+    }
+    if (!input) {
+        DiagMessage *m = sema_cerr(c, c->def->def->name_loc, false, "cell '%s' has no input",
+                                   c->def->name);
+        diag_help(m, "declare it with `input x : [I]`");
+    }
+}
+
+/* Pass 3: the equations in order; returns the output statement (NULL when there is none). */
+static const AstNode *compile_equations(CellCtx *c, const AstList *body)
+{
+    const AstNode *output = NULL;
+    for (int i = 0; i < body->n; i++) {
+        const AstNode *st = body->items[i];
+        if (st->kind == AST_ASSIGN) {
+            sema_cell_assign(c, st);
+        } else if (st->kind == AST_CELL_OUTPUT) {
+            if (output) {
+                sema_cerr(c, st->loc, false, "a cell has one output statement");
+                continue;
+            }
+            output = st;
+            if (st->list.n != 1)
+                sema_cerr(c, st->loc, false, "a cell has one output; this names %d", st->list.n);
+        } else if (st->kind == AST_ERROR) {
+            c->failed = true;
+        }
+    }
+    return output;
+}
+
+/* Every state must be assigned once per step; its last assignment is its next value. */
+static void link_states(CellCtx *c)
+{
+    for (int i = 0; i < c->nsyms; i++) {
+        CellSym *y = &c->syms[i];
+        if (y->kind != SYM_STATE)
+            continue;
+        if (y->node < 0 && y->width > 0 && !y->poisoned) {
+            DiagMessage *m = sema_cerr(c, y->loc, false, "state '%s' is never assigned",
+                                       y->name);
+            diag_help(m, "assign it once per step: `%s = ...`", y->name);
+        } else if (y->index < c->nstates) {
+            c->states[y->index].next = y->node;
+        }
+    }
+}
+
+/* The node of `output NAME`: a vector value of the step (not a param or a scalar); -1 after
+ * reporting. */
+static int output_node(CellCtx *c, const AstNode *output)
+{
+    if (!output) {
+        DiagMessage *m = sema_cerr(c, c->def->def->name_loc, false, "cell '%s' has no output",
+                                   c->def->name);
+        diag_help(m, "end it with `output h`");
+        return -1;
+    }
+    if (output->list.n != 1)
+        return -1;
+    const AstNode *o = output->list.items[0];
+    CellSym *y = sema_cell_find(c, o->name);
+    if (!y) {
+        sema_cerr(c, o->loc, false, "unknown name '%s' in output", o->name);
+        return -1;
+    }
+    if (y->kind == SYM_PARAM) {
+        sema_cerr(c, o->loc, false, "the output must be a value of the step, not param '%s'",
+                  o->name);
+        return -1;
+    }
+    y->used = true;
+    int onode = y->kind == SYM_INPUT ? sema_cell_read_name(c, o) : y->node;
+    if (onode >= 0 && (c->nodes[onode].scalar || c->nodes[onode].rows)) {
+        sema_cerr(c, o->loc, false, "the output must be a vector, but '%s' is a scalar", o->name);
+        return -1;
+    }
+    return onode;
+}
+
+/* Instantiates a cell in three passes: the input binds its width name; states and params are
+ * declared; the equations are compiled in order. Then states and the output are checked. */
 int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_width,
                        const char *from, SrcRange use, IrCell *out)
 {
@@ -227,28 +326,7 @@ int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_wid
     c.use = use;
     c.in_width = in_width;
     const AstList *body = &def->def->list;
-    const AstNode *output = NULL, *input = NULL;
-
-    /* 1: the input binds its width name; 2: states and params; 3: equations in order. */
-    for (int i = 0; i < body->n; i++) {
-        const AstNode *st = body->items[i];
-        if (st->kind != AST_CELL_INPUT)
-            continue;
-        for (int k = 0; k < st->list.n; k++) {
-            if (input) {
-                sema_cerr(&c, st->list.items[k]->loc, false, "a cell has one input; '%s' is a "
-                          "second one", st->list.items[k]->name);
-                continue;
-            }
-            input = st->list.items[k];
-            declare_input(&c, input);
-        }
-    }
-    if (!input) {
-        DiagMessage *m = sema_cerr(&c, def->def->name_loc, false, "cell '%s' has no input",
-                                   def->name);
-        diag_help(m, "declare it with `input x : [I]`");
-    }
+    declare_the_input(&c, body);
     for (int i = 0; i < body->n; i++) {
         const AstNode *st = body->items[i];
         if (st->kind == AST_CELL_STATE)
@@ -257,55 +335,9 @@ int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_wid
         else if (st->kind == AST_CELL_PARAM)
             declare_params(&c, st);
     }
-    for (int i = 0; i < body->n; i++) {
-        const AstNode *st = body->items[i];
-        if (st->kind == AST_ASSIGN) {
-            sema_cell_assign(&c, st);
-        } else if (st->kind == AST_CELL_OUTPUT) {
-            if (output) {
-                sema_cerr(&c, st->loc, false, "a cell has one output statement");
-                continue;
-            }
-            output = st;
-            if (st->list.n != 1)
-                sema_cerr(&c, st->loc, false, "a cell has one output; this names %d", st->list.n);
-        } else if (st->kind == AST_ERROR) {
-            c.failed = true;
-        }
-    }
-    for (int i = 0; i < c.nsyms; i++)
-        if (c.syms[i].kind == SYM_STATE) {
-            if (c.syms[i].node < 0 && c.syms[i].width > 0 && !c.syms[i].poisoned) {
-                DiagMessage *m = sema_cerr(&c, c.syms[i].loc, false, "state '%s' is never assigned",
-                                           c.syms[i].name);
-                diag_help(m, "assign it once per step: `%s = ...`", c.syms[i].name);
-            } else if (c.syms[i].index < c.nstates) {
-                c.states[c.syms[i].index].next = c.syms[i].node;
-            }
-        }
-    int onode = -1;
-    if (!output) {
-        DiagMessage *m = sema_cerr(&c, def->def->name_loc, false, "cell '%s' has no output",
-                                   def->name);
-        diag_help(m, "end it with `output h`");
-    } else if (output->list.n == 1) {
-        const AstNode *o = output->list.items[0];
-        CellSym *y = sema_cell_find(&c, o->name);
-        if (!y) {
-            sema_cerr(&c, o->loc, false, "unknown name '%s' in output", o->name);
-        } else if (y->kind == SYM_PARAM) {
-            sema_cerr(&c, o->loc, false, "the output must be a value of the step, not param '%s'",
-                      o->name);
-        } else {
-            y->used = true;
-            onode = y->kind == SYM_INPUT ? sema_cell_read_name(&c, o) : y->node;
-            if (onode >= 0 && (c.nodes[onode].scalar || c.nodes[onode].rows)) {
-                sema_cerr(&c, o->loc, false, "the output must be a vector, but '%s' is a scalar",
-                          o->name);
-                onode = -1;
-            }
-        }
-    }
+    const AstNode *output = compile_equations(&c, body);
+    link_states(&c);
+    int onode = output_node(&c, output);
     if (!c.failed)
         warn_unused(&c);
     if (c.failed || onode < 0) {

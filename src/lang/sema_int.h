@@ -1,6 +1,11 @@
-/* sema_int: the context shared by the parts of semantic analysis (sema.c: top level, names and
- * size expressions; sema_cell*.c: cells; sema_model*.c: layers; sema_settings.c: data/train and
- * --set). Internal to src/lang/sema*.c.
+/* sema_int: the context shared by the parts of semantic analysis. Internal to src/lang/sema*.c.
+ * The parts, from the top down (each calls only the ones below it, never back up):
+ *   sema.c           the driver: parses, collects top-level items, runs the passes
+ *   sema_model*.c    the model block: layers, widths, tensors (sema_model_int.h)
+ *   sema_settings.c  data/train blocks and --set
+ *   sema_cell*.c     cell instances (sema_cell_int.h)
+ *   sema_size.c      size expressions, consts, vocab/classes
+ *   sema_util.c      memory, message text and name tables shared by all of them
  *
  * Ownership: everything reachable from a Sema lives in Sema.tmp (scratch, freed when the
  * compile ends) or in Sema.m->arena (the IrModel being built). */
@@ -16,13 +21,23 @@
 #include "lang/sema.h"
 
 enum { SEMA_MAX_ENV = 32, SEMA_MAX_REPEAT = 1000, SEMA_MAX_LAYERS = 10000,
-       SEMA_MAX_CELLS = 20000, SEMA_MAX_SIZE = 1 << 28, SEMA_MAX_NAME = 200 };
+       SEMA_MAX_CELLS = 20000, SEMA_MAX_SIZE = 1 << 28, SEMA_MAX_NAME = 200,
+       SEMA_DEFAULT_PLACEHOLDER = 1000 /* vocab/classes under allow_auto, unless given */ };
+
+/* Where the lazy evaluation of a const stands (EVALUATING on entry detects a definition in
+ * terms of itself). */
+typedef enum SemaConstState {
+    SEMA_CONST_PENDING,     /* not evaluated yet */
+    SEMA_CONST_EVALUATING,  /* its expression is being evaluated */
+    SEMA_CONST_DONE,        /* value holds it (evaluated, or given by --set) */
+    SEMA_CONST_FAILED       /* evaluation failed (reported once) */
+} SemaConstState;
 
 /* A `const NAME = expr`, evaluated lazily (it may use vocab, bound by the model input). */
 typedef struct SemaConst {
     const char *name;
     const AstNode *decl;    /* AST_CONST, or NULL when it came from --set only */
-    int state;              /* 0 not evaluated, 1 in progress, 2 done, 3 failed */
+    SemaConstState state;
     double value;
 } SemaConst;
 
@@ -80,7 +95,7 @@ typedef struct Sema {
     int ncell_instances;        /* over the whole model, against SEMA_MAX_CELLS */
 } Sema;
 
-/* --- sema.c --- */
+/* --- sema_size.c --- */
 /* Evaluates a size or initialiser expression: numbers, consts, vocab/classes, env bindings,
  * + - * / and unary minus, and sqrt/exp/log/abs. Reports and returns -1 on an unknown name. */
 int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out);
@@ -91,10 +106,14 @@ int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *wh
 /* vocab (classes false) or classes: bound value, placeholder (allow_auto) or an error at `at`
  * saying how to bind it (once). Marks it used. */
 int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out);
+
+/* --- sema_util.c --- */
 /* diag_suggest without guesses for names of one or two letters. */
 const char *sema_suggest(const char *name, const char *const *cand, int n);
 /* Finds a cell definition by name; NULL when absent. */
 SemaCellDef *sema_find_cell(Sema *s, const char *name);
+/* Finds a const by name; NULL when absent. */
+SemaConst *sema_find_const(Sema *s, const char *name);
 /* Growable array in the model arena: makes room for one more element of size elem. */
 void *sema_grow(Sema *s, void *arr, int n, int *cap, size_t elem);
 /* A copy of str in the model arena (NULL on OOM, reported). */

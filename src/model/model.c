@@ -28,14 +28,20 @@ int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets,
     return model_compile_opts(m, d, src, sets, nsets, NULL);
 }
 
+/* Phase 1 (parse) once, kept in m->unit; phase 2 with the sizes the file and --set give. */
 int model_compile_opts(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets,
                        SemaOptions *so)
 {
     memset(m, 0, sizeof *m);
     m->source = src;
-    m->ir = sema_compile_opts(d, src, sets, nsets, so);
-    if (!m->ir)
+    m->unit = sema_unit_parse(d, src, sets, nsets);
+    if (!m->unit)
         return -1;
+    m->ir = sema_unit_compile(m->unit, d, NULL, so);
+    if (!m->ir) {
+        model_free(m);
+        return -1;
+    }
     m->sets = calloc((size_t)nsets + 1, sizeof *m->sets);
     m->params = calloc((size_t)m->ir->nparams + 1, sizeof *m->params);
     if (!m->sets || !m->params)
@@ -54,58 +60,51 @@ oom:
     return -1;
 }
 
-/* The recompile goes to a scratch Diag so the warnings of the first compile are not repeated;
- * on failure it is done again into d, whose messages then carry the errors with their source
- * lines. The scratch Diag is kept: the new IR's prelude ranges point into its sources. */
-int model_recompile(Model *m, Diag *d, const char *const *extra, int nextra)
+/* Appends "NAME=N" to m->sets: the record of a bound size (checkpoints store the overrides). */
+static int record_size(Model *m, const char *name, int n)
 {
-    int n = m->nsets + nextra, made = 0;
-    char **sets = calloc((size_t)n + 1, sizeof *sets);
-    Diag *quiet = malloc(sizeof *quiet);
-    IrModel *ir = NULL;
-    float *params = NULL;
-    if (quiet)
-        diag_init(quiet);
-    if (!sets || !quiet)
-        goto oom;
-    for (int i = 0; i < m->nsets; i++)
-        sets[i] = m->sets[i];                  /* borrowed until the swap below */
-    for (; made < nextra; made++)
-        if (!(sets[m->nsets + made] = strdup(extra[made])))
-            goto oom;
-    ir = sema_compile(quiet, m->source, (const char *const *)sets, n);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%s=%d", name, n);
+    char **sets = realloc(m->sets, sizeof *sets * (size_t)(m->nsets + 2));
+    if (!sets)
+        return -1;
+    m->sets = sets;
+    if (!(sets[m->nsets] = strdup(buf)))
+        return -1;
+    sets[++m->nsets] = NULL;
+    return 0;
+}
+
+/* Phase 2 again on the parsed unit, first into a scratch Diag so the warnings of the first
+ * compile are not repeated; on failure once more into d, whose messages then carry the errors.
+ * The scratch Diag goes at once: the IR points into m's Source and the static prelude. */
+int model_bind_sizes(Model *m, Diag *d, int vocab, int classes)
+{
+    SemaSizes sizes = { .vocab = vocab, .classes = classes };
+    Diag quiet;
+    diag_init(&quiet);
+    IrModel *ir = sema_unit_compile(m->unit, &quiet, &sizes, NULL);
+    diag_free(&quiet);
     if (!ir) {
-        ir_model_free(sema_compile(d, m->source, (const char *const *)sets, n));
-        goto fail;
+        ir_model_free(sema_unit_compile(m->unit, d, &sizes, NULL));
+        return -1;
     }
-    params = calloc((size_t)ir->nparams + 1, sizeof *params);
-    if (!params)
-        goto oom;
+    float *params = calloc((size_t)ir->nparams + 1, sizeof *params);
+    int nsets = m->nsets;
+    if (!params || (vocab && record_size(m, "vocab", vocab)) ||
+        (classes && record_size(m, "classes", classes))) {
+        diag_error_in(d, m->source->name, "out of memory while recompiling the model");
+        while (m->nsets > nsets)
+            free(m->sets[--m->nsets]);
+        free(params);
+        ir_model_free(ir);
+        return -1;
+    }
     ir_model_free(m->ir);
     m->ir = ir;
     free(m->params);
     m->params = params;
-    free(m->sets);
-    m->sets = sets;
-    m->nsets = n;
-    if (m->quiet) {
-        diag_free(m->quiet);
-        free(m->quiet);
-    }
-    m->quiet = quiet;
     return 0;
-oom:
-    diag_error_in(d, m->source->name, "out of memory while recompiling the model");
-fail:
-    ir_model_free(ir);
-    for (int i = 0; sets && i < made; i++)
-        free(sets[m->nsets + i]);
-    free(sets);
-    if (quiet) {
-        diag_free(quiet);
-        free(quiet);
-    }
-    return -1;
 }
 
 int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets)
@@ -125,10 +124,7 @@ void model_free(Model *m)
     free(m->sets);
     free(m->params);
     free(m->vocab);
-    if (m->quiet) {
-        diag_free(m->quiet);
-        free(m->quiet);
-    }
+    sema_unit_free(m->unit);
     memset(m, 0, sizeof *m);
 }
 
@@ -305,33 +301,8 @@ int model_checkpoint_vocab_level(const Checkpoint *c)
     return ckpt_get_hyper(c, "vocab_level", &level) && level == 1 ? 1 : 0;
 }
 
-ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d)
+/* The executor trains m's own buffer: no copy in, no copy back. */
+ExecModel *model_exec(Model *m, int batch, int max_T, Diag *d)
 {
-    ExecModel *e = exec_create(m->ir, batch, max_T, d);
-    if (e)
-        model_put_params(m, e);
-    return e;
-}
-
-/* The executor keeps each tensor at its own (aligned) offset; m's are back to back. */
-void model_put_params(const Model *m, ExecModel *e)
-{
-    float *dst = exec_params(e);
-    const float *src = m->params;
-    for (int i = 0; i < exec_ntensors(e); i++) {
-        const ExecTensor *t = exec_tensor(e, i);
-        memcpy(dst + t->offset, src, sizeof(float) * (size_t)t->size);
-        src += t->size;
-    }
-}
-
-void model_take_params(Model *m, const ExecModel *e)
-{
-    const float *src = exec_params((ExecModel *)e);
-    float *dst = m->params;
-    for (int i = 0; i < exec_ntensors(e); i++) {
-        const ExecTensor *t = exec_tensor(e, i);
-        memcpy(dst, src + t->offset, sizeof(float) * (size_t)t->size);
-        dst += t->size;
-    }
+    return exec_create_on(m->ir, m->params, batch, max_T, d);
 }

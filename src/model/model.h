@@ -8,10 +8,11 @@
  * mis-shaped tensor is reported by name (`a.ckpt: tensor 'lstm1.weight_hh_l0' is [2048, 512], the
  * model expects [1024, 256]`).
  *
- * Ownership: a Model owns its IrModel, parameter buffer, override strings and vocabulary
- * (model_free releases them), and after model_recompile the scratch Diag its IR points into. Its
+ * Ownership: a Model owns its IrModel, parameter buffer, override strings, parsed unit and
+ * vocabulary (model_free releases them); its IrModel points into no Diag. Its
  * Source belongs to the Diag it was loaded with, which must outlive the Model. ExecModels made by
- * model_exec belong to the caller (exec_free). */
+ * model_exec belong to the caller (exec_free) and borrow the Model's parameter buffer, so they
+ * must be freed first. */
 #ifndef RECUR_MODEL_H
 #define RECUR_MODEL_H
 
@@ -29,14 +30,15 @@ typedef struct Model {
     char **sets;            /* the --set overrides it was compiled with, "NAME=VALUE" */
     int nsets;
     IrModel *ir;
-    float *params;          /* ir->nparams floats, tensors in IrModel.tensors order */
+    float *params;          /* ir->nparams floats, tensors in IrModel.tensors order: the one
+                               copy of the weights (executors from model_exec borrow it) */
     unsigned char *vocab;   /* a text model's vocabulary (sorted symbols as bytes), or NULL */
     size_t vocab_len;
     int vocab_level;        /* what the vocabulary's symbols are: 0 UTF-8 characters, 1 bytes
                                (text level=byte); stored as the checkpoint hyper "vocab_level" */
     uint64_t seed;          /* the seed of model_init_weights (stored in checkpoints) */
-    Diag *quiet;            /* model_recompile's diagnostics: the IR's prelude ranges point into
-                               its sources (NULL until then) */
+    SemaUnit *unit;         /* the parsed source and overrides, compiled again (without
+                               parsing) when model_bind_sizes binds the data's sizes */
 } Model;
 
 /* Largest .rnn file read. */
@@ -45,13 +47,15 @@ enum { MODEL_SOURCE_MAX = 16 << 20 };
 /* Compiles src with the overrides into m (zeroed weights). -1 with diagnostics on error. */
 int model_compile(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets);
 /* As model_compile with sema options (so may be NULL): with so->allow_auto, vocab/classes may
- * stay unbound (placeholders) until the data binds them through model_recompile. */
+ * stay unbound (placeholders) until the data binds them through model_bind_sizes. */
 int model_compile_opts(Model *m, Diag *d, const Source *src, const char *const *sets, int nsets,
                        SemaOptions *so);
-/* Compiles m's source again with the extra overrides appended to its own (e.g. "vocab=65" once
- * the data is known) and replaces its IR and (zeroed) weights. The first compile's warnings are
- * not repeated; errors are reported in d. -1 leaves m as it was. */
-int model_recompile(Model *m, Diag *d, const char *const *extra, int nextra);
+/* The second phase: compiles m's parsed source again (no parsing, no override strings) with
+ * vocab and/or classes bound (0: leave it), e.g. once the data is known, and replaces its IR and
+ * (zeroed) weights. The binding is recorded in m->sets as "vocab=N"/"classes=N", so checkpoints
+ * carry it as before. The first compile's warnings are not repeated; errors are reported in d.
+ * -1 leaves m as it was. */
+int model_bind_sizes(Model *m, Diag *d, int vocab, int classes);
 /* Loads and compiles the .rnn file at path. */
 int model_compile_file(Model *m, Diag *d, const char *path, const char *const *sets, int nsets);
 /* Initialises every tensor by its declared initialiser, from one seed (exec_init_tensor). */
@@ -76,12 +80,11 @@ int model_load(Model *m, Diag *d, const char *path, Checkpoint *ck);
 /* Writes m (and nothing of training) to a checkpoint file atomically. */
 int model_save(const Model *m, const char *path, Diag *d);
 
-/* An executor for batch B and windows of up to max_T steps, holding a copy of m's weights. */
-ExecModel *model_exec(const Model *m, int batch, int max_T, Diag *d);
-/* Copies an executor's weights back into m (after training). */
-void model_take_params(Model *m, const ExecModel *e);
-/* Copies m's weights into an executor made for m's IR (e.g. after loading a checkpoint). */
-void model_put_params(const Model *m, ExecModel *e);
+/* An executor for batch B and windows of up to max_T steps that borrows m's parameter buffer
+ * (exec_create_on): m stays the one owner of the weights, training updates them in place, and
+ * loading tensors into m is seen by the executor. The executor must be freed before m is freed
+ * or recompiled (both replace the buffer). */
+ExecModel *model_exec(Model *m, int batch, int max_T, Diag *d);
 /* The vocabulary level recorded in checkpoint c (0 characters, 1 bytes; 0 when absent). */
 int model_checkpoint_vocab_level(const Checkpoint *c);
 

@@ -99,35 +99,32 @@ static int own_path(char **out, const char *model_path, const char *p, bool near
     return (*out = strdup(p)) ? 0 : -1;
 }
 
-/* Compiles the model again with the sizes it leaves to the data (vocab=N, classes=N). */
+/* Compiles the model again (from its parsed source) with the sizes it leaves to the data. */
 static int bind_sizes(Session *s, const SemaOptions *so, Diag *d)
 {
-    char bufs[2][64];
-    const char *extra[2];
-    int n = 0;
     const char *name = s->m.source->name;
+    int vocab = 0, classes = 0;
     if (so->vocab_auto) {
         if (s->ds.vocab.size == 0) {
             diag_error_in(d, name, "the model uses vocab, but its data has no vocabulary (it is "
                           "not text or symbols)");
             return -1;
         }
-        snprintf(bufs[n], sizeof bufs[n], "vocab=%d", s->ds.vocab.size);
-        extra[n] = bufs[n];
-        n++;
+        vocab = s->ds.vocab.size;
     }
     if (so->classes_auto) {
         if (s->ds.classes == 0) {
             diag_error_in(d, name, "the model uses classes, but its data has no class labels");
             return -1;
         }
-        snprintf(bufs[n], sizeof bufs[n], "classes=%d", s->ds.classes);
-        extra[n] = bufs[n];
-        n++;
+        classes = s->ds.classes;
     }
-    if (n > 0 && model_recompile(&s->m, d, extra, n) != 0) {
-        diag_error_in(d, name, "the model does not compile with the data's sizes (%s%s%s)",
-                      extra[0], n > 1 ? ", " : "", n > 1 ? extra[1] : "");
+    if ((vocab || classes) && model_bind_sizes(&s->m, d, vocab, classes) != 0) {
+        char v[32] = "", c[32] = "";
+        if (vocab) snprintf(v, sizeof v, "vocab=%d", vocab);
+        if (classes) snprintf(c, sizeof c, "classes=%d", classes);
+        diag_error_in(d, name, "the model does not compile with the data's sizes (%s%s%s)", v,
+                      vocab && classes ? ", " : "", c);
         return -1;
     }
     return 0;
@@ -276,7 +273,6 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
 
 int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 {
-    model_take_params(&s->m, s->e);
     if (model_to_checkpoint(&s->m, c, d) != 0) return -1;
     int rc = 0;
     if (s->have_opt) {
@@ -316,7 +312,6 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
 int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d)
 {
     if (model_set_tensors(&s->m, &c->params, path, d) != 0) return -1;
-    model_put_params(&s->m, s->e);
     return 0;
 }
 

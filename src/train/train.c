@@ -324,7 +324,6 @@ static int prepare(Run *r, Diag *d)
     if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
     s->have_opt = true;
     if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
-    model_put_params(&s->m, s->e);
     exec_seed_dropout(s->e, s->st.seed);
     r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
     if (!r->dir) {

@@ -1,23 +1,15 @@
 /* explain: the expanded model as a table (see explain.h). Every number printed comes from a
  * "quantity" function evaluated on one model, or on a grid of models compiled with different
  * placeholder vocab/classes values when those are unbound (then printed as a polynomial). */
-#include "lang/explain.h"
+#include "ir/explain.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "lang/sema.h"
+enum { GRID = IR_EXPLAIN_GRID, BASE = IR_EXPLAIN_BASE };
 
-enum { GRID = 3, BASE = 1680 };     /* placeholders BASE, 2*BASE, 3*BASE; check at 4*BASE */
-
-/* The models an explanation is computed from: one, or a grid over vocab x classes (+ a check
- * model at the next point). */
-typedef struct Explain {
-    IrModel *m[GRID][GRID];
-    int nv, nc;             /* grid extent in vocab and classes (1 when bound) */
-    IrModel *check;         /* at (4*BASE, 4*BASE) when symbolic */
-} Explain;
+typedef IrExplainGrid Explain;
 
 typedef int64_t (*Quantity)(const IrModel *m, int i, int j);
 
@@ -276,46 +268,36 @@ void ir_explain(const IrModel *m, FILE *out)
     explain_table(&e, out);
 }
 
-/* Compiles src once; when vocab/classes are placeholders, compiles the grid (silently, on a
- * scratch Diag: the first compile already reported everything) and prints symbolically. */
-int ir_explain_source(Diag *d, const Source *src, const char *const *sets, int nsets,
-                      FILE *out)
+/* Whether every model of the grid is there with the structure of m[0][0]. */
+static bool grid_complete(const Explain *e)
 {
-    SemaOptions o = { .allow_auto = true, .auto_vocab = BASE, .auto_classes = BASE };
-    IrModel *first = sema_compile_opts(d, src, sets, nsets, &o);
-    if (!first)
-        return -1;
-    if (!o.vocab_auto && !o.classes_auto) {
-        ir_explain(first, out);
-        ir_model_free(first);
-        return 0;
-    }
-    Explain e = { .nv = o.vocab_auto ? GRID : 1, .nc = o.classes_auto ? GRID : 1 };
-    Diag scratch;
-    diag_init(&scratch);
-    int rc = 0;
-    for (int vi = 0; vi < e.nv && !rc; vi++)
-        for (int ci = 0; ci < e.nc && !rc; ci++) {
-            SemaOptions p = { .allow_auto = true, .auto_vocab = BASE * (vi + 1),
-                              .auto_classes = BASE * (ci + 1) };
-            e.m[vi][ci] = vi || ci ? sema_compile_opts(&scratch, src, sets, nsets, &p) : first;
-            rc = e.m[vi][ci] ? 0 : -1;
-        }
-    SemaOptions p = { .allow_auto = true, .auto_vocab = 4 * BASE, .auto_classes = 4 * BASE };
-    if (!rc)
-        e.check = sema_compile_opts(&scratch, src, sets, nsets, &p);
-    if (!rc && e.check && e.check->ntensors == first->ntensors &&
-        e.check->nlayers == first->nlayers) {
-        explain_table(&e, out);
+    const IrModel *first = e->m[0][0];
+    for (int vi = 0; vi < e->nv; vi++)
+        for (int ci = 0; ci < e->nc; ci++)
+            if (!e->m[vi][ci])
+                return false;
+    return e->check && e->check->ntensors == first->ntensors &&
+           e->check->nlayers == first->nlayers;
+}
+
+void ir_explain_grid(const IrExplainGrid *e, FILE *out)
+{
+    if (e->nv == 1 && e->nc == 1) {
+        ir_explain(e->m[0][0], out);
+    } else if (grid_complete(e)) {
+        explain_table(e, out);
     } else {
         /* a size that changes the structure (e.g. repeat vocab): print one concrete case */
         fprintf(out, "(vocab/classes are unbound; shown with vocab = classes = %d)\n", BASE);
-        ir_explain(first, out);
+        ir_explain(e->m[0][0], out);
     }
+}
+
+void ir_explain_grid_free(IrExplainGrid *e)
+{
     for (int vi = 0; vi < GRID; vi++)
         for (int ci = 0; ci < GRID; ci++)
-            ir_model_free(e.m[vi][ci]);
-    ir_model_free(e.check);
-    diag_free(&scratch);
-    return 0;
+            ir_model_free(e->m[vi][ci]);
+    ir_model_free(e->check);
+    memset(e, 0, sizeof *e);
 }
