@@ -217,24 +217,83 @@ static void finish(CellBuild *b, Base *s, int v)
     b->c.output = hn;
 }
 
-/* Unary ops: h = tanh(op(arg)), arg = pre, or pos for log and sqrt. */
+/* The gradient-check lists, generated from ops.def: every op of each elementwise shape. */
+#define OPS_OF_SHAPE(SHAPE, name, shape) OPS_##SHAPE##_##shape(name)
+#define OPS_UNARY_UNARY(name) IR_OP_##name,
+#define OPS_UNARY_BINARY(name)
+#define OPS_UNARY_BOUNDED(name)
+#define OPS_UNARY_LEAF(name)
+#define OPS_UNARY_MATVEC(name)
+#define OPS_UNARY_CONCAT(name)
+#define OPS_UNARY_SLICE(name)
+#define OPS_BINARY_UNARY(name)
+#define OPS_BINARY_BINARY(name) IR_OP_##name,
+#define OPS_BINARY_BOUNDED(name)
+#define OPS_BINARY_LEAF(name)
+#define OPS_BINARY_MATVEC(name)
+#define OPS_BINARY_CONCAT(name)
+#define OPS_BINARY_SLICE(name)
+#define OPS_BOUNDED_UNARY(name)
+#define OPS_BOUNDED_BINARY(name)
+#define OPS_BOUNDED_BOUNDED(name) IR_OP_##name,
+#define OPS_BOUNDED_LEAF(name)
+#define OPS_BOUNDED_MATVEC(name)
+#define OPS_BOUNDED_CONCAT(name)
+#define OPS_BOUNDED_SLICE(name)
+
+static const IrOpKind unary_ops[] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(UNARY, name, shape)
+#include "ir/ops.def"
+#undef IR_OP
+};
+static const IrOpKind binary_ops[] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(BINARY, name, shape)
+#include "ir/ops.def"
+#undef IR_OP
+};
+static const IrOpKind bounded_ops[] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(BOUNDED, name, shape)
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+/* Ops with kinks or ties, checked with a smaller finite-difference step (gradcheck_cell). */
+static bool kinked(IrOpKind op)
+{
+    return op == IR_OP_RELU || op == IR_OP_ABS || op == IR_OP_HARDSIGMOID || op == IR_OP_MIN ||
+           op == IR_OP_MAX || op == IR_OP_CLIP;
+}
+
+/* Every op of ops.def is in exactly one list above or has its own test below. */
+static void test_op_lists_cover_ops_def(void **state)
+{
+    (void)state;
+    size_t n = sizeof unary_ops / sizeof unary_ops[0] + sizeof binary_ops / sizeof binary_ops[0]
+               + sizeof bounded_ops / sizeof bounded_ops[0];
+    /* the rest: INPUT, STATE, PARAM, CONST, MATVEC, CONCAT, SLICE (every cell test uses them) */
+    assert_int_equal(n + 7, IR_OP_COUNT);
+    assert_true(sizeof unary_ops / sizeof unary_ops[0] >= 10);
+    assert_int_equal(sizeof binary_ops / sizeof binary_ops[0], 6);
+    assert_int_equal(sizeof bounded_ops / sizeof bounded_ops[0], 1);
+}
+
+/* Unary ops: h = tanh(op(arg)), arg = pre, or pos for log and sqrt; hardsigmoid reads 4 pre so
+ * that both its slope and its flat parts are crossed. */
 static void test_unary_ops(void **state)
 {
     (void)state;
-    static const IrOpKind ops[] = { IR_OP_NEG, IR_OP_SIGMOID, IR_OP_TANH, IR_OP_RELU, IR_OP_EXP,
-                                    IR_OP_LOG, IR_OP_SQRT, IR_OP_ABS, IR_OP_SOFTPLUS };
-    static const char *const names[] = { "neg", "sigmoid", "tanh", "relu", "exp", "log", "sqrt",
-                                         "abs", "softplus" };
-    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+    for (size_t k = 0; k < sizeof unary_ops / sizeof unary_ops[0]; k++) {
+        IrOpKind op = unary_ops[k];
         CellBuild b;
         Base s = op_base(&b);
         int arg = s.pre;
-        if (ops[k] == IR_OP_LOG || ops[k] == IR_OP_SQRT)
+        if (op == IR_OP_LOG || op == IR_OP_SQRT)
             arg = cb_bin(&b, IR_OP_MUL, s.pos, cb_un(&b, IR_OP_SIGMOID, s.pre));
-        finish(&b, &s, cb_un(&b, ops[k], arg));
-        b.c.name = names[k];
-        bool kink = ops[k] == IR_OP_RELU || ops[k] == IR_OP_ABS;
-        gradcheck_eps(&b, 2, 4, 100 + k, kink ? 1e-3f : 1e-2f);
+        if (op == IR_OP_HARDSIGMOID)
+            arg = cb_bin(&b, IR_OP_MUL, s.pre, cb_const(&b, 4.0));
+        finish(&b, &s, cb_un(&b, op, arg));
+        b.c.name = ir_op_spelling[op];
+        gradcheck_eps(&b, 2, 4, 100 + k, kinked(op) ? 1e-3f : 1e-2f);
     }
 }
 
@@ -243,23 +302,114 @@ static void test_unary_ops(void **state)
 static void test_binary_ops(void **state)
 {
     (void)state;
-    static const IrOpKind ops[] = { IR_OP_ADD, IR_OP_SUB, IR_OP_MUL, IR_OP_DIV };
-    for (size_t k = 0; k < 4; k++)
+    for (size_t k = 0; k < sizeof binary_ops / sizeof binary_ops[0]; k++)
         for (int variant = 0; variant < 4; variant++) {
+            IrOpKind op = binary_ops[k];
             CellBuild b;
             Base s = op_base(&b);
             int v;
             switch (variant) {
-            case 0: v = cb_bin(&b, ops[k], s.pre, s.pos); break;
-            case 1: v = cb_bin(&b, ops[k], s.pos, cb_const(&b, 2.0)); break;
-            case 2: v = cb_bin(&b, ops[k], cb_const(&b, 1.5), s.pos); break;
-            default: v = cb_bin(&b, ops[k], s.p, s.pos); break;
+            case 0: v = cb_bin(&b, op, s.pre, s.pos); break;
+            case 1: v = cb_bin(&b, op, s.pos, cb_const(&b, 2.0)); break;
+            case 2: v = cb_bin(&b, op, cb_const(&b, 1.5), s.pos); break;
+            default: v = cb_bin(&b, op, s.p, s.pos); break;
             }
             if (variant)
                 v = cb_bin(&b, IR_OP_ADD, v, s.pre);
             finish(&b, &s, v);
-            gradcheck_both(&b, 2, 4, 200 + 10 * k + variant);
+            b.c.name = ir_op_spelling[op];
+            gradcheck_eps(&b, 2, 4, 200 + 10 * k + variant, kinked(op) ? 1e-3f : 1e-2f);
         }
+}
+
+/* Bounded ops: h = tanh(clip(x, -0.3, 0.4) + pre), x = pre (state-dependent) or 3 pos - 3
+ * (hoisted, in (-1.5, 1.5)), so that values fall below, inside and above the bounds. */
+static void test_bounded_ops(void **state)
+{
+    (void)state;
+    for (size_t k = 0; k < sizeof bounded_ops / sizeof bounded_ops[0]; k++)
+        for (int hoisted = 0; hoisted < 2; hoisted++) {
+            CellBuild b;
+            Base s = op_base(&b);
+            int x = s.pre;
+            if (hoisted)
+                x = cb_bin(&b, IR_OP_SUB, cb_bin(&b, IR_OP_MUL, s.pos, cb_const(&b, 3.0)),
+                           cb_const(&b, 3.0));
+            int lo = cb_const(&b, -0.3), hi = cb_const(&b, 0.4);
+            int v = cb_node(&b, bounded_ops[k], b.nodes[x].width, 3, x, lo, hi);
+            finish(&b, &s, cb_bin(&b, IR_OP_ADD, v, s.pre));
+            b.c.name = ir_op_spelling[bounded_ops[k]];
+            gradcheck_eps(&b, 2, 4, 250 + 10 * k + hoisted, 1e-3f);
+        }
+}
+
+/* One op on the window x itself, y = op(x, c) (or op(x) for a unary op, clip(x, lo, hi) for
+ * clip) over T = 1, B = 1, I = 1, with dy = 1: the value and dx at x0. */
+static void one_op(IrOpKind op, float x0, double c0, double c1, float *y, float *dx)
+{
+    CellBuild b;
+    cb_init(&b, "one", 1);
+    int x = cb_input(&b), v;
+    if (ir_op_shape[op] == IR_SHAPE_UNARY)
+        v = cb_un(&b, op, x);
+    else if (ir_op_shape[op] == IR_SHAPE_BINARY)
+        v = cb_bin(&b, op, x, cb_const(&b, c0));
+    else
+        v = cb_node(&b, op, 1, 3, x, cb_const(&b, c0), cb_const(&b, c1));
+    b.c.output = v;
+    Diag d;
+    diag_init(&d);
+    CellVm *vm = cellvm_create(&b.c, 1, 1, &d);
+    assert_non_null(vm);
+    float one = 1.0f;
+    *dx = 0.0f;
+    assert_int_equal(cellvm_forward(vm, 1, &x0, NULL, NULL, y, NULL, &d), 0);
+    assert_int_equal(cellvm_backward(vm, &one, NULL, NULL, dx, NULL, &d), 0);
+    cellvm_free(vm);
+    diag_free(&d);
+}
+
+/* Values and subgradients at kinks and ties, PyTorch's conventions: min and max split a tie
+ * half and half (torch.minimum/maximum), clip passes the gradient on its bounds (torch.clamp:
+ * lo <= x <= hi), hardsigmoid is ONNX's max(0, min(1, 0.2 x + 0.5)), flat where it saturates. */
+static void test_subgradients(void **state)
+{
+    (void)state;
+    static const struct { IrOpKind op; float x; double c0, c1; float y, dx; } cases[] = {
+        { IR_OP_MAX, 0.5f, 0.5, 0, 0.5f, 0.5f },   { IR_OP_MIN, 0.5f, 0.5, 0, 0.5f, 0.5f },
+        { IR_OP_MAX, 0.7f, 0.5, 0, 0.7f, 1.0f },   { IR_OP_MAX, 0.3f, 0.5, 0, 0.5f, 0.0f },
+        { IR_OP_MIN, 0.7f, 0.5, 0, 0.5f, 0.0f },   { IR_OP_MIN, -2.0f, 0.5, 0, -2.0f, 1.0f },
+        { IR_OP_CLIP, -1.0f, -1, 1, -1.0f, 1.0f }, { IR_OP_CLIP, 1.0f, -1, 1, 1.0f, 1.0f },
+        { IR_OP_CLIP, 2.0f, -1, 1, 1.0f, 0.0f },   { IR_OP_CLIP, -3.0f, -1, 1, -1.0f, 0.0f },
+        { IR_OP_CLIP, 0.25f, -1, 1, 0.25f, 1.0f },
+        { IR_OP_HARDSIGMOID, 0.0f, 0, 0, 0.5f, 0.2f },
+        { IR_OP_HARDSIGMOID, 1.0f, 0, 0, 0.7f, 0.2f },
+        { IR_OP_HARDSIGMOID, 3.0f, 0, 0, 1.0f, 0.0f },
+        { IR_OP_HARDSIGMOID, -3.0f, 0, 0, 0.0f, 0.0f },
+        { IR_OP_HARDSIGMOID, -2.5f, 0, 0, 0.0f, 0.0f },
+        { IR_OP_RELU, 0.0f, 0, 0, 0.0f, 0.0f },    { IR_OP_ABS, 0.0f, 0, 0, 0.0f, 0.0f },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float y, dx;
+        one_op(cases[i].op, cases[i].x, cases[i].c0, cases[i].c1, &y, &dx);
+        assert_float_equal(y, cases[i].y, 1e-6);
+        assert_float_equal(dx, cases[i].dx, 1e-6);
+    }
+}
+
+/* softplus has one formula, the stable one: no overflow far out, log(2) at 0. */
+static void test_softplus_stable(void **state)
+{
+    (void)state;
+    float y, dx;
+    one_op(IR_OP_SOFTPLUS, 100.0f, 0, 0, &y, &dx);
+    assert_float_equal(y, 100.0f, 1e-4);
+    assert_float_equal(dx, 1.0f, 1e-6);
+    one_op(IR_OP_SOFTPLUS, -100.0f, 0, 0, &y, &dx);
+    assert_true(y > 0.0f && y < 1e-40f);
+    one_op(IR_OP_SOFTPLUS, 0.0f, 0, 0, &y, &dx);
+    assert_float_equal(y, logf(2.0f), 1e-6);
+    assert_float_equal(dx, 0.5f, 1e-6);
 }
 
 /* concat and slice: h = tanh([pre[2:4], pos[0:1], pre[0:2]] [0:4]) mixing hoisted and
@@ -404,6 +554,11 @@ static void test_rejects(void **state)
     assert_null(cellvm_create(&b.c, 2, 3, &d));
     cb_lstm(&b, 3, 4);
     assert_null(cellvm_create(&b.c, 0, 3, &d));
+    cb_init(&b, "clip", 2);
+    int in = cb_input(&b);
+    b.c.output = cb_node(&b, IR_OP_CLIP, 2, 3, in, cb_const(&b, -1), in); /* a bound varies */
+    assert_null(cellvm_create(&b.c, 2, 3, &d));
+    cb_lstm(&b, 3, 4);
     CellVm *vm = cellvm_create(&b.c, 2, 3, &d);
     assert_non_null(vm);
     int before = diag_error_count(&d);
@@ -470,7 +625,10 @@ static void test_sema_cells(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_op_lists_cover_ops_def),
         cmocka_unit_test(test_unary_ops),     cmocka_unit_test(test_binary_ops),
+        cmocka_unit_test(test_bounded_ops),   cmocka_unit_test(test_subgradients),
+        cmocka_unit_test(test_softplus_stable),
         cmocka_unit_test(test_concat_slice),  cmocka_unit_test(test_double_read),
         cmocka_unit_test(test_lstm_cell),     cmocka_unit_test(test_gru_cell),
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),

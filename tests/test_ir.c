@@ -483,6 +483,28 @@ static void test_models_compile(void **state)
     }
 }
 
+/* The op tables generated from ops.def agree with each other: arity follows the shape rule,
+ * spellings are unique, and the cell functions are the FUNC rows (chunk among them). */
+static void test_op_tables(void **state)
+{
+    (void)state;
+    static const int shape_arity[] = { [IR_SHAPE_LEAF] = 0, [IR_SHAPE_MATVEC] = 2,
+        [IR_SHAPE_UNARY] = 1, [IR_SHAPE_BINARY] = 2, [IR_SHAPE_BOUNDED] = 3,
+        [IR_SHAPE_CONCAT] = -1, [IR_SHAPE_SLICE] = 1 };
+    int nfuncs = 0;
+    for (int op = 0; op < IR_OP_COUNT; op++) {
+        assert_int_equal(ir_op_arity[op], shape_arity[ir_op_shape[op]]);
+        for (int other = 0; other < op; other++)
+            assert_string_not_equal(ir_op_spelling[op], ir_op_spelling[other]);
+        nfuncs += ir_op_is_function[op];
+    }
+    assert_int_equal(nfuncs, 13);
+    assert_true(ir_op_is_function[IR_OP_SLICE] && ir_op_is_function[IR_OP_CLIP]);
+    assert_false(ir_op_is_function[IR_OP_NEG] || ir_op_is_function[IR_OP_ADD]);
+    assert_string_equal(ir_op_spelling[IR_OP_HARDSIGMOID], "hardsigmoid");
+    assert_int_equal(ir_op_shape[IR_OP_MAX], IR_SHAPE_BINARY);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +520,7 @@ int main(void)
         cmocka_unit_test(test_dot_user_cell),
         cmocka_unit_test(test_format_count),
         cmocka_unit_test(test_explain_partly_symbolic),
+        cmocka_unit_test(test_op_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -378,6 +378,108 @@ static void test_cell_expressions(void **state)
     diag_free(&d);
 }
 
+/* The cell with body `h = <expr>` compiled with H = 4 (x is [3], W : [H, I], k : [H]); the value
+ * of its constant node named "c" (or NAN when the model fails or c is not a constant). */
+static double folded(const char *expr)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "cell f(H) {\n input x : [I]\n state h : [H]\n param W : [H, I]\n"
+             " c = %s\n h = tanh(W @ x) * c\n output h\n}\nmodel m {\n input vector(3)\n f(4)\n}\n",
+             expr);
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, text, NULL, 0);
+    double v = NAN;
+    if (m) {
+        const IrCell *c = &m->layers[1].cells[0];
+        for (int i = 0; i < c->nnodes; i++)
+            if (c->nodes[i].name && !strcmp(c->nodes[i].name, "c") && c->nodes[i].op == IR_OP_CONST)
+                v = c->nodes[i].value;
+    } else {
+        diag_print(&d, stderr);
+        fail_msg("expected `c = %s` to compile", expr);
+    }
+    ir_model_free(m);
+    diag_free(&d);
+    return v;
+}
+
+/* A cell whose body is `h = <expr>` (x : [3], W : [H, I], V : [3, I], k : [H], H = 4). */
+static char *cell_text(const char *expr, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "cell f(H) {\n input x : [I]\n state h : [H]\n param W : [H, I], "
+             "V : [3, I], k : [H]\n h = %s\n output h\n}\nmodel m {\n input vector(3)\n f(4)\n}\n",
+             expr);
+    return buf;
+}
+
+/* The functions added through ops.def rows: hardsigmoid, min, max and clip -- shape rules
+ * (scalar broadcast like + and *), arity, constant bounds, folding -- and softplus folding with
+ * the one, stable formula. */
+static void test_cell_functions(void **state)
+{
+    (void)state;
+    char t[1024];
+    Diag d;
+    diag_init(&d);
+    IrModel *m = ok(&d, cell_text("max(W @ x, 0.5) + min(k, h[t-1]) + clip(k, -1, 1 / 2) + "
+                                  "hardsigmoid(W @ x)", t, sizeof t), NULL, 0);
+    const IrCell *c = &m->layers[1].cells[0];
+    int seen[IR_OP_COUNT] = { 0 };
+    for (int i = 0; i < c->nnodes; i++) {
+        const IrNode *n = &c->nodes[i];
+        seen[n->op]++;
+        if (n->op == IR_OP_MAX || n->op == IR_OP_MIN || n->op == IR_OP_CLIP ||
+            n->op == IR_OP_HARDSIGMOID) {
+            assert_int_equal(n->width, 4);
+            assert_false(n->scalar);
+        }
+        if (n->op == IR_OP_CLIP) {
+            assert_int_equal(n->nin, 3);
+            assert_true(c->nodes[n->in[1]].value == -1 && c->nodes[n->in[2]].value == 0.5);
+        }
+    }
+    assert_int_equal(seen[IR_OP_MAX] + seen[IR_OP_MIN] + seen[IR_OP_CLIP], 3);
+    assert_int_equal(seen[IR_OP_HARDSIGMOID], 1);
+    ir_model_free(m);
+    diag_free(&d);
+    /* constant folding with the ops' own formulas */
+    assert_true(folded("max(2, 3)") == 3 && folded("min(2, -3)") == -3);
+    assert_true(folded("clip(5, -1, 1)") == 1 && folded("clip(-5, -1, 1)") == -1);
+    assert_true(folded("clip(0.25, -1, 1)") == 0.25);
+    assert_true(fabs(folded("hardsigmoid(1)") - 0.7) < 1e-15);
+    assert_true(folded("hardsigmoid(10)") == 1 && folded("hardsigmoid(-10)") == 0);
+    assert_true(folded("softplus(40)") == 40 + log1p(exp(-40.0)));
+    assert_true(folded("softplus(-40)") == log1p(exp(-40.0)));
+    /* shape rules and arity */
+    fails_with(cell_text("max(W @ x, V @ x)", t, sizeof t), NULL, 0,
+               "max needs arguments of equal width or a scalar: W @ x is [4] but V @ x is [3]",
+               NULL);
+    fails_with(cell_text("min(W, k)", t, sizeof t), NULL, 0,
+               "W is [4, 3], a matrix; it can only be used on the left of '@'", NULL);
+    fails_with(cell_text("max(k)", t, sizeof t), NULL, 0, "max takes two arguments, got 1", NULL);
+    fails_with(cell_text("clip(k, 1)", t, sizeof t), NULL, 0,
+               "clip takes three arguments, got 2", NULL);
+    fails_with(cell_text("hardsigmoid(k, k)", t, sizeof t), NULL, 0,
+               "hardsigmoid takes one argument, got 2", NULL);
+    fails_with(cell_text("clip(k, -1, h[t-1])", t, sizeof t), NULL, 0,
+               "clip(x, lo, hi) needs constant bounds, but h[t-1] is [4]", NULL);
+    fails_with(cell_text("clip(k, 1, -1)", t, sizeof t), NULL, 0,
+               "clip(x, lo, hi) needs lo <= hi, got lo = 1 and hi = -1", NULL);
+    fails_with(cell_text("tanh(hardsigmod(k))", t, sizeof t), NULL, 0,
+               "unknown function 'hardsigmod'; did you mean 'hardsigmoid'?", NULL);
+}
+
+/* Constants fold only to finite numbers: log(0), sqrt(-1) and 1/0 stay nodes. */
+static void test_fold_refuses_non_finite(void **state)
+{
+    (void)state;
+    static const char *const exprs[] = { "log(0)", "sqrt(-1)", "1 / 0", "log(-1) * 2" };
+    for (size_t i = 0; i < sizeof exprs / sizeof exprs[0]; i++)
+        assert_true(isnan(folded(exprs[i])));
+    assert_true(folded("log(1)") == 0 && folded("sqrt(4) / 2") == 1);
+}
+
 /* Every syntax golden file (bad bytes, deep nesting, broken blocks) goes through sema without
  * crashing: either it compiles, or it fails with at least one error. */
 static void test_bad_input_never_crashes(void **state)
@@ -442,6 +544,8 @@ int main(void)
         cmocka_unit_test(test_settings_stored),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_cell_expressions),
+        cmocka_unit_test(test_cell_functions),
+        cmocka_unit_test(test_fold_refuses_non_finite),
         cmocka_unit_test(test_bad_input_never_crashes),
         cmocka_unit_test(test_vocab_from_input),
     };

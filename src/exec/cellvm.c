@@ -5,6 +5,7 @@
  * rows is a contiguous matrix. Each op has one forward and one backward function over a range of
  * rows, collected in one table indexed by IrOpKind (the X-macro list of ops.def). */
 #include "exec/cellvm.h"
+#include "ir/op_math.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -63,14 +64,14 @@ static Opnd operand(const CellVm *vm, int n, int k, int r0, bool grad)
 /* ---- leaves ------------------------------------------------------------------------------ */
 
 /* INPUT: copies x rows into the tape. */
-static void fwd_input(CellVm *vm, int n, int r0, int nr)
+static void kern_input(CellVm *vm, int n, int r0, int nr)
 {
     int w = node_width(vm, n);
     memcpy(vm->val[n] + (size_t)r0 * w, vm->x + (size_t)r0 * w, sizeof(float) * nr * w);
 }
 
 /* CONST: fills the rows with the constant. */
-static void fwd_const(CellVm *vm, int n, int r0, int nr)
+static void kern_constant(CellVm *vm, int n, int r0, int nr)
 {
     int w = node_width(vm, n);
     float v = (float)vm->c->nodes[n].value;
@@ -79,14 +80,14 @@ static void fwd_const(CellVm *vm, int n, int r0, int nr)
         o[i] = v;
 }
 
-/* PARAM, STATE: nothing per row (params are read in place; states are copied by the step loop). */
-static void fwd_none(CellVm *vm, int n, int r0, int nr) { (void)vm; (void)n; (void)r0; (void)nr; }
-static void bwd_none(CellVm *vm, int n, int r0, int nr) { (void)vm; (void)n; (void)r0; (void)nr; }
+/* Nothing per row: the backward of every leaf, and the forward of PARAM and STATE (params are
+ * read in place; states are copied by the step loop). */
+static void kern_none(CellVm *vm, int n, int r0, int nr) { (void)vm; (void)n; (void)r0; (void)nr; }
 
 /* ---- W @ v --------------------------------------------------------------------------------- */
 
 /* y[r] = W v[r] for rows r0..r0+nr: Y [nr][m] = V [nr][k] W^T, W [m][k]; one GEMM. */
-static void fwd_matvec(CellVm *vm, int n, int r0, int nr)
+static void kern_matvec(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int m = nd->width, k = node_width(vm, nd->in[1]);
@@ -97,8 +98,8 @@ static void fwd_matvec(CellVm *vm, int n, int r0, int nr)
 }
 
 /* dv[r] += W^T dy[r]: dV [nr][k] += dY [nr][m] W [m][k]. The weight gradient dW += dY^T V is
- * done once over the whole window by matvec_weight_grads. */
-static void bwd_matvec(CellVm *vm, int n, int r0, int nr)
+ * done once over the whole window at the end of cellvm_backward. */
+static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int m = nd->width, k = node_width(vm, nd->in[1]);
@@ -108,64 +109,23 @@ static void bwd_matvec(CellVm *vm, int n, int r0, int nr)
                 vm->grad[nd->in[1]] + (size_t)r0 * k, k);
 }
 
-/* ---- elementwise binary ops ------------------------------------------------------------------
- * out = a OP b over the node's width; operands broadcast as described at Opnd. Backward
- * accumulates d out * d out/d a into a's gradient and likewise for b. */
+/* ---- elementwise ops: loops around the scalar math of ir/op_math.h --------------------------
+ * Each template below makes the two row kernels kern_<FWD> and kern_<BWD> of one ops.def row
+ * of its shape: y = op_<FWD>_f(...) over the node's width, and the backward accumulating
+ * op_<BWD>_f(d, ...) into each input's gradient. Operands broadcast as described at Opnd. */
 
-#define BINARY(NAME, FWD, DA, DB)                                                   \
-    static void fwd_##NAME(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
-        float *o = vm->val[n] + (size_t)r0 * w;                                     \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                float a = AT(A, r, j), b = AT(Bo, r, j);                            \
-                o[(size_t)r * w + j] = (FWD);                                       \
-            }                                                                       \
-    }                                                                               \
-    static void bwd_##NAME(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
-        Opnd gA = operand(vm, n, 0, r0, true), gB = operand(vm, n, 1, r0, true);    \
-        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
-        const float *o = vm->val[n] + (size_t)r0 * w;                               \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                float a = AT(A, r, j), b = AT(Bo, r, j);                            \
-                float d = g[(size_t)r * w + j], y = o[(size_t)r * w + j];           \
-                (void)a; (void)b; (void)y;                                          \
-                if (gA.p) AT(gA, r, j) += (DA);                                     \
-                if (gB.p) AT(gB, r, j) += (DB);                                     \
-            }                                                                       \
-    }
-
-/* y = a + b */
-BINARY(add, a + b, d, d)
-/* y = a - b */
-BINARY(sub, a - b, d, -d)
-/* y = a * b */
-BINARY(mul, a * b, d * b, d * a)
-/* y = a / b; dy/db = -a/b^2 = -y/b */
-BINARY(div, a / b, d / b, -d * y / b)
-
-/* ---- elementwise unary ops ------------------------------------------------------------------
- * y = f(v); backward dv += d * f'(v), written with y = f(v) where that is cheaper. */
-
-#define UNARY(NAME, FWD, DV)                                                        \
-    static void fwd_##NAME(CellVm *vm, int n, int r0, int nr)                       \
+/* UNARY: y = f(v); dv += d f'(v). */
+#define UNARY_KERNELS(FWD, BWD)                                                     \
+    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
     {                                                                               \
         int w = node_width(vm, n);                                                  \
         Opnd V = operand(vm, n, 0, r0, false);                                      \
         float *o = vm->val[n] + (size_t)r0 * w;                                     \
         for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                float v = AT(V, r, j);                                              \
-                o[(size_t)r * w + j] = (FWD);                                       \
-            }                                                                       \
+            for (int j = 0; j < w; j++)                                             \
+                o[(size_t)r * w + j] = op_##FWD##_f(AT(V, r, j));                   \
     }                                                                               \
-    static void bwd_##NAME(CellVm *vm, int n, int r0, int nr)                       \
+    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
     {                                                                               \
         int w = node_width(vm, n);                                                  \
         Opnd V = operand(vm, n, 0, r0, false), gV = operand(vm, n, 0, r0, true);    \
@@ -175,40 +135,87 @@ BINARY(div, a / b, d / b, -d * y / b)
         const float *o = vm->val[n] + (size_t)r0 * w;                               \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++) {                                           \
-                float v = AT(V, r, j), y = o[(size_t)r * w + j];                    \
-                float d = g[(size_t)r * w + j];                                     \
-                (void)v; (void)y;                                                   \
-                AT(gV, r, j) += (DV);                                               \
+                size_t i = (size_t)r * w + j;                                       \
+                AT(gV, r, j) += op_##BWD##_f(g[i], AT(V, r, j), o[i]);              \
             }                                                                       \
     }
 
-/* log(1 + exp(v)) without overflow. */
-static float softplus(float v) { return v > 0 ? v + log1pf(expf(-v)) : log1pf(expf(v)); }
-static float sigm(float v) { return 1.0f / (1.0f + expf(-v)); }
+/* BINARY: y = f(a, b); da += d df/da, db += d df/db (a scalar side broadcasts). */
+#define BINARY_KERNELS(FWD, BWD)                                                    \
+    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
+    {                                                                               \
+        int w = node_width(vm, n);                                                  \
+        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
+        float *o = vm->val[n] + (size_t)r0 * w;                                     \
+        for (int r = 0; r < nr; r++)                                                \
+            for (int j = 0; j < w; j++)                                             \
+                o[(size_t)r * w + j] = op_##FWD##_f(AT(A, r, j), AT(Bo, r, j));     \
+    }                                                                               \
+    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
+    {                                                                               \
+        int w = node_width(vm, n);                                                  \
+        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
+        Opnd gA = operand(vm, n, 0, r0, true), gB = operand(vm, n, 1, r0, true);    \
+        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
+        const float *o = vm->val[n] + (size_t)r0 * w;                               \
+        for (int r = 0; r < nr; r++)                                                \
+            for (int j = 0; j < w; j++) {                                           \
+                size_t i = (size_t)r * w + j;                                       \
+                float da, db;                                                       \
+                op_##BWD##_f(g[i], AT(A, r, j), AT(Bo, r, j), o[i], &da, &db);      \
+                if (gA.p) AT(gA, r, j) += da;                                       \
+                if (gB.p) AT(gB, r, j) += db;                                       \
+            }                                                                       \
+    }
 
-/* y = -v */
-UNARY(neg, -v, -d)
-/* y = 1 / (1 + e^-v); y' = y (1 - y) */
-UNARY(sigmoid, sigm(v), d * y * (1.0f - y))
-/* y = tanh v; y' = 1 - y^2 */
-UNARY(tanh, tanhf(v), d * (1.0f - y * y))
-/* y = max(v, 0); y' = [v > 0] */
-UNARY(relu, v > 0 ? v : 0.0f, v > 0 ? d : 0.0f)
-/* y = e^v; y' = y */
-UNARY(exp, expf(v), d * y)
-/* y = log v; y' = 1 / v */
-UNARY(log, logf(v), d / v)
-/* y = sqrt v; y' = 1 / (2 y) */
-UNARY(sqrt, sqrtf(v), d * 0.5f / y)
-/* y = |v|; y' = sign v */
-UNARY(abs, fabsf(v), v > 0 ? d : (v < 0 ? -d : 0.0f))
-/* y = log(1 + e^v); y' = sigmoid(v) */
-UNARY(softplus, softplus(v), d * sigm(v))
+/* BOUNDED: y = f(x, lo, hi) with constant scalar bounds (CONST nodes, checked by check_cell);
+ * dx += d df/dx. The bounds get no gradient. */
+#define BOUNDED_KERNELS(FWD, BWD)                                                   \
+    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
+    {                                                                               \
+        const IrNode *nd = &vm->c->nodes[n];                                        \
+        int w = nd->width;                                                          \
+        float lo = (float)vm->c->nodes[nd->in[1]].value;                            \
+        float hi = (float)vm->c->nodes[nd->in[2]].value;                            \
+        Opnd X = operand(vm, n, 0, r0, false);                                      \
+        float *o = vm->val[n] + (size_t)r0 * w;                                     \
+        for (int r = 0; r < nr; r++)                                                \
+            for (int j = 0; j < w; j++)                                             \
+                o[(size_t)r * w + j] = op_##FWD##_f(AT(X, r, j), lo, hi);           \
+    }                                                                               \
+    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
+    {                                                                               \
+        const IrNode *nd = &vm->c->nodes[n];                                        \
+        int w = nd->width;                                                          \
+        float lo = (float)vm->c->nodes[nd->in[1]].value;                            \
+        float hi = (float)vm->c->nodes[nd->in[2]].value;                            \
+        Opnd X = operand(vm, n, 0, r0, false), gX = operand(vm, n, 0, r0, true);    \
+        if (!gX.p)                                                                  \
+            return;                                                                 \
+        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
+        const float *o = vm->val[n] + (size_t)r0 * w;                               \
+        for (int r = 0; r < nr; r++)                                                \
+            for (int j = 0; j < w; j++) {                                           \
+                size_t i = (size_t)r * w + j;                                       \
+                AT(gX, r, j) += op_##BWD##_f(g[i], AT(X, r, j), lo, hi, o[i]);      \
+            }                                                                       \
+    }
+
+/* The other shapes have hand-written kernels (above and below). */
+#define LEAF_KERNELS(FWD, BWD)
+#define MATVEC_KERNELS(FWD, BWD)
+#define CONCAT_KERNELS(FWD, BWD)
+#define SLICE_KERNELS(FWD, BWD)
+
+/* One pair of kernels per elementwise row of ops.def. */
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) shape##_KERNELS(fwd, bwd)
+#include "ir/ops.def"
+#undef IR_OP
 
 /* ---- concat and slice ------------------------------------------------------------------ */
 
 /* y = [a, b, ...]: each input's columns land at a running offset. */
-static void fwd_concat(CellVm *vm, int n, int r0, int nr)
+static void kern_concat(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width, off = 0;
@@ -225,7 +232,7 @@ static void fwd_concat(CellVm *vm, int n, int r0, int nr)
 }
 
 /* d input_k += the matching columns of d y. */
-static void bwd_concat(CellVm *vm, int n, int r0, int nr)
+static void kern_concat_grad(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width, off = 0;
@@ -243,7 +250,7 @@ static void bwd_concat(CellVm *vm, int n, int r0, int nr)
 }
 
 /* y = v[aux .. aux + width) (one part of chunk). */
-static void fwd_slice(CellVm *vm, int n, int r0, int nr)
+static void kern_slice(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width;
@@ -256,7 +263,7 @@ static void fwd_slice(CellVm *vm, int n, int r0, int nr)
 }
 
 /* d v[aux + j] += d y[j]. */
-static void bwd_slice(CellVm *vm, int n, int r0, int nr)
+static void kern_slice_grad(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width;
@@ -270,44 +277,107 @@ static void bwd_slice(CellVm *vm, int n, int r0, int nr)
             AT(gA, r, nd->aux + j) += g[(size_t)r * w + j];
 }
 
-/* ---- the op table ------------------------------------------------------------------------ */
+/* ---- the op tables, from ops.def ---------------------------------------------------------- */
 
 typedef void (*OpFn)(CellVm *vm, int n, int r0, int nr);
 
 static const OpFn op_fwd[IR_OP_COUNT] = {
-    [IR_OP_INPUT] = fwd_input,   [IR_OP_STATE] = fwd_none,     [IR_OP_PARAM] = fwd_none,
-    [IR_OP_CONST] = fwd_const,   [IR_OP_MATVEC] = fwd_matvec,  [IR_OP_ADD] = fwd_add,
-    [IR_OP_SUB] = fwd_sub,       [IR_OP_MUL] = fwd_mul,        [IR_OP_DIV] = fwd_div,
-    [IR_OP_NEG] = fwd_neg,       [IR_OP_SIGMOID] = fwd_sigmoid, [IR_OP_TANH] = fwd_tanh,
-    [IR_OP_RELU] = fwd_relu,     [IR_OP_EXP] = fwd_exp,        [IR_OP_LOG] = fwd_log,
-    [IR_OP_SQRT] = fwd_sqrt,     [IR_OP_ABS] = fwd_abs,        [IR_OP_SOFTPLUS] = fwd_softplus,
-    [IR_OP_CONCAT] = fwd_concat, [IR_OP_SLICE] = fwd_slice,
-};
-
-static const OpFn op_bwd[IR_OP_COUNT] = {
-    [IR_OP_INPUT] = bwd_none,    [IR_OP_STATE] = bwd_none,     [IR_OP_PARAM] = bwd_none,
-    [IR_OP_CONST] = bwd_none,    [IR_OP_MATVEC] = bwd_matvec,  [IR_OP_ADD] = bwd_add,
-    [IR_OP_SUB] = bwd_sub,       [IR_OP_MUL] = bwd_mul,        [IR_OP_DIV] = bwd_div,
-    [IR_OP_NEG] = bwd_neg,       [IR_OP_SIGMOID] = bwd_sigmoid, [IR_OP_TANH] = bwd_tanh,
-    [IR_OP_RELU] = bwd_relu,     [IR_OP_EXP] = bwd_exp,        [IR_OP_LOG] = bwd_log,
-    [IR_OP_SQRT] = bwd_sqrt,     [IR_OP_ABS] = bwd_abs,        [IR_OP_SOFTPLUS] = bwd_softplus,
-    [IR_OP_CONCAT] = bwd_concat, [IR_OP_SLICE] = bwd_slice,
-};
-
-/* ---- checking a cell ---------------------------------------------------------------------- */
-
-/* Arity of each op straight from ops.def (so this library does not need src/ir linked). */
-static const int op_arity[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity) [IR_OP_##name] = arity,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = kern_##fwd,
 #include "ir/ops.def"
 #undef IR_OP
 };
+
+static const OpFn op_bwd[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = kern_##bwd,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+/* Arity and shape rule of each op straight from ops.def (so this library does not need src/ir
+ * linked). */
+static const int op_arity[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = arity,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+static const IrOpShape op_shape[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = IR_SHAPE_##shape,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+/* ---- checking a cell ---------------------------------------------------------------------- */
 
 /* Reports a malformed cell; the IR comes from sema, so this is an internal error in practice. */
 static int bad(Diag *d, const IrCell *c, int n, const char *what)
 {
     diag_error_in(d, c->name ? c->name : "cell", "node %d: %s", n, what);
     return -1;
+}
+
+/* Checks a leaf's payload (the input's width, state and param references, a constant's
+ * width); returns what is wrong, or NULL. */
+static const char *leaf_error(const IrCell *c, const IrNode *nd)
+{
+    switch (nd->op) {
+    case IR_OP_INPUT:
+        return nd->width != c->input_width ? "input width differs from the cell's" : NULL;
+    case IR_OP_STATE:
+        if (nd->aux < 0 || nd->aux >= c->nstates || c->states[nd->aux].width != nd->width)
+            return "bad state reference";
+        return NULL;
+    case IR_OP_PARAM:
+        if (nd->aux < 0 || nd->aux >= c->nparams || c->params[nd->aux].cols != nd->width ||
+            c->params[nd->aux].rows != nd->rows)
+            return "bad param reference";
+        return NULL;
+    default: /* CONST */
+        return nd->width != 1 ? "a constant must have width 1" : NULL;
+    }
+}
+
+/* Checks node n against its op's shape rule (ops.def's SHAPE column). */
+static int check_shape(const IrCell *c, int n, Diag *d)
+{
+    const IrNode *nd = &c->nodes[n];
+    const char *leaf;
+    int wsum = 0;
+    switch (op_shape[nd->op]) {
+    case IR_SHAPE_LEAF:
+        leaf = leaf_error(c, nd);
+        return leaf ? bad(d, c, n, leaf) : 0;
+    case IR_SHAPE_MATVEC: {
+        const IrNode *W = &c->nodes[nd->in[0]], *v = &c->nodes[nd->in[1]];
+        if (W->op != IR_OP_PARAM || W->rows != nd->width || W->width != v->width ||
+            v->op == IR_OP_PARAM)
+            return bad(d, c, n, "'@' needs a [m, n] param times an [n] value");
+        return 0;
+    }
+    case IR_SHAPE_CONCAT:
+        for (int k = 0; k < nd->nin; k++)
+            wsum += c->nodes[nd->in[k]].width;
+        return wsum == nd->width ? 0 : bad(d, c, n, "concat width is not the sum of its inputs");
+    case IR_SHAPE_SLICE:
+        if (nd->aux < 0 || nd->aux + nd->width > c->nodes[nd->in[0]].width)
+            return bad(d, c, n, "slice out of range");
+        return 0;
+    case IR_SHAPE_BOUNDED:
+        for (int k = 1; k < nd->nin; k++)
+            if (c->nodes[nd->in[k]].op != IR_OP_CONST)
+                return bad(d, c, n, "the bounds must be constants");
+        break;
+    case IR_SHAPE_UNARY:
+    case IR_SHAPE_BINARY:
+        break;
+    }
+    /* elementwise: each operand has the node's width or is broadcast (width 1) */
+    for (int k = 0; k < nd->nin; k++) {
+        int wk = c->nodes[nd->in[k]].width;
+        if (wk != nd->width && wk != 1)
+            return bad(d, c, n, "elementwise operands must have equal widths");
+    }
+    return 0;
 }
 
 /* Checks every node's arity, input indices and widths against the rules of ops.def, so the
@@ -336,49 +406,8 @@ static int check_cell(const IrCell *c, Diag *d)
             if (in->op == IR_OP_PARAM && in->rows > 0 && !(nd->op == IR_OP_MATVEC && k == 0))
                 return bad(d, c, n, "a matrix param is used as a vector");
         }
-        int wsum = 0;
-        switch (nd->op) {
-        case IR_OP_INPUT:
-            if (nd->width != c->input_width)
-                return bad(d, c, n, "input width differs from the cell's");
-            break;
-        case IR_OP_STATE:
-            if (nd->aux < 0 || nd->aux >= c->nstates || c->states[nd->aux].width != nd->width)
-                return bad(d, c, n, "bad state reference");
-            break;
-        case IR_OP_PARAM:
-            if (nd->aux < 0 || nd->aux >= c->nparams || c->params[nd->aux].cols != nd->width ||
-                c->params[nd->aux].rows != nd->rows)
-                return bad(d, c, n, "bad param reference");
-            break;
-        case IR_OP_CONST:
-            if (nd->width != 1)
-                return bad(d, c, n, "a constant must have width 1");
-            break;
-        case IR_OP_MATVEC: {
-            const IrNode *W = &c->nodes[nd->in[0]], *v = &c->nodes[nd->in[1]];
-            if (W->op != IR_OP_PARAM || W->rows != nd->width || W->width != v->width ||
-                v->op == IR_OP_PARAM)
-                return bad(d, c, n, "'@' needs a [m, n] param times an [n] value");
-            break;
-        }
-        case IR_OP_CONCAT:
-            for (int k = 0; k < nd->nin; k++)
-                wsum += c->nodes[nd->in[k]].width;
-            if (wsum != nd->width)
-                return bad(d, c, n, "concat width is not the sum of its inputs");
-            break;
-        case IR_OP_SLICE:
-            if (nd->aux < 0 || nd->aux + nd->width > c->nodes[nd->in[0]].width)
-                return bad(d, c, n, "slice out of range");
-            break;
-        default: /* elementwise: each operand has the node's width or is broadcast (width 1) */
-            for (int k = 0; k < nd->nin; k++) {
-                int wk = c->nodes[nd->in[k]].width;
-                if (wk != nd->width && wk != 1)
-                    return bad(d, c, n, "elementwise operands must have equal widths");
-            }
-        }
+        if (check_shape(c, n, d))
+            return -1;
     }
     for (int s = 0; s < c->nstates; s++) {
         int nx = c->states[s].next;

@@ -5,16 +5,33 @@
 #include <string.h>
 
 const char *const ir_op_spelling[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity) spelling,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) spelling,
 #include "ir/ops.def"
 #undef IR_OP
 };
 
 const int ir_op_arity[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity) arity,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) arity,
 #include "ir/ops.def"
 #undef IR_OP
 };
+
+const IrOpShape ir_op_shape[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_SHAPE_##shape,
+#include "ir/ops.def"
+#undef IR_OP
+};
+
+/* FUNC rows are functions of the cell language; SYNTAX rows are not. */
+#define IR_OP_IS_FUNC true
+#define IR_OP_IS_SYNTAX false
+const bool ir_op_is_function[IR_OP_COUNT] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_OP_IS_##call,
+#include "ir/ops.def"
+#undef IR_OP
+};
+#undef IR_OP_IS_FUNC
+#undef IR_OP_IS_SYNTAX
 
 const IrLayerFacts ir_layer_facts[IR_LAYER_COUNT] = {
 #define X(name, spelling, input, gives, reads, keeps, cells, probs, show) \

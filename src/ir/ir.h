@@ -20,15 +20,24 @@
 /* ---- cell graphs ------------------------------------------------------------------------ */
 
 typedef enum IrOpKind {
-#define IR_OP(name, spelling, arity) IR_OP_##name,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_OP_##name,
 #include "ir/ops.def"
 #undef IR_OP
     IR_OP_COUNT
 } IrOpKind;
 
-/* Spelling and arity (-1: n-ary) of each op, indexed by IrOpKind. */
+/* The shape rule of an op (ops.def's SHAPE column; see there). */
+typedef enum IrOpShape {
+    IR_SHAPE_LEAF, IR_SHAPE_MATVEC, IR_SHAPE_UNARY, IR_SHAPE_BINARY, IR_SHAPE_BOUNDED,
+    IR_SHAPE_CONCAT, IR_SHAPE_SLICE
+} IrOpShape;
+
+/* Per op, indexed by IrOpKind (static tables; nothing to free): its spelling, its arity (-1:
+ * n-ary), its shape rule, and whether the cell language calls it by name as a function. */
 extern const char *const ir_op_spelling[IR_OP_COUNT];
 extern const int ir_op_arity[IR_OP_COUNT];
+extern const IrOpShape ir_op_shape[IR_OP_COUNT];
+extern const bool ir_op_is_function[IR_OP_COUNT];
 
 /* How a trained tensor starts (LANGUAGE.md section 4). */
 typedef enum IrInitKind {

@@ -104,7 +104,7 @@ int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, int rows, in
     n->loc = loc;
     n->uses_state = op == IR_OP_STATE;
     n->scalar = op == IR_OP_CONST;
-    if (nin && op != IR_OP_CONCAT && op != IR_OP_MATVEC) {
+    if (nin && ir_op_shape[op] != IR_SHAPE_CONCAT && ir_op_shape[op] != IR_SHAPE_MATVEC) {
         n->scalar = true;
         for (int i = 0; i < nin; i++)
             n->scalar = n->scalar && a[in[i]].scalar;

@@ -6,16 +6,29 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ir/op_math.h"
 #include "lang/sema_cell_int.h"
 
+/* The functions of the cell language (ops.def rows marked FUNC), in ops.def order: their
+ * names (for lookup, did-you-mean and the "functions are ..." help) and their ops. */
+#define CELL_FUNCTION_FUNC(name, spelling) spelling,
+#define CELL_FUNCTION_SYNTAX(name, spelling)
 static const char *const cell_functions[] = {
-    "sigmoid", "tanh", "relu", "exp", "log", "sqrt", "abs", "softplus", "chunk",
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) CELL_FUNCTION_##call(name, spelling)
+#include "ir/ops.def"
+#undef IR_OP
 };
+#undef CELL_FUNCTION_FUNC
+#define CELL_FUNCTION_FUNC(name, spelling) IR_OP_##name,
 static const IrOpKind cell_function_ops[] = {
-    IR_OP_SIGMOID, IR_OP_TANH, IR_OP_RELU, IR_OP_EXP, IR_OP_LOG, IR_OP_SQRT, IR_OP_ABS,
-    IR_OP_SOFTPLUS,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) CELL_FUNCTION_##call(name, spelling)
+#include "ir/ops.def"
+#undef IR_OP
 };
-enum { NFUNCS = 9 };
+#undef CELL_FUNCTION_FUNC
+#undef CELL_FUNCTION_SYNTAX
+enum { NFUNCS = sizeof cell_functions / sizeof cell_functions[0] };
+
 /* "[512, 64]", "[128]" or "a scalar". */
 static const char *shape_str(const IrNode *n, char *buf, size_t cap)
 {
@@ -156,25 +169,44 @@ static int read_prev(CellCtx *c, const AstNode *e)
     return y->prev;
 }
 
-/* Folds an op on constant operands into a constant (so `1 - 0.5` or `1/sqrt(H)` is one node). */
-static bool fold(IrOpKind op, double a, double b, double *out)
+/* Folds an op on constant operands into a constant (so `1 - 0.5` or `1/sqrt(H)` is one node),
+ * with the op's own formula from ir/op_math.h in double. arg holds the op's arity of values.
+ * Refuses (false) ops that are not elementwise, and results that are not finite numbers: a
+ * division by zero, or log and sqrt outside their domain, stay nodes computed at run time. */
+static bool fold(IrOpKind op, const double *arg, double *out)
 {
+#define FOLD_UNARY(name, fwd) case IR_OP_##name: *out = op_##fwd##_d(arg[0]); break;
+#define FOLD_BINARY(name, fwd) case IR_OP_##name: *out = op_##fwd##_d(arg[0], arg[1]); break;
+#define FOLD_BOUNDED(name, fwd) \
+    case IR_OP_##name: *out = op_##fwd##_d(arg[0], arg[1], arg[2]); break;
+#define FOLD_LEAF(name, fwd)
+#define FOLD_MATVEC(name, fwd)
+#define FOLD_CONCAT(name, fwd)
+#define FOLD_SLICE(name, fwd)
     switch (op) {
-    case IR_OP_ADD: *out = a + b; return true;
-    case IR_OP_SUB: *out = a - b; return true;
-    case IR_OP_MUL: *out = a * b; return true;
-    case IR_OP_DIV: if (b == 0) return false; *out = a / b; return true;
-    case IR_OP_NEG: *out = -a; return true;
-    case IR_OP_SIGMOID: *out = 1 / (1 + exp(-a)); return true;
-    case IR_OP_TANH: *out = tanh(a); return true;
-    case IR_OP_RELU: *out = a > 0 ? a : 0; return true;
-    case IR_OP_EXP: *out = exp(a); return true;
-    case IR_OP_LOG: if (a <= 0) return false; *out = log(a); return true;
-    case IR_OP_SQRT: if (a < 0) return false; *out = sqrt(a); return true;
-    case IR_OP_ABS: *out = fabs(a); return true;
-    case IR_OP_SOFTPLUS: *out = a > 30 ? a : log1p(exp(a)); return true;
-    default: return false;
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) FOLD_##shape(name, fwd)
+#include "ir/ops.def"
+#undef IR_OP
+    default:
+        return false;
     }
+    return isfinite(*out);
+}
+
+/* Folds op over the input nodes in[0..n) (n <= 3) when all of them are constants. True when
+ * it folds, with *node the new constant's index (-1 when that failed, already reported). */
+static bool fold_nodes(CellCtx *c, IrOpKind op, const int *in, int n, SrcRange loc, int *node)
+{
+    double arg[3], v;
+    for (int k = 0; k < n; k++) {
+        if (c->nodes[in[k]].op != IR_OP_CONST)
+            return false;
+        arg[k] = c->nodes[in[k]].value;
+    }
+    if (!fold(op, arg, &v))
+        return false;
+    *node = sema_cell_const(c, v, loc);
+    return true;
 }
 
 /* a @ b: needs [m, n] @ [n]. */
@@ -194,61 +226,111 @@ static int matvec(CellCtx *c, const AstNode *e, int a, int b)
     return sema_cell_node(c, IR_OP_MATVEC, in, 2, 0, x->rows, e->loc);
 }
 
-/* Elementwise a op b: equal widths or a scalar on either side. */
-static int elementwise(CellCtx *c, const AstNode *e, IrOpKind op, int a, int b)
+/* Elementwise a op b (an operator or min/max; ea and eb are the operands' text): equal widths
+ * or a scalar on either side. `needs` starts the message: "'+' needs operands". */
+static int elementwise(CellCtx *c, SrcRange loc, IrOpKind op, const AstNode *ea,
+                       const AstNode *eb, int a, int b, const char *needs)
 {
     const IrNode *x = &c->nodes[a], *y = &c->nodes[b];
-    double v;
-    if (x->op == IR_OP_CONST && y->op == IR_OP_CONST && fold(op, x->value, y->value, &v))
-        return sema_cell_const(c, v, e->loc);
+    int in[2] = { a, b }, k;
+    if (fold_nodes(c, op, in, 2, loc, &k))
+        return k;
     if (!x->scalar && !y->scalar && x->width != y->width) {
         char da[200], db[200];
-        sema_cerr(c, e->loc, true, "'%c' needs operands of equal width or a scalar: %s but %s",
-                  e->op, describe(c, e->a, a, "the left operand", da, sizeof da),
-                  describe(c, e->b, b, "the right operand", db, sizeof db));
+        sema_cerr(c, loc, true, "%s of equal width or a scalar: %s but %s", needs,
+                  describe(c, ea, a, "the left operand", da, sizeof da),
+                  describe(c, eb, b, "the right operand", db, sizeof db));
         return -1;
     }
-    int in[2] = { a, b };
     int w = x->scalar ? y->width : x->width;
-    return sema_cell_node(c, op, in, 2, 0, w, e->loc);
+    return sema_cell_node(c, op, in, 2, 0, w, loc);
 }
 
-/* f(v) for the functions of the language (chunk only in a tuple assignment). */
-static int call(CellCtx *c, const AstNode *e)
+/* The index of the function e calls in cell_functions, or -1 after reporting an unknown name
+ * (with a suggestion and the list of functions). */
+static int find_function(CellCtx *c, const AstNode *e)
 {
-    int f = -1;
     for (int i = 0; i < NFUNCS; i++)
         if (strcmp(cell_functions[i], e->name) == 0)
-            f = i;
+            return i;
     SrcRange at = e->name_loc.src ? e->name_loc : e->loc;
-    if (f < 0) {
-        const char *sug = sema_suggest(e->name, cell_functions, NFUNCS);
-        char list[200];
-        DiagMessage *m;
-        if (sug)
-            m = sema_cerr(c, at, false, "unknown function '%s'; did you mean '%s'?", e->name, sug);
-        else
-            m = sema_cerr(c, at, false, "unknown function '%s'", e->name);
-        diag_help(m, "functions are %s", sema_join(cell_functions, NFUNCS, list, sizeof list));
+    const char *sug = sema_suggest(e->name, cell_functions, NFUNCS);
+    char list[300];
+    DiagMessage *m;
+    if (sug)
+        m = sema_cerr(c, at, false, "unknown function '%s'; did you mean '%s'?", e->name, sug);
+    else
+        m = sema_cerr(c, at, false, "unknown function '%s'", e->name);
+    diag_help(m, "functions are %s", sema_join(cell_functions, NFUNCS, list, sizeof list));
+    return -1;
+}
+
+/* clip(x, lo, hi): the bounds must be constant scalars (numbers, consts, sizes, or expressions
+ * of them that fold), with lo <= hi. A design choice: ONNX Clip and torch.clamp take constant
+ * bounds in practice, constants leave no gradient to route to the bounds, and lo <= hi can be
+ * checked here rather than left to run time; bounds that vary are written min(max(x, lo), hi).
+ * Returns 0, or -1 after reporting. */
+static int check_bounds(CellCtx *c, const AstNode *e, const int *in)
+{
+    for (int k = 1; k < 3; k++)
+        if (c->nodes[in[k]].op != IR_OP_CONST) {
+            char d[200];
+            DiagMessage *m = sema_cerr(c, e->list.items[k]->loc, false, "%s(x, lo, hi) needs "
+                                       "constant bounds, but %s", e->name,
+                                       describe(c, e->list.items[k], in[k], "the bound", d,
+                                                sizeof d));
+            diag_help(m, "for bounds that vary, write min(max(x, lo), hi)");
+            return -1;
+        }
+    double lo = c->nodes[in[1]].value, hi = c->nodes[in[2]].value;
+    if (!(lo <= hi)) {
+        sema_cerr(c, e->loc, false, "%s(x, lo, hi) needs lo <= hi, got lo = %g and hi = %g",
+                  e->name, lo, hi);
         return -1;
     }
-    if (f == NFUNCS - 1) {
+    return 0;
+}
+
+/* f(args) for the functions of the language (chunk only in a tuple assignment): the arity and
+ * the shape rule come from ops.def; constant arguments fold. */
+static int call(CellCtx *c, const AstNode *e)
+{
+    static const char *const counts[] = { "no", "one", "two", "three" };
+    int f = find_function(c, e);
+    if (f < 0)
+        return -1;
+    IrOpKind op = cell_function_ops[f];
+    if (op == IR_OP_SLICE) {
         DiagMessage *m = sema_cerr(c, e->loc, false, "chunk(...) gives several values; assign them "
                                    "to as many names");
         diag_help(m, "write e.g. `a, b = chunk(v, 2)`");
         return -1;
     }
-    if (e->list.n != 1 || e->list.items[0]->kind == AST_NAMED_ARG) {
-        sema_cerr(c, e->loc, false, "%s takes one argument, got %d", e->name, e->list.n);
+    int n = ir_op_arity[op], in[3], k;
+    bool named = false;
+    for (int i = 0; i < e->list.n; i++)
+        named = named || e->list.items[i]->kind == AST_NAMED_ARG;
+    if (e->list.n != n || named) {
+        sema_cerr(c, e->loc, false, "%s takes %s argument%s, got %d", e->name, counts[n],
+                  n == 1 ? "" : "s", e->list.n);
         return -1;
     }
-    int a = need_vector(c, e->list.items[0], expr(c, e->list.items[0]));
-    if (a < 0)
+    for (int i = 0; i < n; i++) {
+        in[i] = need_vector(c, e->list.items[i], expr(c, e->list.items[i]));
+        if (in[i] < 0)
+            return -1;
+    }
+    if (ir_op_shape[op] == IR_SHAPE_BINARY) {
+        char needs[64];
+        snprintf(needs, sizeof needs, "%s needs arguments", e->name);
+        return elementwise(c, e->loc, op, e->list.items[0], e->list.items[1], in[0], in[1],
+                           needs);
+    }
+    if (ir_op_shape[op] == IR_SHAPE_BOUNDED && check_bounds(c, e, in) < 0)
         return -1;
-    double v;
-    if (c->nodes[a].op == IR_OP_CONST && fold(cell_function_ops[f], c->nodes[a].value, 0, &v))
-        return sema_cell_const(c, v, e->loc);
-    return sema_cell_node(c, cell_function_ops[f], &a, 1, 0, c->nodes[a].width, e->loc);
+    if (fold_nodes(c, op, in, n, e->loc, &k))
+        return k;
+    return sema_cell_node(c, op, in, n, 0, c->nodes[in[0]].width, e->loc);
 }
 
 /* [a, b, ...]: concatenation of vectors. */
@@ -287,7 +369,7 @@ static int concat(CellCtx *c, const AstNode *e)
 static int expr(CellCtx *c, const AstNode *e)
 {
     int a, b;
-    double v;
+    char needs[32];
     switch (e->kind) {
     case AST_NUM:
         return sema_cell_const(c, e->num, e->loc);
@@ -299,8 +381,8 @@ static int expr(CellCtx *c, const AstNode *e)
         a = need_vector(c, e->a, expr(c, e->a));
         if (a < 0)
             return -1;
-        if (c->nodes[a].op == IR_OP_CONST && fold(IR_OP_NEG, c->nodes[a].value, 0, &v))
-            return sema_cell_const(c, v, e->loc);
+        if (fold_nodes(c, IR_OP_NEG, &a, 1, e->loc, &b))
+            return b;
         return sema_cell_node(c, IR_OP_NEG, &a, 1, 0, c->nodes[a].width, e->loc);
     case AST_BINARY:
         a = expr(c, e->a);
@@ -311,8 +393,9 @@ static int expr(CellCtx *c, const AstNode *e)
             return matvec(c, e, a, b);
         if (need_vector(c, e->a, a) < 0 || need_vector(c, e->b, b) < 0)
             return -1;
-        return elementwise(c, e, e->op == '+' ? IR_OP_ADD : e->op == '-' ? IR_OP_SUB
-                                 : e->op == '*' ? IR_OP_MUL : IR_OP_DIV, a, b);
+        snprintf(needs, sizeof needs, "'%c' needs operands", e->op);
+        return elementwise(c, e->loc, e->op == '+' ? IR_OP_ADD : e->op == '-' ? IR_OP_SUB
+                           : e->op == '*' ? IR_OP_MUL : IR_OP_DIV, e->a, e->b, a, b, needs);
     case AST_CALL:
         return call(c, e);
     case AST_CONCAT:
