@@ -33,9 +33,8 @@ int cmd_check(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     if (a.npos == 0 || (explain && a.npos != 1))
         return cli_args_usage_error(&a, explain ? "--explain takes exactly one FILE"
                                                 : "no FILE to check");
@@ -76,9 +75,8 @@ int cmd_graph(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     if (a.npos != 1)
         return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;

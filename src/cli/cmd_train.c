@@ -24,9 +24,8 @@ int cmd_train(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     TrainOptions o;
     train_options_init(&o);
     unsigned long long n_steps = 0, n_epochs = 0, n_seed = 0;
@@ -76,9 +75,8 @@ int cmd_sample(int argc, char **argv)
         {"threads", 0, CLI_VALUE, &threads}, {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     SampleOptions o;
     sample_options_init(&o);
     unsigned long long n_length = (unsigned long long)o.length;
@@ -120,9 +118,8 @@ int cmd_eval(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     EvalOptions o;
     eval_options_init(&o);
     if (a.npos != 1 || (threads && cli_set_threads(threads)))

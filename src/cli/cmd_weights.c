@@ -53,9 +53,8 @@ int cmd_init(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     unsigned long long seed = 0;
     if (a.npos != 1 || !out || cli_opt_u64(seed_text, 0, ULLONG_MAX, &seed))
         return cli_args_usage_error(&a, "%s", a.npos != 1 ? "expected exactly one MODEL.rnn"
@@ -78,15 +77,23 @@ int cmd_init(int argc, char **argv)
     return cli_finish(&a, &d, rc);
 }
 
+/* Room for a's elements converted to elem-byte values (one spare, so an empty array is not
+ * NULL); malloc'ed, or NULL with an error. */
+static void *converted_array(const NpyArray *a, size_t elem, const char *path, Diag *d)
+{
+    void *p = malloc(elem * (size_t)(a->count + 1));
+    if (!p)
+        diag_error_in(d, path, "out of memory");
+    return p;
+}
+
 /* Converts an integer .npy array to int32 ids (values are range-checked by the executor).
  * Returns a malloc'ed array or NULL with an error. */
 static int32_t *ids_from_npy(const NpyArray *a, const char *path, Diag *d)
 {
-    int32_t *ids = malloc(sizeof *ids * (size_t)(a->count + 1));
-    if (!ids) {
-        diag_error_in(d, path, "out of memory");
+    int32_t *ids = converted_array(a, sizeof *ids, path, d);
+    if (!ids)
         return NULL;
-    }
     for (int64_t i = 0; i < a->count; i++) {
         int64_t v = a->dtype == NPY_I32 ? ((const int32_t *)a->data)[i]
                                         : ((const int64_t *)a->data)[i];
@@ -122,11 +129,9 @@ static void format_index(const NpyArray *a, int64_t i, char *buf, size_t n)
  * refused with its index, since it could only give NaN outputs and losses. */
 static float *floats_from_npy(const NpyArray *a, const char *path, Diag *d)
 {
-    float *v = malloc(sizeof *v * (size_t)(a->count + 1));
-    if (!v) {
-        diag_error_in(d, path, "out of memory");
+    float *v = converted_array(a, sizeof *v, path, d);
+    if (!v)
         return NULL;
-    }
     for (int64_t i = 0; i < a->count; i++) {
         double x = a->dtype == NPY_F32 ? ((const float *)a->data)[i]
                                        : ((const double *)a->data)[i];
@@ -275,9 +280,8 @@ int cmd_run(int argc, char **argv)
         {"threads", 0, CLI_VALUE, &threads}, {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     const char *ckpt = a.npos == 1 ? a.pos[0] : NULL;
     if (!ckpt || !input || !output)
         return cli_args_usage_error(&a, "%s", !ckpt ? "expected exactly one FILE.ckpt"
@@ -343,9 +347,8 @@ int cmd_convert(int argc, char **argv)
         {0},
     };
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     if (a.npos != 2)
         return cli_args_usage_error(&a, "expected an input and an output file");
     const char *from = a.pos[0], *to = a.pos[1];
@@ -391,9 +394,8 @@ int cmd_inspect(int argc, char **argv)
 {
     const CliOpt opts[] = {{0}};
     CliArgs a;
-    int st = cli_parse(argc, argv, opts, &a);
-    if (st)
-        return st;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
     const char *path = a.npos == 1 ? a.pos[0] : NULL;
     if (!path)
         return cli_args_usage_error(&a, "expected exactly one FILE");
