@@ -8,6 +8,7 @@
 #include "lang/ast.h"
 #include "util/diag.h"
 #include "util/arena.h"
+#include "util/file.h"
 
 int main(int argc, char **argv)
 {

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "util/diag.h"
+#include "util/file.h"
 
 /* Everything diag_print writes, as a malloc'd string (through a temporary file). */
 static char *render(const Diag *d)

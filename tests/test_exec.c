@@ -26,6 +26,7 @@
 #include "util/rng.h"
 
 #include "cells_by_hand.h"
+#include "util/file.h"
 
 /* ---- building models by hand ----------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
 #include "ir/dot.h"
 #include "ir/explain.h"
 #include "sema_testutil.h"
+#include "util/file.h"
 
 static const char charlm[] =
     "format 1\n"

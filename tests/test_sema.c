@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "sema_testutil.h"
+#include "util/file.h"
 
 /* Compiles text that must succeed. */
 static IrModel *ok(Diag *d, const char *text, const char *const *sets, int nsets)

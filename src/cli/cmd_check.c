@@ -7,6 +7,7 @@
 #include "ir/dot.h"
 #include "ir/explain.h"
 #include "lang/sema.h"
+#include "util/file.h"
 
 /* Largest model file read: far beyond any real model, small enough to never exhaust memory. */
 enum { MODEL_FILE_MAX = 16 << 20 };

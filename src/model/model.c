@@ -7,6 +7,7 @@
 
 #include "io/inspect.h"
 #include "lang/sema.h"
+#include "util/file.h"
 #include "util/rng.h"
 
 /* Formats a shape as "[2048, 512]" into buf (inspect's formatter) and returns buf. */

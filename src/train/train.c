@@ -13,6 +13,7 @@
 #include "train/plot.h"
 #include "train/progress.h"
 #include "train/train_int.h"
+#include "util/file.h"
 
 void train_options_init(TrainOptions *o)
 {

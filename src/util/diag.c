@@ -11,7 +11,6 @@
 #include <string.h>
 
 #include "util/array.h"
-#include "util/file.h"
 #include "util/utf8.h"
 
 enum {
@@ -127,19 +126,6 @@ const Source *diag_add_source(Diag *d, const char *name, const char *text, size_
 oom:
     diag_error_in(d, name, "out of memory while loading the source");
     return NULL;
-}
-
-/* Reads path whole through the one bounded reader (regular files only: see util/file.h) and
- * keeps it as a source. */
-const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes)
-{
-    unsigned char *buf;
-    size_t len;
-    if (file_read_all(path, max_bytes, &buf, &len, d) != 0)
-        return NULL;
-    const Source *src = diag_add_source(d, path, (const char *)buf, len);
-    free(buf);
-    return src;
 }
 
 /* Appends a message if the caps allow; errors are always counted. */

@@ -57,10 +57,6 @@ void diag_free(Diag *d);
 
 /* Adds a copy of len bytes as a named source; NULL (and an error) when out of memory. */
 const Source *diag_add_source(Diag *d, const char *name, const char *text, size_t len);
-/* Reads a whole regular file as a source; on failure reports `path: error: cannot read: <reason>`
- * and returns NULL. Directories, FIFOs and devices are refused before anything can block, files
- * over max_bytes before they are read (no unbounded memory). */
-const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes);
 
 /* Reports an error at a range (r.src may be NULL for a located-nowhere message). Returns the
  * message so helps/notes can be attached with diag_help; the pointer is valid only until the

@@ -102,3 +102,16 @@ int file_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_
     *len = got;
     return 0;
 }
+
+/* Reads path whole through the one bounded reader (regular files only: see util/file.h) and
+ * keeps it as a source. */
+const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes)
+{
+    unsigned char *buf;
+    size_t len;
+    if (file_read_all(path, max_bytes, &buf, &len, d) != 0)
+        return NULL;
+    const Source *src = diag_add_source(d, path, (const char *)buf, len);
+    free(buf);
+    return src;
+}

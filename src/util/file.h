@@ -28,4 +28,9 @@ int file_open_regular(const char *path, struct stat *st, Diag *d);
 int file_read_all(const char *path, size_t max_bytes, unsigned char **buf, size_t *len,
                   Diag *d);
 
+/* Reads a whole regular file through file_read_all and adds it to d as a source; on failure reports `path: error: cannot read: <reason>`
+ * and returns NULL. Directories, FIFOs and devices are refused before anything can block, files
+ * over max_bytes before they are read (no unbounded memory). */
+const Source *diag_load_file(Diag *d, const char *path, size_t max_bytes);
+
 #endif
