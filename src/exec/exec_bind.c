@@ -7,23 +7,16 @@
 #include <stdlib.h>
 
 #include "exec/exec_int.h"
-
-enum { EXEC_ALLOCS_FIRST_CAP = 64 };   /* first size of the allocation list (then doubled) */
+#include "util/array.h"
 
 /* Zeroed memory owned by e (freed in exec_free); NULL and e->oom set when out of memory. */
 void *exec_own(ExecModel *e, size_t n, size_t size)
 {
     if (e->oom)
         return NULL;
-    if (e->nallocs == e->allocs_cap) {
-        int cap = e->allocs_cap ? 2 * e->allocs_cap : EXEC_ALLOCS_FIRST_CAP;
-        void **a = realloc(e->allocs, sizeof *a * cap);
-        if (!a) {
-            e->oom = true;
-            return NULL;
-        }
-        e->allocs = a;
-        e->allocs_cap = cap;
+    if (ARRAY_RESERVE(e->allocs, e->allocs_cap, (size_t)e->nallocs + 1) != 0) {
+        e->oom = true;
+        return NULL;
     }
     void *p = calloc(n ? n : 1, size);
     if (!p) {

@@ -95,7 +95,8 @@ struct ExecModel {
     bool fused_softmax;     /* the last exec_loss seeded the softmax's input directly */
     Rng rng;
     void **allocs;          /* every buffer above, freed by exec_free */
-    int nallocs, allocs_cap;
+    int nallocs;
+    size_t allocs_cap;
     bool oom;
 };
 

@@ -24,18 +24,12 @@ AstNode *ast_new(Arena *a, AstKind k, SrcRange r)
 /* Grows l geometrically inside the arena (old item arrays are simply abandoned there). */
 bool ast_list_push(Arena *a, AstList *l, AstNode *n)
 {
-    if (l->n == l->cap) {
-        int cap = l->cap ? 2 * l->cap : 4;
-        if (cap > (1 << 28))
-            return false;
-        AstNode **items = arena_alloc(a, (size_t)cap * sizeof *items);
-        if (!items)
-            return false;
-        if (l->n)
-            memcpy(items, l->items, (size_t)l->n * sizeof *items);
-        l->items = items;
-        l->cap = cap;
-    }
+    if (l->cap >= (1 << 28))
+        return false;
+    AstNode **items = arena_grow(a, l->items, l->n, &l->cap, sizeof *items);
+    if (!items)
+        return false;
+    l->items = items;
     l->items[l->n++] = n;
     return true;
 }

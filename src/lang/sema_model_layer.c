@@ -70,22 +70,16 @@ static const char *auto_label(Sema *s, const char *kind)
     while (k < s->nkinds && strcmp(s->kind_names[k], kind) != 0)
         k++;
     if (k == s->nkinds) {
-        if (s->nkinds == s->kinds_cap) {
-            int cap = s->kinds_cap ? 2 * s->kinds_cap : 16;
-            const char **nn = arena_alloc(&s->tmp, sizeof *nn * (size_t)cap);
-            int *nc = arena_alloc(&s->tmp, sizeof *nc * (size_t)cap);
-            if (!nn || !nc) {
-                sema_oom(s);
-                return NULL;
-            }
-            if (s->nkinds) {
-                memcpy(nn, s->kind_names, sizeof *nn * (size_t)s->nkinds);
-                memcpy(nc, s->kind_counts, sizeof *nc * (size_t)s->nkinds);
-            }
-            s->kind_names = nn;
-            s->kind_counts = nc;
-            s->kinds_cap = cap;
+        int cap_counts = s->kinds_cap;
+        const char **nn = arena_grow(&s->tmp, s->kind_names, s->nkinds, &s->kinds_cap,
+                                     sizeof *nn);
+        int *nc = arena_grow(&s->tmp, s->kind_counts, s->nkinds, &cap_counts, sizeof *nc);
+        if (!nn || !nc) {
+            sema_oom(s);
+            return NULL;
         }
+        s->kind_names = nn;
+        s->kind_counts = nc;
         s->kind_names[k] = kind;
         s->kind_counts[k] = 0;
         s->nkinds++;

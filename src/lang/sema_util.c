@@ -17,17 +17,9 @@ void sema_oom(Sema *s)
  * block stays in the arena, which is freed as a whole). */
 void *sema_grow(Sema *s, void *arr, int n, int *cap, size_t elem)
 {
-    if (n < *cap)
-        return arr;
-    int ncap = *cap ? *cap * 2 : 8;
-    void *p = arena_alloc(&s->m->arena, (size_t)ncap * elem);
-    if (!p) {
+    void *p = arena_grow(&s->m->arena, arr, n, cap, elem);
+    if (!p)
         sema_oom(s);
-        return NULL;
-    }
-    if (arr && n)
-        memcpy(p, arr, (size_t)n * elem);
-    *cap = ncap;
     return p;
 }
 

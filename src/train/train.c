@@ -14,6 +14,7 @@
 #include "train/progress.h"
 #include "train/train_int.h"
 #include "util/file.h"
+#include "util/array.h"
 
 void train_options_init(TrainOptions *o)
 {
@@ -30,21 +31,17 @@ static void on_signal(int sig) { stop_signal = sig; }
 typedef struct History {
     int64_t *steps, *vsteps;
     double *loss, *vloss;
-    int n, nv, cap, vcap;
+    int n, nv;
+    size_t cap, vcap, ycap, vycap;   /* capacities of steps, vsteps, loss, vloss */
 } History;
 
-static int hist_push(int64_t **xs, double **ys, int *n, int *cap, int64_t x, double y)
+/* Appends (x, y) to the parallel arrays xs, ys (n of them). */
+static int hist_push(int64_t **xs, double **ys, int *n, size_t *xcap, size_t *ycap, int64_t x,
+                     double y)
 {
-    if (*n == *cap) {
-        int nc = *cap ? 2 * *cap : 256;
-        int64_t *nx = realloc(*xs, sizeof *nx * (size_t)nc);
-        if (!nx) return -1;
-        *xs = nx;
-        double *ny = realloc(*ys, sizeof *ny * (size_t)nc);
-        if (!ny) return -1;
-        *ys = ny;
-        *cap = nc;
-    }
+    if (ARRAY_RESERVE(*xs, *xcap, (size_t)*n + 1) != 0 ||
+        ARRAY_RESERVE(*ys, *ycap, (size_t)*n + 1) != 0)
+        return -1;
     (*xs)[*n] = x;
     (*ys)[*n] = y;
     (*n)++;
@@ -270,9 +267,9 @@ static int open_log(Run *r, Diag *d)
                 if (*p != ',') v = strtod(p, &p);
                 fputs(line, m);
                 if (isfinite(l)) hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n,
-                                           &r->hist.cap, st, l);
+                                           &r->hist.cap, &r->hist.ycap, st, l);
                 if (isfinite(v)) hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv,
-                                           &r->hist.vcap, st, v);
+                                           &r->hist.vcap, &r->hist.vycap, st, v);
             }
             fclose(f);
         }
@@ -302,9 +299,11 @@ static void log_row(Run *r, double loss, double val, double lr, double norm, dou
     fprintf(r->log, ",%.6g,%.6g,%.1f\n", lr, norm, tps);
     fflush(r->log);
     if (isfinite(loss))
-        hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n, &r->hist.cap, r->step, loss);
+        hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n, &r->hist.cap, &r->hist.ycap, r->step,
+                  loss);
     if (!isnan(val))
-        hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv, &r->hist.vcap, r->step, val);
+        hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv, &r->hist.vcap, &r->hist.vycap,
+                  r->step, val);
 }
 
 /* Loads the model file and everything the run needs; writes nothing. */

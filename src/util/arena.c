@@ -1,6 +1,7 @@
 /* arena: bump allocation in blocks of at least 64 KiB. */
 #include "util/arena.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -58,4 +59,21 @@ void arena_free(Arena *a)
     }
     a->head = NULL;
     a->total = 0;
+}
+
+/* Doubling keeps appending n elements O(n) in all (see arena.h). */
+void *arena_grow(Arena *a, void *arr, int n, int *cap, size_t elem)
+{
+    if (n < *cap)
+        return arr;
+    if (*cap > INT_MAX / 2)
+        return NULL;
+    int ncap = *cap ? *cap * 2 : 8;
+    void *p = arena_alloc(a, (size_t)ncap * elem);
+    if (!p)
+        return NULL;
+    if (arr && n)
+        memcpy(p, arr, (size_t)n * elem);
+    *cap = ncap;
+    return p;
 }

@@ -18,6 +18,10 @@ typedef struct Arena {
 void *arena_alloc(Arena *a, size_t n);
 /* A NUL-terminated copy of the first n bytes of s, or NULL when out of memory. */
 char *arena_strndup(Arena *a, const char *s, size_t n);
+/* The growable array of an arena: arr (n elements of elem bytes, capacity *cap) itself when
+ * *cap > n, else a copy in a new block of twice the capacity (8 at first; the old block stays in
+ * the arena, freed with it). NULL when out of memory or too large (arr is then unchanged). */
+void *arena_grow(Arena *a, void *arr, int n, int *cap, size_t elem);
 /* Releases every block; the arena is empty and reusable afterwards. */
 void arena_free(Arena *a);
 
