@@ -246,7 +246,20 @@ static void test_bad_input(void **state)
     o.nsets = 2;
     o.out_dir = path_in("boom");
     assert_int_equal(train_run(&o, &d, NULL), -1);
-    expect_error(&d, "training stopped");
+    expect_diag(&d, "training stopped");
+    /* before the first checkpoint there is no last.ckpt to point at */
+    expect_diag(&d, "no checkpoint was written before it");
+    assert_int_equal(stat(path_in("boom/last.ckpt"), &st), -1);
+    diag_clear_messages(&d);
+    /* with a checkpoint every step, the help names it, and it exists */
+    const char *boom_saved[] = {"optimizer=sgd(lr=1e30)", "clip=0", "checkpoint_every=1"};
+    o.sets = boom_saved;
+    o.nsets = 3;
+    o.out_dir = path_in("boom2");
+    assert_int_equal(train_run(&o, &d, NULL), -1);
+    expect_diag(&d, "boom2/last.ckpt keeps the last good state");
+    assert_int_equal(stat(path_in("boom2/last.ckpt"), &st), 0);
+    diag_clear_messages(&d);
     fclose(o.out);
     diag_free(&d);
 }

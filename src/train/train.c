@@ -369,13 +369,17 @@ static int evaluate(Run *r, double *val, Diag *d)
 }
 
 /* Reports a loss or gradient norm x that is not finite at the coming step; returns -1 (the
- * run stops, last.ckpt keeps the last good state). */
+ * run stops; last.ckpt, when one was written, keeps the last good state). */
 static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
 {
     DiagMessage *m = diag_error_in(d, r->o->model_path, "the %s is %g at step %lld; training "
                                    "stopped", what, x, (long long)r->step + 1);
-    diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
-              r->last_path);
+    struct stat st;
+    if (stat(r->last_path, &st) == 0)
+        diag_help(m, "%s keeps the last good state; lower the learning rate or set clip",
+                  r->last_path);
+    else
+        diag_help(m, "no checkpoint was written before it; lower the learning rate or set clip");
     return -1;
 }
 
