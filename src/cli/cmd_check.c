@@ -1,5 +1,6 @@
 /* cmd_check: `recur check` (validate, --explain) and `recur graph` (Graphviz DOT). */
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "cli/cli.h"
@@ -14,13 +15,25 @@ enum { MODEL_FILE_MAX = 16 << 20 };
 
 /* Compiles one file for checking: vocab/classes may stay auto (placeholders). Returns the model
  * (caller frees) or NULL with diagnostics in d. */
-static IrModel *compile_for_check(Diag *d, const char *path, const CliList *sets)
+static IrModel *compile_for_check(Diag *d, const char *path, const CliList *sets,
+                                  SemaOptions *opts)
 {
     const Source *src = diag_load_file(d, path, MODEL_FILE_MAX);
     if (!src)
         return NULL;
-    SemaOptions opts = {.allow_auto = true};
-    return sema_compile_opts(d, src, sets->items, sets->n, &opts);
+    *opts = (SemaOptions){.allow_auto = true};
+    return sema_compile_opts(d, src, sets->items, sets->n, opts);
+}
+
+/* A graph drawn at a placeholder size says so (on stderr, so the DOT on stdout stays clean). */
+static void note_placeholders(const char *path, const SemaOptions *o)
+{
+    const char *fmt = "%s: note: '%s' is not bound, so the graph is drawn with %s = %d; pass "
+                      "--set %s=N for the real widths\n";
+    if (o->vocab_auto)
+        fprintf(stderr, fmt, path, "vocab", "vocab", o->auto_vocab, "vocab");
+    if (o->classes_auto)
+        fprintf(stderr, fmt, path, "classes", "classes", o->auto_classes, "classes");
 }
 
 /* recur check [--explain] [--set NAME=VALUE]... FILE... */
@@ -53,7 +66,8 @@ int cmd_check(int argc, char **argv)
             if (src)
                 ir_explain_grid_free(&g);
         } else {
-            IrModel *m = compile_for_check(&d, a.pos[i], &sets);
+            SemaOptions so;
+            IrModel *m = compile_for_check(&d, a.pos[i], &sets, &so);
             if (!m)
                 failed = 1;
             ir_model_free(m);
@@ -82,7 +96,10 @@ int cmd_graph(int argc, char **argv)
         return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
-    IrModel *m = compile_for_check(&d, a.pos[0], &sets);
+    SemaOptions so;
+    IrModel *m = compile_for_check(&d, a.pos[0], &sets, &so);
+    if (m)
+        note_placeholders(a.pos[0], &so);
     int rc = -1;
     if (m && !cell) {
         ir_dot_model(m, stdout);
