@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ir/config.h"
+#include "ir/schema.h"
 #include "util/diag.h"
 #include "util/arena.h"
 
@@ -221,7 +221,7 @@ typedef struct IrLayer {
 } IrLayer;
 
 /* A value of a data/train setting as written, validated by sema against the schema of
- * ir/config.h (its typed form is IrModel.config). */
+ * ir/schema.h (its typed form is IrModel.config). */
 typedef enum IrValueKind { IR_VAL_NUM, IR_VAL_STR, IR_VAL_IDENT, IR_VAL_CALL } IrValueKind;
 
 typedef struct IrArg IrArg;
@@ -263,7 +263,7 @@ typedef struct IrModel {
     IrSetting *train;   /* the train block's settings, in source order */
     int ntrain;
     IrConfig config;    /* the same settings (with --set) as typed values, defaults filled in:
-                           what src/train uses (ir/config.h) */
+                           what src/train uses (ir/schema.h) */
 } IrModel;
 
 void ir_model_free(IrModel *m);

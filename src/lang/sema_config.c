@@ -1,5 +1,5 @@
 /* sema_config: the checked data and train settings (IrModel.data and .train, --set applied)
- * turned into the typed IrModel.config through the schema of ir/config.h: every argument is
+ * turned into the typed IrModel.config through the schema of ir/schema.h: every argument is
  * stored at its row's offset in the struct its function fills, every absent one keeps the row's
  * default. Runs once, after sema_settings and sema_apply_sets have checked every value; a csv
  * argument the data reader cannot use is recorded (IrConfig.source_problem) for src/train to

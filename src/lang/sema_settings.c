@@ -1,6 +1,6 @@
 /* sema_settings: the data and train blocks (LANGUAGE.md section 7) and --set NAME=VALUE.
  * Known setting names with did-you-mean, each value checked against its row of the schema in
- * ir/config.h (a source call, a loss, an optimizer with its own argument list, a positive
+ * ir/schema.h (a source call, a loss, an optimizer with its own argument list, a positive
  * integer, ...) and stored as an IrSetting; sema_config.c then makes IrModel.config of them. */
 #include <ctype.h>
 #include <math.h>

@@ -50,7 +50,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ir/config.h"   /* DataKind, DataLevel, DataConfig: the typed data settings */
+#include "ir/schema.h"   /* DataKind, DataLevel, DataConfig: the typed data settings */
 #include "util/diag.h"
 #include "util/file.h"
 #include "util/rng.h"
@@ -125,7 +125,7 @@ typedef struct DataSet {
  * (help: level=byte), a malformed CSV row. */
 int data_open(DataSet *ds, const DataConfig *cfg, Diag *d);
 void data_free(DataSet *ds);
-/* data_defaults (ir/config.h) gives every DataConfig field its default. */
+/* data_defaults (ir/schema.h) gives every DataConfig field its default. */
 
 /* The next training batch (advances ds->pos; crosses epochs by itself). Never fails once open. */
 const DataBatch *data_next(DataSet *ds);

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The optimizer's name in the settings schema (ir/config.c), which checkpoints also record. */
+/* The optimizer's name in the settings schema (ir/schema.c), which checkpoints also record. */
 const char *optim_kind_name(OptimKind k)
 {
     const CfgFamily *optims = cfg_settings[CFG_SET_OPTIMIZER].arg.family;

@@ -20,7 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "ir/config.h"   /* OptimKind, OptimConfig, SchedKind, ScheduleConfig, optim_defaults */
+#include "ir/schema.h"   /* OptimKind, OptimConfig, SchedKind, ScheduleConfig, optim_defaults */
 #include "util/diag.h"
 
 /* Optimiser state. m and v are n floats each (NULL when the kind does not use them):

@@ -1,5 +1,5 @@
 /* settings: the data and train blocks of an IrModel, as sema typed them (IrModel.config, from
- * the one schema of ir/config.h), turned into the configuration of a run, with the
+ * the one schema of ir/schema.h), turned into the configuration of a run, with the
  * command-line overrides (--data, --steps, --epochs, --seed) applied.
  *
  * Defaults when a setting is absent (given by the schema): optimizer adam() (PyTorch

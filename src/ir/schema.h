@@ -1,8 +1,8 @@
-/* config: the one schema of the `data` and `train` settings (LANGUAGE.md section 7) and the
+/* schema: the one schema of the `data` and `train` settings (LANGUAGE.md section 7) and the
  * typed configurations made from them.
  *
  * Every data/train setting and every argument of a data source, loss, optimizer and schedule is
- * one row of the tables in config.c: its name, its type with the accepted range, its positional
+ * one row of the tables in schema.c: its name, its type with the accepted range, its positional
  * order (the order of the rows), its default, and where its value lands in the typed structs
  * below. sema (src/lang/sema_settings.c) checks a file's settings and --set values against the
  * tables and fills IrModel.config from them; src/train uses that IrConfig as given. Nothing
@@ -10,8 +10,8 @@
  *
  * Ownership: the tables are static. Strings in a config (paths, delimiters) are borrowed: from
  * the IrModel's arena when sema made the config, from the caller when it was built by hand. */
-#ifndef RECUR_IR_CONFIG_H
-#define RECUR_IR_CONFIG_H
+#ifndef RECUR_IR_SCHEMA_H
+#define RECUR_IR_SCHEMA_H
 
 #include <stdbool.h>
 #include <stddef.h>

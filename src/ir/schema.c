@@ -1,7 +1,7 @@
-/* config: the schema of every data/train setting and of every source, loss, optimizer and
- * schedule argument (config.h), and the defaults it gives. Adding a setting or an argument is
- * one row here (and its field in config.h). */
-#include "ir/config.h"
+/* schema: the schema of every data/train setting and of every source, loss, optimizer and
+ * schedule argument (schema.h), and the defaults it gives. Adding a setting or an argument is
+ * one row here (and its field in schema.h). */
+#include "ir/schema.h"
 
 #include <string.h>
 
