@@ -254,7 +254,8 @@ static void test_prelude_rnn_relu(void **state)
     diag_free(&d);
 }
 
-/* Captures what f writes for a model. */
+/* Captures what ir_explain writes for a model compiled once, as `recur check --explain`
+ * does. */
 static char *capture_explain(const char *text, const char *const *sets, int nsets)
 {
     char *buf = NULL;
@@ -263,14 +264,15 @@ static char *capture_explain(const char *text, const char *const *sets, int nset
     Diag d;
     diag_init(&d);
     const Source *src = diag_add_source(&d, "t.rnn", text, strlen(text));
-    IrExplainGrid g;
-    int rc = sema_compile_explain(&d, src, sets, nsets, &g);
-    if (rc == 0)
-        ir_explain_grid(&g, f);
-    ir_explain_grid_free(&g);
+    SemaOptions o = { .allow_auto = true, .auto_vocab = IR_EXPLAIN_PLACEHOLDER,
+                      .auto_classes = IR_EXPLAIN_PLACEHOLDER };
+    IrModel *m = sema_compile_opts(&d, src, sets, nsets, &o);    /* the one compile */
+    if (m)
+        ir_explain(m, f);
+    ir_model_free(m);
     fclose(f);
     diag_free(&d);
-    if (rc < 0) {
+    if (!m) {
         free(buf);
         return NULL;
     }
@@ -454,6 +456,169 @@ static void test_explain_partly_symbolic(void **state)
     free(s);
 }
 
+/* Compiles text once with vocab/classes unbound at the placeholder p (NULL on errors). */
+static IrModel *compile_auto(const char *text, int p)
+{
+    Diag d;
+    diag_init(&d);
+    const Source *src = diag_add_source(&d, "t.rnn", text, strlen(text));
+    SemaOptions o = { .allow_auto = true, .auto_vocab = p, .auto_classes = p };
+    IrModel *m = sema_compile_opts(&d, src, NULL, 0, &o);
+    diag_free(&d);
+    return m;
+}
+
+/* What ir_explain writes for m (malloc'd). */
+static char *explain_text(const IrModel *m)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    ir_explain(m, f);
+    fclose(f);
+    return buf;
+}
+
+/* --explain with vocab unbound needs one compile: the IrSyms of a single model give every
+ * symbolic size, and another placeholder gives the same symbols and the same text. */
+static void test_explain_one_compile(void **state)
+{
+    (void)state;
+    IrModel *m = compile_auto(charlm, IR_EXPLAIN_PLACEHOLDER);
+    IrModel *other = compile_auto(charlm, 977);
+    assert_non_null(m);
+    assert_non_null(other);
+    assert_true(m->vocab_auto && !m->classes_auto && m->sym_exact);
+    assert_int_equal(m->vocab, IR_EXPLAIN_PLACEHOLDER);
+    const IrTensor *emb = &m->tensors[0], *dw = &m->tensors[9];
+    assert_true(ir_sym_equal(emb->shape_sym[0], (IrSym){ 0, 1, 0 }));
+    assert_true(ir_sym_equal(emb->shape_sym[1], ir_sym_const(64)));
+    assert_true(ir_sym_equal(dw->shape_sym[0], (IrSym){ 0, 1, 0 }));
+    assert_true(ir_sym_equal(m->layers[3].width_sym, (IrSym){ 0, 1, 0 }));
+    char *a = explain_text(m), *b = explain_text(other);
+    assert_non_null(strstr(a, "total: 577*vocab + 3,284,992 parameters in 11 tensors"));
+    assert_string_equal(a, b);
+    free(a);
+    free(b);
+    ir_model_free(m);
+    ir_model_free(other);
+}
+
+/* Every form evaluated at the compile's sizes is the integer beside it (the IrSym invariant),
+ * for layers, tensors and every cell's input, states, params and nodes. */
+static void check_syms(const IrModel *m)
+{
+    int64_t v = m->vocab, c = m->classes;
+#define SYM_IS(sym, n) assert_int_equal(ir_sym_at(sym, v, c), n)
+    for (int i = 0; i < m->nlayers; i++) {
+        const IrLayer *l = &m->layers[i];
+        SYM_IS(l->width_sym, l->width);
+        if (l->vocab)
+            SYM_IS(l->vocab_sym, l->vocab);
+        for (int k = 0; k < l->ncells; k++) {
+            const IrCell *cell = &l->cells[k];
+            SYM_IS(cell->input_width_sym, cell->input_width);
+            for (int j = 0; j < cell->nstates; j++)
+                SYM_IS(cell->states[j].width_sym, cell->states[j].width);
+            for (int j = 0; j < cell->nparams; j++) {
+                SYM_IS(cell->params[j].rows_sym, cell->params[j].rows);
+                SYM_IS(cell->params[j].cols_sym, cell->params[j].cols);
+            }
+            for (int j = 0; j < cell->nnodes; j++) {
+                SYM_IS(cell->nodes[j].rows_sym, cell->nodes[j].rows);
+                SYM_IS(cell->nodes[j].width_sym, cell->nodes[j].width);
+            }
+        }
+    }
+    for (int i = 0; i < m->ntensors; i++)
+        for (int j = 0; j < m->tensors[i].ndim; j++)
+            SYM_IS(m->tensors[i].shape_sym[j], m->tensors[i].shape[j]);
+#undef SYM_IS
+}
+
+/* The example models and the symbolic test models keep the invariant at two placeholders,
+ * and their forms do not depend on the placeholder. */
+static void test_sym_invariant(void **state)
+{
+    (void)state;
+    static const char *const files[] = { "charlm.rnn", "gru_classifier.rnn", "tagger.rnn",
+                                         "peephole.rnn", "mgu.rnn", "adding.rnn" };
+    const char *top = getenv("top_srcdir");
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        char path[1024];
+        snprintf(path, sizeof path, "%s/models/%s", top ? top : SRCDIR, files[i]);
+        Diag d;
+        diag_init(&d);
+        const Source *src = diag_load_file(&d, path, 1 << 20);
+        assert_non_null(src);
+        char *text = strndup(src->text, src->len);
+        diag_free(&d);
+        IrModel *a = compile_auto(text, IR_EXPLAIN_PLACEHOLDER), *b = compile_auto(text, 840);
+        assert_non_null(a);
+        assert_non_null(b);
+        check_syms(a);
+        check_syms(b);
+        assert_true(a->sym_exact);
+        assert_int_equal(a->ntensors, b->ntensors);
+        for (int t = 0; t < a->ntensors; t++)
+            for (int j = 0; j < 2; j++)
+                assert_true(ir_sym_equal(a->tensors[t].shape_sym[j], b->tensors[t].shape_sym[j]));
+        free(text);
+        ir_model_free(a);
+        ir_model_free(b);
+    }
+}
+
+/* A size or count that is not affine in an unbound size, or a check that held only at the
+ * placeholder, is never printed as a formula: the note, then the values at the placeholder. */
+static void test_explain_not_affine(void **state)
+{
+    (void)state;
+    static const char *const models[] = {
+        "model m {\n input tokens\n onehot\n dense(vocab*vocab)\n}\n",
+        "model m {\n input tokens\n embedding(8)\n repeat vocab/240 { dense(8) }\n}\n",
+        "model m {\n input tokens\n i: onehot\n a: dense(1680)\n b: dense(vocab, from=i)\n"
+        " add(a, b)\n}\n",
+        "model m {\n input tokens\n onehot\n gru(vocab/2)\n}\n",
+        "model m {\n input tokens\n onehot\n dropout(1/vocab)\n}\n",
+    };
+    for (size_t i = 0; i < sizeof models / sizeof *models; i++) {
+        IrModel *m = compile_auto(models[i], IR_EXPLAIN_PLACEHOLDER);
+        assert_non_null(m);
+        assert_false(m->sym_exact);
+        check_syms(m);
+        char *s = explain_text(m);
+        assert_non_null(strstr(s, "is not affine in it"));
+        assert_non_null(strstr(s, "so the model is shown with vocab = 1680; pass --set vocab=N"));
+        assert_non_null(strstr(s, "(vocab = 1680)"));
+        assert_null(strstr(s, "vocab]"));
+        assert_null(strstr(s, "vocab = auto"));
+        assert_non_null(strstr(s, "ids < 1680"));
+        free(s);
+        ir_model_free(m);
+    }
+    /* chunk of a vocab-wide vector in 3 (vocab/3 is not an integer for every vocab) */
+    IrModel *m = compile_auto("cell c(H) {\n input x : [I]\n state h : [H]\n"
+                              " param W : [H, I], U : [H, I]\n a, b, d = chunk(x, 3)\n"
+                              " h = tanh(W @ [a, b, d] + U @ x)\n output h\n}\n"
+                              "model m {\n input tokens\n onehot\n c(4)\n}\n",
+                              IR_EXPLAIN_PLACEHOLDER);
+    assert_non_null(m);
+    assert_false(m->sym_exact);
+    ir_model_free(m);
+    /* vocab/2*2 is still vocab; 2*vocab/2 + classes as well */
+    m = compile_auto("model m {\n input tokens\n onehot\n dense(vocab/2*2)\n"
+                     " dense(2*vocab/2 + classes)\n}\n", IR_EXPLAIN_PLACEHOLDER);
+    assert_non_null(m);
+    assert_true(m->sym_exact);
+    char *s = explain_text(m);
+    assert_non_null(strstr(s, "[T, B, vocab + classes]"));
+    assert_non_null(strstr(s, "total: 2*vocab*vocab + vocab*classes + 2*vocab + classes "
+                              "parameters"));
+    free(s);
+    ir_model_free(m);
+}
+
 /* Every example model in models/ compiles (vocab/classes bound as the trainer would). */
 static void test_models_compile(void **state)
 {
@@ -521,6 +686,9 @@ int main(void)
         cmocka_unit_test(test_dot_user_cell),
         cmocka_unit_test(test_format_count),
         cmocka_unit_test(test_explain_partly_symbolic),
+        cmocka_unit_test(test_explain_one_compile),
+        cmocka_unit_test(test_sym_invariant),
+        cmocka_unit_test(test_explain_not_affine),
         cmocka_unit_test(test_op_tables),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

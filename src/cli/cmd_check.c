@@ -13,15 +13,15 @@
 /* Largest model file read: far beyond any real model, small enough to never exhaust memory. */
 enum { MODEL_FILE_MAX = 16 << 20 };
 
-/* Compiles one file for checking: vocab/classes may stay auto (placeholders). Returns the model
- * (caller frees) or NULL with diagnostics in d. */
+/* Compiles one file for checking: vocab/classes may stay auto (the placeholders in *opts, 0
+ * for sema's default). Returns the model (caller frees) or NULL with diagnostics in d. */
 static IrModel *compile_for_check(Diag *d, const char *path, const CliList *sets,
                                   SemaOptions *opts)
 {
     const Source *src = diag_load_file(d, path, MODEL_FILE_MAX);
     if (!src)
         return NULL;
-    *opts = (SemaOptions){.allow_auto = true};
+    opts->allow_auto = true;
     return sema_compile_opts(d, src, sets->items, sets->n, opts);
 }
 
@@ -56,22 +56,15 @@ int cmd_check(int argc, char **argv)
     for (int i = 0; i < a.npos; i++) {
         Diag d;
         diag_init(&d);
-        if (explain) {
-            const Source *src = diag_load_file(&d, a.pos[i], MODEL_FILE_MAX);
-            IrExplainGrid g;
-            if (src && sema_compile_explain(&d, src, sets.items, sets.n, &g) == 0)
-                ir_explain_grid(&g, stdout);
-            else
-                failed = 1;
-            if (src)
-                ir_explain_grid_free(&g);
-        } else {
-            SemaOptions so;
-            IrModel *m = compile_for_check(&d, a.pos[i], &sets, &so);
-            if (!m)
-                failed = 1;
-            ir_model_free(m);
-        }
+        /* one compile; --explain prints its sizes symbolically when vocab/classes are auto */
+        SemaOptions so = { .auto_vocab = explain ? IR_EXPLAIN_PLACEHOLDER : 0,
+                           .auto_classes = explain ? IR_EXPLAIN_PLACEHOLDER : 0 };
+        IrModel *m = compile_for_check(&d, a.pos[i], &sets, &so);
+        if (!m)
+            failed = 1;
+        else if (explain)
+            ir_explain(m, stdout);
+        ir_model_free(m);
         diag_print(&d, stderr);
         diag_free(&d);
     }
@@ -96,7 +89,7 @@ int cmd_graph(int argc, char **argv)
         return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
-    SemaOptions so;
+    SemaOptions so = { 0 };
     IrModel *m = compile_for_check(&d, a.pos[0], &sets, &so);
     if (m)
         note_placeholders(a.pos[0], &so);

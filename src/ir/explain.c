@@ -1,32 +1,130 @@
 /* explain: the expanded model as a table (see explain.h). Every number printed comes from a
- * "quantity" function evaluated on one model, or on a grid of models compiled with different
- * placeholder vocab/classes values when those are unbound (then printed as a polynomial). */
+ * "quantity" function of one model: its integer value, or, when vocab/classes were unbound, the
+ * polynomial its IrSyms multiply out to (printed as `577*vocab + 3,284,992`). */
 #include "ir/explain.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
-enum { GRID = IR_EXPLAIN_GRID, BASE = IR_EXPLAIN_BASE };
+/* A polynomial in vocab and classes: a[p][q] is the coefficient of vocab^p * classes^q. The
+ * quantities printed have degree <= 2 (a tensor's size is a product of two affine dims). */
+typedef struct Poly {
+    int64_t a[3][3];
+} Poly;
 
-typedef IrExplainGrid Explain;
+/* One explanation: the model, whether its sizes print symbolically, and whether a quantity's
+ * polynomial disagreed with its value (then the model is explained with its values). */
+typedef struct Explain {
+    const IrModel *m;
+    bool symbolic;
+    bool mismatch;
+} Explain;
 
-typedef int64_t (*Quantity)(const IrModel *m, int i, int j);
+/* A quantity of the model: its value (*n) and its polynomial (*p). */
+typedef void (*Quantity)(const IrModel *m, int i, int j, int64_t *n, Poly *p);
 
-static int64_t q_width(const IrModel *m, int i, int j) { (void)j; return m->layers[i].width; }
-static int64_t q_vocab(const IrModel *m, int i, int j) { (void)j; return m->layers[i].vocab; }
-static int64_t q_dim(const IrModel *m, int i, int j) { return m->tensors[i].shape[j]; }
-static int64_t q_tsize(const IrModel *m, int i, int j) { (void)j; return m->tensors[i].size; }
-static int64_t q_total(const IrModel *m, int i, int j) { (void)i; (void)j; return m->nparams; }
+/* The polynomial of an affine form. */
+static Poly poly_of(IrSym s)
+{
+    Poly p = { { { 0 } } };
+    p.a[0][0] = s.c;
+    p.a[1][0] = s.v;
+    p.a[0][1] = s.k;
+    return p;
+}
 
-/* Parameters of layer i: the sum of its tensors. */
-static int64_t q_lparams(const IrModel *m, int i, int j)
+/* x + y. */
+static Poly poly_add(Poly x, const Poly *y)
+{
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++)
+            x.a[i][j] += y->a[i][j];
+    return x;
+}
+
+/* s * t for two affine forms (degree <= 2 in all). */
+static Poly poly_mul(IrSym s, IrSym t)
+{
+    Poly x = poly_of(s), y = poly_of(t), z = { { { 0 } } };
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; i + j < 2; j++)
+            for (int k = 0; k < 2; k++)
+                for (int l = 0; k + l < 2; l++)
+                    z.a[i + k][j + l] += x.a[i][j] * y.a[k][l];
+    return z;
+}
+
+/* The value of p at vocab, classes. */
+static int64_t poly_at(const Poly *p, int64_t vocab, int64_t classes)
+{
+    int64_t sum = 0, vp = 1;
+    for (int i = 0; i < 3; i++, vp *= vocab) {
+        int64_t cp = 1;
+        for (int j = 0; j < 3; j++, cp *= classes)
+            sum += p->a[i][j] * vp * cp;
+    }
+    return sum;
+}
+
+static void q_width(const IrModel *m, int i, int j, int64_t *n, Poly *p)
 {
     (void)j;
-    int64_t n = 0;
-    for (int k = 0; k < m->layers[i].ntensors; k++)
-        n += m->tensors[m->layers[i].first_tensor + k].size;
-    return n;
+    *n = m->layers[i].width;
+    *p = poly_of(m->layers[i].width_sym);
+}
+
+static void q_vocab(const IrModel *m, int i, int j, int64_t *n, Poly *p)
+{
+    (void)j;
+    *n = m->layers[i].vocab;
+    *p = poly_of(m->layers[i].vocab_sym);
+}
+
+static void q_dim(const IrModel *m, int i, int j, int64_t *n, Poly *p)
+{
+    *n = m->tensors[i].shape[j];
+    *p = poly_of(m->tensors[i].shape_sym[j]);
+}
+
+/* The elements of tensor i: the product of its dims. */
+static void q_tsize(const IrModel *m, int i, int j, int64_t *n, Poly *p)
+{
+    (void)j;
+    const IrTensor *t = &m->tensors[i];
+    *n = t->size;
+    *p = poly_mul(t->shape_sym[0], t->ndim == 2 ? t->shape_sym[1] : ir_sym_const(1));
+}
+
+/* Parameters of layer i: the sum of its tensors. */
+static void q_lparams(const IrModel *m, int i, int j, int64_t *n, Poly *p)
+{
+    (void)j;
+    *n = 0;
+    *p = (Poly){ { { 0 } } };
+    for (int k = 0; k < m->layers[i].ntensors; k++) {
+        int64_t tn;
+        Poly tp;
+        q_tsize(m, m->layers[i].first_tensor + k, 0, &tn, &tp);
+        *n += tn;
+        *p = poly_add(*p, &tp);
+    }
+}
+
+/* Parameters of the model: the sum over its layers. */
+static void q_total(const IrModel *m, int i, int j, int64_t *n, Poly *p)
+{
+    (void)i;
+    (void)j;
+    *n = 0;
+    *p = (Poly){ { { 0 } } };
+    for (int l = 0; l < m->nlayers; l++) {
+        int64_t ln;
+        Poly lp;
+        q_lparams(m, l, 0, &ln, &lp);
+        *n += ln;
+        *p = poly_add(*p, &lp);
+    }
 }
 
 char *ir_format_count(int64_t n, char *buf, size_t cap)
@@ -43,22 +141,6 @@ char *ir_format_count(int64_t n, char *buf, size_t cap)
     }
     buf[o] = '\0';
     return buf;
-}
-
-/* Fits f(x) = a0 + a1 x + a2 x^2 exactly through x = s, 2s, 3s. false when the coefficients
- * are not integers (then the value is not such a polynomial). */
-static bool fit3(const int64_t f[3], int64_t s, int64_t a[3])
-{
-    int64_t d1 = f[1] - f[0], d2 = f[2] - f[1];
-    if ((d2 - d1) % (2 * s * s))
-        return false;
-    a[2] = (d2 - d1) / (2 * s * s);
-    int64_t r = d1 - a[2] * 3 * s * s;
-    if (r % s)
-        return false;
-    a[1] = r / s;
-    a[0] = f[0] - a[1] * s - a[2] * s * s;
-    return true;
 }
 
 /* Appends one term c * vocab^p * classes^q to buf (sign handled by the caller's order). */
@@ -85,62 +167,30 @@ static void term(char *buf, size_t cap, int64_t c, int p, int q, bool first, boo
         snprintf(buf + len, cap - len, "%s%" PRId64 "*%s", sign, ac, body);
 }
 
-/* The quantity as text: a count with separators, or a polynomial in vocab/classes. */
-static const char *qfmt(const Explain *e, Quantity q, int i, int j, bool commas, char *buf,
+/* The quantity as text: a count with separators, or a polynomial in vocab/classes. A
+ * polynomial that disagrees with the value at the compile's sizes sets e->mismatch. */
+static const char *qfmt(Explain *e, Quantity q, int i, int j, bool commas, char *buf,
                         size_t cap)
 {
-    if (e->nv == 1 && e->nc == 1) {
-        int64_t v = q(e->m[0][0], i, j);
+    int64_t v;
+    Poly p;
+    q(e->m, i, j, &v, &p);
+    if (!e->symbolic) {
         if (commas)
             return ir_format_count(v, buf, cap);
         snprintf(buf, cap, "%" PRId64, v);
         return buf;
     }
-    /* coefficients a[p][r] of vocab^p classes^r */
-    int64_t g[GRID][GRID] = { { 0 } }, a[GRID][GRID] = { { 0 } };
-    for (int ci = 0; ci < e->nc; ci++) {
-        int64_t f[3];
-        for (int vi = 0; vi < 3; vi++)
-            f[vi] = q(e->m[vi < e->nv ? vi : 0][ci], i, j);
-        if (e->nv == 1) {
-            g[ci][0] = f[0];
-        } else if (!fit3(f, BASE, g[ci])) {
-            snprintf(buf, cap, "?");
-            return buf;
-        }
-    }
-    for (int p = 0; p < 3; p++) {
-        int64_t f[3] = { g[0][p], g[e->nc > 1 ? 1 : 0][p], g[e->nc > 1 ? 2 : 0][p] };
-        if (e->nc == 1) {
-            a[p][0] = f[0];
-        } else if (!fit3(f, BASE, a[p])) {
-            snprintf(buf, cap, "?");
-            return buf;
-        }
-    }
-    /* check the fit at the extra point */
-    int64_t x = 4 * BASE, want = q(e->check, i, j), got = 0;
-    for (int p = 0; p < 3; p++)
-        for (int r = 0; r < 3; r++) {
-            int64_t t = a[p][r];
-            for (int k = 0; k < p && e->nv > 1; k++)
-                t *= x;
-            for (int k = 0; k < r && e->nc > 1; k++)
-                t *= x;
-            got += t;
-        }
-    if (got != want) {
-        snprintf(buf, cap, "?");
-        return buf;
-    }
+    if (poly_at(&p, e->m->vocab, e->m->classes) != v)
+        e->mismatch = true;
     buf[0] = '\0';
     bool first = true;
     for (int deg = 4; deg >= 0; deg--)
-        for (int p = 2; p >= 0; p--) {
-            int r = deg - p;
-            if (r < 0 || r > 2 || !a[p][r])
+        for (int pv = 2; pv >= 0; pv--) {
+            int r = deg - pv;
+            if (r < 0 || r > 2 || !p.a[pv][r])
                 continue;
-            term(buf, cap, a[p][r], p, r, first, commas);
+            term(buf, cap, p.a[pv][r], pv, r, first, commas);
             first = false;
         }
     if (first)
@@ -178,9 +228,9 @@ enum { COLS = 5, CELL = 192 };
 
 /* The columns of one row: a layer (label, kind, output, parameters, inputs when not simply the
  * previous layer) or a tensor (name, -, shape, size, -). */
-static void row(const Explain *e, int i, bool tensor, char col[COLS][CELL])
+static void row(Explain *e, int i, bool tensor, char col[COLS][CELL])
 {
-    const IrModel *m = e->m[0][0];
+    const IrModel *m = e->m;
     char a[128], b[128];
     for (int c = 0; c < COLS; c++)
         col[c][0] = '\0';
@@ -213,25 +263,25 @@ static void row(const Explain *e, int i, bool tensor, char col[COLS][CELL])
     }
 }
 
-/* Prints the table from the models in e (e->m[0][0] gives structure and names): one pass to
- * size the columns, one to print. Tensor rows are indented under their layer, their name
- * spanning the label and kind columns. */
-static void explain_table(const Explain *e, FILE *out)
+/* Prints the table of e->m: one pass to size the columns, one to print. Tensor rows are
+ * indented under their layer, their name spanning the label and kind columns. false (nothing
+ * printed) when a symbolic quantity disagreed with its value. */
+static bool explain_table(Explain *e, FILE *out)
 {
-    const IrModel *m = e->m[0][0];
+    const IrModel *m = e->m;
     char col[COLS][CELL], total[128];
     int w[4] = { 5, 4, 6, 10 };     /* "layer", "kind", "output", "parameters" */
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && e->mismatch)
+            return false;
         if (pass == 1) {
             fprintf(out, "model %s", m->name ? m->name : "model");
-            if (m->vocab >= 0 && e->nv > 1)
-                fprintf(out, "  (vocab = auto)");
-            else if (m->vocab >= 0)
-                fprintf(out, "  (vocab = %d)", m->vocab);
-            if (m->classes >= 0 && e->nc > 1)
-                fprintf(out, "  (classes = auto)");
-            else if (m->classes >= 0)
-                fprintf(out, "  (classes = %d)", m->classes);
+            if (m->vocab >= 0)
+                fprintf(out, e->symbolic && m->vocab_auto ? "  (vocab = auto)"
+                        : "  (vocab = %d)", m->vocab);
+            if (m->classes >= 0)
+                fprintf(out, e->symbolic && m->classes_auto ? "  (classes = auto)"
+                        : "  (classes = %d)", m->classes);
             fprintf(out, "\n\n  %-*s  %-*s  %-*s  %*s\n", w[0], "layer", w[1], "kind", w[2],
                     "output", w[3], "parameters");
         }
@@ -256,48 +306,35 @@ static void explain_table(const Explain *e, FILE *out)
                 }
             }
         }
+        qfmt(e, q_total, 0, 0, true, total, sizeof total);
     }
-    fprintf(out, "\ntotal: %s parameters in %d tensors\n", qfmt(e, q_total, 0, 0, true, total,
-                                                                 sizeof total), m->ntensors);
+    fprintf(out, "\ntotal: %s parameters in %d tensors\n", total, m->ntensors);
+    return true;
+}
+
+/* The note above a model whose sizes cannot print symbolically: which names are unbound, why,
+ * the placeholder values it is shown with, and how to bind them. */
+static void unbound_note(const IrModel *m, FILE *out)
+{
+    bool both = m->vocab_auto && m->classes_auto;
+    const char *names = both ? "vocab and classes" : m->vocab_auto ? "vocab" : "classes";
+    fprintf(out, "(%s %s unbound and some size or count is not affine in %s (such as "
+            "vocab*vocab, vocab/2 or repeat vocab), so the model is shown with", names,
+            both ? "are" : "is", both ? "them" : "it");
+    if (m->vocab_auto)
+        fprintf(out, " vocab = %d", m->vocab);
+    if (m->classes_auto)
+        fprintf(out, "%s classes = %d", both ? "," : "", m->classes);
+    fprintf(out, "; pass --set %s=N for the real sizes)\n", m->vocab_auto ? "vocab" : "classes");
 }
 
 void ir_explain(const IrModel *m, FILE *out)
 {
-    Explain e = { .nv = 1, .nc = 1 };
-    e.m[0][0] = (IrModel *)m;
+    Explain e = { m, m->vocab_auto || m->classes_auto, false };
+    if (e.symbolic && m->sym_exact && explain_table(&e, out))
+        return;
+    if (e.symbolic)
+        unbound_note(m, out);
+    e.symbolic = false;
     explain_table(&e, out);
-}
-
-/* Whether every model of the grid is there with the structure of m[0][0]. */
-static bool grid_complete(const Explain *e)
-{
-    const IrModel *first = e->m[0][0];
-    for (int vi = 0; vi < e->nv; vi++)
-        for (int ci = 0; ci < e->nc; ci++)
-            if (!e->m[vi][ci])
-                return false;
-    return e->check && e->check->ntensors == first->ntensors &&
-           e->check->nlayers == first->nlayers;
-}
-
-void ir_explain_grid(const IrExplainGrid *e, FILE *out)
-{
-    if (e->nv == 1 && e->nc == 1) {
-        ir_explain(e->m[0][0], out);
-    } else if (grid_complete(e)) {
-        explain_table(e, out);
-    } else {
-        /* a size that changes the structure (e.g. repeat vocab): print one concrete case */
-        fprintf(out, "(vocab/classes are unbound; shown with vocab = classes = %d)\n", BASE);
-        ir_explain(e->m[0][0], out);
-    }
-}
-
-void ir_explain_grid_free(IrExplainGrid *e)
-{
-    for (int vi = 0; vi < GRID; vi++)
-        for (int ci = 0; ci < GRID; ci++)
-            ir_model_free(e->m[vi][ci]);
-    ir_model_free(e->check);
-    memset(e, 0, sizeof *e);
 }

@@ -2,8 +2,10 @@
  * graph of per-step ops from the op table in ops.def. Built by sema (src/lang/sema.c) from the
  * AST plus the prelude; read by the executor (src/exec), --explain, graph (DOT) and the trainer.
  *
- * Everything in an IrModel has concrete integer sizes: symbolic sizes (vocab/classes = auto)
- * are resolved before an IrModel is built (see sema.h).
+ * Everything in an IrModel has concrete integer sizes. When vocab or classes was unbound
+ * (IrModel.vocab_auto/classes_auto: sema used a placeholder value), every size also carries its
+ * IrSym, the same size as an affine form of the unbound names, so --explain can print it
+ * symbolically from this one model (see IrSym below).
  *
  * Ownership: an IrModel owns all of its layers, cells, tensors, settings and strings (allocated
  * in its arena); ir_model_free releases everything. */
@@ -16,6 +18,42 @@
 #include "ir/schema.h"
 #include "util/diag.h"
 #include "util/arena.h"
+
+/* ---- symbolic sizes ---------------------------------------------------------------------- */
+
+/* A size as an affine form of the sizes the data decides: c + v*vocab + k*classes. Set by sema
+ * beside every integer size it stores (layer widths and vocab, cell input, state, param and node
+ * shapes, tensor shapes); v and k are 0 unless that name was unbound (a placeholder stood in).
+ * Invariant: the form evaluated at the compile's values (ir_sym_at with IrModel.vocab/classes)
+ * is the integer size beside it. When a size is not affine in the unbound names (vocab*vocab,
+ * vocab/3, a count such as `repeat vocab`, or a check that held only at the placeholder), sema
+ * stores the integer as a constant form and clears IrModel.sym_exact. */
+typedef struct IrSym {
+    int64_t c, v, k;
+} IrSym;
+
+/* The constant form n. */
+static inline IrSym ir_sym_const(int64_t n) { return (IrSym){ n, 0, 0 }; }
+/* a + b. */
+static inline IrSym ir_sym_add(IrSym a, IrSym b)
+{
+    return (IrSym){ a.c + b.c, a.v + b.v, a.k + b.k };
+}
+/* n * a. */
+static inline IrSym ir_sym_scale(IrSym a, int64_t n)
+{
+    return (IrSym){ n * a.c, n * a.v, n * a.k };
+}
+/* Whether a and b are the same form. */
+static inline bool ir_sym_equal(IrSym a, IrSym b)
+{
+    return a.c == b.c && a.v == b.v && a.k == b.k;
+}
+/* The value of a at vocab and classes. */
+static inline int64_t ir_sym_at(IrSym a, int64_t vocab, int64_t classes)
+{
+    return a.c + a.v * vocab + a.k * classes;
+}
 
 /* ---- cell graphs ------------------------------------------------------------------------ */
 
@@ -60,6 +98,7 @@ typedef struct IrNode {
     int nin;
     int rows;           /* PARAM matrices: rows; 0 for every vector-valued node */
     int width;          /* vector width per example (columns for a PARAM matrix); 1 if scalar */
+    IrSym rows_sym, width_sym;  /* rows and width as forms of vocab/classes */
     bool scalar;        /* a broadcastable scalar (CONST, or ops on scalars only) */
     bool uses_state;    /* depends (transitively) on a STATE node; false means it can be
                            computed for the whole window at once (hoisting) */
@@ -72,12 +111,14 @@ typedef struct IrNode {
 typedef struct IrState {
     const char *name;
     int width;
+    IrSym width_sym;
     int next;           /* node computing this step's value (written back as state at t) */
 } IrState;
 
 typedef struct IrParam {
     const char *name;   /* as in the cell: "weight_ih", "W", ... */
     int rows, cols;     /* rows == 0: a vector of cols elements */
+    IrSym rows_sym, cols_sym;
     IrInit init;
     int tensor;         /* index into IrModel.tensors */
 } IrParam;
@@ -87,6 +128,7 @@ typedef struct IrParam {
 typedef struct IrCell {
     const char *name;   /* the cell's definition name: "lstm", "peephole", ... */
     int input_width;
+    IrSym input_width_sym;
     IrState *states;
     int nstates;
     IrParam *params;
@@ -189,6 +231,7 @@ typedef struct IrTensor {
     const char *name;
     int ndim;           /* 1 or 2 */
     int shape[2];
+    IrSym shape_sym[2]; /* shape as forms of vocab/classes */
     int64_t size;       /* number of elements */
     IrInit init;
     int layer;          /* owning layer index */
@@ -205,6 +248,7 @@ typedef struct IrLayer {
     bool tokens;        /* output is token ids [T][B] (input tokens only) */
     int size;           /* embedding E, dense N, recurrent H, input vector N */
     int vocab;          /* tokens input, embedding and onehot: the vocabulary size */
+    IrSym width_sym, vocab_sym;     /* width and vocab as forms of vocab/classes */
     double p;           /* dropout layer: p; recurrent: dropout between stacked layers */
     IrActivation act;   /* dense activation */
     IrPool pool;
@@ -258,6 +302,9 @@ typedef struct IrModel {
     int64_t nparams;    /* total elements over all tensors */
     int vocab;          /* resolved vocab, or -1 when the model does not use it */
     int classes;        /* resolved classes, or -1 when the model does not use it */
+    bool vocab_auto;    /* vocab was unbound: `vocab` is a placeholder and the IrSyms use it */
+    bool classes_auto;  /* the same for classes */
+    bool sym_exact;     /* every IrSym is exact for any vocab/classes (see IrSym) */
     IrSetting *data;    /* the data block's settings, in source order */
     int ndata;
     IrSetting *train;   /* the train block's settings, in source order */

@@ -135,7 +135,7 @@ static int apply_size_sets(Sema *s)
                 rc = -1;
         } else {
             c->state = SEMA_CONST_DONE;
-            c->value = st->value.num;
+            c->value = (SemaNum){ st->value.num, st->value.num, 0, 0, true };
         }
     }
     return rc;
@@ -274,6 +274,7 @@ static int sema_begin(Sema *s, Diag *d, const SemaUnit *u, SemaOptions *opts)
     s->m->source = u->src;
     s->m->vocab = s->m->classes = -1;
     s->m->output = -1;
+    s->m->sym_exact = true;
     return 0;
 }
 
@@ -316,6 +317,8 @@ IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
         s.m->vocab = s.vocab_bound ? s.vocab : s.opts->auto_vocab;
     if (s.classes_used)
         s.m->classes = s.classes_bound ? s.classes : s.opts->auto_classes;
+    s.m->vocab_auto = s.opts->vocab_auto;
+    s.m->classes_auto = s.opts->classes_auto;
     arena_free(&s.tmp);
     return s.m;
 }
@@ -333,44 +336,4 @@ IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, 
     IrModel *m = u ? sema_unit_compile(u, d, NULL, opts) : NULL;
     sema_unit_free(u);
     return m;
-}
-
-/* Phase 1 once; phase 2 with placeholders, and when vocab/classes were placeholders again at
- * every grid point (silently, on a scratch Diag: the first compile reported everything). */
-int sema_compile_explain(Diag *d, const Source *src, const char *const *sets, int nsets,
-                         IrExplainGrid *g)
-{
-    memset(g, 0, sizeof *g);
-    g->nv = g->nc = 1;
-    SemaUnit *u = sema_unit_parse(d, src, sets, nsets);
-    SemaOptions o = { .allow_auto = true, .auto_vocab = IR_EXPLAIN_BASE,
-                      .auto_classes = IR_EXPLAIN_BASE };
-    g->m[0][0] = u ? sema_unit_compile(u, d, NULL, &o) : NULL;
-    if (!g->m[0][0]) {
-        sema_unit_free(u);
-        return -1;
-    }
-    g->nv = o.vocab_auto ? IR_EXPLAIN_GRID : 1;
-    g->nc = o.classes_auto ? IR_EXPLAIN_GRID : 1;
-    if (g->nv == 1 && g->nc == 1) {
-        sema_unit_free(u);
-        return 0;
-    }
-    Diag scratch;
-    diag_init(&scratch);
-    bool ok = true;
-    for (int vi = 0; vi < g->nv && ok; vi++)
-        for (int ci = 0; ci < g->nc && ok; ci++) {
-            SemaOptions p = { .allow_auto = true, .auto_vocab = IR_EXPLAIN_BASE * (vi + 1),
-                              .auto_classes = IR_EXPLAIN_BASE * (ci + 1) };
-            if (vi || ci)
-                ok = (g->m[vi][ci] = sema_unit_compile(u, &scratch, NULL, &p)) != NULL;
-        }
-    SemaOptions p = { .allow_auto = true, .auto_vocab = (IR_EXPLAIN_GRID + 1) * IR_EXPLAIN_BASE,
-                      .auto_classes = (IR_EXPLAIN_GRID + 1) * IR_EXPLAIN_BASE };
-    if (ok)
-        g->check = sema_unit_compile(u, &scratch, NULL, &p);
-    diag_free(&scratch);
-    sema_unit_free(u);
-    return 0;
 }

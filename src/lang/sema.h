@@ -12,7 +12,8 @@
  * to sema_unit_compile), or not at all. A compile refuses a model that needs an unbound one,
  * unless SemaOptions.allow_auto: then placeholder values stand in
  * (SemaOptions.auto_vocab/auto_classes) and it reports which placeholders were used, so
- * `recur check` can succeed and --explain can print sizes symbolically.
+ * `recur check` can succeed. Every size of such a model also carries its form in the unbound
+ * names (IrSym, ir/ir.h), so --explain prints it symbolically from that one compile.
  *
  * --set strings are "NAME=VALUE". NAME is vocab, classes, a const of the file, or a data/train
  * setting (known names only; unknown names get a did-you-mean). VALUE is a number, an
@@ -47,7 +48,6 @@
 
 #include <stdbool.h>
 
-#include "ir/explain.h"
 #include "ir/ir.h"
 #include "util/diag.h"
 
@@ -87,12 +87,5 @@ IrModel *sema_compile(Diag *d, const Source *src, const char *const *sets, int n
 /* As sema_compile, with options (opts may be NULL: same as sema_compile). */
 IrModel *sema_compile_opts(Diag *d, const Source *src, const char *const *sets, int nsets,
                            SemaOptions *opts);
-
-/* For `recur check --explain`: parses src once and compiles it (vocab/classes may stay unbound)
- * into g->m[0][0]; when they were placeholders, compiles the parsed unit again at every point
- * of the grid ir_explain_grid needs (ir/explain.h). 0, or -1 with diagnostics in d when the
- * model does not compile. g belongs to the caller (ir_explain_grid_free) either way. */
-int sema_compile_explain(Diag *d, const Source *src, const char *const *sets, int nsets,
-                         IrExplainGrid *g);
 
 #endif

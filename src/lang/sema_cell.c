@@ -19,6 +19,7 @@ static void declare_input(CellCtx *c, const AstNode *decl)
     if (!y)
         return;
     y->width = c->in_width;
+    y->width_sym = c->in_sym;
     if (decl->list.n != 1) {
         sema_cerr(c, decl->loc, false, "input '%s' must be a vector: [N]", decl->name);
         return;
@@ -34,20 +35,25 @@ static void declare_input(CellCtx *c, const AstNode *decl)
             return;
         }
         c->env.b[c->env.n].name = dim->name;
+        c->env.b[c->env.n].sym = c->in_sym;
         c->env.b[c->env.n++].value = c->in_width;
         return;
     }
     int w;
-    if (sema_eval_size(c->s, dim, &c->env, "the input width", false, &w) < 0) {
+    IrSym ws;
+    if (sema_eval_size(c->s, dim, &c->env, "the input width", false, &w, &ws) < 0) {
         c->failed = true;
         return;
     }
+    if (w == c->in_width)
+        sema_sym_same(c->s, ws, c->in_sym);
     if (w != c->in_width) {
         DiagMessage *m = sema_cerr(c, dim->loc, true, "input '%s' is declared [%d] but the layer's "
                                    "input is [%d] (it comes from %s)", decl->name, w, c->in_width,
                                    c->from ? c->from : "the previous layer");
         diag_help(m, "declare `input %s : [I]` to accept any width", decl->name);
         y->width = w;   /* check the equations against the declaration, not again */
+        y->width_sym = ws;
     }
 }
 
@@ -63,7 +69,8 @@ static void declare_state(CellCtx *c, const AstNode *decl)
     }
     char what[96];
     snprintf(what, sizeof what, "the width of state '%s'", decl->name);
-    if (sema_eval_size(c->s, decl->list.items[0], &c->env, what, false, &y->width) < 0) {
+    if (sema_eval_size(c->s, decl->list.items[0], &c->env, what, false, &y->width,
+                       &y->width_sym) < 0) {
         c->failed = true;
         return;
     }
@@ -76,7 +83,19 @@ static void declare_state(CellCtx *c, const AstNode *decl)
     y->index = c->nstates;
     a[c->nstates].name = y->name;
     a[c->nstates].width = y->width;
+    a[c->nstates].width_sym = y->width_sym;
     a[c->nstates++].next = -1;
+}
+
+/* A number of an initialiser (its value: --explain shows no initialiser, so a bound in terms
+ * of an unbound size leaves the sizes exact). */
+static int init_number(CellCtx *c, const AstNode *e, double *out)
+{
+    SemaNum x;
+    if (sema_eval_num(c->s, e, &c->env, &x) < 0)
+        return -1;
+    *out = x.value;
+    return 0;
 }
 
 /* An initialiser: uniform(a, b), normal(std), orthogonal[(gain)] or a constant. */
@@ -86,11 +105,9 @@ static int eval_init(CellCtx *c, const AstNode *e, bool matrix, IrInit *out)
     memset(out, 0, sizeof *out);
     if (e->kind == AST_IDENT && strcmp(e->name, "orthogonal") == 0) {
         e = NULL;
-    } else if (e->kind != AST_CALL || strcmp(e->name, "sqrt") == 0 ||
-               strcmp(e->name, "exp") == 0 || strcmp(e->name, "log") == 0 ||
-               strcmp(e->name, "abs") == 0) {
+    } else if (e->kind != AST_CALL || sema_is_num_function(e->name)) {
         out->kind = IR_INIT_CONST;
-        return sema_eval(c->s, e, &c->env, &out->a);
+        return init_number(c, e, &out->a);
     }
     const char *name = e ? e->name : "orthogonal";
     int k = -1;
@@ -119,7 +136,7 @@ static int eval_init(CellCtx *c, const AstNode *e, bool matrix, IrInit *out)
         const AstNode *arg = e->list.items[i];
         if (arg->kind == AST_NAMED_ARG)
             arg = arg->a;
-        if (sema_eval(c->s, arg, &c->env, &v[i]) < 0)
+        if (init_number(c, arg, &v[i]) < 0)
             return -1;
     }
     out->kind = k == 0 ? IR_INIT_UNIFORM : k == 1 ? IR_INIT_NORMAL : IR_INIT_ORTHOGONAL;
@@ -154,19 +171,22 @@ static void declare_params(CellCtx *c, const AstNode *st)
             continue;
         }
         int dims[2];
+        IrSym syms[2];
         bool ok = true;
         for (int k = 0; k < decl->list.n; k++) {
             char what[96];
             snprintf(what, sizeof what, "dimension %d of param '%s'", k + 1, decl->name);
             ok = ok && sema_eval_size(c->s, decl->list.items[k], &c->env, what, false,
-                                      &dims[k]) == 0;
+                                      &dims[k], &syms[k]) == 0;
         }
         if (!ok) {
             c->failed = true;
             continue;
         }
         y->rows = decl->list.n == 2 ? dims[0] : 0;
+        y->rows_sym = decl->list.n == 2 ? syms[0] : ir_sym_const(0);
         y->width = dims[decl->list.n - 1];
+        y->width_sym = syms[decl->list.n - 1];
         IrInit init;
         if (st->init) {
             if (eval_init(c, st->init, y->rows > 0, &init) < 0) {
@@ -192,6 +212,8 @@ static void declare_params(CellCtx *c, const AstNode *st)
         a[c->nparams].name = y->name;
         a[c->nparams].rows = y->rows;
         a[c->nparams].cols = y->width;
+        a[c->nparams].rows_sym = y->rows_sym;
+        a[c->nparams].cols_sym = y->width_sym;
         a[c->nparams].init = init;
         a[c->nparams++].tensor = -1;
     }
@@ -313,7 +335,7 @@ static int output_node(CellCtx *c, const AstNode *output)
 
 /* Instantiates a cell in three passes: the input binds its width name; states and params are
  * declared; the equations are compiled in order. Then states and the output are checked. */
-int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_width,
+int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, IrSym in_width,
                        const char *from, SrcRange use, IrCell *out)
 {
     if (def->failed)
@@ -324,7 +346,8 @@ int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_wid
     c.env = *env;
     c.from = from;
     c.use = use;
-    c.in_width = in_width;
+    c.in_width = sema_sym_int(s, in_width);
+    c.in_sym = in_width;
     const AstList *body = &def->def->list;
     declare_the_input(&c, body);
     for (int i = 0; i < body->n; i++) {
@@ -346,7 +369,8 @@ int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_wid
     }
     memset(out, 0, sizeof *out);
     out->name = sema_strdup(s, def->name);
-    out->input_width = in_width;
+    out->input_width = c.in_width;
+    out->input_width_sym = in_width;
     out->states = c.states;
     out->nstates = c.nstates;
     out->params = c.params;

@@ -82,7 +82,7 @@ CellSym *sema_cell_new_sym(CellCtx *c, const char *name, SymKind k, SrcRange loc
 }
 
 /* Appends a node; uses_state and scalar follow from the inputs. Returns its index or -1. */
-int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, int rows, int width,
+int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, IrSym rows, IrSym width,
                    SrcRange loc)
 {
     IrNode *a = sema_grow(c->s, c->nodes, c->nnodes, &c->nodes_cap, sizeof *a);
@@ -99,8 +99,10 @@ int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, int rows, in
     n->op = op;
     n->in = ins;
     n->nin = nin;
-    n->rows = rows;
-    n->width = width;
+    n->rows = sema_sym_int(c->s, rows);
+    n->width = sema_sym_int(c->s, width);
+    n->rows_sym = rows;
+    n->width_sym = width;
     n->loc = loc;
     n->uses_state = op == IR_OP_STATE;
     n->scalar = op == IR_OP_CONST;
@@ -118,7 +120,7 @@ int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, int rows, in
 
 int sema_cell_const(CellCtx *c, double v, SrcRange loc)
 {
-    int k = sema_cell_node(c, IR_OP_CONST, NULL, 0, 0, 1, loc);
+    int k = sema_cell_node(c, IR_OP_CONST, NULL, 0, ir_sym_const(0), ir_sym_const(1), loc);
     if (k >= 0)
         c->nodes[k].value = v;
     return k;

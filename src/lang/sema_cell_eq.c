@@ -96,17 +96,18 @@ int sema_cell_read_name(CellCtx *c, const AstNode *e)
 {
     CellSym *y = sema_cell_find(c, e->name);
     if (!y) {
-        double v;
+        SemaNum v;
         bool known = sema_cell_in_env(c, e->name) || strcmp(e->name, "vocab") == 0 ||
                      strcmp(e->name, "classes") == 0;
         for (int i = 0; !known && i < c->s->nconsts; i++)
             known = strcmp(c->s->consts[i].name, e->name) == 0;
         if (known) {
-            if (sema_eval(c->s, e, &c->env, &v) < 0) {
+            /* a scalar of the step: its value (no shape depends on it) */
+            if (sema_eval_num(c->s, e, &c->env, &v) < 0) {
                 c->failed = true;
                 return -1;
             }
-            return sema_cell_const(c, v, e->loc);
+            return sema_cell_const(c, v.value, e->loc);
         }
         return unknown_name(c, e->name, e->loc);
     }
@@ -118,13 +119,15 @@ int sema_cell_read_name(CellCtx *c, const AstNode *e)
     switch (y->kind) {
     case SYM_INPUT:
         if (y->node < 0)
-            y->node = sema_cell_node(c, IR_OP_INPUT, NULL, 0, 0, y->width, y->loc);
+            y->node = sema_cell_node(c, IR_OP_INPUT, NULL, 0, ir_sym_const(0), y->width_sym,
+                                     y->loc);
         if (y->node >= 0)
             c->nodes[y->node].name = y->name;
         return y->node;
     case SYM_PARAM:
         if (y->node < 0) {
-            y->node = sema_cell_node(c, IR_OP_PARAM, NULL, 0, y->rows, y->width, y->loc);
+            y->node = sema_cell_node(c, IR_OP_PARAM, NULL, 0, y->rows_sym, y->width_sym,
+                                     y->loc);
             if (y->node >= 0) {
                 c->nodes[y->node].aux = y->index;
                 c->nodes[y->node].name = y->name;
@@ -160,7 +163,8 @@ static int read_prev(CellCtx *c, const AstNode *e)
     }
     y->used = true;
     if (y->prev < 0) {
-        y->prev = sema_cell_node(c, IR_OP_STATE, NULL, 0, 0, y->width, e->loc);
+        y->prev = sema_cell_node(c, IR_OP_STATE, NULL, 0, ir_sym_const(0), y->width_sym,
+                                 e->loc);
         if (y->prev >= 0) {
             c->nodes[y->prev].aux = y->index;
             c->nodes[y->prev].name = y->name;
@@ -222,8 +226,9 @@ static int matvec(CellCtx *c, const AstNode *e, int a, int b)
             diag_help(m, "the left side of '@' must be a matrix param, e.g. `param W : [H, I]`");
         return -1;
     }
+    sema_sym_same(c->s, x->width_sym, y->width_sym);
     int in[2] = { a, b };
-    return sema_cell_node(c, IR_OP_MATVEC, in, 2, 0, x->rows, e->loc);
+    return sema_cell_node(c, IR_OP_MATVEC, in, 2, ir_sym_const(0), x->rows_sym, e->loc);
 }
 
 /* Elementwise a op b (an operator or min/max; ea and eb are the operands' text): equal widths
@@ -242,8 +247,10 @@ static int elementwise(CellCtx *c, SrcRange loc, IrOpKind op, const AstNode *ea,
                   describe(c, eb, b, "the right operand", db, sizeof db));
         return -1;
     }
-    int w = x->scalar ? y->width : x->width;
-    return sema_cell_node(c, op, in, 2, 0, w, loc);
+    if (!x->scalar && !y->scalar)
+        sema_sym_same(c->s, x->width_sym, y->width_sym);
+    IrSym w = x->scalar ? y->width_sym : x->width_sym;
+    return sema_cell_node(c, op, in, 2, ir_sym_const(0), w, loc);
 }
 
 /* The index of the function e calls in cell_functions, or -1 after reporting an unknown name
@@ -330,7 +337,7 @@ static int call(CellCtx *c, const AstNode *e)
         return -1;
     if (fold_nodes(c, op, in, n, e->loc, &k))
         return k;
-    return sema_cell_node(c, op, in, n, 0, c->nodes[in[0]].width, e->loc);
+    return sema_cell_node(c, op, in, n, ir_sym_const(0), c->nodes[in[0]].width_sym, e->loc);
 }
 
 /* [a, b, ...]: concatenation of vectors. */
@@ -338,6 +345,7 @@ static int concat(CellCtx *c, const AstNode *e)
 {
     int *in = arena_alloc(&c->s->tmp, sizeof *in * (size_t)(e->list.n + 1));
     int w = 0;
+    IrSym ws = ir_sym_const(0);
     if (!in) {
         sema_oom(c->s);
         return -1;
@@ -361,8 +369,9 @@ static int concat(CellCtx *c, const AstNode *e)
             return -1;
         }
         w += c->nodes[in[i]].width;
+        ws = ir_sym_add(ws, c->nodes[in[i]].width_sym);
     }
-    return sema_cell_node(c, IR_OP_CONCAT, in, e->list.n, 0, w, e->loc);
+    return sema_cell_node(c, IR_OP_CONCAT, in, e->list.n, ir_sym_const(0), ws, e->loc);
 }
 
 /* Compiles one expression of a cell equation into nodes; returns the result node or -1. */
@@ -383,7 +392,8 @@ static int expr(CellCtx *c, const AstNode *e)
             return -1;
         if (fold_nodes(c, IR_OP_NEG, &a, 1, e->loc, &b))
             return b;
-        return sema_cell_node(c, IR_OP_NEG, &a, 1, 0, c->nodes[a].width, e->loc);
+        return sema_cell_node(c, IR_OP_NEG, &a, 1, ir_sym_const(0), c->nodes[a].width_sym,
+                              e->loc);
     case AST_BINARY:
         a = expr(c, e->a);
         b = expr(c, e->b);
@@ -429,6 +439,7 @@ static void bind(CellCtx *c, const AstNode *t, int node)
             y->poisoned = true;
             return;
         }
+        sema_sym_same(c->s, n->width_sym, y->width_sym);
         y->node = node;
         y->used = true;
         if (!n->name)
@@ -446,6 +457,8 @@ static void bind(CellCtx *c, const AstNode *t, int node)
     y->node = node;
     y->rows = n->rows;
     y->width = n->width;
+    y->rows_sym = n->rows_sym;
+    y->width_sym = n->width_sym;
     if (!n->name)
         n->name = y->name;
 }
@@ -500,7 +513,7 @@ static void assign1(CellCtx *c, const AstNode *st)
     }
     int parts;
     if (sema_eval_size(c->s, rhs->list.items[1], &c->env, "the number of chunks", false,
-                       &parts) < 0) {
+                       &parts, NULL) < 0) {
         c->failed = true;
         return;
     }
@@ -520,8 +533,10 @@ static void assign1(CellCtx *c, const AstNode *st)
         return;
     }
     int w = c->nodes[v].width / parts;
+    IrSym ws = sema_sym_div(c->s, c->nodes[v].width_sym, parts);
     for (int i = 0; i < nt; i++) {
-        int k = sema_cell_node(c, IR_OP_SLICE, &v, 1, 0, w, st->list.items[i]->loc);
+        int k = sema_cell_node(c, IR_OP_SLICE, &v, 1, ir_sym_const(0), ws,
+                               st->list.items[i]->loc);
         if (k < 0)
             return;
         c->nodes[k].aux = i * w;

@@ -21,6 +21,7 @@ typedef struct CellSym {
     SrcRange loc;       /* declaration, or first assignment for values */
     int index;          /* state or param index */
     int rows, width;    /* declared shape (rows 0: a vector) */
+    IrSym rows_sym, width_sym;  /* the same as forms of vocab/classes */
     int node;           /* current node: INPUT/PARAM leaf, VALUE, STATE after assignment; -1 */
     int prev;           /* STATE: the node reading its t-1 value, -1 until used */
     bool used;
@@ -42,6 +43,7 @@ typedef struct CellCtx {
     IrParam *params;
     int nparams, params_cap;
     int in_width;
+    IrSym in_sym;       /* in_width as a form of vocab/classes */
     bool failed;
 } CellCtx;
 
@@ -55,8 +57,9 @@ CellSym *sema_cell_find(CellCtx *c, const char *name);
 bool sema_cell_in_env(CellCtx *c, const char *name);
 /* Declares a new name, refusing duplicates and size-parameter names. NULL after reporting. */
 CellSym *sema_cell_new_sym(CellCtx *c, const char *name, SymKind k, SrcRange loc);
-/* Appends a node; uses_state and scalar follow from the inputs. Returns its index or -1. */
-int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, int rows, int width,
+/* Appends a node of shape [rows, width] (forms; rows 0 for a vector, their values at the
+ * compile's sizes); uses_state and scalar follow from the inputs. Returns its index or -1. */
+int sema_cell_node(CellCtx *c, IrOpKind op, const int *in, int nin, IrSym rows, IrSym width,
                    SrcRange loc);
 /* A constant scalar node of value v; its index or -1. */
 int sema_cell_const(CellCtx *c, double v, SrcRange loc);

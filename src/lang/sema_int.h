@@ -33,12 +33,22 @@ typedef enum SemaConstState {
     SEMA_CONST_FAILED       /* evaluation failed (reported once) */
 } SemaConstState;
 
+/* A number of a size expression: its value (vocab/classes at their bound or placeholder
+ * values) and the same number as the affine form c + v*vocab + k*classes of the unbound ones
+ * (IrSym, in doubles while it is computed: vocab/2*2 is still vocab), unless affine is false
+ * (a product or quotient of unbound sizes, a function of one). */
+typedef struct SemaNum {
+    double value;
+    double c, v, k;
+    bool affine;
+} SemaNum;
+
 /* A `const NAME = expr`, evaluated lazily (it may use vocab, bound by the model input). */
 typedef struct SemaConst {
     const char *name;
     const AstNode *decl;    /* AST_CONST, or NULL when it came from --set only */
     SemaConstState state;
-    double value;
+    SemaNum value;
 } SemaConst;
 
 /* A cell definition (from the prelude or the user's file). */
@@ -54,6 +64,7 @@ typedef struct SemaCellDef {
 typedef struct SemaBinding {
     const char *name;
     double value;
+    IrSym sym;              /* value as a form of the unbound vocab/classes */
 } SemaBinding;
 
 typedef struct SemaEnv {
@@ -96,16 +107,37 @@ typedef struct Sema {
 } Sema;
 
 /* --- sema_size.c --- */
-/* Evaluates a size or initialiser expression: numbers, consts, vocab/classes, env bindings,
- * + - * / and unary minus, and sqrt/exp/log/abs. Reports and returns -1 on an unknown name. */
+/* Evaluates a number: numbers, consts, vocab/classes, env bindings, + - * / and unary minus,
+ * and the unary functions of ops.def (sqrt, exp, ...) with their op_math.h formulas; *out
+ * has the value and its form in the unbound sizes. Reports and returns -1 on an unknown name. */
+int sema_eval_num(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out);
+/* sema_eval_num for a number whose value the IR keeps as given (a probability, a setting):
+ * one that depends on an unbound size makes the model's sizes inexact (IrModel.sym_exact). */
 int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out);
 /* Evaluates an integer size (> 0 unless allow_zero); what names it in messages ("hidden
- * size of lstm"). Returns -1 after reporting. */
+ * size of lstm"). With sym, *sym is its form (sema_num_sym); without, it is a count (repeat,
+ * layers=, chunk parts): one that depends on an unbound size makes the sizes inexact. Returns
+ * -1 after reporting. */
 int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *what,
-                   bool allow_zero, int *out);
-/* vocab (classes false) or classes: bound value, placeholder (allow_auto) or an error at `at`
- * saying how to bind it (once). Marks it used. */
-int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out);
+                   bool allow_zero, int *out, IrSym *sym);
+/* vocab (classes false) or classes: bound value (a constant), placeholder (allow_auto: the
+ * form `vocab`) or an error at `at` saying how to bind it (once). Marks it used. */
+int sema_auto_size(Sema *s, bool classes, SrcRange at, SemaNum *out);
+/* The integer size n's form from a number: its affine form when that has integer
+ * coefficients, else the constant n with the model's sizes marked inexact. */
+IrSym sema_num_sym(Sema *s, const SemaNum *x, int n);
+/* The value of a form at the compile's vocab/classes (bound or placeholder). */
+int sema_sym_int(const Sema *s, IrSym a);
+/* a / d for an integer size a divisible by d (chunk): exact when every coefficient is; else
+ * the constant quotient, with the sizes marked inexact. */
+IrSym sema_sym_div(Sema *s, IrSym a, int d);
+/* Notes a size check that held on the values (equal widths): when the forms differ it held
+ * only at the placeholders, so the model's sizes are marked inexact. */
+void sema_sym_same(Sema *s, IrSym a, IrSym b);
+/* Marks the model's sizes inexact (IrModel.sym_exact). */
+void sema_sym_inexact(Sema *s);
+/* Whether a number may call the function name (sqrt, exp, ...: the unary functions of ops.def). */
+bool sema_is_num_function(const char *name);
 
 /* --- sema_util.c --- */
 /* diag_suggest without guesses for names of one or two letters. */
@@ -129,10 +161,11 @@ const char *sema_join(const char *const *names, int n, char *buf, size_t cap);
 
 /* --- sema_cell.c --- */
 /* Instantiates cell definition def with its size parameters bound in env (positional ones
- * already resolved by the caller), for inputs of width in_width coming from `from` (a
- * description such as "embedding1 at 9:3"). use is the layer statement (for notes). Fills
- * *out (nodes, states, params in the model arena). Returns 0, or -1 after reporting. */
-int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, int in_width,
+ * already resolved by the caller), for inputs of width in_width (a form; its value at the
+ * compile's sizes) coming from `from` (a description such as "embedding1 at 9:3"). use is the
+ * layer statement (for notes). Fills *out (nodes, states, params in the model arena). Returns
+ * 0, or -1 after reporting. */
+int sema_cell_instance(Sema *s, SemaCellDef *def, const SemaEnv *env, IrSym in_width,
                        const char *from, SrcRange use, IrCell *out);
 
 /* --- sema_model.c --- */

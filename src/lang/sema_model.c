@@ -42,17 +42,19 @@ static int input_stmt(Sema *s, const AstNode *st)
         return k;
     const AstNode *v = sema_arg(&a, 0, which ? "size" : "vocab");
     int n;
+    IrSym w;
     if (which == 1) {
         if (!v) {
             diag_error(s->d, call->loc, "vector needs its width: vector(N)");
             return k;
         }
-        if (sema_eval_size(s, v, NULL, "the input width", false, &n) < 0)
+        if (sema_eval_size(s, v, NULL, "the input width", false, &n, &w) < 0)
             return k;
-        L(s, k)->size = L(s, k)->width = n;
+        L(s, k)->size = n;
+        sema_set_width(s, k, w);
         return k;
     }
-    double dv;
+    SemaNum dv;
     if (s->vocab_bound || !v || (v->kind == AST_IDENT && strcmp(v->name, "auto") == 0)) {
         if (sema_auto_size(s, false, call->loc, &dv) < 0)
             return k;
@@ -60,8 +62,9 @@ static int input_stmt(Sema *s, const AstNode *st)
         return k;   /* the vocab expression was rejected by sema_bind_input_vocab */
     }
     L(s, k)->tokens = true;
-    L(s, k)->width = 1;
-    L(s, k)->vocab = (int)dv;
+    sema_set_width(s, k, ir_sym_const(1));
+    L(s, k)->vocab = (int)dv.value;
+    L(s, k)->vocab_sym = sema_num_sym(s, &dv, L(s, k)->vocab);
     return k;
 }
 
@@ -90,7 +93,7 @@ void sema_bind_input_vocab(Sema *s, const AstNode *model)
         return;
     }
     int n;
-    if (sema_eval_size(s, v, NULL, "vocab", false, &n) == 0) {
+    if (sema_eval_size(s, v, NULL, "vocab", false, &n, NULL) == 0) {
         s->vocab_bound = true;
         s->vocab = n;
     }
@@ -211,7 +214,7 @@ static int layer_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
 static int repeat_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
 {
     int n;
-    if (sema_eval_size(s, st->a, NULL, "the repeat count", false, &n) < 0)
+    if (sema_eval_size(s, st->a, NULL, "the repeat count", false, &n, NULL) < 0)
         return prev;
     if (n > SEMA_MAX_REPEAT) {
         diag_error(s->d, st->a->loc, "the repeat count is too large: %d (the limit is %d)", n,
@@ -258,9 +261,10 @@ static int residual_stmt(Sema *s, const AstNode *st, int prev, const Scope *sc)
         diag_help(m, "the input comes from %s; the output from %s", x->label, y->label);
         return k;
     }
+    sema_sym_same(s, x->width_sym, y->width_sym);
     int in[2] = { prev, out };
     sema_set_inputs(s, k, in, 2);
-    L(s, k)->width = x->width;
+    sema_keep_width(s, k, prev);
     L(s, k)->sequence = x->sequence;
     return k;
 }

@@ -73,10 +73,16 @@ int sema_new_layer(Sema *s, IrLayerKind kind, const char *autokind, const AstNod
                    const Scope *sc);
 /* Sets the inputs of layer k. */
 int sema_set_inputs(Sema *s, int k, const int *in, int n);
-/* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows == 0. */
-int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit init);
+/* Sets layer k's width to the size w (its value and its form). */
+void sema_set_width(Sema *s, int k, IrSym w);
+/* Layer k keeps the width of layer in. */
+void sema_keep_width(Sema *s, int k, int in);
+/* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows is 0; the sizes are
+ * forms (IrSym), their values taken at the compile's vocab/classes. */
+int sema_add_tensor(Sema *s, int k, const char *name, IrSym rows, IrSym cols, IrInit init);
 /* Appends layer k's tensor of this role, named "<label>.<role>" ("dense1.weight"). */
-int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, int rows, int cols, IrInit init);
+int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, IrSym rows, IrSym cols,
+                         IrInit init);
 /* Splits a call's arguments and checks named ones against the valid options. */
 int sema_split_args(Sema *s, const AstNode *call, const char *kind, const char *const *valid,
                     int nvalid, int maxpos, Args *a);

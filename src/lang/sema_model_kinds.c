@@ -15,7 +15,8 @@ static int embedding_check(Sema *s, int k, const LayerCall *lc)
     const IrLayer *x = L(s, lc->in);
     bool onehot = lc->spec->kind == IR_LAYER_ONEHOT;
     int n = 0;
-    if (!onehot && sema_eval_size(s, lc->pos, NULL, "the embedding size", false, &n) < 0)
+    IrSym ns = ir_sym_const(0);
+    if (!onehot && sema_eval_size(s, lc->pos, NULL, "the embedding size", false, &n, &ns) < 0)
         return -1;
     if (x->width == POISON)
         return -1;
@@ -25,15 +26,16 @@ static int embedding_check(Sema *s, int k, const LayerCall *lc)
         diag_help(m, "use it right after `input tokens(vocab=...)`");
         return -1;
     }
-    int vocab = x->vocab;
-    L(s, k)->vocab = vocab;
+    L(s, k)->vocab = x->vocab;
+    L(s, k)->vocab_sym = x->vocab_sym;
     if (onehot) {
-        L(s, k)->width = vocab;
+        sema_set_width(s, k, x->vocab_sym);
         return 0;
     }
-    L(s, k)->size = L(s, k)->width = n;
+    L(s, k)->size = n;
+    sema_set_width(s, k, ns);
     IrInit init = { IR_INIT_NORMAL, 1, 0 };
-    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, vocab, n, init);
+    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, x->vocab_sym, ns, init);
     return 0;
 }
 
@@ -43,17 +45,19 @@ static int dense_check(Sema *s, int k, const LayerCall *lc)
 {
     static const char *const acts[] = { "none", "tanh", "relu", "sigmoid" };
     int act = 0, n;
+    IrSym ns;
     const AstNode *av = sema_arg(lc->a, -1, "activation");
-    if (sema_eval_size(s, lc->pos, NULL, "the size of dense", false, &n) < 0 ||
+    if (sema_eval_size(s, lc->pos, NULL, "the size of dense", false, &n, &ns) < 0 ||
         (av && sema_arg_word(s, av, "activation", acts, 4, &act) < 0) ||
         sema_need_vectors(s, k, lc->in, false) < 0)
         return -1;
     int w = L(s, lc->in)->width;
     L(s, k)->act = (IrActivation)act;
-    L(s, k)->size = L(s, k)->width = n;
+    L(s, k)->size = n;
+    sema_set_width(s, k, ns);
     IrInit init = { IR_INIT_UNIFORM, -1 / sqrt((double)w), 1 / sqrt((double)w) };
-    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, n, w, init);
-    sema_add_role_tensor(s, k, IR_ROLE_BIAS, 0, n, init);
+    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, ns, L(s, lc->in)->width_sym, init);
+    sema_add_role_tensor(s, k, IR_ROLE_BIAS, ir_sym_const(0), ns, init);
     return 0;
 }
 
@@ -64,7 +68,7 @@ static int dropout_check(Sema *s, int k, const LayerCall *lc)
     if (sema_arg_prob(s, lc->pos, "dropout", &p) < 0 || sema_need_vectors(s, k, lc->in, false) < 0)
         return -1;
     L(s, k)->p = p;
-    L(s, k)->width = L(s, lc->in)->width;
+    sema_keep_width(s, k, lc->in);
     return 0;
 }
 
@@ -73,12 +77,12 @@ static int layernorm_check(Sema *s, int k, const LayerCall *lc)
 {
     if (sema_need_vectors(s, k, lc->in, false) < 0)
         return -1;
-    int w = L(s, lc->in)->width;
-    L(s, k)->width = w;
+    IrSym w = L(s, lc->in)->width_sym;
+    sema_keep_width(s, k, lc->in);
     IrInit init = { IR_INIT_CONST, 1, 0 };
-    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, 0, w, init);
+    sema_add_role_tensor(s, k, IR_ROLE_WEIGHT, ir_sym_const(0), w, init);
     init.a = 0;
-    sema_add_role_tensor(s, k, IR_ROLE_BIAS, 0, w, init);
+    sema_add_role_tensor(s, k, IR_ROLE_BIAS, ir_sym_const(0), w, init);
     return 0;
 }
 
@@ -91,7 +95,7 @@ static int pool_check(Sema *s, int k, const LayerCall *lc)
         sema_need_vectors(s, k, lc->in, true) < 0)
         return -1;
     L(s, k)->pool = (IrPool)mode;
-    L(s, k)->width = L(s, lc->in)->width;
+    sema_keep_width(s, k, lc->in);
     return 0;
 }
 
@@ -100,7 +104,7 @@ static int softmax_check(Sema *s, int k, const LayerCall *lc)
 {
     if (sema_need_vectors(s, k, lc->in, false) < 0)
         return -1;
-    L(s, k)->width = L(s, lc->in)->width;
+    sema_keep_width(s, k, lc->in);
     return 0;
 }
 
@@ -144,6 +148,7 @@ static int join_labels(Sema *s, int k, const LayerCall *lc, int in[SEMA_MAX_JOIN
 static int join_check(Sema *s, int k, const LayerCall *lc)
 {
     int in[SEMA_MAX_JOIN], width = 0;
+    IrSym wsym = ir_sym_const(0);
     bool is_add = lc->spec->kind == IR_LAYER_ADD;
     const AstNode *call = lc->call;
     int n = join_labels(s, k, lc, in);
@@ -167,11 +172,14 @@ static int join_check(Sema *s, int k, const LayerCall *lc)
                        SEMA_MAX_SIZE);
             return -1;
         }
+        if (is_add)
+            sema_sym_same(s, x->width_sym, y->width_sym);
         width = is_add ? x->width : width + x->width;
+        wsym = is_add ? x->width_sym : ir_sym_add(wsym, x->width_sym);
     }
     if (sema_set_inputs(s, k, in, n) < 0)
         return -1;
-    L(s, k)->width = width;
+    sema_set_width(s, k, wsym);
     return 0;
 }
 

@@ -149,8 +149,22 @@ int sema_set_inputs(Sema *s, int k, const int *in, int n)
     return 0;
 }
 
-/* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows == 0. */
-int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit init)
+/* Sets layer k's width to the size w (its value and its form). */
+void sema_set_width(Sema *s, int k, IrSym w)
+{
+    L(s, k)->width = sema_sym_int(s, w);
+    L(s, k)->width_sym = w;
+}
+
+/* Layer k keeps the width of layer in. */
+void sema_keep_width(Sema *s, int k, int in)
+{
+    L(s, k)->width = L(s, in)->width;
+    L(s, k)->width_sym = L(s, in)->width_sym;
+}
+
+/* Appends a trained tensor of layer k: [rows, cols], or [cols] when rows is 0. */
+int sema_add_tensor(Sema *s, int k, const char *name, IrSym rows, IrSym cols, IrInit init)
 {
     IrTensor *a = sema_grow(s, s->m->tensors, s->m->ntensors, &s->tensors_cap, sizeof *a);
     if (!a || !name)
@@ -158,11 +172,14 @@ int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit
     s->m->tensors = a;
     IrTensor *t = &a[s->m->ntensors];
     memset(t, 0, sizeof *t);
+    int r = sema_sym_int(s, rows), c = sema_sym_int(s, cols);
     t->name = name;
-    t->ndim = rows ? 2 : 1;
-    t->shape[0] = rows ? rows : cols;
-    t->shape[1] = rows ? cols : 0;
-    t->size = (int64_t)(rows ? rows : 1) * cols;
+    t->ndim = r ? 2 : 1;
+    t->shape[0] = r ? r : c;
+    t->shape[1] = r ? c : 0;
+    t->shape_sym[0] = r ? rows : cols;
+    t->shape_sym[1] = r ? cols : ir_sym_const(0);
+    t->size = (int64_t)(r ? r : 1) * c;
     t->init = init;
     t->layer = k;
     s->m->nparams += t->size;
@@ -171,7 +188,8 @@ int sema_add_tensor(Sema *s, int k, const char *name, int rows, int cols, IrInit
 }
 
 /* Appends layer k's tensor of this role, named "<label>.<role>". */
-int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, int rows, int cols, IrInit init)
+int sema_add_role_tensor(Sema *s, int k, IrTensorRole role, IrSym rows, IrSym cols,
+                         IrInit init)
 {
     int t = sema_add_tensor(s, k, sema_fmt(s, "%s.%s", L(s, k)->label, ir_role_spelling[role]),
                             rows, cols, init);

@@ -24,19 +24,21 @@ static bool builtin_options(Sema *s, const AstNode *call, const Args *a, RecOpts
     bool ok = true;
     const char *kind = call->name;
     int h;
+    IrSym hs;
     const AstNode *v = sema_arg(a, 0, "hidden");
     if (!v) {
         diag_error(s->d, call->loc, "%s needs its hidden size: %s(H)", kind, kind);
         ok = false;
-    } else if (sema_eval_size(s, v, NULL, "the hidden size", false, &h) < 0) {
+    } else if (sema_eval_size(s, v, NULL, "the hidden size", false, &h, &hs) < 0) {
         ok = false;
     } else {
         o->env.b[0].name = o->def->def->params.n ? o->def->def->params.items[0]->name : "H";
         o->env.b[0].value = h;
+        o->env.b[0].sym = hs;
         o->env.n = 1;
     }
     if ((v = sema_arg(a, -1, "layers")) && sema_eval_size(s, v, NULL, "layers", false,
-                                                           &o->layers) < 0)
+                                                           &o->layers, NULL) < 0)
         ok = false;
     if (o->layers > SEMA_MAX_REPEAT) {
         diag_error(s->d, v->loc, "layers is too large: %d (the limit is %d)", o->layers,
@@ -82,12 +84,14 @@ static bool user_cell_options(Sema *s, const AstNode *call, const Args *a, RecOp
         }
         char what[96];
         int n;
+        IrSym ns;
         snprintf(what, sizeof what, "size '%s' of %s", pn->name, kind);
-        if (sema_eval_size(s, v, &o->env, what, false, &n) < 0) {
+        if (sema_eval_size(s, v, &o->env, what, false, &n, &ns) < 0) {
             ok = false;
             continue;
         }
         o->env.b[o->env.n].name = pn->name;
+        o->env.b[o->env.n].sym = ns;
         o->env.b[o->env.n++].value = n;
     }
     if (a->npos > ps->n) {
@@ -117,30 +121,30 @@ static int instantiate_cells(Sema *s, int k, int in, const RecOpts *o, bool buil
         return -1;
     }
     const char *from = sema_layer_desc(s, in);
-    int in_width = L(s, in)->width, out_width = 0;
+    IrSym in_width = L(s, in)->width_sym, out_width = ir_sym_const(0);
     for (int li = 0; li < o->layers; li++) {
         for (int dir = 0; dir < ndir; dir++) {
             IrCell *c = &L(s, k)->cells[li * ndir + dir];
             if (sema_cell_instance(s, o->def, &o->env, in_width, from, L(s, k)->loc, c) < 0)
                 return -1;
             c->reverse = dir == 1 || o->rev;
-            out_width = c->nodes[c->output].width;
+            out_width = c->nodes[c->output].width_sym;
             for (int pi = 0; pi < c->nparams; pi++) {
                 IrParam *pp = &c->params[pi];
                 const char *name = builtin
                     ? sema_fmt(s, "%s.%s_l%d%s", L(s, k)->label, pp->name, li,
                                dir ? "_reverse" : "")
                     : sema_fmt(s, "%s.%s%s", L(s, k)->label, pp->name, dir ? "_reverse" : "");
-                pp->tensor = sema_add_tensor(s, k, name, pp->rows, pp->cols, pp->init);
+                pp->tensor = sema_add_tensor(s, k, name, pp->rows_sym, pp->cols_sym, pp->init);
                 if (pp->tensor < 0)
                     return -1;
             }
         }
-        in_width = out_width * ndir;
+        in_width = ir_sym_scale(out_width, ndir);
         from = sema_fmt(s, "%s layer %d", L(s, k)->label, li);
     }
-    L(s, k)->width = out_width * ndir;
-    L(s, k)->size = out_width;
+    sema_set_width(s, k, ir_sym_scale(out_width, ndir));
+    L(s, k)->size = sema_sym_int(s, out_width);
     return 0;
 }
 

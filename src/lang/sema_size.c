@@ -4,11 +4,24 @@
 #include <math.h>
 #include <string.h>
 
+#include "ir/op_math.h"
 #include "lang/sema_int.h"
+
+/* A constant number. */
+static SemaNum num_const(double x)
+{
+    return (SemaNum){ x, x, 0, 0, true };
+}
+
+/* Whether x does not depend on an unbound size. */
+static bool num_is_const(const SemaNum *x)
+{
+    return x->affine && x->v == 0 && x->k == 0;
+}
 
 /* vocab or classes: its bound value, a placeholder (allow_auto), or an error that says how to
  * bind it. */
-int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out)
+int sema_auto_size(Sema *s, bool classes, SrcRange at, SemaNum *out)
 {
     bool bound = classes ? s->classes_bound : s->vocab_bound;
     if (classes)
@@ -16,7 +29,7 @@ int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out)
     else
         s->vocab_used = true;
     if (bound) {
-        *out = classes ? s->classes : s->vocab;
+        *out = num_const(classes ? s->classes : s->vocab);
         return 0;
     }
     if (s->opts->allow_auto) {
@@ -24,7 +37,8 @@ int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out)
             s->opts->classes_auto = true;
         else
             s->opts->vocab_auto = true;
-        *out = classes ? s->opts->auto_classes : s->opts->auto_vocab;
+        *out = (SemaNum){ classes ? s->opts->auto_classes : s->opts->auto_vocab, 0, !classes,
+                          classes, true };
         return 0;
     }
     bool *rep = classes ? &s->classes_reported : &s->vocab_reported;
@@ -39,8 +53,44 @@ int sema_auto_size(Sema *s, bool classes, SrcRange at, double *out)
     return -1;
 }
 
+void sema_sym_inexact(Sema *s)
+{
+    s->m->sym_exact = false;
+}
+
+/* The form of an integer size n (see sema_int.h). */
+IrSym sema_num_sym(Sema *s, const SemaNum *x, int n)
+{
+    if (x->affine && x->c == floor(x->c) && x->v == floor(x->v) && x->k == floor(x->k) &&
+        fabs(x->v) <= SEMA_MAX_SIZE && fabs(x->k) <= SEMA_MAX_SIZE &&
+        fabs(x->c) <= 4.0 * SEMA_MAX_SIZE * SEMA_MAX_SIZE)
+        return (IrSym){ (int64_t)x->c, (int64_t)x->v, (int64_t)x->k };
+    sema_sym_inexact(s);
+    return ir_sym_const(n);
+}
+
+int sema_sym_int(const Sema *s, IrSym a)
+{
+    return (int)ir_sym_at(a, s->vocab_bound ? s->vocab : s->opts->auto_vocab,
+                          s->classes_bound ? s->classes : s->opts->auto_classes);
+}
+
+IrSym sema_sym_div(Sema *s, IrSym a, int d)
+{
+    if (a.c % d == 0 && a.v % d == 0 && a.k % d == 0)
+        return (IrSym){ a.c / d, a.v / d, a.k / d };
+    sema_sym_inexact(s);
+    return ir_sym_const(sema_sym_int(s, a) / d);
+}
+
+void sema_sym_same(Sema *s, IrSym a, IrSym b)
+{
+    if (!ir_sym_equal(a, b))
+        sema_sym_inexact(s);
+}
+
 /* Evaluates a const on first use (consts may use vocab, which the model input binds). */
-static int const_value(Sema *s, SemaConst *c, double *out)
+static int const_value(Sema *s, SemaConst *c, SemaNum *out)
 {
     if (c->state == SEMA_CONST_DONE) {
         *out = c->value;
@@ -54,7 +104,7 @@ static int const_value(Sema *s, SemaConst *c, double *out)
         return -1;
     }
     c->state = SEMA_CONST_EVALUATING;
-    if (sema_eval(s, c->decl->a, NULL, &c->value) < 0) {
+    if (sema_eval_num(s, c->decl->a, NULL, &c->value) < 0) {
         c->state = SEMA_CONST_FAILED;
         return -1;
     }
@@ -84,11 +134,12 @@ static void unknown_size_name(Sema *s, const AstNode *e, const SemaEnv *env)
 }
 
 /* A name in a size expression: the innermost env binding, vocab/classes, or a const. */
-static int eval_name(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
+static int eval_name(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out)
 {
     for (int i = env ? env->n - 1 : -1; i >= 0; i--)
         if (strcmp(env->b[i].name, e->name) == 0) {
-            *out = env->b[i].value;
+            IrSym y = env->b[i].sym;
+            *out = (SemaNum){ env->b[i].value, (double)y.c, (double)y.v, (double)y.k, true };
             return 0;
         }
     if (strcmp(e->name, "vocab") == 0)
@@ -102,80 +153,141 @@ static int eval_name(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
     return -1;
 }
 
-/* a (+|-|*|/) b; '@' (matrix times vector) is not a number. */
-static int eval_binary(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
+/* a * b: affine when one side is a constant. */
+static SemaNum num_mul(const SemaNum *a, const SemaNum *b)
 {
-    double a, b;
+    if (num_is_const(b))
+        return (SemaNum){ a->value * b->c, a->c * b->c, a->v * b->c, a->k * b->c, a->affine };
+    if (num_is_const(a))
+        return num_mul(b, a);
+    return (SemaNum){ a->value * b->value, 0, 0, 0, false };
+}
+
+/* a (+|-|*|/) b, on the values and on the forms; '@' (matrix times vector) is not a number. */
+static int eval_binary(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out)
+{
+    SemaNum a, b;
     if (e->op == '@') {
         diag_error(s->d, e->loc, "'@' multiplies a matrix by a vector; a size needs a number");
         return -1;
     }
-    if (sema_eval(s, e->a, env, &a) < 0 || sema_eval(s, e->b, env, &b) < 0)
+    if (sema_eval_num(s, e->a, env, &a) < 0 || sema_eval_num(s, e->b, env, &b) < 0)
         return -1;
+    double sign = e->op == '-' ? -1 : 1;
     switch (e->op) {
-    case '+': *out = a + b; return 0;
-    case '-': *out = a - b; return 0;
-    case '*': *out = a * b; return 0;
+    case '+':
+    case '-':
+        *out = (SemaNum){ a.value + sign * b.value, a.c + sign * b.c, a.v + sign * b.v,
+                          a.k + sign * b.k, a.affine && b.affine };
+        return 0;
+    case '*':
+        *out = num_mul(&a, &b);
+        return 0;
     case '/':
-        if (b == 0) {
+        if (b.value == 0) {
             diag_error(s->d, e->loc, "division by zero");
             return -1;
         }
-        *out = a / b;
+        if (num_is_const(&b) && b.c != 0)
+            *out = (SemaNum){ a.value / b.value, a.c / b.c, a.v / b.c, a.k / b.c, a.affine };
+        else
+            *out = (SemaNum){ a.value / b.value, 0, 0, 0, false };
         return 0;
     }
     diag_error(s->d, e->loc, "expected a number here");
     return -1;
 }
 
-/* sqrt|exp|log|abs(x): the only functions a number may call. */
-static int eval_call(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
+/* The functions a number may call: the unary FUNC rows of ops.def, with their formulas from
+ * op_math.h in double (the constant folder's). */
+typedef struct NumFunction {
+    const char *name;
+    double (*f)(double);
+} NumFunction;
+#define NUM_FN_LEAF(call, spelling, fwd)
+#define NUM_FN_MATVEC(call, spelling, fwd)
+#define NUM_FN_BINARY(call, spelling, fwd)
+#define NUM_FN_BOUNDED(call, spelling, fwd)
+#define NUM_FN_CONCAT(call, spelling, fwd)
+#define NUM_FN_SLICE(call, spelling, fwd)
+#define NUM_FN_UNARY(call, spelling, fwd) NUM_FN_UNARY_##call(spelling, fwd)
+#define NUM_FN_UNARY_FUNC(spelling, fwd) { spelling, op_##fwd##_d },
+#define NUM_FN_UNARY_SYNTAX(spelling, fwd)
+static const NumFunction num_functions[] = {
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) NUM_FN_##shape(call, spelling, fwd)
+#include "ir/ops.def"
+#undef IR_OP
+};
+enum { NUM_FUNCTIONS = sizeof num_functions / sizeof *num_functions };
+
+/* The function of num_functions called name, or NULL. */
+static const NumFunction *num_function(const char *name)
 {
-    static const char *const fns[] = { "sqrt", "exp", "log", "abs" };
-    enum { FN_SQRT, FN_EXP, FN_LOG, FN_ABS, NFNS };
-    int f = -1;
-    double a;
-    for (int i = 0; i < NFNS; i++)
-        if (strcmp(e->name, fns[i]) == 0)
-            f = i;
-    if (f < 0 || !e->has_parens) {
-        const char *sug = sema_suggest(e->name, fns, NFNS);
-        DiagMessage *m = diag_error(s->d, e->name_loc.src ? e->name_loc : e->loc,
-                                    "'%s' cannot be used in a number here%s%s%s", e->name,
-                                    sug ? "; did you mean '" : "", sug ? sug : "",
-                                    sug ? "'?" : "");
-        diag_help(m, "numbers may use + - * /, sqrt, exp, log and abs");
+    for (int i = 0; i < NUM_FUNCTIONS; i++)
+        if (strcmp(num_functions[i].name, name) == 0)
+            return &num_functions[i];
+    return NULL;
+}
+
+bool sema_is_num_function(const char *name)
+{
+    return num_function(name) != NULL;
+}
+
+/* Reports a call that is not a function of numbers, with a suggestion and the list. */
+static void bad_num_call(Sema *s, const AstNode *e)
+{
+    const char *names[NUM_FUNCTIONS];
+    char list[200];
+    for (int i = 0; i < NUM_FUNCTIONS; i++)
+        names[i] = num_functions[i].name;
+    const char *sug = sema_suggest(e->name, names, NUM_FUNCTIONS);
+    DiagMessage *m = diag_error(s->d, e->name_loc.src ? e->name_loc : e->loc,
+                                "'%s' cannot be used in a number here%s%s%s", e->name,
+                                sug ? "; did you mean '" : "", sug ? sug : "", sug ? "'?" : "");
+    diag_help(m, "numbers may use + - * / and %s", sema_join(names, NUM_FUNCTIONS, list,
+                                                            sizeof list));
+}
+
+/* f(x) for a function of num_functions; a function of an unbound size is not affine. */
+static int eval_call(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out)
+{
+    const NumFunction *fn = num_function(e->name);
+    SemaNum a;
+    if (!fn || !e->has_parens) {
+        bad_num_call(s, e);
         return -1;
     }
     if (e->list.n != 1 || e->list.items[0]->kind == AST_NAMED_ARG) {
         diag_error(s->d, e->loc, "%s takes one argument, got %d", e->name, e->list.n);
         return -1;
     }
-    if (sema_eval(s, e->list.items[0], env, &a) < 0)
+    if (sema_eval_num(s, e->list.items[0], env, &a) < 0)
         return -1;
-    if ((f == FN_SQRT && a < 0) || (f == FN_LOG && a <= 0)) {
-        diag_error(s->d, e->loc, "%s of %g is not a real number", e->name, a);
+    double y = fn->f(a.value);
+    if (!isfinite(y)) {
+        diag_error(s->d, e->loc, "%s of %g is not a real number", e->name, a.value);
         return -1;
     }
-    *out = f == FN_SQRT ? sqrt(a) : f == FN_EXP ? exp(a) : f == FN_LOG ? log(a) : fabs(a);
+    *out = num_is_const(&a) ? num_const(y) : (SemaNum){ y, 0, 0, 0, false };
     return 0;
 }
 
-/* expr := NUM | NAME | expr (+|-|*|/) expr | -expr | sqrt|exp|log|abs(expr) | (expr)
- * Evaluates a number used as a size, count or initialiser bound. */
-int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
+/* expr := NUM | NAME | expr (+|-|*|/) expr | -expr | f(expr) | (expr)
+ * Evaluates a number used as a size, count or initialiser bound, with its form. */
+int sema_eval_num(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out)
 {
-    double a;
+    SemaNum a;
     switch (e->kind) {
     case AST_NUM:
-        *out = e->num;
+        *out = num_const(e->num);
         return 0;
     case AST_IDENT:
         return eval_name(s, e, env, out);
     case AST_UNARY:
-        if (sema_eval(s, e->a, env, &a) < 0)
+        if (sema_eval_num(s, e->a, env, &a) < 0)
             return -1;
-        *out = -a;
+        *out = (SemaNum){ -a.value, -a.c, -a.v, -a.k, a.affine };
         return 0;
     case AST_BINARY:
         return eval_binary(s, e, env, out);
@@ -190,13 +302,25 @@ int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
     return -1;
 }
 
+int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
+{
+    SemaNum x;
+    if (sema_eval_num(s, e, env, &x) < 0)
+        return -1;
+    if (!num_is_const(&x))
+        sema_sym_inexact(s);
+    *out = x.value;
+    return 0;
+}
+
 /* Evaluates an integer size and checks its range. */
 int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *what,
-                   bool allow_zero, int *out)
+                   bool allow_zero, int *out, IrSym *sym)
 {
-    double v;
-    if (sema_eval(s, e, env, &v) < 0)
+    SemaNum x;
+    if (sema_eval_num(s, e, env, &x) < 0)
         return -1;
+    double v = x.value;
     if (!isfinite(v) || v != floor(v)) {
         diag_error(s->d, e->loc, "%s must be an integer, got %g", what, v);
         return -1;
@@ -211,5 +335,9 @@ int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *wh
         return -1;
     }
     *out = (int)v;
+    if (sym)
+        *sym = sema_num_sym(s, &x, *out);
+    else if (!num_is_const(&x))
+        sema_sym_inexact(s);
     return 0;
 }
