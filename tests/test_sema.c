@@ -351,6 +351,37 @@ static void test_error_messages(void **state)
                NULL);
 }
 
+/* Numbers call the unary functions of ops.def with op_math.h's formulas: sizes, consts and
+ * initialiser bounds; anything else is refused with the list from the same table. */
+static void test_number_functions(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = compile(&d, "const k = softplus(0) * 0 + sqrt(16)\n"
+                             "cell c(H) {\n input x : [I]\n state h : [H]\n"
+                             " param W : [H, I] = uniform(-abs(-0.5), relu(0.5))\n"
+                             " h = tanh(W @ x)\n output h\n}\n"
+                             "model m {\n input vector(3)\n dense(k)\n dense(abs(-3))\n"
+                             " c(relu(2))\n}\n", NULL, 0);
+    assert_non_null(m);
+    assert_int_equal(m->layers[1].width, 4);
+    assert_int_equal(m->layers[2].width, 3);
+    assert_int_equal(m->layers[3].width, 2);
+    assert_true(m->layers[3].cells[0].params[0].init.a == -0.5);
+    assert_true(m->layers[3].cells[0].params[0].init.b == 0.5);
+    ir_model_free(m);
+    diag_free(&d);
+    fails_with("model m {\n input vector(3)\n dense(sqr(16))\n}\n", NULL, 0,
+               "'sqr' cannot be used in a number here; did you mean 'sqrt'?",
+               "numbers may use + - * / and sigmoid, tanh, relu, exp, log, sqrt, abs, "
+               "softplus, hardsigmoid", NULL);
+    fails_with("model m {\n input vector(3)\n dense(max(2, 3))\n}\n", NULL, 0,
+               "'max' cannot be used in a number here", NULL);
+    fails_with("model m {\n input vector(3)\n dense(log(0))\n}\n", NULL, 0,
+               "log of 0 is not a real number", NULL);
+}
+
 /* Concatenation and constants in cells: widths, folding, hoisting flags. */
 static void test_cell_expressions(void **state)
 {
@@ -549,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_fold_refuses_non_finite),
         cmocka_unit_test(test_bad_input_never_crashes),
         cmocka_unit_test(test_vocab_from_input),
+        cmocka_unit_test(test_number_functions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,4 +24,28 @@ grep -i '^total' "$TMP/out" | tr -d , | grep -qw "$total" || fail "total $total 
 n_ref=$(grep -vc '^total' "$SRC/tests/expected/charlm_params.txt")
 n_got=$(grep -Eo '(embedding1|lstm1|dense1)\.[a-z_0-9]+' "$TMP/out" | sort -u | wc -l)
 [ "$n_ref" = "$n_got" ] || fail "expected $n_ref tensors, got $n_got"
+
+# vocab unbound: the same model explained symbolically (one compile, IrSym), and its value at
+# vocab = 65 is PyTorch's total: 577*65 + 3,284,992 = 3,322,497.
+run_ok "$RECUR" check --explain "$TMP/m.rnn"
+grep -qF "(vocab = auto)" "$TMP/out" || fail "vocab not shown as auto"
+grep -qF "total: 577*vocab + 3,284,992 parameters in 11 tensors" "$TMP/out" ||
+  fail "symbolic total not reported"
+[ $((577 * 65 + 3284992)) = "$total" ] || fail "the symbolic total does not give PyTorch's"
+grep -qF "[vocab, 512]" "$TMP/out" || fail "dense1.weight not [vocab, 512]"
+[ -s "$TMP/err" ] && fail "symbolic explain wrote to stderr"
+
+# a width that is not affine in vocab: the values at the placeholder, with a note, no formula
+cat > "$TMP/sq.rnn" <<'RNN'
+model sq {
+  input tokens
+  onehot
+  dense(vocab*vocab)
+}
+RNN
+run_ok "$RECUR" check --explain "$TMP/sq.rnn"
+grep -qF "vocab is unbound and some size or count is not affine in it" "$TMP/out" ||
+  fail "no note for a non-affine size"
+grep -qF "[2822400, 1680]" "$TMP/out" || fail "not shown at the placeholder vocab = 1680"
+grep -qF "vocab = auto" "$TMP/out" && fail "a non-affine size printed as symbolic"
 pass
