@@ -8,6 +8,21 @@
 #include "cli/commands.h"
 #include "train/train.h"
 
+/* The usage error of `--threads N` (NULL when it is absent or valid; then it is applied). */
+static const char *threads_error(const char *threads)
+{
+    return threads && cli_set_threads(threads) ? "--threads needs a positive integer" : NULL;
+}
+
+/* The usage error of `--seed S` (read into *n) or else of --threads; NULL when both are fine. */
+static const char *seed_threads_error(const char *seed, unsigned long long *n,
+                                      const char *threads)
+{
+    if (cli_opt_u64(seed, 0, ULLONG_MAX, n))
+        return "--seed needs a non-negative integer";
+    return threads_error(threads);
+}
+
 /* recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N] [--set ...]...
  *                       [--seed S] [--threads N] [--resume] */
 int cmd_train(int argc, char **argv)
@@ -38,10 +53,8 @@ int cmd_train(int argc, char **argv)
         err = "--steps needs a positive integer";
     else if (cli_opt_u64(epochs, 1, 1ULL << 40, &n_epochs))
         err = "--epochs needs a positive integer";
-    else if (cli_opt_u64(seed, 0, ULLONG_MAX, &n_seed))
-        err = "--seed needs a non-negative integer";
-    else if (threads && cli_set_threads(threads))
-        err = "--threads needs a positive integer";
+    else
+        err = seed_threads_error(seed, &n_seed, threads);
     if (err)
         return cli_args_usage_error(&a, "%s", err);
     if (steps)
@@ -92,10 +105,8 @@ int cmd_sample(int argc, char **argv)
         err = "--top-k needs a non-negative integer";
     else if (cli_opt_double(top_p, &o.top_p) || o.top_p <= 0 || o.top_p > 1)
         err = "--top-p needs a number in (0, 1]";
-    else if (cli_opt_u64(seed, 0, ULLONG_MAX, &n_seed))
-        err = "--seed needs a non-negative integer";
-    else if (threads && cli_set_threads(threads))
-        err = "--threads needs a positive integer";
+    else
+        err = seed_threads_error(seed, &n_seed, threads);
     if (err)
         return cli_args_usage_error(&a, "%s", err);
     o.ckpt_path = a.pos[0];
@@ -120,11 +131,11 @@ int cmd_eval(int argc, char **argv)
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
         return EXIT_USAGE;
+    const char *err = a.npos != 1 ? "expected exactly one FILE.ckpt" : threads_error(threads);
+    if (err)
+        return cli_args_usage_error(&a, "%s", err);
     EvalOptions o;
     eval_options_init(&o);
-    if (a.npos != 1 || (threads && cli_set_threads(threads)))
-        return cli_args_usage_error(&a, "%s", a.npos != 1 ? "expected exactly one FILE.ckpt"
-                                                          : "--threads needs a positive integer");
     o.ckpt_path = a.pos[0];
     o.data_path = data;
     o.threads = threads ? atoi(threads) : 0;

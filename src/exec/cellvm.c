@@ -114,31 +114,39 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
  * of its shape: y = op_<FWD>_f(...) over the node's width, and the backward accumulating
  * op_<BWD>_f(d, ...) into each input's gradient. Operands broadcast as described at Opnd. */
 
-/* UNARY: y = f(v); dv += d f'(v). */
-#define UNARY_KERNELS(FWD, BWD)                                                     \
+/* One-input ops: y = f(x, EXTRA); dx += d df/dx. DECL declares what EXTRA names (for BOUNDED
+ * ops, the bounds); for UNARY ops both are empty. */
+#define ONE_INPUT_KERNELS(FWD, BWD, DECL, EXTRA)                                    \
     static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
     {                                                                               \
         int w = node_width(vm, n);                                                  \
-        Opnd V = operand(vm, n, 0, r0, false);                                      \
+        DECL                                                                        \
+        Opnd X = operand(vm, n, 0, r0, false);                                      \
         float *o = vm->val[n] + (size_t)r0 * w;                                     \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++)                                             \
-                o[(size_t)r * w + j] = op_##FWD##_f(AT(V, r, j));                   \
+                o[(size_t)r * w + j] = op_##FWD##_f(AT(X, r, j) EXTRA);             \
     }                                                                               \
     static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
     {                                                                               \
         int w = node_width(vm, n);                                                  \
-        Opnd V = operand(vm, n, 0, r0, false), gV = operand(vm, n, 0, r0, true);    \
-        if (!gV.p)                                                                  \
+        DECL                                                                        \
+        Opnd X = operand(vm, n, 0, r0, false), gX = operand(vm, n, 0, r0, true);    \
+        if (!gX.p)                                                                  \
             return;                                                                 \
         const float *g = vm->grad[n] + (size_t)r0 * w;                              \
         const float *o = vm->val[n] + (size_t)r0 * w;                               \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++) {                                           \
                 size_t i = (size_t)r * w + j;                                       \
-                AT(gV, r, j) += op_##BWD##_f(g[i], AT(V, r, j), o[i]);              \
+                AT(gX, r, j) += op_##BWD##_f(g[i], AT(X, r, j) EXTRA, o[i]);        \
             }                                                                       \
     }
+
+/* UNARY: y = f(v); dv += d f'(v). */
+#define NO_DECL
+#define NO_EXTRA
+#define UNARY_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, NO_DECL, NO_EXTRA)
 
 /* BINARY: y = f(a, b); da += d df/da, db += d df/db (a scalar side broadcasts). */
 #define BINARY_KERNELS(FWD, BWD)                                                    \
@@ -170,36 +178,12 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
 
 /* BOUNDED: y = f(x, lo, hi) with constant scalar bounds (CONST nodes, checked by check_cell);
  * dx += d df/dx. The bounds get no gradient. */
-#define BOUNDED_KERNELS(FWD, BWD)                                                   \
-    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        const IrNode *nd = &vm->c->nodes[n];                                        \
-        int w = nd->width;                                                          \
-        float lo = (float)vm->c->nodes[nd->in[1]].value;                            \
-        float hi = (float)vm->c->nodes[nd->in[2]].value;                            \
-        Opnd X = operand(vm, n, 0, r0, false);                                      \
-        float *o = vm->val[n] + (size_t)r0 * w;                                     \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++)                                             \
-                o[(size_t)r * w + j] = op_##FWD##_f(AT(X, r, j), lo, hi);           \
-    }                                                                               \
-    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        const IrNode *nd = &vm->c->nodes[n];                                        \
-        int w = nd->width;                                                          \
-        float lo = (float)vm->c->nodes[nd->in[1]].value;                            \
-        float hi = (float)vm->c->nodes[nd->in[2]].value;                            \
-        Opnd X = operand(vm, n, 0, r0, false), gX = operand(vm, n, 0, r0, true);    \
-        if (!gX.p)                                                                  \
-            return;                                                                 \
-        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
-        const float *o = vm->val[n] + (size_t)r0 * w;                               \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                size_t i = (size_t)r * w + j;                                       \
-                AT(gX, r, j) += op_##BWD##_f(g[i], AT(X, r, j), lo, hi, o[i]);      \
-            }                                                                       \
-    }
+#define BOUNDS_DECL                                                                 \
+    const IrNode *nd = &vm->c->nodes[n];                                            \
+    float lo = (float)vm->c->nodes[nd->in[1]].value;                                \
+    float hi = (float)vm->c->nodes[nd->in[2]].value;
+#define BOUNDS_EXTRA , lo, hi
+#define BOUNDED_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, BOUNDS_DECL, BOUNDS_EXTRA)
 
 /* The other shapes have hand-written kernels (above and below). */
 #define LEAF_KERNELS(FWD, BWD)

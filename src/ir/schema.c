@@ -41,24 +41,23 @@ static const CfgFunction losses[] = {
         { "target", CFG_WORD, "target", CFG_STORE_WORD, L(target), 0, NULL } } },
 };
 
+/* Adam's and AdamW's arguments, the same but for weight_decay's default (0 and 1e-2). */
+#define ADAM_ARGS(weight_decay_default)                                                      \
+    { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(lr), 1e-3, NULL },                       \
+    { "beta1", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta1), 0.9, NULL },                  \
+    { "beta2", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta2), 0.999, NULL },                \
+    { "eps", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(eps), 1e-8, NULL },                     \
+    { "weight_decay", CFG_NONNEG, NULL, CFG_STORE_DOUBLE, O(weight_decay),                   \
+      weight_decay_default, NULL }
+
 /* Optimizers: OptimConfig, with PyTorch's defaults (torch.optim, 1.13). */
 static const CfgFunction optims[] = {
     { "sgd", OPTIM_SGD, 0, {
         { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(lr), 1e-2, NULL },
         { "momentum", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(momentum), 0, NULL },
         { "nesterov", CFG_BOOL, NULL, CFG_STORE_BOOL, O(nesterov), 0, NULL } } },
-    { "adam", OPTIM_ADAM, 0, {
-        { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(lr), 1e-3, NULL },
-        { "beta1", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta1), 0.9, NULL },
-        { "beta2", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta2), 0.999, NULL },
-        { "eps", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(eps), 1e-8, NULL },
-        { "weight_decay", CFG_NONNEG, NULL, CFG_STORE_DOUBLE, O(weight_decay), 0, NULL } } },
-    { "adamw", OPTIM_ADAMW, 0, {
-        { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(lr), 1e-3, NULL },
-        { "beta1", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta1), 0.9, NULL },
-        { "beta2", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(beta2), 0.999, NULL },
-        { "eps", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(eps), 1e-8, NULL },
-        { "weight_decay", CFG_NONNEG, NULL, CFG_STORE_DOUBLE, O(weight_decay), 1e-2, NULL } } },
+    { "adam", OPTIM_ADAM, 0, { ADAM_ARGS(0) } },
+    { "adamw", OPTIM_ADAMW, 0, { ADAM_ARGS(1e-2) } },
     { "rmsprop", OPTIM_RMSPROP, 0, {
         { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, O(lr), 1e-2, NULL },
         { "alpha", CFG_FRACTION, NULL, CFG_STORE_DOUBLE, O(alpha), 0.99, NULL },

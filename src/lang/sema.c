@@ -49,13 +49,11 @@ static int add_cell(Sema *s, const AstNode *it, bool prelude)
         diag_help(m, "give the cell another name");
         return -1;
     }
-    SemaCellDef *c = arena_alloc(&s->tmp, sizeof *c * (size_t)(s->ncells + 1));
+    SemaCellDef *c = arena_grow(&s->tmp, s->cells, s->ncells, &s->cells_cap, sizeof *c);
     if (!c) {
         sema_oom(s);
         return -1;
     }
-    if (s->ncells)
-        memcpy(c, s->cells, sizeof *c * (size_t)s->ncells);
     s->cells = c;
     c[s->ncells].name = it->name;
     c[s->ncells].def = it;
@@ -80,13 +78,11 @@ static int add_const(Sema *s, const AstNode *it)
                    diag_pos(old->decl->loc, pos, sizeof pos));
         return -1;
     }
-    SemaConst *c = arena_alloc(&s->tmp, sizeof *c * (size_t)(s->nconsts + 1));
+    SemaConst *c = arena_grow(&s->tmp, s->consts, s->nconsts, &s->consts_cap, sizeof *c);
     if (!c) {
         sema_oom(s);
         return -1;
     }
-    if (s->nconsts)
-        memcpy(c, s->consts, sizeof *c * (size_t)s->nconsts);
     s->consts = c;
     c[s->nconsts].name = it->name;
     c[s->nconsts].decl = it;

@@ -86,9 +86,9 @@ typedef struct Sema {
     IrModel *m;             /* the model being built */
     const Source *src;
     SemaConst *consts;
-    int nconsts;
+    int nconsts, consts_cap;
     SemaCellDef *cells;
-    int ncells;
+    int ncells, cells_cap;
     SemaSet *sets;
     int nsets;
     /* vocab / classes */

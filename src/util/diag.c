@@ -160,32 +160,27 @@ static DiagMessage *add_message(Diag *d, DiagLevel level, SrcRange r, const char
     return m;
 }
 
+/* The body of the public message functions: add_message over their variable arguments. */
+#define ADD_MESSAGE_VA(level, r, what)                                          \
+    va_list ap;                                                                 \
+    va_start(ap, fmt);                                                          \
+    DiagMessage *m = add_message(d, level, r, what, fmt, ap);                   \
+    va_end(ap);                                                                 \
+    return m
+
 DiagMessage *diag_error(Diag *d, SrcRange r, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    DiagMessage *m = add_message(d, DIAG_ERROR, r, NULL, fmt, ap);
-    va_end(ap);
-    return m;
+    ADD_MESSAGE_VA(DIAG_ERROR, r, NULL);
 }
 
 DiagMessage *diag_warning(Diag *d, SrcRange r, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    DiagMessage *m = add_message(d, DIAG_WARNING, r, NULL, fmt, ap);
-    va_end(ap);
-    return m;
+    ADD_MESSAGE_VA(DIAG_WARNING, r, NULL);
 }
 
 DiagMessage *diag_error_in(Diag *d, const char *what, const char *fmt, ...)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    SrcRange none = {0};
-    DiagMessage *m = add_message(d, DIAG_ERROR, none, what, fmt, ap);
-    va_end(ap);
-    return m;
+    ADD_MESSAGE_VA(DIAG_ERROR, (SrcRange){ 0 }, what);
 }
 
 /* Adds a help or note line to m; silently dropped when out of memory. */
