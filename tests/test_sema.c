@@ -382,6 +382,20 @@ static void test_number_functions(void **state)
                "log of 0 is not a real number", NULL);
 }
 
+/* An unknown argument of a call is reported at its name, in the file and in --set (where
+ * there is no source: the message says --set). */
+static void test_unknown_argument_name(void **state)
+{
+    (void)state;
+    const char *text = "model m {\n input vector(3)\n dense(1)\n}\n"
+                       "train {\n optimizer = adam(beta=0.9)\n}\n";
+    fails_with(text, NULL, 0, "t.rnn:6:19: error: adam has no argument 'beta'; did you mean "
+               "'beta1'?", "      |                   ^~~~\n", NULL);
+    const char *sets[] = { "optimizer=sgd(lr=0.1, momentm=0.5)" };
+    fails_with("model m {\n input vector(3)\n dense(1)\n}\n", sets, 1,
+               "--set: error: sgd has no argument 'momentm'; did you mean 'momentum'?", NULL);
+}
+
 /* Concatenation and constants in cells: widths, folding, hoisting flags. */
 static void test_cell_expressions(void **state)
 {
@@ -581,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_bad_input_never_crashes),
         cmocka_unit_test(test_vocab_from_input),
         cmocka_unit_test(test_number_functions),
+        cmocka_unit_test(test_unknown_argument_name),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

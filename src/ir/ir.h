@@ -281,6 +281,7 @@ typedef struct IrValue {
 
 struct IrArg {
     const char *name;   /* NULL for a positional argument */
+    SrcRange name_loc;  /* where the name is written (no source: not written, or from --set) */
     IrValue value;
 };
 

@@ -81,6 +81,7 @@ static int to_value(Sema *s, const AstNode *e, IrValue *v)
             const AstNode *a = e->list.items[i];
             if (a->kind == AST_NAMED_ARG) {
                 v->args[i].name = sema_strdup(s, a->name);
+                v->args[i].name_loc = a->name_loc;
                 a = a->a;
             }
             if (to_value(s, a, &v->args[i].value) < 0)
@@ -228,9 +229,10 @@ static int find_arg(Sema *s, IrArg *a, const CfgFunction *f, const char **anames
         if (strcmp(anames[j], a->name) == 0)
             return j;
     const char *sug = sema_suggest(a->name, anames, nspec);
-    DiagMessage *m = sug ? verr(s, a->value.loc, "%s has no argument '%s'; did you mean '%s'?",
-                                f->name, a->name, sug)
-                         : verr(s, a->value.loc, "%s has no argument '%s'", f->name, a->name);
+    SrcRange at = a->name_loc.src ? a->name_loc : a->value.loc;     /* the unknown name */
+    DiagMessage *m = sug ? verr(s, at, "%s has no argument '%s'; did you mean '%s'?", f->name,
+                                a->name, sug)
+                         : verr(s, at, "%s has no argument '%s'", f->name, a->name);
     if (nspec)
         diag_help(m, "arguments of %s are %s", f->name,
                   sema_join(anames, nspec, list, sizeof list));
@@ -462,7 +464,7 @@ static int set_value(SetParser *sp, IrValue *v)
         if (v->nargs == 16)
             return -1;
         IrArg *a = &args[v->nargs++];
-        a->name = NULL;
+        *a = (IrArg){ 0 };
         const char *save = sp->p;
         const char *nm = ident(sp);
         skip_ws(sp);
