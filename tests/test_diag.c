@@ -1,5 +1,6 @@
 /* test_diag: diagnostics rendering (exact text), positions in UTF-8 text, tabs, long lines,
  * the error cap, file loading errors, and did-you-mean suggestions. */
+#define _XOPEN_SOURCE 700   /* posix_openpt, grantpt, unlockpt, ptsname */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -324,6 +327,103 @@ static void test_suggest(void **state)
     assert_null(diag_suggest("q", tie, 0));
 }
 
+/* What diag_print_styled writes with flags (malloc'd). */
+static char *render_styled(const Diag *d, unsigned flags)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    diag_print_styled(d, f, flags);
+    fclose(f);
+    return buf;
+}
+
+/* The closing summary counts errors and warnings as clang does; colour wraps the location,
+ * the level, the text and the carets in ANSI sequences and changes nothing else. */
+static void test_styled_print(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    const Source *s = diag_add_source(&d, "m.rnn", "dense(4)\n", 9);
+    char *none = render_styled(&d, DIAG_PRINT_SUMMARY);
+    assert_string_equal(none, "");
+    diag_warning(&d, at(s, 0, 5), "w");
+    char *one = render_styled(&d, DIAG_PRINT_SUMMARY);
+    assert_non_null(strstr(one, "\n1 warning generated.\n"));
+    diag_help(diag_error(&d, at(s, 6, 7), "bad size"), "try 5");
+    diag_error_in(&d, "--set", "bad");
+    char *plain = render_styled(&d, 0), *sum = render_styled(&d, DIAG_PRINT_SUMMARY);
+    assert_null(strstr(plain, "generated"));
+    assert_int_equal(strlen(sum), strlen(plain) + strlen("1 warning and 2 errors generated.\n"));
+    assert_non_null(strstr(sum, "1 warning and 2 errors generated.\n"));
+    char *color = render_styled(&d, DIAG_PRINT_COLOR);
+    assert_non_null(strstr(color, "\033[1mm.rnn:1:7: \033[1;31merror: \033[0m\033[1mbad size"
+                                  "\033[0m\n"));
+    assert_non_null(strstr(color, "\033[1;35mwarning: "));
+    assert_non_null(strstr(color, "|       \033[1;32m^\033[0m\n"));
+    assert_non_null(strstr(color, "\033[1mhelp:\033[0m try 5\n"));
+    /* without the escape sequences, the coloured text is the plain text */
+    char *strip = malloc(strlen(color) + 1);
+    size_t k = 0;
+    for (const char *p = color; *p;) {
+        if (*p == '\033') {
+            while (*p && *p != 'm')
+                p++;
+            p += *p == 'm';
+        } else {
+            strip[k++] = *p++;
+        }
+    }
+    strip[k] = '\0';
+    assert_string_equal(strip, plain);
+    free(none);
+    free(one);
+    free(plain);
+    free(sum);
+    free(color);
+    free(strip);
+    diag_free(&d);
+}
+
+/* Colour only on a terminal (a pseudo-terminal here), never on a file, and not with NO_COLOR
+ * set to something or TERM=dumb. */
+static void test_color_wanted(void **state)
+{
+    (void)state;
+    FILE *file = tmpfile();
+    assert_non_null(file);
+    assert_false(diag_color_wanted(file));
+    fclose(file);
+    int master = posix_openpt(O_RDWR | O_NOCTTY);
+    if (master < 0 || grantpt(master) || unlockpt(master) || !ptsname(master)) {
+        printf("skipped the terminal case: no pseudo-terminal (%s)\n", strerror(errno));
+        return;
+    }
+    FILE *tty = fopen(ptsname(master), "w");
+    assert_non_null(tty);
+    const char *old_term = getenv("TERM");
+    char *term = old_term ? strdup(old_term) : NULL;
+    unsetenv("NO_COLOR");
+    setenv("TERM", "xterm", 1);
+    assert_true(diag_color_wanted(tty));
+    setenv("NO_COLOR", "", 1);
+    assert_true(diag_color_wanted(tty));
+    setenv("NO_COLOR", "1", 1);
+    assert_false(diag_color_wanted(tty));
+    unsetenv("NO_COLOR");
+    setenv("TERM", "dumb", 1);
+    assert_false(diag_color_wanted(tty));
+    if (term)
+        setenv("TERM", term, 1);
+    else
+        unsetenv("TERM");
+    free(term);
+    fclose(tty);
+    close(master);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -338,6 +438,8 @@ int main(void)
         cmocka_unit_test(test_load_unbounded_file),
         cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_styled_print),
+        cmocka_unit_test(test_color_wanted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,15 @@ int cli_args_usage_error(CliArgs *a, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+void cli_print_diag(const Diag *d, bool summary)
+{
+    diag_print_styled(d, stderr, (diag_color_wanted(stderr) ? DIAG_PRINT_COLOR : 0) |
+                                 (summary ? DIAG_PRINT_SUMMARY : 0));
+}
+
 int cli_finish(CliArgs *a, Diag *d, int status)
 {
-    diag_print(d, stderr);
+    cli_print_diag(d, false);
     diag_free(d);
     cli_args_free(a);
     return status ? EXIT_FAIL : EXIT_OK;

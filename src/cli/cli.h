@@ -68,6 +68,9 @@ int cli_parse(int argc, char **argv, const CliOpt *opts, CliArgs *a);
 void cli_args_free(CliArgs *a);
 /* cli_args_free, then a usage error for a's command; returns EXIT_USAGE. */
 int cli_args_usage_error(CliArgs *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints d's diagnostics on stderr, coloured on a terminal (diag_color_wanted), with the closing
+ * "N errors generated." line when summary. */
+void cli_print_diag(const Diag *d, bool summary);
 /* The end of a command: prints d's diagnostics, frees d and a, and turns a status (0 or -1)
  * into the exit code. */
 int cli_finish(CliArgs *a, Diag *d, int status);

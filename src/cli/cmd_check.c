@@ -65,7 +65,7 @@ int cmd_check(int argc, char **argv)
         else if (explain)
             ir_explain(m, stdout);
         ir_model_free(m);
-        diag_print(&d, stderr);
+        cli_print_diag(&d, true);
         diag_free(&d);
     }
     cli_args_free(&a);

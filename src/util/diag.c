@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "util/array.h"
 #include "util/utf8.h"
@@ -296,6 +297,21 @@ char *diag_pos(SrcRange r, char *buf, size_t n)
 
 /* ---- printing ----------------------------------------------------------------------------- */
 
+/* The escape sequences of one way of printing: all empty for plain text. level is indexed by
+ * DiagLevel. */
+typedef struct Style {
+    const char *bold, *level[3], *caret, *reset;
+} Style;
+static const Style plain_style = { "", { "", "", "" }, "", "" };
+static const Style ansi_style = { "\033[1m", { "\033[1;31m", "\033[1;35m", "\033[1;36m" },
+                                  "\033[1;32m", "\033[0m" };
+
+bool diag_color_wanted(FILE *f)
+{
+    const char *no = getenv("NO_COLOR"), *term = getenv("TERM");
+    return f && isatty(fileno(f)) && !(no && no[0]) && !(term && strcmp(term, "dumb") == 0);
+}
+
 static const char *level_name(DiagLevel l)
 {
     switch (l) {
@@ -330,7 +346,7 @@ static void put_char(FILE *out, const unsigned char *p, size_t len, int x)
  *         |   ^~~~
  * A range running past the end of its line is underlined to the line end; a line wider than
  * DIAG_MAX_WIDTH characters is cut to a window around the range with "..." on the cut sides. */
-static void print_excerpt(FILE *out, SrcRange r)
+static void print_excerpt(FILE *out, SrcRange r, const Style *st)
 {
     const Source *src = r.src;
     size_t b = r.begin > src->len ? src->len : r.begin;
@@ -396,44 +412,64 @@ static void print_excerpt(FILE *out, SrcRange r)
     fprintf(out, "%5s | ", "");
     for (int k = 0; k < cb; k++)
         fputc(' ', out);
-    fputc('^', out);
+    fprintf(out, "%s^", st->caret);
     for (int k = cb + 1; k < ce; k++)
         fputc('~', out);
-    fputc('\n', out);
+    fprintf(out, "%s\n", st->reset);
 }
 
 /* Prints "file:line:col: LEVEL: text" (or "what: LEVEL: text") and the excerpt. */
 static void print_located(FILE *out, DiagLevel level, SrcRange r, const char *what,
-                          const char *text)
+                          const char *text, const Style *st)
 {
+    const char *lv = st->level[level], *b = st->bold, *z = st->reset;
     if (r.src) {
         int line, col;
         diag_line_col(r.src, r.begin, &line, &col);
-        fprintf(out, "%s:%d:%d: %s: %s\n", r.src->name, line, col, level_name(level), text);
-        print_excerpt(out, r);
+        fprintf(out, "%s%s:%d:%d: %s%s: %s%s%s%s\n", b, r.src->name, line, col, lv,
+                level_name(level), z, b, text, z);
+        print_excerpt(out, r, st);
     } else if (what) {
-        fprintf(out, "%s: %s: %s\n", what, level_name(level), text);
+        fprintf(out, "%s%s: %s%s: %s%s%s%s\n", b, what, lv, level_name(level), z, b, text, z);
     } else {
-        fprintf(out, "%s: %s\n", level_name(level), text);
+        fprintf(out, "%s%s: %s%s%s%s\n", lv, level_name(level), z, b, text, z);
     }
 }
 
-/* Prints every stored message with its helps and notes; then, if errors were dropped past the
- * cap, one line saying how many. */
+/* "2 errors generated.", "1 warning and 2 errors generated."; nothing when there is neither. */
+static void print_summary(const Diag *d, FILE *out)
+{
+    int e = d->nerrors, w = d->nwarnings;
+    if (w)
+        fprintf(out, "%d warning%s%s", w, w == 1 ? "" : "s", e ? " and " : "");
+    if (e)
+        fprintf(out, "%d error%s", e, e == 1 ? "" : "s");
+    if (e || w)
+        fprintf(out, " generated.\n");
+}
+
 void diag_print(const Diag *d, FILE *out)
 {
+    diag_print_styled(d, out, 0);
+}
+
+/* Prints every stored message with its helps and notes; then, if errors were dropped past the
+ * cap, one line saying how many; then the summary when asked for. */
+void diag_print_styled(const Diag *d, FILE *out, unsigned flags)
+{
+    const Style *st = flags & DIAG_PRINT_COLOR ? &ansi_style : &plain_style;
     int stored_errors = 0;
     for (int i = 0; i < d->nmessages; i++) {
         const DiagMessage *m = &d->messages[i];
         if (m->level == DIAG_ERROR)
             stored_errors++;
-        print_located(out, m->level, m->r, m->what, m->text);
+        print_located(out, m->level, m->r, m->what, m->text, st);
         for (int k = 0; k < m->natt; k++) {
             const DiagAttach *a = &m->att[k];
             if (a->is_note)
-                print_located(out, DIAG_NOTE, a->r, NULL, a->text);
+                print_located(out, DIAG_NOTE, a->r, NULL, a->text, st);
             else
-                fprintf(out, "help: %s\n", a->text);
+                fprintf(out, "%shelp:%s %s\n", st->bold, st->reset, a->text);
         }
     }
     int max = d->max_errors > 0 ? d->max_errors : DIAG_DEFAULT_MAX_ERRORS;
@@ -442,6 +478,8 @@ void diag_print(const Diag *d, FILE *out)
                 d->nerrors - stored_errors == 1 ? "" : "s");
     else if (stored_errors >= max)
         fprintf(out, "note: stopped after %d errors\n", stored_errors);
+    if (flags & DIAG_PRINT_SUMMARY)
+        print_summary(d, out);
 }
 
 /* ---- suggestions -------------------------------------------------------------------------- */

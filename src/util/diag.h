@@ -79,8 +79,16 @@ int diag_error_count(const Diag *d);
 /* Text of the i-th stored message (0-based, in report order; without location, helps or notes),
  * or NULL when there is no such message. Owned by d. (For tests and tools.) */
 const char *diag_message_text(const Diag *d, int i);
-/* Prints every stored message in order, then "N errors" is left to the caller. */
+/* Prints every stored message in order (plain text, no summary line). */
 void diag_print(const Diag *d, FILE *out);
+/* How diag_print_styled prints: ANSI colours (as clang: bold location, red `error:`, magenta
+ * `warning:`, cyan `note:`, green carets), and a closing "2 errors generated." line. */
+enum { DIAG_PRINT_COLOR = 1, DIAG_PRINT_SUMMARY = 2 };
+/* diag_print with flags (DIAG_PRINT_*). */
+void diag_print_styled(const Diag *d, FILE *out, unsigned flags);
+/* Whether output to f should be coloured: f is a terminal, NO_COLOR is unset or empty
+ * (no-color.org) and TERM is not "dumb". */
+bool diag_color_wanted(FILE *f);
 /* Clears messages (keeps sources), e.g. between independent checks. */
 void diag_clear_messages(Diag *d);
 
