@@ -63,7 +63,7 @@ static int add_cell(Sema *s, const AstNode *it, bool prelude)
 }
 
 /* const NAME = expr: records a lazily evaluated constant. */
-static int add_const(Sema *s, const AstNode *it)
+static int add_const(Sema *s, const AstNode *it, bool prelude)
 {
     char pos[32];
     if (strcmp(it->name, "vocab") == 0 || strcmp(it->name, "classes") == 0) {
@@ -86,6 +86,7 @@ static int add_const(Sema *s, const AstNode *it)
     s->consts = c;
     c[s->nconsts].name = it->name;
     c[s->nconsts].decl = it;
+    c[s->nconsts].prelude = prelude;
     s->nconsts++;
     return 0;
 }
@@ -156,7 +157,7 @@ static int collect_items(Sema *s, const AstNode *file, bool prelude, const AstNo
             }
             break;
         case AST_CONST:
-            if (add_const(s, it) < 0)
+            if (add_const(s, it, prelude) < 0)
                 rc = -1;
             break;
         case AST_CELL:
@@ -184,6 +185,33 @@ static int collect_items(Sema *s, const AstNode *file, bool prelude, const AstNo
         }
     }
     return rc;
+}
+
+/* Warns about the file's consts that nothing reads and the layers whose output reaches neither
+ * another layer nor the model's output: usually a mistyped name or a missing from=. Called
+ * after a compile without errors, when every use has been seen. */
+static void warn_unused(Sema *s)
+{
+    for (int i = 0; i < s->nconsts; i++) {
+        const SemaConst *c = &s->consts[i];
+        if (!c->used && !c->prelude && c->decl)
+            diag_help(diag_warning(s->d, c->decl->name_loc, "const '%s' is never used",
+                                   c->name), "use it in a size, or remove it");
+    }
+    const IrModel *m = s->m;
+    bool *read = arena_alloc(&s->tmp, sizeof *read * (size_t)(m->nlayers + 1));
+    if (!read)
+        return;
+    memset(read, 0, sizeof *read * (size_t)(m->nlayers + 1));
+    for (int k = 0; k < m->nlayers; k++)
+        for (int j = 0; j < m->layers[k].ninputs; j++)
+            read[m->layers[k].inputs[j]] = true;
+    for (int k = 1; k < m->nlayers; k++)
+        if (!read[k] && k != m->output)
+            diag_help(diag_warning(s->d, m->layers[k].loc, "the output of %s is never used",
+                                   m->layers[k].label),
+                      "only the last statement is the model's output; read %s with from=%s, "
+                      "or remove it", m->layers[k].label, m->layers[k].label);
 }
 
 /* Frees everything the compile allocated; returns NULL for convenience. */
@@ -309,6 +337,7 @@ IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
 
     if (diag_error_count(d) > errors0)
         return fail(&s);
+    warn_unused(&s);
     if (s.vocab_used)
         s.m->vocab = s.vocab_bound ? s.vocab : s.opts->auto_vocab;
     if (s.classes_used)

@@ -31,7 +31,9 @@
  *    layernorm weight 1, bias 0; cell params uniform(+-1/sqrt(H)), H the first size parameter.
  *  - Inside cells every name is assigned once per step (values too, not only states); sizes,
  *    consts, vocab and classes may appear in equations as scalar constants.
- *  - Warnings (no failure): dropout= with layers=1; a user cell's unused input/param/value.
+ *  - Warnings (no failure): dropout= with layers=1; a user cell's unused input/param/value;
+ *    after a compile without errors, a const of the file nothing reads and a layer whose
+ *    output reaches neither another layer nor the model's output.
  *  - Limits: sizes <= 2^28, repeat/layers= <= 1000, 10000 layers, 20000 cell instances.
  *
  * Two phases: sema_unit_parse parses the prelude and the file once; sema_unit_compile builds an

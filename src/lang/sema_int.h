@@ -49,6 +49,8 @@ typedef struct SemaConst {
     const AstNode *decl;    /* AST_CONST, or NULL when it came from --set only */
     SemaConstState state;
     SemaNum value;
+    bool prelude;           /* defined by the prelude (never warned about) */
+    bool used;              /* some expression read it */
 } SemaConst;
 
 /* A cell definition (from the prelude or the user's file). */

@@ -147,8 +147,10 @@ static int eval_name(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out
     if (strcmp(e->name, "classes") == 0)
         return sema_auto_size(s, true, e->loc, out);
     SemaConst *c = sema_find_const(s, e->name);
-    if (c)
+    if (c) {
+        c->used = true;
         return const_value(s, c, out);
+    }
     unknown_size_name(s, e, env);
     return -1;
 }
