@@ -396,6 +396,23 @@ static void test_unknown_argument_name(void **state)
                "--set: error: sgd has no argument 'momentm'; did you mean 'momentum'?", NULL);
 }
 
+/* Width errors name both widths: add, residual, a cell's state, and a concatenation past the
+ * size limit (the part that overflows and the width before it). */
+static void test_width_errors_name_both(void **state)
+{
+    (void)state;
+    fails_with("model m {\n input vector(3)\n a: dense(4)\n b: dense(5)\n add(a, b)\n}\n",
+               NULL, 0, "add needs equal widths: a is [4] but b is [5]", NULL);
+    fails_with("model m {\n input vector(3)\n a: dense(200000000)\n"
+               " b: dense(200000000, from=a)\n concat(a, b)\n}\n", NULL, 0,
+               "the concatenation is too wide: b is [200000000] after [200000000] (the limit "
+               "is 268435456)", NULL);
+    fails_with("cell c(H) {\n input x : [I]\n state h : [H]\n param W : [H, I]\n"
+               " h = tanh(W @ x)\n y = [h, h]\n output y\n}\n"
+               "model m {\n input vector(3)\n c(200000000)\n}\n", NULL, 0,
+               "the concatenation is too wide: [200000000] after [200000000]", NULL);
+}
+
 /* Concatenation and constants in cells: widths, folding, hoisting flags. */
 static void test_cell_expressions(void **state)
 {
@@ -596,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_vocab_from_input),
         cmocka_unit_test(test_number_functions),
         cmocka_unit_test(test_unknown_argument_name),
+        cmocka_unit_test(test_width_errors_name_both),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

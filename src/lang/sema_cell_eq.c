@@ -364,8 +364,8 @@ static int concat(CellCtx *c, const AstNode *e)
             return -1;
         }
         if ((int64_t)w + c->nodes[in[i]].width > SEMA_MAX_SIZE) {
-            sema_cerr(c, e->loc, true, "the concatenation is too wide (the limit is %d)",
-                      SEMA_MAX_SIZE);
+            sema_cerr(c, e->loc, true, "the concatenation is too wide: [%d] after [%d] (the "
+                      "limit is %d)", c->nodes[in[i]].width, w, SEMA_MAX_SIZE);
             return -1;
         }
         w += c->nodes[in[i]].width;

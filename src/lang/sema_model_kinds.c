@@ -168,8 +168,8 @@ static int join_check(Sema *s, int k, const LayerCall *lc)
             return -1;
         }
         if (!is_add && (int64_t)width + x->width > SEMA_MAX_SIZE) {
-            diag_error(s->d, call->loc, "the concatenation is too wide (the limit is %d)",
-                       SEMA_MAX_SIZE);
+            diag_error(s->d, call->loc, "the concatenation is too wide: %s is [%d] after [%d] "
+                       "(the limit is %d)", x->label, x->width, width, SEMA_MAX_SIZE);
             return -1;
         }
         if (is_add)
