@@ -67,6 +67,7 @@ static int64_t poly_at(const Poly *p, int64_t vocab, int64_t classes)
     return sum;
 }
 
+/* Layer i's output width. */
 static void q_width(const IrModel *m, int i, int j, int64_t *n, Poly *p)
 {
     (void)j;
@@ -74,6 +75,7 @@ static void q_width(const IrModel *m, int i, int j, int64_t *n, Poly *p)
     *p = poly_of(m->layers[i].width_sym);
 }
 
+/* Layer i's vocabulary (ids < vocab). */
 static void q_vocab(const IrModel *m, int i, int j, int64_t *n, Poly *p)
 {
     (void)j;
@@ -81,6 +83,7 @@ static void q_vocab(const IrModel *m, int i, int j, int64_t *n, Poly *p)
     *p = poly_of(m->layers[i].vocab_sym);
 }
 
+/* Dimension j of tensor i. */
 static void q_dim(const IrModel *m, int i, int j, int64_t *n, Poly *p)
 {
     *n = m->tensors[i].shape[j];
@@ -328,6 +331,8 @@ static void unbound_note(const IrModel *m, FILE *out)
     fprintf(out, "; pass --set %s=N for the real sizes)\n", m->vocab_auto ? "vocab" : "classes");
 }
 
+/* Symbolically when vocab/classes were unbound and every form is exact and agrees with its
+ * value; else with the values (under a note when they are placeholders). */
 void ir_explain(const IrModel *m, FILE *out)
 {
     Explain e = { m, m->vocab_auto || m->classes_auto, false };

@@ -1,6 +1,8 @@
 /* sema_size: size expressions -- the numbers of a model (sizes, counts, initialiser bounds)
  * evaluated from numbers, consts, vocab/classes and bound names, with the errors that explain
- * an unbound vocab or classes. Used by every part of sema; calls only sema_util.c. */
+ * an unbound vocab or classes. Each number also carries its form in the unbound vocab/classes
+ * (SemaNum), from which the IR's IrSyms are made. Used by every part of sema; calls only
+ * sema_util.c (and the op formulas of ir/op_math.h for the functions numbers may call). */
 #include <math.h>
 #include <string.h>
 
@@ -53,6 +55,7 @@ int sema_auto_size(Sema *s, bool classes, SrcRange at, SemaNum *out)
     return -1;
 }
 
+/* The model's sizes are not all exact forms (see IrSym): --explain shows values. */
 void sema_sym_inexact(Sema *s)
 {
     s->m->sym_exact = false;
@@ -69,12 +72,14 @@ IrSym sema_num_sym(Sema *s, const SemaNum *x, int n)
     return ir_sym_const(n);
 }
 
+/* The value of a form at this compile's vocab/classes. */
 int sema_sym_int(const Sema *s, IrSym a)
 {
     return (int)ir_sym_at(a, s->vocab_bound ? s->vocab : s->opts->auto_vocab,
                           s->classes_bound ? s->classes : s->opts->auto_classes);
 }
 
+/* a / d, exact when every coefficient divides (chunk of a vocab-wide vector). */
 IrSym sema_sym_div(Sema *s, IrSym a, int d)
 {
     if (a.c % d == 0 && a.v % d == 0 && a.k % d == 0)
@@ -83,6 +88,7 @@ IrSym sema_sym_div(Sema *s, IrSym a, int d)
     return ir_sym_const(sema_sym_int(s, a) / d);
 }
 
+/* A width check that held on the values must hold on the forms too. */
 void sema_sym_same(Sema *s, IrSym a, IrSym b)
 {
     if (!ir_sym_equal(a, b))
@@ -231,6 +237,7 @@ static const NumFunction *num_function(const char *name)
     return NULL;
 }
 
+/* Whether a number may call name (for initialisers: sqrt(2) is a number, not an init). */
 bool sema_is_num_function(const char *name)
 {
     return num_function(name) != NULL;
@@ -304,6 +311,8 @@ int sema_eval_num(Sema *s, const AstNode *e, const SemaEnv *env, SemaNum *out)
     return -1;
 }
 
+/* The value of a number the IR keeps as given; one that depends on an unbound size makes
+ * the sizes inexact. */
 int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
 {
     SemaNum x;
@@ -315,7 +324,8 @@ int sema_eval(Sema *s, const AstNode *e, const SemaEnv *env, double *out)
     return 0;
 }
 
-/* Evaluates an integer size and checks its range. */
+/* Evaluates an integer size and checks its range; *sym gets its form (NULL: a count, which
+ * must not depend on an unbound size). */
 int sema_eval_size(Sema *s, const AstNode *e, const SemaEnv *env, const char *what,
                    bool allow_zero, int *out, IrSym *sym)
 {
