@@ -499,15 +499,32 @@ static const char *loc_text(const ParseCtx *c, Loc l, char *buf, size_t n)
     return buf;
 }
 
+/* Whether the syntax error at loc is what the last unterminated string caused: the string ate
+ * the rest of its line (a ')' or '}'), so its line, the next one or the end of the file does
+ * not parse. That string was reported once; these errors are not reported again. The first
+ * error past that window is reported and ends it. */
+static bool after_unterminated(ParseCtx *ctx, const YYLTYPE *loc)
+{
+    if (!ctx->unterminated)
+        return false;
+    int qline, eline, col;
+    diag_line_col(ctx->src, ctx->unterminated_at, &qline, &col);
+    diag_line_col(ctx->src, loc->begin, &eline, &col);
+    if (loc->begin >= ctx->src->len || eline <= qline + 1)
+        return true;
+    ctx->unterminated = false;
+    return false;
+}
+
 /* bison's hook for a syntax error (parse.error custom): one friendly message, with a help line
  * where a likely fix is known. At end of file inside a bracket or block, names the opener. */
 static int yyreport_syntax_error(const yypcontext_t *yyctx, void *scanner, ParseCtx *ctx)
 {
     (void)scanner;
-    if (ctx->stopped)
+    const YYLTYPE *loc = yypcontext_location(yyctx);
+    if (ctx->stopped || after_unterminated(ctx, loc))
         return 0;
     yysymbol_kind_t found = yypcontext_token(yyctx);
-    const YYLTYPE *loc = yypcontext_location(yyctx);
     SrcRange r = parse_range(ctx, *loc);
     char pos[32];
     /* At end of file, point just after the last line rather than at an empty line. */

@@ -491,6 +491,31 @@ static void test_binary_junk(void **state)
     }
 }
 
+/* An unterminated string is reported once: the syntax error it causes on its line, the next
+ * line or at the end of the file is not reported again; a later, unrelated error still is. */
+static void test_unterminated_string_once(void **state)
+{
+    (void)state;
+    Parsed p;
+    static const char *const once[] = {
+        "data {\n  source = text(\"corpus.txt, level=char)\n}\n",
+        "data { source = \"abc\n",
+        "data { source = \"abc }\ntrain { steps = 3 }\n",
+        "model m {\n input vector(3)\n dense(\"abc\n}\n",
+    };
+    for (size_t i = 0; i < sizeof once / sizeof *once; i++) {
+        parse_str(&p, once[i]);
+        assert_int_equal(diag_error_count(&p.d), 1);
+        assert_string_equal(diag_message_text(&p.d, 0), "unterminated string");
+        done(&p);
+    }
+    parse_str(&p, "data { source = \"abc\n}\nmodel m {\n input vector(3)\n\n dense(4 4)\n}\n");
+    assert_int_equal(diag_error_count(&p.d), 2);
+    assert_string_equal(diag_message_text(&p.d, 0), "unterminated string");
+    assert_non_null(strstr(diag_message_text(&p.d, 1), "found number 4"));
+    done(&p);
+}
+
 /* NUL bytes, invalid UTF-8, an unterminated string and a 10 MB line. */
 static void test_hostile_text(void **state)
 {
@@ -588,6 +613,7 @@ int main(void)
         cmocka_unit_test(test_long_expressions),
         cmocka_unit_test(test_binary_junk),
         cmocka_unit_test(test_hostile_text),
+        cmocka_unit_test(test_unterminated_string_once),
         cmocka_unit_test(test_empty_inputs),
         cmocka_unit_test(test_kind_names),
     };

@@ -50,6 +50,8 @@ typedef struct ParseCtx {
     Loc stmt_first;             /* first token of the current statement */
     int stmt_ops;               /* operator tokens in the current statement */
     uint32_t bad_end;           /* end of the last bad-byte run reported (to merge runs) */
+    bool unterminated;          /* a string ran to the end of its line (reported)... */
+    uint32_t unterminated_at;   /* ...at this offset: the syntax error it causes is not */
     Opener unclosed;            /* the last ( or [ a '}' closed implicitly, if any */
     bool has_unclosed;
     int last_tok;               /* the last token returned (0 before the first) */
