@@ -180,7 +180,13 @@ static int keep_names(Conv *c, const WeightSet *w)
 static void layer_spelling(const IrLayer *l, char *buf, size_t n)
 {
     const IrLayerFacts *f = ir_layer_kind_facts(l->kind);
-    int k = snprintf(buf, n, "%s(%d", f ? f->spelling : "?", l->size);
+    const char *kind = l->ncells > 0 && l->cells[0].name ? l->cells[0].name : f ? f->spelling
+                                                                                 : "?";
+    if (l->builtin == IR_CELL_RNN_TANH || l->builtin == IR_CELL_RNN_RELU)
+        kind = "rnn";
+    int k = snprintf(buf, n, "%s(%d", kind, l->size);
+    if (l->builtin == IR_CELL_RNN_RELU && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", activation=relu");
     if (l->num_layers > 1 && k > 0 && (size_t)k < n)
         k += snprintf(buf + k, n - (size_t)k, ", layers=%d", l->num_layers);
     if (l->bidirectional && k > 0 && (size_t)k < n)
@@ -189,8 +195,9 @@ static void layer_spelling(const IrLayer *l, char *buf, size_t n)
         snprintf(buf + k, n - (size_t)k, ")");
 }
 
-/* When names do not match: for each model layer whose tensors are missing, the file's prefix
- * that holds the same parameter names, and the label (or --map) that would match them. */
+/* When names do not match (reported before model_set_tensors lists every tensor): for each
+ * model layer whose tensors are missing, the file's prefix that holds a tensor of the same
+ * parameter name and shape, and the label (or --map) that would match it. */
 static void label_hints(Conv *c)
 {
     const IrModel *ir = c->m.ir;
@@ -232,10 +239,9 @@ static int match_model(Conv *c)
         if (model_compile_file(&c->m, &c->d, c->model_path, c->sets.items, c->sets.n))
             return -1;
         c->have_model = true;
-        if (model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d)) {
-            label_hints(c);
+        label_hints(c);
+        if (model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d))
             return -1;
-        }
         const char *level = safetensors_meta_get(&c->src.meta, WF_META_VOCAB_LEVEL);
         if (!c->m.vocab) {   /* the vocabulary a recur-written file carries */
             c->m.vocab = bytes_of_hex(safetensors_meta_get(&c->src.meta, WF_META_VOCAB),
@@ -282,9 +288,8 @@ static int read_input(Conv *c)
         c->src = raw;
     }
     if (!rc && row && c->have_model) {
+        label_hints(c);
         rc = model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d);
-        if (rc)
-            label_hints(c);
     }
     return rc ? -1 : row ? 0 : match_model(c);
 }
