@@ -392,7 +392,14 @@ static void print_mapping(const Conv *c, const WeightSet *w)
 static int convert(Conv *c)
 {
     if (wf_check_input(c->in, &c->fin, &c->d) ||
-        wf_check_output(c->in, c->out, &c->fout, &c->d) || read_input(c))
+        wf_check_output(c->in, c->out, &c->fout, &c->d))
+        return -1;
+    if (c->key && c->fin != WF_TORCH_ZIP && c->fin != WF_TORCH_LEGACY) {
+        diag_error_in(&c->d, c->in, "--key selects an entry of a PyTorch checkpoint; this is %s",
+                      wf_format(c->fin)->name);
+        return -1;
+    }
+    if (read_input(c))
         return -1;
     WeightSet w = {0};
     int rc = 0;

@@ -45,6 +45,11 @@ for f in charlm.pt:"PyTorch .pt (zip)" charlm.legacy.pt:"PyTorch .pt (legacy pic
 done
 run_ok "$RECUR" inspect "$TMP/charlm.ckpt"
 grep -q "^format: RECURCKP checkpoint" "$TMP/out" || fail "inspect: checkpoint not named"
+run_ok "$RECUR" inspect "$SRC/tests/fixtures/lstm2/weight_hh_l1.npy"
+grep -q "^weight_hh_l1 *\[24, 6\]" "$TMP/out" || fail "inspect: a .npy array not shown"
+run_status 1 "$RECUR" convert "$FIX/charlm.npz" "$TMP/k.safetensors" --key model
+grep -q "charlm.npz: error: --key selects an entry of a PyTorch checkpoint" "$TMP/err" ||
+  fail "--key on an .npz"
 
 # numpy.savez_compressed, nested checkpoints, --key, dtypes and views: same weights as charlm.pt
 run_ok "$RECUR" convert "$FIX/charlm.pt" "$TMP/ref.safetensors"
