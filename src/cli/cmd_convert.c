@@ -379,7 +379,11 @@ static void print_mapping(const Conv *c, const WeightSet *w)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld",
                      k ? ", " : "", (long long)t->shape[k]);
         strcat(shape, "]");
-        int j = ckpt_find_tensor(&c->src.tensors, t->name) - c->src.tensors.items;
+        /* a checkpoint's tensors are listed in the model's order, renamed (if at all) on the
+         * way out; any other input's were renamed on the way in */
+        int j = c->fin == WF_CKPT ? i
+                                  : (int)(ckpt_find_tensor(&c->src.tensors, t->name) -
+                                          c->src.tensors.items);
         const char *from = j >= 0 && j < c->nfrom ? c->from[j] : t->name;
         const char *how = j >= 0 && j < c->src.nhow && c->src.how[j] ? c->src.how[j] : NULL;
         printf("  %s -> %s %s%s%s%s\n", from, t->name, shape,
@@ -409,6 +413,10 @@ static int convert(Conv *c)
         rc = wf_set_copy(&c->src, &w);
     if (rc)
         diag_error_in(&c->d, c->out, "out of memory");
+    if (!rc && c->fin == WF_CKPT && c->maps.n)   /* out of recur: --map renames recur's names */
+        rc = c->fout == WF_CKPT ? diag_error_in(&c->d, c->out, "--map cannot rename the tensors "
+                                                "of a checkpoint: they are the model's"), -1
+                                : apply_maps(c, &w);
     if (!rc)
         rc = write_output(c, &w);
     if (!rc) {
