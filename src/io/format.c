@@ -249,7 +249,8 @@ int wf_detect(const char *path, WfId *id, const char **what, Diag *d)
 /* Two rows that share extensions (the PyTorch pair) do not contradict each other. */
 static bool same_family(WfId a, WfId b)
 {
-    bool ta = a == WF_TORCH_ZIP || a == WF_TORCH_LEGACY, tb = b == WF_TORCH_ZIP || b == WF_TORCH_LEGACY;
+    bool ta = a == WF_TORCH_ZIP || a == WF_TORCH_LEGACY;
+    bool tb = b == WF_TORCH_ZIP || b == WF_TORCH_LEGACY;
     return a == b || (ta && tb);
 }
 
