@@ -394,6 +394,8 @@ int cmd_convert(int argc, char **argv)
         return EXIT_USAGE;
     if (a.npos != 2)
         return cli_args_usage_error(&a, "expected an input and an output file");
+    if (c.sets.n && !c.model_path)
+        return cli_args_usage_error(&a, "--set applies to the model given with --model");
     c.in = a.pos[0];
     c.out = a.pos[1];
     diag_init(&c.d);
