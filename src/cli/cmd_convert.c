@@ -229,6 +229,9 @@ static int read_input(Conv *c)
         } else {
             rc = model_compile_file(&c->m, &c->d, c->model_path, c->sets.items, c->sets.n) ||
                  row->import(&c->m, &raw, &c->src, &c->d);
+            for (int i = 0; i < c->nfrom; i++)   /* the row's how[] names the sources */
+                free(c->from[i]);
+            c->nfrom = 0;
             c->have_model = rc == 0;
             c->model_path = rc ? c->model_path : NULL;   /* compiled already */
         }
