@@ -374,6 +374,8 @@ static int convert(Conv *c)
     if (!rc) {
         for (int i = 0; i < c->src.nnotes; i++)
             printf("note: %s\n", c->src.notes[i]);
+        if (c->fin == WF_CKPT && c->fout == WF_CKPT)
+            printf("note: the model and its weights are copied, not the training state\n");
         if (c->verbose)
             print_mapping(c, &w);
         printf("%s: %d tensors written (%s), read back and checked\n", c->out, w.tensors.n,
