@@ -2,11 +2,11 @@
  *
  * Every weight format recur knows is one row of weight_formats[] (format.c):
  *
- *   {id, name, extensions, probe, read, write, needs_model, unsupported}
+ *   {id, name, extensions, probe, read, write, writable_by_extension, needs_model, unsupported}
  *
  * A file's format comes from its content (wf_detect: each row's probe looks at the first
  * WF_PROBE_BYTES bytes, and zip-based rows at the archive's entry names), never from its name;
- * an output's format comes from its extension (wf_for_output). wf_check_input refuses an input
+ * an output's format comes from its extension (wf_for_extension). wf_check_input refuses an input
  * whose known extension contradicts its content, and explains files of another kind
  * (`m.rnn: a model file, not weights`, `notes.txt: not a weight file`); wf_check_output refuses
  * an unknown extension and an output that is the input (same st_dev and st_ino). Every refusal
@@ -21,8 +21,8 @@
  *   1. a WfId before WF_COUNT (format.h) and its row in weight_formats[] (format.c): a probe on
  *      the leading bytes (and, for zip or HDF5 containers, on the path), read and/or write
  *      working on a WeightSet, in its own src/io/<format>.[ch] (added to src/io/Makemodule.am);
- *   2. when its names or layouts are not recur's (PyTorch's; Keras' kernels, gate orders,
- *      layer names), set needs_model: its reader still returns the file's own tensors and
+ *   2. when its names or layouts are not recur's (recur's are PyTorch's; Keras' kernels, gate
+ *      orders and layer names are not), set needs_model: its reader still returns the file's own tensors and
  *      names, and the mapping to and from recur's tensors is a row of the mapping table above
  *      io (src/cli/convert_map.[ch], floor 7), which is handed the compiled Model (its IrModel:
  *      layer labels, kinds, widths, tensor roles). `recur convert` then requires --model (or a
