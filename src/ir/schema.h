@@ -52,6 +52,10 @@ typedef struct DataConfig {
     bool eval_all;          /* text/csv: the whole file is the validation split (eval) */
     const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
                                resume); a character outside it is an error naming it */
+    int fixed_classes;      /* csv label: a loaded model's classes (0: the data decides);
+                               a label outside them is an error naming row and label */
+    char *const *class_names; /* csv label: those classes' names in id order (NULL: the
+                               labels are class numbers below fixed_classes) */
     int batch;              /* B (default 32) */
     int bptt;               /* text: window length (default 100); others: ignored (whole
                                sequences) */

@@ -73,62 +73,130 @@ static long label_number(const char *label)
     return !*label || *end || v < 0 || v >= 1000000 || errno ? -1 : v;
 }
 
-/* Turns the label strings into class ids. The classes come from the first ndef rows (all rows,
- * or the training file's when a separate validation file vpath follows): all non-negative
- * integers -> the numbers; otherwise the sorted distinct names. A later row with a label
- * outside them is an error at vpath:line. */
-static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath, Diag *d)
+/* A class name and its id, for lookups in name order. */
+typedef struct ClassKey {
+    const char *name;
+    int id;
+} ClassKey;
+
+static int cmp_key(const void *a, const void *b)
 {
-    int n = ds->nrows;
-    bool numeric = true;
-    long maxv = -1;
-    for (int r = 0; r < ndef && numeric; r++) {
-        long v = label_number(rows[r].label);
-        if (v < 0) numeric = false;
-        else if (v > maxv) maxv = v;
-    }
-    char **names = NULL;
+    return strcmp(((const ClassKey *)a)->name, ((const ClassKey *)b)->name);
+}
+
+/* True when names[n] are "0", "1", ... in order: the classes of numeric labels. */
+static bool names_are_numbers(char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (label_number(names[i]) != i) return false;
+    return true;
+}
+
+/* The classes of the data: a loaded model's (cfg.fixed_classes and class_names), else from
+ * the first ndef rows: all non-negative integers -> the numbers (classes = max + 1); otherwise
+ * the sorted distinct names. Sets ds->classes and ds->class_names (always: numbers as "0", "1",
+ * ...) and *numeric; -1 only when out of memory. */
+static int define_classes(DataSet *ds, const CsvRow *rows, int ndef, bool *numeric)
+{
+    const DataConfig *c = &ds->cfg;
     int k = 0;
-    if (!(ds->row_labels = malloc((size_t)n * sizeof(int32_t)))) goto oom;
-    if (numeric) {
-        ds->classes = (int)maxv + 1;
+    char **names = NULL;
+    if (c->fixed_classes > 0 && c->class_names) {
+        k = c->fixed_classes;
+        *numeric = names_are_numbers(c->class_names, k);
+    } else if (c->fixed_classes > 0) {
+        k = c->fixed_classes;
+        *numeric = true;
     } else {
-        if (!(names = malloc((size_t)ndef * sizeof *names))) goto oom;
+        long maxv = -1;
+        *numeric = true;
+        for (int r = 0; r < ndef && *numeric; r++) {
+            long v = label_number(rows[r].label);
+            if (v < 0) *numeric = false;
+            else if (v > maxv) maxv = v;
+        }
+        if (*numeric) k = (int)maxv + 1;
+    }
+    if (!*numeric && !c->fixed_classes) {   /* the sorted distinct names of the rows */
+        if (!(names = malloc((size_t)ndef * sizeof *names))) return -1;
         for (int r = 0; r < ndef; r++)
             names[r] = rows[r].label;
         qsort(names, (size_t)ndef, sizeof *names, cmp_str);
         for (int r = 0; r < ndef; r++)
             if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
-        if (!(ds->class_names = calloc((size_t)k, sizeof(char *)))) goto oom;
-        ds->classes = k;
-        for (int i = 0; i < k; i++)
-            if (!(ds->class_names[i] = strdup(names[i]))) goto oom;
     }
+    ds->classes = k;
+    if (!(ds->class_names = calloc((size_t)k + 1, sizeof(char *)))) { free(names); return -1; }
+    for (int i = 0; i < k; i++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", i);
+        const char *name = names ? names[i] : c->class_names && !*numeric ? c->class_names[i]
+                                                                         : num;
+        if (!(ds->class_names[i] = strdup(name))) { free(names); return -1; }
+    }
+    free(names);
+    return 0;
+}
+
+/* Reports a row whose label is not one of the classes, at path:line. */
+static void bad_label(const DataSet *ds, const CsvRow *row, int r, const char *path, bool numeric,
+                      Diag *d)
+{
+    char where[4096];
+    snprintf(where, sizeof where, "%s:%d", path, row->line);
+    if (ds->cfg.fixed_classes > 0) {
+        DiagMessage *m = diag_error_in(d, where, "row %d: label '%s' is not a class of the "
+                                       "model", r + 1, row->label);
+        if (numeric)
+            diag_help(m, "the model's classes are the numbers 0 to %d", ds->classes - 1);
+        else
+            diag_help(m, "the model knows %d classes: '%s'%s%s%s", ds->classes,
+                      ds->class_names[0], ds->classes > 1 ? " ... '" : "",
+                      ds->classes > 1 ? ds->class_names[ds->classes - 1] : "",
+                      ds->classes > 1 ? "'" : "");
+        return;
+    }
+    diag_error_in(d, where, "label '%s' is not a class of the training data (%s has %d)",
+                  row->label, ds->cfg.path, ds->classes);
+}
+
+/* Turns the label strings into class ids (define_classes gives the classes). A row with a label
+ * outside them (only rows past ndef, or any row with a loaded model's classes) is an error at
+ * vpath:line (path:line with fixed classes); up to 20 are reported. */
+static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath, Diag *d)
+{
+    int n = ds->nrows;
+    bool numeric;
+    ClassKey *keys = NULL;
+    if (define_classes(ds, rows, ndef, &numeric) != 0 ||
+        !(ds->row_labels = malloc((size_t)n * sizeof(int32_t))) ||
+        !(keys = malloc(((size_t)ds->classes + 1) * sizeof *keys))) {
+        free(keys);
+        diag_error_in(d, ds->cfg.path, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < ds->classes; i++)
+        keys[i] = (ClassKey){ds->class_names[i], i};
+    qsort(keys, (size_t)ds->classes, sizeof *keys, cmp_key);
+    const char *where = ds->cfg.fixed_classes > 0 ? ds->cfg.path : vpath;
     int bad = 0;
     for (int r = 0; r < n; r++) {
         long id = -1;
         if (numeric) {
             id = label_number(rows[r].label);
         } else {
-            char **hit = bsearch(&rows[r].label, names, (size_t)k, sizeof *names, cmp_str);
-            id = hit ? hit - names : -1;
+            ClassKey key = {rows[r].label, 0};
+            const ClassKey *hit = bsearch(&key, keys, (size_t)ds->classes, sizeof *keys, cmp_key);
+            id = hit ? hit->id : -1;
         }
-        if (id < 0 || id >= ds->classes) {   /* only rows past ndef can miss */
-            char where[4096];
-            snprintf(where, sizeof where, "%s:%d", vpath, rows[r].line);
-            if (bad++ < 20)
-                diag_error_in(d, where, "label '%s' is not a class of the training data (%s has "
-                              "%d)", rows[r].label, ds->cfg.path, ds->classes);
+        if (id < 0 || id >= ds->classes) {
+            if (bad++ < 20) bad_label(ds, &rows[r], r, where, numeric, d);
             continue;
         }
         ds->row_labels[r] = (int32_t)id;
     }
-    free(names);
+    free(keys);
     return bad ? -1 : 0;
-oom:
-    free(names);
-    diag_error_in(d, ds->cfg.path, "out of memory");
-    return -1;
 }
 
 /* Parses one data line into row; reports `path:line: error: ...` and returns -1 when bad. */

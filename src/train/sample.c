@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "train/train.h"
+#include "train/datafile.h"
 #include "train/train_int.h"
 #include "util/utf8.h"
 
@@ -208,19 +209,45 @@ done:
     return rc;
 }
 
+/* The data files eval uses without --data: those the checkpoint ck records (found again and
+ * checked), else NULL (the model's data block). */
+static int recorded_data(const Checkpoint *ck, const char *path, char **data, char **valid,
+                         Diag *d)
+{
+    *data = *valid = NULL;
+    if (ck->data.present && datafile_find(&ck->data, path, data, d) != 0) return -1;
+    if (ck->valid_data.present && datafile_find(&ck->valid_data, path, valid, d) != 0) return -1;
+    return 0;
+}
+
 int eval_run(const EvalOptions *o, Diag *d)
 {
     const char *path = o->ckpt_path;
     Model m;
     Session s;
-    if (model_load(&m, d, path, NULL) != 0)
+    Checkpoint ck;
+    char *data = NULL, *valid = NULL;
+    if (model_load(&m, d, path, &ck) != 0)
         return -1;
-    if (session_open(&s, &m, NULL, o->data_path, 0, 0, true, m.seed, o->data_path != NULL, d)) {
-        if (!o->data_path)
+    int found = o->data_path ? 0 : recorded_data(&ck, path, &data, &valid, d);
+    bool recorded = ck.data.present;
+    ckpt_free(&ck);
+    if (found != 0) {
+        free(data);
+        free(valid);
+        model_free(&m);
+        return -1;
+    }
+    int open = session_open(&s, &m, NULL, o->data_path ? o->data_path : data, valid, 0, 0, true,
+                            m.seed, o->data_path != NULL, d);
+    free(data);
+    free(valid);
+    if (open != 0) {
+        if (!o->data_path && !recorded)
             diag_help(diag_error_in(d, path, "no data to evaluate on: the model's data block "
                                              "cannot be used"),
-                      "give the data with --data FILE (a run trained with --data FILE does not "
-                      "record the file)");
+                      "give the data with --data FILE (this checkpoint does not record its "
+                      "training data)");
         return -1;
     }
     int rc = -1;
@@ -234,6 +261,9 @@ int eval_run(const EvalOptions *o, Diag *d)
     const char *dname = s.ds.cfg.valid_path && !s.ds.cfg.eval_all ? s.ds.cfg.valid_path
                         : s.ds.cfg.path ? s.ds.cfg.path : "generated validation set";
     fprintf(out, "data: %s\n", dname);
+    fprintf(out, "scored: %lld %s\n", (long long)s.valid_count,
+            s.loss == EXEC_LOSS_XENT_TOKENS ? "tokens" : s.ds.cfg.kind == DATA_CSV ? "rows"
+                                                                                 : "sequences");
     if (s.loss == EXEC_LOSS_MSE) {
         fprintf(out, "mse: %.6f\n", loss);
     } else {

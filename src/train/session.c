@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "exec/kernels.h"
+#include "train/datafile.h"
 
 
 /* The loss that fits the data's targets. */
@@ -130,9 +131,29 @@ static int bind_sizes(Session *s, const SemaOptions *so, Diag *d)
     return 0;
 }
 
+/* Records the data's class names in the model (they go into its checkpoints), unless the
+ * model brought its own (then the data was read with them). */
+static int record_classes(Session *s, Diag *d)
+{
+    if (s->ds.target_kind != DATA_TARGET_LABEL || s->m.nclass_names > 0) return 0;
+    if (model_set_class_names(&s->m, s->ds.class_names, s->ds.classes) == 0) return 0;
+    diag_error_in(d, s->m.source->name, "out of memory");
+    return -1;
+}
+
+/* Records the files the run reads (training only: so != NULL) for its checkpoints, by the
+ * paths they were opened with (relative to the working directory, or absolute). */
+static int record_files(Session *s, Diag *d)
+{
+    const DataConfig *c = &s->st.data;
+    if (c->kind != DATA_TEXT && c->kind != DATA_CSV) return 0;
+    if (datafile_record(&s->data_rec, s->data_file, s->data_file, d) != 0) return -1;
+    return s->valid_file ? datafile_record(&s->valid_rec, s->valid_file, s->valid_file, d) : 0;
+}
+
 int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
-                 int64_t steps, int64_t epochs, bool has_seed, uint64_t seed, bool eval_all,
-                 Diag *d)
+                 const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
+                 uint64_t seed, bool eval_all, Diag *d)
 {
     memset(s, 0, sizeof *s);
     s->m = *m;
@@ -145,15 +166,21 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
     s->st.data.vocab = s->fixed_vocab.size > 0 ? &s->fixed_vocab : NULL;
     if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
         s->st.data.csv_features = !ir->layers[0].tokens ? ir->layers[0].size : 1;
+    if (valid_path) s->st.data.valid_path = valid_path;
     /* Our own copies outlive the options and the first IR. */
     if (own_path(&s->data_file, name, s->st.data.path, !data_path) != 0 ||
-        own_path(&s->valid_file, name, s->st.data.valid_path, true) != 0)
+        own_path(&s->valid_file, name, s->st.data.valid_path, !valid_path) != 0)
         goto oom;
     s->st.data.path = s->data_file;
     s->st.data.valid_path = s->valid_file;
+    s->st.data.eval_all = eval_all;     /* before data_open, which decides the split */
+    if (!so && s->m.nclass_names > 0) {  /* a loaded classifier: its classes, in its order */
+        s->st.data.fixed_classes = s->m.nclass_names;
+        s->st.data.class_names = s->m.class_names;
+    }
     if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
-    s->st.data.eval_all = eval_all;
     s->have_data = true;
+    if (record_classes(s, d) != 0 || (so && record_files(s, d) != 0)) goto fail;
     if (so && bind_sizes(s, so, d) != 0) goto fail;
     if (s->ds.vocab.size > 0 && !s->m.vocab) {
         uint8_t *bytes;
@@ -181,6 +208,8 @@ void session_free(Session *s)
     model_free(&s->m);
     free(s->data_file);
     free(s->valid_file);
+    ckpt_data_file_free(&s->data_rec);
+    ckpt_data_file_free(&s->valid_rec);
     memset(s, 0, sizeof *s);
 }
 
@@ -258,6 +287,7 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
     exec_set_grad_enabled(s->e, true);
     exec_set_state(s->e, saved);
     free(saved);
+    s->valid_count = rc == 0 ? total : 0;
     if (rc == 0 && total > 0) *loss = sum / (double)total;
     if (rc == 0 && acc && nacc > 0) *acc = (double)hit / (double)nacc;
     return rc;
@@ -271,10 +301,17 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
     return ckpt_add_tensor(l, name, 1, shape, data) ? 0 : -1;
 }
 
-int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
+/* Copies the record of a data file into a checkpoint's (nothing when not recorded). */
+static int copy_file_rec(CkptDataFile *dst, const CkptDataFile *f)
+{
+    return f->present ? ckpt_set_data_file(dst, f->path, f->resolved, f->size, f->crc32) : 0;
+}
+
+int session_to_ckpt(Session *s, Checkpoint *c, bool with_optim, Diag *d)
 {
     if (model_to_checkpoint(&s->m, c, d) != 0) return -1;
-    int rc = 0;
+    int rc = copy_file_rec(&c->data, &s->data_rec) | copy_file_rec(&c->valid_data, &s->valid_rec);
+    if (!with_optim) goto done;
     if (s->have_opt) {
         const OptimConfig *o = &s->opt.cfg;
         rc |= ckpt_set_optimizer(c, optim_kind_name(o->kind));
@@ -302,6 +339,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
             free(st);
         }
     }
+done:
     if (rc != 0) {
         diag_error_in(d, "checkpoint", "out of memory building the checkpoint");
         return -1;

@@ -11,7 +11,9 @@
 
 #include "io/fileio.h"
 #include "train/plot.h"
+#include "train/datafile.h"
 #include "train/progress.h"
+#include "train/rundir.h"
 #include "train/train_int.h"
 #include "util/file.h"
 #include "util/array.h"
@@ -67,6 +69,10 @@ typedef struct Run {
     History hist;
     FILE *log;
     Progress prog;
+    RunLock lock;           /* DIR/.lock, held from before the checks of DIR to the end */
+    Checkpoint ck;          /* --resume: last.ckpt as read */
+    bool have_ck;
+    char *found_data, *found_valid; /* --resume: the data files last.ckpt records, found */
 } Run;
 
 /* mkdir -p. */
@@ -122,12 +128,13 @@ static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
     return p;
 }
 
-/* Writes last.ckpt (or best.ckpt) with the whole training state. */
-static int save(Run *r, const char *path, Diag *d)
+/* Writes last.ckpt with the whole training state, or (not with_optim) best.ckpt without the
+ * optimiser's state and the carried recurrent state, for deployment. */
+static int save(Run *r, const char *path, bool with_optim, Diag *d)
 {
     Checkpoint c;
     ckpt_init(&c);
-    int rc = session_to_ckpt(&r->s, &c, d);
+    int rc = session_to_ckpt(&r->s, &c, with_optim, d);
     if (rc == 0) {
         c.step = (uint64_t)r->step;
         c.epoch = (uint64_t)r->s.ds.pos.epoch;
@@ -215,10 +222,9 @@ static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag 
 }
 
 /* Restores the training state from last.ckpt after checking it belongs to this model. */
-static int restore(Run *r, Diag *d)
+static int restore(Run *r, const Checkpoint *ck, Diag *d)
 {
-    Checkpoint c;
-    if (ckpt_read(r->last_path, &c, d) != 0) return -1;
+    const Checkpoint c = *ck;
     Session *s = &r->s;
     const char *path = r->last_path;
     int rc = session_load_params(s, &c, path, d);
@@ -236,7 +242,6 @@ static int restore(Run *r, Diag *d)
     if (rc == 0) rc = check_vocab(s, &c, path, d);
     if (rc == 0) rc = restore_buffers(s, &c, path, d);
     if (rc == 0) rc = restore_position(r, &c, path, d);
-    ckpt_free(&c);
     return rc;
 }
 
@@ -306,7 +311,61 @@ static void log_row(Run *r, double loss, double val, double lr, double norm, dou
                   r->step, val);
 }
 
-/* Loads the model file and everything the run needs; writes nothing. */
+/* The run directory (--out, default runs/<model name>) and the paths of its files. */
+static int set_paths(Run *r, const char *model_name, Diag *d)
+{
+    r->dir = r->o->out_dir ? strdup(r->o->out_dir) : NULL;
+    if (!r->o->out_dir) {
+        size_t n = strlen(model_name) + 8;
+        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", model_name);
+    }
+    if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
+        !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
+        !(r->svg_path = join(r->dir, "loss.svg"))) {
+        diag_error_in(d, r->o->model_path, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates DIR and takes its lock (rundir.h); a fresh run then refuses a DIR that holds a run. */
+static int lock_dir(Run *r, Diag *d)
+{
+    static const char *const outputs[] = {"last.ckpt", "best.ckpt", "log.csv", "loss.svg"};
+    if (make_dirs(r->dir, d) != 0 || rundir_lock(&r->lock, r->dir, outputs, 4, d) != 0)
+        return -1;
+    struct stat st;
+    if (!r->o->resume && stat(r->last_path, &st) == 0) {
+        DiagMessage *m = diag_error_in(d, r->last_path, "a run already exists here");
+        diag_help(m, "add --resume to continue it, or choose another --out directory");
+        return -1;
+    }
+    return 0;
+}
+
+/* --resume: locks DIR, reads last.ckpt into r->ck and, unless --data is given, finds the data
+ * files it records (r->found_data, r->found_valid). */
+static int open_resume(Run *r, Diag *d)
+{
+    struct stat st;
+    if (stat(r->last_path, &st) != 0) {
+        DiagMessage *m = diag_error_in(d, r->last_path, "cannot resume: %s", strerror(errno));
+        diag_help(m, "--resume continues a run in its --out directory");
+        return -1;
+    }
+    if (lock_dir(r, d) != 0 || ckpt_read(r->last_path, &r->ck, d) != 0) return -1;
+    r->have_ck = true;
+    if (r->o->data_path) return 0;
+    if (r->ck.data.present && datafile_find(&r->ck.data, r->last_path, &r->found_data, d) != 0)
+        return -1;
+    if (r->ck.valid_data.present &&
+        datafile_find(&r->ck.valid_data, r->last_path, &r->found_valid, d) != 0)
+        return -1;
+    return 0;
+}
+
+/* Loads the model file and everything the run needs; writes nothing but DIR/.lock (of an
+ * existing DIR on resume, after every check on a fresh run). */
 static int prepare(Run *r, Diag *d)
 {
     const TrainOptions *o = r->o;
@@ -315,9 +374,14 @@ static int prepare(Run *r, Diag *d)
     Session *s = &r->s;
     Model m;
     SemaOptions so = {.allow_auto = true};
-    if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0 ||
-        session_open(s, &m, &so, o->data_path, o->steps, o->epochs, o->has_seed, o->seed, false,
-                     d) != 0)
+    if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0) return -1;
+    if (set_paths(r, m.ir->name, d) != 0 || (o->resume && open_resume(r, d) != 0)) {
+        model_free(&m);
+        return -1;
+    }
+    const char *data = o->data_path ? o->data_path : r->found_data;
+    if (session_open(s, &m, &so, data, r->found_valid, o->steps, o->epochs, o->has_seed,
+                     o->seed, false, d) != 0)
         return -1;
     r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
     s->st.sched.total = r->total;
@@ -325,35 +389,8 @@ static int prepare(Run *r, Diag *d)
     s->have_opt = true;
     if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
     exec_seed_dropout(s->e, s->st.seed);
-    r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
-    if (!r->dir) {
-        size_t n = strlen(s->m.ir->name) + 8;
-        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", s->m.ir->name);
-    }
-    if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
-        !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
-        !(r->svg_path = join(r->dir, "loss.svg"))) {
-        diag_error_in(d, o->model_path, "out of memory");
-        return -1;
-    }
-    if (o->resume) {
-        struct stat st;
-        if (stat(r->last_path, &st) != 0) {
-            DiagMessage *m = diag_error_in(d, r->last_path, "cannot resume: %s",
-                                           strerror(errno));
-            diag_help(m, "--resume continues a run in its --out directory");
-            return -1;
-        }
-        if (restore(r, d) != 0) return -1;
-    } else {
-        struct stat st;
-        if (stat(r->last_path, &st) == 0) {
-            DiagMessage *m = diag_error_in(d, r->last_path, "a run already exists here");
-            diag_help(m, "add --resume to continue it, or choose another --out directory");
-            return -1;
-        }
-    }
-    return 0;
+    if (o->resume) return restore(r, &r->ck, d);
+    return lock_dir(r, d);
 }
 
 /* Validation, log, plot and best.ckpt at an evaluation step. */
@@ -363,7 +400,7 @@ static int evaluate(Run *r, double *val, Diag *d)
     if (!isnan(*val) && (!r->has_best || *val < r->best_val)) {
         r->has_best = true;
         r->best_val = *val;
-        if (save(r, r->best_path, d) != 0) return -1;
+        if (save(r, r->best_path, false, d) != 0) return -1;
     }
     return 0;
 }
@@ -439,9 +476,9 @@ static int loop(Run *r, Diag *d, bool *interrupted)
                                   r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
             return -1;
         if (last || (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
-            if (save(r, r->last_path, d) != 0) return -1;
+            if (save(r, r->last_path, true, d) != 0) return -1;
         if (stop_signal) {
-            if (!last && save(r, r->last_path, d) != 0) return -1;
+            if (!last && save(r, r->last_path, true, d) != 0) return -1;
             progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
                              (int)stop_signal, (long long)r->step, r->last_path);
             if (interrupted) *interrupted = true;
@@ -461,10 +498,10 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
     Run r;
     memset(&r, 0, sizeof r);
     r.o = o;
+    r.lock.fd = -1;
     if (interrupted) *interrupted = false;
     FILE *out = o->out ? o->out : stderr;
     int rc = prepare(&r, d);
-    if (rc == 0) rc = make_dirs(r.dir, d);
     if (rc == 0) rc = open_log(&r, d);
     if (rc == 0) {
         const Session *s = &r.s;
@@ -492,6 +529,10 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
             fprintf(out, "done: step %lld; wrote %s\n", (long long)r.step, r.dir);
     }
     if (r.log) fclose(r.log);
+    rundir_unlock(&r.lock);
+    if (r.have_ck) ckpt_free(&r.ck);
+    free(r.found_data);
+    free(r.found_valid);
     hist_free(&r.hist);
     session_free(&r.s);
     free(r.dir);
