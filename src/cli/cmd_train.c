@@ -2,7 +2,10 @@
  * src/train (train.h), which does the work. */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
@@ -62,6 +65,18 @@ int cmd_train(int argc, char **argv)
     return cli_finish(&a, &d, train_run(&o, &d, NULL));
 }
 
+/* A seed for a sample run without --seed: the clock's nanoseconds mixed with the PID. */
+static uint64_t clock_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^
+                 ((uint64_t)getpid() << 32);
+    x ^= x >> 31;   /* splitmix64's finaliser, so close clocks give distant seeds */
+    x *= 0xbf58476d1ce4e5b9ULL;
+    return (x ^ (x >> 27)) >> 1;   /* below 2^63, so --seed accepts it back */
+}
+
 /* recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K]
  *                        [--top-p P] [--seed S] */
 int cmd_sample(int argc, char **argv)
@@ -86,8 +101,8 @@ int cmd_sample(int argc, char **argv)
         err = "expected exactly one FILE.ckpt";
     else if (cli_opt_u64(length, 0, 1ULL << 40, &n_length))
         err = "--length needs a non-negative integer";
-    else if (cli_opt_double(temp, &o.temperature) || o.temperature <= 0)
-        err = "--temperature needs a number > 0";
+    else if (cli_opt_double(temp, &o.temperature) || o.temperature < 0)
+        err = "--temperature needs a number >= 0 (0: greedy)";
     else if (cli_opt_u64(top_k, 0, 1000000, &n_top_k))
         err = "--top-k needs a non-negative integer";
     else if (cli_opt_double(top_p, &o.top_p) || o.top_p <= 0 || o.top_p > 1)
@@ -102,7 +117,10 @@ int cmd_sample(int argc, char **argv)
     o.prime = prime;
     o.length = (int64_t)n_length;
     o.top_k = (int)n_top_k;
-    o.seed = n_seed;
+    o.seed = seed ? n_seed : clock_seed();
+    if (!seed && o.temperature > 0)
+        fprintf(stderr, "recur sample: seed %llu (--seed %llu gives this text again)\n",
+                (unsigned long long)o.seed, (unsigned long long)o.seed);
     Diag d;
     diag_init(&d);
     return cli_finish(&a, &d, sample_run(&o, &d));

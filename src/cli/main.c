@@ -79,7 +79,16 @@ const CliCommand cli_commands[] = {
      "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
      "                    [--top-k K] [--top-p P] [--seed S]\n"
      "\n"
-     "Streams generated text to stdout (default length 500, temperature 1).\n"
+     "Streams generated text to stdout: the prime text, then N more characters.\n"
+     "\n"
+     "  --prime TEXT        text to start from (default: one random character)\n"
+     "  --length N, -n N    characters to generate (default 500; 0 prints nothing)\n"
+     "  --temperature T     sharpen (< 1) or flatten (> 1) the distribution (default 1;\n"
+     "                      0 is greedy: always the most likely character)\n"
+     "  --top-k K           draw among the K most likely characters (default 0: off)\n"
+     "  --top-p P           draw among the most likely characters whose mass reaches P\n"
+     "                      (nucleus sampling; default 1: off)\n"
+     "  --seed S            the draw's seed (default: from the clock, printed to stderr)\n"
      "\n"
      "example: recur sample runs/charlm/best.ckpt --prime 'ROMEO:' --temperature 0.8\n"},
     {"eval", cmd_eval, "evaluate a checkpoint on its validation data or another file",

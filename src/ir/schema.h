@@ -113,7 +113,10 @@ typedef struct LossConfig {
     X(SEED, "seed", true) \
     X(EVAL_EVERY, "eval_every", true) \
     X(CHECKPOINT_EVERY, "checkpoint_every", true) \
-    X(LOG_EVERY, "log_every", true)
+    X(LOG_EVERY, "log_every", true) \
+    X(LR, "lr", true) \
+    X(PATIENCE, "patience", true) \
+    X(MIN_DELTA, "min_delta", true)
 
 typedef enum CfgSettingId {
 #define X(id, name, train) CFG_SET_##id,
@@ -155,6 +158,9 @@ typedef struct IrConfig {
     double clip;                /* 0: off */
     int64_t steps, epochs, eval_every, checkpoint_every, log_every;
     uint64_t seed;
+    double lr;                  /* lr = X: the optimizer's learning rate (when given) */
+    int64_t patience;           /* early stopping: evaluations without improvement (0: off) */
+    double min_delta;           /* an improvement is a validation loss below best - min_delta */
 } IrConfig;
 
 /* ---- the schema ------------------------------------------------------------------------ */

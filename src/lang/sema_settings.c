@@ -547,8 +547,13 @@ int sema_apply_sets(Sema *s)
                                                  "mean '%s'?", st->name, sug)
                                  : diag_error_in(s->d, "--set", "unknown setting '%s'",
                                                  st->name);
-            diag_help(m, "--set takes vocab, classes, a const of the file, or a data/train "
-                      "setting");
+            char list[1024];
+            int k = 0;
+            for (int j = 0; j < CFG_NSETTINGS && k >= 0 && (size_t)k < sizeof list; j++)
+                k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "",
+                              cfg_settings[j].arg.name);
+            diag_help(m, "--set takes vocab, classes, a const of the file, or a setting: %s",
+                      list);
             rc = -1;
             continue;
         }

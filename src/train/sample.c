@@ -32,11 +32,22 @@ static int by_p_desc(const void *a, const void *b)
     return ((const Cand *)a)->id - ((const Cand *)b)->id;   /* ties: a fixed order */
 }
 
+/* The most likely token of y [V] (the lowest id among ties): temperature 0, greedy decoding. */
+static int argmax(const float *y, int V)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (y[i] > y[best]) best = i;
+    return best;
+}
+
 /* Draws a token from logits [V] (or probabilities when probs):
  *   p_i = softmax(logit_i / T); keep the top_k most likely; keep the smallest prefix (by
- *   decreasing p) whose mass reaches top_p; renormalise and draw with one uniform. */
+ *   decreasing p) whose mass reaches top_p; renormalise and draw with one uniform.
+ * T = 0 is the limit: the argmax, no draw. */
 static int draw(const float *y, int V, bool probs, const SampleOptions *o, Rng *r, Cand *c)
 {
+    if (o->temperature == 0) return argmax(y, V);
     double mx = -INFINITY;
     for (int i = 0; i < V; i++) {
         double l = probs ? log(fmax(y[i], 1e-30)) : y[i];
@@ -82,8 +93,9 @@ static int step(ExecModel *e, int32_t tok, Diag *d)
 /* The sampling options a user gives on the command line, checked before anything is loaded. */
 static int check_sample_options(const SampleOptions *o, Diag *d)
 {
-    if (!(o->temperature > 0) || !isfinite(o->temperature)) {
-        diag_error_in(d, "--temperature", "must be a number > 0, got %g", o->temperature);
+    if (!(o->temperature >= 0) || !isfinite(o->temperature)) {
+        diag_error_in(d, "--temperature", "must be a number >= 0 (0: greedy), got %g",
+                      o->temperature);
         return -1;
     }
     if (!(o->top_p > 0 && o->top_p <= 1)) {
@@ -139,6 +151,7 @@ static int generate(ExecModel *e, const Vocab *v, bool probs, const char *pt,
                     const int32_t *prime, int np, const SampleOptions *o, Cand *cand, Diag *d)
 {
     FILE *out = o->out ? o->out : stdout;
+    if (o->length == 0) return 0;     /* nothing asked for: nothing printed, not even the prime */
     Rng r;
     rng_seed(&r, o->seed);
     int V, rows;

@@ -108,6 +108,9 @@ int train_settings(const IrModel *m, const char *data_path, int64_t steps, int64
     s->seed = has_seed ? seed : cfg->seed;
     s->data.seed = s->seed;
     s->optim = cfg->optim;
+    if (cfg->given[CFG_SET_LR]) s->optim.lr = cfg->lr;   /* lr = X wins over optimizer(lr=) */
+    s->patience = cfg->patience;
+    s->min_delta = cfg->min_delta;
     s->sched = cfg->sched;
     s->loss_given = cfg->given[CFG_SET_LOSS];
     if (s->loss_given) s->loss = exec_loss_kind(&cfg->loss);

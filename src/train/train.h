@@ -17,7 +17,8 @@
  *
  * recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
  *              [--seed S]
- *   Streams N generated characters after the prime text (which is echoed first).
+ *   Streams N generated characters after the prime text (which is echoed first); N = 0 prints
+ *   nothing. T = 0 is greedy (the most likely character each step); K = 0 and P = 1 are off.
  *
  * recur eval FILE.ckpt [--data FILE]
  *   Prints the validation metrics: loss (nats), and for cross-entropy bits per token and
@@ -56,11 +57,12 @@ typedef struct TrainOptions {
 typedef struct SampleOptions {
     const char *ckpt_path;      /* FILE.ckpt (required) */
     const char *prime;          /* --prime TEXT (NULL: a random first character) */
-    int64_t length;             /* --length N characters to generate (default 500) */
-    double temperature;         /* --temperature T > 0 (default 1.0) */
+    int64_t length;             /* --length N characters to generate (default 500; 0: none) */
+    double temperature;         /* --temperature T >= 0 (default 1.0; 0: greedy argmax) */
     int top_k;                  /* --top-k K (0: off) */
     double top_p;               /* --top-p P in (0, 1] (1: off) */
-    uint64_t seed;              /* --seed S (default 42) */
+    uint64_t seed;              /* --seed S (default 42; the CLI draws one from the clock when
+                                   --seed is not given and prints it) */
     FILE *out;                  /* the text (NULL: stdout) */
 } SampleOptions;
 
