@@ -132,7 +132,8 @@ static void test_svg(void **state)
     double loss[4] = {3.0, 2.0, NAN, 1.0}, vloss[2] = {2.5, 1.5};
     Diag d;
     diag_init(&d);
-    assert_int_equal(plot_loss_svg(path, "a<b", steps, loss, 4, vsteps, vloss, 2, &d), 0);
+    assert_int_equal(plot_loss_svg(path, "a<b", "loss (nats)", steps, loss, 4, vsteps, vloss, 2,
+                                   &d), 0);
     FILE *f = fopen(path, "r");
     char buf[20000];
     size_t n = fread(buf, 1, sizeof buf - 1, f);
@@ -151,10 +152,60 @@ static void test_svg(void **state)
     for (char *c = pts; *c != '"'; c++) np += *c == ',';
     assert_int_equal(np, 3);
     assert_non_null(strstr(pts, "700.0,"));
+    /* a linear axis named by the loss; the best validation point ringed and labelled */
+    assert_non_null(strstr(buf, ">loss (nats)</text>"));
+    assert_non_null(strstr(buf, ">best 1.5 at step 40</text>"));
+    assert_non_null(strstr(buf, "<circle class=\"best\" cx=\"700.0\""));
     /* an unwritable place is an error naming it */
-    assert_int_equal(plot_loss_svg("/nonexistent/dir/loss.svg", NULL, steps, loss, 4, NULL, NULL,
-                                   0, &d), -1);
+    assert_int_equal(plot_loss_svg("/nonexistent/dir/loss.svg", NULL, NULL, steps, loss, 4, NULL,
+                                   NULL, 0, &d), -1);
     assert_int_equal(diag_error_count(&d), 1);
+    diag_free(&d);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* Reads a file whole into buf [cap]. */
+static void slurp(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    size_t n = fread(buf, 1, cap - 1, f);
+    buf[n] = 0;
+    fclose(f);
+}
+
+/* Losses spanning more than a decade get a log axis with decade ticks (the frame runs from
+ * 10^-4 at the bottom, y = 370, to 10^1 at the top, y = 40); within a decade the axis stays
+ * linear. */
+static void test_svg_log_axis(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/test_plot_XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/loss.svg", dir);
+    int64_t steps[3] = {1, 2, 3}, vsteps[2] = {2, 3};
+    double loss[3] = {2.0, 0.02, 0.0002}, vloss[2] = {0.1, 0.001};
+    Diag d;
+    diag_init(&d);
+    assert_int_equal(plot_loss_svg(path, NULL, "loss (MSE)", steps, loss, 3, vsteps, vloss, 2,
+                                   &d), 0);
+    static char buf[40000];
+    slurp(path, buf, sizeof buf);
+    assert_non_null(strstr(buf, ">loss (MSE) (log scale)</text>"));
+    assert_non_null(strstr(buf, "y=\"374.0\" text-anchor=\"end\">0.0001</text>"));
+    assert_non_null(strstr(buf, "y=\"44.0\" text-anchor=\"end\">10</text>"));
+    assert_null(strstr(buf, "\"end\">0.2</text>"));   /* five decades: no 2x, 5x ticks */
+    /* 0.02 sits at log10 = -1.699: 370 - 2.301 / 5 * 330 = 218.1 */
+    assert_non_null(strstr(buf, ",218.1 "));
+    assert_non_null(strstr(buf, ">best 0.001 at step 3</text>"));
+    double lin[3] = {2.0, 1.0, 0.5};
+    assert_int_equal(plot_loss_svg(path, NULL, NULL, steps, lin, 3, NULL, NULL, 0, &d), 0);
+    slurp(path, buf, sizeof buf);
+    assert_null(strstr(buf, "log scale"));
+    assert_non_null(strstr(buf, ">loss</text>"));
+    assert_null(strstr(buf, "best"));
     diag_free(&d);
     unlink(path);
     rmdir(dir);
@@ -169,6 +220,7 @@ int main(void)
         cmocka_unit_test(test_plain_lines),
         cmocka_unit_test(test_ticks),
         cmocka_unit_test(test_svg),
+        cmocka_unit_test(test_svg_log_axis),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -122,7 +122,8 @@ static void print_help(FILE *out)
     for (const CliCommand *c = cli_commands; c->name; c++)
         fprintf(out, "  %-8s %s\n", c->name, c->summary);
     fprintf(out,
-            "  help     show a command's options: recur help COMMAND\n"
+            "  help     show a command's options: recur help COMMAND; topics: recur help data,\n"
+            "           recur help settings, recur help help\n"
             "\n"
             "options: --help, --version\n");
 }
@@ -201,6 +202,8 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
         const CliCommand *c = find_command(argv[2]);
+        if (!c && cli_help_topic(argv[2], stdout) == 0)
+            return EXIT_OK;
         if (!c)
             return unknown_command(argv[2]);
         fputs(c->usage, stdout);

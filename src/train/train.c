@@ -519,7 +519,8 @@ static int report(Run *r, Meter *mt, double loss, double lr, double norm, Diag *
         mt->t_mark = -1;    /* restarted after this step's evaluation and saving */
     }
     progress_update(&r->prog, &pr, eval);
-    if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, r->hist.steps, r->hist.loss,
+    const char *ylabel = s->loss == EXEC_LOSS_MSE ? "loss (MSE)" : "loss (nats)";
+    if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, ylabel, r->hist.steps, r->hist.loss,
                               r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
         return -1;
     if (last || r->stopped_early ||
