@@ -177,7 +177,7 @@ typedef enum CfgType {
     CFG_COUNT0,     /* an integer >= 0 */
     CFG_COUNT1,     /* an integer >= 1 */
     CFG_CALL,       /* a function of CfgArg.family; a bare word is a call without arguments */
-    CFG_VALID,      /* a fraction in (0, 1), or a data source */
+    CFG_VALID,      /* a fraction in [0, 1) (0: no validation), or a data source */
     CFG_BPTT        /* an integer >= 1, or `full` */
 } CfgType;
 

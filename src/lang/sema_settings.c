@@ -281,9 +281,10 @@ static int check_setting(Sema *s, int si, IrValue *v)
     case CFG_CALL: return check_call(s, v, a->family);
     case CFG_VALID:
         if (v->kind == IR_VAL_NUM) {
-            if (v->num > 0 && v->num < 1)
+            if (v->num >= 0 && v->num < 1)
                 return 0;
-            verr(s, v->loc, "valid must be a fraction in (0, 1) or a source, got %g", v->num);
+            verr(s, v->loc, "valid must be a fraction in [0, 1) (0: no validation) or a source, "
+                 "got %g", v->num);
             return -1;
         }
         return check_call(s, v, a->family);

@@ -88,8 +88,8 @@ static int data_settings(const IrModel *m, const char *data_path, DataConfig *c,
     bool gen = c->kind != DATA_TEXT && c->kind != DATA_CSV;
     if (cfg->valid_is_source) {
         if (valid_source(cfg, c, d) != 0) return -1;
-    } else if (cfg->given[CFG_SET_VALID] && !gen) {
-        c->valid = cfg->valid;   /* generated: a fixed set */
+    } else if (cfg->given[CFG_SET_VALID] && (!gen || cfg->valid == 0)) {
+        c->valid = cfg->valid;   /* generated: a fixed set, or none with valid = 0 */
     }
     if (cfg->bptt_full && c->kind == DATA_TEXT) {
         diag_error(d, cfg->bptt_loc, "bptt = full needs sequence data; a text corpus is one "

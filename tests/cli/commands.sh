@@ -40,6 +40,16 @@ grep -qx "help: --set takes vocab, classes, a const of the file, or a setting: s
   "$TMP/err" || fail "an unknown setting does not list the valid ones"
 [ ! -e x ] || fail "a run directory was made for a refused --set"
 
+# valid = 0 means no validation (item 21), for a generated task too
+run_ok "$RECUR" train "$SRC/models/adding.rnn" --set valid=0 --steps 20 --set eval_every=10 --out v0
+grep -q ' val ' "$TMP/err" && fail "valid = 0 still validates"
+grep -q 'done: step 20; wrote v0' "$TMP/err" || fail "valid = 0: no done line"
+awk -F, 'NR > 1 && $3 != "" { exit 1 }' v0/log.csv || fail "valid = 0 logged a validation loss"
+[ ! -e v0/best.ckpt ] || fail "valid = 0 wrote best.ckpt"
+run_status 1 "$RECUR" train "$SRC/models/adding.rnn" --set valid=1 --steps 2 --out v1
+grep -q "valid must be a fraction in \[0, 1) (0: no validation) or a source, got 1" "$TMP/err" ||
+  fail "valid = 1 is not refused"
+
 # recur help data / settings / help (item 9): every source, setting, optimizer, schedule, loss
 run_ok "$RECUR" help data
 for f in 'text(path, level=char)' 'csv(path, label=1, target=label, header=auto, delimiter=",", columns=N)' \
