@@ -290,13 +290,27 @@ static int write_grads(ExecModel *e, const char *path, Diag *d)
 }
 
 /* recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy [--grad-out G]] */
+/* --predict: each output row's most likely class, one line per row, by the checkpoint's class
+ * names (the class id when it records none). Pooled outputs: one row per sequence. */
+static void print_predictions(const Model *m, const float *y, int rows, int width)
+{
+    for (int r = 0; r < rows; r++) {
+        int best = 0;
+        for (int j = 1; j < width; j++)
+            if (y[(size_t)r * width + j] > y[(size_t)r * width + best]) best = j;
+        if (best < m->nclass_names) printf("%s\n", m->class_names[best]);
+        else printf("%d\n", best);
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
+    bool predict = false;
     const CliOpt opts[] = {
         {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
-        {"threads", 0, CLI_VALUE, &threads}, {0},
+        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -336,6 +350,8 @@ int cmd_run(int argc, char **argv)
     y.count = (int64_t)rows * width;
     if (npy_write(output, &y, &d))
         goto done;
+    if (predict)
+        print_predictions(&s.m, out, rows, width);
     if (target) {
         ExecTarget t = {0};
         double loss;

@@ -42,12 +42,14 @@ const CliCommand cli_commands[] = {
      "example: recur init models/charlm.rnn --set vocab=65 -o charlm.ckpt --seed 1\n"},
     {"run", cmd_run, "run a checkpoint on a NumPy array (and optionally get loss and gradients)",
      "usage: recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy\n"
-     "                 [--grad-out G.safetensors]] [--threads N]\n"
+     "                 [--grad-out G.safetensors]] [--predict] [--threads N]\n"
      "\n"
      "Runs the model in inference mode (dropout off). X is int32/int64 token ids [T, B] or\n"
      "float32 features [T, B, n], time-major. Y is float32 [T, B, m], or [B, m] after pool.\n"
      "With --target, prints the loss (the model's train loss, or cross-entropy/MSE by the\n"
      "target's type) and with --grad-out writes every parameter's gradient as safetensors.\n"
+     "--predict prints each output row's most likely class, one a line: the class names a\n"
+     "trained classifier's checkpoint records (its labels), else the class id.\n"
      "\n"
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
     {"convert", cmd_convert, "convert weights between checkpoints and safetensors (PyTorch names)",

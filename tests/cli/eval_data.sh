@@ -41,6 +41,13 @@ grep -v '^cat' t.csv > sub.csv
 run_ok "$RECUR" eval run/best.ckpt --data sub.csv
 grep -qx 'scored: 200 rows' "$TMP/out" || fail "sub.csv: not 200 rows"
 grep -qx 'accuracy: 1.0000' "$TMP/out" || fail "a subset of the labels is scored wrong"
+# recur run --predict names each sequence's class: [T=3, B=3, 1] float32, time-major, one
+# sequence per class (-1.75, 0.25, 2.25 at every step), written as .npy by hand.
+h="{'descr': '<f4', 'fortran_order': False, 'shape': (3, 3, 1), }"
+{ printf '\223NUMPY\001\000\166\000%s' "$h"; printf '%*s\n' $((128 - 10 - ${#h} - 1)) '';
+  for t in 1 2 3; do printf '\000\000\340\277\000\000\200\076\000\000\020\100'; done; } > x.npy
+run_ok "$RECUR" run run/best.ckpt --input x.npy --output y.npy --predict
+printf 'cat\ndog\nemu\n' | cmp -s - "$TMP/out" || fail "run --predict does not name the classes"
 printf 'cat,1,2,3\n# a comment\nfox,1,2,3\n' > bad.csv
 run_status 1 "$RECUR" eval run/best.ckpt --data bad.csv
 grep -qx "bad.csv:3: error: row 2: label 'fox' is not a class of the model" "$TMP/err" ||
