@@ -481,6 +481,8 @@ static void checkpoint_to_pb(const Checkpoint *c, PbViews *v, Recur__Checkpoint 
     m->class_names = c->class_names;
     m->data = data_file_to_pb(&c->data, &v->data);
     m->valid_data = data_file_to_pb(&c->valid_data, &v->valid_data);
+    m->has_stale_evals = c->stale_evals > 0;
+    m->stale_evals = c->stale_evals;
 }
 
 /* Packs m into one buffer and writes the header (magic, version, CRC-32, length) and the payload
@@ -585,6 +587,7 @@ static int extras_from_pb(const Recur__Checkpoint *m, Checkpoint *out)
     for (size_t i = 0; i < m->n_class_names; i++)
         if (ckpt_add_class_name(out, m->class_names[i]) != 0)
             return -1;
+    out->stale_evals = m->stale_evals;
     const Recur__DataFile *f[2] = {m->data, m->valid_data};
     CkptDataFile *o[2] = {&out->data, &out->valid_data};
     for (int i = 0; i < 2; i++)

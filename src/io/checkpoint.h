@@ -96,6 +96,7 @@ typedef struct Checkpoint {
     char **class_names;             /* nclass_names class names in id order (none: numbers) */
     int nclass_names;
     CkptDataFile data, valid_data;  /* the training and validation files, when recorded */
+    uint64_t stale_evals;           /* early stopping's count (0 when absent) */
 } Checkpoint;
 
 /* An empty checkpoint (all zero). */

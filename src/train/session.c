@@ -301,6 +301,24 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
     return ckpt_add_tensor(l, name, 1, shape, data) ? 0 : -1;
 }
 
+/* The chosen optimiser's arguments (its row of the schema, ir/schema.h) as hyperparameters, so a
+ * checkpoint holds no field another optimiser would use. */
+static int record_hypers(Checkpoint *c, const OptimConfig *o)
+{
+    const CfgFamily *f = cfg_settings[CFG_SET_OPTIMIZER].arg.family;
+    int rc = 0;
+    for (int i = 0; i < f->nfns; i++) {
+        if (f->fns[i].kind != (int)o->kind) continue;
+        for (int k = 0; k < cfg_function_nargs(&f->fns[i]); k++) {
+            const CfgArg *a = &f->fns[i].args[k];
+            const char *at = (const char *)o + a->offset;
+            double v = a->store == CFG_STORE_BOOL ? *(const bool *)at : *(const double *)at;
+            rc |= ckpt_set_hyper(c, a->name, v);
+        }
+    }
+    return rc;
+}
+
 /* Copies the record of a data file into a checkpoint's (nothing when not recorded). */
 static int copy_file_rec(CkptDataFile *dst, const CkptDataFile *f)
 {
@@ -315,14 +333,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, bool with_optim, Diag *d)
     if (s->have_opt) {
         const OptimConfig *o = &s->opt.cfg;
         rc |= ckpt_set_optimizer(c, optim_kind_name(o->kind));
-        rc |= ckpt_set_hyper(c, "lr", o->lr);
-        rc |= ckpt_set_hyper(c, "momentum", o->momentum);
-        rc |= ckpt_set_hyper(c, "nesterov", o->nesterov);
-        rc |= ckpt_set_hyper(c, "beta1", o->beta1);
-        rc |= ckpt_set_hyper(c, "beta2", o->beta2);
-        rc |= ckpt_set_hyper(c, "eps", o->eps);
-        rc |= ckpt_set_hyper(c, "alpha", o->alpha);
-        rc |= ckpt_set_hyper(c, "weight_decay", o->weight_decay);
+        rc |= record_hypers(c, o);
         rc |= ckpt_set_hyper(c, "clip", s->st.clip);
         rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
         OptimStateBuffer bufs[OPTIM_MAX_STATE];

@@ -146,7 +146,7 @@ static int save(Run *r, const char *path, bool with_optim, Diag *d)
         c.threads = r->o->threads;
         c.has_best_val_loss = r->has_best;
         c.best_val_loss = r->best_val;
-        if (ckpt_set_hyper(&c, "stale_evals", (double)r->stale_evals) != 0) rc = -1;
+        c.stale_evals = (uint64_t)r->stale_evals;
         uint64_t pos[DATA_POS_WORDS];
         pack_data_pos(&r->s.ds.pos, pos);
         if (ckpt_set_rng_state(&c, exec_rng(r->s.e)->s, RNG_WORDS) != 0 ||
@@ -215,8 +215,7 @@ static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag 
     r->step = (int64_t)c->step;
     r->has_best = c->has_best_val_loss;
     r->best_val = c->best_val_loss;
-    double stale = 0;   /* early stopping's count (absent before patience existed: 0) */
-    if (ckpt_get_hyper(c, "stale_evals", &stale)) r->stale_evals = (int64_t)stale;
+    r->stale_evals = (int64_t)c->stale_evals;   /* 0 before patience existed */
     if (r->o->threads && c->threads && (int)c->threads != r->o->threads)
         diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
                      "the result will not be bit-identical", path, c->threads, r->o->threads);

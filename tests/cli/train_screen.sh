@@ -60,6 +60,10 @@ grep -q '^done: step 15, best validation loss [0-9.]*; wrote es$' "$TMP/err" || 
 tail -n 1 es/log.csv | grep -q '^15,' || fail "log.csv does not end at step 15"
 run_ok "$RECUR" inspect es/last.ckpt
 grep -q '^step 15,' "$TMP/out" || fail "last.ckpt is not at step 15"
+# only the chosen optimiser's fields are recorded (and shown), with lr as --set gave it
+grep -q '^optimizer adam (lr=1e-09, beta1=0.9, beta2=0.999, eps=1e-08, weight_decay=0, clip=' \
+  "$TMP/out" || fail "inspect's optimizer line: $(grep optimizer "$TMP/out")"
+grep -q 'momentum\|nesterov\|alpha' "$TMP/out" && fail "another optimiser's fields are recorded"
 # patience = 0 (the default) is off
 run_ok "$RECUR" train "$SRC/models/adding.rnn" --out noes --steps 20 --set lr=1e-9 \
   --set eval_every=5 --set min_delta=0.01
