@@ -4,23 +4,56 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/convert_map.h"
+#include "io/format.h"
 #include "train/train.h"
+
+/* --init-from: any weight file `recur convert` reads, as the tensors of m -- a checkpoint's
+ * parameters, a file that names tensors as recur does, or one mapped by its format's row of
+ * convert_map.h (PyTorch, Keras). */
+static int load_init(const char *path, const Model *m, CkptTensorList *out, Diag *d)
+{
+    WfId id;
+    if (wf_check_input(path, &id, d) != 0) return -1;
+    WeightSet raw, mapped = {0};
+    if (id == WF_CKPT) {
+        Checkpoint c;
+        if (ckpt_read(path, &c, d) != 0) return -1;
+        *out = c.params;   /* take the parameters over, free the rest */
+        memset(&c.params, 0, sizeof c.params);
+        ckpt_free(&c);
+        return 0;
+    }
+    if (wf_read(id, path, NULL, &raw, d) != 0) return -1;
+    const ConvertMap *row = convert_map_for(id);
+    int rc = row ? row->import(m, &raw, &mapped, d) : 0;
+    WeightSet *w = row ? &mapped : &raw;
+    if (rc == 0) {
+        *out = w->tensors;
+        memset(&w->tensors, 0, sizeof w->tensors);
+    }
+    wf_set_free(&raw);
+    wf_set_free(&mapped);
+    return rc;
+}
 
 /* recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N] [--set ...]...
  *                       [--seed S] [--threads N] [--resume] */
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *steps = NULL, *epochs = NULL, *seed = NULL,
-               *threads = NULL;
+               *threads = NULL, *init = NULL;
     bool resume = false;
     CliList sets = {0};
     const CliOpt opts[] = {
         {"data", 0, CLI_VALUE, &data},     {"out", 0, CLI_VALUE, &out},
+        {"init-from", 0, CLI_VALUE, &init},
         {"steps", 0, CLI_VALUE, &steps},   {"epochs", 0, CLI_VALUE, &epochs},
         {"seed", 0, CLI_VALUE, &seed},     {"threads", 0, CLI_VALUE, &threads},
         {"resume", 0, CLI_FLAG, &resume},  {"set", 0, CLI_LIST, &sets},
@@ -37,6 +70,8 @@ int cmd_train(int argc, char **argv)
         err = "expected exactly one MODEL.rnn";
     else if (steps && epochs)
         err = "give --steps or --epochs, not both";
+    else if (init && resume)
+        err = "--init-from starts a new run: not with --resume";
     else if (cli_opt_u64(steps, 1, 1ULL << 62, &n_steps))
         err = "--steps needs a positive integer";
     else if (cli_opt_u64(epochs, 1, 1ULL << 40, &n_epochs))
@@ -60,6 +95,8 @@ int cmd_train(int argc, char **argv)
     o.sets = sets.items;
     o.nsets = sets.n;
     o.resume = resume;
+    o.init_from = init;
+    o.load_init = load_init;
     Diag d;
     diag_init(&d);
     return cli_finish(&a, &d, train_run(&o, &d, NULL));

@@ -77,11 +77,14 @@ const CliCommand cli_commands[] = {
      "example: recur inspect runs/charlm/last.ckpt\n"},
     {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",
      "usage: recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N]\n"
-     "                   [--set NAME=VALUE]... [--seed S] [--threads N] [--resume]\n"
+     "                   [--set NAME=VALUE]... [--seed S] [--threads N]\n"
+     "                   [--resume | --init-from WEIGHTS]\n"
      "\n"
      "Trains as the model's data and train blocks say (command-line options win). Writes DIR\n"
      "(default runs/<model name>): last.ckpt, best.ckpt (by validation loss), log.csv and\n"
      "loss.svg. SIGINT/SIGTERM save a checkpoint and stop; --resume continues exactly.\n"
+     "--init-from WEIGHTS starts a new run (step 0, a new optimiser) from the weights of any\n"
+     "file recur convert reads (a checkpoint, safetensors, PyTorch .pt, NumPy .npz, ...).\n"
      "\n"
      "example: recur train models/adding.rnn --steps 2000\n"},
     {"sample", cmd_sample, "generate text from a character model checkpoint",

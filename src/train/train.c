@@ -413,6 +413,29 @@ static int open_resume(Run *r, Diag *d)
     return 0;
 }
 
+/* --init-from: the weights of another file in place of the initialisers' (a fresh run). */
+static int init_from(Run *r, Diag *d)
+{
+    const TrainOptions *o = r->o;
+    if (!o->init_from) return 0;
+    if (o->resume || !o->load_init) {
+        diag_error_in(d, o->init_from, o->resume ? "--init-from starts a new run; it cannot be "
+                      "combined with --resume" : "no reader for --init-from was given");
+        return -1;
+    }
+    CkptTensorList l = {0};
+    int rc = o->load_init(o->init_from, &r->s.m, &l, d);
+    if (rc == 0) rc = model_set_tensors(&r->s.m, &l, o->init_from, d);
+    ckpt_tensors_free(&l);
+    if (rc != 0) {
+        DiagMessage *m = diag_error_in(d, o->init_from, "cannot start from these weights: they "
+                                       "are not the model's");
+        diag_help(m, "recur convert %s --model %s shows how they map", o->init_from,
+                  o->model_path);
+    }
+    return rc;
+}
+
 /* Loads the model file and everything the run needs; writes nothing but DIR/.lock (of an
  * existing DIR on resume, after every check on a fresh run). */
 static int prepare(Run *r, Diag *d)
@@ -436,7 +459,7 @@ static int prepare(Run *r, Diag *d)
     s->st.sched.total = r->total;
     if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
     s->have_opt = true;
-    if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
+    if (model_init_weights(&s->m, s->st.seed, d) != 0 || init_from(r, d) != 0) return -1;
     exec_seed_dropout(s->e, s->st.seed);
     if (o->resume) return restore(r, &r->ck, d);
     return lock_dir(r, d);
@@ -608,6 +631,7 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
         char summary[1024];
         fprintf(out, "data: %s\n", data_summary(&s->ds, summary, sizeof summary));
         if (o->resume) fprintf(out, "resuming at step %lld\n", (long long)r.step);
+        if (o->init_from) fprintf(out, "weights from %s\n", o->init_from);
         progress_init(&r.prog, out, o->progress, r.step, r.total);
         r.t_start = progress_now();
         struct sigaction sa, old_int, old_term;

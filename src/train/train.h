@@ -15,6 +15,12 @@
  *   checked (model, data, checkpoint) before anything in DIR is written. Without --resume, a DIR
  *   that already holds last.ckpt is refused (a finished or interrupted run is never clobbered).
  *
+ * recur train MODEL.rnn --init-from WEIGHTS ...
+ *   A fresh run (step 0, a new optimiser, the seed's dropout and data order) whose weights are
+ *   WEIGHTS' instead of the initialisers': any file `recur convert` reads, turned into the
+ *   model's tensors by TrainOptions.load_init (the CLI's, which knows the formats); every
+ *   missing, extra or mis-shaped tensor is an error naming it. Not with --resume.
+ *
  * recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
  *              [--seed S]
  *   Streams N generated characters after the prime text (which is echoed first); N = 0 prints
@@ -32,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "model/model.h"
 #include "util/diag.h"
 
 typedef struct TrainOptions {
@@ -52,6 +59,10 @@ typedef struct TrainOptions {
     FILE *out;                  /* progress and messages (NULL: stderr) */
     /* test hooks: stop as if killed after this many steps of this process (0: off) */
     int64_t stop_after;
+    const char *init_from;      /* --init-from WEIGHTS (NULL: the model's initialisers) */
+    /* Reads init_from into out (empty on entry) as tensors named like m's; -1 with a
+     * diagnostic. Given by the caller, which knows the weight formats (src/cli). */
+    int (*load_init)(const char *path, const Model *m, CkptTensorList *out, Diag *d);
 } TrainOptions;
 
 typedef struct SampleOptions {
