@@ -2,6 +2,7 @@
  * checkpoint contents shared by train, sample and eval. */
 #include "train/train_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,20 +85,30 @@ static int check_fit(Session *s, Diag *d)
 }
 
 /* An owned copy of data path p (NULL: none) in *out. With near, a relative path that does not
- * exist from the working directory is looked up next to the model file. -1: out of memory. */
-static int own_path(char **out, const char *model_path, const char *p, bool near)
+ * exist from the working directory is looked up next to the model file; when it is in neither
+ * place, -1 with an error naming both paths tried. -1 also when out of memory. */
+static int own_path(char **out, const char *model_path, const char *p, bool near, Diag *d)
 {
     *out = NULL;
     if (!p) return 0;
     const char *slash = strrchr(model_path, '/');
     if (near && p[0] != '/' && access(p, F_OK) != 0 && slash) {
         size_t n = (size_t)(slash - model_path) + strlen(p) + 2;
-        if (!(*out = malloc(n))) return -1;
+        if (!(*out = malloc(n))) goto oom;
         snprintf(*out, n, "%.*s/%s", (int)(slash - model_path), model_path, p);
         if (access(*out, F_OK) == 0) return 0;
+        DiagMessage *m = diag_error_in(d, p, "cannot read: %s; tried %s (from the working "
+                                       "directory) and %s (next to the model)",
+                                       strerror(errno), p, *out);
+        diag_help(m, "give the data with --data FILE");
         free(*out);
+        *out = NULL;
+        return -1;
     }
-    return (*out = strdup(p)) ? 0 : -1;
+    if ((*out = strdup(p))) return 0;
+oom:
+    diag_error_in(d, model_path, "out of memory");
+    return -1;
 }
 
 /* Compiles the model again (from its parsed source) with the sizes it leaves to the data. */
@@ -168,9 +179,9 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
         s->st.data.csv_features = !ir->layers[0].tokens ? ir->layers[0].size : 1;
     if (valid_path) s->st.data.valid_path = valid_path;
     /* Our own copies outlive the options and the first IR. */
-    if (own_path(&s->data_file, name, s->st.data.path, !data_path) != 0 ||
-        own_path(&s->valid_file, name, s->st.data.valid_path, !valid_path) != 0)
-        goto oom;
+    if (own_path(&s->data_file, name, s->st.data.path, !data_path, d) != 0 ||
+        own_path(&s->valid_file, name, s->st.data.valid_path, !valid_path, d) != 0)
+        goto fail;
     s->st.data.path = s->data_file;
     s->st.data.valid_path = s->valid_file;
     s->st.data.eval_all = eval_all;     /* before data_open, which decides the split */
@@ -192,8 +203,6 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
     s->e = model_exec(&s->m, s->ds.cfg.batch, s->ds.T, d);
     if (!s->e) goto fail;
     return 0;
-oom:
-    diag_error_in(d, name, "out of memory");
 fail:
     session_free(s);
     return -1;

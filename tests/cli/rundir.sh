@@ -63,6 +63,14 @@ grep -qx "help: give the data with --data FILE" "$TMP/err" || fail "no --data he
 head -c "$(wc -c < "$SRC/tests/fixtures/train/tiny.txt")" moved.txt > back.txt
 run_ok "$RECUR" eval lm/best.ckpt --data back.txt
 
+# A data block's file found neither from here nor next to the model: both paths named.
+mkdir -p models
+printf 'data { source = text("corpus.txt") }\nmodel lm {\n  input tokens(vocab=auto)\n  embedding(4)\n  lstm(4)\n  dense(vocab)\n}\n' \
+  > models/x.rnn
+run_status 1 "$RECUR" train models/x.rnn --out nx
+grep -qx "corpus.txt: error: cannot read: No such file or directory; tried corpus.txt (from the working directory) and models/corpus.txt (next to the model)" \
+  "$TMP/err" || fail "a missing data file does not name the paths tried"
+
 # best.ckpt is for deployment: no optimiser state; last.ckpt keeps it.
 run_ok "$RECUR" inspect lm/last.ckpt
 grep -q "exp_avg" "$TMP/out" || fail "last.ckpt has no optimiser state"
