@@ -8,10 +8,19 @@
 
 #include "exec/exec.h"
 #include "model/model.h"
+#include "train/data.h"
+#include "util/utf8.h"
 
 struct RecurModel {
     Diag diag;      /* owns the model's Source */
     Model model;
+    Vocab vocab;    /* the model's vocabulary (size 0: none) */
+};
+
+struct RecurState {
+    RecurModel *m;  /* borrowed */
+    ExecModel *e;   /* batch B, windows of one step */
+    int B;
 };
 
 const char *recur_version(void) { return RECUR_VERSION; }
@@ -58,7 +67,9 @@ RecurModel *recur_compile(const char *path, const char *const *sets, int nsets, 
     RecurModel *r = new_model(error);
     if (!r)
         return NULL;
-    if (model_compile_file(&r->model, &r->diag, path, sets, nsets) ||
+    SemaOptions so = {.api_overrides = true};   /* messages say "override", not --set */
+    const Source *src = diag_load_file(&r->diag, path, MODEL_SOURCE_MAX);
+    if (!src || model_compile_opts(&r->model, &r->diag, src, sets, nsets, &so) ||
         model_init_weights(&r->model, seed, &r->diag))
         return fail(r, error);
     return r;
@@ -69,7 +80,10 @@ RecurModel *recur_load(const char *ckpt_path, char **error)
     RecurModel *r = new_model(error);
     if (!r)
         return NULL;
-    if (model_load(&r->model, &r->diag, ckpt_path, NULL))
+    const Model *md = &r->model;
+    if (model_load(&r->model, &r->diag, ckpt_path, NULL) ||
+        (md->vocab && data_vocab_from_bytes(&r->vocab, md->vocab_level == 1 ? DATA_BYTE : DATA_CHAR,
+                                            md->vocab, md->vocab_len, &r->diag) != 0))
         return fail(r, error);
     return r;
 }
@@ -90,8 +104,91 @@ void recur_free(RecurModel *m)
     if (!m)
         return;
     model_free(&m->model);
+    data_vocab_free(&m->vocab);
     diag_free(&m->diag);
     free(m);
+}
+
+int recur_vocab_size(const RecurModel *m) { return m->vocab.size; }
+
+int recur_vocab_symbol(const RecurModel *m, int id, char out[5])
+{
+    if (id < 0 || id >= m->vocab.size)
+        return -1;
+    int n = data_vocab_utf8(&m->vocab, id, out);
+    out[n] = 0;
+    return n;
+}
+
+int recur_vocab_id(const RecurModel *m, const char *utf8)
+{
+    size_t len = strlen(utf8);
+    uint32_t cp = (uint8_t)utf8[0];
+    if (len == 0 || (m->vocab.level == DATA_CHAR && utf8_decode((const uint8_t *)utf8, len, &cp)
+                                                        == 0))
+        return -1;
+    return data_vocab_id(&m->vocab, cp);
+}
+
+int recur_num_classes(const RecurModel *m) { return m->model.nclass_names; }
+
+const char *recur_class_name(const RecurModel *m, int id)
+{
+    return id >= 0 && id < m->model.nclass_names ? m->model.class_names[id] : NULL;
+}
+
+RecurState *recur_state_new(RecurModel *m, int B, char **error)
+{
+    Diag d;
+    diag_init(&d);
+    RecurState *s = calloc(1, sizeof *s);
+    if (!s)
+        diag_error_in(&d, "recur_state_new", "out of memory");
+    else if (B < 1)
+        diag_error_in(&d, "recur_state_new", "B must be positive, got %d", B);
+    else if (!recur_output_is_sequence(m))
+        diag_error_in(&d, "recur_state_new", "the model's output is pooled over the sequence: "
+                      "it has no output per step (use recur_forward)");
+    else if ((s->e = model_exec(&m->model, B, 1, &d)))
+        exec_set_grad_enabled(s->e, false);
+    if (!s || !s->e) {
+        take_error(&d, error);
+        diag_free(&d);
+        free(s);
+        return NULL;
+    }
+    s->m = m;
+    s->B = B;
+    diag_free(&d);
+    return s;
+}
+
+int recur_step(RecurState *s, const int32_t *tokens, const float *vectors, float *out,
+               char **error)
+{
+    Diag d;
+    diag_init(&d);
+    ExecInput in = {.T = 1, .tokens = tokens, .vectors = vectors};
+    int rc = exec_forward(s->e, &in, false, &d);   /* the state carries over */
+    if (rc == 0) {
+        int rows, width;
+        const float *y = exec_output(s->e, &rows, &width);
+        memcpy(out, y, sizeof(float) * (size_t)rows * (size_t)width);
+    } else {
+        take_error(&d, error);
+    }
+    diag_free(&d);
+    return rc;
+}
+
+void recur_state_reset(RecurState *s) { exec_reset_state(s->e); }
+
+void recur_state_free(RecurState *s)
+{
+    if (!s)
+        return;
+    exec_free(s->e);
+    free(s);
 }
 
 int64_t recur_num_params(const RecurModel *m) { return m->model.ir->nparams; }

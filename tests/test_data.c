@@ -434,6 +434,63 @@ static void test_csv_values_and_errors(void **state)
     remove_temp(path);
 }
 
+/* RFC 4180 (libcsv): a quoted label may hold the delimiter, "" and a newline, and a quoted
+ * number is a number; rows are named by the line they start on; an unclosed or stray quote
+ * is an error at its line; quotes in a # comment line do not open a field. */
+static void test_csv_rfc4180(void **state)
+{
+    (void)state;
+    const char *csv = "\"label, with comma\",1,2\r\n"
+                      "# a \"comment\n"
+                      "\"say \"\"hi\"\"\",\"3\",4\n"
+                      "\"two\nlines\",5,6\n"
+                      "plain,7,8\n";
+    char *path = temp_file(csv, strlen(csv));
+    Diag d;
+    diag_init(&d);
+    DataSet ds;
+    DataConfig c = csv_cfg(path, 4, 0);
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.nrows, 4);
+    assert_int_equal(ds.classes, 4);
+    /* sorted: "label, with comma" < "plain" < "say \"hi\"" < "two\nlines" */
+    assert_string_equal(ds.class_names[0], "label, with comma");
+    assert_string_equal(ds.class_names[2], "say \"hi\"");
+    assert_string_equal(ds.class_names[3], "two\nlines");
+    assert_int_equal(ds.row_labels[1], 2);
+    assert_true(ds.row_values[1][0] == 3 && ds.row_values[1][1] == 4);
+    assert_int_equal(ds.row_labels[2], 3);
+    data_free(&ds);
+    remove_temp(path);
+
+    const char *bad = "a,1,2\nb,1,x\"y\"\n";
+    path = temp_file(bad, strlen(bad));
+    c.path = path;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    char want[256];
+    snprintf(want, sizeof want, "%s:2: error: malformed CSV", path);
+    expect_diag(&d, want);
+    diag_clear_messages(&d);
+    remove_temp(path);
+    const char *open = "a,1,2\n\"b,1,2\nc,3,4\n";
+    path = temp_file(open, strlen(open));
+    c.path = path;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    snprintf(want, sizeof want, "%s:2: error: malformed CSV: a quoted field is not closed", path);
+    expect_diag(&d, want);
+    /* and a bad row inside still names the line it starts on */
+    diag_clear_messages(&d);
+    remove_temp(path);
+    const char *late = "a,1,2\n\"b\nb\",1,zz\n";
+    path = temp_file(late, strlen(late));
+    c.path = path;
+    assert_int_equal(data_open(&ds, &c, &d), -1);
+    snprintf(want, sizeof want, "%s:2: error: value in column 3 is not a number: 'zz'", path);
+    expect_diag(&d, want);
+    diag_free(&d);
+    remove_temp(path);
+}
+
 /* Adding problem: one marker in each half, target = sum of the marked values, and the MSE of
  * always predicting 1 is close to 1/6 over many sequences. */
 static void test_adding(void **state)
@@ -656,6 +713,7 @@ int main(void)
         cmocka_unit_test(test_text_fixed_vocab),
         cmocka_unit_test(test_csv_labels),
         cmocka_unit_test(test_csv_values_and_errors),
+        cmocka_unit_test(test_csv_rfc4180),
         cmocka_unit_test(test_adding),
         cmocka_unit_test(test_reber),
         cmocka_unit_test(test_copy),

@@ -29,7 +29,7 @@ RNN
 cp "$src/tests/fixtures/train/tiny.txt" .
 "$recur" train lm.rnn --out run >log.txt 2>&1 || { cat log.txt; fail "train"; }
 for f in last.ckpt best.ckpt log.csv loss.svg; do [ -s run/$f ] || fail "no run/$f"; done
-head -n 1 run/log.csv | grep -qx 'step,loss,val_loss,lr,grad_norm,tokens_per_s' || fail "header"
+head -n 1 run/log.csv | grep -qx 'step,loss,val_loss,lr,grad_norm,tokens_per_s,wall_s,val_bits_per_token' || fail "header"
 a=$(first_loss run/log.csv)
 b=$(last_loss run/log.csv)
 echo "loss $a -> $b"

@@ -2,10 +2,16 @@
  * src/train (train.h), which does the work. */
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "cli/convert_map.h"
+#include "io/format.h"
 #include "train/train.h"
 
 /* The usage error of `--threads N` (NULL when it is absent or valid; then it is applied). */
@@ -23,16 +29,46 @@ static const char *seed_threads_error(const char *seed, unsigned long long *n,
     return threads_error(threads);
 }
 
+/* --init-from: any weight file `recur convert` reads, as the tensors of m -- a checkpoint's
+ * parameters, a file that names tensors as recur does, or one mapped by its format's row of
+ * convert_map.h (PyTorch, Keras). */
+static int load_init(const char *path, const Model *m, CkptTensorList *out, Diag *d)
+{
+    WfId id;
+    if (wf_check_input(path, &id, d) != 0) return -1;
+    WeightSet raw, mapped = {0};
+    if (id == WF_CKPT) {
+        Checkpoint c;
+        if (ckpt_read(path, &c, d) != 0) return -1;
+        *out = c.params;   /* take the parameters over, free the rest */
+        memset(&c.params, 0, sizeof c.params);
+        ckpt_free(&c);
+        return 0;
+    }
+    if (wf_read(id, path, NULL, &raw, d) != 0) return -1;
+    const ConvertMap *row = convert_map_for(id);
+    int rc = row ? row->import(m, &raw, &mapped, d) : 0;
+    WeightSet *w = row ? &mapped : &raw;
+    if (rc == 0) {
+        *out = w->tensors;
+        memset(&w->tensors, 0, sizeof w->tensors);
+    }
+    wf_set_free(&raw);
+    wf_set_free(&mapped);
+    return rc;
+}
+
 /* recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N] [--set ...]...
  *                       [--seed S] [--threads N] [--resume] */
 int cmd_train(int argc, char **argv)
 {
     const char *data = NULL, *out = NULL, *steps = NULL, *epochs = NULL, *seed = NULL,
-               *threads = NULL;
+               *threads = NULL, *init = NULL;
     bool resume = false;
     CliList sets = {0};
     const CliOpt opts[] = {
         {"data", 0, CLI_VALUE, &data},     {"out", 0, CLI_VALUE, &out},
+        {"init-from", 0, CLI_VALUE, &init},
         {"steps", 0, CLI_VALUE, &steps},   {"epochs", 0, CLI_VALUE, &epochs},
         {"seed", 0, CLI_VALUE, &seed},     {"threads", 0, CLI_VALUE, &threads},
         {"resume", 0, CLI_FLAG, &resume},  {"set", 0, CLI_LIST, &sets},
@@ -49,6 +85,8 @@ int cmd_train(int argc, char **argv)
         err = "expected exactly one MODEL.rnn";
     else if (steps && epochs)
         err = "give --steps or --epochs, not both";
+    else if (init && resume)
+        err = "--init-from starts a new run: not with --resume";
     else if (cli_opt_u64(steps, 1, 1ULL << 62, &n_steps))
         err = "--steps needs a positive integer";
     else if (cli_opt_u64(epochs, 1, 1ULL << 40, &n_epochs))
@@ -70,9 +108,23 @@ int cmd_train(int argc, char **argv)
     o.sets = sets.items;
     o.nsets = sets.n;
     o.resume = resume;
+    o.init_from = init;
+    o.load_init = load_init;
     Diag d;
     diag_init(&d);
     return cli_finish(&a, &d, train_run(&o, &d, NULL));
+}
+
+/* A seed for a sample run without --seed: the clock's nanoseconds mixed with the PID. */
+static uint64_t clock_seed(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t x = (uint64_t)ts.tv_sec * 1000000007ULL ^ (uint64_t)ts.tv_nsec ^
+                 ((uint64_t)getpid() << 32);
+    x ^= x >> 31;   /* splitmix64's finaliser, so close clocks give distant seeds */
+    x *= 0xbf58476d1ce4e5b9ULL;
+    return (x ^ (x >> 27)) >> 1;   /* below 2^63, so --seed accepts it back */
 }
 
 /* recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K]
@@ -99,8 +151,8 @@ int cmd_sample(int argc, char **argv)
         err = "expected exactly one FILE.ckpt";
     else if (cli_opt_u64(length, 0, 1ULL << 40, &n_length))
         err = "--length needs a non-negative integer";
-    else if (cli_opt_double(temp, &o.temperature) || o.temperature <= 0)
-        err = "--temperature needs a number > 0";
+    else if (cli_opt_double(temp, &o.temperature) || o.temperature < 0)
+        err = "--temperature needs a number >= 0 (0: greedy)";
     else if (cli_opt_u64(top_k, 0, 1000000, &n_top_k))
         err = "--top-k needs a non-negative integer";
     else if (cli_opt_double(top_p, &o.top_p) || o.top_p <= 0 || o.top_p > 1)
@@ -113,7 +165,10 @@ int cmd_sample(int argc, char **argv)
     o.prime = prime;
     o.length = (int64_t)n_length;
     o.top_k = (int)n_top_k;
-    o.seed = n_seed;
+    o.seed = seed ? n_seed : clock_seed();
+    if (!seed && o.temperature > 0)
+        fprintf(stderr, "recur sample: seed %llu (--seed %llu gives this text again)\n",
+                (unsigned long long)o.seed, (unsigned long long)o.seed);
     Diag d;
     diag_init(&d);
     return cli_finish(&a, &d, sample_run(&o, &d));

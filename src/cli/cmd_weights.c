@@ -133,6 +133,17 @@ static float *floats_from_npy(const NpyArray *a, const char *path, Diag *d)
 
 static bool is_int_dtype(NpyDtype t) { return t == NPY_I32 || t == NPY_I64; }
 
+/* What an array is, for shape errors: "float64 [3, 4, 2]". Returns buf. */
+static const char *array_text(const NpyArray *a, char *buf, size_t n)
+{
+    static const char *const names[] = {"float32", "float64", "int32", "int64"};
+    int k = snprintf(buf, n, "%s [", names[a->dtype]);
+    for (int i = 0; i < a->ndim && k > 0 && (size_t)k < n; i++)
+        k += snprintf(buf + k, n - (size_t)k, "%s%lld", i ? ", " : "", (long long)a->shape[i]);
+    if (k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, "]");
+    return buf;
+}
+
 /* Everything `recur run` holds, released in one place. */
 typedef struct RunState {
     Model m;
@@ -161,11 +172,12 @@ static int load_input(RunState *s, const char *path, int *T, int *B, Diag *d)
     if (npy_read(path, &s->x, d))
         return -1;
     const NpyArray *x = &s->x;
+    char got[256];
+    array_text(x, got, sizeof got);
     if (in->tokens) {
         if (!is_int_dtype(x->dtype) || x->ndim != 2) {
             diag_error_in(d, path, "the model reads token ids: expected an int32 or int64 array "
-                                   "[T, B], got %s with %d dimensions",
-                          is_int_dtype(x->dtype) ? "integers" : "floats", x->ndim);
+                                   "[T, B], got %s", got);
             return -1;
         }
         s->ids = ids_from_npy(x, path, d);
@@ -174,7 +186,7 @@ static int load_input(RunState *s, const char *path, int *T, int *B, Diag *d)
     } else {
         if (is_int_dtype(x->dtype) || x->ndim != 3 || x->shape[2] != in->width) {
             diag_error_in(d, path, "the model reads vectors of %d floats: expected a float32 array "
-                                   "[T, B, %d]", in->width, in->width);
+                                   "[T, B, %d], got %s", in->width, in->width, got);
             return -1;
         }
         s->vectors = floats_from_npy(x, path, d);
@@ -200,15 +212,19 @@ static int load_target(RunState *s, const char *path, int T, int B, ExecTarget *
         return -1;
     const NpyArray *y = &s->y;
     int rows, width;
+    char got[256];
+    array_text(y, got, sizeof got);
     exec_output(s->e, &rows, &width);
     bool seq = rows == T * B && s->m.ir->layers[s->m.ir->output].sequence;
     if (is_int_dtype(y->dtype)) {
         bool ok = seq ? (y->ndim == 2 && y->shape[0] == T && y->shape[1] == B)
                       : (y->ndim == 1 && y->shape[0] == B);
         if (!ok) {
-            diag_error_in(d, path, seq ? "class targets must be [T, B] = [%d, %d]"
-                                       : "class targets must be [B] = [%d]",
-                          seq ? T : B, B);
+            if (seq)
+                diag_error_in(d, path, "class targets must be [T, B] = [%d, %d], got %s", T, B,
+                              got);
+            else
+                diag_error_in(d, path, "class targets must be [B] = [%d], got %s", B, got);
             return -1;
         }
         s->target_ids = ids_from_npy(y, path, d);
@@ -219,9 +235,12 @@ static int load_target(RunState *s, const char *path, int T, int B, ExecTarget *
     bool ok = seq ? (y->ndim == 3 && y->shape[0] == T && y->shape[1] == B && y->shape[2] == width)
                   : (y->ndim == 2 && y->shape[0] == B && y->shape[1] == width);
     if (!ok) {
-        diag_error_in(d, path, seq ? "regression targets must be [T, B, m] = [%d, %d, %d]"
-                                   : "regression targets must be [B, m] = [%d, %d]",
-                      seq ? T : B, seq ? B : width, width);
+        if (seq)
+            diag_error_in(d, path, "regression targets must be [T, B, m] = [%d, %d, %d], got %s",
+                          T, B, width, got);
+        else
+            diag_error_in(d, path, "regression targets must be [B, m] = [%d, %d], got %s", B,
+                          width, got);
         return -1;
     }
     s->target_values = floats_from_npy(y, path, d);
@@ -251,13 +270,27 @@ static int write_grads(ExecModel *e, const char *path, Diag *d)
 }
 
 /* recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy [--grad-out G]] */
+/* --predict: each output row's most likely class, one line per row, by the checkpoint's class
+ * names (the class id when it records none). Pooled outputs: one row per sequence. */
+static void print_predictions(const Model *m, const float *y, int rows, int width)
+{
+    for (int r = 0; r < rows; r++) {
+        int best = 0;
+        for (int j = 1; j < width; j++)
+            if (y[(size_t)r * width + j] > y[(size_t)r * width + best]) best = j;
+        if (best < m->nclass_names) printf("%s\n", m->class_names[best]);
+        else printf("%d\n", best);
+    }
+}
+
 int cmd_run(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
+    bool predict = false;
     const CliOpt opts[] = {
         {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
-        {"threads", 0, CLI_VALUE, &threads}, {0},
+        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -297,6 +330,8 @@ int cmd_run(int argc, char **argv)
     y.count = (int64_t)rows * width;
     if (npy_write(output, &y, &d))
         goto done;
+    if (predict)
+        print_predictions(&s.m, out, rows, width);
     if (target) {
         ExecTarget t = {0};
         double loss;

@@ -42,12 +42,14 @@ const CliCommand cli_commands[] = {
      "example: recur init models/charlm.rnn --set vocab=65 -o charlm.ckpt --seed 1\n"},
     {"run", cmd_run, "run a checkpoint on a NumPy array (and optionally get loss and gradients)",
      "usage: recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy\n"
-     "                 [--grad-out G.safetensors]] [--threads N]\n"
+     "                 [--grad-out G.safetensors]] [--predict] [--threads N]\n"
      "\n"
      "Runs the model in inference mode (dropout off). X is int32/int64 token ids [T, B] or\n"
      "float32 features [T, B, n], time-major. Y is float32 [T, B, m], or [B, m] after pool.\n"
      "With --target, prints the loss (the model's train loss, or cross-entropy/MSE by the\n"
      "target's type) and with --grad-out writes every parameter's gradient as safetensors.\n"
+     "--predict prints each output row's most likely class, one a line: the class names a\n"
+     "trained classifier's checkpoint records (its labels), else the class id.\n"
      "\n"
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
     {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",
@@ -75,18 +77,30 @@ const CliCommand cli_commands[] = {
      "example: recur inspect runs/charlm/last.ckpt\n"},
     {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",
      "usage: recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N]\n"
-     "                   [--set NAME=VALUE]... [--seed S] [--threads N] [--resume]\n"
+     "                   [--set NAME=VALUE]... [--seed S] [--threads N]\n"
+     "                   [--resume | --init-from WEIGHTS]\n"
      "\n"
      "Trains as the model's data and train blocks say (command-line options win). Writes DIR\n"
      "(default runs/<model name>): last.ckpt, best.ckpt (by validation loss), log.csv and\n"
      "loss.svg. SIGINT/SIGTERM save a checkpoint and stop; --resume continues exactly.\n"
+     "--init-from WEIGHTS starts a new run (step 0, a new optimiser) from the weights of any\n"
+     "file recur convert reads (a checkpoint, safetensors, PyTorch .pt, NumPy .npz, ...).\n"
      "\n"
      "example: recur train models/adding.rnn --steps 2000\n"},
     {"sample", cmd_sample, "generate text from a character model checkpoint",
      "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
      "                    [--top-k K] [--top-p P] [--seed S]\n"
      "\n"
-     "Streams generated text to stdout (default length 500, temperature 1).\n"
+     "Streams generated text to stdout: the prime text, then N more characters.\n"
+     "\n"
+     "  --prime TEXT        text to start from (default: one random character)\n"
+     "  --length N, -n N    characters to generate (default 500; 0 prints nothing)\n"
+     "  --temperature T     sharpen (< 1) or flatten (> 1) the distribution (default 1;\n"
+     "                      0 is greedy: always the most likely character)\n"
+     "  --top-k K           draw among the K most likely characters (default 0: off)\n"
+     "  --top-p P           draw among the most likely characters whose mass reaches P\n"
+     "                      (nucleus sampling; default 1: off)\n"
+     "  --seed S            the draw's seed (default: from the clock, printed to stderr)\n"
      "\n"
      "example: recur sample runs/charlm/best.ckpt --prime 'ROMEO:' --temperature 0.8\n"},
     {"eval", cmd_eval, "evaluate a checkpoint on its validation data or another file",
@@ -120,7 +134,8 @@ static void print_help(FILE *out)
     for (const CliCommand *c = cli_commands; c->name; c++)
         fprintf(out, "  %-8s %s\n", c->name, c->summary);
     fprintf(out,
-            "  help     show a command's options: recur help COMMAND\n"
+            "  help     show a command's options: recur help COMMAND; topics: recur help data,\n"
+            "           recur help settings, recur help help\n"
             "\n"
             "options: --help, --version\n");
 }
@@ -199,6 +214,8 @@ int main(int argc, char **argv)
             return EXIT_OK;
         }
         const CliCommand *c = find_command(argv[2]);
+        if (!c && cli_help_topic(argv[2], stdout) == 0)
+            return EXIT_OK;
         if (!c)
             return unknown_command(argv[2]);
         fputs(c->usage, stdout);

@@ -62,6 +62,11 @@ void ckpt_free(Checkpoint *c)
     ckpt_tensors_free(&c->optim_state);
     free(c->rng_state);
     free(c->data_pos);
+    for (int i = 0; i < c->nclass_names; i++)
+        free(c->class_names[i]);
+    free(c->class_names);
+    ckpt_data_file_free(&c->data);
+    ckpt_data_file_free(&c->valid_data);
     memset(c, 0, sizeof *c);
 }
 
@@ -115,6 +120,38 @@ int ckpt_add_override(Checkpoint *c, const char *s)
         return -1;
     c->noverrides++;
     return 0;
+}
+
+/* Appends a copy of one class name. */
+int ckpt_add_class_name(Checkpoint *c, const char *name)
+{
+    char **o = realloc(c->class_names, (size_t)(c->nclass_names + 1) * sizeof *o);
+    if (!o)
+        return -1;
+    c->class_names = o;
+    if (!(o[c->nclass_names] = dup_bytes(name, strlen(name))))
+        return -1;
+    c->nclass_names++;
+    return 0;
+}
+
+/* Replaces the record of a data file with copies of its strings. */
+int ckpt_set_data_file(CkptDataFile *f, const char *path, const char *resolved, uint64_t size,
+                       uint32_t crc32)
+{
+    if (set_str(&f->path, path) != 0 || set_str(&f->resolved, resolved) != 0)
+        return -1;
+    f->present = true;
+    f->size = size;
+    f->crc32 = crc32;
+    return 0;
+}
+
+void ckpt_data_file_free(CkptDataFile *f)
+{
+    free(f->path);
+    free(f->resolved);
+    memset(f, 0, sizeof *f);
 }
 
 /* Adds the constant, or replaces its value when the name is already there. */
@@ -315,6 +352,7 @@ typedef struct PbViews {
     Recur__Tensor *pm, **pp, *om, **op;
     Recur__Constant *km, **kp;
     Recur__Hyper *hm, **hp;
+    Recur__DataFile data, valid_data;
 } PbViews;
 
 /* Allocates the view arrays (one spare element each, so that empty lists are not NULL). */
@@ -362,6 +400,11 @@ static int check_named(const char *path, const Checkpoint *c, Diag *d)
             diag_error_in(d, path, "cannot write: hyperparameter #%d has no name", i);
             return -1;
         }
+    for (int i = 0; i < c->nclass_names; i++)
+        if (!c->class_names[i]) {
+            diag_error_in(d, path, "cannot write: class name #%d is missing", i);
+            return -1;
+        }
     return 0;
 }
 
@@ -382,8 +425,22 @@ static void scalars_to_pb(const Checkpoint *c, PbViews *v)
     }
 }
 
+/* The message of a recorded data file (view points into f), or NULL when none is recorded. */
+static Recur__DataFile *data_file_to_pb(const CkptDataFile *f, Recur__DataFile *m)
+{
+    if (!f->present)
+        return NULL;
+    recur__data_file__init(m);
+    m->path = f->path;
+    m->resolved = f->resolved;
+    m->has_size = m->has_crc32 = 1;
+    m->size = f->size;
+    m->crc32 = f->crc32;
+    return m;
+}
+
 /* The whole message: the Checkpoint's fields, with the lists taken from the views. */
-static void checkpoint_to_pb(const Checkpoint *c, const PbViews *v, Recur__Checkpoint *m)
+static void checkpoint_to_pb(const Checkpoint *c, PbViews *v, Recur__Checkpoint *m)
 {
     m->format_version = CKPT_FORMAT_VERSION;
     m->recur_version = c->recur_version;
@@ -420,6 +477,12 @@ static void checkpoint_to_pb(const Checkpoint *c, const PbViews *v, Recur__Check
     m->data_pos = c->data_pos;
     m->has_best_val_loss = c->has_best_val_loss;
     m->best_val_loss = c->best_val_loss;
+    m->n_class_names = (size_t)c->nclass_names;
+    m->class_names = c->class_names;
+    m->data = data_file_to_pb(&c->data, &v->data);
+    m->valid_data = data_file_to_pb(&c->valid_data, &v->valid_data);
+    m->has_stale_evals = c->stale_evals > 0;
+    m->stale_evals = c->stale_evals;
 }
 
 /* Packs m into one buffer and writes the header (magic, version, CRC-32, length) and the payload
@@ -517,6 +580,23 @@ static int tensors_from_pb(const char *path, const char *what, Recur__Tensor **p
     return 0;
 }
 
+/* Copies the optional fields added after format 1's first release (class names, data files);
+ * a checkpoint without them reads as before. */
+static int extras_from_pb(const Recur__Checkpoint *m, Checkpoint *out)
+{
+    for (size_t i = 0; i < m->n_class_names; i++)
+        if (ckpt_add_class_name(out, m->class_names[i]) != 0)
+            return -1;
+    out->stale_evals = m->stale_evals;
+    const Recur__DataFile *f[2] = {m->data, m->valid_data};
+    CkptDataFile *o[2] = {&out->data, &out->valid_data};
+    for (int i = 0; i < 2; i++)
+        if (f[i] && ckpt_set_data_file(o[i], f[i]->path, f[i]->resolved, f[i]->size,
+                                       f[i]->crc32) != 0)
+            return -1;
+    return 0;
+}
+
 /* Copies the unpacked message into out. */
 static int from_pb(const char *path, const Recur__Checkpoint *m, Checkpoint *out, Diag *d)
 {
@@ -544,6 +624,8 @@ static int from_pb(const char *path, const Recur__Checkpoint *m, Checkpoint *out
         if (ckpt_set_hyper(out, m->hypers[i]->name, m->hypers[i]->value) != 0)
             goto oom;
     if (m->has_vocab && ckpt_set_vocab(out, m->vocab.data, m->vocab.len) != 0)
+        goto oom;
+    if (extras_from_pb(m, out) != 0)
         goto oom;
     if (m->n_rng_state > INT32_MAX || m->n_data_pos > INT32_MAX) {
         diag_error_in(d, path, "corrupt checkpoint: absurd RNG or data-position state");

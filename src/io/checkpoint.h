@@ -54,6 +54,15 @@ typedef struct CkptHyper {
     double value;
 } CkptHyper;
 
+/* A data file a run read (checkpoint.proto DataFile); present false when not recorded. */
+typedef struct CkptDataFile {
+    bool present;
+    char *path;                     /* as the user gave it; may be NULL */
+    char *resolved;                 /* absolute; may be NULL */
+    uint64_t size;
+    uint32_t crc32;
+} CkptDataFile;
+
 typedef struct Checkpoint {
     uint32_t format_version;        /* set by ckpt_read; ckpt_write always writes the current */
     char *recur_version;            /* may be NULL */
@@ -83,6 +92,11 @@ typedef struct Checkpoint {
     double best_val_loss;
     uint64_t seed;
     int threads;
+
+    char **class_names;             /* nclass_names class names in id order (none: numbers) */
+    int nclass_names;
+    CkptDataFile data, valid_data;  /* the training and validation files, when recorded */
+    uint64_t stale_evals;           /* early stopping's count (0 when absent) */
 } Checkpoint;
 
 /* An empty checkpoint (all zero). */
@@ -108,6 +122,13 @@ bool ckpt_get_const(const Checkpoint *c, const char *name, int64_t *value);
 bool ckpt_get_hyper(const Checkpoint *c, const char *name, double *value);
 int ckpt_set_vocab(Checkpoint *c, const unsigned char *bytes, size_t len);
 int ckpt_set_optimizer(Checkpoint *c, const char *name);
+/* Appends a copy of one class name. */
+int ckpt_add_class_name(Checkpoint *c, const char *name);
+/* Records a data file (copies the strings; either may be NULL); f->present becomes true. */
+int ckpt_set_data_file(CkptDataFile *f, const char *path, const char *resolved, uint64_t size,
+                       uint32_t crc32);
+/* Frees f's strings; f is not present afterwards. */
+void ckpt_data_file_free(CkptDataFile *f);
 /* Copies n words into rng_state / data_pos. */
 int ckpt_set_rng_state(Checkpoint *c, const uint64_t *words, int n);
 int ckpt_set_data_pos(Checkpoint *c, const uint64_t *words, int n);

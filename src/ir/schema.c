@@ -112,6 +112,12 @@ const CfgSetting cfg_settings[CFG_NSETTINGS] = {
                                            CFG_STORE_INT64, C(checkpoint_every), 500, NULL } },
     [CFG_SET_LOG_EVERY] = { true, { "log_every", CFG_COUNT0, NULL, CFG_STORE_INT64,
                                     C(log_every), 10, NULL } },
+    /* lr: a shorthand for the optimizer's lr argument (0 when absent: the optimizer's) */
+    [CFG_SET_LR] = { true, { "lr", CFG_POSITIVE, NULL, CFG_STORE_DOUBLE, C(lr), 0, NULL } },
+    [CFG_SET_PATIENCE] = { true, { "patience", CFG_COUNT0, NULL, CFG_STORE_INT64, C(patience),
+                                   0, NULL } },
+    [CFG_SET_MIN_DELTA] = { true, { "min_delta", CFG_NONNEG, NULL, CFG_STORE_DOUBLE,
+                                    C(min_delta), 0, NULL } },
 };
 
 /* The DataConfig fields no setting or argument gives (and the base of every source). */

@@ -52,6 +52,10 @@ typedef struct DataConfig {
     bool eval_all;          /* text/csv: the whole file is the validation split (eval) */
     const struct Vocab *vocab; /* text: map with this vocabulary instead of building one (eval,
                                resume); a character outside it is an error naming it */
+    int fixed_classes;      /* csv label: a loaded model's classes (0: the data decides);
+                               a label outside them is an error naming row and label */
+    char *const *class_names; /* csv label: those classes' names in id order (NULL: the
+                               labels are class numbers below fixed_classes) */
     int batch;              /* B (default 32) */
     int bptt;               /* text: window length (default 100); others: ignored (whole
                                sequences) */
@@ -109,7 +113,10 @@ typedef struct LossConfig {
     X(SEED, "seed", true) \
     X(EVAL_EVERY, "eval_every", true) \
     X(CHECKPOINT_EVERY, "checkpoint_every", true) \
-    X(LOG_EVERY, "log_every", true)
+    X(LOG_EVERY, "log_every", true) \
+    X(LR, "lr", true) \
+    X(PATIENCE, "patience", true) \
+    X(MIN_DELTA, "min_delta", true)
 
 typedef enum CfgSettingId {
 #define X(id, name, train) CFG_SET_##id,
@@ -151,6 +158,9 @@ typedef struct IrConfig {
     double clip;                /* 0: off */
     int64_t steps, epochs, eval_every, checkpoint_every, log_every;
     uint64_t seed;
+    double lr;                  /* lr = X: the optimizer's learning rate (when given) */
+    int64_t patience;           /* early stopping: evaluations without improvement (0: off) */
+    double min_delta;           /* an improvement is a validation loss below best - min_delta */
 } IrConfig;
 
 /* ---- the schema ------------------------------------------------------------------------ */
@@ -167,7 +177,7 @@ typedef enum CfgType {
     CFG_COUNT0,     /* an integer >= 0 */
     CFG_COUNT1,     /* an integer >= 1 */
     CFG_CALL,       /* a function of CfgArg.family; a bare word is a call without arguments */
-    CFG_VALID,      /* a fraction in (0, 1), or a data source */
+    CFG_VALID,      /* a fraction in [0, 1) (0: no validation), or a data source */
     CFG_BPTT        /* an integer >= 1, or `full` */
 } CfgType;
 

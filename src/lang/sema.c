@@ -69,7 +69,8 @@ static int add_const(Sema *s, const AstNode *it, bool prelude)
     if (strcmp(it->name, "vocab") == 0 || strcmp(it->name, "classes") == 0) {
         DiagMessage *m = diag_error(s->d, it->name_loc, "'%s' is a reserved size name",
                                     it->name);
-        diag_help(m, "bind it with `input tokens(%s=N)` or --set %s=N", it->name, it->name);
+        diag_help(m, "bind it with `input tokens(%s=N)` or %s %s=N", it->name, sema_set_what(s),
+                  it->name);
         return -1;
     }
     SemaConst *old = sema_find_const(s, it->name);
@@ -97,7 +98,7 @@ static int bind_size(Sema *s, bool classes, double v, const char *text)
 {
     const char *name = classes ? "classes" : "vocab";
     if (v != floor(v) || v < 1 || v > SEMA_MAX_SIZE) {
-        diag_error_in(s->d, "--set", "%s: %s must be an integer of at least 1, got %g", text,
+        diag_error_in(s->d, sema_set_what(s), "%s: %s must be an integer of at least 1, got %g", text,
                       name, v);
         return -1;
     }
@@ -123,7 +124,7 @@ static int apply_size_sets(Sema *s)
             continue;
         st->used = true;
         if (st->value.kind != IR_VAL_NUM) {
-            diag_error_in(s->d, "--set", "%s: '%s' needs a number", st->text, st->name);
+            diag_error_in(s->d, sema_set_what(s), "%s: '%s' needs a number", st->text, st->name);
             rc = -1;
             continue;
         }

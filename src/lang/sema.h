@@ -59,6 +59,8 @@ typedef struct SemaOptions {
     int auto_classes;       /* in: placeholder for classes (0 means 1000) */
     bool vocab_auto;        /* out: the model needed vocab and it was a placeholder */
     bool classes_auto;      /* out: the model needed classes and it was a placeholder */
+    bool api_overrides;     /* in: the overrides are a library caller's "NAME=VALUE" strings,
+                               so messages name them "override", not the CLI's --set */
 } SemaOptions;
 
 /* Sizes known to the caller (the data's): 0 leaves one as the file and --set bind it. Bound as a

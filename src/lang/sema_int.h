@@ -156,6 +156,9 @@ char *sema_strdup(Sema *s, const char *str);
 char *sema_fmt(Sema *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Reports out of memory. */
 void sema_oom(Sema *s);
+/* What the overrides are called in messages: "--set" (the CLI), or "override" (the C API:
+ * SemaOptions.api_overrides). */
+const char *sema_set_what(const Sema *s);
 /* The range's source text if it is short and on one line, else NULL (into buf). */
 const char *sema_snippet(SrcRange r, char *buf, size_t n);
 /* Comma-separated list of names into buf ("a, b, c"). */

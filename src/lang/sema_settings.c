@@ -23,7 +23,7 @@ static DiagMessage *verr(Sema *s, SrcRange loc, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
-    return loc.src ? diag_error(s->d, loc, "%s", buf) : diag_error_in(s->d, "--set", "%s", buf);
+    return loc.src ? diag_error(s->d, loc, "%s", buf) : diag_error_in(s->d, sema_set_what(s), "%s", buf);
 }
 
 /* The names a --set may use besides consts, vocab and classes. */
@@ -283,9 +283,10 @@ static int check_setting(Sema *s, int si, IrValue *v)
     case CFG_CALL: return check_call(s, v, a->family);
     case CFG_VALID:
         if (v->kind == IR_VAL_NUM) {
-            if (v->num > 0 && v->num < 1)
+            if (v->num >= 0 && v->num < 1)
                 return 0;
-            verr(s, v->loc, "valid must be a fraction in (0, 1) or a source, got %g", v->num);
+            verr(s, v->loc, "valid must be a fraction in [0, 1) (0: no validation) or a source, "
+                 "got %g", v->num);
             return -1;
         }
         return check_call(s, v, a->family);
@@ -508,13 +509,13 @@ int sema_parse_sets(Sema *s, const char *const *sets, int nsets)
         st->name = ident(&sp);
         skip_ws(&sp);
         if (!st->name || *sp.p != '=') {
-            diag_error_in(s->d, "--set", "expected NAME=VALUE, got '%s'", sets[i]);
+            diag_error_in(s->d, sema_set_what(s), "expected NAME=VALUE, got '%s'", sets[i]);
             rc = -1;
             continue;
         }
         sp.p++;
         if (set_value(&sp, &st->value) < 0 || (skip_ws(&sp), *sp.p != '\0')) {
-            DiagMessage *m = diag_error_in(s->d, "--set", "cannot read the value in '%s'",
+            DiagMessage *m = diag_error_in(s->d, sema_set_what(s), "cannot read the value in '%s'",
                                            sets[i]);
             diag_help(m, "a value is a number, a word, a \"string\" or a call such as "
                       "adam(lr=0.01)");
@@ -545,12 +546,17 @@ int sema_apply_sets(Sema *s)
             for (int k = 0; k < s->nconsts && n < NSETTINGS + 258; k++)
                 cand[n++] = s->consts[k].name;
             const char *sug = sema_suggest(st->name, cand, n);
-            DiagMessage *m = sug ? diag_error_in(s->d, "--set", "unknown setting '%s'; did you "
+            DiagMessage *m = sug ? diag_error_in(s->d, sema_set_what(s), "unknown setting '%s'; did you "
                                                  "mean '%s'?", st->name, sug)
-                                 : diag_error_in(s->d, "--set", "unknown setting '%s'",
+                                 : diag_error_in(s->d, sema_set_what(s), "unknown setting '%s'",
                                                  st->name);
-            diag_help(m, "--set takes vocab, classes, a const of the file, or a data/train "
-                      "setting");
+            char list[1024];
+            int k = 0;
+            for (int j = 0; j < CFG_NSETTINGS && k >= 0 && (size_t)k < sizeof list; j++)
+                k += snprintf(list + k, sizeof list - (size_t)k, "%s%s", j ? ", " : "",
+                              cfg_settings[j].arg.name);
+            diag_help(m, "%s takes vocab, classes, a const of the file, or a setting: %s",
+                      sema_set_what(s), list);
             rc = -1;
             continue;
         }

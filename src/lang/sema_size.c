@@ -49,7 +49,7 @@ int sema_auto_size(Sema *s, bool classes, SrcRange at, SemaNum *out)
         const char *nm = classes ? "classes" : "vocab";
         DiagMessage *m = diag_error(s->d, at, "the model needs '%s', but nothing gives its value",
                                     nm);
-        diag_help(m, "pass --set %s=N, or give data whose %s fixes it", nm,
+        diag_help(m, "pass %s %s=N, or give data whose %s fixes it", sema_set_what(s), nm,
                   classes ? "labels" : "vocabulary");
     }
     return -1;

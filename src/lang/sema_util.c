@@ -96,3 +96,8 @@ SemaConst *sema_find_const(Sema *s, const char *name)
             return &s->consts[i];
     return NULL;
 }
+
+const char *sema_set_what(const Sema *s)
+{
+    return s->opts && s->opts->api_overrides ? "override" : "--set";
+}

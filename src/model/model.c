@@ -125,6 +125,7 @@ void model_free(Model *m)
     free(m->sets);
     free(m->params);
     free(m->vocab);
+    model_set_class_names(m, NULL, 0);
     sema_unit_free(m->unit);
     memset(m, 0, sizeof *m);
 }
@@ -230,6 +231,8 @@ int model_to_checkpoint(const Model *m, Checkpoint *c, Diag *d)
         rc = ckpt_set_vocab(c, m->vocab, m->vocab_len);
     if (!rc && m->vocab)
         rc = ckpt_set_hyper(c, "vocab_level", m->vocab_level);
+    for (int i = 0; !rc && i < m->nclass_names; i++)
+        rc = ckpt_add_class_name(c, m->class_names[i]);
     c->seed = m->seed;
     if (rc) {
         diag_error_in(d, m->source->name, "out of memory while building a checkpoint");
@@ -265,10 +268,33 @@ int model_from_checkpoint(Model *m, Diag *d, const Checkpoint *c, const char *pa
         m->vocab_len = c->vocab_len;
         m->vocab_level = model_checkpoint_vocab_level(c);
     }
+    if (model_set_class_names(m, c->class_names, c->nclass_names) != 0) {
+        diag_error_in(d, path, "out of memory");
+        model_free(m);
+        return -1;
+    }
     if (model_set_tensors(m, &c->params, path, d)) {
         model_free(m);
         return -1;
     }
+    return 0;
+}
+
+int model_set_class_names(Model *m, char *const *names, int n)
+{
+    for (int i = 0; i < m->nclass_names; i++)
+        free(m->class_names[i]);
+    free(m->class_names);
+    m->class_names = NULL;
+    m->nclass_names = 0;
+    if (n <= 0)
+        return 0;
+    if (!(m->class_names = calloc((size_t)n, sizeof *m->class_names)))
+        return -1;
+    m->nclass_names = n;
+    for (int i = 0; i < n; i++)
+        if (!(m->class_names[i] = strdup(names[i])))
+            return -1;
     return 0;
 }
 

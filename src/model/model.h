@@ -8,8 +8,8 @@
  * mis-shaped tensor is reported by name (`a.ckpt: tensor 'lstm1.weight_hh_l0' is [2048, 512], the
  * model expects [1024, 256]`).
  *
- * Ownership: a Model owns its IrModel, parameter buffer, override strings, parsed unit and
- * vocabulary (model_free releases them); its IrModel points into no Diag. Its
+ * Ownership: a Model owns its IrModel, parameter buffer, override strings, parsed unit,
+ * class names and vocabulary (model_free releases them); its IrModel points into no Diag. Its
  * Source belongs to the Diag it was loaded with, which must outlive the Model. ExecModels made by
  * model_exec belong to the caller (exec_free) and borrow the Model's parameter buffer, so they
  * must be freed first. */
@@ -36,6 +36,9 @@ typedef struct Model {
     size_t vocab_len;
     int vocab_level;        /* what the vocabulary's symbols are: 0 UTF-8 characters, 1 bytes
                                (text level=byte); stored as the checkpoint hyper "vocab_level" */
+    char **class_names;     /* a classifier's class names in id order (nclass_names; none
+                               when its labels are numbers), stored in checkpoints */
+    int nclass_names;
     uint64_t seed;          /* the seed of model_init_weights (stored in checkpoints) */
     SemaUnit *unit;         /* the parsed source and overrides, compiled again (without
                                parsing) when model_bind_sizes binds the data's sizes */
@@ -70,7 +73,7 @@ int model_set_tensors(Model *m, const CkptTensorList *l, const char *path, Diag 
 int model_get_tensors(const Model *m, CkptTensorList *l, Diag *d);
 
 /* Fills a checkpoint (initialised by the caller) with m's source, overrides, resolved vocab and
- * classes, vocabulary and parameters. Training state fields are left to the caller. */
+ * classes, vocabulary, class names and parameters. Training state fields are left to the caller. */
 int model_to_checkpoint(const Model *m, Checkpoint *c, Diag *d);
 /* Recompiles the model stored in checkpoint c (read from `path`) and loads its weights. */
 int model_from_checkpoint(Model *m, Diag *d, const Checkpoint *c, const char *path);
@@ -85,6 +88,8 @@ int model_save(const Model *m, const char *path, Diag *d);
  * loading tensors into m is seen by the executor. The executor must be freed before m is freed
  * or recompiled (both replace the buffer). */
 ExecModel *model_exec(Model *m, int batch, int max_T, Diag *d);
+/* Replaces m's class names with copies of names[n]; -1 when out of memory. */
+int model_set_class_names(Model *m, char *const *names, int n);
 /* The vocabulary level recorded in checkpoint c (0 characters, 1 bytes; 0 when absent). */
 int model_checkpoint_vocab_level(const Checkpoint *c);
 

@@ -176,3 +176,35 @@ const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
     }
     return b;
 }
+
+/* The name of a generated source, as the data block spells it. */
+static const char *source_name(DataKind k)
+{
+    const CfgFamily *f = cfg_settings[CFG_SET_SOURCE].arg.family;
+    for (int i = 0; i < f->nfns; i++)
+        if (f->fns[i].kind == (int)k) return f->fns[i].name;
+    return "data";
+}
+
+char *data_summary(const DataSet *ds, char *buf, size_t n)
+{
+    const DataConfig *c = &ds->cfg;
+    long long bpe = (long long)ds->batches_per_epoch;
+    if (c->kind == DATA_TEXT) {
+        snprintf(buf, n, "%s: %d symbols, %lld training tokens, %lld validation tokens, %lld "
+                 "batches per epoch", c->path, ds->vocab.size, (long long)ds->ntrain,
+                 (long long)(ds->ntokens - ds->ntrain), bpe);
+    } else if (c->kind == DATA_CSV) {
+        char what[64];
+        if (ds->target_kind == DATA_TARGET_LABEL) snprintf(what, sizeof what, "%d classes",
+                                                           ds->classes);
+        else snprintf(what, sizeof what, "%d target%s", ds->out_width,
+                      ds->out_width == 1 ? "" : "s");
+        snprintf(buf, n, "%s: %d training rows, %d validation rows, %s, %lld batches per epoch",
+                 c->path, ds->ntrain_rows, ds->nrows - ds->ntrain_rows, what, bpe);
+    } else {
+        snprintf(buf, n, "%s (generated): %lld batches per epoch, %lld validation sequences",
+                 source_name(c->kind), bpe, (long long)data_valid_batches(ds) * c->batch);
+    }
+    return buf;
+}

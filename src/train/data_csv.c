@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <csv.h>
+
 #include "util/array.h"
 
 #define CSV_MAX_FIELDS 1000000
@@ -42,23 +44,6 @@ static bool parse_num(const char *s, float *out)
     return true;
 }
 
-/* Splits line (modified in place) at the delimiter into fields [nf]; -1 if more than cap fields. */
-static int split(char *line, char delim, char ***fields, size_t *cap)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == CSV_MAX_FIELDS) return -1;
-        if (ARRAY_RESERVE(*fields, *cap, (size_t)n + 1) != 0) return -2;
-        char *comma = strchr(p, delim);
-        if (comma) *comma = 0;
-        (*fields)[n++] = trim(p);
-        if (!comma) break;
-        p = comma + 1;
-    }
-    return n;
-}
-
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -73,62 +58,130 @@ static long label_number(const char *label)
     return !*label || *end || v < 0 || v >= 1000000 || errno ? -1 : v;
 }
 
-/* Turns the label strings into class ids. The classes come from the first ndef rows (all rows,
- * or the training file's when a separate validation file vpath follows): all non-negative
- * integers -> the numbers; otherwise the sorted distinct names. A later row with a label
- * outside them is an error at vpath:line. */
-static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath, Diag *d)
+/* A class name and its id, for lookups in name order. */
+typedef struct ClassKey {
+    const char *name;
+    int id;
+} ClassKey;
+
+static int cmp_key(const void *a, const void *b)
 {
-    int n = ds->nrows;
-    bool numeric = true;
-    long maxv = -1;
-    for (int r = 0; r < ndef && numeric; r++) {
-        long v = label_number(rows[r].label);
-        if (v < 0) numeric = false;
-        else if (v > maxv) maxv = v;
-    }
-    char **names = NULL;
+    return strcmp(((const ClassKey *)a)->name, ((const ClassKey *)b)->name);
+}
+
+/* True when names[n] are "0", "1", ... in order: the classes of numeric labels. */
+static bool names_are_numbers(char *const *names, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (label_number(names[i]) != i) return false;
+    return true;
+}
+
+/* The classes of the data: a loaded model's (cfg.fixed_classes and class_names), else from
+ * the first ndef rows: all non-negative integers -> the numbers (classes = max + 1); otherwise
+ * the sorted distinct names. Sets ds->classes and ds->class_names (always: numbers as "0", "1",
+ * ...) and *numeric; -1 only when out of memory. */
+static int define_classes(DataSet *ds, const CsvRow *rows, int ndef, bool *numeric)
+{
+    const DataConfig *c = &ds->cfg;
     int k = 0;
-    if (!(ds->row_labels = malloc((size_t)n * sizeof(int32_t)))) goto oom;
-    if (numeric) {
-        ds->classes = (int)maxv + 1;
+    char **names = NULL;
+    if (c->fixed_classes > 0 && c->class_names) {
+        k = c->fixed_classes;
+        *numeric = names_are_numbers(c->class_names, k);
+    } else if (c->fixed_classes > 0) {
+        k = c->fixed_classes;
+        *numeric = true;
     } else {
-        if (!(names = malloc((size_t)ndef * sizeof *names))) goto oom;
+        long maxv = -1;
+        *numeric = true;
+        for (int r = 0; r < ndef && *numeric; r++) {
+            long v = label_number(rows[r].label);
+            if (v < 0) *numeric = false;
+            else if (v > maxv) maxv = v;
+        }
+        if (*numeric) k = (int)maxv + 1;
+    }
+    if (!*numeric && !c->fixed_classes) {   /* the sorted distinct names of the rows */
+        if (!(names = malloc((size_t)ndef * sizeof *names))) return -1;
         for (int r = 0; r < ndef; r++)
             names[r] = rows[r].label;
         qsort(names, (size_t)ndef, sizeof *names, cmp_str);
         for (int r = 0; r < ndef; r++)
             if (k == 0 || strcmp(names[k - 1], names[r]) != 0) names[k++] = names[r];
-        if (!(ds->class_names = calloc((size_t)k, sizeof(char *)))) goto oom;
-        ds->classes = k;
-        for (int i = 0; i < k; i++)
-            if (!(ds->class_names[i] = strdup(names[i]))) goto oom;
     }
+    ds->classes = k;
+    if (!(ds->class_names = calloc((size_t)k + 1, sizeof(char *)))) { free(names); return -1; }
+    for (int i = 0; i < k; i++) {
+        char num[16];
+        snprintf(num, sizeof num, "%d", i);
+        const char *name = names ? names[i] : c->class_names && !*numeric ? c->class_names[i]
+                                                                         : num;
+        if (!(ds->class_names[i] = strdup(name))) { free(names); return -1; }
+    }
+    free(names);
+    return 0;
+}
+
+/* Reports a row whose label is not one of the classes, at path:line. */
+static void bad_label(const DataSet *ds, const CsvRow *row, int r, const char *path, bool numeric,
+                      Diag *d)
+{
+    char where[4096];
+    snprintf(where, sizeof where, "%s:%d", path, row->line);
+    if (ds->cfg.fixed_classes > 0) {
+        DiagMessage *m = diag_error_in(d, where, "row %d: label '%s' is not a class of the "
+                                       "model", r + 1, row->label);
+        if (numeric)
+            diag_help(m, "the model's classes are the numbers 0 to %d", ds->classes - 1);
+        else
+            diag_help(m, "the model knows %d classes: '%s'%s%s%s", ds->classes,
+                      ds->class_names[0], ds->classes > 1 ? " ... '" : "",
+                      ds->classes > 1 ? ds->class_names[ds->classes - 1] : "",
+                      ds->classes > 1 ? "'" : "");
+        return;
+    }
+    diag_error_in(d, where, "label '%s' is not a class of the training data (%s has %d)",
+                  row->label, ds->cfg.path, ds->classes);
+}
+
+/* Turns the label strings into class ids (define_classes gives the classes). A row with a label
+ * outside them (only rows past ndef, or any row with a loaded model's classes) is an error at
+ * vpath:line (path:line with fixed classes); up to 20 are reported. */
+static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath, Diag *d)
+{
+    int n = ds->nrows;
+    bool numeric;
+    ClassKey *keys = NULL;
+    if (define_classes(ds, rows, ndef, &numeric) != 0 ||
+        !(ds->row_labels = malloc((size_t)n * sizeof(int32_t))) ||
+        !(keys = malloc(((size_t)ds->classes + 1) * sizeof *keys))) {
+        free(keys);
+        diag_error_in(d, ds->cfg.path, "out of memory");
+        return -1;
+    }
+    for (int i = 0; i < ds->classes; i++)
+        keys[i] = (ClassKey){ds->class_names[i], i};
+    qsort(keys, (size_t)ds->classes, sizeof *keys, cmp_key);
+    const char *where = ds->cfg.fixed_classes > 0 ? ds->cfg.path : vpath;
     int bad = 0;
     for (int r = 0; r < n; r++) {
         long id = -1;
         if (numeric) {
             id = label_number(rows[r].label);
         } else {
-            char **hit = bsearch(&rows[r].label, names, (size_t)k, sizeof *names, cmp_str);
-            id = hit ? hit - names : -1;
+            ClassKey key = {rows[r].label, 0};
+            const ClassKey *hit = bsearch(&key, keys, (size_t)ds->classes, sizeof *keys, cmp_key);
+            id = hit ? hit->id : -1;
         }
-        if (id < 0 || id >= ds->classes) {   /* only rows past ndef can miss */
-            char where[4096];
-            snprintf(where, sizeof where, "%s:%d", vpath, rows[r].line);
-            if (bad++ < 20)
-                diag_error_in(d, where, "label '%s' is not a class of the training data (%s has "
-                              "%d)", rows[r].label, ds->cfg.path, ds->classes);
+        if (id < 0 || id >= ds->classes) {
+            if (bad++ < 20) bad_label(ds, &rows[r], r, where, numeric, d);
             continue;
         }
         ds->row_labels[r] = (int32_t)id;
     }
-    free(names);
+    free(keys);
     return bad ? -1 : 0;
-oom:
-    free(names);
-    diag_error_in(d, ds->cfg.path, "out of memory");
-    return -1;
 }
 
 /* Parses one data line into row; reports `path:line: error: ...` and returns -1 when bad. */
@@ -192,67 +245,162 @@ typedef struct CsvRows {
     size_t cap;
 } CsvRows;
 
-/* Parses the file at path (header: -1 auto, 0 none, 1 first row) and appends its rows to rs;
- * every bad row (up to 20) is reported as PATH:LINE. */
+/* One file being read through libcsv: the fields of the current record (owned copies) and
+ * where it started, for messages. */
+typedef struct CsvReader {
+    const DataConfig *c;
+    const char *path;
+    int header_setting;     /* -1 auto, 0 none, 1 the first record */
+    CsvRows *rs;
+    Diag *d;
+    char **fields;
+    int nf;
+    size_t capf;
+    int line, record_line;  /* the line being fed; the line the record began on */
+    bool first;             /* no record seen yet (the header candidate) */
+    int errors;             /* bad rows reported */
+    bool fatal;             /* out of memory or too many fields: stop */
+} CsvReader;
+
+/* libcsv's field callback: a copy of the field (a quoted field keeps its delimiters, quotes
+ * and newlines), trimmed of spaces. */
+static void on_field(void *s, size_t len, void *data)
+{
+    CsvReader *rd = data;
+    if (rd->fatal) return;
+    if (rd->nf == CSV_MAX_FIELDS) {
+        diag_error_in(rd->d, rd->path, "line %d has more than %d fields", rd->record_line,
+                      CSV_MAX_FIELDS);
+        rd->fatal = true;
+        return;
+    }
+    char *f = malloc(len + 1);
+    if (!f || ARRAY_RESERVE(rd->fields, rd->capf, (size_t)rd->nf + 1) != 0) {
+        free(f);
+        diag_error_in(rd->d, rd->path, "out of memory");
+        rd->fatal = true;
+        return;
+    }
+    memcpy(f, s, len);
+    f[len] = 0;
+    char *t = trim(f);
+    memmove(f, t, strlen(t) + 1);
+    rd->fields[rd->nf++] = f;
+}
+
+/* The current record as a data row: skipped when blank or a # comment, or when it is the
+ * header; else parsed into the next row of rd->rs. */
+static void take_record(CsvReader *rd)
+{
+    char **f = rd->fields;
+    int nf = rd->nf;
+    if (nf == 0 || (nf == 1 && !*f[0]) || f[0][0] == '#') return;
+    const DataConfig *c = rd->c;
+    if (rd->first) {
+        rd->first = false;
+        bool header = rd->header_setting == 1;
+        int K = c->csv_values ? c->csv_targets : 1;
+        float tmp;
+        for (int i = K; i < nf && !header && rd->header_setting == -1; i++)
+            header = !parse_num(f[i], &tmp);
+        if (header) return;
+    }
+    CsvRows *rs = rd->rs;
+    if (ARRAY_RESERVE(rs->rows, rs->cap, (size_t)rs->n + 1) != 0) {
+        diag_error_in(rd->d, rd->path, "out of memory");
+        rd->fatal = true;
+        return;
+    }
+    memset(&rs->rows[rs->n], 0, sizeof rs->rows[rs->n]);
+    if (parse_row(c, rd->path, f, nf, rd->record_line, &rs->rows[rs->n], rd->d) != 0)
+        rd->errors++;
+    rs->n++;
+    if (rd->errors >= 20) rd->fatal = true;
+}
+
+/* libcsv's record callback. */
+static void on_record(int term, void *data)
+{
+    (void)term;
+    CsvReader *rd = data;
+    if (!rd->fatal) take_record(rd);
+    for (int i = 0; i < rd->nf; i++)
+        free(rd->fields[i]);
+    rd->nf = 0;
+}
+
+/* Feeds buf [len] to the parser a line at a time (so records know their line), after
+ * refusing NUL bytes; -1 (reported) on malformed quoting. */
+static int feed(CsvReader *rd, struct csv_parser *p, const char *buf, size_t len)
+{
+    const char *q = buf, *end = buf + len;
+    while (q < end && !rd->fatal) {
+        const char *nl = memchr(q, '\n', (size_t)(end - q));
+        size_t n = nl ? (size_t)(nl - q) + 1 : (size_t)(end - q);
+        rd->line++;
+        if (memchr(q, 0, n)) {
+            diag_error_in(rd->d, rd->path, "line %d contains a NUL byte: not a text file",
+                          rd->line);
+            return -1;
+        }
+        const char *t = q;
+        while (t < q + n && (*t == ' ' || *t == '\t')) t++;
+        /* A # comment between records is not CSV: never shown to the parser (pstate 0 is
+         * libcsv's "no record begun"), so its quotes cannot open a field. */
+        bool between = rd->nf == 0 && p->pstate == 0;
+        if (between && t < q + n && *t == '#') {
+            q += n;
+            continue;
+        }
+        if (between) rd->record_line = rd->line;   /* a record (or a blank line) begins */
+        if (csv_parse(p, q, n, on_field, on_record, rd) != n) {
+            char where[4096];
+            snprintf(where, sizeof where, "%s:%d", rd->path, rd->line);
+            DiagMessage *m = diag_error_in(rd->d, where, "malformed CSV: %s",
+                                           csv_strerror(csv_error(p)));
+            diag_help(m, "a quoted field is \"...\" with \"\" for a quote inside (RFC 4180)");
+            return -1;
+        }
+        q += n;
+    }
+    return 0;
+}
+
+/* Parses the file at path (header: -1 auto, 0 none, 1 first row) as RFC 4180 CSV (libcsv:
+ * quoted fields may hold delimiters, "" and newlines) and appends its rows to rs; every bad
+ * row (up to 20) is reported as PATH:LINE. */
 static int read_rows(const DataConfig *c, const char *path, int header_setting, CsvRows *rs,
                      Diag *d)
 {
     uint8_t *buf;
     size_t len;
     if (file_read_all(path, DATA_MAX_FILE, &buf, &len, d) != 0) return -1;
-    int errors = 0, line = 0, first_row = rs->n;
-    char **fields = NULL;
-    size_t capf = 0;
-    bool first = true;
-    int rc = -1;
-    char *p = (char *)buf, *end = (char *)buf + len;
-    while (p < end) {
-        char *nl = memchr(p, '\n', (size_t)(end - p));
-        char *next = nl ? nl + 1 : end;
-        if (nl) *nl = 0;
-        line++;
-        if (memchr(p, 0, (size_t)((nl ? nl : end) - p))) {
-            diag_error_in(d, path, "line %d contains a NUL byte: not a text file", line);
-            goto done;
-        }
-        char *s = trim(p);
-        p = next;
-        if (!*s || *s == '#') continue;
-        int nf = split(s, c->csv_delim ? c->csv_delim : ',', &fields, &capf);
-        if (nf == -2) { diag_error_in(d, path, "out of memory"); goto done; }
-        if (nf < 0) {
-            diag_error_in(d, path, "line %d has more than %d fields", line, CSV_MAX_FIELDS);
-            goto done;
-        }
-        if (first) {
-            first = false;
-            bool header = header_setting == 1;
-            if (header_setting == -1) {
-                int K = c->csv_values ? c->csv_targets : 1;
-                float tmp;
-                for (int i = K; i < nf && !header; i++)
-                    header = !parse_num(fields[i], &tmp);
-            }
-            if (header) continue;
-        }
-        if (ARRAY_RESERVE(rs->rows, rs->cap, (size_t)rs->n + 1) != 0) {
-            diag_error_in(d, path, "out of memory");
-            goto done;
-        }
-        memset(&rs->rows[rs->n], 0, sizeof rs->rows[rs->n]);
-        if (parse_row(c, path, fields, nf, line, &rs->rows[rs->n], d) != 0) errors++;
-        rs->n++;
-        if (errors >= 20) break;
+    CsvReader rd = {c, path, header_setting, rs, d, NULL, 0, 0, 0, 0, true, 0, false};
+    int first_row = rs->n, rc = -1;
+    struct csv_parser p;
+    if (csv_init(&p, CSV_STRICT | CSV_STRICT_FINI) != 0) {
+        diag_error_in(d, path, "out of memory");
+        free(buf);
+        return -1;
     }
-    if (errors) goto done;
-    if (rs->n == first_row) {
-        diag_error_in(d, path, len ? "no data rows" : "file is empty");
-        goto done;
+    csv_set_delim(&p, (unsigned char)(c->csv_delim ? c->csv_delim : ','));
+    int fed = feed(&rd, &p, (const char *)buf, len);
+    int fin = fed == 0 && !rd.fatal ? csv_fini(&p, on_field, on_record, &rd) : 0;
+    if (fin != 0) {
+        char where[4096];
+        snprintf(where, sizeof where, "%s:%d", path, rd.record_line);
+        diag_error_in(d, where, "malformed CSV: a quoted field is not closed");
     }
-    rc = 0;
-done:
-    free(fields);
+    if (fed == 0 && fin == 0 && !rd.fatal && !rd.errors) rc = 0;
+    for (int i = 0; i < rd.nf; i++)   /* a record cut short */
+        free(rd.fields[i]);
+    csv_free(&p);
+    free(rd.fields);
     free(buf);
+    if (rc == 0 && rs->n == first_row) {
+        diag_error_in(d, path, len ? "no data rows" : "file is empty");
+        rc = -1;
+    }
     return rc;
 }
 

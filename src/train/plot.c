@@ -30,7 +30,8 @@ int plot_ticks(double lo, double hi, int want, double *out, int cap)
 enum { W = 720, H = 420, ML = 70, MR = 20, MT = 40, MB = 50 };
 
 typedef struct Frame {
-    double x0, x1, y0, y1;  /* data ranges */
+    double x0, x1, y0, y1;  /* data ranges (log: y0, y1 are log10 of the loss) */
+    bool log;               /* log-scale y axis */
 } Frame;
 
 static double px(const Frame *f, double x)
@@ -40,7 +41,14 @@ static double px(const Frame *f, double x)
 
 static double py(const Frame *f, double y)
 {
+    if (f->log) y = log10(y);
     return H - MB - (y - f->y0) / (f->y1 - f->y0) * (H - MT - MB);
+}
+
+/* A value the axis can show (a log axis cannot show values <= 0). */
+static bool shown(const Frame *f, double y)
+{
+    return isfinite(y) && (!f->log || y > 0);
 }
 
 /* One series as an SVG polyline (non-finite points skipped). */
@@ -49,11 +57,11 @@ static void polyline(FILE *o, const Frame *f, const int64_t *x, const double *y,
 {
     fprintf(o, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.5\" points=\"", color);
     for (int i = 0; i < n; i++)
-        if (isfinite(y[i])) fprintf(o, "%.1f,%.1f ", px(f, (double)x[i]), py(f, y[i]));
+        if (shown(f, y[i])) fprintf(o, "%.1f,%.1f ", px(f, (double)x[i]), py(f, y[i]));
     fprintf(o, "\"/>\n");
     if (n < 40)   /* few points (validation): mark them */
         for (int i = 0; i < n; i++)
-            if (isfinite(y[i]))
+            if (shown(f, y[i]))
                 fprintf(o, "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"2.5\" fill=\"%s\"/>\n",
                         px(f, (double)x[i]), py(f, y[i]), color);
 }
@@ -71,7 +79,8 @@ static void text_escaped(FILE *o, const char *s)
 
 /* The axes' ranges: steps from 0 to the last one; the finite losses of both curves (0..1 when
  * there are none, widened by 0.5 either side when flat) with 5% padding, the bottom held at 0
- * when the padding would take a positive bottom below it. */
+ * when the padding would take a positive bottom below it. Positive losses that span more than
+ * a decade get a log axis from the decade below the smallest to the one above the largest. */
 static Frame fit_frame(const int64_t *steps, const double *loss, int n, const int64_t *vsteps,
                        const double *vloss, int nv)
 {
@@ -85,6 +94,12 @@ static Frame fit_frame(const int64_t *steps, const double *loss, int n, const in
         if (isfinite(vloss[i])) { f.y0 = fmin(f.y0, vloss[i]); f.y1 = fmax(f.y1, vloss[i]); }
     }
     if (!(f.y1 >= f.y0)) { f.y0 = 0; f.y1 = 1; }
+    if (f.y0 > 0 && f.y1 > 10 * f.y0) {
+        f.log = true;
+        f.y0 = floor(log10(f.y0) + 1e-9);
+        f.y1 = ceil(log10(f.y1) - 1e-9);
+        return f;
+    }
     if (f.y1 - f.y0 < 1e-9) { f.y0 -= 0.5; f.y1 += 0.5; }
     double pad = (f.y1 - f.y0) * 0.05;
     f.y0 = f.y0 - pad > 0 || f.y0 < 0 ? f.y0 - pad : 0;
@@ -92,10 +107,48 @@ static Frame fit_frame(const int64_t *steps, const double *loss, int n, const in
     return f;
 }
 
+/* The y axis' ticks: 1-2-5 steps, or on a log axis every decade (with 2 and 5 times it when
+ * there are at most two decades). */
+static void y_ticks(FILE *o, const Frame *f)
+{
+    double t[64];
+    int nt = 0;
+    if (f->log) {
+        bool fine = f->y1 - f->y0 <= 2;
+        for (double k = f->y0; k <= f->y1 + 1e-9 && nt < 60; k++)
+            for (int m = 1; m <= 5 && nt < 60; m += m == 1 ? 1 : 3)
+                if ((m == 1 || fine) && (m == 1 || k < f->y1 - 1e-9)) t[nt++] = m * pow(10, k);
+    } else {
+        nt = plot_ticks(f->y0, f->y1, 6, t, 32);
+    }
+    for (int i = 0; i < nt; i++) {
+        double y = py(f, t[i]);
+        fprintf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
+                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
+                ML, y, W - MR, y, ML - 6, y + 4, t[i]);
+    }
+}
+
+/* Rings the lowest validation point and labels it "best 0.0021 at step 3000". */
+static void mark_best(FILE *o, const Frame *f, const int64_t *x, const double *y, int n)
+{
+    int b = -1;
+    for (int i = 0; i < n; i++)
+        if (shown(f, y[i]) && (b < 0 || y[i] < y[b])) b = i;
+    if (b < 0) return;
+    double cx = px(f, (double)x[b]), cy = py(f, y[b]);
+    fprintf(o, "<circle class=\"best\" cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" "
+               "stroke=\"#d62728\" stroke-width=\"2\"/>\n"
+               "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"%s\" fill=\"#d62728\">best %.4g at "
+               "step %lld</text>\n", cx, cy, cx, cy - 10, cx > W / 2 ? "end" : "start", y[b],
+            (long long)x[b]);
+}
+
 /* Draws the frame, ticks, both curves and the legend into memory, then writes the file
  * atomically (plot.h). */
-int plot_loss_svg(const char *path, const char *title, const int64_t *steps, const double *loss,
-                  int n, const int64_t *vsteps, const double *vloss, int nv, Diag *d)
+int plot_loss_svg(const char *path, const char *title, const char *ylabel,
+                  const int64_t *steps, const double *loss, int n, const int64_t *vsteps,
+                  const double *vloss, int nv, Diag *d)
 {
     Frame f = fit_frame(steps, loss, n, vsteps, vloss, nv);
     char *buf = NULL;
@@ -122,20 +175,17 @@ int plot_loss_svg(const char *path, const char *title, const int64_t *steps, con
                    "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
                 x, MT, x, H - MB, x, H - MB + 16, t[i]);
     }
-    nt = plot_ticks(f.y0, f.y1, 6, t, 32);
-    for (int i = 0; i < nt; i++) {
-        double y = py(&f, t[i]);
-        fprintf(o, "<line x1=\"%d\" y1=\"%.1f\" x2=\"%d\" y2=\"%.1f\" stroke=\"#ddd\"/>\n"
-                   "<text x=\"%d\" y=\"%.1f\" text-anchor=\"end\">%g</text>\n",
-                ML, y, W - MR, y, ML - 6, y + 4, t[i]);
-    }
+    y_ticks(o, &f);
     fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
                "stroke=\"black\"/>\n", ML, MT, W - ML - MR, H - MT - MB);
     fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>\n"
-               "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">"
-               "loss</text>\n", (ML + W - MR) / 2, H - 12, (MT + H - MB) / 2, (MT + H - MB) / 2);
+               "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">",
+            (ML + W - MR) / 2, H - 12, (MT + H - MB) / 2, (MT + H - MB) / 2);
+    text_escaped(o, ylabel ? ylabel : "loss");
+    fprintf(o, "%s</text>\n", f.log ? " (log scale)" : "");
     polyline(o, &f, steps, loss, n, "#1f77b4");
     if (nv > 0) polyline(o, &f, vsteps, vloss, nv, "#d62728");
+    mark_best(o, &f, vsteps, vloss, nv);
     /* Legend, top right inside the frame. */
     int lx = W - MR - 150, ly = MT + 10;
     fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"140\" height=\"%d\" fill=\"white\" "

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "train/train.h"
+#include "train/datafile.h"
 #include "train/train_int.h"
 #include "util/utf8.h"
 
@@ -31,11 +32,22 @@ static int by_p_desc(const void *a, const void *b)
     return ((const Cand *)a)->id - ((const Cand *)b)->id;   /* ties: a fixed order */
 }
 
+/* The most likely token of y [V] (the lowest id among ties): temperature 0, greedy decoding. */
+static int argmax(const float *y, int V)
+{
+    int best = 0;
+    for (int i = 1; i < V; i++)
+        if (y[i] > y[best]) best = i;
+    return best;
+}
+
 /* Draws a token from logits [V] (or probabilities when probs):
  *   p_i = softmax(logit_i / T); keep the top_k most likely; keep the smallest prefix (by
- *   decreasing p) whose mass reaches top_p; renormalise and draw with one uniform. */
+ *   decreasing p) whose mass reaches top_p; renormalise and draw with one uniform.
+ * T = 0 is the limit: the argmax, no draw. */
 static int draw(const float *y, int V, bool probs, const SampleOptions *o, Rng *r, Cand *c)
 {
+    if (o->temperature == 0) return argmax(y, V);
     double mx = -INFINITY;
     for (int i = 0; i < V; i++) {
         double l = probs ? log(fmax(y[i], 1e-30)) : y[i];
@@ -81,8 +93,9 @@ static int step(ExecModel *e, int32_t tok, Diag *d)
 /* The sampling options a user gives on the command line, checked before anything is loaded. */
 static int check_sample_options(const SampleOptions *o, Diag *d)
 {
-    if (!(o->temperature > 0) || !isfinite(o->temperature)) {
-        diag_error_in(d, "--temperature", "must be a number > 0, got %g", o->temperature);
+    if (!(o->temperature >= 0) || !isfinite(o->temperature)) {
+        diag_error_in(d, "--temperature", "must be a number >= 0 (0: greedy), got %g",
+                      o->temperature);
         return -1;
     }
     if (!(o->top_p > 0 && o->top_p <= 1)) {
@@ -138,6 +151,7 @@ static int generate(ExecModel *e, const Vocab *v, bool probs, const char *pt,
                     const int32_t *prime, int np, const SampleOptions *o, Cand *cand, Diag *d)
 {
     FILE *out = o->out ? o->out : stdout;
+    if (o->length == 0) return 0;     /* nothing asked for: nothing printed, not even the prime */
     Rng r;
     rng_seed(&r, o->seed);
     int V, rows;
@@ -208,19 +222,45 @@ done:
     return rc;
 }
 
+/* The data files eval uses without --data: those the checkpoint ck records (found again and
+ * checked), else NULL (the model's data block). */
+static int recorded_data(const Checkpoint *ck, const char *path, char **data, char **valid,
+                         Diag *d)
+{
+    *data = *valid = NULL;
+    if (ck->data.present && datafile_find(&ck->data, path, data, d) != 0) return -1;
+    if (ck->valid_data.present && datafile_find(&ck->valid_data, path, valid, d) != 0) return -1;
+    return 0;
+}
+
 int eval_run(const EvalOptions *o, Diag *d)
 {
     const char *path = o->ckpt_path;
     Model m;
     Session s;
-    if (model_load(&m, d, path, NULL) != 0)
+    Checkpoint ck;
+    char *data = NULL, *valid = NULL;
+    if (model_load(&m, d, path, &ck) != 0)
         return -1;
-    if (session_open(&s, &m, NULL, o->data_path, 0, 0, true, m.seed, o->data_path != NULL, d)) {
-        if (!o->data_path)
+    int found = o->data_path ? 0 : recorded_data(&ck, path, &data, &valid, d);
+    bool recorded = ck.data.present;
+    ckpt_free(&ck);
+    if (found != 0) {
+        free(data);
+        free(valid);
+        model_free(&m);
+        return -1;
+    }
+    int open = session_open(&s, &m, NULL, o->data_path ? o->data_path : data, valid, 0, 0, true,
+                            m.seed, o->data_path != NULL, d);
+    free(data);
+    free(valid);
+    if (open != 0) {
+        if (!o->data_path && !recorded)
             diag_help(diag_error_in(d, path, "no data to evaluate on: the model's data block "
                                              "cannot be used"),
-                      "give the data with --data FILE (a run trained with --data FILE does not "
-                      "record the file)");
+                      "give the data with --data FILE (this checkpoint does not record its "
+                      "training data)");
         return -1;
     }
     int rc = -1;
@@ -234,6 +274,9 @@ int eval_run(const EvalOptions *o, Diag *d)
     const char *dname = s.ds.cfg.valid_path && !s.ds.cfg.eval_all ? s.ds.cfg.valid_path
                         : s.ds.cfg.path ? s.ds.cfg.path : "generated validation set";
     fprintf(out, "data: %s\n", dname);
+    fprintf(out, "scored: %lld %s\n", (long long)s.valid_count,
+            s.loss == EXEC_LOSS_XENT_TOKENS ? "tokens" : s.ds.cfg.kind == DATA_CSV ? "rows"
+                                                                                 : "sequences");
     if (s.loss == EXEC_LOSS_MSE) {
         fprintf(out, "mse: %.6f\n", loss);
     } else {

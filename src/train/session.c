@@ -2,6 +2,7 @@
  * checkpoint contents shared by train, sample and eval. */
 #include "train/train_int.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "exec/kernels.h"
+#include "train/datafile.h"
 
 
 /* The loss that fits the data's targets. */
@@ -83,20 +85,30 @@ static int check_fit(Session *s, Diag *d)
 }
 
 /* An owned copy of data path p (NULL: none) in *out. With near, a relative path that does not
- * exist from the working directory is looked up next to the model file. -1: out of memory. */
-static int own_path(char **out, const char *model_path, const char *p, bool near)
+ * exist from the working directory is looked up next to the model file; when it is in neither
+ * place, -1 with an error naming both paths tried. -1 also when out of memory. */
+static int own_path(char **out, const char *model_path, const char *p, bool near, Diag *d)
 {
     *out = NULL;
     if (!p) return 0;
     const char *slash = strrchr(model_path, '/');
     if (near && p[0] != '/' && access(p, F_OK) != 0 && slash) {
         size_t n = (size_t)(slash - model_path) + strlen(p) + 2;
-        if (!(*out = malloc(n))) return -1;
+        if (!(*out = malloc(n))) goto oom;
         snprintf(*out, n, "%.*s/%s", (int)(slash - model_path), model_path, p);
         if (access(*out, F_OK) == 0) return 0;
+        DiagMessage *m = diag_error_in(d, p, "cannot read: %s; tried %s (from the working "
+                                       "directory) and %s (next to the model)",
+                                       strerror(errno), p, *out);
+        diag_help(m, "give the data with --data FILE");
         free(*out);
+        *out = NULL;
+        return -1;
     }
-    return (*out = strdup(p)) ? 0 : -1;
+    if ((*out = strdup(p))) return 0;
+oom:
+    diag_error_in(d, model_path, "out of memory");
+    return -1;
 }
 
 /* Compiles the model again (from its parsed source) with the sizes it leaves to the data. */
@@ -130,9 +142,29 @@ static int bind_sizes(Session *s, const SemaOptions *so, Diag *d)
     return 0;
 }
 
+/* Records the data's class names in the model (they go into its checkpoints), unless the
+ * model brought its own (then the data was read with them). */
+static int record_classes(Session *s, Diag *d)
+{
+    if (s->ds.target_kind != DATA_TARGET_LABEL || s->m.nclass_names > 0) return 0;
+    if (model_set_class_names(&s->m, s->ds.class_names, s->ds.classes) == 0) return 0;
+    diag_error_in(d, s->m.source->name, "out of memory");
+    return -1;
+}
+
+/* Records the files the run reads (training only: so != NULL) for its checkpoints, by the
+ * paths they were opened with (relative to the working directory, or absolute). */
+static int record_files(Session *s, Diag *d)
+{
+    const DataConfig *c = &s->st.data;
+    if (c->kind != DATA_TEXT && c->kind != DATA_CSV) return 0;
+    if (datafile_record(&s->data_rec, s->data_file, s->data_file, d) != 0) return -1;
+    return s->valid_file ? datafile_record(&s->valid_rec, s->valid_file, s->valid_file, d) : 0;
+}
+
 int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
-                 int64_t steps, int64_t epochs, bool has_seed, uint64_t seed, bool eval_all,
-                 Diag *d)
+                 const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
+                 uint64_t seed, bool eval_all, Diag *d)
 {
     memset(s, 0, sizeof *s);
     s->m = *m;
@@ -145,15 +177,21 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
     s->st.data.vocab = s->fixed_vocab.size > 0 ? &s->fixed_vocab : NULL;
     if (s->st.data.kind == DATA_CSV && s->st.data.csv_features == 0)
         s->st.data.csv_features = !ir->layers[0].tokens ? ir->layers[0].size : 1;
+    if (valid_path) s->st.data.valid_path = valid_path;
     /* Our own copies outlive the options and the first IR. */
-    if (own_path(&s->data_file, name, s->st.data.path, !data_path) != 0 ||
-        own_path(&s->valid_file, name, s->st.data.valid_path, true) != 0)
-        goto oom;
+    if (own_path(&s->data_file, name, s->st.data.path, !data_path, d) != 0 ||
+        own_path(&s->valid_file, name, s->st.data.valid_path, !valid_path, d) != 0)
+        goto fail;
     s->st.data.path = s->data_file;
     s->st.data.valid_path = s->valid_file;
+    s->st.data.eval_all = eval_all;     /* before data_open, which decides the split */
+    if (!so && s->m.nclass_names > 0) {  /* a loaded classifier: its classes, in its order */
+        s->st.data.fixed_classes = s->m.nclass_names;
+        s->st.data.class_names = s->m.class_names;
+    }
     if (data_open(&s->ds, &s->st.data, d) != 0) goto fail;
-    s->st.data.eval_all = eval_all;
     s->have_data = true;
+    if (record_classes(s, d) != 0 || (so && record_files(s, d) != 0)) goto fail;
     if (so && bind_sizes(s, so, d) != 0) goto fail;
     if (s->ds.vocab.size > 0 && !s->m.vocab) {
         uint8_t *bytes;
@@ -165,8 +203,6 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
     s->e = model_exec(&s->m, s->ds.cfg.batch, s->ds.T, d);
     if (!s->e) goto fail;
     return 0;
-oom:
-    diag_error_in(d, name, "out of memory");
 fail:
     session_free(s);
     return -1;
@@ -181,6 +217,8 @@ void session_free(Session *s)
     model_free(&s->m);
     free(s->data_file);
     free(s->valid_file);
+    ckpt_data_file_free(&s->data_rec);
+    ckpt_data_file_free(&s->valid_rec);
     memset(s, 0, sizeof *s);
 }
 
@@ -258,6 +296,7 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
     exec_set_grad_enabled(s->e, true);
     exec_set_state(s->e, saved);
     free(saved);
+    s->valid_count = rc == 0 ? total : 0;
     if (rc == 0 && total > 0) *loss = sum / (double)total;
     if (rc == 0 && acc && nacc > 0) *acc = (double)hit / (double)nacc;
     return rc;
@@ -271,21 +310,39 @@ static int add_flat(CkptTensorList *l, const char *name, const float *data, int6
     return ckpt_add_tensor(l, name, 1, shape, data) ? 0 : -1;
 }
 
-int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
+/* The chosen optimiser's arguments (its row of the schema, ir/schema.h) as hyperparameters, so a
+ * checkpoint holds no field another optimiser would use. */
+static int record_hypers(Checkpoint *c, const OptimConfig *o)
+{
+    const CfgFamily *f = cfg_settings[CFG_SET_OPTIMIZER].arg.family;
+    int rc = 0;
+    for (int i = 0; i < f->nfns; i++) {
+        if (f->fns[i].kind != (int)o->kind) continue;
+        for (int k = 0; k < cfg_function_nargs(&f->fns[i]); k++) {
+            const CfgArg *a = &f->fns[i].args[k];
+            const char *at = (const char *)o + a->offset;
+            double v = a->store == CFG_STORE_BOOL ? *(const bool *)at : *(const double *)at;
+            rc |= ckpt_set_hyper(c, a->name, v);
+        }
+    }
+    return rc;
+}
+
+/* Copies the record of a data file into a checkpoint's (nothing when not recorded). */
+static int copy_file_rec(CkptDataFile *dst, const CkptDataFile *f)
+{
+    return f->present ? ckpt_set_data_file(dst, f->path, f->resolved, f->size, f->crc32) : 0;
+}
+
+int session_to_ckpt(Session *s, Checkpoint *c, bool with_optim, Diag *d)
 {
     if (model_to_checkpoint(&s->m, c, d) != 0) return -1;
-    int rc = 0;
+    int rc = copy_file_rec(&c->data, &s->data_rec) | copy_file_rec(&c->valid_data, &s->valid_rec);
+    if (!with_optim) goto done;
     if (s->have_opt) {
         const OptimConfig *o = &s->opt.cfg;
         rc |= ckpt_set_optimizer(c, optim_kind_name(o->kind));
-        rc |= ckpt_set_hyper(c, "lr", o->lr);
-        rc |= ckpt_set_hyper(c, "momentum", o->momentum);
-        rc |= ckpt_set_hyper(c, "nesterov", o->nesterov);
-        rc |= ckpt_set_hyper(c, "beta1", o->beta1);
-        rc |= ckpt_set_hyper(c, "beta2", o->beta2);
-        rc |= ckpt_set_hyper(c, "eps", o->eps);
-        rc |= ckpt_set_hyper(c, "alpha", o->alpha);
-        rc |= ckpt_set_hyper(c, "weight_decay", o->weight_decay);
+        rc |= record_hypers(c, o);
         rc |= ckpt_set_hyper(c, "clip", s->st.clip);
         rc |= ckpt_set_hyper(c, "optim_t", (double)s->opt.t);
         OptimStateBuffer bufs[OPTIM_MAX_STATE];
@@ -302,6 +359,7 @@ int session_to_ckpt(Session *s, Checkpoint *c, Diag *d)
             free(st);
         }
     }
+done:
     if (rc != 0) {
         diag_error_in(d, "checkpoint", "out of memory building the checkpoint");
         return -1;

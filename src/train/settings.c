@@ -88,8 +88,8 @@ static int data_settings(const IrModel *m, const char *data_path, DataConfig *c,
     bool gen = c->kind != DATA_TEXT && c->kind != DATA_CSV;
     if (cfg->valid_is_source) {
         if (valid_source(cfg, c, d) != 0) return -1;
-    } else if (cfg->given[CFG_SET_VALID] && !gen) {
-        c->valid = cfg->valid;   /* generated: a fixed set */
+    } else if (cfg->given[CFG_SET_VALID] && (!gen || cfg->valid == 0)) {
+        c->valid = cfg->valid;   /* generated: a fixed set, or none with valid = 0 */
     }
     if (cfg->bptt_full && c->kind == DATA_TEXT) {
         diag_error(d, cfg->bptt_loc, "bptt = full needs sequence data; a text corpus is one "
@@ -108,6 +108,9 @@ int train_settings(const IrModel *m, const char *data_path, int64_t steps, int64
     s->seed = has_seed ? seed : cfg->seed;
     s->data.seed = s->seed;
     s->optim = cfg->optim;
+    if (cfg->given[CFG_SET_LR]) s->optim.lr = cfg->lr;   /* lr = X wins over optimizer(lr=) */
+    s->patience = cfg->patience;
+    s->min_delta = cfg->min_delta;
     s->sched = cfg->sched;
     s->loss_given = cfg->given[CFG_SET_LOSS];
     if (s->loss_given) s->loss = exec_loss_kind(&cfg->loss);

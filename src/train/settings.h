@@ -6,7 +6,9 @@
  * defaults), schedule constant, clip 0 (off), batch 32, bptt 100, steps 1000, seed 42,
  * eval_every 100 (0: never), checkpoint_every 500 (0: only at the end), log_every 10, valid
  * 0.05 (generated tasks: a fixed set of 1000 sequences, rounded up to whole batches), loss from
- * the data (next-token / label cross-entropy, or MSE for values).
+ * the data (next-token / label cross-entropy, or MSE for values), lr (the optimizer's lr when
+ * given: `--set lr=0.01`), patience 0 (off: early stopping after that many evaluations without
+ * a validation loss below best - min_delta), min_delta 0.
  *
  * csv(...) arguments as sema accepts them: csv(PATH, target=label|values|K, columns=F,
  * header=true|false, delimiter=",", label=first): target=label (default) is a class label in
@@ -44,6 +46,8 @@ typedef struct TrainSettings {
     int64_t epochs;         /* > 0 when given instead of steps */
     int64_t eval_every, checkpoint_every, log_every;
     uint64_t seed;
+    int64_t patience;       /* early stopping: evaluations without improvement (0: off) */
+    double min_delta;       /* the improvement that counts */
 } TrainSettings;
 
 /* Fills s from m->config, then applies the overrides: data_path (a .csv suffix selects

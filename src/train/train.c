@@ -11,7 +11,9 @@
 
 #include "io/fileio.h"
 #include "train/plot.h"
+#include "train/datafile.h"
 #include "train/progress.h"
+#include "train/rundir.h"
 #include "train/train_int.h"
 #include "util/file.h"
 #include "util/array.h"
@@ -64,9 +66,17 @@ typedef struct Run {
     int64_t step, total;
     double best_val;
     bool has_best;
+    int64_t stale_evals;    /* evaluations since the last improvement by more than min_delta */
+    bool stopped_early;     /* patience ran out */
+    bool log_old;           /* resumed with a log.csv of the old shape (no wall_s, metric) */
+    double wall0, t_start;  /* log.csv wall_s: the resumed log's last value; this run's start */
     History hist;
     FILE *log;
     Progress prog;
+    RunLock lock;           /* DIR/.lock, held from before the checks of DIR to the end */
+    Checkpoint ck;          /* --resume: last.ckpt as read */
+    bool have_ck;
+    char *found_data, *found_valid; /* --resume: the data files last.ckpt records, found */
 } Run;
 
 /* mkdir -p. */
@@ -122,12 +132,13 @@ static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
     return p;
 }
 
-/* Writes last.ckpt (or best.ckpt) with the whole training state. */
-static int save(Run *r, const char *path, Diag *d)
+/* Writes last.ckpt with the whole training state, or (not with_optim) best.ckpt without the
+ * optimiser's state and the carried recurrent state, for deployment. */
+static int save(Run *r, const char *path, bool with_optim, Diag *d)
 {
     Checkpoint c;
     ckpt_init(&c);
-    int rc = session_to_ckpt(&r->s, &c, d);
+    int rc = session_to_ckpt(&r->s, &c, with_optim, d);
     if (rc == 0) {
         c.step = (uint64_t)r->step;
         c.epoch = (uint64_t)r->s.ds.pos.epoch;
@@ -135,6 +146,7 @@ static int save(Run *r, const char *path, Diag *d)
         c.threads = r->o->threads;
         c.has_best_val_loss = r->has_best;
         c.best_val_loss = r->best_val;
+        c.stale_evals = (uint64_t)r->stale_evals;
         uint64_t pos[DATA_POS_WORDS];
         pack_data_pos(&r->s.ds.pos, pos);
         if (ckpt_set_rng_state(&c, exec_rng(r->s.e)->s, RNG_WORDS) != 0 ||
@@ -203,6 +215,7 @@ static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag 
     r->step = (int64_t)c->step;
     r->has_best = c->has_best_val_loss;
     r->best_val = c->best_val_loss;
+    r->stale_evals = (int64_t)c->stale_evals;   /* 0 before patience existed */
     if (r->o->threads && c->threads && (int)c->threads != r->o->threads)
         diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
                      "the result will not be bit-identical", path, c->threads, r->o->threads);
@@ -215,10 +228,9 @@ static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag 
 }
 
 /* Restores the training state from last.ckpt after checking it belongs to this model. */
-static int restore(Run *r, Diag *d)
+static int restore(Run *r, const Checkpoint *ck, Diag *d)
 {
-    Checkpoint c;
-    if (ckpt_read(r->last_path, &c, d) != 0) return -1;
+    const Checkpoint c = *ck;
     Session *s = &r->s;
     const char *path = r->last_path;
     int rc = session_load_params(s, &c, path, d);
@@ -236,45 +248,79 @@ static int restore(Run *r, Diag *d)
     if (rc == 0) rc = check_vocab(s, &c, path, d);
     if (rc == 0) rc = restore_buffers(s, &c, path, d);
     if (rc == 0) rc = restore_position(r, &c, path, d);
-    ckpt_free(&c);
     return rc;
 }
 
-/* Opens log.csv: a fresh file with its header, or on resume the old rows up to the resumed step
- * (later rows came from work that was lost), which also refill the plot's history. */
+/* The header of log.csv before wall_s and the metric were added; a resumed run whose log has
+ * it goes on writing rows of that shape, so an old log stays one table. */
+static const char LOG_HEADER_OLD[] = "step,loss,val_loss,lr,grad_norm,tokens_per_s\n";
+
+/* The validation metric's column of log.csv for this task (NULL: MSE, whose metric is the
+ * loss itself). */
+static const char *metric_name(const Session *s)
+{
+    return s->loss == EXEC_LOSS_XENT_TOKENS  ? "val_bits_per_token"
+           : s->loss == EXEC_LOSS_XENT_LABEL ? "val_accuracy" : NULL;
+}
+
+/* One kept row of an old log.csv: refills the plot's history and the wall clock's offset. */
+static void reread_row(Run *r, const char *line, long long st)
+{
+    double l = NAN, v = NAN;
+    char *p = strchr(line, ',') + 1;
+    if (*p != ',') l = strtod(p, &p);
+    if (*p == ',') p++;
+    if (*p != ',') v = strtod(p, &p);
+    const char *q = line;   /* wall_s: after the sixth comma */
+    for (int c = 0; c < 6 && q; c++)
+        if ((q = strchr(q, ','))) q++;
+    if (q && *q && *q != ',' && *q != '\n') r->wall0 = strtod(q, NULL);
+    if (isfinite(l)) hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n, &r->hist.cap,
+                               &r->hist.ycap, st, l);
+    if (isfinite(v)) hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv, &r->hist.vcap,
+                               &r->hist.vycap, st, v);
+}
+
+/* On resume: the old log's rows up to the resumed step (later rows came from work that was
+ * lost) into m, and whether its header is the old one. */
+static void keep_rows(Run *r, FILE *m)
+{
+    FILE *f = fopen(r->log_path, "r");
+    if (!f) return;
+    char line[1024];
+    bool first = true;
+    while (fgets(line, sizeof line, f)) {
+        if (first) {
+            first = false;
+            r->log_old = strcmp(line, LOG_HEADER_OLD) == 0;
+            continue;
+        }
+        char *p;
+        long long st = strtoll(line, &p, 10);
+        if (*p != ',' || st > r->step) continue;
+        fputs(line, m);
+        reread_row(r, line, st);
+    }
+    fclose(f);
+}
+
+/* Opens log.csv: a fresh file with its header, or on resume the old rows up to the resumed
+ * step, which also refill the plot's history. */
 static int open_log(Run *r, Diag *d)
 {
-    const char *header = "step,loss,val_loss,lr,grad_norm,tokens_per_s\n";
-    char *kept = NULL;
+    char *kept = NULL, header[128];
     size_t klen = 0;
     if (r->o->resume) {
-        FILE *f = fopen(r->log_path, "r");
         FILE *m = open_memstream(&kept, &klen);
         if (!m) return -1;
-        if (f) {
-            char line[512];
-            bool first = true;
-            while (fgets(line, sizeof line, f)) {
-                if (first) { first = false; continue; }
-                long long st;
-                double l = NAN, v = NAN;
-                char *p = line;
-                st = strtoll(p, &p, 10);
-                if (*p != ',' || st > r->step) continue;
-                p++;
-                if (*p != ',') l = strtod(p, &p);
-                if (*p == ',') p++;
-                if (*p != ',') v = strtod(p, &p);
-                fputs(line, m);
-                if (isfinite(l)) hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n,
-                                           &r->hist.cap, &r->hist.ycap, st, l);
-                if (isfinite(v)) hist_push(&r->hist.vsteps, &r->hist.vloss, &r->hist.nv,
-                                           &r->hist.vcap, &r->hist.vycap, st, v);
-            }
-            fclose(f);
-        }
+        keep_rows(r, m);
         fclose(m);
     }
+    const char *metric = metric_name(&r->s);
+    snprintf(header, sizeof header, "%s", LOG_HEADER_OLD);
+    if (!r->log_old)
+        snprintf(header + strlen(header) - 1, sizeof header - strlen(header) + 1, ",wall_s%s%s\n",
+                 metric ? "," : "", metric ? metric : "");
     IoAtomic w;
     int rc = io_atomic_open(&w, r->log_path, d);
     if (rc == 0) {
@@ -292,11 +338,19 @@ static int open_log(Run *r, Diag *d)
     return 0;
 }
 
-static void log_row(Run *r, double loss, double val, double lr, double norm, double tps)
+/* One row of log.csv (val and metric empty when NaN) and the plot's history. */
+static void log_row(Run *r, double loss, double val, double metric, double lr, double norm,
+                    double tps)
 {
     fprintf(r->log, "%lld,%.6g,", (long long)r->step, loss);
     if (!isnan(val)) fprintf(r->log, "%.6g", val);
-    fprintf(r->log, ",%.6g,%.6g,%.1f\n", lr, norm, tps);
+    fprintf(r->log, ",%.6g,%.6g,%.1f", lr, norm, tps);
+    if (!r->log_old) {
+        fprintf(r->log, ",%.3f", r->wall0 + progress_now() - r->t_start);
+        if (metric_name(&r->s)) fputc(',', r->log);
+        if (metric_name(&r->s) && !isnan(metric)) fprintf(r->log, "%.6g", metric);
+    }
+    fputc('\n', r->log);
     fflush(r->log);
     if (isfinite(loss))
         hist_push(&r->hist.steps, &r->hist.loss, &r->hist.n, &r->hist.cap, &r->hist.ycap, r->step,
@@ -306,7 +360,84 @@ static void log_row(Run *r, double loss, double val, double lr, double norm, dou
                   r->step, val);
 }
 
-/* Loads the model file and everything the run needs; writes nothing. */
+/* The run directory (--out, default runs/<model name>) and the paths of its files. */
+static int set_paths(Run *r, const char *model_name, Diag *d)
+{
+    r->dir = r->o->out_dir ? strdup(r->o->out_dir) : NULL;
+    if (!r->o->out_dir) {
+        size_t n = strlen(model_name) + 8;
+        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", model_name);
+    }
+    if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
+        !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
+        !(r->svg_path = join(r->dir, "loss.svg"))) {
+        diag_error_in(d, r->o->model_path, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates DIR and takes its lock (rundir.h); a fresh run then refuses a DIR that holds a run. */
+static int lock_dir(Run *r, Diag *d)
+{
+    static const char *const outputs[] = {"last.ckpt", "best.ckpt", "log.csv", "loss.svg"};
+    if (make_dirs(r->dir, d) != 0 || rundir_lock(&r->lock, r->dir, outputs, 4, d) != 0)
+        return -1;
+    struct stat st;
+    if (!r->o->resume && stat(r->last_path, &st) == 0) {
+        DiagMessage *m = diag_error_in(d, r->last_path, "a run already exists here");
+        diag_help(m, "add --resume to continue it, or choose another --out directory");
+        return -1;
+    }
+    return 0;
+}
+
+/* --resume: locks DIR, reads last.ckpt into r->ck and, unless --data is given, finds the data
+ * files it records (r->found_data, r->found_valid). */
+static int open_resume(Run *r, Diag *d)
+{
+    struct stat st;
+    if (stat(r->last_path, &st) != 0) {
+        DiagMessage *m = diag_error_in(d, r->last_path, "cannot resume: %s", strerror(errno));
+        diag_help(m, "--resume continues a run in its --out directory");
+        return -1;
+    }
+    if (lock_dir(r, d) != 0 || ckpt_read(r->last_path, &r->ck, d) != 0) return -1;
+    r->have_ck = true;
+    if (r->o->data_path) return 0;
+    if (r->ck.data.present && datafile_find(&r->ck.data, r->last_path, &r->found_data, d) != 0)
+        return -1;
+    if (r->ck.valid_data.present &&
+        datafile_find(&r->ck.valid_data, r->last_path, &r->found_valid, d) != 0)
+        return -1;
+    return 0;
+}
+
+/* --init-from: the weights of another file in place of the initialisers' (a fresh run). */
+static int init_from(Run *r, Diag *d)
+{
+    const TrainOptions *o = r->o;
+    if (!o->init_from) return 0;
+    if (o->resume || !o->load_init) {
+        diag_error_in(d, o->init_from, o->resume ? "--init-from starts a new run; it cannot be "
+                      "combined with --resume" : "no reader for --init-from was given");
+        return -1;
+    }
+    CkptTensorList l = {0};
+    int rc = o->load_init(o->init_from, &r->s.m, &l, d);
+    if (rc == 0) rc = model_set_tensors(&r->s.m, &l, o->init_from, d);
+    ckpt_tensors_free(&l);
+    if (rc != 0) {
+        DiagMessage *m = diag_error_in(d, o->init_from, "cannot start from these weights: they "
+                                       "are not the model's");
+        diag_help(m, "recur convert %s --model %s shows how they map", o->init_from,
+                  o->model_path);
+    }
+    return rc;
+}
+
+/* Loads the model file and everything the run needs; writes nothing but DIR/.lock (of an
+ * existing DIR on resume, after every check on a fresh run). */
 static int prepare(Run *r, Diag *d)
 {
     const TrainOptions *o = r->o;
@@ -315,55 +446,40 @@ static int prepare(Run *r, Diag *d)
     Session *s = &r->s;
     Model m;
     SemaOptions so = {.allow_auto = true};
-    if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0 ||
-        session_open(s, &m, &so, o->data_path, o->steps, o->epochs, o->has_seed, o->seed, false,
-                     d) != 0)
+    if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0) return -1;
+    if (set_paths(r, m.ir->name, d) != 0 || (o->resume && open_resume(r, d) != 0)) {
+        model_free(&m);
+        return -1;
+    }
+    const char *data = o->data_path ? o->data_path : r->found_data;
+    if (session_open(s, &m, &so, data, r->found_valid, o->steps, o->epochs, o->has_seed,
+                     o->seed, false, d) != 0)
         return -1;
     r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
     s->st.sched.total = r->total;
     if (optim_init(&s->opt, &s->st.optim, exec_nparams(s->e), d) != 0) return -1;
     s->have_opt = true;
-    if (model_init_weights(&s->m, s->st.seed, d) != 0) return -1;
+    if (model_init_weights(&s->m, s->st.seed, d) != 0 || init_from(r, d) != 0) return -1;
     exec_seed_dropout(s->e, s->st.seed);
-    r->dir = o->out_dir ? strdup(o->out_dir) : NULL;
-    if (!r->dir) {
-        size_t n = strlen(s->m.ir->name) + 8;
-        if ((r->dir = malloc(n))) snprintf(r->dir, n, "runs/%s", s->m.ir->name);
-    }
-    if (!r->dir || !(r->last_path = join(r->dir, "last.ckpt")) ||
-        !(r->best_path = join(r->dir, "best.ckpt")) || !(r->log_path = join(r->dir, "log.csv")) ||
-        !(r->svg_path = join(r->dir, "loss.svg"))) {
-        diag_error_in(d, o->model_path, "out of memory");
-        return -1;
-    }
-    if (o->resume) {
-        struct stat st;
-        if (stat(r->last_path, &st) != 0) {
-            DiagMessage *m = diag_error_in(d, r->last_path, "cannot resume: %s",
-                                           strerror(errno));
-            diag_help(m, "--resume continues a run in its --out directory");
-            return -1;
-        }
-        if (restore(r, d) != 0) return -1;
-    } else {
-        struct stat st;
-        if (stat(r->last_path, &st) == 0) {
-            DiagMessage *m = diag_error_in(d, r->last_path, "a run already exists here");
-            diag_help(m, "add --resume to continue it, or choose another --out directory");
-            return -1;
-        }
-    }
-    return 0;
+    if (o->resume) return restore(r, &r->ck, d);
+    return lock_dir(r, d);
 }
 
-/* Validation, log, plot and best.ckpt at an evaluation step. */
-static int evaluate(Run *r, double *val, Diag *d)
+/* Validation and best.ckpt at an evaluation step; early stopping's count: an evaluation
+ * improves when val < best - min_delta (best.ckpt follows the lowest loss, however small the
+ * step), and patience evaluations in a row without one stop the run. */
+static int evaluate(Run *r, double *val, double *acc, Diag *d)
 {
-    if (session_validate(&r->s, val, NULL, d) != 0) return -1;
-    if (!isnan(*val) && (!r->has_best || *val < r->best_val)) {
+    if (session_validate(&r->s, val, acc, d) != 0) return -1;
+    if (isnan(*val)) return 0;
+    const TrainSettings *st = &r->s.st;
+    bool improved = !r->has_best || *val < r->best_val - st->min_delta;
+    r->stale_evals = improved ? 0 : r->stale_evals + 1;
+    if (st->patience > 0 && r->stale_evals >= st->patience) r->stopped_early = true;
+    if (!r->has_best || *val < r->best_val) {
         r->has_best = true;
         r->best_val = *val;
-        if (save(r, r->best_path, d) != 0) return -1;
+        if (save(r, r->best_path, false, d) != 0) return -1;
     }
     return 0;
 }
@@ -383,18 +499,67 @@ static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
     return -1;
 }
 
-/* The loop: one update per step; evaluation, logging and checkpoints at their intervals. */
+/* What the loop accumulates between two log rows. */
+typedef struct Meter {
+    double loss_sum;
+    int64_t loss_n, tokens;
+    double t_mark;          /* start of the timed stretch (-1: restart after this step) */
+    double tps, last_val, last_acc;
+} Meter;
+
+/* The task's validation metric for log.csv: accuracy, or bits per token from the loss. */
+static double metric_of(const Session *s, double val, double acc)
+{
+    return s->loss == EXEC_LOSS_XENT_LABEL ? acc
+           : s->loss == EXEC_LOSS_XENT_TOKENS ? val / log(2.0) : NAN;
+}
+
+/* After an update: evaluation, log row, progress line, plot and checkpoint at their
+ * intervals. loss is this step's training loss. */
+static int report(Run *r, Meter *mt, double loss, double lr, double norm, Diag *d)
+{
+    Session *s = &r->s;
+    const TrainSettings *st = &s->st;
+    bool last = r->step == r->total;
+    bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
+    double val = NAN, acc = NAN;
+    double now = progress_now();   /* training time only: evaluation is not counted */
+    if (eval) {
+        if (evaluate(r, &val, &acc, d) != 0) return -1;
+        mt->last_val = val;
+        mt->last_acc = acc;
+    }
+    /* the epoch of the batch just trained on (data_next has moved past it) */
+    int64_t epoch = s->ds.pos.epoch + (s->ds.pos.index > 0);
+    ProgressReport pr = {r->step, epoch, loss, mt->last_val, mt->last_acc, mt->tps};
+    if (eval || r->step % st->log_every == 0) {
+        mt->tps = pr.tok_per_s = now > mt->t_mark ? (double)mt->tokens / (now - mt->t_mark) : 0;
+        pr.loss = mt->loss_sum / (double)mt->loss_n;
+        log_row(r, pr.loss, val, metric_of(s, val, acc), lr, norm, mt->tps);
+        mt->loss_sum = 0;
+        mt->loss_n = mt->tokens = 0;
+        mt->t_mark = -1;    /* restarted after this step's evaluation and saving */
+    }
+    progress_update(&r->prog, &pr, eval);
+    const char *ylabel = s->loss == EXEC_LOSS_MSE ? "loss (MSE)" : "loss (nats)";
+    if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, ylabel, r->hist.steps, r->hist.loss,
+                              r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
+        return -1;
+    if (last || r->stopped_early ||
+        (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
+        if (save(r, r->last_path, true, d) != 0) return -1;
+    return 0;
+}
+
+/* The loop: one update per step; report() does what follows an update. */
 static int loop(Run *r, Diag *d, bool *interrupted)
 {
     Session *s = &r->s;
     const TrainSettings *st = &s->st;
     float *params = exec_params(s->e), *grads = exec_grads(s->e);
-    int64_t n = exec_nparams(s->e);
-    double loss_sum = 0, last_val = NAN, norm = 0, lr = st->optim.lr;
-    int64_t loss_n = 0, tokens = 0, done_here = 0;
-    double t_mark = progress_now();
-    double tps = 0;
-    while (r->step < r->total) {
+    int64_t n = exec_nparams(s->e), done_here = 0;
+    Meter mt = {0, 0, 0, progress_now(), 0, NAN, NAN};
+    while (r->step < r->total && !r->stopped_early) {
         const DataBatch *b = data_next(&s->ds);
         if (b->reset) exec_reset_state(s->e);
         exec_zero_grads(s->e);
@@ -405,49 +570,25 @@ static int loop(Run *r, Diag *d, bool *interrupted)
             return -1;
         if (!isfinite(loss)) return stop_not_finite(r, "loss", loss, d);
         if (exec_backward(s->e, d) != 0) return -1;
-        norm = optim_clip_grad_norm(grads, n, st->clip);
+        double norm = optim_clip_grad_norm(grads, n, st->clip);
         if (!isfinite(norm)) return stop_not_finite(r, "gradient norm", norm, d);
-        lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
+        double lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
         optim_step(&s->opt, params, grads, lr);
         r->step++;
         done_here++;
-        loss_sum += loss;
-        loss_n++;
+        mt.loss_sum += loss;
+        mt.loss_n++;
         for (int i = 0; i < b->B; i++)     /* input steps processed, for tokens/s */
-            tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
-
-        bool last = r->step == r->total;
-        bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
-        double val = NAN;
-        double now = progress_now();   /* training time only: evaluation is not counted */
-        if (eval) {
-            if (evaluate(r, &val, d) != 0) return -1;
-            last_val = val;
-        }
-        if (eval || r->step % st->log_every == 0) {
-            tps = now > t_mark ? (double)tokens / (now - t_mark) : 0;
-            log_row(r, loss_sum / (double)loss_n, val, lr, norm, tps);
-            progress_update(&r->prog, r->step, loss_sum / (double)loss_n, last_val, tps, eval);
-            loss_sum = 0;
-            loss_n = 0;
-            tokens = 0;
-            t_mark = -1;    /* restarted after this step's evaluation and saving */
-        } else {
-            progress_update(&r->prog, r->step, loss, last_val, tps, false);
-        }
-        if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, r->hist.steps, r->hist.loss,
-                                  r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
-            return -1;
-        if (last || (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
-            if (save(r, r->last_path, d) != 0) return -1;
+            mt.tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
+        if (report(r, &mt, loss, lr, norm, d) != 0) return -1;
         if (stop_signal) {
-            if (!last && save(r, r->last_path, d) != 0) return -1;
+            if (r->step != r->total && save(r, r->last_path, true, d) != 0) return -1;
             progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
                              (int)stop_signal, (long long)r->step, r->last_path);
             if (interrupted) *interrupted = true;
             return 0;
         }
-        if (t_mark < 0) t_mark = progress_now();
+        if (mt.t_mark < 0) mt.t_mark = progress_now();
         if (r->o->stop_after > 0 && done_here >= r->o->stop_after) {
             if (interrupted) *interrupted = true;   /* test hook: a crash, nothing saved */
             return 0;
@@ -456,15 +597,30 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     return 0;
 }
 
+/* The closing line of a run that ended (all steps, or early stopping). */
+static void finished(const Run *r, FILE *out)
+{
+    if (r->stopped_early)
+        fprintf(out, "early stop at step %lld: no improvement of the validation loss by more "
+                "than %g in %lld evaluations (patience)\n", (long long)r->step,
+                r->s.st.min_delta, (long long)r->s.st.patience);
+    if (r->step != r->total && !r->stopped_early) return;
+    if (r->has_best)
+        fprintf(out, "done: step %lld, best validation loss %.4g; wrote %s\n",
+                (long long)r->step, r->best_val, r->dir);
+    else
+        fprintf(out, "done: step %lld; wrote %s\n", (long long)r->step, r->dir);
+}
+
 int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
 {
     Run r;
     memset(&r, 0, sizeof r);
     r.o = o;
+    r.lock.fd = -1;
     if (interrupted) *interrupted = false;
     FILE *out = o->out ? o->out : stderr;
     int rc = prepare(&r, d);
-    if (rc == 0) rc = make_dirs(r.dir, d);
     if (rc == 0) rc = open_log(&r, d);
     if (rc == 0) {
         const Session *s = &r.s;
@@ -472,8 +628,12 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
                 s->m.ir->name, (long long)exec_nparams(s->e), optim_kind_name(s->opt.cfg.kind),
                 s->ds.cfg.batch, s->ds.T, (long long)r.total,
                 o->resume ? " (resumed)" : "");
+        char summary[1024];
+        fprintf(out, "data: %s\n", data_summary(&s->ds, summary, sizeof summary));
         if (o->resume) fprintf(out, "resuming at step %lld\n", (long long)r.step);
+        if (o->init_from) fprintf(out, "weights from %s\n", o->init_from);
         progress_init(&r.prog, out, o->progress, r.step, r.total);
+        r.t_start = progress_now();
         struct sigaction sa, old_int, old_term;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
@@ -485,13 +645,13 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         progress_finish(&r.prog);
-        if (rc == 0 && r.step == r.total && r.has_best)
-            fprintf(out, "done: step %lld, best validation loss %.4f; wrote %s\n",
-                    (long long)r.step, r.best_val, r.dir);
-        else if (rc == 0 && r.step == r.total)
-            fprintf(out, "done: step %lld; wrote %s\n", (long long)r.step, r.dir);
+        if (rc == 0) finished(&r, out);
     }
     if (r.log) fclose(r.log);
+    rundir_unlock(&r.lock);
+    if (r.have_ck) ckpt_free(&r.ck);
+    free(r.found_data);
+    free(r.found_valid);
     hist_free(&r.hist);
     session_free(&r.s);
     free(r.dir);

@@ -15,9 +15,16 @@
  *   checked (model, data, checkpoint) before anything in DIR is written. Without --resume, a DIR
  *   that already holds last.ckpt is refused (a finished or interrupted run is never clobbered).
  *
+ * recur train MODEL.rnn --init-from WEIGHTS ...
+ *   A fresh run (step 0, a new optimiser, the seed's dropout and data order) whose weights are
+ *   WEIGHTS' instead of the initialisers': any file `recur convert` reads, turned into the
+ *   model's tensors by TrainOptions.load_init (the CLI's, which knows the formats); every
+ *   missing, extra or mis-shaped tensor is an error naming it. Not with --resume.
+ *
  * recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T] [--top-k K] [--top-p P]
  *              [--seed S]
- *   Streams N generated characters after the prime text (which is echoed first).
+ *   Streams N generated characters after the prime text (which is echoed first); N = 0 prints
+ *   nothing. T = 0 is greedy (the most likely character each step); K = 0 and P = 1 are off.
  *
  * recur eval FILE.ckpt [--data FILE]
  *   Prints the validation metrics: loss (nats), and for cross-entropy bits per token and
@@ -31,6 +38,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "model/model.h"
 #include "util/diag.h"
 
 typedef struct TrainOptions {
@@ -51,16 +59,21 @@ typedef struct TrainOptions {
     FILE *out;                  /* progress and messages (NULL: stderr) */
     /* test hooks: stop as if killed after this many steps of this process (0: off) */
     int64_t stop_after;
+    const char *init_from;      /* --init-from WEIGHTS (NULL: the model's initialisers) */
+    /* Reads init_from into out (empty on entry) as tensors named like m's; -1 with a
+     * diagnostic. Given by the caller, which knows the weight formats (src/cli). */
+    int (*load_init)(const char *path, const Model *m, CkptTensorList *out, Diag *d);
 } TrainOptions;
 
 typedef struct SampleOptions {
     const char *ckpt_path;      /* FILE.ckpt (required) */
     const char *prime;          /* --prime TEXT (NULL: a random first character) */
-    int64_t length;             /* --length N characters to generate (default 500) */
-    double temperature;         /* --temperature T > 0 (default 1.0) */
+    int64_t length;             /* --length N characters to generate (default 500; 0: none) */
+    double temperature;         /* --temperature T >= 0 (default 1.0; 0: greedy argmax) */
     int top_k;                  /* --top-k K (0: off) */
     double top_p;               /* --top-p P in (0, 1] (1: off) */
-    uint64_t seed;              /* --seed S (default 42) */
+    uint64_t seed;              /* --seed S (default 42; the CLI draws one from the clock when
+                                   --seed is not given and prints it) */
     FILE *out;                  /* the text (NULL: stdout) */
 } SampleOptions;
 

@@ -33,23 +33,27 @@ typedef struct Session {
                                the data builds its own) */
     char *data_file;        /* the data file's path as opened (owned copy) */
     char *valid_file;       /* the separate validation file's path (owned copy), or NULL */
+    CkptDataFile data_rec, valid_rec; /* training: the records of those files for checkpoints */
     DataSet ds;
     bool have_data;
     ExecModel *e;
     Optim opt;
     bool have_opt;
     ExecLossKind loss;
+    int64_t valid_count;    /* targets (tokens, rows, sequences) the last session_validate
+                               scored */
 } Session;
 
 /* Takes over the compiled model m (*m is zeroed, also on failure), opens the data its settings
- * describe (data_path overrides the file; a vocabulary in m, from a checkpoint, is the one the
+ * describe (data_path overrides the file, valid_path the separate validation file, both used as
+ * given; a loaded classifier's class names fix the classes; a vocabulary in m, from a checkpoint, is the one the
  * data must use), binds vocab/classes from the data when so (m's compile options) says the model
  * left them to it, records the data's vocabulary in the model, and checks that model and data
  * fit together. The executor is created for the data's batch and window with m's weights.
  * eval_all makes the whole data file the evaluation set (eval --data). */
 int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
-                 int64_t steps, int64_t epochs, bool has_seed, uint64_t seed, bool eval_all,
-                 Diag *d);
+                 const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
+                 uint64_t seed, bool eval_all, Diag *d);
 void session_free(Session *s);
 
 /* Loss of the last forward against batch b (mean over counted targets, *count of them), with
@@ -60,9 +64,10 @@ int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, D
 int session_validate(Session *s, double *loss, double *acc, Diag *d);
 
 /* Checkpoint content for the run's current state: the model (model_to_checkpoint, with the
- * executor's current weights), the optimiser's settings and buffers and the carried recurrent
- * state (the caller adds step, RNGs, data position). */
-int session_to_ckpt(Session *s, Checkpoint *c, Diag *d);
+ * executor's current weights, vocabulary and class names), the records of the data files and,
+ * with_optim, the optimiser's settings and buffers and the carried recurrent state (the caller
+ * adds step, RNGs, data position). best.ckpt is written without them (for deployment). */
+int session_to_ckpt(Session *s, Checkpoint *c, bool with_optim, Diag *d);
 /* Copies the parameters of c into the model and the executor; -1 naming every tensor that is
  * missing, extra or of another shape (the checkpoint is from another model). */
 int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag *d);
