@@ -1,0 +1,52 @@
+/* keras: a compiled recur model's weights to and from Keras 2 layers (the raw file layout is
+ * io/keras_h5.h). This is where the two parametrisations meet:
+ *
+ *   Keras                                   recur (PyTorch's names and layout)
+ *   Embedding embeddings [V, E]             embedding: weight [V, E]
+ *   Dense kernel [in, N], bias [N]          dense: weight [N, in] (transposed), bias [N]
+ *   SimpleRNN kernel [in, H],               rnn: weight_ih [H, in], weight_hh [H, H] (transposed),
+ *     recurrent_kernel [H, H], bias [H]       bias_ih = bias, bias_hh = 0
+ *   LSTM kernel [in, 4H] (i, f, c, o),      lstm: weight_ih [4H, in], weight_hh [4H, H]
+ *     recurrent_kernel [H, 4H], bias [4H]     (transposed; i, f, g, o is the same order),
+ *                                             bias_ih = bias, bias_hh = 0
+ *   GRU kernel [in, 3H] (z, r, h),          gru: weight_ih [3H, in], weight_hh [3H, H]
+ *     recurrent_kernel [H, 3H]                (transposed, gate blocks reordered to r, z, n)
+ *     reset_after=True: bias [2, 3H]          bias_ih = bias[0], bias_hh = bias[1] (reordered)
+ *     reset_after=False: bias [3H]            gru(reset_after=false): bias_ih = bias, bias_hh = 0
+ *   recurrent_activation=hard_sigmoid       lstm/gru(recurrent_activation=hard_sigmoid)
+ *   Bidirectional(forward_X, backward_X)    bidirectional=true: _l<k> and _l<k>_reverse
+ *
+ * Writing merges the two recur biases into Keras's one (bias_ih + bias_hh; exact for the
+ * function, as both are only ever added). Keras layers with weights are matched, in order, to
+ * recur's layers with weights, one Keras layer per level of a stacked recurrent layer; a map
+ * KERAS=LABEL (or LABEL.l<k> for level k) pins a Keras layer to a recur layer first. Every
+ * Keras weight must land somewhere and every recur tensor must be filled: weights of later
+ * layers are never ignored. When the file has a model_config, each layer's class and options
+ * (activation, recurrent_activation, reset_after, use_bias, go_backwards, merge_mode) must agree
+ * with the recur layer, or the conversion is refused with the option named.
+ *
+ * Ownership: keras_to_model writes only m->params (nothing on failure); keras_from_model fills
+ * a KerasH5 the caller releases with keras_h5_free. notes (may be NULL) receives one line per
+ * tensor mapped (verbose) and the warnings that are not errors. */
+#ifndef RECUR_MODEL_KERAS_H
+#define RECUR_MODEL_KERAS_H
+
+#include <stdio.h>
+
+#include "io/keras_h5.h"
+#include "model/model.h"
+
+/* A --map OLD=NEW pair: Keras layer name -> recur label (or label.l<k>). */
+typedef struct KerasMap {
+    const char *keras;
+    const char *recur;
+} KerasMap;
+
+/* Loads the Keras weights k (read from path) into m. -1 with every problem reported. */
+int keras_to_model(Model *m, const KerasH5 *k, const char *path, const KerasMap *maps,
+                   int nmaps, FILE *verbose, FILE *notes, Diag *d);
+/* Builds the Keras layers of m (and a model_config JSON) into out (zeroed on entry). path
+ * names the destination in messages. */
+int keras_from_model(const Model *m, KerasH5 *out, const char *path, FILE *verbose, Diag *d);
+
+#endif
