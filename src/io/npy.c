@@ -322,9 +322,10 @@ int npy_read(const char *path, NpyArray *out, Diag *d)
     return rc;
 }
 
-/* Writes version 1.0: the dict is padded with spaces so that 10 + HEADER_LEN is a multiple of
- * 64 and ends with '\n', as numpy does. */
-int npy_write(const char *path, const NpyArray *a, Diag *d)
+/* The version 1.0 prefix and header of a: the dict is padded with spaces so that 10 +
+ * HEADER_LEN is a multiple of 64 and ends with '\n', as numpy does. *total gets its length. */
+static int npy_header(const NpyArray *a, unsigned char head[NPY_HEAD_MAX], size_t *total,
+                      const char *path, Diag *d)
 {
     if (a->ndim < 0 || a->ndim > NPY_MAX_DIMS) {
         diag_error_in(d, path, "cannot write an array with %d dimensions", a->ndim);
@@ -357,21 +358,123 @@ int npy_write(const char *path, const NpyArray *a, Diag *d)
                       (long long)a->count, (long long)count);
         return -1;
     }
-    /* total = 10 + dict + padding + '\n' rounded up to 64 */
-    size_t total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
-    size_t hlen = total - 10;
-    unsigned char head[10 + 512 + 64];
+    *total = ((size_t)10 + (size_t)n + 1 + 63) / 64 * 64;
+    size_t hlen = *total - 10;
     memcpy(head, "\x93NUMPY\x01\x00", 8);
     head[8] = (unsigned char)(hlen & 0xff);
     head[9] = (unsigned char)(hlen >> 8);
     memcpy(head + 10, dict, (size_t)n);
     memset(head + 10 + n, ' ', hlen - (size_t)n - 1);
-    head[total - 1] = '\n';
+    head[*total - 1] = '\n';
+    return 0;
+}
 
+/* Writes version 1.0 atomically. */
+int npy_write(const char *path, const NpyArray *a, Diag *d)
+{
+    unsigned char head[NPY_HEAD_MAX];
+    size_t total;
+    if (npy_header(a, head, &total, path, d))
+        return -1;
     IoAtomic w;
     if (io_atomic_open(&w, path, d) != 0)
         return -1;
     io_atomic_write(&w, head, total);
-    io_atomic_write(&w, a->data, (size_t)count * npy_dtype_size(a->dtype));
+    io_atomic_write(&w, a->data, (size_t)a->count * npy_dtype_size(a->dtype));
     return io_atomic_commit(&w, d);
+}
+
+int npy_encode(const NpyArray *a, unsigned char **buf, size_t *len, const char *what, Diag *d)
+{
+    unsigned char head[NPY_HEAD_MAX];
+    size_t total;
+    *buf = NULL;
+    if (npy_header(a, head, &total, what, d))
+        return -1;
+    size_t data = (size_t)a->count * npy_dtype_size(a->dtype);
+    *buf = malloc(total + data + 1);
+    if (!*buf) {
+        diag_error_in(d, what, "out of memory");
+        return -1;
+    }
+    memcpy(*buf, head, total);
+    if (data)
+        memcpy(*buf + total, a->data, data);
+    *len = total + data;
+    return 0;
+}
+
+/* The same checks as npy_read, on bytes in memory. */
+int npy_parse(const unsigned char *buf, size_t n, const char *what, NpyArray *out, Diag *d)
+{
+    memset(out, 0, sizeof *out);
+    const char *why = NULL;
+    size_t prefix = 0, hlen = 0;
+    if (n < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
+        why = "not a .npy array (no \\x93NUMPY magic)";
+    } else if (buf[6] == 1) {
+        prefix = 10;
+        hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+    } else if ((buf[6] == 2 || buf[6] == 3) && n >= 12) {
+        prefix = 12;
+        hlen = io_le32(buf + 8);
+    } else {
+        why = "unsupported .npy format version (supported: 1.0-3.0)";
+    }
+    if (!why && (hlen > NPY_MAX_HEADER || hlen > n - prefix))
+        why = "header length exceeds the data (truncated or corrupt)";
+    char *hdr = why ? NULL : malloc(hlen + 1);
+    if (!why && !hdr)
+        why = "out of memory";
+    if (!why) {
+        memcpy(hdr, buf + prefix, hlen);
+        hdr[hlen] = '\0';
+        why = memchr(hdr, '\0', hlen) ? "header contains a NUL byte"
+                                      : parse_header(hdr, hdr + hlen, out);
+    }
+    free(hdr);
+    uint64_t count = 1;
+    for (int i = 0; !why && i < out->ndim; i++) {
+        uint64_t s = (uint64_t)out->shape[i];
+        if (s != 0 && count > UINT64_MAX / 8 / s)
+            why = "shape is absurdly large";
+        count *= s;
+    }
+    size_t have = n - prefix - hlen;
+    if (!why && count * npy_dtype_size(out->dtype) != have)
+        why = have < count * npy_dtype_size(out->dtype) ? "data are truncated"
+                                                         : "trailing bytes after the data";
+    if (!why && !(out->data = malloc(have + 1)))
+        why = "out of memory";
+    if (why) {
+        diag_error_in(d, what, "%s", why);
+        memset(out, 0, sizeof *out);
+        return -1;
+    }
+    memcpy(out->data, buf + prefix + hlen, have);
+    out->count = (int64_t)count;
+    return 0;
+}
+
+int npy_to_tensor(const NpyArray *a, const char *name, CkptTensorList *l, const char *what,
+                  Diag *d)
+{
+    if (a->dtype != NPY_F32 && a->dtype != NPY_F64) {
+        diag_error_in(d, what, "array '%s' holds integers; weights are float32 or float64", name);
+        return -1;
+    }
+    if (a->ndim > CKPT_MAX_DIMS) {
+        diag_error_in(d, what, "array '%s' has %d dimensions (at most %d)", name, a->ndim,
+                      CKPT_MAX_DIMS);
+        return -1;
+    }
+    CkptTensor *t = ckpt_add_tensor(l, name, a->ndim, a->shape, NULL);
+    if (!t) {
+        diag_error_in(d, what, "array '%s': out of memory or a duplicate name", name);
+        return -1;
+    }
+    for (int64_t i = 0; i < a->count; i++)
+        t->data[i] = a->dtype == NPY_F32 ? ((const float *)a->data)[i]
+                                         : (float)((const double *)a->data)[i];
+    return 0;
 }

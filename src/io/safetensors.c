@@ -50,6 +50,34 @@ const char *safetensors_meta_get(const SafetensorsMeta *m, const char *key)
     return NULL;
 }
 
+/* Linear too; keys keep their first position. */
+int safetensors_meta_set(SafetensorsMeta *m, const char *key, const char *value)
+{
+    char *v = strdup(value);
+    if (!v)
+        return -1;
+    for (int i = 0; i < m->n; i++)
+        if (strcmp(m->keys[i], key) == 0) {
+            free(m->values[i]);
+            m->values[i] = v;
+            return 0;
+        }
+    char *k = strdup(key);
+    char **nk = k ? realloc(m->keys, sizeof *nk * (size_t)(m->n + 1)) : NULL;
+    if (nk)
+        m->keys = nk;
+    char **nv = nk ? realloc(m->values, sizeof *nv * (size_t)(m->n + 1)) : NULL;
+    if (!nv) {
+        free(k);
+        free(v);
+        return -1;
+    }
+    m->values = nv;
+    m->keys[m->n] = k;
+    m->values[m->n++] = v;
+    return 0;
+}
+
 /* half: sign(1) exponent(5) mantissa(10).
  *   e == 0:  (-1)^s * 2^-14 * m/1024      (zero and subnormals)
  *   e == 31: Inf (m == 0) or NaN (payload kept in the top mantissa bits)

@@ -40,6 +40,9 @@ int safetensors_read(const char *path, CkptTensorList *out, SafetensorsMeta *met
 int safetensors_write(const char *path, const CkptTensorList *l, const char *const *extra_meta,
                       Diag *d);
 void safetensors_meta_free(SafetensorsMeta *m);
+/* Adds key = value, or replaces the value of an existing key (copies both). 0, or -1 when out
+ * of memory. */
+int safetensors_meta_set(SafetensorsMeta *m, const char *key, const char *value);
 /* The value for key in m, or NULL. */
 const char *safetensors_meta_get(const SafetensorsMeta *m, const char *key);
 
