@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/keras_h5.h"
 #include "io/npy.h"
 #include "io/npz.h"
 #include "io/torch_pt.h"
@@ -148,8 +149,8 @@ static const WeightFormat weight_formats[WF_COUNT] = {
                          torch_probe_legacy, torch_read, NULL, false, false, NULL},
     [WF_NPZ] = {WF_NPZ, "NumPy .npz", ".npz", npz_probe, npz_read, npz_write, true, false, NULL},
     [WF_NPY] = {WF_NPY, "NumPy .npy", ".npy", probe_npy, read_npy, NULL, false, false, NULL},
-    [WF_KERAS_H5] = {WF_KERAS_H5, "Keras .h5", ".h5 .hdf5", probe_hdf5, NULL, NULL, false, true,
-                     "Keras .h5 import is not supported in this build yet"},
+    [WF_KERAS_H5] = {WF_KERAS_H5, "Keras .h5", ".h5 .hdf5", probe_hdf5, keras_h5_read_set,
+                     keras_h5_write_set, true, true, NULL},
     [WF_ONNX] = {WF_ONNX, "ONNX", ".onnx", probe_onnx, NULL, NULL, false, false,
                  "an ONNX model; ONNX import is not supported yet"},
 };

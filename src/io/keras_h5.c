@@ -523,3 +523,99 @@ int keras_h5_write(const char *path, const KerasH5 *k, Diag *d)
     free(img);
     return io_atomic_commit(&w, d);
 }
+
+/* ---- as a WeightSet ---------------------------------------------------------------------- */
+
+/* See keras_h5.h. */
+int keras_h5_to_set(KerasH5 *k, WeightSet *out)
+{
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < k->nlayers; i++) {
+        const CkptTensorList *l = &k->layers[i].weights;
+        for (int j = 0; rc == 0 && j < l->n; j++) {
+            const CkptTensor *t = &l->items[j];
+            size_t n = strlen(k->layers[i].name) + strlen(t->name) + 2;
+            char *name = malloc(n);
+            if (!name)
+                return -1;
+            snprintf(name, n, "%s/%s", k->layers[i].name, t->name);
+            if (!ckpt_add_tensor(&out->tensors, name, t->ndim, t->shape, t->data))
+                rc = -1;
+            free(name);
+        }
+    }
+    if (rc == 0 && k->model_config)
+        rc = wf_set_meta(out, KERAS_META_CONFIG, k->model_config);
+    if (rc == 0 && k->keras_version)
+        rc = wf_set_meta(out, KERAS_META_VERSION, k->keras_version);
+    if (rc == 0 && k->backend)
+        rc = wf_set_meta(out, KERAS_META_BACKEND, k->backend);
+    keras_h5_free(k);
+    return rc;
+}
+
+/* See keras_h5.h. */
+int keras_h5_from_set(const WeightSet *w, const char *what, KerasH5 *out, Diag *d)
+{
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < w->tensors.n; i++) {
+        const CkptTensor *t = &w->tensors.items[i];
+        const char *slash = strchr(t->name, '/');
+        if (!slash || slash == t->name || !slash[1]) {
+            diag_error_in(d, what, "tensor '%s' is not named <layer>/<weight> as Keras weights "
+                          "are", t->name);
+            keras_h5_free(out);
+            return -1;
+        }
+        size_t n = (size_t)(slash - t->name);
+        KerasH5Layer *l = NULL;
+        for (int j = 0; j < out->nlayers && !l; j++)
+            if (strlen(out->layers[j].name) == n && strncmp(out->layers[j].name, t->name, n) == 0)
+                l = &out->layers[j];
+        char *layer = strndup(t->name, n);
+        if (!l && layer)
+            l = keras_h5_add_layer(out, layer);
+        free(layer);
+        if (!l || !ckpt_add_tensor(&l->weights, slash + 1, t->ndim, t->shape, t->data)) {
+            diag_error_in(d, what, "out of memory (or tensor '%s' twice)", t->name);
+            keras_h5_free(out);
+            return -1;
+        }
+    }
+    const char *keys[3] = { KERAS_META_CONFIG, KERAS_META_VERSION, KERAS_META_BACKEND };
+    char **dst[3] = { &out->model_config, &out->keras_version, &out->backend };
+    for (int i = 0; i < 3; i++) {
+        const char *v = safetensors_meta_get(&w->meta, keys[i]);
+        if (v && !(*dst[i] = strdup(v))) {
+            keras_h5_free(out);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* See keras_h5.h. */
+int keras_h5_read_set(const char *path, const WfReadOpts *o, WeightSet *out, Diag *d)
+{
+    (void)o;
+    KerasH5 k;
+    if (keras_h5_read(path, &k, d) < 0)
+        return -1;
+    if (keras_h5_to_set(&k, out) < 0 || wf_set_meta(out, KERAS_META_FILE, path) < 0) {
+        diag_error_in(d, path, "out of memory");
+        wf_set_free(out);
+        return -1;
+    }
+    return 0;
+}
+
+/* See keras_h5.h. */
+int keras_h5_write_set(const char *path, const WeightSet *w, Diag *d)
+{
+    KerasH5 k;
+    if (keras_h5_from_set(w, path, &k, d) < 0)
+        return -1;
+    int rc = keras_h5_write(path, &k, d);
+    keras_h5_free(&k);
+    return rc;
+}

@@ -20,6 +20,11 @@
  * one. The whole file is read into memory first (util/file.h) and opened as an HDF5 file image,
  * so reading a file and reading a buffer (the fuzz harness) are one code path.
  *
+ * As a WeightSet (the format table's row, io/format.h): every weight is one tensor named
+ * "<layer>/<weight name>" ("lstm/lstm/lstm_cell/kernel:0", its dataset path), in file order,
+ * and the attributes travel as metadata: KERAS_META_* below. Layers without weights are not
+ * tensors (Keras's loader skips them too).
+ *
  * Ownership: keras_h5_read/keras_h5_read_image fill a KerasH5 that the caller releases with
  * keras_h5_free (every string and tensor malloc'ed). keras_h5_write only reads its argument. */
 #ifndef RECUR_KERAS_H5_H
@@ -29,9 +34,16 @@
 #include <stddef.h>
 
 #include "io/checkpoint.h"
+#include "io/format.h"
 #include "util/diag.h"
 
 enum { KERAS_H5_MAX_DIMS = 4 };
+
+/* WeightSet metadata keys of a Keras file. */
+#define KERAS_META_CONFIG "keras.model_config"
+#define KERAS_META_VERSION "keras.keras_version"
+#define KERAS_META_BACKEND "keras.backend"
+#define KERAS_META_FILE "keras.file"          /* the path read (for messages) */
 
 /* One Keras layer: its name and its weights (CkptTensor names are the full weight names, e.g.
  * "lstm/lstm_cell/kernel:0", shapes as stored: Keras's [in, 4H] kernels). */
@@ -62,5 +74,14 @@ KerasH5Layer *keras_h5_add_layer(KerasH5 *k, const char *name);
  * to "2.15.0" and "tensorflow" when NULL; model_config is written when not NULL. */
 int keras_h5_write(const char *path, const KerasH5 *k, Diag *d);
 void keras_h5_free(KerasH5 *k);
+
+/* The format row's reader and writer (io/format.h): a Keras file as a WeightSet and back. */
+int keras_h5_read_set(const char *path, const WfReadOpts *o, WeightSet *out, Diag *d);
+int keras_h5_write_set(const char *path, const WeightSet *w, Diag *d);
+/* A KerasH5 into a WeightSet (weights moved; k is empty afterwards). -1 when out of memory. */
+int keras_h5_to_set(KerasH5 *k, WeightSet *out);
+/* The layers of a WeightSet named "<layer>/<weight>" (layers in order of first appearance).
+ * -1 (reported with what) for a name without a layer part or when out of memory. */
+int keras_h5_from_set(const WeightSet *w, const char *what, KerasH5 *out, Diag *d);
 
 #endif

@@ -19,34 +19,27 @@
  * Writing merges the two recur biases into Keras's one (bias_ih + bias_hh; exact for the
  * function, as both are only ever added). Keras layers with weights are matched, in order, to
  * recur's layers with weights, one Keras layer per level of a stacked recurrent layer; a map
- * KERAS=LABEL (or LABEL.l<k> for level k) pins a Keras layer to a recur layer first. Every
+ * Keras layer named as a recur layer (LABEL, or LABEL.l<k> for level k; --map renames Keras
+ * layers) is pinned to it first. Every
  * Keras weight must land somewhere and every recur tensor must be filled: weights of later
  * layers are never ignored. When the file has a model_config, each layer's class and options
  * (activation, recurrent_activation, reset_after, use_bias, go_backwards, merge_mode) must agree
  * with the recur layer, or the conversion is refused with the option named.
  *
- * Ownership: keras_to_model writes only m->params (nothing on failure); keras_from_model fills
- * a KerasH5 the caller releases with keras_h5_free. notes (may be NULL) receives one line per
- * tensor mapped (verbose) and the warnings that are not errors. */
+ * Ownership: both fill the caller's empty WeightSet and only read m and in. */
 #ifndef RECUR_MODEL_KERAS_H
 #define RECUR_MODEL_KERAS_H
 
-#include <stdio.h>
-
+#include "io/format.h"
 #include "io/keras_h5.h"
 #include "model/model.h"
 
-/* A --map OLD=NEW pair: Keras layer name -> recur label (or label.l<k>). */
-typedef struct KerasMap {
-    const char *keras;
-    const char *recur;
-} KerasMap;
-
-/* Loads the Keras weights k (read from path) into m. -1 with every problem reported. */
-int keras_to_model(Model *m, const KerasH5 *k, const char *path, const KerasMap *maps,
-                   int nmaps, FILE *verbose, FILE *notes, Diag *d);
-/* Builds the Keras layers of m (and a model_config JSON) into out (zeroed on entry). path
- * names the destination in messages. */
-int keras_from_model(const Model *m, KerasH5 *out, const char *path, FILE *verbose, Diag *d);
+/* The rows of the mapping table (cli/convert_map.h). keras_import: from a Keras file's
+ * WeightSet (io/keras_h5.h's naming) to m's tensors, with how[] for --verbose and notes;
+ * keras_export: from m's tensors `in` (model_get_tensors) to a Keras WeightSet, model_config
+ * included when the model is a plain stack of layers Keras has. Both leave out empty on
+ * failure, with every problem reported. */
+int keras_import(const Model *m, const WeightSet *in, WeightSet *out, Diag *d);
+int keras_export(const Model *m, const WeightSet *in, WeightSet *out, Diag *d);
 
 #endif

@@ -195,25 +195,18 @@ static int find_slot(const IrModel *ir, const KSlot *s, int ns, const char *name
     return -1;
 }
 
-/* Pairs Keras layers with slots: --map first, then the rest in order. Every layer and every
- * slot must be paired (reported by name otherwise). */
+/* Pairs Keras layers with slots: a Keras layer whose name is a recur slot's name ("rnn", or
+ * "rnn.l1" for level 1; `recur convert --map OLD=NEW` renames Keras layers so) is pinned to it
+ * first, then the rest go in order. Every layer and every slot must be paired (reported by
+ * name otherwise). */
 static int match(const IrModel *ir, const KSlot *s, int ns, KLayer *kl, int nk,
-                 const KerasMap *maps, int nmaps, const char *path, Diag *d)
+                 const char *path, Diag *d)
 {
     bool *used = calloc((size_t)ns + 1, 1);
     int bad = used ? 0 : 1;
-    for (int j = 0; !bad && j < nmaps; j++) {
-        int i = 0, t = find_slot(ir, s, ns, maps[j].recur);
-        while (i < nk && strcmp(kl[i].h5->name, maps[j].keras) != 0)
-            i++;
-        if (i == nk || t < 0 || used[t]) {
-            diag_error_in(d, path, "--map %s=%s: %s", maps[j].keras, maps[j].recur,
-                          i == nk ? "the file has no Keras layer with weights of that name"
-                          : t < 0 ? "the model has no layer with weights of that label "
-                          "(label.l<k> names level k of a stacked layer)"
-                          : "that recur layer is already mapped");
-            bad = 1;
-        } else {
+    for (int i = 0; !bad && i < nk; i++) {
+        int t = find_slot(ir, s, ns, kl[i].h5->name);
+        if (t >= 0 && !used[t]) {
             kl[i].slot = t;
             used[t] = true;
         }
@@ -308,11 +301,19 @@ static int check_pair(const IrModel *ir, const KLayer *l, const KSlot *s, const 
     return 0;
 }
 
+/* The --verbose text of the tensor just added: its Keras source and what was done to it. */
+static int how(WeightSet *out, const KLayer *l, const char *wname, const char *what, bool gru)
+{
+    char buf[700];
+    snprintf(buf, sizeof buf, "from %s/%s%s%s%s", l->h5->name, wname, what ? ", " : "",
+             what ? what : "", gru ? ", gates z,r,h -> r,z,n" : "");
+    return wf_set_how(out, out->tensors.n - 1, buf);
+}
+
 /* Appends recur tensor t from Keras weight w, checking w's shape is want[0..nd) first. mode:
  * 0 copy, 1 transpose ([in, G*H] -> [G*H, in]); gru swaps the z and r gate blocks. */
-static int put(CkptTensorList *out, const IrTensor *t, const KLayer *l, const CkptTensor *w,
-               const int64_t *want, int nd, int mode, bool gru, const char *path, Diag *d,
-               FILE *verbose)
+static int put(WeightSet *out, const IrTensor *t, const KLayer *l, const CkptTensor *w,
+               const int64_t *want, int nd, int mode, bool gru, const char *path, Diag *d)
 {
     bool same = w->ndim == nd;
     for (int i = 0; same && i < nd; i++)
@@ -330,7 +331,7 @@ static int put(CkptTensorList *out, const IrTensor *t, const KLayer *l, const Ck
         return -1;
     }
     int64_t shape[2] = { t->shape[0], t->shape[1] };
-    CkptTensor *c = ckpt_add_tensor(out, t->name, t->ndim, shape, NULL);
+    CkptTensor *c = ckpt_add_tensor(&out->tensors, t->name, t->ndim, shape, NULL);
     if (!c)
         return -1;
     if (mode == 1)
@@ -339,21 +340,16 @@ static int put(CkptTensorList *out, const IrTensor *t, const KLayer *l, const Ck
         memcpy(c->data, w->data, sizeof(float) * (size_t)t->size);
     if (gru)
         keras_gru_swap(c->data, t->shape[0], t->ndim > 1 ? t->shape[1] : 1);
-    if (verbose)
-        fprintf(verbose, "%s/%s -> %s%s%s\n", l->h5->name, w->name, t->name,
-                mode == 1 ? " (transposed)" : "", gru ? " (gates z,r,h -> r,z,n)" : "");
-    return 0;
+    return how(out, l, w->name, mode == 1 ? "transposed" : NULL, gru);
 }
 
 /* A zero tensor for t (a bias Keras does not have: bias_hh, or use_bias=False). */
-static int put_zero(CkptTensorList *out, const IrTensor *t, const KLayer *l, FILE *verbose)
+static int put_zero(WeightSet *out, const IrTensor *t, const KLayer *l)
 {
     int64_t shape[2] = { t->shape[0], t->shape[1] };
-    if (!ckpt_add_tensor(out, t->name, t->ndim, shape, NULL))
+    if (!ckpt_add_tensor(&out->tensors, t->name, t->ndim, shape, NULL))
         return -1;
-    if (verbose)
-        fprintf(verbose, "%s: (none) -> %s (zeros: Keras has one bias)\n", l->h5->name, t->name);
-    return 0;
+    return how(out, l, "(none)", "zeros: Keras has one bias", false);
 }
 
 /* The weight named base of layer l in direction dir, or an error naming it. */
@@ -368,8 +364,8 @@ static const CkptTensor *need(const KLayer *l, int dir, const char *base, const 
 }
 
 /* One direction of a recurrent slot: kernel, recurrent_kernel, bias. */
-static int put_cell(CkptTensorList *out, const IrModel *ir, const KLayer *l, const KSlot *s,
-                    int dir, const char *path, Diag *d, FILE *verbose)
+static int put_cell(WeightSet *out, const IrModel *ir, const KLayer *l, const KSlot *s,
+                    int dir, const char *path, Diag *d)
 {
     int kd = l->bidi ? dir : -1;
     const IrTensor *wi = keras_cell_tensor(ir, s, dir, "weight_ih");
@@ -383,41 +379,39 @@ static int put_cell(CkptTensorList *out, const IrModel *ir, const KLayer *l, con
         return -1;
     bool gru = l->kind == KK_GRU;
     int64_t ks[2] = { wi->shape[1], wi->shape[0] }, rs[2] = { wh->shape[1], wh->shape[0] };
-    if (put(out, wi, l, k, ks, 2, 1, gru, path, d, verbose) < 0 ||
-        put(out, wh, l, r, rs, 2, 1, gru, path, d, verbose) < 0)
+    if (put(out, wi, l, k, ks, 2, 1, gru, path, d) < 0 ||
+        put(out, wh, l, r, rs, 2, 1, gru, path, d) < 0)
         return -1;
     if (!b)
-        return put_zero(out, bi, l, verbose) < 0 || put_zero(out, bh, l, verbose) < 0 ? -1 : 0;
+        return put_zero(out, bi, l) < 0 || put_zero(out, bh, l) < 0 ? -1 : 0;
     if (gru && s->reset_after) {
         /* bias [2, 3H]: row 0 the input bias, row 1 the recurrent bias */
         int64_t bs[2] = { 2, bi->shape[0] };
-        if (put(out, bi, l, b, bs, 2, 0, true, path, d, verbose) < 0)
+        if (put(out, bi, l, b, bs, 2, 0, true, path, d) < 0 ||
+            wf_set_how(out, out->tensors.n - 1, "row 0 (the input bias)") < 0)
             return -1;
-        CkptTensor *c = ckpt_add_tensor(out, bh->name, 1, (int64_t[]){ bh->shape[0], 0 },
-                                        b->data + bh->shape[0]);
+        CkptTensor *c = ckpt_add_tensor(&out->tensors, bh->name, 1,
+                                        (int64_t[]){ bh->shape[0], 0 }, b->data + bh->shape[0]);
         if (!c)
             return -1;
         keras_gru_swap(c->data, bh->shape[0], 1);
-        if (verbose)
-            fprintf(verbose, "%s/%s[1] -> %s (gates z,r,h -> r,z,n)\n", l->h5->name, b->name,
-                    bh->name);
-        return 0;
+        return how(out, l, b->name, "row 1 (the recurrent bias)", true);
     }
     int64_t bs[1] = { bi->shape[0] };
-    return put(out, bi, l, b, bs, 1, 0, gru, path, d, verbose) < 0 ||
-           put_zero(out, bh, l, verbose) < 0 ? -1 : 0;
+    return put(out, bi, l, b, bs, 1, 0, gru, path, d) < 0 ||
+           put_zero(out, bh, l) < 0 ? -1 : 0;
 }
 
 /* Converts one matched pair into recur tensors. */
-static int convert_pair(CkptTensorList *out, const IrModel *ir, const KLayer *l,
-                        const KSlot *s, const char *path, Diag *d, FILE *verbose)
+static int convert_pair(WeightSet *out, const IrModel *ir, const KLayer *l,
+                        const KSlot *s, const char *path, Diag *d)
 {
     const IrLayer *L = &ir->layers[s->layer];
     if (l->kind == KK_EMBEDDING) {
         const IrTensor *t = &ir->tensors[L->tensor[IR_ROLE_WEIGHT]];
         const CkptTensor *w = need(l, -1, "embeddings", path, d);
         int64_t es[2] = { t->shape[0], t->shape[1] };
-        return w ? put(out, t, l, w, es, 2, 0, false, path, d, verbose) : -1;
+        return w ? put(out, t, l, w, es, 2, 0, false, path, d) : -1;
     }
     if (l->kind == KK_DENSE) {
         const IrTensor *t = &ir->tensors[L->tensor[IR_ROLE_WEIGHT]];
@@ -425,13 +419,13 @@ static int convert_pair(CkptTensorList *out, const IrModel *ir, const KLayer *l,
         const CkptTensor *w = need(l, -1, "kernel", path, d);
         const CkptTensor *b = l->use_bias ? need(l, -1, "bias", path, d) : NULL;
         int64_t ks[2] = { t->shape[1], t->shape[0] }, bs[1] = { bt->shape[0] };
-        if (!w || (l->use_bias && !b) || put(out, t, l, w, ks, 2, 1, false, path, d, verbose) < 0)
+        if (!w || (l->use_bias && !b) || put(out, t, l, w, ks, 2, 1, false, path, d) < 0)
             return -1;
-        return b ? put(out, bt, l, b, bs, 1, 0, false, path, d, verbose)
-                 : put_zero(out, bt, l, verbose);
+        return b ? put(out, bt, l, b, bs, 1, 0, false, path, d)
+                 : put_zero(out, bt, l);
     }
     for (int dir = 0; dir < (l->bidi ? 2 : 1); dir++)
-        if (put_cell(out, ir, l, s, dir, path, d, verbose) < 0)
+        if (put_cell(out, ir, l, s, dir, path, d) < 0)
             return -1;
     return 0;
 }
@@ -453,39 +447,49 @@ static int check_consumed(const KLayer *l, const char *path, Diag *d)
     return -1;
 }
 
-/* See keras.h. */
-int keras_to_model(Model *m, const KerasH5 *k, const char *path, const KerasMap *maps,
-                   int nmaps, FILE *verbose, FILE *notes, Diag *d)
+/* The no-model_config note: the recurrent activations come from the model file. */
+static int note_no_config(WeightSet *out, const KSlot *s, int ns)
 {
+    for (int i = 0; i < ns; i++)
+        if (keras_gates(s[i].kind) > 1)
+            return wf_set_note(out, "the file has no model_config, so the recurrent "
+                               "activations are the model file's (Keras before 2.3 defaulted "
+                               "to hard_sigmoid: write recurrent_activation=hard_sigmoid if "
+                               "the weights came from it)");
+    return 0;
+}
+
+/* See keras.h. */
+int keras_import(const Model *m, const WeightSet *in, WeightSet *out, Diag *d)
+{
+    const char *path = safetensors_meta_get(&in->meta, KERAS_META_FILE);
+    path = path ? path : "the Keras file";
+    KerasH5 k;
+    if (keras_h5_from_set(in, path, &k, d) < 0)
+        return -1;
     KLayer *kl = NULL;
     KSlot *s = NULL;
-    int nk = 0, ns = 0, rc = classify(k, path, &kl, &nk, d);
+    int nk = 0, ns = 0, rc = classify(&k, path, &kl, &nk, d);
     if (rc == 0 && keras_slots(m->ir, &s, &ns) < 0) {
         diag_error_in(d, path, "out of memory");
         rc = -1;
     }
     if (rc == 0)
-        rc = match(m->ir, s, ns, kl, nk, maps, nmaps, path, d);
+        rc = match(m->ir, s, ns, kl, nk, path, d);
     for (int i = 0; rc == 0 && i < nk; i++)
         rc = check_pair(m->ir, &kl[i], &s[kl[i].slot], path, d);
-    if (rc == 0 && !k->model_config && notes)
-        for (int i = 0; i < ns; i++)
-            if (keras_gates(s[i].kind) > 1) {
-                fprintf(notes, "%s: note: no model_config in the file, so the recurrent "
-                        "activations are taken from the model file (Keras before 2.3 "
-                        "defaulted to hard_sigmoid; write recurrent_activation=hard_sigmoid "
-                        "if the weights came from it)\n", path);
-                break;
-            }
-    CkptTensorList out = { 0 };
+    if (rc == 0 && !k.model_config)
+        rc = note_no_config(out, s, ns);
     for (int i = 0; rc == 0 && i < nk; i++) {
-        rc = convert_pair(&out, m->ir, &kl[i], &s[kl[i].slot], path, d, verbose);
+        rc = convert_pair(out, m->ir, &kl[i], &s[kl[i].slot], path, d);
         if (rc == 0)
             rc = check_consumed(&kl[i], path, d);
     }
-    if (rc == 0)
-        rc = model_set_tensors(m, &out, path, d);
-    ckpt_tensors_free(&out);
+    if (rc < 0 && diag_error_count(d) == 0)
+        diag_error_in(d, path, "out of memory");
+    if (rc < 0)
+        wf_set_free(out);
+    keras_h5_free(&k);
     free(kl);
     free(s);
     return rc;

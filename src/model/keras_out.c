@@ -3,10 +3,38 @@
 #include "model/keras.h"
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "model/keras_int.h"
+#include "util/array.h"
+
+/* The --verbose texts of the Keras weights, in the order they are added (which is the order
+ * keras_h5_to_set lists them). */
+typedef struct Hows {
+    char **s;
+    int n;
+    size_t cap;
+    const WeightSet *in;    /* the model's tensors, by name */
+    bool failed;            /* out of memory or a tensor missing from in */
+} Hows;
+
+/* Appends one text. */
+static void hows_add(Hows *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void hows_add(Hows *h, const char *fmt, ...)
+{
+    char buf[800];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (ARRAY_RESERVE(h->s, h->cap, (size_t)h->n + 1) != 0 || !(h->s[h->n] = strdup(buf))) {
+        h->failed = true;
+        return;
+    }
+    h->n++;
+}
 
 /* Keras's cell and wrapped-layer names of a recurrent kind (TF 2 weight names). */
 static const char *cell_name(KerasKind k)
@@ -39,7 +67,7 @@ static CkptTensor *add_weight(KerasH5Layer *kl, int ndim, int64_t a, int64_t b,
 
 /* Kernel [in, G*H] from recur's weight [G*H, in] (GRU gate blocks swapped back first). */
 static int put_kernel(KerasH5Layer *kl, const char *fmt, const char *pre, const IrTensor *t,
-                      const float *p, bool gru, FILE *verbose)
+                      const float *p, bool gru, Hows *h)
 {
     int rows = t->shape[0], cols = t->shape[1];
     float *tmp = malloc(sizeof(float) * (size_t)t->size);
@@ -53,25 +81,20 @@ static int put_kernel(KerasH5Layer *kl, const char *fmt, const char *pre, const 
         keras_gru_swap(tmp, rows, cols);
     keras_transpose(tmp, rows, cols, c->data);
     free(tmp);
-    if (verbose)
-        fprintf(verbose, "%s -> %s/%s (transposed%s)\n", t->name, kl->name, c->name,
-                gru ? "; gates r,z,n -> z,r,h" : "");
+    hows_add(h, "from %s, transposed%s", t->name, gru ? ", gates r,z,n -> z,r,h" : "");
     return 0;
 }
 
-/* The floats of tensor t inside the model's parameter buffer. */
-static const float *params_of(const Model *m, const IrTensor *t)
+/* The floats of the model's tensor t (from the tensors handed to keras_export). */
+static const float *params_of(Hows *h, const IrTensor *t)
 {
-    const float *p = m->params;
-    for (const IrTensor *u = m->ir->tensors; u < t; u++)
-        p += u->size;
-    return p;
+    return ckpt_find_tensor(&h->in->tensors, t->name)->data;   /* checked by keras_export */
 }
 
 /* One direction of a recurrent slot: kernel, recurrent_kernel and the bias (merged, or
  * [2, 3H] for the reset-after GRU). pre is "<name>/" or "<name>/forward_lstm/". */
 static int put_cell(const Model *m, const KSlot *s, int dir, KerasH5Layer *kl,
-                    const char *pre, FILE *verbose)
+                    const char *pre, Hows *h)
 {
     const IrModel *ir = m->ir;
     const IrTensor *wi = keras_cell_tensor(ir, s, dir, "weight_ih");
@@ -81,18 +104,18 @@ static int put_cell(const Model *m, const KSlot *s, int dir, KerasH5Layer *kl,
     bool gru = s->kind == KK_GRU, two = gru && s->reset_after;
     char fmt[300];
     snprintf(fmt, sizeof fmt, "%%s%s/kernel:0%%s", cell_name(s->kind));
-    if (!wi || !wh || !bi || !bh || put_kernel(kl, fmt, pre, wi, params_of(m, wi), gru,
-                                               verbose) < 0)
+    if (!wi || !wh || !bi || !bh || put_kernel(kl, fmt, pre, wi, params_of(h, wi), gru,
+                                               h) < 0)
         return -1;
     snprintf(fmt, sizeof fmt, "%%s%s/recurrent_kernel:0%%s", cell_name(s->kind));
-    if (put_kernel(kl, fmt, pre, wh, params_of(m, wh), gru, verbose) < 0)
+    if (put_kernel(kl, fmt, pre, wh, params_of(h, wh), gru, h) < 0)
         return -1;
     snprintf(fmt, sizeof fmt, "%%s%s/bias:0%%s", cell_name(s->kind));
     int n = bi->shape[0];
     CkptTensor *c = add_weight(kl, two ? 2 : 1, two ? 2 : n, two ? n : 0, fmt, pre, "");
     if (!c)
         return -1;
-    const float *a = params_of(m, bi), *b = params_of(m, bh);
+    const float *a = params_of(h, bi), *b = params_of(h, bh);
     for (int i = 0; i < n; i++) {
         if (two) {
             c->data[i] = a[i];
@@ -106,16 +129,15 @@ static int put_cell(const Model *m, const KSlot *s, int dir, KerasH5Layer *kl,
         if (two)
             keras_gru_swap(c->data + n, n, 1);
     }
-    if (verbose)
-        fprintf(verbose, "%s, %s -> %s/%s (%s%s)\n", bi->name, bh->name, kl->name, c->name,
-                two ? "stacked as [2, 3H]" : "added: Keras has one bias",
-                gru ? "; gates r,z,n -> z,r,h" : "");
+    hows_add(h, "from %s and %s, %s%s", bi->name, bh->name,
+             two ? "stacked as [2, 3H]" : "added (Keras has one bias)",
+             gru ? ", gates r,z,n -> z,r,h" : "");
     return 0;
 }
 
 /* The weights of one slot into a new Keras layer. */
 static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, const char *path,
-                    FILE *verbose, Diag *d)
+                    Hows *h, Diag *d)
 {
     char name[256], pre[600];
     layer_name(m->ir, s, name, sizeof name);
@@ -131,19 +153,17 @@ static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, const char *pa
                                        pre, "");
             if (!c)
                 return -1;
-            memcpy(c->data, params_of(m, w), sizeof(float) * (size_t)w->size);
-            if (verbose)
-                fprintf(verbose, "%s -> %s/%s\n", w->name, name, c->name);
+            memcpy(c->data, params_of(h, w), sizeof(float) * (size_t)w->size);
+            hows_add(h, "from %s", w->name);
             return 0;
         }
         const IrTensor *b = &m->ir->tensors[L->tensor[IR_ROLE_BIAS]];
         CkptTensor *c;
-        if (put_kernel(kl, "%skernel:0%s", pre, w, params_of(m, w), false, verbose) < 0 ||
+        if (put_kernel(kl, "%skernel:0%s", pre, w, params_of(h, w), false, h) < 0 ||
             !(c = add_weight(kl, 1, b->shape[0], 0, "%sbias:0%s", pre, "")))
             return -1;
-        memcpy(c->data, params_of(m, b), sizeof(float) * (size_t)b->size);
-        if (verbose)
-            fprintf(verbose, "%s -> %s/%s\n", b->name, name, c->name);
+        memcpy(c->data, params_of(h, b), sizeof(float) * (size_t)b->size);
+        hows_add(h, "from %s", b->name);
         return 0;
     }
     (void)path;
@@ -154,7 +174,7 @@ static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, const char *pa
                      inner_name(s->kind));
         else
             snprintf(pre, sizeof pre, "%s/", name);
-        if (put_cell(m, s, dir, kl, pre, verbose) < 0)
+        if (put_cell(m, s, dir, kl, pre, h) < 0)
             return -1;
     }
     return 0;
@@ -283,36 +303,69 @@ static char *model_config(const IrModel *ir, const KSlot *s, int ns, const char 
     return text;
 }
 
-/* See keras.h. */
-int keras_from_model(const Model *m, KerasH5 *out, const char *path, FILE *verbose, Diag *d)
+/* Every tensor of the model is in `in` with its size (what params_of relies on). */
+static int check_inputs(const Model *m, const WeightSet *in, const char *path, Diag *d)
 {
-    KSlot *s = NULL;
-    int ns = 0;
-    memset(out, 0, sizeof *out);
-    if (keras_slots(m->ir, &s, &ns) < 0) {
-        diag_error_in(d, path, "out of memory");
-        return -1;
+    for (int i = 0; i < m->ir->ntensors; i++) {
+        const IrTensor *t = &m->ir->tensors[i];
+        const CkptTensor *c = ckpt_find_tensor(&in->tensors, t->name);
+        if (!c || c->count != t->size) {
+            diag_error_in(d, path, "tensor '%s' of the model is %s", t->name,
+                          c ? "of another size" : "missing");
+            return -1;
+        }
     }
-    int rc = 0;
+    return 0;
+}
+
+/* The Keras layers of m into k, the --verbose texts into h, model_config when it has one. */
+static int build(const Model *m, const KSlot *s, int ns, KerasH5 *k, Hows *h,
+                 const char **why, Diag *d)
+{
     char name[256];
-    for (int i = 0; i < ns && rc == 0; i++)
+    const char *path = "the Keras output";
+    for (int i = 0; i < ns; i++)
         if (s[i].kind == KK_NONE) {
             diag_error_in(d, path, "the model's layer '%s' is %s: it cannot be written as "
                           "Keras weights", keras_slot_name(m->ir, &s[i], name, sizeof name),
                           s[i].why);
-            rc = -1;
+            return -1;
         }
-    for (int i = 0; i < ns && rc == 0; i++)
-        rc = put_slot(m, &s[i], out, path, verbose, d);
+    for (int i = 0; i < ns; i++)
+        if (put_slot(m, &s[i], k, path, h, d) < 0 || h->failed)
+            return -1;
+    k->model_config = model_config(m->ir, s, ns, why);
+    return *why || k->model_config ? 0 : -1;
+}
+
+/* See keras.h. */
+int keras_export(const Model *m, const WeightSet *in, WeightSet *out, Diag *d)
+{
+    KSlot *s = NULL;
+    int ns = 0;
+    KerasH5 k = { 0 };
+    Hows h = { .in = in };
     const char *why = NULL;
+    int rc = check_inputs(m, in, "the model", d);
+    if (rc == 0 && keras_slots(m->ir, &s, &ns) < 0)
+        rc = -1;
     if (rc == 0)
-        out->model_config = model_config(m->ir, s, ns, &why);
-    if (rc == 0 && why && verbose)
-        fprintf(verbose, "%s: no model_config written: %s\n", path, why);
+        rc = build(m, s, ns, &k, &h, &why, d);
+    if (rc == 0)
+        rc = keras_h5_to_set(&k, out);
+    for (int i = 0; rc == 0 && i < h.n && i < out->tensors.n; i++)
+        rc = wf_set_how(out, i, h.s[i]);
+    if (rc == 0 && why)
+        rc = wf_set_note(out, "no model_config written (%s): Keras's load_weights reads the "
+                         "file, load_model does not", why);
     if (rc < 0 && diag_error_count(d) == 0)
-        diag_error_in(d, path, "out of memory");
-    free(s);
+        diag_error_in(d, "the Keras output", "out of memory");
     if (rc < 0)
-        keras_h5_free(out);
+        wf_set_free(out);
+    keras_h5_free(&k);
+    for (int i = 0; i < h.n; i++)
+        free(h.s[i]);
+    free(h.s);
+    free(s);
     return rc;
 }
