@@ -349,7 +349,8 @@ static int put_zero(WeightSet *out, const IrTensor *t, const KLayer *l)
     int64_t shape[2] = { t->shape[0], t->shape[1] };
     if (!ckpt_add_tensor(&out->tensors, t->name, t->ndim, shape, NULL))
         return -1;
-    return how(out, l, "(none)", "zeros: Keras has one bias", false);
+    (void)l;
+    return wf_set_how(out, out->tensors.n - 1, "zeros (the Keras layer has no such bias)");
 }
 
 /* The weight named base of layer l in direction dir, or an error naming it. */
