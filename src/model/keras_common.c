@@ -35,12 +35,36 @@ static void recurrent_kind(const IrLayer *L, KSlot *s)
     }
 }
 
+/* How many slots layer L makes: one per level of a recurrent layer, else one. */
+static int levels_of(const IrLayer *L)
+{
+    const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+    return f && f->cells ? L->num_layers : 1;
+}
+
+/* The Keras kind of a layer with weights, from the layer-kind facts and its tensor roles
+ * (no kind constants: ir.h's table says what a layer is): recurrent cells; an embedding reads
+ * tokens; a dense layer has a 2-D weight and a bias. */
+static void layer_kind(const IrModel *ir, const IrLayer *L, KSlot *t)
+{
+    const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+    int w = L->tensor[IR_ROLE_WEIGHT], b = L->tensor[IR_ROLE_BIAS];
+    if (f && f->cells)
+        recurrent_kind(L, t);
+    else if (f && f->reads_tokens && w != IR_NO_TENSOR)
+        t->kind = KK_EMBEDDING;
+    else if (w != IR_NO_TENSOR && b != IR_NO_TENSOR && ir->tensors[w].ndim == 2)
+        t->kind = KK_DENSE;
+    else
+        t->why = "a layer kind with no Keras counterpart here";
+}
+
 /* See keras_int.h. */
 int keras_slots(const IrModel *ir, KSlot **out, int *n)
 {
     int cap = 0;
     for (int i = 0; i < ir->nlayers; i++)
-        cap += ir->layers[i].kind == IR_LAYER_RECURRENT ? ir->layers[i].num_layers : 1;
+        cap += levels_of(&ir->layers[i]);
     KSlot *s = calloc((size_t)cap + 1, sizeof *s);
     if (!s)
         return -1;
@@ -49,19 +73,11 @@ int keras_slots(const IrModel *ir, KSlot **out, int *n)
         const IrLayer *L = &ir->layers[i];
         if (L->ntensors == 0)
             continue;
-        int levels = L->kind == IR_LAYER_RECURRENT ? L->num_layers : 1;
-        for (int lv = 0; lv < levels; lv++) {
+        for (int lv = 0; lv < levels_of(L); lv++) {
             KSlot *t = &s[k++];
             t->layer = i;
             t->level = lv;
-            if (L->kind == IR_LAYER_EMBEDDING)
-                t->kind = KK_EMBEDDING;
-            else if (L->kind == IR_LAYER_DENSE)
-                t->kind = KK_DENSE;
-            else if (L->kind == IR_LAYER_RECURRENT)
-                recurrent_kind(L, t);
-            else
-                t->why = "a layer kind with no Keras counterpart here";
+            layer_kind(ir, L, t);
         }
     }
     *out = s;
@@ -73,7 +89,7 @@ int keras_slots(const IrModel *ir, KSlot **out, int *n)
 const char *keras_slot_name(const IrModel *ir, const KSlot *s, char *buf, size_t n)
 {
     const IrLayer *L = &ir->layers[s->layer];
-    if (L->kind == IR_LAYER_RECURRENT && L->num_layers > 1)
+    if (levels_of(L) > 1)
         snprintf(buf, n, "%s.l%d", L->label, s->level);
     else
         snprintf(buf, n, "%s", L->label);

@@ -224,17 +224,18 @@ static json_object *rnn_obj(const IrModel *ir, const KSlot *s, const char *name)
 static json_object *plain_obj(const IrLayer *L)
 {
     json_object *c, *o;
-    if (L->kind == IR_LAYER_DROPOUT) {
+    const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+    if (f && f->show == IR_SHOW_P) {    /* dropout */
         o = layer_obj("Dropout", L->label, &c);
         json_object_object_add(c, "rate", json_object_new_double(L->p));
         return o;
     }
-    if (L->kind == IR_LAYER_SOFTMAX) {
+    if (f && f->probs) {                /* softmax */
         o = layer_obj("Activation", L->label, &c);
         json_object_object_add(c, "activation", json_object_new_string("softmax"));
         return o;
     }
-    if (L->kind == IR_LAYER_POOL && L->pool != IR_POOL_LAST)
+    if (f && f->show == IR_SHOW_POOL && L->pool != IR_POOL_LAST)
         return layer_obj(L->pool == IR_POOL_MEAN ? "GlobalAveragePooling1D"
                          : "GlobalMaxPooling1D", L->label, &c);
     return NULL;
