@@ -146,10 +146,14 @@ static int config_kind(KLayer *l, json_object *e, const char *path, Diag *d)
     return 0;
 }
 
-/* Classifies every Keras layer with weights into *out (malloc'ed, *n entries). */
-static int classify(const KerasH5 *k, const char *path, KLayer **out, int *n, Diag *d)
+/* Classifies every Keras layer with weights into *out (malloc'ed, *n entries). The layers'
+ * option strings point into *rootp (the parsed model_config, or NULL), which the caller
+ * releases with json_object_put after the last use. */
+static int classify(const KerasH5 *k, const char *path, KLayer **out, int *n,
+                    json_object **rootp, Diag *d)
 {
     json_object *root = k->model_config ? json_tokener_parse(k->model_config) : NULL;
+    *rootp = root;
     if (k->model_config && !root) {
         diag_error_in(d, path, "model_config is not valid JSON");
         return -1;
@@ -176,7 +180,6 @@ static int classify(const KerasH5 *k, const char *path, KLayer **out, int *n, Di
             rc = -1;
         }
     }
-    json_object_put(root);
     if (rc < 0)
         free(ls);
     *out = rc < 0 ? NULL : ls;
@@ -470,7 +473,8 @@ int keras_import(const Model *m, const WeightSet *in, WeightSet *out, Diag *d)
         return -1;
     KLayer *kl = NULL;
     KSlot *s = NULL;
-    int nk = 0, ns = 0, rc = classify(&k, path, &kl, &nk, d);
+    json_object *config = NULL;
+    int nk = 0, ns = 0, rc = classify(&k, path, &kl, &nk, &config, d);
     if (rc == 0 && keras_slots(m->ir, &s, &ns) < 0) {
         diag_error_in(d, path, "out of memory");
         rc = -1;
@@ -490,6 +494,7 @@ int keras_import(const Model *m, const WeightSet *in, WeightSet *out, Diag *d)
         diag_error_in(d, path, "out of memory");
     if (rc < 0)
         wf_set_free(out);
+    json_object_put(config);
     keras_h5_free(&k);
     free(kl);
     free(s);
