@@ -13,33 +13,13 @@
 #include "cli/commands.h"
 #include "exec/exec.h"
 #include "io/checkpoint.h"
+#include "io/format.h"
 #include "io/inspect.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "ir/explain.h"
 #include "model/model.h"
 #include "util/file.h"
-
-/* Whether the file at path starts with the checkpoint magic: 1 yes, 0 no, -1 when it cannot be
- * read at all (not a regular file, missing: reported in d). */
-static int probe_checkpoint(const char *path, Diag *d)
-{
-    struct stat st;
-    int fd = file_open_regular(path, &st, d);
-    if (fd < 0)
-        return -1;
-    char magic[8] = {0};
-    ssize_t n = read(fd, magic, sizeof magic);
-    close(fd);
-    return n == (ssize_t)sizeof magic && memcmp(magic, "RECURCKP", 8) == 0;
-}
-
-/* True when path ends with suffix. */
-static bool ends_with(const char *path, const char *suffix)
-{
-    size_t n = strlen(path), k = strlen(suffix);
-    return n >= k && strcmp(path + n - k, suffix) == 0;
-}
 
 /* recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]... */
 int cmd_init(int argc, char **argv)
@@ -335,61 +315,28 @@ done:
     return cli_finish(&a, &d, rc);
 }
 
-/* recur convert FILE.ckpt OUT.safetensors
- * recur convert IN.safetensors FILE.ckpt --model MODEL.rnn [--set NAME=VALUE]... */
-int cmd_convert(int argc, char **argv)
+/* A weight file of any other format: which format, its notes, tensors and metadata. */
+static int inspect_weights(const char *path, WfId id, Diag *d)
 {
-    const char *model_path = NULL;
-    CliList sets = {0};
-    const CliOpt opts[] = {
-        {"model", 0, CLI_VALUE, &model_path},
-        {"set", 0, CLI_LIST, &sets},
-        {0},
-    };
-    CliArgs a;
-    if (cli_parse(argc, argv, opts, &a) != 0)
-        return EXIT_USAGE;
-    if (a.npos != 2)
-        return cli_args_usage_error(&a, "expected an input and an output file");
-    const char *from = a.pos[0], *to = a.pos[1];
-    Diag d;
-    diag_init(&d);
-    int probe = probe_checkpoint(from, &d);
-    if (probe < 0)
-        return cli_finish(&a, &d, -1);
-    bool to_safetensors = probe || ends_with(from, ".ckpt");
-    if (!to_safetensors && !model_path) {
-        diag_free(&d);
-        return cli_args_usage_error(&a, "converting %s into a checkpoint needs --model MODEL.rnn",
-                                    from);
-    }
-    Model m = {0};
-    CkptTensorList l = {0};
-    int rc;
-    if (to_safetensors) {
-        rc = model_load(&m, &d, from, NULL);
-        if (!rc)
-            rc = model_get_tensors(&m, &l, &d);
-        const char *meta[] = {"recur_model", m.ir ? m.ir->name : "", NULL};
-        if (!rc)
-            rc = safetensors_write(to, &l, meta, &d);
-    } else {
-        rc = model_compile_file(&m, &d, model_path, sets.items, sets.n);
-        if (!rc)
-            rc = safetensors_read(from, &l, NULL, &d);
-        if (!rc)
-            rc = model_set_tensors(&m, &l, from, &d);
-        if (!rc)
-            rc = model_save(&m, to, &d);
-    }
-    if (!rc)
-        printf("%s: %d tensors written\n", to, m.ir->ntensors);
-    ckpt_tensors_free(&l);
-    model_free(&m);
-    return cli_finish(&a, &d, rc);
+    WeightSet w;
+    if (wf_read(id, path, NULL, &w, d))
+        return -1;
+    printf("format: %s\n", wf_format(id)->name);
+    for (int i = 0; i < w.nnotes; i++)
+        printf("note: %s\n", w.notes[i]);
+    int rc = inspect_print_tensors(stdout, &w.tensors);
+    for (int i = 0; i < w.meta.n; i++)
+        if (strcmp(w.meta.keys[i], WF_META_SOURCE) != 0)
+            printf("metadata %s: %.*s\n", w.meta.keys[i], 200, w.meta.values[i]);
+        else
+            printf("metadata %s: %zu bytes of model source\n", w.meta.keys[i],
+                   strlen(w.meta.values[i]));
+    wf_set_free(&w);
+    return rc;
 }
 
-/* recur inspect FILE: a checkpoint (model summary, training state, tensors) or safetensors. */
+/* recur inspect FILE: any weight format (format.h says which); a checkpoint also shows its
+ * model summary and training state. */
 int cmd_inspect(int argc, char **argv)
 {
     const CliOpt opts[] = {{0}};
@@ -401,28 +348,22 @@ int cmd_inspect(int argc, char **argv)
         return cli_args_usage_error(&a, "expected exactly one FILE");
     Diag d;
     diag_init(&d);
-    int rc, probe = probe_checkpoint(path, &d);
-    if (probe < 0) {
-        rc = -1;
-    } else if (probe) {
+    WfId id;
+    int rc = wf_check_input(path, &id, &d);
+    if (!rc && id == WF_CKPT) {
         Checkpoint c;
         Model m;
         rc = model_load(&m, &d, path, &c);
         if (!rc) {
+            printf("format: %s\n", wf_format(id)->name);
             rc = inspect_print_checkpoint(stdout, &c);
             printf("\n");
             ir_explain(m.ir, stdout);
             ckpt_free(&c);
             model_free(&m);
         }
-    } else {
-        CkptTensorList l = {0};
-        SafetensorsMeta meta = {0};
-        rc = safetensors_read(path, &l, &meta, &d);
-        if (!rc)
-            rc = inspect_print_tensors(stdout, &l);
-        ckpt_tensors_free(&l);
-        safetensors_meta_free(&meta);
+    } else if (!rc) {
+        rc = inspect_weights(path, id, &d);
     }
     return cli_finish(&a, &d, rc);
 }

@@ -391,3 +391,20 @@ int wf_set_meta(WeightSet *w, const char *key, const char *value)
 {
     return safetensors_meta_set(&w->meta, key, value);
 }
+
+int wf_set_copy(const WeightSet *from, WeightSet *to)
+{
+    memset(to, 0, sizeof *to);
+    for (int i = 0; i < from->tensors.n; i++) {
+        const CkptTensor *t = &from->tensors.items[i];
+        if (!ckpt_add_tensor(&to->tensors, t->name, t->ndim, t->shape, t->data))
+            goto oom;
+    }
+    for (int i = 0; i < from->meta.n; i++)
+        if (wf_set_meta(to, from->meta.keys[i], from->meta.values[i]))
+            goto oom;
+    return 0;
+oom:
+    wf_set_free(to);
+    return -1;
+}

@@ -127,6 +127,8 @@ void wf_set_free(WeightSet *w);
 int wf_set_note(WeightSet *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets how[i] (copies the text; appends "; " to an existing one). */
 int wf_set_how(WeightSet *w, int i, const char *text);
+/* Copies the tensors and metadata of from into the empty to (not the notes). */
+int wf_set_copy(const WeightSet *from, WeightSet *to);
 /* Adds or replaces a metadata string. */
 int wf_set_meta(WeightSet *w, const char *key, const char *value);
 

@@ -1,0 +1,439 @@
+/* cmd_convert: `recur convert IN OUT`, the front door between weight formats (issue 8).
+ *
+ * IN's format comes from its content, OUT's from its extension (src/io/format.h). IN is read
+ * into recur's tensor names: a checkpoint through its model; any other file as it names its
+ * tensors, renamed by --map OLD=NEW prefixes, mapped by the format's row of convert_map.h when
+ * its names or layouts are not recur's, and matched against the model (--model M.rnn, or the
+ * model source a recur-written safetensors file carries) when there is one. OUT is written
+ * atomically, read back and compared value for value before success is reported; a mismatch
+ * removes it. */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/convert_map.h"
+#include "io/format.h"
+#include "model/model.h"
+
+typedef struct Conv {
+    const char *in, *out;
+    WfId fin, fout;
+    const char *model_path, *key;
+    CliList sets, maps;
+    bool verbose;
+    Model m;
+    bool have_model;
+    WeightSet src;          /* IN's tensors, named as recur names them */
+    char **from;            /* from[i]: the name IN gave src.tensors.items[i] */
+    int nfrom;
+    Diag d;
+} Conv;
+
+static void conv_free(Conv *c)
+{
+    for (int i = 0; i < c->nfrom; i++)
+        free(c->from[i]);
+    free(c->from);
+    wf_set_free(&c->src);
+    model_free(&c->m);
+}
+
+/* Lower-case hex of n bytes (the vocabulary in metadata); malloc'ed. */
+static char *hex_of(const unsigned char *b, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    for (size_t i = 0; s && i < n; i++)
+        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    if (s)
+        s[2 * n] = '\0';
+    return s;
+}
+
+/* The model's source, overrides, vocabulary and name as metadata (item 6 of issue 8). */
+static int meta_from_model(const Model *m, WeightSet *w)
+{
+    size_t n = 1;
+    for (int i = 0; i < m->nsets; i++)
+        n += strlen(m->sets[i]) + 1;
+    char *sets = malloc(n), *vocab = m->vocab ? hex_of(m->vocab, m->vocab_len) : NULL;
+    int rc = !sets || (m->vocab && !vocab);
+    if (sets) {
+        sets[0] = '\0';
+        for (int i = 0; i < m->nsets; i++)
+            strcat(strcat(sets, m->sets[i]), "\n");
+    }
+    rc = rc || wf_set_meta(w, WF_META_MODEL, m->ir->name) ||
+         wf_set_meta(w, WF_META_SOURCE, m->source->text) ||
+         wf_set_meta(w, WF_META_SOURCE_NAME, m->source->name) || wf_set_meta(w, WF_META_SETS, sets);
+    if (!rc && vocab)
+        rc = wf_set_meta(w, WF_META_VOCAB, vocab) ||
+             wf_set_meta(w, WF_META_VOCAB_LEVEL, m->vocab_level ? "1" : "0");
+    free(sets);
+    free(vocab);
+    return rc ? -1 : 0;
+}
+
+/* The bytes of a hex string (NULL for NULL, an empty or a malformed one); malloc'ed. */
+static unsigned char *bytes_of_hex(const char *hex, size_t *n)
+{
+    size_t len = hex ? strlen(hex) : 0;
+    unsigned char *b = len && len % 2 == 0 ? malloc(len / 2) : NULL;
+    for (size_t i = 0; b && i < len / 2; i++) {
+        unsigned x = 0;
+        if (sscanf(hex + 2 * i, "%2x", &x) != 1) {
+            free(b);
+            return NULL;
+        }
+        b[i] = (unsigned char)x;
+    }
+    *n = b ? len / 2 : 0;
+    return b;
+}
+
+/* Rebuilds the model a recur-written file describes (source, overrides, vocabulary). */
+static int model_from_meta(Conv *c)
+{
+    const SafetensorsMeta *meta = &c->src.meta;
+    const char *src = safetensors_meta_get(meta, WF_META_SOURCE);
+    const char *name = safetensors_meta_get(meta, WF_META_SOURCE_NAME);
+    const char *sets = safetensors_meta_get(meta, WF_META_SETS);
+    const char *vocab = safetensors_meta_get(meta, WF_META_VOCAB);
+    const char *level = safetensors_meta_get(meta, WF_META_VOCAB_LEVEL);
+    Checkpoint ck;
+    ckpt_init(&ck);
+    int rc = ckpt_set_source(&ck, name ? name : c->in, src, strlen(src));
+    char *copy = sets ? strdup(sets) : NULL;
+    for (char *line = copy ? strtok(copy, "\n") : NULL; !rc && line; line = strtok(NULL, "\n"))
+        rc = ckpt_add_override(&ck, line);
+    free(copy);
+    size_t vn = 0;
+    unsigned char *vb = bytes_of_hex(vocab, &vn);
+    if (!rc && vb)
+        rc = ckpt_set_vocab(&ck, vb, vn) ||
+             ckpt_set_hyper(&ck, "vocab_level", level && strcmp(level, "1") == 0);
+    free(vb);
+    for (int i = 0; !rc && i < c->src.tensors.n; i++) {
+        const CkptTensor *t = &c->src.tensors.items[i];
+        rc = !ckpt_add_tensor(&ck.params, t->name, t->ndim, t->shape, t->data);
+    }
+    if (rc)
+        diag_error_in(&c->d, c->in, "out of memory");
+    else
+        rc = model_from_checkpoint(&c->m, &c->d, &ck, c->in);
+    ckpt_free(&ck);
+    c->have_model = rc == 0;
+    return rc;
+}
+
+/* Applies every --map OLD=NEW (prefix renames, first match wins) to the tensors of w. */
+static int apply_maps(Conv *c, WeightSet *w)
+{
+    for (int k = 0; k < c->maps.n; k++)
+        if (!strchr(c->maps.items[k], '=')) {
+            diag_error_in(&c->d, "--map", "'%s' is not OLD=NEW", c->maps.items[k]);
+            return -1;
+        }
+    for (int i = 0; i < w->tensors.n; i++) {
+        CkptTensor *t = &w->tensors.items[i];
+        for (int k = 0; k < c->maps.n; k++) {
+            const char *m = c->maps.items[k], *eq = strchr(m, '=');
+            size_t old = (size_t)(eq - m);
+            if (strncmp(t->name, m, old) != 0)
+                continue;
+            size_t n = strlen(eq + 1) + strlen(t->name + old) + 1;
+            char *name = malloc(n);
+            if (!name)
+                return -1;
+            snprintf(name, n, "%s%s", eq + 1, t->name + old);
+            if (ckpt_find_tensor(&w->tensors, name)) {
+                diag_error_in(&c->d, c->in, "--map %s renames '%s' to '%s', which exists already",
+                              m, t->name, name);
+                free(name);
+                return -1;
+            }
+            free(t->name);
+            t->name = name;
+            break;
+        }
+    }
+    return 0;
+}
+
+/* Remembers IN's own names (for --verbose) before --map renames them. */
+static int keep_names(Conv *c, const WeightSet *w)
+{
+    c->from = calloc((size_t)w->tensors.n + 1, sizeof *c->from);
+    if (!c->from)
+        return -1;
+    for (int i = 0; i < w->tensors.n; i++)
+        if (!(c->from[i] = strdup(w->tensors.items[i].name)))
+            return -1;
+    c->nfrom = w->tensors.n;
+    return 0;
+}
+
+/* "lstm(7, layers=2)": how the model file spells layer l (for the label hint). */
+static void layer_spelling(const IrLayer *l, char *buf, size_t n)
+{
+    const IrLayerFacts *f = ir_layer_kind_facts(l->kind);
+    const char *kind = l->ncells > 0 && l->cells[0].name ? l->cells[0].name : f ? f->spelling
+                                                                                 : "?";
+    if (l->builtin == IR_CELL_RNN_TANH || l->builtin == IR_CELL_RNN_RELU)
+        kind = "rnn";
+    int k = snprintf(buf, n, "%s(%d", kind, l->size);
+    if (l->builtin == IR_CELL_RNN_RELU && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", activation=relu");
+    if (l->num_layers > 1 && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", layers=%d", l->num_layers);
+    if (l->bidirectional && k > 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - (size_t)k, ", bidirectional=true");
+    if (k > 0 && (size_t)k < n)
+        snprintf(buf + k, n - (size_t)k, ")");
+}
+
+/* When names do not match (reported before model_set_tensors lists every tensor): for each
+ * model layer whose tensors are missing, the file's prefix that holds a tensor of the same
+ * parameter name and shape, and the label (or --map) that would match it. */
+static void label_hints(Conv *c)
+{
+    const IrModel *ir = c->m.ir;
+    for (int li = 0; li < ir->nlayers; li++) {
+        const IrLayer *l = &ir->layers[li];
+        if (l->ntensors == 0 || ckpt_find_tensor(&c->src.tensors,
+                                                 ir->tensors[l->first_tensor].name))
+            continue;
+        const IrTensor *want = &ir->tensors[l->first_tensor];
+        const char *param = strchr(want->name, '.');
+        for (int i = 0; param && i < c->src.tensors.n; i++) {
+            const CkptTensor *t = &c->src.tensors.items[i];
+            const char *name = t->name, *dot = strrchr(name, '.');
+            bool same = t->ndim == want->ndim;
+            for (int k = 0; same && k < t->ndim; k++)
+                same = t->shape[k] == want->shape[k];
+            if (!dot || !same || strcmp(dot, param) != 0 || ir_find_tensor(ir, name) >= 0)
+                continue;
+            char prefix[256], spell[128];
+            snprintf(prefix, sizeof prefix, "%.*s", (int)(dot - name), name);
+            layer_spelling(l, spell, sizeof spell);
+            DiagMessage *m = diag_error_in(&c->d, c->in, "the file's '%s' matches no layer of "
+                                           "the model; its parameters are those of layer '%s'",
+                                           prefix, l->label);
+            if (!strchr(prefix, '.'))
+                diag_help(m, "label the layer `%s: %s` in the model, or pass --map %s.=%s.",
+                          prefix, spell, prefix, l->label);
+            else
+                diag_help(m, "pass --map %s.=%s.", prefix, l->label);
+            break;
+        }
+    }
+}
+
+/* The model to match IN against: --model, else the model a recur-written IN carries. */
+static int match_model(Conv *c)
+{
+    if (c->model_path) {
+        if (model_compile_file(&c->m, &c->d, c->model_path, c->sets.items, c->sets.n))
+            return -1;
+        c->have_model = true;
+        label_hints(c);
+        if (model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d))
+            return -1;
+        const char *level = safetensors_meta_get(&c->src.meta, WF_META_VOCAB_LEVEL);
+        if (!c->m.vocab) {   /* the vocabulary a recur-written file carries */
+            c->m.vocab = bytes_of_hex(safetensors_meta_get(&c->src.meta, WF_META_VOCAB),
+                                      &c->m.vocab_len);
+            c->m.vocab_level = level && strcmp(level, "1") == 0;
+        }
+        return 0;
+    }
+    if (safetensors_meta_get(&c->src.meta, WF_META_SOURCE))
+        return model_from_meta(c);
+    return 0;
+}
+
+/* IN into c->src with recur's names (and c->m when there is a model). */
+static int read_input(Conv *c)
+{
+    if (c->fin == WF_CKPT) {
+        if (model_load(&c->m, &c->d, c->in, NULL))
+            return -1;
+        c->have_model = true;
+        return model_get_tensors(&c->m, &c->src.tensors, &c->d) ||
+               keep_names(c, &c->src);
+    }
+    WfReadOpts o = {.key = c->key};
+    WeightSet raw;
+    if (wf_read(c->fin, c->in, &o, &raw, &c->d))
+        return -1;
+    int rc = keep_names(c, &raw) || apply_maps(c, &raw);
+    const ConvertMap *row = convert_map_for(c->fin);
+    if (!rc && row) {
+        if (!c->model_path) {
+            diag_error_in(&c->d, c->in, "%s files name their tensors by the layers of the "
+                          "program that wrote them: converting needs --model MODEL.rnn",
+                          wf_format(c->fin)->name);
+            rc = -1;
+        } else {
+            rc = model_compile_file(&c->m, &c->d, c->model_path, c->sets.items, c->sets.n) ||
+                 row->import(&c->m, &raw, &c->src, &c->d);
+            c->have_model = rc == 0;
+            c->model_path = rc ? c->model_path : NULL;   /* compiled already */
+        }
+        wf_set_free(&raw);
+    } else {
+        c->src = raw;
+    }
+    if (!rc && row && c->have_model) {
+        label_hints(c);
+        rc = model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d);
+    }
+    return rc ? -1 : row ? 0 : match_model(c);
+}
+
+/* Whether two tensor lists hold the same names, shapes and bits (the read-back check). */
+static int same_tensors(const CkptTensorList *want, const CkptTensorList *got, const char *path,
+                        Diag *d)
+{
+    if (want->n != got->n) {
+        diag_error_in(d, path, "read back %d tensors, %d were written", got->n, want->n);
+        return -1;
+    }
+    for (int i = 0; i < want->n; i++) {
+        const CkptTensor *a = &want->items[i], *b = ckpt_find_tensor(got, a->name);
+        bool same = b && a->ndim == b->ndim && a->count == b->count &&
+                    memcmp(a->shape, b->shape, sizeof(int64_t) * (size_t)a->ndim) == 0 &&
+                    memcmp(a->data, b->data, sizeof(float) * (size_t)a->count) == 0;
+        if (!same) {
+            diag_error_in(d, path, "tensor '%s' read back differs from what was written",
+                          a->name);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Writes a checkpoint (needs the model) and checks it by loading it back. */
+static int write_checkpoint(Conv *c, const WeightSet *w)
+{
+    if (!c->have_model) {
+        DiagMessage *m = diag_error_in(&c->d, c->out, "a checkpoint holds its model: say which "
+                                       "with --model MODEL.rnn");
+        diag_help(m, "%s carries no recur model source (only files recur wrote do)", c->in);
+        return -1;
+    }
+    Model back;
+    CkptTensorList got = {0};
+    if (model_save(&c->m, c->out, &c->d))
+        return -1;
+    int rc = model_load(&back, &c->d, c->out, NULL);
+    if (!rc) {
+        rc = model_get_tensors(&back, &got, &c->d) ||
+             same_tensors(&w->tensors, &got, c->out, &c->d);
+        model_free(&back);
+    }
+    ckpt_tensors_free(&got);
+    return rc ? -1 : 0;
+}
+
+/* Writes OUT in its format through the format's mapping row, then reads it back. */
+static int write_output(Conv *c, const WeightSet *w)
+{
+    if (c->fout == WF_CKPT)
+        return write_checkpoint(c, w);
+    const ConvertMap *row = convert_map_for(c->fout);
+    WeightSet mapped = {0}, back;
+    const WeightSet *file = w;
+    if (row) {
+        if (!c->have_model) {
+            diag_error_in(&c->d, c->out, "writing %s needs the model: --model MODEL.rnn",
+                          wf_format(c->fout)->name);
+            return -1;
+        }
+        if (row->export(&c->m, w, &mapped, &c->d))
+            return -1;
+        file = &mapped;
+    }
+    int rc = wf_write(c->fout, c->out, file, &c->d);
+    if (!rc) {
+        rc = wf_read(c->fout, c->out, NULL, &back, &c->d) ||
+             same_tensors(&file->tensors, &back.tensors, c->out, &c->d);
+        if (rc)
+            unlink(c->out);
+        wf_set_free(&back);
+    }
+    wf_set_free(&mapped);
+    return rc ? -1 : 0;
+}
+
+/* --verbose: every tensor mapped, with what was done to it. */
+static void print_mapping(const Conv *c, const WeightSet *w)
+{
+    for (int i = 0; i < w->tensors.n; i++) {
+        const CkptTensor *t = &w->tensors.items[i];
+        char shape[96] = "[";
+        for (int k = 0; k < t->ndim; k++)
+            snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld",
+                     k ? ", " : "", (long long)t->shape[k]);
+        strcat(shape, "]");
+        int j = ckpt_find_tensor(&c->src.tensors, t->name) - c->src.tensors.items;
+        const char *from = j >= 0 && j < c->nfrom ? c->from[j] : t->name;
+        const char *how = j >= 0 && j < c->src.nhow && c->src.how[j] ? c->src.how[j] : NULL;
+        printf("  %s -> %s %s%s%s%s\n", from, t->name, shape,
+               how || strcmp(from, t->name) ? " (" : "",
+               how ? how : strcmp(from, t->name) ? "renamed" : "", how || strcmp(from, t->name)
+                                                                    ? ")" : "");
+    }
+}
+
+static int convert(Conv *c)
+{
+    if (wf_check_input(c->in, &c->fin, &c->d) ||
+        wf_check_output(c->in, c->out, &c->fout, &c->d) || read_input(c))
+        return -1;
+    WeightSet w = {0};
+    int rc = 0;
+    if (c->have_model)
+        rc = model_get_tensors(&c->m, &w.tensors, &c->d) || meta_from_model(&c->m, &w);
+    else
+        rc = wf_set_copy(&c->src, &w);
+    if (rc)
+        diag_error_in(&c->d, c->out, "out of memory");
+    if (!rc)
+        rc = write_output(c, &w);
+    if (!rc) {
+        for (int i = 0; i < c->src.nnotes; i++)
+            printf("note: %s\n", c->src.notes[i]);
+        if (c->verbose)
+            print_mapping(c, &w);
+        printf("%s: %d tensors written (%s), read back and checked\n", c->out, w.tensors.n,
+               wf_format(c->fout)->name);
+    }
+    wf_set_free(&w);
+    return rc ? -1 : 0;
+}
+
+/* recur convert IN OUT [--model M.rnn] [--set N=V]... [--map OLD=NEW]... [--key K] [--verbose] */
+int cmd_convert(int argc, char **argv)
+{
+    Conv c = {0};
+    const CliOpt opts[] = {
+        {"model", 0, CLI_VALUE, &c.model_path}, {"set", 0, CLI_LIST, &c.sets},
+        {"map", 0, CLI_LIST, &c.maps},          {"key", 0, CLI_VALUE, &c.key},
+        {"verbose", 'v', CLI_FLAG, &c.verbose}, {0},
+    };
+    CliArgs a;
+    if (cli_parse(argc, argv, opts, &a) != 0)
+        return EXIT_USAGE;
+    if (a.npos != 2)
+        return cli_args_usage_error(&a, "expected an input and an output file");
+    c.in = a.pos[0];
+    c.out = a.pos[1];
+    diag_init(&c.d);
+    int rc = convert(&c);
+    conv_free(&c);
+    return cli_finish(&a, &c.d, rc);
+}
