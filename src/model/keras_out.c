@@ -136,8 +136,7 @@ static int put_cell(const Model *m, const KSlot *s, int dir, KerasH5Layer *kl,
 }
 
 /* The weights of one slot into a new Keras layer. */
-static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, const char *path,
-                    Hows *h, Diag *d)
+static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, Hows *h)
 {
     char name[256], pre[600];
     layer_name(m->ir, s, name, sizeof name);
@@ -166,8 +165,6 @@ static int put_slot(const Model *m, const KSlot *s, KerasH5 *out, const char *pa
         hows_add(h, "from %s", b->name);
         return 0;
     }
-    (void)path;
-    (void)d;
     for (int dir = 0; dir < (L->bidirectional ? 2 : 1); dir++) {
         if (L->bidirectional)
             snprintf(pre, sizeof pre, "%s/%s_%s/", name, dir ? "backward" : "forward",
@@ -333,7 +330,7 @@ static int build(const Model *m, const KSlot *s, int ns, KerasH5 *k, Hows *h,
             return -1;
         }
     for (int i = 0; i < ns; i++)
-        if (put_slot(m, &s[i], k, path, h, d) < 0 || h->failed)
+        if (put_slot(m, &s[i], k, h) < 0 || h->failed)
             return -1;
     k->model_config = model_config(m->ir, s, ns, why);
     return *why || k->model_config ? 0 : -1;
