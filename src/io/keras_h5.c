@@ -602,7 +602,7 @@ int keras_h5_read_set(const char *path, const WfReadOpts *o, WeightSet *out, Dia
     if (keras_h5_read(path, &k, d) < 0)
         return -1;
     if (keras_h5_to_set(&k, out) < 0 || wf_set_meta(out, KERAS_META_FILE, path) < 0) {
-        diag_error_in(d, path, "out of memory");
+        diag_error_in(d, path, "a layer or weight name is listed twice (or out of memory)");
         wf_set_free(out);
         return -1;
     }
