@@ -526,7 +526,7 @@ int keras_h5_write(const char *path, const KerasH5 *k, Diag *d)
 
 /* ---- as a WeightSet ---------------------------------------------------------------------- */
 
-/* See keras_h5.h. */
+/* See keras_h5.h (k is released whatever the outcome). */
 int keras_h5_to_set(KerasH5 *k, WeightSet *out)
 {
     int rc = 0;
@@ -536,10 +536,9 @@ int keras_h5_to_set(KerasH5 *k, WeightSet *out)
             const CkptTensor *t = &l->items[j];
             size_t n = strlen(k->layers[i].name) + strlen(t->name) + 2;
             char *name = malloc(n);
-            if (!name)
-                return -1;
-            snprintf(name, n, "%s/%s", k->layers[i].name, t->name);
-            if (!ckpt_add_tensor(&out->tensors, name, t->ndim, t->shape, t->data))
+            if (name)
+                snprintf(name, n, "%s/%s", k->layers[i].name, t->name);
+            if (!name || !ckpt_add_tensor(&out->tensors, name, t->ndim, t->shape, t->data))
                 rc = -1;
             free(name);
         }
