@@ -36,7 +36,8 @@ static void test_values(void **state)
     static const unsigned char p[] =
         "\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01(K\x01J\xfe\xff\xff\xffM,\x01J\x70\x11\x01\x00"
         "J\x90\xee\xfe\xff\x8a\x06\x00\x00\x00\x00\x00\x01tq\x02X\x01\x00\x00\x00" "bq\x03]q\x04"
-        "(\x88NX\x01\x00\x00\x00xq\x05" "eX\x01\x00\x00\x00" "cq\x06G?\xf8\x00\x00\x00\x00\x00\x00u.";
+        "(\x88NX\x01\x00\x00\x00xq\x05" "eX\x01\x00\x00\x00"
+        "cq\x06G?\xf8\x00\x00\x00\x00\x00\x00u.";
     PkDoc doc = {0};
     PkValue *root;
     assert_int_equal(load(p, sizeof p - 1, &doc, &root, NULL), 0);
@@ -94,7 +95,8 @@ static void refused(const char *p, size_t n, const char *want)
 static void test_hostile_globals(void **state)
 {
     (void)state;
-    static const char sys_[] = "\x80\x02" "cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01\x85q\x02Rq\x03.";
+    static const char sys_[] = "\x80\x02" "cos\nsystem\nq\x00X\x02\x00\x00\x00idq\x01"
+                               "\x85q\x02Rq\x03.";
     refused(sys_, sizeof sys_ - 1, "refused global os.system");
     static const char ex[] = "\x80\x02" "c__builtin__\nexec\nq\x00X\x01\x00\x00\x00" "1\x85R.";
     refused(ex, sizeof ex - 1, "refused global builtins.exec (written as __builtin__.exec)");

@@ -42,80 +42,26 @@ static void conv_free(Conv *c)
     model_free(&c->m);
 }
 
-/* Lower-case hex of n bytes (the vocabulary in metadata); malloc'ed. */
-static char *hex_of(const unsigned char *b, size_t n)
-{
-    char *s = malloc(2 * n + 1);
-    for (size_t i = 0; s && i < n; i++)
-        snprintf(s + 2 * i, 3, "%02x", b[i]);
-    if (s)
-        s[2 * n] = '\0';
-    return s;
-}
 
-/* The model's source, overrides, vocabulary and name as metadata (item 6 of issue 8). */
-static int meta_from_model(const Model *m, WeightSet *w)
+/* The model part of m as metadata (format.c encodes it), with the model's name. */
+static int meta_from_model(const Model *m, WeightSet *w, Diag *d)
 {
-    size_t n = 1;
-    for (int i = 0; i < m->nsets; i++)
-        n += strlen(m->sets[i]) + 1;
-    char *sets = malloc(n), *vocab = m->vocab ? hex_of(m->vocab, m->vocab_len) : NULL;
-    int rc = !sets || (m->vocab && !vocab);
-    if (sets) {
-        sets[0] = '\0';
-        for (int i = 0; i < m->nsets; i++)
-            strcat(strcat(sets, m->sets[i]), "\n");
-    }
-    rc = rc || wf_set_meta(w, WF_META_MODEL, m->ir->name) ||
-         wf_set_meta(w, WF_META_SOURCE, m->source->text) ||
-         wf_set_meta(w, WF_META_SOURCE_NAME, m->source->name) || wf_set_meta(w, WF_META_SETS, sets);
-    if (!rc && vocab)
-        rc = wf_set_meta(w, WF_META_VOCAB, vocab) ||
-             wf_set_meta(w, WF_META_VOCAB_LEVEL, m->vocab_level ? "1" : "0");
-    free(sets);
-    free(vocab);
+    Checkpoint ck;
+    ckpt_init(&ck);
+    int rc = model_to_checkpoint(m, &ck, d);
+    if (!rc)
+        rc = wf_meta_from_checkpoint(&ck, w) || wf_set_meta(w, WF_META_MODEL, m->ir->name);
+    ckpt_free(&ck);
     return rc ? -1 : 0;
 }
 
-/* The bytes of a hex string (NULL for NULL, an empty or a malformed one); malloc'ed. */
-static unsigned char *bytes_of_hex(const char *hex, size_t *n)
-{
-    size_t len = hex ? strlen(hex) : 0;
-    unsigned char *b = len && len % 2 == 0 ? malloc(len / 2) : NULL;
-    for (size_t i = 0; b && i < len / 2; i++) {
-        unsigned x = 0;
-        if (sscanf(hex + 2 * i, "%2x", &x) != 1) {
-            free(b);
-            return NULL;
-        }
-        b[i] = (unsigned char)x;
-    }
-    *n = b ? len / 2 : 0;
-    return b;
-}
 
 /* Rebuilds the model a recur-written file describes (source, overrides, vocabulary). */
 static int model_from_meta(Conv *c)
 {
-    const SafetensorsMeta *meta = &c->src.meta;
-    const char *src = safetensors_meta_get(meta, WF_META_SOURCE);
-    const char *name = safetensors_meta_get(meta, WF_META_SOURCE_NAME);
-    const char *sets = safetensors_meta_get(meta, WF_META_SETS);
-    const char *vocab = safetensors_meta_get(meta, WF_META_VOCAB);
-    const char *level = safetensors_meta_get(meta, WF_META_VOCAB_LEVEL);
     Checkpoint ck;
     ckpt_init(&ck);
-    int rc = ckpt_set_source(&ck, name ? name : c->in, src, strlen(src));
-    char *copy = sets ? strdup(sets) : NULL;
-    for (char *line = copy ? strtok(copy, "\n") : NULL; !rc && line; line = strtok(NULL, "\n"))
-        rc = ckpt_add_override(&ck, line);
-    free(copy);
-    size_t vn = 0;
-    unsigned char *vb = bytes_of_hex(vocab, &vn);
-    if (!rc && vb)
-        rc = ckpt_set_vocab(&ck, vb, vn) ||
-             ckpt_set_hyper(&ck, "vocab_level", level && strcmp(level, "1") == 0);
-    free(vb);
+    int rc = wf_meta_to_checkpoint(&c->src.meta, c->in, &ck) < 0;
     for (int i = 0; !rc && i < c->src.tensors.n; i++) {
         const CkptTensor *t = &c->src.tensors.items[i];
         rc = !ckpt_add_tensor(&ck.params, t->name, t->ndim, t->shape, t->data);
@@ -242,12 +188,15 @@ static int match_model(Conv *c)
         label_hints(c);
         if (model_set_tensors(&c->m, &c->src.tensors, c->in, &c->d))
             return -1;
-        const char *level = safetensors_meta_get(&c->src.meta, WF_META_VOCAB_LEVEL);
-        if (!c->m.vocab) {   /* the vocabulary a recur-written file carries */
-            c->m.vocab = bytes_of_hex(safetensors_meta_get(&c->src.meta, WF_META_VOCAB),
-                                      &c->m.vocab_len);
-            c->m.vocab_level = level && strcmp(level, "1") == 0;
+        Checkpoint ck;   /* the vocabulary a recur-written file carries */
+        ckpt_init(&ck);
+        if (!c->m.vocab && wf_meta_to_checkpoint(&c->src.meta, c->in, &ck) == 0 && ck.vocab) {
+            c->m.vocab = ck.vocab;
+            c->m.vocab_len = ck.vocab_len;
+            c->m.vocab_level = model_checkpoint_vocab_level(&ck);
+            ck.vocab = NULL;
         }
+        ckpt_free(&ck);
         return 0;
     }
     if (safetensors_meta_get(&c->src.meta, WF_META_SOURCE))
@@ -280,11 +229,11 @@ static int read_input(Conv *c)
         } else {
             rc = model_compile_file(&c->m, &c->d, c->model_path, c->sets.items, c->sets.n) ||
                  row->import(&c->m, &raw, &c->src, &c->d);
+            for (int i = 0; i < c->nfrom; i++)   /* the row's how[] names the sources */
+                free(c->from[i]);
+            c->nfrom = 0;
             c->have_model = rc == 0;
             c->model_path = rc ? c->model_path : NULL;   /* compiled already */
-            /* a mapping row's tensors are not IN's one for one: its how[] names the source */
-            for (; c->nfrom > 0; c->nfrom--)
-                free(c->from[c->nfrom - 1]);
         }
         wf_set_free(&raw);
     } else {
@@ -388,7 +337,11 @@ static void print_mapping(const Conv *c, const WeightSet *w)
             snprintf(shape + strlen(shape), sizeof shape - strlen(shape), "%s%lld",
                      k ? ", " : "", (long long)t->shape[k]);
         strcat(shape, "]");
-        int j = ckpt_find_tensor(&c->src.tensors, t->name) - c->src.tensors.items;
+        /* a checkpoint's tensors are listed in the model's order, renamed (if at all) on the
+         * way out; any other input's were renamed on the way in */
+        int j = c->fin == WF_CKPT ? i
+                                  : (int)(ckpt_find_tensor(&c->src.tensors, t->name) -
+                                          c->src.tensors.items);
         const char *from = j >= 0 && j < c->nfrom ? c->from[j] : t->name;
         const char *how = j >= 0 && j < c->src.nhow && c->src.how[j] ? c->src.how[j] : NULL;
         if (from == t->name && how) {   /* mapped by a convert_map row: how says from what */
@@ -405,21 +358,34 @@ static void print_mapping(const Conv *c, const WeightSet *w)
 static int convert(Conv *c)
 {
     if (wf_check_input(c->in, &c->fin, &c->d) ||
-        wf_check_output(c->in, c->out, &c->fout, &c->d) || read_input(c))
+        wf_check_output(c->in, c->out, &c->fout, &c->d))
+        return -1;
+    if (c->key && c->fin != WF_TORCH_ZIP && c->fin != WF_TORCH_LEGACY) {
+        diag_error_in(&c->d, c->in, "--key selects an entry of a PyTorch checkpoint; this is %s",
+                      wf_format(c->fin)->name);
+        return -1;
+    }
+    if (read_input(c))
         return -1;
     WeightSet w = {0};
     int rc = 0;
     if (c->have_model)
-        rc = model_get_tensors(&c->m, &w.tensors, &c->d) || meta_from_model(&c->m, &w);
+        rc = model_get_tensors(&c->m, &w.tensors, &c->d) || meta_from_model(&c->m, &w, &c->d);
     else
         rc = wf_set_copy(&c->src, &w);
     if (rc)
         diag_error_in(&c->d, c->out, "out of memory");
+    if (!rc && c->fin == WF_CKPT && c->maps.n)   /* out of recur: --map renames recur's names */
+        rc = c->fout == WF_CKPT ? diag_error_in(&c->d, c->out, "--map cannot rename the tensors "
+                                                "of a checkpoint: they are the model's"), -1
+                                : apply_maps(c, &w);
     if (!rc)
         rc = write_output(c, &w);
     if (!rc) {
         for (int i = 0; i < c->src.nnotes; i++)
             printf("note: %s\n", c->src.notes[i]);
+        if (c->fin == WF_CKPT && c->fout == WF_CKPT)
+            printf("note: the model and its weights are copied, not the training state\n");
         if (c->verbose && !convert_map_for(c->fout))
             print_mapping(c, &w);
         printf("%s: %d tensors written (%s), read back and checked\n", c->out, w.tensors.n,
@@ -443,6 +409,8 @@ int cmd_convert(int argc, char **argv)
         return EXIT_USAGE;
     if (a.npos != 2)
         return cli_args_usage_error(&a, "expected an input and an output file");
+    if (c.sets.n && !c.model_path)
+        return cli_args_usage_error(&a, "--set applies to the model given with --model");
     c.in = a.pos[0];
     c.out = a.pos[1];
     diag_init(&c.d);

@@ -325,12 +325,17 @@ static int inspect_weights(const char *path, WfId id, Diag *d)
     for (int i = 0; i < w.nnotes; i++)
         printf("note: %s\n", w.notes[i]);
     int rc = inspect_print_tensors(stdout, &w.tensors);
-    for (int i = 0; i < w.meta.n; i++)
-        if (strcmp(w.meta.keys[i], WF_META_SOURCE) != 0)
-            printf("metadata %s: %.*s\n", w.meta.keys[i], 200, w.meta.values[i]);
-        else
-            printf("metadata %s: %zu bytes of model source\n", w.meta.keys[i],
-                   strlen(w.meta.values[i]));
+    for (int i = 0; i < w.meta.n; i++) {
+        const char *v = w.meta.values[i];
+        if (strcmp(w.meta.keys[i], WF_META_SOURCE) == 0) {
+            printf("metadata %s: %zu bytes of model source\n", w.meta.keys[i], strlen(v));
+            continue;
+        }
+        printf("metadata %s: ", w.meta.keys[i]);
+        for (int k = 0; v[k] && k < 200; k++)   /* one line: newlines shown as "; " */
+            fputs(v[k] == '\n' ? (v[k + 1] ? "; " : "") : (char[2]){v[k], 0}, stdout);
+        printf("\n");
+    }
     wf_set_free(&w);
     return rc;
 }

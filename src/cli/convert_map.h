@@ -10,7 +10,8 @@
  * convert_maps[] (convert_map.c), the functions in their own src/cli/convert_<format>.c.
  *   import: from the file's tensors `in` (names and layouts as read) to `out`, named and shaped
  *           as m's tensors (m->ir->tensors, layers with labels, kinds, widths and roles), with
- *           wf_set_how(out, i, "transposed; gates i,f,c,o -> i,f,g,o") for --verbose;
+ *           wf_set_how(out, i, "from lstm/lstm_cell/kernel:0; transposed; gates i,f,c,o ->
+ *           i,f,g,o") for --verbose (which prints it after the recur name);
  *   export: from m's tensors `in` (model_get_tensors order) to the file's names and layout.
  * Both report mismatches through d naming the layer label to write in the model file
  * ("label the layer `rnn: lstm(32)`"), and leave out empty on failure.

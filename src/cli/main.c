@@ -50,20 +50,27 @@ const CliCommand cli_commands[] = {
      "target's type) and with --grad-out writes every parameter's gradient as safetensors.\n"
      "\n"
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
-    {"convert", cmd_convert, "convert weights between checkpoints and safetensors (PyTorch names)",
-     "usage: recur convert FILE.ckpt OUT.safetensors\n"
-     "       recur convert IN.safetensors FILE.ckpt --model MODEL.rnn [--set NAME=VALUE]...\n"
+    {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",
+     "usage: recur convert IN OUT [--model MODEL.rnn] [--set NAME=VALUE]... [--map OLD=NEW]...\n"
+     "                     [--key KEY] [--verbose]\n"
      "\n"
-     "Tensor names follow PyTorch (LANGUAGE.md section 6), so a PyTorch module whose attributes\n"
-     "carry the same labels loads them with load_state_dict(strict=True), and PyTorch's own\n"
-     "weights run in recur. Missing, extra or mis-shaped tensors are reported by name.\n"
+     "IN's format comes from its content (RECURCKP checkpoint, safetensors, PyTorch .pt/.pth zip\n"
+     "or legacy, NumPy .npz or .npy); OUT's from its extension: .ckpt, .safetensors, .pt/.pth,\n"
+     ".npz. Tensor names follow PyTorch (LANGUAGE.md section 6). --model matches IN's tensors\n"
+     "against a model (needed to write a .ckpt, unless IN is a .safetensors recur wrote, which\n"
+     "carries its model, vocabulary and settings). --map OLD=NEW renames by prefix; --key picks\n"
+     "the entry of a nested PyTorch checkpoint ({\"model\": ..., \"optimizer\": ...}); --verbose\n"
+     "prints every tensor mapped. PyTorch pickles are read without Python: only the globals\n"
+     "torch.save writes are allowed and nothing is executed. OUT is written atomically, read\n"
+     "back and compared value for value.\n"
      "\n"
-     "example: recur convert charlm.ckpt charlm.safetensors\n"},
-    {"inspect", cmd_inspect, "list a checkpoint's or safetensors file's tensors with statistics",
+     "example: recur convert model.pt charlm.ckpt --model charlm.rnn --map encoder.rnn.=lstm1.\n"},
+    {"inspect", cmd_inspect, "say what a weight file is and list its tensors with statistics",
      "usage: recur inspect FILE\n"
      "\n"
-     "Prints every tensor's name, shape, dtype and min/max/mean/std; for a checkpoint also the\n"
-     "model summary and training state.\n"
+     "Says which format FILE is (from its content) and prints every tensor's name, shape, dtype\n"
+     "and min/max/mean/std; for a checkpoint also the model summary and training state; for\n"
+     "safetensors its metadata.\n"
      "\n"
      "example: recur inspect runs/charlm/last.ckpt\n"},
     {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",

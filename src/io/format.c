@@ -73,9 +73,7 @@ static int read_ckpt(const char *path, const WfReadOpts *o, WeightSet *out, Diag
         return -1;
     out->tensors = c.params;
     memset(&c.params, 0, sizeof c.params);
-    int rc = 0;
-    if (c.source_text)
-        rc = wf_set_meta(out, WF_META_SOURCE, c.source_text);
+    int rc = wf_meta_from_checkpoint(&c, out);
     ckpt_free(&c);
     if (rc) {
         diag_error_in(d, path, "out of memory");
@@ -252,7 +250,8 @@ int wf_detect(const char *path, WfId *id, const char **what, Diag *d)
 /* Two rows that share extensions (the PyTorch pair) do not contradict each other. */
 static bool same_family(WfId a, WfId b)
 {
-    bool ta = a == WF_TORCH_ZIP || a == WF_TORCH_LEGACY, tb = b == WF_TORCH_ZIP || b == WF_TORCH_LEGACY;
+    bool ta = a == WF_TORCH_ZIP || a == WF_TORCH_LEGACY;
+    bool tb = b == WF_TORCH_ZIP || b == WF_TORCH_LEGACY;
     return a == b || (ta && tb);
 }
 
@@ -408,4 +407,82 @@ int wf_set_copy(const WeightSet *from, WeightSet *to)
 oom:
     wf_set_free(to);
     return -1;
+}
+
+/* Lower-case hex of n bytes; malloc'ed. */
+static char *hex_of(const unsigned char *b, size_t n)
+{
+    char *s = malloc(2 * n + 1);
+    for (size_t i = 0; s && i < n; i++)
+        snprintf(s + 2 * i, 3, "%02x", b[i]);
+    if (s)
+        s[2 * n] = '\0';
+    return s;
+}
+
+int wf_meta_from_checkpoint(const Checkpoint *c, WeightSet *w)
+{
+    if (!c->source_text)
+        return 0;
+    size_t n = 1;
+    for (int i = 0; i < c->noverrides; i++)
+        n += strlen(c->overrides[i]) + 1;
+    char *sets = malloc(n), *vocab = c->vocab ? hex_of(c->vocab, c->vocab_len) : NULL;
+    int rc = !sets || (c->vocab && !vocab);
+    for (int i = 0, at = 0; sets && i < c->noverrides; i++)
+        at += snprintf(sets + at, n - (size_t)at, "%s\n", c->overrides[i]);
+    if (sets && !c->noverrides)
+        sets[0] = '\0';
+    double level = 0;
+    ckpt_get_hyper(c, "vocab_level", &level);
+    rc = rc || wf_set_meta(w, WF_META_SOURCE, c->source_text) ||
+         wf_set_meta(w, WF_META_SOURCE_NAME, c->source_name ? c->source_name : "") ||
+         wf_set_meta(w, WF_META_SETS, sets);
+    if (!rc && vocab)
+        rc = wf_set_meta(w, WF_META_VOCAB, vocab) ||
+             wf_set_meta(w, WF_META_VOCAB_LEVEL, level == 1 ? "1" : "0");
+    free(sets);
+    free(vocab);
+    return rc ? -1 : 0;
+}
+
+/* The bytes of a hex string (NULL when empty or malformed); malloc'ed. */
+static unsigned char *bytes_of_hex(const char *hex, size_t *n)
+{
+    size_t len = hex ? strlen(hex) : 0;
+    unsigned char *b = len && len % 2 == 0 ? malloc(len / 2) : NULL;
+    for (size_t i = 0; b && i < len / 2; i++) {
+        unsigned x = 0;
+        if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+            sscanf(hex + 2 * i, "%2x", &x) != 1) {
+            free(b);
+            return NULL;
+        }
+        b[i] = (unsigned char)x;
+    }
+    *n = b ? len / 2 : 0;
+    return b;
+}
+
+int wf_meta_to_checkpoint(const SafetensorsMeta *m, const char *default_name, Checkpoint *c)
+{
+    const char *src = safetensors_meta_get(m, WF_META_SOURCE);
+    const char *name = safetensors_meta_get(m, WF_META_SOURCE_NAME);
+    const char *sets = safetensors_meta_get(m, WF_META_SETS);
+    const char *level = safetensors_meta_get(m, WF_META_VOCAB_LEVEL);
+    if (!src)
+        return 1;
+    int rc = ckpt_set_source(c, name && *name ? name : default_name, src, strlen(src));
+    char *copy = sets ? strdup(sets) : NULL, *save = NULL;
+    for (char *line = copy ? strtok_r(copy, "\n", &save) : NULL; !rc && line;
+         line = strtok_r(NULL, "\n", &save))
+        rc = ckpt_add_override(c, line);
+    free(copy);
+    size_t vn = 0;
+    unsigned char *vb = bytes_of_hex(safetensors_meta_get(m, WF_META_VOCAB), &vn);
+    if (!rc && vb)
+        rc = ckpt_set_vocab(c, vb, vn) ||
+             ckpt_set_hyper(c, "vocab_level", level && strcmp(level, "1") == 0);
+    free(vb);
+    return rc ? -1 : 0;
 }

@@ -127,6 +127,11 @@ void wf_set_free(WeightSet *w);
 int wf_set_note(WeightSet *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Sets how[i] (copies the text; appends "; " to an existing one). */
 int wf_set_how(WeightSet *w, int i, const char *text);
+/* The model part of a checkpoint as metadata -- source, its name, overrides (one a line),
+ * vocabulary (hex) and its level -- and back into an initialised checkpoint c (no tensors).
+ * The one place this encoding lives. to_checkpoint returns 1 when m holds no model source. */
+int wf_meta_from_checkpoint(const Checkpoint *c, WeightSet *w);
+int wf_meta_to_checkpoint(const SafetensorsMeta *m, const char *default_name, Checkpoint *c);
 /* Copies the tensors and metadata of from into the empty to (not the notes). */
 int wf_set_copy(const WeightSet *from, WeightSet *to);
 /* Adds or replaces a metadata string. */

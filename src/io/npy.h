@@ -1,8 +1,9 @@
 /* npy: NumPy .npy arrays (format versions 1.0-3.0 read, 1.0 written), little-endian, C order.
- * Used by `recur run` (inputs and outputs) and by the test fixtures made with PyTorch.
+ * Used by `recur run` (inputs and outputs), by .npz archives (npz.c, through npy_parse and
+ * npy_encode on bytes in memory) and by the test fixtures made with PyTorch.
  *
- * Ownership: npy_read and npy_parse allocate NpyArray.data with malloc; release it with npy_free. npy_write
- * only reads the array. */
+ * Ownership: npy_read and npy_parse allocate NpyArray.data with malloc; release it with
+ * npy_free. npy_encode's buffer is the caller's. npy_write only reads the array. */
 #ifndef RECUR_NPY_H
 #define RECUR_NPY_H
 

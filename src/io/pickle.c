@@ -37,6 +37,7 @@ static const struct {
     {"collections", "OrderedDict", CALL_ORDERED_DICT},
     {"torch._utils", "_rebuild_tensor_v2", CALL_REBUILD_TENSOR},
     {"torch._utils", "_rebuild_parameter", CALL_REBUILD_PARAM},
+    {"torch._utils", "_rebuild_parameter_with_state", CALL_REBUILD_PARAM},
     {"_codecs", "encode", CALL_CODECS_ENCODE},
 };
 

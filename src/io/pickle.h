@@ -3,14 +3,15 @@
  * (PICKLE_OPCODES) is the one list of what is understood: any other opcode is refused by name.
  *
  * Nothing is ever executed. A GLOBAL is resolved against an allow-list (pickle.c: allowed[]):
- * collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter, the torch
- * storage types and _codecs.encode (bytes under protocol 2); the few callables among them are
- * interpreted here, by name, with their arguments checked. Any other global (`os.system`,
+ * collections.OrderedDict, torch._utils._rebuild_tensor_v2 / _rebuild_parameter(_with_state),
+ * the torch storage types and _codecs.encode (bytes under protocol 2); the few callables among
+ * them are interpreted here, by name, with their arguments checked. Any other global (`os.system`,
  * `builtins.exec`, `subprocess.Popen`, a class of the saving script) is refused with an error
- * naming it; the classes of torch.nn and of `__main__` are refused with the hint that the file
+ * naming it; when the pickle names torch.nn's classes, the refusal adds that the file
  * holds a whole pickled nn.Module and `model.state_dict()` should be saved instead. The memo, the
- * stack and the number of values are bounded (PICKLE_MAX_*), so a hostile input cannot exhaust
- * memory beyond a small multiple of its own size.
+ * stack and the number of values are bounded (PICKLE_MAX_*: each opcode makes at most one value
+ * of about 200 bytes, and there are at most PICKLE_MAX_VALUES), so a hostile input cannot
+ * exhaust memory.
  *
  * Persistent ids (BINPERSID) must be torch storage references ('storage', torch.XStorage, "key",
  * "location", numel[, view]) and become PK_STORAGE values; _rebuild_tensor_v2 calls become
@@ -32,7 +33,7 @@
 enum {
     PICKLE_MAX_MEMO = 1 << 20,
     PICKLE_MAX_STACK = 1 << 20,
-    PICKLE_MAX_VALUES = 1 << 22,
+    PICKLE_MAX_VALUES = 1 << 19,   /* a state_dict needs ~15 per tensor */
     PICKLE_MAX_DIMS = 8,
 };
 

@@ -13,7 +13,8 @@ int ziparch_open(ZipIn *z, const unsigned char *buf, size_t n, const char *what,
     z->what = what;
     zip_error_t err;
     zip_error_init(&err);
-    zip_source_t *src = zip_source_buffer_create(n ? (const void *)buf : (const void *)"", n, 0, &err);
+    const void *data = n ? (const void *)buf : (const void *)"";
+    zip_source_t *src = zip_source_buffer_create(data, n, 0, &err);
     zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
     if (!za) {
         diag_error_in(d, what, "not a valid zip archive: %s", zip_error_strerror(&err));

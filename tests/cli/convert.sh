@@ -45,6 +45,11 @@ for f in charlm.pt:"PyTorch .pt (zip)" charlm.legacy.pt:"PyTorch .pt (legacy pic
 done
 run_ok "$RECUR" inspect "$TMP/charlm.ckpt"
 grep -q "^format: RECURCKP checkpoint" "$TMP/out" || fail "inspect: checkpoint not named"
+run_ok "$RECUR" inspect "$SRC/tests/fixtures/lstm2/weight_hh_l1.npy"
+grep -q "^weight_hh_l1 *\[24, 6\]" "$TMP/out" || fail "inspect: a .npy array not shown"
+run_status 1 "$RECUR" convert "$FIX/charlm.npz" "$TMP/k.safetensors" --key model
+grep -q "charlm.npz: error: --key selects an entry of a PyTorch checkpoint" "$TMP/err" ||
+  fail "--key on an .npz"
 
 # numpy.savez_compressed, nested checkpoints, --key, dtypes and views: same weights as charlm.pt
 run_ok "$RECUR" convert "$FIX/charlm.pt" "$TMP/ref.safetensors"
@@ -82,6 +87,20 @@ run_ok "$RECUR" convert "$FIX/charlm.prefixed.pt" "$TMP/p.ckpt" --model "$CLI/ch
 grep -q "net.lstm1.weight_hh_l1 -> lstm1.weight_hh_l1 \[28, 7\] (renamed)" "$TMP/out" ||
   fail "--verbose does not show the renaming"
 [ "$(grep -c -- ' -> ' "$TMP/out")" = 11 ] || fail "--verbose does not list all 11 tensors"
+# out of recur, --map renames recur's names into the file's
+run_ok "$RECUR" convert "$TMP/charlm.ckpt" "$TMP/m.pt" --map lstm1.=encoder.rnn. -v
+grep -q "lstm1.bias_hh_l1 -> encoder.rnn.bias_hh_l1 \[28\] (renamed)" "$TMP/out" ||
+  fail "--map on the way out is not shown"
+run_ok "$RECUR" inspect "$TMP/m.pt"
+grep -q "^encoder.rnn.weight_ih_l0 " "$TMP/out" || fail "--map on the way out did not rename"
+run_ok "$RECUR" convert "$TMP/m.pt" "$TMP/m.ckpt" --model "$CLI/charlm.rnn" --map encoder.rnn.=lstm1.
+run_status 1 "$RECUR" convert "$TMP/charlm.ckpt" "$TMP/m2.ckpt" --map lstm1.=x.
+grep -q "cannot rename the tensors of a checkpoint" "$TMP/err" || fail "--map into a checkpoint"
+run_status 1 "$RECUR" convert "$FIX/charlm.pt" "$TMP/m3.safetensors" --map nonsense
+grep -q "'nonsense' is not OLD=NEW" "$TMP/err" || fail "a --map without '='"
+run_status 1 "$RECUR" convert "$FIX/charlm.pt" "$TMP/m3.safetensors" --map lstm1.bias_hh=lstm1.bias_ih
+grep -q "which exists already" "$TMP/err" || fail "a --map that collides"
+[ ! -e "$TMP/m2.ckpt" ] && [ ! -e "$TMP/m3.safetensors" ] || fail "written despite a bad --map"
 # names that match no layer: which label to write
 run_status 1 "$RECUR" convert "$FIX/charlm.renamed.pt" "$TMP/r.ckpt" --model "$CLI/charlm.rnn"
 grep -q "help: label the layer \`rnn: lstm(7, layers=2)\` in the model, or pass --map rnn.=lstm1." \

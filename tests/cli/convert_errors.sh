@@ -122,4 +122,6 @@ grep -q "o.ckpt: error: a checkpoint holds its model: say which with --model MOD
   "$TMP/err" || fail "a checkpoint without a model"
 [ ! -e "$TMP/o.safetensors" ] && [ ! -e "$TMP/o.ckpt" ] || fail "output written"
 run_status 2 "$RECUR" convert "$FIX/charlm.pt"
+run_status 2 "$RECUR" convert "$FIX/charlm.pt" "$TMP/o.safetensors" --set vocab=3
+grep -q -- "--set applies to the model given with --model" "$TMP/err" || fail "--set without --model"
 pass
