@@ -85,12 +85,15 @@ static int strs_add(StrList *l, const char *p, size_t len)
 }
 
 /* The strings of a variable-length string attribute (h5py's str). */
-static int read_vlen_strings(hid_t a, hid_t space, size_t n, StrList *out)
+static int read_vlen_strings(hid_t a, hid_t t, hid_t space, size_t n, StrList *out)
 {
     hid_t mt = H5Tcopy(H5T_C_S1);
-    char **v = calloc(n, sizeof *v);
+    char **v = calloc(n ? n : 1, sizeof *v);
     int rc = -1;
-    if (mt >= 0 && v && H5Tset_size(mt, H5T_VARIABLE) >= 0 && H5Aread(a, mt, v) >= 0) {
+    /* the memory type takes the file's character set (h5py's str is UTF-8): HDF5 does not
+     * convert between ASCII and UTF-8 strings */
+    if (mt >= 0 && v && H5Tset_size(mt, H5T_VARIABLE) >= 0 &&
+        H5Tset_cset(mt, H5Tget_cset(t)) >= 0 && H5Aread(a, mt, v) >= 0) {
         rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++)
             rc = strs_add(out, v[i] ? v[i] : "", v[i] ? KH5_MAX_STRING_BYTES : 0);
@@ -103,14 +106,14 @@ static int read_vlen_strings(hid_t a, hid_t space, size_t n, StrList *out)
 }
 
 /* The strings of a fixed-length string attribute (h5py's bytes, numpy 'S' arrays). */
-static int read_fixed_strings(hid_t a, size_t size, size_t n, StrList *out)
+static int read_fixed_strings(hid_t a, hid_t t, size_t size, size_t n, StrList *out)
 {
     if (size == 0 || size > KH5_MAX_STRING_BYTES || n > KH5_MAX_STRING_BYTES / size)
         return -1;
     hid_t mt = H5Tcopy(H5T_C_S1);
     char *buf = calloc(n ? n : 1, size);
     int rc = -1;
-    if (mt >= 0 && buf && H5Tset_size(mt, size) >= 0 &&
+    if (mt >= 0 && buf && H5Tset_size(mt, size) >= 0 && H5Tset_cset(mt, H5Tget_cset(t)) >= 0 &&
         H5Tset_strpad(mt, H5T_STR_NULLPAD) >= 0 && H5Aread(a, mt, buf) >= 0) {
         rc = 0;
         for (size_t i = 0; i < n && rc == 0; i++)
@@ -145,9 +148,9 @@ static int read_strings(hid_t obj, const char *name, const char *path, const cha
         } else if (np < 0 || np > KH5_MAX_STRINGS || nd < 0 || nd > 1 || vl < 0) {
             why = "has an unsupported shape";
         } else if (vl > 0) {
-            rc = read_vlen_strings(a, sp, (size_t)np, out);
+            rc = read_vlen_strings(a, t, sp, (size_t)np, out);
         } else {
-            rc = read_fixed_strings(a, H5Tget_size(t), (size_t)np, out);
+            rc = read_fixed_strings(a, t, H5Tget_size(t), (size_t)np, out);
         }
     }
     if (rc < 0)

@@ -36,6 +36,12 @@ grep -q "^  gru1.bias_hh_l0_reverse \[15\] (from bidirectional/bidirectional/bac
   || fail "verbose: the recurrent bias row is not named"
 grep -q "^  gru1.weight_ih_l0 \[15, 4\] (from .*transposed, gates z,r,h -> r,z,n" "$TMP/out" \
   || fail "verbose: the gate reorder is not named"
+# Keras's other spellings of the same weights (chunked layer_names0/1, variable-length UTF-8
+# strings, float64 datasets, a weightless layer) read the same
+run_ok "$RECUR" convert "$FIX/simplernn_variant.h5" "$TMP/sv.ckpt" --model "$FIX/simplernn.rnn"
+run_ok "$RECUR" run "$TMP/sv.ckpt" --input "$FIX/simplernn.input.npy" --output "$TMP/sv.npy"
+"$CMP" --rtol 1e-5 --atol 1e-5 "$TMP/sv.npy" "$FIX/simplernn.output.npy" > "$TMP/cmp" || \
+  { cat "$TMP/cmp" >&2; fail "simplernn_variant: output differs"; }
 # --map renames Keras layers; one named as a recur label (or label.l<k>) is pinned to it
 printf 'model charlm {\n  input tokens(vocab=11)\n  embedding(5)\n  a: lstm(6)\n  b: lstm(6)\n  dense(vocab)\n}\n' > "$TMP/ab.rnn"
 run_ok "$RECUR" convert "$FIX/charlm.h5" "$TMP/ab.ckpt" --model "$TMP/ab.rnn" --map lstm_1/=b/
