@@ -129,10 +129,12 @@ int ziparch_create(ZipOut *z, const char *path, Diag *d)
 
 int ziparch_add(ZipOut *z, const char *name, const void *data, size_t n, Diag *d)
 {
-    void *copy = malloc(n ? n : 1);
-    if (copy && n)
+    /* libzip does not free an empty buffer it was given to own: empty entries use a static one */
+    void *copy = n ? malloc(n) : NULL;
+    if (copy)
         memcpy(copy, data, n);
-    zip_source_t *s = copy ? zip_source_buffer(z->za, copy, n, 1) : NULL;
+    zip_source_t *s = !n ? zip_source_buffer(z->za, "", 0, 0)
+                    : copy ? zip_source_buffer(z->za, copy, n, 1) : NULL;
     if (!s) {
         free(copy);
         diag_error_in(d, z->path, "out of memory building the zip archive");

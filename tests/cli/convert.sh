@@ -54,11 +54,14 @@ grep -q "charlm.npz: error: --key selects an entry of a PyTorch checkpoint" "$TM
 # numpy.savez_compressed, nested checkpoints, --key, dtypes and views: same weights as charlm.pt
 run_ok "$RECUR" convert "$FIX/charlm.pt" "$TMP/ref.safetensors"
 for f in charlm.compressed.npz charlm.nested.pt charlm.legacy_nested.pt charlm.view.pt \
-         charlm.f64.pt; do
+         charlm.f64.pt charlm.proto4.pt charlm.counter.pt; do
   run_ok "$RECUR" convert "$FIX/$f" "$TMP/got.safetensors"
   "$CMP" --exact "$TMP/got.safetensors" "$TMP/ref.safetensors" > "$TMP/cmp" ||
     { cat "$TMP/cmp" >&2; fail "$f: weights differ from charlm.pt"; }
 done
+run_ok "$RECUR" convert "$FIX/charlm.counter.pt" "$TMP/n.ckpt" --model "$CLI/charlm.rnn"
+grep -q "note: tensor 'dense1.num_batches_tracked' holds LongStorage elements, not floats: skipped" \
+  "$TMP/out" || fail "an integer buffer is not noted"
 run_ok "$RECUR" convert "$FIX/charlm.nested.pt" "$TMP/n.safetensors"
 grep -q "note: read the state_dict of entry 'model'" "$TMP/out" || fail "nested: entry not noted"
 run_ok "$RECUR" convert "$FIX/charlm.f64.pt" "$TMP/n.safetensors" --verbose
