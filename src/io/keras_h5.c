@@ -300,8 +300,12 @@ static int read_layers(hid_t f, KerasH5 *k, size_t max_floats, const char *path,
         rc = wg < 0 ? -1 : read_list_attr(wg, "layer_names", path, "model_weights", &names, d);
     }
     if (rc == 1 || wg < 0) {
-        diag_error_in(d, path, "an HDF5 file, but not Keras weights (no layer_names attribute "
-                      "at the root or in model_weights/)");
+        DiagMessage *m = diag_error_in(d, path, "an HDF5 file, but not Keras weights (no "
+                                       "layer_names attribute at the root or in "
+                                       "model_weights/)");
+        if (H5Lexists(f, "layers", H5P_DEFAULT) > 0 && H5Lexists(f, "vars", H5P_DEFAULT) > 0)
+            diag_help(m, "this looks like Keras 3's .weights.h5 (layers/<name>/vars/<i>), which "
+                      "recur does not read: save with Keras 2's h5 format");
         rc = -1;
     }
     for (size_t i = 0; rc == 0 && i < names.n; i++)
