@@ -18,13 +18,13 @@
  *
  * Writing merges the two recur biases into Keras's one (bias_ih + bias_hh; exact for the
  * function, as both are only ever added). Keras layers with weights are matched, in order, to
- * recur's layers with weights, one Keras layer per level of a stacked recurrent layer; a map
+ * recur's layers with weights, one Keras layer per level of a stacked recurrent layer; a
  * Keras layer named as a recur layer (LABEL, or LABEL.l<k> for level k; --map renames Keras
- * layers) is pinned to it first. Every
- * Keras weight must land somewhere and every recur tensor must be filled: weights of later
- * layers are never ignored. When the file has a model_config, each layer's class and options
- * (activation, recurrent_activation, reset_after, use_bias, go_backwards, merge_mode) must agree
- * with the recur layer, or the conversion is refused with the option named.
+ * layers) is pinned to it first. Every Keras weight must land somewhere and every recur tensor
+ * must be filled: weights of later layers are never ignored. When the file has a model_config,
+ * each layer's class and options (activation, recurrent_activation, reset_after, go_backwards,
+ * merge_mode) must agree with the recur layer, or the conversion is refused with the option
+ * named; use_bias=False gives zero biases.
  *
  * Ownership: both fill the caller's empty WeightSet and only read m and in. */
 #ifndef RECUR_MODEL_KERAS_H
