@@ -220,6 +220,11 @@ static int read_input(Conv *c)
         return -1;
     int rc = keep_names(c, &raw) || apply_maps(c, &raw);
     const ConvertMap *row = convert_map_for(c->fin);
+    if (!rc && !row && wf_format(c->fin)->needs_model) {
+        diag_error_in(&c->d, c->in, "%s files cannot be mapped to recur's tensors in this build",
+                      wf_format(c->fin)->name);
+        rc = -1;
+    }
     if (!rc && row) {
         if (!c->model_path) {
             diag_error_in(&c->d, c->in, "%s files name their tensors by the layers of the "

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-#include "io/format.h"
+#include "io/weightset.h"
 
 /* A zip archive whose entries all end in .npy (format.h's probe). */
 int npz_probe(const unsigned char *head, size_t n, const char *path);

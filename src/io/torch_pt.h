@@ -28,7 +28,7 @@
 
 #include <stddef.h>
 
-#include "io/format.h"
+#include "io/weightset.h"
 
 /* Format probes (format.h): a zip archive with a PREFIX/data.pkl entry; the legacy magic. */
 int torch_probe_zip(const unsigned char *head, size_t n, const char *path);
