@@ -20,9 +20,9 @@
  * one. The whole file is read into memory first (util/file.h) and opened as an HDF5 file image,
  * so reading a file and reading a buffer (the fuzz harness) are one code path.
  *
- * As a WeightSet (the format table's row, io/format.h): every weight is one tensor named
- * "<layer>/<weight name>" ("lstm/lstm/lstm_cell/kernel:0", its dataset path), in file order,
- * and the attributes travel as metadata: KERAS_META_* below. Layers without weights are not
+ * As a WeightSet (io/weightset.h; the format table's row in io/format.c): every weight is one
+ * tensor named "<layer>/<weight name>" ("lstm/lstm/lstm_cell/kernel:0", its dataset path), in
+ * file order, and the attributes travel as metadata: KERAS_META_* below. Layers without weights are not
  * tensors (Keras's loader skips them too).
  *
  * Ownership: keras_h5_read/keras_h5_read_image fill a KerasH5 that the caller releases with
@@ -34,7 +34,7 @@
 #include <stddef.h>
 
 #include "io/checkpoint.h"
-#include "io/format.h"
+#include "io/weightset.h"
 #include "util/diag.h"
 
 enum { KERAS_H5_MAX_DIMS = 4 };

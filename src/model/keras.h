@@ -30,7 +30,7 @@
 #ifndef RECUR_MODEL_KERAS_H
 #define RECUR_MODEL_KERAS_H
 
-#include "io/format.h"
+#include "io/weightset.h"
 #include "io/keras_h5.h"
 #include "model/model.h"
 
