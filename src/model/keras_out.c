@@ -321,7 +321,7 @@ static int build(const Model *m, const KSlot *s, int ns, KerasH5 *k, Hows *h,
                  const char **why, Diag *d)
 {
     char name[256];
-    const char *path = "the Keras output";
+    const char *path = m->source && m->source->name ? m->source->name : "the model";
     for (int i = 0; i < ns; i++)
         if (s[i].kind == KK_NONE) {
             diag_error_in(d, path, "the model's layer '%s' is %s: it cannot be written as "

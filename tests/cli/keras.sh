@@ -52,6 +52,13 @@ run_ok "$RECUR" convert "$FIX/charlm.h5" "$TMP/l1.ckpt" --model "$FIX/charlm.rnn
 run_status 1 "$RECUR" convert "$FIX/charlm.h5" "$TMP/ba.ckpt" --model "$TMP/ab.rnn" --map lstm_1/=a/
 grep -q "layer 'lstm' dataset 'lstm/lstm_cell/kernel:0' is \[5, 24\], but recur's b.weight_ih_l0 needs \[6, 24\]" "$TMP/err" \
   || fail "--map: a pinned layer is not where it was put"
+# a model Keras cannot describe layer by layer (pool(last)) is written without model_config
+printf 'model p {\n  input vector(4)\n  gru(5)\n  pool(last)\n  dense(3)\n}\n' > "$TMP/p.rnn"
+run_ok "$RECUR" init "$TMP/p.rnn" -o "$TMP/p.ckpt"
+run_ok "$RECUR" convert "$TMP/p.ckpt" "$TMP/p.h5"
+grep -q "^note: no model_config written (a layer has no Keras counterpart)" "$TMP/out" || \
+  fail "pool(last): no note about the missing model_config"
+run_ok "$RECUR" convert "$TMP/p.h5" "$TMP/p2.ckpt" --model "$TMP/p.rnn"
 # recur inspect reads .h5 and says what it is
 run_ok "$RECUR" inspect "$FIX/charlm.h5"
 grep -q "^format: Keras .h5" "$TMP/out" || fail "inspect: no format line"

@@ -91,4 +91,12 @@ expect_error "bidi" "is Bidirectional, but recur's 'gru1' does not" \
   fail "init peephole"
 expect_error "user cell" "cannot be written as Keras weights" \
   "$RECUR" convert "$TMP/peep.ckpt" "$TMP/o.h5"
+# a layer Keras has no counterpart for (layernorm) is refused by name, nothing written
+m "input vector(4)
+  gru(5)
+  layernorm
+  dense(3)"
+"$RECUR" init "$TMP/m.rnn" -o "$TMP/ln.ckpt" > /dev/null 2>&1 || fail "init layernorm"
+expect_error "layernorm" "layer 'layernorm1' is a layer kind with no Keras counterpart here" \
+  "$RECUR" convert "$TMP/ln.ckpt" "$TMP/o.h5"
 pass
