@@ -622,6 +622,50 @@ static void test_sema_cells(void **state)
     diag_free(&d);
 }
 
+/* The prelude's interpreter-only variants (issue 8: Keras reset_after=False, ONNX
+ * linear_before_reset=0, Keras < 2.3 hard_sigmoid gates), as sema builds them from the layer
+ * options: each picks its cell, and passes the gradient check in both directions (the
+ * hardsigmoid kinks take the small step). Their forward values against numpy are checked by
+ * tests/cli/keras.sh. */
+static void test_sema_variant_cells(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "format 1\n"
+        "model m {\n"
+        "  input vector(3)\n"
+        "  gru(4, reset_after=false, bidirectional=true)\n"
+        "  lstm(4, recurrent_activation=hard_sigmoid)\n"
+        "  gru(4, recurrent_activation=hard_sigmoid)\n"
+        "  gru(4, reset_after=false, recurrent_activation=hard_sigmoid)\n"
+        "  gru(4, reset_after=true, recurrent_activation=sigmoid)\n"
+        "}\n";
+    static const char *const names[] = { "gru_rb", "gru_rb", "lstm_hs", "gru_hs", "gru_rb_hs",
+                                         "gru" };
+    Diag d;
+    diag_init(&d);
+    const Source *src = diag_add_source(&d, "variants.rnn", text, strlen(text));
+    IrModel *m = sema_compile(&d, src, NULL, 0);
+    if (!m)
+        diag_print(&d, stderr);
+    assert_non_null(m);
+    int ncells = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const IrLayer *L = &m->layers[i];
+        for (int k = 0; k < L->ncells; k++) {
+            const IrCell *c = &L->cells[k];
+            assert_string_equal(c->name, names[ncells]);
+            bool fused = strcmp(c->name, "gru") == 0;
+            assert_int_equal(L->builtin, fused ? IR_CELL_GRU : IR_CELL_USER);
+            gradcheck_cell(c, 2, 4, 900 + ncells, strstr(c->name, "_hs") ? 1e-3f : 1e-2f);
+            ncells++;
+        }
+    }
+    assert_int_equal(ncells, 6);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +678,7 @@ int main(void)
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
         cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
         cmocka_unit_test(test_rejects),      cmocka_unit_test(test_sema_cells),
+        cmocka_unit_test(test_sema_variant_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

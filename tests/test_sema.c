@@ -335,7 +335,7 @@ static void test_error_messages(void **state)
                "dense1 cannot read its own output", NULL);
     fails_with("model m {\n input vector(3)\n lstm(4, reverse=true)\n}\n", NULL, 0,
                "lstm has no option 'reverse'", "valid options of lstm are hidden, layers, "
-               "dropout, bidirectional, from", NULL);
+               "dropout, bidirectional, recurrent_activation, from", NULL);
     fails_with("cell c(H) {\n input x : [I]\n state h : [H]\n h = 2\n output h\n}\n"
                "model m {\n input vector(3)\n c(2)\n}\n", NULL, 0,
                "state 'h' is [2] but is assigned a scalar", NULL);

@@ -313,6 +313,12 @@ static int write_output(Conv *c, const WeightSet *w)
         if (row->export(&c->m, w, &mapped, &c->d))
             return -1;
         file = &mapped;
+        /* the file's own names and what was done to each (the mapping row's how[]) */
+        for (int i = 0; c->verbose && i < mapped.tensors.n; i++)
+            printf("  %s (%s)\n", mapped.tensors.items[i].name,
+                   i < mapped.nhow && mapped.how[i] ? mapped.how[i] : "as is");
+        for (int i = 0; i < mapped.nnotes; i++)
+            printf("note: %s\n", mapped.notes[i]);
     }
     int rc = wf_write(c->fout, c->out, file, &c->d);
     if (!rc) {
@@ -343,6 +349,10 @@ static void print_mapping(const Conv *c, const WeightSet *w)
                                           c->src.tensors.items);
         const char *from = j >= 0 && j < c->nfrom ? c->from[j] : t->name;
         const char *how = j >= 0 && j < c->src.nhow && c->src.how[j] ? c->src.how[j] : NULL;
+        if (from == t->name && how) {   /* mapped by a convert_map row: how says from what */
+            printf("  %s %s (%s)\n", t->name, shape, how);
+            continue;
+        }
         printf("  %s -> %s %s%s%s%s\n", from, t->name, shape,
                how || strcmp(from, t->name) ? " (" : "",
                how ? how : strcmp(from, t->name) ? "renamed" : "", how || strcmp(from, t->name)
@@ -381,7 +391,7 @@ static int convert(Conv *c)
             printf("note: %s\n", c->src.notes[i]);
         if (c->fin == WF_CKPT && c->fout == WF_CKPT)
             printf("note: the model and its weights are copied, not the training state\n");
-        if (c->verbose)
+        if (c->verbose && !convert_map_for(c->fout))
             print_mapping(c, &w);
         printf("%s: %d tensors written (%s), read back and checked\n", c->out, w.tensors.n,
                wf_format(c->fout)->name);

@@ -3,9 +3,12 @@
 
 #include <stddef.h>
 
+#include "model/keras.h"
+
 /* One row per format whose names or layouts are not recur's. Keras .h5 (branch
  * interchange-keras) adds {WF_KERAS_H5, keras_import, keras_export} here. */
 static const ConvertMap convert_maps[] = {
+    {WF_KERAS_H5, keras_import, keras_export},
     {WF_NONE, NULL, NULL},
 };
 

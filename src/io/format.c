@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/keras_h5.h"
 #include "io/npy.h"
 #include "io/npz.h"
 #include "io/torch_pt.h"
@@ -145,8 +146,8 @@ static const WeightFormat weight_formats[WF_COUNT] = {
                          torch_probe_legacy, torch_read, NULL, false, false, NULL},
     [WF_NPZ] = {WF_NPZ, "NumPy .npz", ".npz", npz_probe, npz_read, npz_write, true, false, NULL},
     [WF_NPY] = {WF_NPY, "NumPy .npy", ".npy", probe_npy, read_npy, NULL, false, false, NULL},
-    [WF_KERAS_H5] = {WF_KERAS_H5, "Keras .h5", ".h5 .hdf5", probe_hdf5, NULL, NULL, false, true,
-                     "Keras .h5 import is not supported in this build yet"},
+    [WF_KERAS_H5] = {WF_KERAS_H5, "Keras .h5", ".h5 .hdf5", probe_hdf5, keras_h5_read_set,
+                     keras_h5_write_set, true, true, NULL},
     [WF_ONNX] = {WF_ONNX, "ONNX", ".onnx", probe_onnx, NULL, NULL, false, false,
                  "an ONNX model; ONNX import is not supported yet"},
 };
@@ -286,7 +287,8 @@ int wf_check_output(const char *in, const char *out, WfId *id, Diag *d)
             ? diag_error_in(d, out, "unknown output extension: cannot tell which format to write")
             : diag_error_in(d, out, "recur does not write %s files", weight_formats[*id].name);
         diag_help(m, "recur writes RECURCKP checkpoint (.ckpt), safetensors (.safetensors), "
-                     "PyTorch (.pt, .pth) and NumPy (.npz); it knows %s", wf_known_formats());
+                     "PyTorch (.pt, .pth), NumPy (.npz) and Keras (.h5); it knows %s",
+                  wf_known_formats());
         *id = WF_NONE;
         return -1;
     }

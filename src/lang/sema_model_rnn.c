@@ -16,6 +16,29 @@ typedef struct RecOpts {
     IrBuiltin builtin;
 } RecOpts;
 
+/* gru(reset_after=false) and lstm/gru(recurrent_activation=hard_sigmoid): the prelude's
+ * gru_rb, lstm_hs, gru_hs or gru_rb_hs (Keras's reset-before GRU and pre-2.3 gates), run by the
+ * interpreter (IR_CELL_USER: no fused kernel has these equations). false after a diagnostic. */
+static bool variant_options(Sema *s, const char *kind, const Args *a, RecOpts *o)
+{
+    static const char *const racts[] = { "sigmoid", "hard_sigmoid", "hardsigmoid" };
+    bool after = true;
+    int ract = 0;
+    const AstNode *v;
+    if ((v = sema_arg(a, -1, "reset_after")) && sema_arg_bool(s, v, "reset_after", &after) < 0)
+        return false;
+    if ((v = sema_arg(a, -1, "recurrent_activation")) &&
+        sema_arg_word(s, v, "recurrent_activation", racts, 3, &ract) < 0)
+        return false;
+    if (after && ract == 0)
+        return true;
+    char name[32];
+    snprintf(name, sizeof name, "%s%s%s", kind, after ? "" : "_rb", ract ? "_hs" : "");
+    o->def = sema_find_cell(s, name);
+    o->builtin = IR_CELL_USER;
+    return true;
+}
+
 /* rnn/lstm/gru(H, layers=, dropout=, activation=): the hidden size, stacking, dropout between
  * levels and (rnn) the activation, which picks the prelude cell and the fused kernel. false
  * after a diagnostic. */
@@ -61,7 +84,7 @@ static bool builtin_options(Sema *s, const AstNode *call, const Args *a, RecOpts
         o->def = sema_find_cell(s, "rnn_relu");
     o->builtin = strcmp(kind, "lstm") == 0 ? IR_CELL_LSTM : strcmp(kind, "gru") == 0
                  ? IR_CELL_GRU : act ? IR_CELL_RNN_RELU : IR_CELL_RNN_TANH;
-    return ok;
+    return variant_options(s, kind, a, o) && ok;
 }
 
 /* A user cell's size parameters, positionally or by name, with their defaults; reverse=.
