@@ -12,7 +12,7 @@ doc="$src/doc/LANGUAGE.md"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/recur-doc.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 # The text the tests run: scripts, C tests, golden inputs and models.
-find "$src/tests" "$src/models" -type f \( -name '*.sh' -o -name '*.c' -o -name '*.rnn' -o \
+find "$src/tests" "$src/models" -type f \( -name '*.sh' -o -name '*.c' -o -name '*.rnn' -o -name '*.expected' -o \
      -name '*.py' \) ! -name 'doc_language.sh' -exec cat {} + > "$tmp/corpus"
 # The sections checked: 3, 4, 6, 7, 8 (5 is the prelude's equations, checked against PyTorch by
 # the kernel tests), and the train-settings bullet of section 9.
