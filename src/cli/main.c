@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "recur.h"
+#include "train/dist.h"
 
 const CliCommand cli_commands[] = {
     {"check", cmd_check, "check model files; --explain prints layers, tensors and parameter counts",
@@ -184,6 +185,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("recur %s\n", RECUR_VERSION);
+        printf("%s\n", dist_build_info());   /* data-parallel training (doc/MPI.md) */
         return EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0) {

@@ -12,6 +12,7 @@
 #include "io/fileio.h"
 #include "train/plot.h"
 #include "train/progress.h"
+#include "train/train_dist.h"
 #include "train/train_int.h"
 #include "util/file.h"
 #include "util/array.h"
@@ -67,6 +68,10 @@ typedef struct Run {
     History hist;
     FILE *log;
     Progress prog;
+    Dist g;                 /* the data-parallel job (rank 0 of 1 without MPI) */
+    bool root;              /* rank 0: the one that writes files and prints */
+    double comm_s;          /* seconds in the per-step all-reduces */
+    int64_t comm_steps;
 } Run;
 
 /* mkdir -p. */
@@ -122,7 +127,8 @@ static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
     return p;
 }
 
-/* Writes last.ckpt (or best.ckpt) with the whole training state. */
+/* Writes last.ckpt (or best.ckpt) with the whole training state (every rank takes part; rank 0
+ * writes). */
 static int save(Run *r, const char *path, Diag *d)
 {
     Checkpoint c;
@@ -143,9 +149,9 @@ static int save(Run *r, const char *path, Diag *d)
             rc = -1;
         }
     }
-    if (rc == 0) rc = ckpt_write(path, &c, d);
+    if (rc == 0 && r->root) rc = ckpt_write(path, &c, d);
     ckpt_free(&c);
-    return rc;
+    return tdist_agree(&r->g, rc, d);
 }
 
 /* Refuses a checkpoint whose vocabulary differs from the one the data gives now. */
@@ -171,17 +177,18 @@ static int restore_buffers(Session *s, const Checkpoint *c, const char *path, Di
 {
     OptimStateBuffer bufs[OPTIM_MAX_STATE + 1];
     int n = optim_state_buffers(&s->opt, bufs);
-    int64_t carried = exec_state_floats(s->e);
-    if (carried > 0) bufs[n++] = (OptimStateBuffer){SESSION_CARRIED_STATE, NULL, carried};
+    if (exec_state_floats(s->e) > 0)
+        bufs[n++] = (OptimStateBuffer){SESSION_CARRIED_STATE, NULL, 0};
     for (int i = 0; i < n; i++) {
         const CkptTensor *t = ckpt_find_tensor(&c->optim_state, bufs[i].name);
+        if (t && !bufs[i].data)     /* the whole batch's state: this rank takes its streams */
+            return tdist_set_state(s, t->data, t->count, path, d);
         if (!t || t->count != bufs[i].n) {
             diag_error_in(d, path, "the checkpoint's optimiser state '%s' is missing or has "
                           "another size", bufs[i].name);
             return -1;
         }
-        if (bufs[i].data) memcpy(bufs[i].data, t->data, sizeof(float) * (size_t)bufs[i].n);
-        else exec_set_state(s->e, t->data);
+        memcpy(bufs[i].data, t->data, sizeof(float) * (size_t)bufs[i].n);
     }
     return 0;
 }
@@ -316,8 +323,8 @@ static int prepare(Run *r, Diag *d)
     Model m;
     SemaOptions so = {.allow_auto = true};
     if (model_compile_opts(&m, d, src, o->sets, o->nsets, &so) != 0 ||
-        session_open(s, &m, &so, o->data_path, o->steps, o->epochs, o->has_seed, o->seed, false,
-                     d) != 0)
+        session_open_part(s, &m, &so, o->data_path, o->steps, o->epochs, o->has_seed, o->seed,
+                          &r->g, d) != 0)
         return -1;
     r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
     s->st.sched.total = r->total;
@@ -359,7 +366,7 @@ static int prepare(Run *r, Diag *d)
 /* Validation, log, plot and best.ckpt at an evaluation step. */
 static int evaluate(Run *r, double *val, Diag *d)
 {
-    if (session_validate(&r->s, val, NULL, d) != 0) return -1;
+    if (tdist_agree(&r->g, session_validate(&r->s, val, NULL, d), d) != 0) return -1;
     if (!isnan(*val) && (!r->has_best || *val < r->best_val)) {
         r->has_best = true;
         r->best_val = *val;
@@ -383,7 +390,33 @@ static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
     return -1;
 }
 
-/* The loop: one update per step; evaluation, logging and checkpoints at their intervals. */
+/* Refreshes loss.svg from the history. */
+static int plot(Run *r, Diag *d)
+{
+    return plot_loss_svg(r->svg_path, r->s.m.ir->name, r->hist.steps, r->hist.loss, r->hist.n,
+                         r->hist.vsteps, r->hist.vloss, r->hist.nv, d);
+}
+
+/* Forward, loss and backward of batch b (this rank's share of the step); *loss is the mean over
+ * its *count targets, *tokens the input steps it ran. */
+static int forward_backward(Run *r, const DataBatch *b, double *loss, int64_t *count,
+                            int64_t *tokens, Diag *d)
+{
+    Session *s = &r->s;
+    if (b->reset) exec_reset_state(s->e);
+    exec_zero_grads(s->e);
+    ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+    *tokens = 0;
+    for (int i = 0; i < b->B; i++)
+        *tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
+    if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, loss, count, d) != 0)
+        return -1;
+    return exec_backward(s->e, d);
+}
+
+/* The loop: one update per step; evaluation, logging and checkpoints at their intervals. Under
+ * data parallelism every rank runs it in step: the all-reduce makes gradients, loss and stop
+ * decisions the same everywhere, and only rank 0 logs, plots and writes. */
 static int loop(Run *r, Diag *d, bool *interrupted)
 {
     Session *s = &r->s;
@@ -395,16 +428,16 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     double t_mark = progress_now();
     double tps = 0;
     while (r->step < r->total) {
-        const DataBatch *b = data_next(&s->ds);
-        if (b->reset) exec_reset_state(s->e);
-        exec_zero_grads(s->e);
-        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
-        double loss;
-        int64_t count;
-        if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)
-            return -1;
+        TdistStep ts = {0};
+        int rc = forward_backward(r, data_next(&s->ds), &ts.loss, &ts.count, &ts.tokens, d);
+        ts.failed = rc != 0;
+        ts.stop = stop_signal != 0;
+        tdist_reduce_step(&r->g, grads, n, &ts);
+        r->comm_s += ts.seconds;
+        r->comm_steps++;
+        if (ts.failed) return tdist_agree(&r->g, rc, d);
+        double loss = ts.loss;
         if (!isfinite(loss)) return stop_not_finite(r, "loss", loss, d);
-        if (exec_backward(s->e, d) != 0) return -1;
         norm = optim_clip_grad_norm(grads, n, st->clip);
         if (!isfinite(norm)) return stop_not_finite(r, "gradient norm", norm, d);
         lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
@@ -413,8 +446,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         done_here++;
         loss_sum += loss;
         loss_n++;
-        for (int i = 0; i < b->B; i++)     /* input steps processed, for tokens/s */
-            tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
+        tokens += ts.tokens;    /* input steps processed (by every rank), for tokens/s */
 
         bool last = r->step == r->total;
         bool eval = last || (st->eval_every > 0 && r->step % st->eval_every == 0);
@@ -426,7 +458,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         }
         if (eval || r->step % st->log_every == 0) {
             tps = now > t_mark ? (double)tokens / (now - t_mark) : 0;
-            log_row(r, loss_sum / (double)loss_n, val, lr, norm, tps);
+            if (r->root) log_row(r, loss_sum / (double)loss_n, val, lr, norm, tps);
             progress_update(&r->prog, r->step, loss_sum / (double)loss_n, last_val, tps, eval);
             loss_sum = 0;
             loss_n = 0;
@@ -435,12 +467,11 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         } else {
             progress_update(&r->prog, r->step, loss, last_val, tps, false);
         }
-        if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, r->hist.steps, r->hist.loss,
-                                  r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
+        if (eval && tdist_agree(&r->g, r->root ? plot(r, d) : 0, d) != 0)
             return -1;
         if (last || (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
             if (save(r, r->last_path, d) != 0) return -1;
-        if (stop_signal) {
+        if (r->g.size > 1 ? ts.stop : stop_signal != 0) {
             if (!last && save(r, r->last_path, d) != 0) return -1;
             progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
                              (int)stop_signal, (long long)r->step, r->last_path);
@@ -456,16 +487,45 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     return 0;
 }
 
+/* Joins the data-parallel job (if any) and prepares the run on every rank; then checks that all
+ * ranks run the same job, and rank 0 creates the directory and the log. Nothing is written
+ * before every rank has its model, data and checkpoint. */
+static int start(Run *r, Diag *d)
+{
+    if (dist_open(&r->g, d) != 0) return -1;
+    r->root = r->g.rank == 0;
+    int rc = tdist_agree(&r->g, prepare(r, d), d);
+    if (rc == 0)
+        rc = tdist_check_same(&r->g, tdist_run_hash(&r->s, r->o, r->total, r->step),
+                              r->o->model_path, d);
+    if (rc == 0 && r->root) rc = make_dirs(r->dir, d);
+    if (rc == 0 && r->root) rc = open_log(r, d);
+    return tdist_agree(&r->g, rc, d);
+}
+
+/* The closing line: where the run ended, and the all-reduce's cost under data parallelism. */
+static void report_done(const Run *r, FILE *out)
+{
+    if (r->has_best)
+        fprintf(out, "done: step %lld, best validation loss %.4f; wrote %s\n",
+                (long long)r->step, r->best_val, r->dir);
+    else
+        fprintf(out, "done: step %lld; wrote %s\n", (long long)r->step, r->dir);
+    if (r->g.size > 1 && r->comm_steps > 0)
+        fprintf(out, "data parallel: %d processes x batch %d; all-reduce of %lld bytes, %.2f ms "
+                "per step\n", r->g.size, r->s.ds.part_n, (long long)exec_nparams(r->s.e) * 4,
+                1e3 * r->comm_s / (double)r->comm_steps);
+}
+
 int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
 {
     Run r;
     memset(&r, 0, sizeof r);
     r.o = o;
     if (interrupted) *interrupted = false;
-    FILE *out = o->out ? o->out : stderr;
-    int rc = prepare(&r, d);
-    if (rc == 0) rc = make_dirs(r.dir, d);
-    if (rc == 0) rc = open_log(&r, d);
+    int rc = start(&r, d);
+    FILE *out = o->out ? o->out : stderr, *quiet = NULL;
+    if (!r.root && !(out = quiet = fopen("/dev/null", "w"))) rc = -1;
     if (rc == 0) {
         const Session *s = &r.s;
         fprintf(out, "%s: %lld parameters, %s, batch %d x %d steps, %lld updates%s\n",
@@ -485,12 +545,10 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
         sigaction(SIGINT, &old_int, NULL);
         sigaction(SIGTERM, &old_term, NULL);
         progress_finish(&r.prog);
-        if (rc == 0 && r.step == r.total && r.has_best)
-            fprintf(out, "done: step %lld, best validation loss %.4f; wrote %s\n",
-                    (long long)r.step, r.best_val, r.dir);
-        else if (rc == 0 && r.step == r.total)
-            fprintf(out, "done: step %lld; wrote %s\n", (long long)r.step, r.dir);
+        if (rc == 0 && r.step == r.total) report_done(&r, out);
     }
+    if (quiet) fclose(quiet);
+    if (!r.root) diag_clear_messages(d);   /* rank 0 reports for the job (tdist_agree) */
     if (r.log) fclose(r.log);
     hist_free(&r.hist);
     session_free(&r.s);
@@ -499,5 +557,6 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
     free(r.best_path);
     free(r.log_path);
     free(r.svg_path);
+    dist_close(&r.g);
     return rc;
 }
