@@ -32,7 +32,7 @@ const char *dist_build_info(void);
  * diagnostic when MPI cannot start (a build without MPI launched by mpirun: refused, since N
  * copies would each train alone and race on the same files). */
 int dist_open(Dist *g, Diag *d);
-/* Leaves the job (MPI_Finalize when dist_open started MPI). */
+/* Leaves the job: waits for every rank, then MPI_Finalize (when dist_open started MPI). */
 void dist_close(Dist *g);
 
 /* In place: buf[i] = the sum over ranks of buf[i] (MPI_Allreduce, MPI_IN_PLACE), sent in

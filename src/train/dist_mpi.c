@@ -48,8 +48,10 @@ void dist_close(Dist *g)
 {
     int fin = 0;
     MPI_Finalized(&fin);
-    if (g->started && !fin)
+    if (g->started && !fin) {
+        MPI_Barrier(MPI_COMM_WORLD);    /* rank 0 has printed before any rank exits */
         MPI_Finalize();
+    }
     g->started = false;
 }
 

@@ -487,12 +487,12 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     return 0;
 }
 
-/* Joins the data-parallel job (if any) and prepares the run on every rank; then checks that all
+/* Takes its place in the data-parallel job (if any) and prepares the run on every rank; then checks that all
  * ranks run the same job, and rank 0 creates the directory and the log. Nothing is written
  * before every rank has its model, data and checkpoint. */
 static int start(Run *r, Diag *d)
 {
-    if (dist_open(&r->g, d) != 0) return -1;
+    r->g = r->o->dist ? *r->o->dist : (Dist){0, 1, false};
     r->root = r->g.rank == 0;
     int rc = tdist_agree(&r->g, prepare(r, d), d);
     if (rc == 0)
@@ -557,6 +557,5 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
     free(r.best_path);
     free(r.log_path);
     free(r.svg_path);
-    dist_close(&r.g);
     return rc;
 }

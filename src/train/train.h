@@ -31,6 +31,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "train/dist.h"
 #include "util/diag.h"
 
 typedef struct TrainOptions {
@@ -51,6 +52,11 @@ typedef struct TrainOptions {
     FILE *out;                  /* progress and messages (NULL: stderr) */
     /* test hooks: stop as if killed after this many steps of this process (0: off) */
     int64_t stop_after;
+    /* the data-parallel job this process is a rank of (dist_open; borrowed), or NULL: one
+     * process. Every rank calls train_run; only rank 0 writes DIR and prints, and after a
+     * failure only rank 0's Diag holds messages (the caller prints them before dist_close,
+     * which waits for every rank, so the job does not end before rank 0 has reported). */
+    const Dist *dist;
 } TrainOptions;
 
 typedef struct SampleOptions {

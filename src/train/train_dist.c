@@ -71,8 +71,10 @@ int tdist_agree(const Dist *g, int rc, Diag *d)
     if (bad > 0) {   /* rank 0 succeeded: it reports the first failing rank's messages */
         char *text = g->rank == bad ? render(d) : NULL, *got = NULL;
         dist_text_to_root(g, bad, text ? text : "failed", &got);
+        char who[64];
+        snprintf(who, sizeof who, "rank %d of %d", bad, g->size);
         if (g->rank == 0)
-            diag_error_in(d, "rank", "%d of %d: %s", bad, g->size, got ? got : "failed");
+            diag_error_in(d, who, "%s", got ? got : "failed");
         free(text);
         free(got);
     }
