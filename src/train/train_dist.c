@@ -46,6 +46,7 @@ static char *render(const Diag *d)
     char *e = text ? strstr(text, "error: ") : NULL;
     if (e)
         memmove(e, e + 7, strlen(e + 7) + 1);
+    len = text ? strlen(text) : 0;
     while (text && len && (text[len - 1] == '\n' || text[len - 1] == ' '))
         text[--len] = 0;
     return text;
