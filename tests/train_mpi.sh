@@ -10,14 +10,16 @@
 #   - bad input (an -np that does not divide the batch, another model file or data file on one
 #     rank, a rank that cannot read its data) is one clear error from rank 0, every rank exits
 #     non-zero and nothing is written.
-# Skips (77) with a reason when mpirun is missing, recur was built without MPI, or recur is a
-# sanitizer build (Open MPI's own allocations at exit trip LeakSanitizer).
+# Skips (77) with a reason when mpirun is missing or recur was built without MPI. In a sanitizer
+# build it runs with LeakSanitizer off (AddressSanitizer and UBSan stay on): Open MPI's plugins
+# leak at exit and are unloaded by then, so their stacks cannot be matched by a suppression.
 . "$(dirname "$0")/train_common.sh"
 MPIRUN=$(command -v mpirun || true)
 [ -n "$MPIRUN" ] || { echo "SKIP: no mpirun (apt-get install openmpi-bin)"; exit 77; }
 "$recur" --version | grep -q '^MPI: no' && { echo "SKIP: recur built without MPI"; exit 77; }
 if ASAN_OPTIONS=help=1 "$recur" --version 2>&1 | grep -q AddressSanitizer; then
-    echo "SKIP: sanitizer build (Open MPI's allocations trip LeakSanitizer)"; exit 77
+    echo "sanitizer build: LeakSanitizer off here (Open MPI's unloaded plugins leak at exit)"
+    export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 fi
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1   # CI runs as root
 export OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_btl=self,vader  # one machine, 2 cores

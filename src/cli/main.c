@@ -74,8 +74,11 @@ const CliCommand cli_commands[] = {
      "Trains as the model's data and train blocks say (command-line options win). Writes DIR\n"
      "(default runs/<model name>): last.ckpt, best.ckpt (by validation loss), log.csv and\n"
      "loss.svg. SIGINT/SIGTERM save a checkpoint and stop; --resume continues exactly.\n"
+     "Under mpirun -np N (N dividing the batch) each process trains on its share of every\n"
+     "batch and the gradients are summed: the same run as one process (doc/MPI.md).\n"
      "\n"
-     "example: recur train models/adding.rnn --steps 2000\n"},
+     "example: recur train models/adding.rnn --steps 2000\n"
+     "         mpirun -np 2 recur train models/charlm.rnn --data corpus.txt --threads 1\n"},
     {"sample", cmd_sample, "generate text from a character model checkpoint",
      "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
      "                    [--top-k K] [--top-p P] [--seed S]\n"

@@ -70,7 +70,7 @@ typedef struct Run {
     Progress prog;
     Dist g;                 /* the data-parallel job (rank 0 of 1 without MPI) */
     bool root;              /* rank 0: the one that writes files and prints */
-    double comm_s;          /* seconds in the per-step all-reduces */
+    double comm_s;          /* seconds in the per-step gradient all-reduces */
     int64_t comm_steps;
 } Run;
 
@@ -131,6 +131,8 @@ static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
  * writes). */
 static int save(Run *r, const char *path, Diag *d)
 {
+    if (tdist_check_params(&r->g, exec_params(r->s.e), exec_nparams(r->s.e), r->step, d) != 0)
+        return -1;
     Checkpoint c;
     ckpt_init(&c);
     int rc = session_to_ckpt(&r->s, &c, d);
@@ -512,8 +514,8 @@ static void report_done(const Run *r, FILE *out)
     else
         fprintf(out, "done: step %lld; wrote %s\n", (long long)r->step, r->dir);
     if (r->g.size > 1 && r->comm_steps > 0)
-        fprintf(out, "data parallel: %d processes x batch %d; all-reduce of %lld bytes, %.2f ms "
-                "per step\n", r->g.size, r->s.ds.part_n, (long long)exec_nparams(r->s.e) * 4,
+        fprintf(out, "data parallel: %d processes x batch %d; gradient all-reduce of %lld bytes, "
+                "%.2f ms per step\n", r->g.size, r->s.ds.part_n, (long long)exec_nparams(r->s.e) * 4,
                 1e3 * r->comm_s / (double)r->comm_steps);
 }
 

@@ -128,23 +128,51 @@ uint64_t tdist_run_hash(const Session *s, const TrainOptions *o, int64_t total, 
     return data_hash(h, &s->ds);
 }
 
+/* The ranks whose hash differs from rank 0's, listed in ranks[200] ("1, 3"); returns how many
+ * (-1 when out of memory). */
+static int differing(const Dist *g, uint64_t hash, char ranks[200])
+{
+    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)g->size);
+    if (!all) return -1;
+    dist_allgather(g, &hash, sizeof hash, all);
+    size_t len = 0;
+    int ndiff = 0;
+    ranks[0] = 0;
+    for (int r = 1; r < g->size; r++)
+        if (all[r] != all[0] && ndiff++ < 16 && len + 12 < 200)
+            len += (size_t)snprintf(ranks + len, 200 - len, "%s%d", len ? ", " : "", r);
+    free(all);
+    return ndiff;
+}
+
+int tdist_check_params(const Dist *g, const float *params, int64_t n, int64_t step, Diag *d)
+{
+    if (g->size == 1)
+        return 0;
+    char ranks[200];
+    uint64_t h = io_crc32(0, params, sizeof(float) * (size_t)n);
+    int ndiff = differing(g, h, ranks);
+    if (ndiff == 0)
+        return 0;
+    if (g->rank == 0 && ndiff < 0)
+        diag_error_in(d, "mpirun", "out of memory comparing the weights");
+    else if (g->rank == 0)
+        diag_error_in(d, "mpirun", "at step %lld the weights of rank%s %s differ from rank 0's: "
+                      "the all-reduce did not give every rank the same sum", (long long)step,
+                      ndiff > 1 ? "s" : "", ranks);
+    return -1;
+}
+
 int tdist_check_same(const Dist *g, uint64_t hash, const char *what, Diag *d)
 {
     if (g->size == 1)
         return 0;
-    uint64_t *all = malloc(sizeof(uint64_t) * (size_t)g->size);
-    if (!all) {
+    char ranks[200];
+    int ndiff = differing(g, hash, ranks);
+    if (ndiff < 0) {
         diag_error_in(d, what, "out of memory");
         return -1;
     }
-    dist_allgather(g, &hash, sizeof hash, all);
-    char ranks[200] = "";
-    size_t len = 0;
-    int ndiff = 0;
-    for (int r = 1; r < g->size; r++)
-        if (all[r] != all[0] && ndiff++ < 16 && len + 12 < sizeof ranks)
-            len += (size_t)snprintf(ranks + len, sizeof ranks - len, "%s%d", len ? ", " : "", r);
-    free(all);
     if (ndiff == 0)
         return 0;
     if (g->rank == 0) {
@@ -161,7 +189,6 @@ void tdist_reduce_step(const Dist *g, float *grads, int64_t nparams, TdistStep *
     st->seconds = 0;
     if (g->size == 1)
         return;
-    double t0 = progress_now();
     double v[5] = {st->loss * (double)st->count, (double)st->count, (double)st->tokens,
                    st->failed, st->stop};
     double here = (double)st->count;
@@ -171,6 +198,7 @@ void tdist_reduce_step(const Dist *g, float *grads, int64_t nparams, TdistStep *
     st->tokens = (int64_t)v[2];
     st->failed = v[3] > 0;
     st->stop = v[4] > 0;
+    double t0 = progress_now();     /* after the small sum, which waits for the slowest rank */
     if (!st->failed) {
         float share = v[1] > 0 ? (float)(here / v[1]) : 0.0f;
         if (share != 1.0f)

@@ -33,6 +33,10 @@ uint64_t tdist_run_hash(const Session *s, const TrainOptions *o, int64_t total, 
  * ranks that differ) when one differs. */
 int tdist_check_same(const Dist *g, uint64_t hash, const char *what, Diag *d);
 
+/* Compares every rank's weights (a CRC-32 of params) with rank 0's before a checkpoint; -1 on all
+ * ranks (the error at rank 0) when the ranks have drifted apart. */
+int tdist_check_params(const Dist *g, const float *params, int64_t n, int64_t step, Diag *d);
+
 /* What a step contributes to the reduction. */
 typedef struct TdistStep {
     double loss;            /* in: this rank's mean loss; out: the global mean */
@@ -40,7 +44,7 @@ typedef struct TdistStep {
     int64_t tokens;         /* input steps processed (in: here; out: all ranks) */
     bool failed;            /* in: this rank's step failed; out: some rank's did */
     bool stop;              /* in: a stop signal arrived here; out: at some rank */
-    double seconds;         /* out: time spent in the two all-reduces */
+    double seconds;         /* out: time spent scaling and all-reducing the gradients */
 } TdistStep;
 /* Sums the step over the ranks, then turns this rank's gradients of its mean loss into its
  * share of the global mean's (scaled by count_here / count_all) and all-reduces the flat
