@@ -140,6 +140,25 @@ grep -q "resuming at step" resume.txt || fail "the resumed run did not say where
 same kill full
 echo "kill -9 of rank 1 near step $killed_at: resumed to the uninterrupted weights, bit for bit"
 
+# SIGTERM to rank 1 alone: every rank stops at the same step, rank 0 saves and says so
+mpi 2 train text.rnn --out term $long >term.txt 2>&1 &
+job=$!
+rank1=""
+n=0
+while [ $n -lt 1200 ] && kill -0 $job 2>/dev/null; do
+    for p in $(pgrep -f "recur train text.rnn --out term" || true); do
+        tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1' && rank1=$p
+    done
+    [ -n "$rank1" ] && [ "$(rows term)" -gt 5 ] && break
+    sleep 0.05
+    n=$((n + 1))
+done
+kill -TERM "$rank1" 2>/dev/null
+wait $job || { cat term.txt; fail "SIGTERM to rank 1 did not end the job cleanly"; }
+grep -q "stopped by a signal to another rank at step" term.txt || { cat term.txt; fail "no stop message"; }
+[ -s term/last.ckpt ] || fail "no last.ckpt after SIGTERM to rank 1"
+echo "SIGTERM to rank 1: every rank stopped, rank 0 saved"
+
 # resume with another N: 2 ranks up to step 15, then 3 ranks, and one process, to step 30
 mpi 2 train text.rnn --out r23 --threads 1 --steps 15 >/dev/null 2>&1 || fail "first half"
 cp -r r23 r21

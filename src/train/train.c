@@ -475,8 +475,12 @@ static int loop(Run *r, Diag *d, bool *interrupted)
             if (save(r, r->last_path, d) != 0) return -1;
         if (r->g.size > 1 ? ts.stop : stop_signal != 0) {
             if (!last && save(r, r->last_path, d) != 0) return -1;
-            progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
-                             (int)stop_signal, (long long)r->step, r->last_path);
+            if (stop_signal)
+                progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
+                                 (int)stop_signal, (long long)r->step, r->last_path);
+            else    /* data parallel: another rank had the signal */
+                progress_message(&r->prog, "stopped by a signal to another rank at step %lld; "
+                                 "saved %s", (long long)r->step, r->last_path);
             if (interrupted) *interrupted = true;
             return 0;
         }
