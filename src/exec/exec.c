@@ -35,6 +35,23 @@ static int64_t count_state(const ExecModel *e)
     return n;
 }
 
+/* The width of every [B][width] segment of the state block, in count_state's order (exec.h). */
+int exec_state_widths(const ExecModel *e, int *widths, int max)
+{
+    int n = 0;
+    for (int i = 0; i < e->m->nlayers; i++) {
+        const IrLayer *L = &e->m->layers[i];
+        const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
+        if (!f || !f->cells)
+            continue;
+        for (int k = 0; k < L->ncells; k++)
+            for (int s = 0; s < L->cells[k].nstates; s++, n++)
+                if (n < max)
+                    widths[n] = L->cells[k].states[s].width;
+    }
+    return n;
+}
+
 ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
 {
     return exec_create_on(m, NULL, batch, max_T, d);
@@ -91,6 +108,7 @@ ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T,
     e->dfin = exec_own(e, e->state_floats, sizeof(float));
     e->lengths = exec_own(e, batch, sizeof(int32_t));
     e->lossmask = exec_own(e, (size_t)max_T * batch, sizeof(float));
+    e->srng = exec_own(e, batch, sizeof(Rng));
     e->lr = exec_own(e, m->nlayers, sizeof *e->lr);
     int64_t state_off = 0;
     for (int i = 0; i < m->nlayers && !e->oom; i++)
@@ -170,6 +188,7 @@ void exec_seed_dropout(ExecModel *e, uint64_t seed)
 {
     rng_seed(&e->rng, seed ^ EXEC_DROPOUT_SEED_SALT);
 }
+void exec_set_first_stream(ExecModel *e, int64_t first) { e->stream0 = first; }
 
 void exec_reset_state(ExecModel *e)
 {

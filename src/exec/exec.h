@@ -129,6 +129,13 @@ Rng *exec_rng(ExecModel *e);
 #define EXEC_DEFAULT_DROPOUT_SEED 0x5eedULL
 #define EXEC_DROPOUT_SEED_SALT 0x64726f706f7574ULL
 void exec_seed_dropout(ExecModel *e, uint64_t seed);
+/* Dropout masks are drawn per stream: each training forward takes one 64-bit key from exec_rng
+ * and seeds stream s's generator with key ^ (s + 1) * 0x9e3779b97f4a7c15, where s is the
+ * stream's index in the global batch: first + column (first = 0 unless set). A data-parallel
+ * rank running columns [first, first + B) of a global batch therefore draws exactly the masks
+ * the single process draws for them, and exec_rng alone (the same on every rank) is the whole
+ * dropout state a checkpoint needs. */
+void exec_set_first_stream(ExecModel *e, int64_t first);
 
 /* Recurrent state carried between windows: zero it (start of independent sequences). */
 void exec_reset_state(ExecModel *e);
@@ -137,6 +144,9 @@ void exec_reset_state(ExecModel *e);
 int64_t exec_state_floats(const ExecModel *e);
 void exec_get_state(const ExecModel *e, float *out);
 void exec_set_state(ExecModel *e, const float *in);
+/* The state block as segments, each [B][width]: writes the first max widths in block order and
+ * returns the number of segments (a caller moving whole streams between batches needs them). */
+int exec_state_widths(const ExecModel *e, int *widths, int max);
 /* Gradient w.r.t. the state block the last forward started from, same layout, written by
  * exec_backward (so an optimiser or a test can see d loss / d h0). */
 const float *exec_state_grad(const ExecModel *e);

@@ -93,7 +93,10 @@ struct ExecModel {
     bool has_lengths;
     float *lossmask;        /* [max_T*B] */
     bool fused_softmax;     /* the last exec_loss seeded the softmax's input directly */
-    Rng rng;
+    Rng rng;                /* the dropout generator: one draw per training forward keys
+                               the per-stream generators below */
+    Rng *srng;              /* [B] this forward's generator of each stream (batch column) */
+    int64_t stream0;        /* column 0 is stream stream0 of the global batch */
     void **allocs;          /* every buffer above, freed by exec_free */
     int nallocs;
     size_t allocs_cap;
@@ -128,5 +131,10 @@ static inline size_t exec_rows_of(const ExecModel *e, const LayerRt *l, int T)
  * i = 0, 1, ... in order. *state_off: where the layer's recurrent cells take their state blocks
  * from (advanced past them). */
 int exec_setup_layer(ExecModel *e, int i, int64_t *state_off, Diag *d);
+
+/* Inverted-dropout mask of rows x w floats (rows = T*B time-major, or B after pooling): row r
+ * draws its w entries from the generator of stream r % B (exec_forward.c), so a stream's masks
+ * do not depend on which other streams share the batch. */
+void exec_dropout_mask(ExecModel *e, size_t rows, int w, float p, float *mask);
 
 #endif

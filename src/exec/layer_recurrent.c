@@ -277,7 +277,7 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
         if (lev > 0) {
             xin = r->lev_y[lev - 1];
             if (e->train && l->L->p > 0) {
-                kern_dropout_mask(TB * l->w, (float)l->L->p, &e->rng, r->lev_mask[lev]);
+                exec_dropout_mask(e, TB, l->w, (float)l->L->p, r->lev_mask[lev]);
                 kern_dropout_forward(TB * l->w, r->lev_mask[lev], xin, r->lev_x[lev]);
                 xin = r->lev_x[lev];
             }
