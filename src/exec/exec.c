@@ -59,6 +59,8 @@ ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T,
     e->B = batch;
     e->max_T = max_T;
     e->grad_enabled = true;
+    const char *engine = getenv("RECUR_ONEDNN"); /* "0": recur's own kernels (exec.h) */
+    e->onednn = !(engine && strcmp(engine, "0") == 0);
     rng_seed(&e->rng, EXEC_DEFAULT_DROPOUT_SEED);
     e->ntensors = m->ntensors;
     e->tensors = exec_own(e, m->ntensors, sizeof *e->tensors);
@@ -164,6 +166,9 @@ double exec_grad_norm(const ExecModel *e)
 }
 
 void exec_set_force_interpreter(ExecModel *e, bool on) { e->force_interp = on; }
+void exec_set_onednn(ExecModel *e, bool on) { e->onednn = on; }
+bool exec_onednn_available(void) { return onednn_available(); }
+void exec_set_threads(int n) { onednn_set_threads(n > 0 ? n : 1); }
 void exec_set_grad_enabled(ExecModel *e, bool on) { e->grad_enabled = on; }
 Rng *exec_rng(ExecModel *e) { return &e->rng; }
 void exec_seed_dropout(ExecModel *e, uint64_t seed)
