@@ -14,6 +14,8 @@
  *   gradients within the same tolerance.
  * - Determinism: the same training steps twice (fresh executors, same threads) give weights
  *   equal byte for byte.
+ * - Inputs that could make NaN or overflow (oneDNN's clamped activations would turn a NaN into a
+ *   finite value) are refused, and a NaN weight gives a NaN output through the executor.
  * Without oneDNN in the build every test skips with a printed reason. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -276,6 +278,42 @@ static void test_backward_needs_training_forward(void **state)
     diag_free(&d);
 }
 
+/* Inputs that could give NaN or overflow are refused (the executor then runs its own kernel,
+ * which keeps a NaN, where oneDNN's clamped activations would hide it); ordinary ones pass. */
+static void test_inputs_safe(void **state)
+{
+    (void)state;
+    if (!need_onednn())
+        return;
+    Diag d;
+    diag_init(&d);
+    OnednnRnn *r = onednn_rnn_create(ONEDNN_LSTM, 2, 3, 4, false, &d);
+    assert_non_null(r);
+    float x[2 * 2 * 3], h[2 * 4], w_ih[16 * 3], w_hh[16 * 4], b[16];
+    for (int i = 0; i < 12; i++)
+        x[i] = 0.5f;
+    for (int i = 0; i < 48; i++)
+        w_ih[i] = 0.1f;
+    for (int i = 0; i < 64; i++)
+        w_hh[i] = -0.2f;
+    for (int i = 0; i < 16; i++)
+        b[i] = 0.3f, h[i % 8] = 0.7f;
+    KernRecWeights w = { w_ih, w_hh, b, b };
+    KernStateIn s0 = { h, h };
+    assert_true(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    assert_true(onednn_rnn_inputs_safe(r, 2, x, (KernStateIn){ 0 }, w));
+    x[11] = NAN;
+    assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    x[11] = 0.5f, w_hh[63] = INFINITY;
+    assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    w_hh[63] = -0.2f, h[7] = NAN;
+    assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    h[7] = 0.7f, w_ih[5] = 1e29f, x[0] = 1e9f; /* finite, but the product overflows */
+    assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    onednn_rnn_free(r);
+    diag_free(&d);
+}
+
 /* ---- whole models ------------------------------------------------------------------------ */
 
 /* Compiles a model text (asserting success). */
@@ -373,6 +411,34 @@ static void model_vs_own(const char *layer, int threads)
     net_free(&n);
 }
 
+/* A NaN weight makes the output NaN on an executor that runs oneDNN for ordinary weights (how
+ * a diverging run is caught), not a finite value. */
+static void test_nan_propagates(void **state)
+{
+    (void)state;
+    if (!need_onednn())
+        return;
+    Net n;
+    net_new(&n, "lstm(8)", 3);
+    int t = exec_find_tensor(n.e, "lstm1.weight_hh_l0");
+    assert_true(t >= 0);
+    ExecInput in = { .T = NET_T, .tokens = n.tok };
+    int rows, w;
+    assert_int_equal(exec_forward(n.e, &in, false, &n.d), 0);
+    const float *y = exec_output(n.e, &rows, &w);
+    for (int i = 0; i < rows * w; i++)
+        assert_true(isfinite(y[i]));
+    exec_params(n.e)[exec_tensor(n.e, t)->offset + 3] = NAN;
+    exec_reset_state(n.e);
+    assert_int_equal(exec_forward(n.e, &in, true, &n.d), 0); /* training: oneDNN's ref path */
+    y = exec_output(n.e, &rows, &w);
+    int nans = 0;
+    for (int i = 0; i < rows * w; i++)
+        nans += isnan(y[i]) != 0;
+    assert_true(nans > rows * w / 2);
+    net_free(&n);
+}
+
 static void test_models_vs_own(void **state)
 {
     (void)state;
@@ -429,6 +495,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cells_vs_own),
         cmocka_unit_test(test_backward_needs_training_forward),
+        cmocka_unit_test(test_inputs_safe),
+        cmocka_unit_test(test_nan_propagates),
         cmocka_unit_test(test_models_vs_own),
         cmocka_unit_test(test_deterministic),
     };

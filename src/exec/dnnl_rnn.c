@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include "exec/dnnl_rnn.h"
+#include "exec/kernels_util.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -648,15 +649,22 @@ int onednn_rnn_backward(OnednnRnn *r, const float *x, KernRecWeights w, const fl
     return 0;
 }
 
-/* max |v[i]| over n floats; infinity when any is not finite (NULL: 0). */
+/* max |v[i]| over n floats; infinity when any is not finite (NULL: 0). Four lanes at a time:
+ * the maximum of |v| and the sum of v * 0, which is NaN exactly when some v is inf or NaN. */
 static float max_abs(size_t n, const float *v)
 {
-    float m = 0.0f;
-    for (size_t i = 0; v && i < n; i++) {
-        float a = fabsf(v[i]);
-        m = a > m || a != a ? a : m; /* a NaN sticks */
+    KernV4 m = kv_splat(0.0f), z = kv_splat(0.0f);
+    for (size_t i = 0; v && i < n; i += KV) {
+        int k = n - i < KV ? (int)(n - i) : KV;
+        KernV4 x = kv_load(v + i, k);
+        KernV4 a = (KernV4)((KernI4)x & (KernI4){ INT32_MAX, INT32_MAX, INT32_MAX, INT32_MAX });
+        m = kv_select(a > m, a, m);
+        z += x * 0.0f;
     }
-    return m != m ? INFINITY : m;
+    float r = 0.0f, zz = 0.0f;
+    for (int l = 0; l < KV; l++)
+        r = m[l] > r ? m[l] : r, zz += z[l];
+    return zz == 0.0f ? r : INFINITY;
 }
 
 bool onednn_rnn_inputs_safe(const OnednnRnn *r, int T, const float *x, KernStateIn s0,

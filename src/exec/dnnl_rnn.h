@@ -57,14 +57,14 @@ void onednn_set_threads(int n);
 OnednnRnn *onednn_rnn_create(OnednnCell cell, int B, int In, int H, bool reverse, Diag *d);
 void onednn_rnn_free(OnednnRnn *r);
 
-/* Whether oneDNN's forward gives the same result as recur's kernels would, up to rounding, for
- * these inputs: all finite, and no pre-activation can overflow float (|x| |W_ih| I + |h| |W_hh| H
- * + |b| below 1e30 with |h| <= 1 past the first step, as for the bounded cells). oneDNN's
- * activations clamp their argument with min/max, which turns a NaN pre-activation into a finite
- * output; recur's kernels (and PyTorch) keep the NaN, which is how a diverging run is stopped.
- * The caller runs its own kernel when this is false. One pass over x, s0 and the weights.
- * (The relu RNN's h is not bounded: an overflow that first happens inside its window is not
- * caught here.) */
+/* Whether oneDNN's forward can be trusted to give what recur's kernels would, up to rounding,
+ * for these inputs: all finite, and no pre-activation can overflow float (|x| |W_ih| I +
+ * |h| |W_hh| H + |b| below 1e30, |h| <= 1 past the first step as for the bounded cells). Beyond
+ * that the engines part: in a run diverging with lr 1e30 (weights past 1e29, products that
+ * overflow), oneDNN's LSTM gave finite outputs where recur's kernels (and PyTorch) gave the NaN
+ * that stops the run. The caller runs its own kernel when this is false. One vectorised pass
+ * over x, s0 and the weights. (The relu RNN's h is not bounded: an overflow that first happens
+ * inside its window is not caught here.) */
 bool onednn_rnn_inputs_safe(const OnednnRnn *r, int T, const float *x, KernStateIn s0,
                             KernRecWeights w);
 /* Forward over a window of T steps (shapes as kern_lstm_forward: x [T][B][I], y [T][B][H],
