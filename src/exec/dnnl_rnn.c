@@ -52,7 +52,7 @@ struct OnednnRnn {
     int B, In, H, G, nbias;
     bool reverse;
     float *wl, *wi;             /* GRU: weights in oneDNN's gate order (ldgoi); else unused */
-    float *dwl, *dwi;           /* weight gradients in ldgoi, oneDNN's gate order */
+    float *dwl, *dwi;           /* GRU: weight gradients in ldgoi, oneDNN's gate order */
     float *bias, *dbias;        /* [nbias][H] */
     float *h0, *c0, *hT, *cT;   /* states of the last forward (kept for backward) */
     float *dh0, *dc0, *dhT, *dcT;
@@ -230,8 +230,35 @@ static int user_wmd(const OnednnRnn *r, int k, dnnl_memory_desc_t *md, Diag *d)
     return 0;
 }
 
+/* A reorder from -> to; with sum it adds into the destination (dst += src). */
+static int make_reorder(const dnnl_memory_desc_t *from, const dnnl_memory_desc_t *to, bool sum,
+                        dnnl_primitive_t *p, Diag *d)
+{
+    dnnl_primitive_attr_t attr = NULL;
+    dnnl_post_ops_t po = NULL;
+    dnnl_primitive_desc_t rpd = NULL;
+    dnnl_status_t st = dnnl_success;
+    if (sum && (st = dnnl_primitive_attr_create(&attr)) == dnnl_success &&
+        (st = dnnl_post_ops_create(&po)) == dnnl_success &&
+        (st = dnnl_post_ops_append_sum(po, 1.0f)) == dnnl_success)
+        st = dnnl_primitive_attr_set_post_ops(attr, po);
+    if (st == dnnl_success)
+        st = dnnl_reorder_primitive_desc_create(&rpd, from, eng, to, eng, attr);
+    if (st == dnnl_success)
+        st = dnnl_primitive_create(p, rpd);
+    if (rpd)
+        dnnl_primitive_desc_destroy(rpd);
+    if (po)
+        dnnl_post_ops_destroy(po);
+    if (attr)
+        dnnl_primitive_attr_destroy(attr);
+    DN(st, "weights reorder");
+    return 0;
+}
+
 /* Allocates w's memories in pd's weight layouts (query: weights or diff weights) and the
- * reorders between them and the user layout (to_prim: user -> primitive, else back). */
+ * reorders between them and the user layout (to_prim: user -> primitive; else back, adding
+ * into recur's gradients directly unless the GRU's gates must be swapped on the way). */
 static int weights_make(const OnednnRnn *r, const_dnnl_primitive_desc_t pd, dnnl_query_t q,
                         bool to_prim, Weights *w, Diag *d)
 {
@@ -241,13 +268,9 @@ static int weights_make(const OnednnRnn *r, const_dnnl_primitive_desc_t pd, dnnl
         if (!pm || user_wmd(r, k, &um, d))
             return pm ? -1 : dn_fail(d, "weights query", dnnl_runtime_error);
         DN(dnnl_memory_create(&w->m[k], pm, eng, DNNL_MEMORY_ALLOCATE), "weights memory");
-        dnnl_primitive_desc_t rpd;
-        DN(dnnl_reorder_primitive_desc_create(&rpd, to_prim ? &um : pm, eng, to_prim ? pm : &um,
-                                              eng, NULL),
-           "weights reorder");
-        dnnl_status_t st = dnnl_primitive_create(&w->ro[k], rpd);
-        dnnl_primitive_desc_destroy(rpd);
-        DN(st, "weights reorder");
+        if (make_reorder(to_prim ? &um : pm, to_prim ? pm : &um,
+                         !to_prim && r->cell != ONEDNN_GRU, &w->ro[k], d))
+            return -1;
     }
     return 0;
 }
@@ -331,11 +354,11 @@ OnednnRnn *onednn_rnn_create(OnednnCell cell, int B, int In, int H, bool reverse
     r->G = cell == ONEDNN_LSTM ? 4 : cell == ONEDNN_GRU ? 3 : 1;
     r->nbias = cell == ONEDNN_GRU ? 4 : r->G;
     size_t gh = (size_t)r->G * H, bh = (size_t)B * H;
-    float **bufs[] = { &r->dwl, &r->dwi, &r->bias, &r->dbias, &r->h0, &r->c0, &r->hT,
-                       &r->cT, &r->dh0, &r->dc0, &r->dhT, &r->dcT, &r->wl, &r->wi };
-    size_t sizes[] = { gh * In, gh * H, (size_t)r->nbias * H, (size_t)r->nbias * H,
-                       bh, bh, bh, bh, bh, bh, bh, bh, gh * In, gh * H };
-    int nb = cell == ONEDNN_GRU ? 14 : 12;
+    float **bufs[] = { &r->bias, &r->dbias, &r->h0, &r->c0, &r->hT, &r->cT, &r->dh0, &r->dc0,
+                       &r->dhT, &r->dcT, &r->wl, &r->wi, &r->dwl, &r->dwi };
+    size_t sizes[] = { (size_t)r->nbias * H, (size_t)r->nbias * H, bh, bh, bh, bh, bh, bh,
+                       bh, bh, gh * In, gh * H, gh * In, gh * H };
+    int nb = cell == ONEDNN_GRU ? 14 : 10; /* the last four: the GRU's gate-swapped copies */
     for (int k = 0; k < nb; k++)
         if (!(*bufs[k] = calloc(sizes[k], sizeof(float))))
             goto oom;
@@ -562,22 +585,26 @@ static void mem_zero(dnnl_memory_t m)
         memset(p, 0, dnnl_memory_desc_get_size(md));
 }
 
-/* Reorders the backward's weight gradients into the ldgoi staging and adds them (and the bias
- * gradient) into recur's gradients. */
+/* Reorders the backward's weight gradients back to PyTorch's layout, adding them into recur's
+ * (directly, or for the GRU through the ldgoi staging, whose gates are swapped while adding),
+ * and adds the bias gradient. */
 static int store_grads(OnednnRnn *r, const Shape *s, KernRecGrads dw, Diag *d)
 {
     float *stage[2] = { r->dwl, r->dwi }, *out[2] = { dw.dw_ih, dw.dw_hh };
+    bool gru = r->cell == ONEDNN_GRU;
     for (int k = 0; k < 2; k++) {
         dnnl_memory_desc_t um;
         dnnl_memory_t u;
-        if (user_wmd(r, k, &um, d) || wrap(&um, stage[k], &u, d))
+        if (!out[k])
+            continue;
+        if (user_wmd(r, k, &um, d) || wrap(&um, gru ? stage[k] : out[k], &u, d))
             return -1;
         dnnl_exec_arg_t a[2] = { { DNNL_ARG_FROM, s->dw.m[k] }, { DNNL_ARG_TO, u } };
         int rc = run(s->dw.ro[k], 2, a, "gradient reorder", d);
         dnnl_memory_destroy(u);
         if (rc)
             return -1;
-        if (out[k])
+        if (gru)
             add_from_dnnl_gates(r, k ? r->H : r->In, stage[k], out[k]);
     }
     unpack_dbias(r, dw.db_ih, dw.db_hh);
