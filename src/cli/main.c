@@ -6,7 +6,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 
 #include "cli/cli.h"
@@ -172,21 +171,9 @@ int cli_set_threads(const char *value)
     return 0;
 }
 
-/* perf: OpenMP (oneDNN's threads) waits passively unless the user set OMP_WAIT_POLICY: an idle
- * worker sleeps at once instead of spinning, so on a machine shared with other processes
- * --threads 2 is not slower than 1 (measured under load 11 on 2 cores, H 128: 2 threads 170k
- * tok/s passive, 4.7k spinning, 1 thread 77k). libgomp reads the variable once, when it is
- * loaded, so the program sets it and runs itself again (once; nothing has happened yet). */
-static void omp_passive(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "PASSIVE", 0))
-        return;
-    execv("/proc/self/exe", argv); /* returns only on failure: then carry on as we are */
-}
-
 int main(int argc, char **argv)
 {
-    omp_passive(argv);
+    exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

@@ -7,7 +7,7 @@
 #   3. whole processes: `recur train models/charlm.rnn` on the bundled corpus against
 #      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS.
 # The machine may be shared: read the ratios of one run, and the load figures printed with them.
-# PyTorch runs with the same OMP_WAIT_POLICY as recur (PASSIVE unless set in the environment).
+# PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
 # Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
 # BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3 (one part), TORCH_PYTHON (/usr/bin/python3).
 set -u
@@ -57,9 +57,14 @@ if part 3; then
     --data "$SRC/examples/tinyshakespeare.txt" --steps "$N" --threads "$TH" \
     --set log_every=10 --set eval_every=100000 --out "$T/run" 2>&1 | grep -E "^step $N/|peak RSS"
   if [ -n "$TORCH" ]; then
-    # PyTorch with the OpenMP wait policy recur uses (passive unless set), as bench_rnn's
-    # harness runs inherit it: spinning threads on a shared machine would penalise it unfairly
-    OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE} \
+    # PyTorch with the OpenMP wait policy recur chose (bench_rnn's harness runs inherit it
+    # from bench_rnn); spinning threads on a shared machine would penalise it unfairly
+    W=$("$BUILD/tests/bench/bench_rnn" --hidden 8 --layers 1 --batch 1 --seq 1 --steps 1 --warmup 0 --no-bare |
+        sed -n 's/.*OMP_WAIT_POLICY=\([A-Z]*\).*GOMP_SPINCOUNT=\([0-9a-z]*\).*/\1 \2/p')
+    case "$W" in
+      "PASSIVE "*) export OMP_WAIT_POLICY=PASSIVE ;;
+      *" "[0-9]*) export GOMP_SPINCOUNT="${W#* }" ;;
+    esac
     /usr/bin/time -f "PyTorch peak RSS %M KB, wall %e s" "$PY" "$SRC/tests/bench/torch_charlm_train.py" \
       "$SRC/examples/tinyshakespeare.txt" --steps "$N" --threads "$TH" 2>&1 | grep -E "^RESULT|peak RSS"
   fi

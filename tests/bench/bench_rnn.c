@@ -290,18 +290,9 @@ static void parse(int argc, char **argv, Config *c)
         usage();
 }
 
-/* OpenMP waits passively unless OMP_WAIT_POLICY is set, as in the recur program (see
- * src/cli/main.c: libgomp reads it when loaded, so the program sets it and runs itself again). */
-static void omp_passive(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || setenv("OMP_WAIT_POLICY", "PASSIVE", 0))
-        return;
-    execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char **argv)
 {
-    omp_passive(argv);
+    exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     Config c = { .cell = "lstm", .H = 512, .L = 2, .B = 32, .T = 100, .V = 65, .threads = 2,
                  .steps = 10, .warmup = 2, .onehot = true, .bare = true, .max_seconds = 20 };
     parse(argc, argv, &c);
@@ -312,9 +303,11 @@ int main(int argc, char **argv)
         up[0] = 0;
     if (f)
         fclose(f);
-    printf("# oneDNN ISA: %s (DNNL_MAX_CPU_ISA=%s)  threads %d  OMP_WAIT_POLICY=%s  load average "
-           "%s", onednn_isa(), getenv("DNNL_MAX_CPU_ISA") ? getenv("DNNL_MAX_CPU_ISA") : "unset",
-           c.threads, getenv("OMP_WAIT_POLICY"), up);
+    const char *isa = getenv("DNNL_MAX_CPU_ISA"), *wp = getenv("OMP_WAIT_POLICY"),
+               *sc = getenv("GOMP_SPINCOUNT");
+    printf("# oneDNN ISA: %s (DNNL_MAX_CPU_ISA=%s)  threads %d  OMP_WAIT_POLICY=%s "
+           "GOMP_SPINCOUNT=%s  load average %s", onednn_isa(), isa ? isa : "unset", c.threads,
+           wp ? wp : "unset", sc ? sc : "unset", up);
     double ours[2], bare[2] = { 0, 0 }, torch[2] = { 0, 0 };
     run_recur(&c, ours);
     if (c.bare)
