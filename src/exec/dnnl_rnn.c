@@ -82,8 +82,10 @@ static bool engine_ready(void)
     return eng_state == 1;
 }
 
+/* The engine can be made (created on the first call). */
 bool onednn_available(void) { return engine_ready(); }
 
+/* dnnl_get_effective_cpu_isa's value as a name. */
 const char *onednn_isa(void)
 {
     switch (dnnl_get_effective_cpu_isa()) {
@@ -99,6 +101,7 @@ const char *onednn_isa(void)
     }
 }
 
+/* OpenMP's thread count (oneDNN's primitives and sgemm) and OpenBLAS's. */
 void onednn_set_threads(int n)
 {
     omp_set_num_threads(n);
@@ -340,6 +343,8 @@ static Shape *get_shape(OnednnRnn *r, int T, bool train, Diag *d)
 
 /* ---- handle ------------------------------------------------------------------------------ */
 
+/* A handle with its small buffers (states, bias, the GRU's gate-swapped copies); primitives
+ * come on first use of each window length. */
 OnednnRnn *onednn_rnn_create(OnednnCell cell, int B, int In, int H, bool reverse, Diag *d)
 {
     if (cell == ONEDNN_NONE || B <= 0 || In <= 0 || H <= 0 || !engine_ready()) {
@@ -369,6 +374,7 @@ oom:
     return NULL;
 }
 
+/* Frees every shape's primitives and memories, then the handle's buffers. */
 void onednn_rnn_free(OnednnRnn *r)
 {
     if (!r)
@@ -522,6 +528,8 @@ static void args_free(Args *A)
         dnnl_memory_destroy(A->own[k]);
 }
 
+/* Weights reordered into the primitive's layout, bias packed, states copied in (kept for
+ * backward), the primitive run on recur's x and y, final states copied out. */
 int onednn_rnn_forward(OnednnRnn *r, int T, bool train, const float *x, KernStateIn s0,
                        KernRecWeights w, float *y, KernStateOut sT, Diag *d)
 {
@@ -644,6 +652,9 @@ static int bwd_args(OnednnRnn *r, Shape *s, const Mds *m, const float *x, const 
            arg(A, DNNL_ARG_DIFF_BIAS, &m->bias, r->dbias, NULL, d);
 }
 
+/* The backward primitive on the last training forward's shape: weights reordered into its
+ * layout, weight gradients zeroed (it accumulates), run, then every gradient added into
+ * recur's. */
 int onednn_rnn_backward(OnednnRnn *r, const float *x, KernRecWeights w, const float *y,
                         const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
                         KernRecGrads dw, Diag *d)
@@ -694,6 +705,7 @@ static float max_abs(size_t n, const float *v)
     return zz == 0.0f ? r : INFINITY;
 }
 
+/* The bound of dnnl_rnn.h from the largest magnitudes of x, h0, the weights and biases. */
 bool onednn_rnn_inputs_safe(const OnednnRnn *r, int T, const float *x, KernStateIn s0,
                             KernRecWeights w)
 {
