@@ -3,8 +3,8 @@
 # recur of before the architecture refactor) still load, and a run resumed from one ends with
 # the same weights, bit for bit, as the old recur's uninterrupted run.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
-# The old run used recur's own kernels; oneDNN's results differ in the last bits, so the exact
-# comparison runs the same engine (RECUR_ONEDNN=0, exec.h).
+# The old run used recur's own kernels on OpenBLAS; oneDNN's results differ in the last bits, so
+# the exact comparison runs those (RECUR_ONEDNN=0, exec.h).
 RECUR_ONEDNN=0
 export RECUR_ONEDNN
 FIX="$SRC/tests/fixtures/compat"

@@ -16,6 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+bool onednn_env_enabled(void)
+{
+    static int on = -1; /* every caller computes the same value: a race is harmless */
+    if (on < 0) {
+        const char *v = getenv("RECUR_ONEDNN");
+        on = !(v && strcmp(v, "0") == 0);
+    }
+    return on;
+}
+
 #ifdef HAVE_DNNL
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.h>

@@ -46,6 +46,10 @@ typedef struct OnednnRnn OnednnRnn;
 
 /* Whether recur was built with oneDNN and its CPU engine can be created. */
 bool onednn_available(void);
+/* False when the environment has RECUR_ONEDNN=0 (read once per process): then the executor's
+ * default is recur's own kernels and kern_sgemm is OpenBLAS's, i.e. recur as it was before
+ * oneDNN, bit for bit. */
+bool onednn_env_enabled(void);
 /* The CPU's instruction set as oneDNN uses it ("avx512_core", "avx2", ...; honours
  * DNNL_MAX_CPU_ISA), or "none" without oneDNN. A static string. */
 const char *onednn_isa(void);

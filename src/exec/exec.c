@@ -61,8 +61,7 @@ ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T,
     e->B = batch;
     e->max_T = max_T;
     e->grad_enabled = true;
-    const char *engine = getenv("RECUR_ONEDNN"); /* "0": recur's own kernels (exec.h) */
-    e->onednn = !(engine && strcmp(engine, "0") == 0);
+    e->onednn = onednn_env_enabled(); /* RECUR_ONEDNN=0: recur's own kernels (exec.h) */
     rng_seed(&e->rng, EXEC_DEFAULT_DROPOUT_SEED);
     e->ntensors = m->ntensors;
     e->tensors = exec_own(e, m->ntensors, sizeof *e->tensors);

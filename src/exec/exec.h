@@ -123,7 +123,8 @@ void exec_set_force_interpreter(ExecModel *e, bool on);
  * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows)
  * or on recur's own kernels (kernels.h: the fallback, and the reference in the tests). Both give
  * the same results within float rounding, not bit for bit; each is deterministic. The default
- * is on unless the environment has RECUR_ONEDNN=0 (read by exec_create). */
+ * is on unless the environment has RECUR_ONEDNN=0, which also puts every GEMM back on OpenBLAS
+ * (dnnl_rnn.h: onednn_env_enabled). */
 #define EXEC_ONEDNN_MIN_ROWS 32
 void exec_set_onednn(ExecModel *e, bool on);
 /* Whether this build runs on oneDNN and its CPU engine works. */

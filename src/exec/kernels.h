@@ -38,7 +38,7 @@
 
 /* The one matrix product (row-major): C[M][N] = alpha op(A) op(B) + beta C, op = transpose when
  * ta / tb; lda, ldb, ldc as BLAS. oneDNN's sgemm when recur is built with oneDNN (faster on every
- * shape recur uses, measured in kernels_gemm.c), else OpenBLAS's cblas_sgemm. */
+ * shape recur uses, measured in kernels_gemm.c), else (or with RECUR_ONEDNN=0) OpenBLAS's. */
 void kern_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *Bm, int ldb, float beta, float *C, int ldc);
 

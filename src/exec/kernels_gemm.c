@@ -9,12 +9,13 @@
  * products [32 x 2048, K 512] 137 vs 83 and their backward 111 vs 50, weight gradients over the
  * window 98 vs 74, batch-1 matrix-vector 23 vs 4 (the program is tests/bench/gemm_shapes.c).
  * One engine for every product also means one thread pool: OpenBLAS's own pool (which spins
- * after each call) no longer competes with OpenMP's. Without oneDNN it is OpenBLAS's
- * cblas_sgemm. */
+ * after each call) no longer competes with OpenMP's. Without oneDNN, or with RECUR_ONEDNN=0 in
+ * the environment, it is OpenBLAS's cblas_sgemm. */
 #include "config.h"
 
 #include <cblas.h>
 
+#include "exec/dnnl_rnn.h"
 #include "exec/kernels.h"
 
 #ifdef HAVE_DNNL
@@ -25,7 +26,8 @@ void kern_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float 
                 const float *Bm, int ldb, float beta, float *C, int ldc)
 {
 #ifdef HAVE_DNNL
-    if (dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, Bm, ldb, beta, C,
+    if (onednn_env_enabled() &&
+        dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, alpha, A, lda, Bm, ldb, beta, C,
                    ldc) == dnnl_success)
         return;
 #endif
