@@ -12,9 +12,11 @@
  * share is its tokens/s over the bare layers' (the rest of recur's step -- embedding, the output
  * layer, the loss, Adam -- counts against it). PyTorch: the harness, run from here.
  *
- * Prints per mode (train, infer) the median tokens/s of each, the ratios, the ISA oneDNN uses,
- * peak memory (VmHWM) after recur's runs, and CPU time other processes used during recur's
- * timing (the machine is shared: compare ratios from one run only).
+ * recur's steps and the bare layers' steps are timed in turn, one of each at a time, so load
+ * changes hit both alike. Prints per mode (train, infer) the median tokens/s of each, the
+ * ratios, the ISA oneDNN uses, recur's peak memory (VmHWM before the bare layers exist) and CPU
+ * time other processes used meanwhile (the machine is shared: compare ratios from one run
+ * only).
  *
  * Usage: bench_rnn [--cell lstm|gru|rnn] [--hidden 512] [--layers 2] [--batch 32] [--seq 100]
  *                  [--vocab 65] [--input onehot|embedding] [--embed E] [--threads 2]
@@ -98,25 +100,37 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Times fn(ctx, i) for warmup + up to steps calls (stops after max_seconds, never before 3)
- * and returns the median seconds; *other gets the CPU seconds other processes used. */
-static double time_steps(const Config *c, void (*fn)(void *, int), void *ctx, double *other)
+/* Times fa(a, i) and, when b is not NULL, fb(b, i) step by step in turn (so a change of machine
+ * load hits both alike): warmup + up to steps calls each, stopping after max_seconds (never
+ * before 3). Median seconds into med[0], med[1]; *other gets the CPU seconds other processes
+ * used meanwhile. */
+static void time_pair(const Config *c, void (*fa)(void *, int), void *a, void (*fb)(void *, int),
+                      void *b, double med[2], double *other)
 {
-    for (int i = 0; i < c->warmup; i++)
-        fn(ctx, i);
-    double times[1000], start = now(), busy0 = machine_busy(), cpu0 = cpu_now();
+    for (int i = 0; i < c->warmup; i++) {
+        fa(a, i);
+        if (b)
+            fb(b, i);
+    }
+    static double times[2][1000];
+    double start = now(), busy0 = machine_busy(), cpu0 = cpu_now();
     int n = 0;
     while (n < c->steps && n < 1000) {
         double t0 = now();
-        fn(ctx, c->warmup + n);
-        times[n++] = now() - t0;
+        fa(a, c->warmup + n);
+        double t1 = now();
+        if (b)
+            fb(b, c->warmup + n);
+        times[0][n] = t1 - t0, times[1][n++] = now() - t1;
         if (now() - start > c->max_seconds && n >= 3)
             break;
     }
     double busy1 = machine_busy(), own = cpu_now() - cpu0;
     *other = busy0 >= 0 && busy1 >= 0 ? fmax(busy1 - busy0 - own, 0.0) : -1;
-    qsort(times, (size_t)n, sizeof *times, cmp_double);
-    return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+    for (int k = 0; k < 2; k++) {
+        qsort(times[k], (size_t)n, sizeof **times, cmp_double);
+        med[k] = n % 2 ? times[k][n / 2] : 0.5 * (times[k][n / 2 - 1] + times[k][n / 2]);
+    }
 }
 
 /* ---- recur ------------------------------------------------------------------------------- */
@@ -193,31 +207,43 @@ static void recur_step(Recur *r, int i, bool train)
 static void recur_train_fn(void *r, int i) { recur_step(r, i, true); }
 static void recur_infer_fn(void *r, int i) { recur_step(r, i, false); }
 
-/* Times recur's training and inference steps: tokens/s into tok[0], tok[1]. */
-static void run_recur(const Config *c, double tok[2])
+#include "bench_rnn_bare.h"
+
+/* Times recur's training and inference steps, and with c->bare the bare oneDNN layers in turn
+ * with them: tokens/s into ours[mode], bare[mode] (mode 0 train, 1 infer; bare 0 when not
+ * timed). */
+static void run_recur(const Config *c, double ours[2], double bare[2])
 {
     Recur r;
     recur_init(&r, c);
+    recur_step(&r, 0, true); /* every buffer of recur's is allocated by now: its peak memory */
+    exec_set_grad_enabled(r.e, false);
+    recur_step(&r, 0, false);
+    double peak = peak_mb();
+    void *b = c->bare ? bare_new(c) : NULL;
     for (int mode = 0; mode < 2; mode++) {
         exec_set_grad_enabled(r.e, mode == 0);
         exec_reset_state(r.e);
-        double other, med = time_steps(c, mode == 0 ? recur_train_fn : recur_infer_fn, &r,
-                                       &other);
-        tok[mode] = c->B * c->T / med;
+        double med[2], other;
+        time_pair(c, mode == 0 ? recur_train_fn : recur_infer_fn, &r,
+                  mode == 0 ? bare_train_fn : bare_infer_fn, b, med, &other);
+        ours[mode] = c->B * c->T / med[0];
+        bare[mode] = b ? c->B * c->T / med[1] : 0;
         printf("recur %-5s %s H=%d L=%d B=%d T=%d threads=%d engine=%s: %.1f ms/step, "
-               "%.0f tok/s (other processes: %.1f cpu-s)\n", mode ? "infer" : "train", c->cell,
-               c->H, c->L, c->B, c->T, c->threads, c->own ? "own" : "onednn", med * 1e3,
-               tok[mode], other);
+               "%.0f tok/s", mode ? "infer" : "train", c->cell, c->H, c->L, c->B, c->T,
+               c->threads, c->own ? "own" : "onednn", med[0] * 1e3, ours[mode]);
+        if (b)
+            printf("; bare oneDNN layers, in turn: %.1f ms/step, %.0f tok/s", med[1] * 1e3,
+                   bare[mode]);
+        printf(" (other processes: %.1f cpu-s)\n", other);
     }
-    printf("recur peak memory (VmHWM): %.0f MB\n", peak_mb());
+    printf("recur peak memory (VmHWM after a training and an inference step): %.0f MB\n", peak);
     optim_free(&r.opt);
     free(r.tokens);
     exec_free(r.e);
     ir_model_free(r.m);
     diag_free(&r.d);
 }
-
-#include "bench_rnn_bare.h"
 
 /* ---- PyTorch ----------------------------------------------------------------------------- */
 
@@ -309,9 +335,7 @@ int main(int argc, char **argv)
            "GOMP_SPINCOUNT=%s  load average %s", onednn_isa(), isa ? isa : "unset", c.threads,
            wp ? wp : "unset", sc ? sc : "unset", up);
     double ours[2], bare[2] = { 0, 0 }, torch[2] = { 0, 0 };
-    run_recur(&c, ours);
-    if (c.bare)
-        run_bare(&c, bare);
+    run_recur(&c, ours, bare);
     for (int mode = 0; c.torch && mode < 2; mode++)
         torch[mode] = run_torch(&c, mode ? "infer" : "train");
     for (int mode = 0; mode < 2; mode++) {
@@ -320,7 +344,7 @@ int main(int argc, char **argv)
         if (torch[mode] > 0)
             printf(" | PyTorch %.0f (recur %.2fx)", torch[mode], ours[mode] / torch[mode]);
         if (bare[mode] > 0)
-            printf(" | bare oneDNN layers %.0f (recur's share %.0f%%)", bare[mode],
+            printf(" | bare oneDNN layers in turn %.0f (recur's share %.0f%%)", bare[mode],
                    100 * ours[mode] / bare[mode]);
         printf("\n");
     }

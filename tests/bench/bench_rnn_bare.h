@@ -184,8 +184,8 @@ static void bare_step(Bare *b, bool train)
 static void bare_train_fn(void *b, int i) { (void)i, bare_step(b, true); }
 static void bare_infer_fn(void *b, int i) { (void)i, bare_step(b, false); }
 
-/* Times the bare layers: tokens/s into tok[0] (train), tok[1] (infer). */
-static void run_bare(const Config *c, double tok[2])
+/* The bare layers of c (built once per process), or NULL without oneDNN. */
+static void *bare_new(const Config *c)
 {
     static Bare b;
     BARE(dnnl_engine_create(&b.eng, dnnl_cpu, 0));
@@ -193,20 +193,17 @@ static void run_bare(const Config *c, double tok[2])
     b.L = c->L < 16 ? c->L : 16;
     for (int l = 0; l < b.L; l++)
         bare_layer(&b, c, l, l ? c->H : c->onehot ? c->V : c->E);
-    for (int mode = 0; mode < 2; mode++) {
-        double other, med = time_steps(c, mode ? bare_infer_fn : bare_train_fn, &b, &other);
-        tok[mode] = c->B * c->T / med;
-        printf("bare oneDNN %-5s %s layers: %.1f ms/step, %.0f tok/s (other processes: %.1f "
-               "cpu-s)\n", mode ? "infer" : "train", c->cell, med * 1e3, tok[mode], other);
-    }
+    return &b;
 }
 
 #else
 /* Without oneDNN there are no bare primitives to time. */
-static void run_bare(const Config *c, double tok[2])
+static void *bare_new(const Config *c)
 {
     (void)c;
-    tok[0] = tok[1] = 0;
     printf("# no oneDNN in this build: no bare primitives\n");
+    return NULL;
 }
+static void bare_train_fn(void *b, int i) { (void)b, (void)i; }
+static void bare_infer_fn(void *b, int i) { (void)b, (void)i; }
 #endif
