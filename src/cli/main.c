@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cblas.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "exec/exec.h"
 #include "recur.h"
 #include "train/dist.h"
 
@@ -193,12 +193,13 @@ int cli_set_threads(const char *value)
     unsigned long long n = 0;
     if (!value || cli_opt_u64(value, 1, 1024, &n))
         return -1;
-    openblas_set_num_threads((int)n);
+    exec_set_threads((int)n); /* oneDNN's OpenMP threads and OpenBLAS's alike */
     return 0;
 }
 
 int main(int argc, char **argv)
 {
+    exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;

@@ -8,8 +8,9 @@
  * ([B][n] after pooling). Recurrent layers keep their state between windows (char-rnn style):
  * each forward starts from the previous forward's final state until exec_reset_state.
  *
- * Recurrent layers with a built-in cell (IrLayer.builtin != IR_CELL_USER) run the fused kernels
- * of kernels.h; user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
+ * Recurrent layers with a built-in cell (IrLayer.builtin != IR_CELL_USER) run fused: on oneDNN's
+ * primitives when recur is built with oneDNN (dnnl_rnn.h), else on the kernels of kernels.h;
+ * user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
  * interpreter (cellvm.h). Both give the same outputs and gradients (tests/test_exec.c). An
  * interpreted cell holds a tape of 2*T*B*(sum of its node widths) floats, built on first use
  * (about 460 MB for one lstm(512) level at B=32, T=100; the fused kernel needs ~6x less).
@@ -118,6 +119,25 @@ double exec_grad_norm(const ExecModel *e);
 /* Runs every recurrent layer through the cell interpreter, even built-ins (for tests and for
  * checking the fused kernels). */
 void exec_set_force_interpreter(ExecModel *e, bool on);
+/* Whether the fused built-in cells run on oneDNN (dnnl_rnn.h; on by default, effective only
+ * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows)
+ * or on recur's own kernels (kernels.h: the fallback, and the reference in the tests). Both give
+ * the same results within float rounding, not bit for bit; each is deterministic. The default
+ * is on unless the environment has RECUR_ONEDNN=0, which also puts every GEMM back on OpenBLAS
+ * (dnnl_rnn.h: onednn_env_enabled). */
+#define EXEC_ONEDNN_MIN_ROWS 32
+void exec_set_onednn(ExecModel *e, bool on);
+/* Whether this build runs on oneDNN and its CPU engine works. */
+bool exec_onednn_available(void);
+/* Threads of every engine alike: oneDNN's OpenMP runtime and OpenBLAS (n >= 1; process-wide). */
+void exec_set_threads(int n);
+/* How idle OpenMP threads wait, for a program to call first thing in main: unless the user set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT, a short spin (GOMP_SPINCOUNT=1000) when the machine had a
+ * CPU to spare at start (1-minute load below the CPU count), else sleeping at once
+ * (OMP_WAIT_POLICY=PASSIVE). libgomp reads these when it is loaded, so this sets one and runs
+ * the program again (execv of /proc/self/exe with the same argv; it returns when that fails or
+ * nothing was to be done). Results do not depend on it, only speed. */
+void exec_omp_setup(char **argv);
 /* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
  * evaluation); exec_backward then fails. On by default. */
 void exec_set_grad_enabled(ExecModel *e, bool on);

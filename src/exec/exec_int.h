@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "exec/cellvm.h"
+#include "exec/dnnl_rnn.h"
 #include "exec/exec.h"
 #include "exec/kernels.h"
 
@@ -30,6 +31,7 @@ _Static_assert((int)IR_POOL_MAX == (int)KERN_POOL_MAX && (int)IR_POOL_MEAN == (i
 typedef struct FusedCell {
     int gates;              /* G: weight_ih is [G*H][I], weight_hh [G*H][H], biases [G*H] */
     bool has_c;             /* a second state c beside h (the LSTM) */
+    OnednnCell onednn;      /* oneDNN's primitive for it (dnnl_rnn.h), used when available */
     size_t (*cache_floats)(int T, int B, int H, bool train);
     size_t (*work_floats)(int T, int B, int H);
     void (*forward)(KernRecShape sh, bool train, const float *x, KernStateIn s0,
@@ -78,6 +80,7 @@ struct ExecModel {
     int B, max_T, T;
     bool train;             /* the last forward had dropout on */
     bool force_interp, grad_enabled;
+    bool onednn;            /* fused cells run on oneDNN when it is available (default on) */
     bool fwd_grad;          /* the last forward kept what backward needs */
     bool fwd_interp;        /* the last forward ran every cell through the interpreter */
     float *params, *grads;
