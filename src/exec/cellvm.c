@@ -176,12 +176,12 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
             }                                                                       \
     }
 
-/* BOUNDED: y = f(x, lo, hi) with constant scalar bounds (CONST nodes, checked by check_cell);
- * dx += d df/dx. The bounds get no gradient. */
+/* BOUNDED: y = f(x, lo, hi) with constant scalar parameters (CONST nodes, checked by
+ * check_cell; hi is 0 for a one-parameter op); dx += d df/dx. The parameters get no gradient. */
 #define BOUNDS_DECL                                                                 \
     const IrNode *nd = &vm->c->nodes[n];                                            \
     float lo = (float)vm->c->nodes[nd->in[1]].value;                                \
-    float hi = (float)vm->c->nodes[nd->in[2]].value;
+    float hi = nd->nin > 2 ? (float)vm->c->nodes[nd->in[2]].value : 0.0f;
 #define BOUNDS_EXTRA , lo, hi
 #define BOUNDED_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, BOUNDS_DECL, BOUNDS_EXTRA)
 
