@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "ir/explain.h"
 #include "model/model.h"
+#include "model/states.h"
 #include "util/file.h"
 
 /* recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]... */
@@ -249,8 +250,11 @@ static int load_target(RunState *s, const char *path, int T, int B, ExecTarget *
     return s->target_values ? 0 : -1;
 }
 
-/* Writes every parameter gradient, named like the parameters, as safetensors. */
-static int write_grads(ExecModel *e, const char *path, Diag *d)
+/* Writes every parameter gradient, named like the parameters, as safetensors; with
+ * with_states also the gradient of the loss w.r.t. the initial states, named like the
+ * --state-in tensors. */
+static int write_grads(ExecModel *e, const IrModel *m, int B, bool with_states, const char *path,
+                       Diag *d)
 {
     CkptTensorList l = {0};
     const float *g = exec_grads(e);
@@ -263,10 +267,70 @@ static int write_grads(ExecModel *e, const char *path, Diag *d)
             rc = -1;
         }
     }
+    if (!rc && with_states)
+        rc = model_states_to_tensors(m, B, exec_state_grad(e), NULL, &l, d);
     if (!rc)
         rc = safetensors_write(path, &l, NULL, d);
     ckpt_tensors_free(&l);
     return rc;
+}
+
+/* --state-in S.safetensors: the initial states of the B sequences (model/states.h names and
+ * shapes), set before the forward. */
+static int read_states(RunState *s, const char *path, int B, Diag *d)
+{
+    CkptTensorList l = {0};
+    int64_t n = exec_state_floats(s->e);
+    float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
+    int rc = block ? 0 : -1;
+    if (!block)
+        diag_error_in(d, path, "out of memory");
+    if (!rc)
+        rc = safetensors_read(path, &l, NULL, d);
+    if (!rc)
+        rc = model_states_from_tensors(s->m.ir, B, &l, path, block, d);
+    if (!rc)
+        exec_set_state(s->e, block);
+    ckpt_tensors_free(&l);
+    free(block);
+    return rc;
+}
+
+/* --state-out S.safetensors: the final states after the forward, in the --state-in layout. */
+static int write_states(RunState *s, const char *path, int B, Diag *d)
+{
+    CkptTensorList l = {0};
+    int64_t n = exec_state_floats(s->e);
+    float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
+    int rc = block ? 0 : -1;
+    if (!block)
+        diag_error_in(d, path, "out of memory");
+    if (!rc) {
+        exec_get_state(s->e, block);
+        rc = model_states_to_tensors(s->m.ir, B, block, NULL, &l, d);
+    }
+    if (!rc)
+        rc = safetensors_write(path, &l, NULL, d);
+    ckpt_tensors_free(&l);
+    free(block);
+    return rc;
+}
+
+/* Writes the forward's output as .npy: [T, B, m] per step, or [rows, m] after pooling. */
+static int write_output(RunState *s, const char *path, int T, int B, Diag *d)
+{
+    int rows, width;
+    const float *out = exec_output(s->e, &rows, &width);
+    NpyArray y = {.dtype = NPY_F32, .data = (void *)out};
+    if (rows == T * B && s->m.ir->layers[s->m.ir->output].sequence) {
+        y.ndim = 3;
+        y.shape[0] = T, y.shape[1] = B, y.shape[2] = width;
+    } else {
+        y.ndim = 2;
+        y.shape[0] = rows, y.shape[1] = width;
+    }
+    y.count = (int64_t)rows * width;
+    return npy_write(path, &y, d);
 }
 
 /* recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy [--grad-out G]] */
@@ -286,11 +350,13 @@ static void print_predictions(const Model *m, const float *y, int rows, int widt
 int cmd_run(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
+    const char *state_in = NULL, *state_out = NULL;
     bool predict = false;
     const CliOpt opts[] = {
         {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
-        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict}, {0},
+        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict},
+        {"state-in", 0, CLI_VALUE, &state_in}, {"state-out", 0, CLI_VALUE, &state_out}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -311,25 +377,15 @@ int cmd_run(int argc, char **argv)
     if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d))
         goto done;
     s.e = model_exec(&s.m, B, T, &d);
-    if (!s.e)
+    if (!s.e || (state_in && read_states(&s, state_in, B, &d)))
         goto done;
     exec_set_grad_enabled(s.e, target != NULL);
     ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors};
-    if (exec_forward(s.e, &in, false, &d))
+    if (exec_forward(s.e, &in, false, &d) || write_output(&s, output, T, B, &d) ||
+        (state_out && write_states(&s, state_out, B, &d)))
         goto done;
     int rows, width;
     const float *out = exec_output(s.e, &rows, &width);
-    NpyArray y = {.dtype = NPY_F32, .data = (void *)out};
-    if (rows == T * B && s.m.ir->layers[s.m.ir->output].sequence) {
-        y.ndim = 3;
-        y.shape[0] = T, y.shape[1] = B, y.shape[2] = width;
-    } else {
-        y.ndim = 2;
-        y.shape[0] = rows, y.shape[1] = width;
-    }
-    y.count = (int64_t)rows * width;
-    if (npy_write(output, &y, &d))
-        goto done;
     if (predict)
         print_predictions(&s.m, out, rows, width);
     if (target) {
@@ -340,7 +396,8 @@ int cmd_run(int argc, char **argv)
         printf("loss: %.9g\n", loss);
         if (grad_out) {
             exec_zero_grads(s.e);
-            if (exec_backward(s.e, &d) || write_grads(s.e, grad_out, &d))
+            if (exec_backward(s.e, &d) ||
+                write_grads(s.e, s.m.ir, B, state_in != NULL, grad_out, &d))
                 goto done;
         }
     }
