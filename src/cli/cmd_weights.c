@@ -275,43 +275,21 @@ static int write_grads(ExecModel *e, const IrModel *m, int B, bool with_states, 
     return rc;
 }
 
-/* --state-in S.safetensors: the initial states of the B sequences (model/states.h names and
- * shapes), set before the forward. */
-static int read_states(RunState *s, const char *path, int B, Diag *d)
+/* --state-in S.safetensors (initial states, set before the forward) or --state-out (the final
+ * states after it): model/states.h names and shapes. */
+static int run_states(RunState *s, const char *path, int B, bool out, Diag *d)
 {
-    CkptTensorList l = {0};
     int64_t n = exec_state_floats(s->e);
     float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
-    int rc = block ? 0 : -1;
-    if (!block)
+    int rc = -1;
+    if (!block) {
         diag_error_in(d, path, "out of memory");
-    if (!rc)
-        rc = safetensors_read(path, &l, NULL, d);
-    if (!rc)
-        rc = model_states_from_tensors(s->m.ir, B, &l, path, block, d);
-    if (!rc)
-        exec_set_state(s->e, block);
-    ckpt_tensors_free(&l);
-    free(block);
-    return rc;
-}
-
-/* --state-out S.safetensors: the final states after the forward, in the --state-in layout. */
-static int write_states(RunState *s, const char *path, int B, Diag *d)
-{
-    CkptTensorList l = {0};
-    int64_t n = exec_state_floats(s->e);
-    float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
-    int rc = block ? 0 : -1;
-    if (!block)
-        diag_error_in(d, path, "out of memory");
-    if (!rc) {
+    } else if (out) {
         exec_get_state(s->e, block);
-        rc = model_states_to_tensors(s->m.ir, B, block, NULL, &l, d);
+        rc = model_states_write(s->m.ir, B, block, path, d);
+    } else if (!(rc = model_states_read(s->m.ir, B, path, block, d))) {
+        exec_set_state(s->e, block);
     }
-    if (!rc)
-        rc = safetensors_write(path, &l, NULL, d);
-    ckpt_tensors_free(&l);
     free(block);
     return rc;
 }
@@ -377,12 +355,12 @@ int cmd_run(int argc, char **argv)
     if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d))
         goto done;
     s.e = model_exec(&s.m, B, T, &d);
-    if (!s.e || (state_in && read_states(&s, state_in, B, &d)))
+    if (!s.e || (state_in && run_states(&s, state_in, B, false, &d)))
         goto done;
     exec_set_grad_enabled(s.e, target != NULL);
     ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors};
     if (exec_forward(s.e, &in, false, &d) || write_output(&s, output, T, B, &d) ||
-        (state_out && write_states(&s, state_out, B, &d)))
+        (state_out && run_states(&s, state_out, B, true, &d)))
         goto done;
     int rows, width;
     const float *out = exec_output(s.e, &rows, &width);

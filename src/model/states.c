@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "io/safetensors.h"
+
 /* Floats of one cell's state block: [nstates][B][width]. */
 static int64_t cell_floats(const IrCell *c, int B)
 {
@@ -159,4 +161,40 @@ int model_states_from_tensors(const IrModel *m, int B, const CkptTensorList *l, 
         }
     }
     return 0;
+}
+
+int model_states_read(const IrModel *m, int B, const char *path, float *block, Diag *d)
+{
+    CkptTensorList l = {0};
+    int rc = safetensors_read(path, &l, NULL, d);
+    if (!rc)
+        rc = model_states_from_tensors(m, B, &l, path, block, d);
+    ckpt_tensors_free(&l);
+    return rc;
+}
+
+int model_states_write(const IrModel *m, int B, const float *block, const char *path, Diag *d)
+{
+    CkptTensorList l = {0};
+    int rc = model_states_to_tensors(m, B, block, NULL, &l, d);
+    if (!rc)
+        rc = safetensors_write(path, &l, NULL, d);
+    ckpt_tensors_free(&l);
+    return rc;
+}
+
+void model_states_flat(const IrModel *m, int B, float *block, float *flat, bool to_flat)
+{
+    int64_t base = 0, at = 0;
+    for (int i = 0; i < m->nlayers; i++) {
+        const IrLayer *L = &m->layers[i];
+        for (int s = 0; L->ncells && s < L->cells[0].nstates; s++) {
+            int64_t n = (int64_t)L->ncells * B * L->cells[0].states[s].width;
+            float *t = flat + at;
+            copy_state(L, B, s, block, base, t, to_flat);
+            at += n;
+        }
+        for (int k = 0; k < L->ncells; k++)
+            base += cell_floats(&L->cells[k], B);
+    }
 }

@@ -9,10 +9,11 @@
  * another order: per cell, per state, [B][width]; these functions convert between the two.
  *
  * Ownership: model_states_to_tensors adds tensors (copies) to the caller's list, released with
- * ckpt_tensors_free; nothing else is allocated. */
+ * ckpt_tensors_free; the block and flat arrays are the caller's. */
 #ifndef RECUR_MODEL_STATES_H
 #define RECUR_MODEL_STATES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "io/checkpoint.h"
@@ -30,5 +31,13 @@ int model_states_to_tensors(const IrModel *m, int B, const float *block, const c
  * 0, or -1 (reported, naming the tensor; block may be partly written). */
 int model_states_from_tensors(const IrModel *m, int B, const CkptTensorList *l, const char *path,
                               float *block, Diag *d);
+
+/* The state block of a B-sequence executor from a safetensors file of state tensors, checked as
+ * model_states_from_tensors; and into one, atomically. 0, or -1 (reported). */
+int model_states_read(const IrModel *m, int B, const char *path, float *block, Diag *d);
+int model_states_write(const IrModel *m, int B, const float *block, const char *path, Diag *d);
+/* Between the state block and the flat layout of the C API (recur_state_get): the state
+ * tensors in model_states_to_tensors order, concatenated. to_flat true: block -> flat. */
+void model_states_flat(const IrModel *m, int B, float *block, float *flat, bool to_flat);
 
 #endif
