@@ -53,6 +53,9 @@ static void fill(Rng *r, float *v, size_t n, double lo, double hi)
         v[i] = (float)(lo + (hi - lo) * rng_uniform(r));
 }
 
+/* Sequence lengths every Fix's interpreter is given (B entries; NULL: none). */
+static const int32_t *fix_lengths;
+
 /* Allocates and fills everything for cell c with a window of T steps and batch B. */
 static void fix_init(Fix *f, const IrCell *c, int B, int T, uint64_t seed)
 {
@@ -67,6 +70,7 @@ static void fix_init(Fix *f, const IrCell *c, int B, int T, uint64_t seed)
     f->atol = 5e-4;
     f->vm = cellvm_create(c, B, T, &d);
     assert_non_null(f->vm);
+    cellvm_set_lengths(f->vm, fix_lengths);
     diag_free(&d);
     f->O = cellvm_output_width(f->vm);
     f->sf = cellvm_state_floats(f->vm);
@@ -608,6 +612,65 @@ static void test_accumulates(void **state)
 }
 
 /* Malformed graphs and bad sizes are reported, never run. */
+/* Runs cell c (its direction as set) over T steps of x from s0 with lengths (or NULL): y, sT. */
+static void run_cell(const IrCell *c, int B, int T, const float *x, const float *const *p,
+                     const float *s0, const int32_t *lengths, float *y, float *sT)
+{
+    Diag d;
+    diag_init(&d);
+    CellVm *vm = cellvm_create(c, B, T, &d);
+    assert_non_null(vm);
+    cellvm_set_lengths(vm, lengths);
+    assert_int_equal(cellvm_forward(vm, T, x, p, s0, y, sT, &d), 0);
+    cellvm_free(vm);
+    diag_free(&d);
+}
+
+/* Sequence lengths (issue 9): with lengths {4, 2, 0} over T = 4, example 1 gives exactly what a
+ * window of its 2 steps gives (outputs and final states, both directions: the reverse cell
+ * starts at its own last step), example 2 keeps its initial state, and every step past a length
+ * outputs zero. Then the gradient check through the held states, outputs and ds0, both
+ * directions, for the LSTM and the peephole cell. */
+static void test_lengths(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 4 };
+    static const int32_t len[B] = { 4, 2, 0 };
+    CellBuild b;
+    cb_lstm(&b, 3, 4);
+    Fix f;
+    fix_init(&f, &b.c, B, T, 77);
+    int O = f.O, sf = f.sf, w = sf / B / 2;
+    float *y = fvec((size_t)T * B * O), *sT = fvec(sf), *y2 = fvec((size_t)T * B * O);
+    float *sT2 = fvec(sf);
+    for (int rev = 0; rev < 2; rev++) {
+        b.c.reverse = rev;
+        run_cell(&b.c, B, T, f.x, (const float *const *)f.p, f.s0, len, y, sT);
+        run_cell(&b.c, B, 2, f.x, (const float *const *)f.p, f.s0, NULL, y2, sT2);
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < O; j++) {
+                float got = y[((size_t)t * B + 1) * O + j];
+                assert_true(t < 2 ? fabsf(got - y2[((size_t)t * B + 1) * O + j]) < 1e-6f
+                                  : got == 0.0f);
+                assert_true(y[((size_t)t * B + 2) * O + j] == 0.0f);
+            }
+        for (int st = 0; st < 2; st++) /* h and c blocks, [B][w] each */
+            for (int j = 0; j < w; j++) {
+                size_t at = (size_t)st * B * w;
+                assert_true(fabsf(sT[at + 1 * w + j] - sT2[at + 1 * w + j]) < 1e-6f);
+                assert_true(sT[at + 2 * w + j] == f.s0[at + 2 * w + j]);
+            }
+    }
+    b.c.reverse = false;
+    free(y); free(y2); free(sT); free(sT2);
+    fix_free(&f);
+    fix_lengths = len;
+    gradcheck_eps(&b, B, T, 700, 1e-2f);
+    cb_peephole(&b, 3, 4);
+    gradcheck_eps(&b, B, T, 710, 1e-2f);
+    fix_lengths = NULL;
+}
+
 static void test_rejects(void **state)
 {
     (void)state;
@@ -748,7 +811,8 @@ int main(void)
         cmocka_unit_test(test_lstm_cell),     cmocka_unit_test(test_gru_cell),
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
         cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
-        cmocka_unit_test(test_rejects),      cmocka_unit_test(test_sema_cells),
+        cmocka_unit_test(test_rejects),       cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_sema_cells),
         cmocka_unit_test(test_sema_variant_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
