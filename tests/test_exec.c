@@ -255,7 +255,7 @@ static void run_free(Run *r)
 /* One forward from r->s0 (dropout masks reseeded, so identical every call) and the loss. */
 static double run_loss(Run *r)
 {
-    ExecInput in = { r->T, r->tok, r->vec, r->lengths[0] ? r->lengths : NULL };
+    ExecInput in = { r->T, r->tok, r->vec, r->lengths[0] ? r->lengths : NULL, false };
     exec_set_state(r->e, r->s0);
     rng_seed(exec_rng(r->e), 77);
     if (exec_forward(r->e, &in, r->train, &r->d))
@@ -570,7 +570,7 @@ static void test_window_equals_steps(void **state)
         Run r;
         run_init(&r, b, 2, 6, 1500);
         exec_set_force_interpreter(r.e, interp);
-        ExecInput in = { 6, r.tok, NULL, NULL };
+        ExecInput in = { 6, r.tok, NULL, NULL, false };
         exec_reset_state(r.e);
         assert_int_equal(exec_forward(r.e, &in, false, &r.d), 0);
         int rows, w;
@@ -582,7 +582,7 @@ static void test_window_equals_steps(void **state)
         exec_get_state(r.e, sfull);
         exec_reset_state(r.e);
         for (int t = 0; t < 6; t++) {
-            ExecInput one = { 1, r.tok + t * 2, NULL, NULL };
+            ExecInput one = { 1, r.tok + t * 2, NULL, NULL, false };
             assert_int_equal(exec_forward(r.e, &one, false, &r.d), 0);
             y = exec_output(r.e, &rows, &w);
             assert_int_equal(rows, 2);
@@ -634,7 +634,7 @@ static void test_sampling_steps(void **state)
     (void)state;
     MB *b = mb_new();
     Run r;
-    ExecInput in = { 5, NULL, NULL, NULL };
+    ExecInput in = { 5, NULL, NULL, NULL, false };
     int rows, w;
     const float *full;
     ExecModel *s1;

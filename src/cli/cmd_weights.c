@@ -148,8 +148,8 @@ static const char *array_text(const NpyArray *a, char *buf, size_t n)
 /* Everything `recur run` holds, released in one place. */
 typedef struct RunState {
     Model m;
-    NpyArray x, y;
-    int32_t *ids, *target_ids;
+    NpyArray x, y, len;
+    int32_t *ids, *target_ids, *lengths;
     float *vectors, *target_values;
     ExecModel *e;
 } RunState;
@@ -160,6 +160,8 @@ static void run_state_free(RunState *s)
     model_free(&s->m);
     npy_free(&s->x);
     npy_free(&s->y);
+    npy_free(&s->len);
+    free(s->lengths);
     free(s->ids);
     free(s->target_ids);
     free(s->vectors);
@@ -294,6 +296,30 @@ static int run_states(RunState *s, const char *path, int B, bool out, Diag *d)
     return rc;
 }
 
+/* --lengths L.npy: int32/int64 [B], each sequence's valid steps in 1..T (ONNX sequence_lens,
+ * PyTorch's pack_padded_sequence lengths). */
+static int load_lengths(RunState *s, const char *path, int T, int B, Diag *d)
+{
+    char got[256];
+    if (npy_read(path, &s->len, d))
+        return -1;
+    array_text(&s->len, got, sizeof got);
+    if (!is_int_dtype(s->len.dtype) || s->len.ndim != 1 || s->len.shape[0] != B) {
+        diag_error_in(d, path, "lengths must be an int32 or int64 array [B] = [%d], got %s", B,
+                      got);
+        return -1;
+    }
+    if (!(s->lengths = ids_from_npy(&s->len, path, d)))
+        return -1;
+    for (int b = 0; b < B; b++)
+        if (s->lengths[b] < 1 || s->lengths[b] > T) {
+            diag_error_in(d, path, "length %d of sequence %d is outside 1..T = 1..%d",
+                          s->lengths[b], b, T);
+            return -1;
+        }
+    return 0;
+}
+
 /* Writes the forward's output as .npy: [T, B, m] per step, or [rows, m] after pooling. */
 static int write_output(RunState *s, const char *path, int T, int B, Diag *d)
 {
@@ -328,13 +354,14 @@ static void print_predictions(const Model *m, const float *y, int rows, int widt
 int cmd_run(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
-    const char *state_in = NULL, *state_out = NULL;
+    const char *state_in = NULL, *state_out = NULL, *lengths = NULL;
     bool predict = false;
     const CliOpt opts[] = {
         {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
         {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict},
-        {"state-in", 0, CLI_VALUE, &state_in}, {"state-out", 0, CLI_VALUE, &state_out}, {0},
+        {"state-in", 0, CLI_VALUE, &state_in}, {"state-out", 0, CLI_VALUE, &state_out},
+        {"lengths", 0, CLI_VALUE, &lengths}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -352,13 +379,15 @@ int cmd_run(int argc, char **argv)
     diag_init(&d);
     RunState s = {0};
     int T = 0, B = 0, rc = -1;
-    if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d))
+    if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d) ||
+        (lengths && load_lengths(&s, lengths, T, B, &d)))
         goto done;
     s.e = model_exec(&s.m, B, T, &d);
     if (!s.e || (state_in && run_states(&s, state_in, B, false, &d)))
         goto done;
     exec_set_grad_enabled(s.e, target != NULL);
-    ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors};
+    ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors, .lengths = s.lengths,
+                    .packed = s.lengths != NULL};
     if (exec_forward(s.e, &in, false, &d) || write_output(&s, output, T, B, &d) ||
         (state_out && run_states(&s, state_out, B, true, &d)))
         goto done;

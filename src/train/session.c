@@ -282,7 +282,8 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
     for (int64_t i = 0; i < nb && rc == 0; i++) {
         const DataBatch *b = data_valid_batch(&s->ds, i);
         if (b->reset) exec_reset_state(s->e);
-        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths,
+                        s->ds.cfg.kind != DATA_TEXT && b->lengths};
         double l;
         int64_t c;
         if (exec_forward(s->e, &in, false, d) != 0 || session_loss(s, b, &l, &c, d) != 0) {

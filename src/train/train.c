@@ -563,7 +563,8 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         const DataBatch *b = data_next(&s->ds);
         if (b->reset) exec_reset_state(s->e);
         exec_zero_grads(s->e);
-        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths,
+                        s->ds.cfg.kind != DATA_TEXT && b->lengths};
         double loss;
         int64_t count;
         if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)

@@ -5,13 +5,17 @@
 # - st: a 2-layer LSTM and a bidirectional GRU started from PyTorch's h_0/c_0 (--state-in) give
 #   PyTorch's output, loss, parameter and initial-state gradients, and final states
 #   (--state-out); two runs chained through the state files equal one run; a state file that
-#   does not fit the model is refused, naming the tensor, before anything is written.
+#   does not fit the model is refused, naming the tensor, before anything is written;
+# - pk: the same model on packed sequences (pack_padded_sequence, lengths [4, 6, 2], --lengths):
+#   states held and outputs zero past each length, the reverse GRU starting at each sequence's
+#   end, final states after each last step, the loss over the valid steps; bad lengths refused.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 FIX="$SRC/tests/fixtures/states"
 CMP="$BUILD/tests/tensorcmp"
-for c in rev st ch; do
+for c in rev st ch pk; do
   states=""
   [ "$c" != rev ] && states="--state-in $FIX/$c.state.safetensors --state-out $TMP/$c.final.safetensors"
+  [ "$c" = pk ] && states="$states --lengths $FIX/pk.lengths.npy"
   run_ok "$RECUR" convert "$FIX/$c.weights.safetensors" "$TMP/$c.ckpt" --model "$FIX/$c.rnn"
   run_ok "$RECUR" run "$TMP/$c.ckpt" --input "$FIX/$c.input.npy" --output "$TMP/$c.out.npy" \
     --target "$FIX/$c.target.npy" --grad-out "$TMP/$c.grads.safetensors" $states
@@ -58,4 +62,22 @@ bad "$FIX/st.grads.safetensors" "$FIX/st.input.npy" \
   "tensor 'lstm1.weight_ih_l0' is not a state of the model"
 bad "$TMP/nonexistent.safetensors" "$FIX/st.input.npy" "nonexistent.safetensors"
 bad "$FIX/st.input.npy" "$FIX/st.input.npy" "st.input.npy"
+
+# lengths that do not fit: refused, naming the file, nothing written
+badlen() { # badlen LENGTHS MESSAGE
+  rm -f "$TMP/never.npy"
+  run_status 1 "$RECUR" run "$TMP/pk.ckpt" --input "$FIX/pk.input.npy" --output "$TMP/never.npy" \
+    --lengths "$1"
+  grep -qF -- "$2" "$TMP/err" || fail "expected '$2' in the error"
+  [ ! -e "$TMP/never.npy" ] || fail "an output was written after bad --lengths"
+}
+badlen "$FIX/pk.input.npy" "pk.input.npy: error: lengths must be an int32 or int64 array [B] = [3]"
+badlen "$FIX/rev.loss" "rev.loss"
+badlen "$SRC/tests/fixtures/npy/i4_v3.npy" "i4_v3.npy"
+badlen "$FIX/pk.badlengths.npy" "pk.badlengths.npy: error: length 7 of sequence 1 is outside 1..T = 1..6"
+# without --lengths the padded steps are run: the output differs from PyTorch's packed one
+run_ok "$RECUR" run "$TMP/pk.ckpt" --input "$FIX/pk.input.npy" --output "$TMP/unpacked.npy" \
+  --state-in "$FIX/pk.state.safetensors"
+"$CMP" --rtol 1e-5 --atol 1e-6 "$TMP/unpacked.npy" "$FIX/pk.output.npy" > "$TMP/cmp" && \
+  fail "pk: --lengths made no difference"
 pass
