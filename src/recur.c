@@ -8,6 +8,7 @@
 
 #include "exec/exec.h"
 #include "model/model.h"
+#include "model/states.h"
 #include "train/data.h"
 #include "util/utf8.h"
 
@@ -182,6 +183,81 @@ int recur_step(RecurState *s, const int32_t *tokens, const float *vectors, float
 }
 
 void recur_state_reset(RecurState *s) { exec_reset_state(s->e); }
+
+/* The executor's state block, copied (NULL when out of memory). */
+static float *state_block(const RecurState *s)
+{
+    int64_t n = exec_state_floats(s->e);
+    float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
+    if (block)
+        exec_get_state(s->e, block);
+    return block;
+}
+
+int recur_state_load(RecurState *s, const char *path, char **error)
+{
+    Diag d;
+    diag_init(&d);
+    float *block = state_block(s);
+    int rc = -1;
+    if (!block)
+        diag_error_in(&d, path, "out of memory");
+    else if (!(rc = model_states_read(s->m->model.ir, s->B, path, block, &d)))
+        exec_set_state(s->e, block);
+    if (rc)
+        take_error(&d, error);
+    free(block);
+    diag_free(&d);
+    return rc;
+}
+
+int recur_state_save(const RecurState *s, const char *path, char **error)
+{
+    Diag d;
+    diag_init(&d);
+    float *block = state_block(s);
+    int rc = -1;
+    if (!block)
+        diag_error_in(&d, path, "out of memory");
+    else
+        rc = model_states_write(s->m->model.ir, s->B, block, path, &d);
+    if (rc)
+        take_error(&d, error);
+    free(block);
+    diag_free(&d);
+    return rc;
+}
+
+int64_t recur_state_floats(const RecurState *s) { return exec_state_floats(s->e); }
+
+/* Out of memory in recur_state_get/set: -1 with the message. */
+static int state_oom(const char *where, char **error)
+{
+    if (error)
+        *error = strdup(where);
+    return -1;
+}
+
+int recur_state_get(const RecurState *s, float *out, char **error)
+{
+    float *block = state_block(s);
+    if (!block)
+        return state_oom("recur_state_get: out of memory", error);
+    model_states_flat(s->m->model.ir, s->B, block, out, true);
+    free(block);
+    return 0;
+}
+
+int recur_state_set(RecurState *s, const float *in, char **error)
+{
+    float *block = state_block(s);
+    if (!block)
+        return state_oom("recur_state_set: out of memory", error);
+    model_states_flat(s->m->model.ir, s->B, block, (float *)in, false);
+    exec_set_state(s->e, block);
+    free(block);
+    return 0;
+}
 
 void recur_state_free(RecurState *s)
 {

@@ -90,6 +90,23 @@ int recur_step(RecurState *s, const int32_t *tokens, const float *vectors, float
 void recur_state_reset(RecurState *s);
 void recur_state_free(RecurState *s);
 
+/* The carried state of a RecurState, to start from given states and to read the final ones
+ * (ONNX initial_h/initial_c and Y_h/Y_c, PyTorch's h_0/c_0 and h_n/c_n). As files:
+ * recur_state_load sets it from a safetensors file with, per recurrent layer, <label>.h0 (and
+ * <label>.c0 for an LSTM; a user cell's states by their names, <label>.<state>0), each float32
+ * [layers * directions, B, H] indexed level * directions + direction as PyTorch's h_0 -- the
+ * files of `recur run --state-in/--state-out`; every state must be there with its shape, and
+ * nothing else. recur_state_save writes the current state in the same form, atomically.
+ * As one array: recur_state_floats numbers, those tensors concatenated in model order (each
+ * layer's states in cell order: h before c), row-major; recur_state_get copies it out,
+ * recur_state_set in (in has recur_state_floats floats); both return 0, or -1 when out of
+ * memory (the state is then unchanged). */
+int recur_state_load(RecurState *s, const char *path, char **error);
+int recur_state_save(const RecurState *s, const char *path, char **error);
+int64_t recur_state_floats(const RecurState *s);
+int recur_state_get(const RecurState *s, float *out, char **error);
+int recur_state_set(RecurState *s, const float *in, char **error);
+
 #ifdef __cplusplus
 }
 #endif

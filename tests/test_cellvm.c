@@ -53,6 +53,9 @@ static void fill(Rng *r, float *v, size_t n, double lo, double hi)
         v[i] = (float)(lo + (hi - lo) * rng_uniform(r));
 }
 
+/* Sequence lengths every Fix's interpreter is given (B entries; NULL: none). */
+static const int32_t *fix_lengths;
+
 /* Allocates and fills everything for cell c with a window of T steps and batch B. */
 static void fix_init(Fix *f, const IrCell *c, int B, int T, uint64_t seed)
 {
@@ -67,6 +70,7 @@ static void fix_init(Fix *f, const IrCell *c, int B, int T, uint64_t seed)
     f->atol = 5e-4;
     f->vm = cellvm_create(c, B, T, &d);
     assert_non_null(f->vm);
+    cellvm_set_lengths(f->vm, fix_lengths);
     diag_free(&d);
     f->O = cellvm_output_width(f->vm);
     f->sf = cellvm_state_floats(f->vm);
@@ -257,11 +261,13 @@ static const IrOpKind bounded_ops[] = {
 #undef IR_OP
 };
 
-/* Ops with kinks or ties, checked with a smaller finite-difference step (gradcheck_cell). */
+/* Ops with kinks or ties, checked with a smaller finite-difference step (gradcheck_cell);
+ * softsign's derivative 1/(1+|x|)^2 has a kink at 0, too sharp for the default step. */
 static bool kinked(IrOpKind op)
 {
     return op == IR_OP_RELU || op == IR_OP_ABS || op == IR_OP_HARDSIGMOID || op == IR_OP_MIN ||
-           op == IR_OP_MAX || op == IR_OP_CLIP;
+           op == IR_OP_MAX || op == IR_OP_CLIP || op == IR_OP_LEAKYRELU ||
+           op == IR_OP_THRESHOLDEDRELU || op == IR_OP_ELU || op == IR_OP_SOFTSIGN;
 }
 
 /* Every op of ops.def is in exactly one list above or has its own test below. */
@@ -274,11 +280,10 @@ static void test_op_lists_cover_ops_def(void **state)
     assert_int_equal(n + 7, IR_OP_COUNT);
     assert_true(sizeof unary_ops / sizeof unary_ops[0] >= 10);
     assert_int_equal(sizeof binary_ops / sizeof binary_ops[0], 6);
-    assert_int_equal(sizeof bounded_ops / sizeof bounded_ops[0], 1);
+    assert_int_equal(sizeof bounded_ops / sizeof bounded_ops[0], 7);
 }
 
-/* Unary ops: h = tanh(op(arg)), arg = pre, or pos for log and sqrt; hardsigmoid reads 4 pre so
- * that both its slope and its flat parts are crossed. */
+/* Unary ops: h = tanh(op(arg)), arg = pre, or pos for log and sqrt. */
 static void test_unary_ops(void **state)
 {
     (void)state;
@@ -289,8 +294,6 @@ static void test_unary_ops(void **state)
         int arg = s.pre;
         if (op == IR_OP_LOG || op == IR_OP_SQRT)
             arg = cb_bin(&b, IR_OP_MUL, s.pos, cb_un(&b, IR_OP_SIGMOID, s.pre));
-        if (op == IR_OP_HARDSIGMOID)
-            arg = cb_bin(&b, IR_OP_MUL, s.pre, cb_const(&b, 4.0));
         finish(&b, &s, cb_un(&b, op, arg));
         b.c.name = ir_op_spelling[op];
         gradcheck_eps(&b, 2, 4, 100 + k, kinked(op) ? 1e-3f : 1e-2f);
@@ -322,29 +325,51 @@ static void test_binary_ops(void **state)
         }
 }
 
-/* Bounded ops: h = tanh(clip(x, -0.3, 0.4) + pre), x = pre (state-dependent) or 3 pos - 3
- * (hoisted, in (-1.5, 1.5)), so that values fall below, inside and above the bounds. */
+/* The constant parameters each bounded op is checked with: values of x in (-1.5, 1.5) fall on
+ * both sides of every kink (clip's bounds, hardsigmoid's corners at -0.27 and 0.4, 0 for
+ * leakyrelu and elu, thresholdedrelu's jump at 0.2). */
+static void bounded_params(IrOpKind op, double *a, double *b)
+{
+    *a = 0.5, *b = 0.0;
+    switch (op) {
+    case IR_OP_CLIP: *a = -0.3, *b = 0.4; break;
+    case IR_OP_HARDSIGMOID: *a = 1.5, *b = 0.4; break;
+    case IR_OP_LEAKYRELU: *a = 0.1; break;
+    case IR_OP_THRESHOLDEDRELU: *a = 0.2; break;
+    case IR_OP_ELU: *a = 0.7; break;
+    case IR_OP_SCALEDTANH: *a = 1.3, *b = 0.8; break;
+    case IR_OP_AFFINE: *a = 0.7, *b = -0.2; break;
+    default: break;
+    }
+}
+
+/* Bounded ops: h = tanh(op(x, a, b) + pre), e.g. clip(x, -0.3, 0.4), x = pre (state-dependent)
+ * or 3 pos - 3 (hoisted, in (-1.5, 1.5)), so that values fall on both sides of every kink. */
 static void test_bounded_ops(void **state)
 {
     (void)state;
     for (size_t k = 0; k < sizeof bounded_ops / sizeof bounded_ops[0]; k++)
         for (int hoisted = 0; hoisted < 2; hoisted++) {
+            IrOpKind op = bounded_ops[k];
             CellBuild b;
             Base s = op_base(&b);
             int x = s.pre;
             if (hoisted)
                 x = cb_bin(&b, IR_OP_SUB, cb_bin(&b, IR_OP_MUL, s.pos, cb_const(&b, 3.0)),
                            cb_const(&b, 3.0));
-            int lo = cb_const(&b, -0.3), hi = cb_const(&b, 0.4);
-            int v = cb_node(&b, bounded_ops[k], b.nodes[x].width, 3, x, lo, hi);
+            double pa, pb;
+            bounded_params(op, &pa, &pb);
+            int lo = cb_const(&b, pa), hi = cb_const(&b, pb);
+            int v = cb_node(&b, op, b.nodes[x].width, ir_op_arity[op], x, lo, hi);
             finish(&b, &s, cb_bin(&b, IR_OP_ADD, v, s.pre));
-            b.c.name = ir_op_spelling[bounded_ops[k]];
+            b.c.name = ir_op_spelling[op];
             gradcheck_eps(&b, 2, 4, 250 + 10 * k + hoisted, 1e-3f);
         }
 }
 
-/* One op on the window x itself, y = op(x, c) (or op(x) for a unary op, clip(x, lo, hi) for
- * clip) over T = 1, B = 1, I = 1, with dy = 1: the value and dx at x0. */
+/* One op on the window x itself, y = op(x, c) (or op(x) for a unary op, op(x, c0, c1) for a
+ * three-argument bounded op such as clip) over T = 1, B = 1, I = 1, with dy = 1: the value and
+ * dx at x0. */
 static void one_op(IrOpKind op, float x0, double c0, double c1, float *y, float *dx)
 {
     CellBuild b;
@@ -355,7 +380,7 @@ static void one_op(IrOpKind op, float x0, double c0, double c1, float *y, float 
     else if (ir_op_shape[op] == IR_SHAPE_BINARY)
         v = cb_bin(&b, op, x, cb_const(&b, c0));
     else
-        v = cb_node(&b, op, 1, 3, x, cb_const(&b, c0), cb_const(&b, c1));
+        v = cb_node(&b, op, 1, ir_op_arity[op], x, cb_const(&b, c0), cb_const(&b, c1));
     b.c.output = v;
     Diag d;
     diag_init(&d);
@@ -382,11 +407,11 @@ static void test_subgradients(void **state)
         { IR_OP_CLIP, -1.0f, -1, 1, -1.0f, 1.0f }, { IR_OP_CLIP, 1.0f, -1, 1, 1.0f, 1.0f },
         { IR_OP_CLIP, 2.0f, -1, 1, 1.0f, 0.0f },   { IR_OP_CLIP, -3.0f, -1, 1, -1.0f, 0.0f },
         { IR_OP_CLIP, 0.25f, -1, 1, 0.25f, 1.0f },
-        { IR_OP_HARDSIGMOID, 0.0f, 0, 0, 0.5f, 0.2f },
-        { IR_OP_HARDSIGMOID, 1.0f, 0, 0, 0.7f, 0.2f },
-        { IR_OP_HARDSIGMOID, 3.0f, 0, 0, 1.0f, 0.0f },
-        { IR_OP_HARDSIGMOID, -3.0f, 0, 0, 0.0f, 0.0f },
-        { IR_OP_HARDSIGMOID, -2.5f, 0, 0, 0.0f, 0.0f },
+        { IR_OP_HARDSIGMOID, 0.0f, 0.2, 0.5, 0.5f, 0.2f },
+        { IR_OP_HARDSIGMOID, 1.0f, 0.2, 0.5, 0.7f, 0.2f },
+        { IR_OP_HARDSIGMOID, 3.0f, 0.2, 0.5, 1.0f, 0.0f },
+        { IR_OP_HARDSIGMOID, -3.0f, 0.2, 0.5, 0.0f, 0.0f },
+        { IR_OP_HARDSIGMOID, -2.5f, 0.2, 0.5, 0.0f, 0.0f },
         { IR_OP_RELU, 0.0f, 0, 0, 0.0f, 0.0f },    { IR_OP_ABS, 0.0f, 0, 0, 0.0f, 0.0f },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -394,6 +419,56 @@ static void test_subgradients(void **state)
         one_op(cases[i].op, cases[i].x, cases[i].c0, cases[i].c1, &y, &dx);
         assert_float_equal(y, cases[i].y, 1e-6);
         assert_float_equal(dx, cases[i].dx, 1e-6);
+    }
+}
+
+/* ONNX's RNN activations (and softsign, softplus) against PyTorch 1.13 in float64, values
+ * and derivatives, kinks included (tests/gen_onnx_acts_ref.py wrote the rows). */
+static void test_onnx_activations_torch(void **state)
+{
+    (void)state;
+    static const struct { IrOpKind op; float x; double c0, c1; double y, dx; } torch_cases[] = {
+        { IR_OP_HARDSIGMOID, -1.5f, 0.3, 0.4, 0, 0 },
+        { IR_OP_HARDSIGMOID, 0.3f, 0.3, 0.4, 0.49, 0.3 },
+        { IR_OP_HARDSIGMOID, 2.5f, 0.3, 0.4, 1, 0 },
+        { IR_OP_HARDSIGMOID, -0.9f, 0.2, 0.5, 0.32, 0.2 },
+        { IR_OP_HARDSIGMOID, 0.2f, 0.2, 0.5, 0.54, 0.2 },
+        { IR_OP_LEAKYRELU, -2.0f, 0.1, 0, -0.2, 0.1 },
+        { IR_OP_LEAKYRELU, 0.0f, 0.1, 0, 0, 0.1 },
+        { IR_OP_LEAKYRELU, 1.5f, 0.1, 0, 1.5, 1 },
+        { IR_OP_LEAKYRELU, -3.0f, 0.01, 0, -0.03, 0.01 },
+        { IR_OP_THRESHOLDEDRELU, 0.5f, 1.0, 0, 0, 0 },
+        { IR_OP_THRESHOLDEDRELU, 1.0f, 1.0, 0, 0, 0 },
+        { IR_OP_THRESHOLDEDRELU, 1.5f, 1.0, 0, 1.5, 1 },
+        { IR_OP_THRESHOLDEDRELU, -2.0f, 1.0, 0, 0, 0 },
+        { IR_OP_THRESHOLDEDRELU, -0.5f, -1.0, 0, -0.5, 1 },
+        { IR_OP_THRESHOLDEDRELU, 0.3f, -1.0, 0, 0.3, 1 },
+        { IR_OP_ELU, -2.0f, 0.5, 0, -0.432332358, 0.0676676416 },
+        { IR_OP_ELU, 0.0f, 0.5, 0, 0, 0.5 },
+        { IR_OP_ELU, 0.7f, 0.5, 0, 0.7, 1 },
+        { IR_OP_ELU, -0.3f, 1.0, 0, -0.259181779, 0.740818221 },
+        { IR_OP_SCALEDTANH, -1.2f, 1.7, 0.6, -1.04874581, 0.63181137 },
+        { IR_OP_SCALEDTANH, 0.0f, 1.7, 0.6, 0, 1.02 },
+        { IR_OP_SCALEDTANH, 0.8f, 1.7, 0.6, 0.758614137, 0.816883973 },
+        { IR_OP_AFFINE, -1.0f, 0.7, -0.2, -0.9, 0.7 },
+        { IR_OP_AFFINE, 2.5f, 0.7, -0.2, 1.55, 0.7 },
+        { IR_OP_SOFTSIGN, -3.0f, 0, 0, -0.75, 0.0625 },
+        { IR_OP_SOFTSIGN, 0.0f, 0, 0, 0, 1 },
+        { IR_OP_SOFTSIGN, 0.5f, 0, 0, 0.333333333, 0.444444444 },
+        { IR_OP_SOFTPLUS, -2.0f, 0, 0, 0.126928011, 0.119202922 },
+        { IR_OP_SOFTPLUS, 0.0f, 0, 0, 0.693147181, 0.5 },
+        { IR_OP_SOFTPLUS, 3.0f, 0, 0, 3.04858735, 0.952574127 },
+    };
+    for (size_t i = 0; i < sizeof torch_cases / sizeof torch_cases[0]; i++) {
+        float y, dx;
+        one_op(torch_cases[i].op, torch_cases[i].x, torch_cases[i].c0, torch_cases[i].c1, &y,
+               &dx);
+        if (fabs(y - torch_cases[i].y) > 2e-6 || fabs(dx - torch_cases[i].dx) > 2e-6) {
+            fprintf(stderr, "%s(%g): y %.9g dx %.9g, torch %.9g %.9g\n",
+                    ir_op_spelling[torch_cases[i].op], torch_cases[i].x, y, dx,
+                    torch_cases[i].y, torch_cases[i].dx);
+            fail();
+        }
     }
 }
 
@@ -537,6 +612,65 @@ static void test_accumulates(void **state)
 }
 
 /* Malformed graphs and bad sizes are reported, never run. */
+/* Runs cell c (its direction as set) over T steps of x from s0 with lengths (or NULL): y, sT. */
+static void run_cell(const IrCell *c, int B, int T, const float *x, const float *const *p,
+                     const float *s0, const int32_t *lengths, float *y, float *sT)
+{
+    Diag d;
+    diag_init(&d);
+    CellVm *vm = cellvm_create(c, B, T, &d);
+    assert_non_null(vm);
+    cellvm_set_lengths(vm, lengths);
+    assert_int_equal(cellvm_forward(vm, T, x, p, s0, y, sT, &d), 0);
+    cellvm_free(vm);
+    diag_free(&d);
+}
+
+/* Sequence lengths (issue 9): with lengths {4, 2, 0} over T = 4, example 1 gives exactly what a
+ * window of its 2 steps gives (outputs and final states, both directions: the reverse cell
+ * starts at its own last step), example 2 keeps its initial state, and every step past a length
+ * outputs zero. Then the gradient check through the held states, outputs and ds0, both
+ * directions, for the LSTM and the peephole cell. */
+static void test_lengths(void **state)
+{
+    (void)state;
+    enum { B = 3, T = 4 };
+    static const int32_t len[B] = { 4, 2, 0 };
+    CellBuild b;
+    cb_lstm(&b, 3, 4);
+    Fix f;
+    fix_init(&f, &b.c, B, T, 77);
+    int O = f.O, sf = f.sf, w = sf / B / 2;
+    float *y = fvec((size_t)T * B * O), *sT = fvec(sf), *y2 = fvec((size_t)T * B * O);
+    float *sT2 = fvec(sf);
+    for (int rev = 0; rev < 2; rev++) {
+        b.c.reverse = rev;
+        run_cell(&b.c, B, T, f.x, (const float *const *)f.p, f.s0, len, y, sT);
+        run_cell(&b.c, B, 2, f.x, (const float *const *)f.p, f.s0, NULL, y2, sT2);
+        for (int t = 0; t < T; t++)
+            for (int j = 0; j < O; j++) {
+                float got = y[((size_t)t * B + 1) * O + j];
+                assert_true(t < 2 ? fabsf(got - y2[((size_t)t * B + 1) * O + j]) < 1e-6f
+                                  : got == 0.0f);
+                assert_true(y[((size_t)t * B + 2) * O + j] == 0.0f);
+            }
+        for (int st = 0; st < 2; st++) /* h and c blocks, [B][w] each */
+            for (int j = 0; j < w; j++) {
+                size_t at = (size_t)st * B * w;
+                assert_true(fabsf(sT[at + 1 * w + j] - sT2[at + 1 * w + j]) < 1e-6f);
+                assert_true(sT[at + 2 * w + j] == f.s0[at + 2 * w + j]);
+            }
+    }
+    b.c.reverse = false;
+    free(y); free(y2); free(sT); free(sT2);
+    fix_free(&f);
+    fix_lengths = len;
+    gradcheck_eps(&b, B, T, 700, 1e-2f);
+    cb_peephole(&b, 3, 4);
+    gradcheck_eps(&b, B, T, 710, 1e-2f);
+    fix_lengths = NULL;
+}
+
 static void test_rejects(void **state)
 {
     (void)state;
@@ -672,12 +806,13 @@ int main(void)
         cmocka_unit_test(test_op_lists_cover_ops_def),
         cmocka_unit_test(test_unary_ops),     cmocka_unit_test(test_binary_ops),
         cmocka_unit_test(test_bounded_ops),   cmocka_unit_test(test_subgradients),
-        cmocka_unit_test(test_softplus_stable),
+        cmocka_unit_test(test_softplus_stable), cmocka_unit_test(test_onnx_activations_torch),
         cmocka_unit_test(test_concat_slice),  cmocka_unit_test(test_double_read),
         cmocka_unit_test(test_lstm_cell),     cmocka_unit_test(test_gru_cell),
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
         cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
-        cmocka_unit_test(test_rejects),      cmocka_unit_test(test_sema_cells),
+        cmocka_unit_test(test_rejects),       cmocka_unit_test(test_lengths),
+        cmocka_unit_test(test_sema_cells),
         cmocka_unit_test(test_sema_variant_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

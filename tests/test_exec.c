@@ -192,6 +192,7 @@ typedef struct Run {
     bool train;
     bool fixed_R;       /* loss = sum(out * R) instead of target */
     float *R;
+    bool packed;        /* the lengths also stop the recurrences (ExecInput.packed) */
 } Run;
 
 /* A zeroed float buffer of n (>= 1) floats; the test fails if it cannot be allocated. */
@@ -255,7 +256,7 @@ static void run_free(Run *r)
 /* One forward from r->s0 (dropout masks reseeded, so identical every call) and the loss. */
 static double run_loss(Run *r)
 {
-    ExecInput in = { r->T, r->tok, r->vec, r->lengths[0] ? r->lengths : NULL };
+    ExecInput in = { r->T, r->tok, r->vec, r->lengths[0] ? r->lengths : NULL, r->packed };
     exec_set_state(r->e, r->s0);
     rng_seed(exec_rng(r->e), 77);
     if (exec_forward(r->e, &in, r->train, &r->d))
@@ -570,7 +571,7 @@ static void test_window_equals_steps(void **state)
         Run r;
         run_init(&r, b, 2, 6, 1500);
         exec_set_force_interpreter(r.e, interp);
-        ExecInput in = { 6, r.tok, NULL, NULL };
+        ExecInput in = { 6, r.tok, NULL, NULL, false };
         exec_reset_state(r.e);
         assert_int_equal(exec_forward(r.e, &in, false, &r.d), 0);
         int rows, w;
@@ -582,7 +583,7 @@ static void test_window_equals_steps(void **state)
         exec_get_state(r.e, sfull);
         exec_reset_state(r.e);
         for (int t = 0; t < 6; t++) {
-            ExecInput one = { 1, r.tok + t * 2, NULL, NULL };
+            ExecInput one = { 1, r.tok + t * 2, NULL, NULL, false };
             assert_int_equal(exec_forward(r.e, &one, false, &r.d), 0);
             y = exec_output(r.e, &rows, &w);
             assert_int_equal(rows, 2);
@@ -634,7 +635,7 @@ static void test_sampling_steps(void **state)
     (void)state;
     MB *b = mb_new();
     Run r;
-    ExecInput in = { 5, NULL, NULL, NULL };
+    ExecInput in = { 5, NULL, NULL, NULL, false };
     int rows, w;
     const float *full;
     ExecModel *s1;
@@ -654,7 +655,7 @@ static void test_sampling_steps(void **state)
     exec_set_grad_enabled(s1, false);
     for (int t = 0; t < 5; t++) {
         int32_t tok = r.tok[t * 2]; /* stream 0 */
-        ExecInput one = { 1, &tok, NULL, NULL };
+        ExecInput one = { 1, &tok, NULL, NULL, false };
         assert_int_equal(exec_forward(s1, &one, false, &r.d), 0);
         int rw, ww;
         const float *p = exec_output(s1, &rw, &ww);
@@ -755,7 +756,7 @@ static void test_input_errors(void **state)
     mb_recurrent(b, "rnn1", IR_CELL_RNN_TANH, 3, 4, 1, false, 0.0);
     Run r;
     run_init(&r, b, 2, 3, 1600);
-    ExecInput in = { 4, r.tok, NULL, NULL };
+    ExecInput in = { 4, r.tok, NULL, NULL, false };
     assert_int_equal(exec_forward(r.e, &in, false, &r.d), -1); /* T > max_T */
     in.T = 3;
     r.tok[3] = 5;
@@ -988,6 +989,65 @@ static void test_sema_peephole(void **state)
     diag_free(&d);
 }
 
+/* Issue 9: reverse=true on the built-ins (fused kernels) and packed sequences (lengths that stop
+ * the recurrences, run by the interpreter) in training: central differences through a stacked
+ * LSTM, a bidirectional GRU and a reverse tanh RNN (no kinks), per-step MSE and pool(last) cross-entropy,
+ * every parameter and the initial states; packed, a step past a length changes nothing. */
+static void test_grad_reverse_packed(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {
+        "model m {\n  input vector(3)\n  lstm(4, layers=2, reverse=true)\n"
+        "  gru(3, bidirectional=true)\n  rnn(3, reverse=true)\n  dense(2)\n}\n",
+        "model m {\n  input vector(3)\n  lstm(4, layers=2)\n  gru(3, reverse=true)\n"
+        "  rnn(3, bidirectional=true)\n  pool(last)\n  dense(3)\n}\n",
+    };
+    for (int v = 0; v < 4; v++) {
+        Diag d;
+        diag_init(&d);
+        IrModel *m = compile(&d, texts[v % 2], NULL, 0);
+        Run r;
+        memset(&r, 0, sizeof r);
+        diag_init(&r.d);
+        r.T = 5, r.B = 3;
+        r.e = exec_create(m, 3, 5, &r.d);
+        assert_non_null(r.e);
+        Rng rng;
+        rng_seed(&rng, 2300 + v);
+        assert_int_equal(exec_init_params(r.e, &rng, &r.d), 0);
+        r.tok = calloc(15, sizeof(int32_t));
+        r.tgt = calloc(15, sizeof(int32_t));
+        r.lengths = calloc(3, sizeof(int32_t));
+        r.vec = fvec(15 * 3);
+        r.vtgt = fvec(15 * 2);
+        for (int i = 0; i < 45; i++)
+            r.vec[i] = (float)(2 * rng_uniform(&rng) - 1);
+        for (int i = 0; i < 30; i++)
+            r.vtgt[i] = (float)(2 * rng_uniform(&rng) - 1);
+        for (int i = 0; i < 3; i++) {
+            r.tgt[i] = (int32_t)rng_below(&rng, 3);
+            r.lengths[i] = v < 2 ? 0 : 5 - 2 * i; /* 5, 3, 1 */
+        }
+        r.lengths[0] = v < 2 ? 0 : 5;
+        r.packed = v >= 2;
+        r.s0 = fvec(exec_state_floats(r.e));
+        for (int64_t i = 0; i < exec_state_floats(r.e); i++)
+            r.s0[i] = (float)(rng_uniform(&rng) - 0.5);
+        r.target.kind = v % 2 ? EXEC_LOSS_XENT_LABEL : EXEC_LOSS_MSE;
+        r.target.ids = r.tgt;
+        r.target.values = r.vtgt;
+        gradcheck_model(&r);
+        if (r.packed) { /* the input past sequence 2's length (1 step) does not matter */
+            double L0 = run_loss(&r);
+            r.vec[(3 * 3 + 2) * 3] += 0.5f;
+            assert_true(run_loss(&r) == L0);
+        }
+        run_free(&r);
+        ir_model_free(m);
+        diag_free(&d);
+    }
+}
+
 /* models/charlm-like text with vocab bound by --set: the PyTorch parameter count, tensor
  * names, and one finite training step. */
 static void test_sema_charlm(void **state)
@@ -1011,7 +1071,7 @@ static void test_sema_charlm(void **state)
     rng_seed(&rng, 1);
     assert_int_equal(exec_init_params(e, &rng, &d), 0);
     int32_t tok[6] = { 1, 2, 3, 4, 5, 64 }, tgt[6] = { 2, 3, 4, 5, 64, 0 };
-    ExecInput in = { 3, tok, NULL, NULL };
+    ExecInput in = { 3, tok, NULL, NULL, false };
     ExecTarget t = { EXEC_LOSS_XENT_TOKENS, tgt, NULL };
     double L;
     exec_zero_grads(e);
@@ -1068,7 +1128,7 @@ static void test_example_models(void **state)
                 tok[i] = (int32_t)rng_below(&rng, 11);
             for (int i = 0; i < 48; i++)
                 vec[i] = (float)(rng_uniform(&rng) - 0.5);
-            ExecInput in = { 3, tok, vec, NULL };
+            ExecInput in = { 3, tok, vec, NULL, false };
             rng_seed(exec_rng(e), 9);
             exec_zero_grads(e);
             assert_int_equal(exec_forward(e, &in, true, &d), 0);
@@ -1203,7 +1263,7 @@ static void torch_case(const char *dir, const char *layer, bool has_c)
                        sizeof(float) * B * H);
         }
         exec_set_state(e, s0);
-        ExecInput in = { T, NULL, x, NULL };
+        ExecInput in = { T, NULL, x, NULL, false };
         exec_zero_grads(e);
         assert_int_equal(exec_forward(e, &in, false, &d), 0);
         int rows, w;
@@ -1275,6 +1335,7 @@ int main(void)
         cmocka_unit_test(test_tensor_roles),
         cmocka_unit_test(test_sema_prelude_fused_vs_interp),
         cmocka_unit_test(test_sema_peephole),
+        cmocka_unit_test(test_grad_reverse_packed),
         cmocka_unit_test(test_sema_charlm),
         cmocka_unit_test(test_example_models),
         cmocka_unit_test(test_torch_fixtures),

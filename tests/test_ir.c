@@ -649,8 +649,9 @@ static void test_models_compile(void **state)
     }
 }
 
-/* The op tables generated from ops.def agree with each other: arity follows the shape rule,
- * spellings are unique, and the cell functions are the FUNC rows (chunk among them). */
+/* The op tables generated from ops.def agree with each other: arity follows the shape rule
+ * (a bounded op takes x and one or two constants, with ir_op_params for each), spellings are
+ * unique, and the cell functions are the FUNC rows (chunk among them). */
 static void test_op_tables(void **state)
 {
     (void)state;
@@ -659,15 +660,25 @@ static void test_op_tables(void **state)
         [IR_SHAPE_CONCAT] = -1, [IR_SHAPE_SLICE] = 1 };
     int nfuncs = 0;
     for (int op = 0; op < IR_OP_COUNT; op++) {
-        assert_int_equal(ir_op_arity[op], shape_arity[ir_op_shape[op]]);
+        if (ir_op_shape[op] == IR_SHAPE_BOUNDED) { /* x and one or two constants */
+            assert_true(ir_op_arity[op] == 2 || ir_op_arity[op] == 3);
+            assert_true(ir_op_params[op].signature && ir_op_params[op].min_args >= 1 &&
+                        ir_op_params[op].min_args <= ir_op_arity[op]);
+        } else {
+            assert_int_equal(ir_op_arity[op], shape_arity[ir_op_shape[op]]);
+            assert_int_equal(ir_op_params[op].min_args, 0);
+        }
         for (int other = 0; other < op; other++)
             assert_string_not_equal(ir_op_spelling[op], ir_op_spelling[other]);
         nfuncs += ir_op_is_function[op];
     }
-    assert_int_equal(nfuncs, 13);
+    assert_int_equal(nfuncs, 19);
     assert_true(ir_op_is_function[IR_OP_SLICE] && ir_op_is_function[IR_OP_CLIP]);
     assert_false(ir_op_is_function[IR_OP_NEG] || ir_op_is_function[IR_OP_ADD]);
     assert_string_equal(ir_op_spelling[IR_OP_HARDSIGMOID], "hardsigmoid");
+    assert_true(ir_op_params[IR_OP_HARDSIGMOID].dflt[0] == 0.2 &&
+                ir_op_params[IR_OP_HARDSIGMOID].dflt[1] == 0.5);
+    assert_int_equal(ir_op_params[IR_OP_CLIP].min_args, 3);
     assert_int_equal(ir_op_shape[IR_OP_MAX], IR_SHAPE_BINARY);
 }
 

@@ -333,9 +333,13 @@ static void test_error_messages(void **state)
                "c takes 1 positional argument", NULL);
     fails_with("model m {\n input vector(3)\n dense(4, from=dense1)\n}\n", NULL, 0,
                "dense1 cannot read its own output", NULL);
-    fails_with("model m {\n input vector(3)\n lstm(4, reverse=true)\n}\n", NULL, 0,
-               "lstm has no option 'reverse'", "valid options of lstm are hidden, layers, "
-               "dropout, bidirectional, recurrent_activation, from", NULL);
+    fails_with("model m {\n input vector(3)\n lstm(4, direction=reverse)\n}\n", NULL, 0,
+               "lstm has no option 'direction'", "valid options of lstm are hidden, layers, "
+               "dropout, bidirectional, reverse, recurrent_activation, from", NULL);
+    fails_with("model m {\n input vector(3)\n gru(4, reverse=true, bidirectional=true)\n}\n",
+               NULL, 0, "reverse=true and bidirectional=true cannot be combined", NULL);
+    fails_with("model m {\n input vector(3)\n rnn(4, reverse=3)\n}\n", NULL, 0, "reverse",
+               NULL);
     fails_with("cell c(H) {\n input x : [I]\n state h : [H]\n h = 2\n output h\n}\n"
                "model m {\n input vector(3)\n c(2)\n}\n", NULL, 0,
                "state 'h' is [2] but is assigned a scalar", NULL);
@@ -375,7 +379,7 @@ static void test_number_functions(void **state)
     fails_with("model m {\n input vector(3)\n dense(sqr(16))\n}\n", NULL, 0,
                "'sqr' cannot be used in a number here; did you mean 'sqrt'?",
                "numbers may use + - * / and sigmoid, tanh, relu, exp, log, sqrt, abs, "
-               "softplus, hardsigmoid", NULL);
+               "softplus, softsign", NULL);
     fails_with("model m {\n input vector(3)\n dense(max(2, 3))\n}\n", NULL, 0,
                "'max' cannot be used in a number here", NULL);
     fails_with("model m {\n input vector(3)\n dense(log(0))\n}\n", NULL, 0,
@@ -476,6 +480,31 @@ static char *cell_text(const char *expr, char *buf, size_t cap)
     return buf;
 }
 
+/* reverse=true on the built-ins (issue 9): every level's cell runs backwards, the fused kernel
+ * is kept (the kernels take the direction), and the tensors keep PyTorch's _l<k> names. */
+static void test_builtin_reverse(void **state)
+{
+    (void)state;
+    Diag d;
+    diag_init(&d);
+    IrModel *m = ok(&d, "model m {\n input vector(3)\n lstm(4, reverse=true, layers=2)\n"
+                        " gru(4, reverse=true)\n rnn(4, activation=relu, reverse=true)\n"
+                        " gru(4, reverse=false)\n}\n", NULL, 0);
+    static const IrBuiltin kinds[] = { IR_CELL_LSTM, IR_CELL_GRU, IR_CELL_RNN_RELU, IR_CELL_GRU };
+    for (int l = 1; l <= 4; l++) {
+        const IrLayer *L = &m->layers[l];
+        assert_int_equal(L->builtin, kinds[l - 1]);
+        assert_false(L->bidirectional);
+        for (int c = 0; c < L->ncells; c++)
+            assert_int_equal(L->cells[c].reverse, l < 4);
+    }
+    assert_int_equal(m->layers[1].ncells, 2);
+    assert_true(ir_find_tensor(m, "lstm1.weight_ih_l1") >= 0);
+    assert_int_equal(ir_find_tensor(m, "lstm1.weight_ih_l0_reverse"), -1);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
 /* The functions added through ops.def rows: hardsigmoid, min, max and clip -- shape rules
  * (scalar broadcast like + and *), arity, constant bounds, folding -- and softplus folding with
  * the one, stable formula. */
@@ -512,6 +541,18 @@ static void test_cell_functions(void **state)
     assert_true(folded("clip(0.25, -1, 1)") == 0.25);
     assert_true(fabs(folded("hardsigmoid(1)") - 0.7) < 1e-15);
     assert_true(folded("hardsigmoid(10)") == 1 && folded("hardsigmoid(-10)") == 0);
+    /* ONNX's activations, with their defaults filled in and given explicitly */
+    assert_true(fabs(folded("hardsigmoid(1, 0.5, 0.25)") - 0.75) < 1e-15);
+    assert_true(fabs(folded("leakyrelu(-2)") + 0.02) < 1e-15);
+    assert_true(fabs(folded("leakyrelu(-2, 0.5)") + 1) < 1e-15 && folded("leakyrelu(3)") == 3);
+    assert_true(folded("thresholdedrelu(1)") == 0 && folded("thresholdedrelu(1.5)") == 1.5);
+    assert_true(folded("thresholdedrelu(0.5, 0.25)") == 0.5);
+    assert_true(fabs(folded("elu(-1)") - expm1(-1.0)) < 1e-15);
+    assert_true(fabs(folded("elu(-1, 2)") - 2 * expm1(-1.0)) < 1e-15);
+    assert_true(fabs(folded("scaledtanh(0.5)") - tanh(0.5)) < 1e-15);
+    assert_true(fabs(folded("scaledtanh(0.5, 2, 3)") - 2 * tanh(1.5)) < 1e-15);
+    assert_true(folded("affine(3)") == 3 && fabs(folded("affine(3, 2, 1)") - 7) < 1e-15);
+    assert_true(fabs(folded("softsign(-3)") + 0.75) < 1e-15);
     assert_true(folded("softplus(40)") == 40 + log1p(exp(-40.0)));
     assert_true(folded("softplus(-40)") == log1p(exp(-40.0)));
     /* shape rules and arity */
@@ -524,7 +565,14 @@ static void test_cell_functions(void **state)
     fails_with(cell_text("clip(k, 1)", t, sizeof t), NULL, 0,
                "clip takes three arguments, got 2", NULL);
     fails_with(cell_text("hardsigmoid(k, k)", t, sizeof t), NULL, 0,
-               "hardsigmoid takes one argument, got 2", NULL);
+               "hardsigmoid(x, alpha, beta) needs constant parameters, but k is [4]", NULL);
+    fails_with(cell_text("hardsigmoid(k, 1, 2, 3)", t, sizeof t), NULL, 0,
+               "hardsigmoid takes one to three arguments (hardsigmoid(x, alpha, beta)), got 4",
+               NULL);
+    fails_with(cell_text("leakyrelu(k, 0.1, 2)", t, sizeof t), NULL, 0,
+               "leakyrelu takes one or two arguments (leakyrelu(x, alpha)), got 3", NULL);
+    fails_with(cell_text("elu()", t, sizeof t), NULL, 0,
+               "elu takes one or two arguments (elu(x, alpha)), got 0", NULL);
     fails_with(cell_text("clip(k, -1, h[t-1])", t, sizeof t), NULL, 0,
                "clip(x, lo, hi) needs constant bounds, but h[t-1] is [4]", NULL);
     fails_with(cell_text("clip(k, 1, -1)", t, sizeof t), NULL, 0,
@@ -607,7 +655,7 @@ int main(void)
         cmocka_unit_test(test_settings_stored),
         cmocka_unit_test(test_error_messages),
         cmocka_unit_test(test_cell_expressions),
-        cmocka_unit_test(test_cell_functions),
+        cmocka_unit_test(test_cell_functions), cmocka_unit_test(test_builtin_reverse),
         cmocka_unit_test(test_fold_refuses_non_finite),
         cmocka_unit_test(test_bad_input_never_crashes),
         cmocka_unit_test(test_vocab_from_input),

@@ -19,6 +19,7 @@
 #include "io/safetensors.h"
 #include "ir/explain.h"
 #include "model/model.h"
+#include "model/states.h"
 #include "util/file.h"
 
 /* recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]... */
@@ -147,8 +148,8 @@ static const char *array_text(const NpyArray *a, char *buf, size_t n)
 /* Everything `recur run` holds, released in one place. */
 typedef struct RunState {
     Model m;
-    NpyArray x, y;
-    int32_t *ids, *target_ids;
+    NpyArray x, y, len;
+    int32_t *ids, *target_ids, *lengths;
     float *vectors, *target_values;
     ExecModel *e;
 } RunState;
@@ -159,6 +160,8 @@ static void run_state_free(RunState *s)
     model_free(&s->m);
     npy_free(&s->x);
     npy_free(&s->y);
+    npy_free(&s->len);
+    free(s->lengths);
     free(s->ids);
     free(s->target_ids);
     free(s->vectors);
@@ -249,8 +252,11 @@ static int load_target(RunState *s, const char *path, int T, int B, ExecTarget *
     return s->target_values ? 0 : -1;
 }
 
-/* Writes every parameter gradient, named like the parameters, as safetensors. */
-static int write_grads(ExecModel *e, const char *path, Diag *d)
+/* Writes every parameter gradient, named like the parameters, as safetensors; with
+ * with_states also the gradient of the loss w.r.t. the initial states, named like the
+ * --state-in tensors. */
+static int write_grads(ExecModel *e, const IrModel *m, int B, bool with_states, const char *path,
+                       Diag *d)
 {
     CkptTensorList l = {0};
     const float *g = exec_grads(e);
@@ -263,10 +269,72 @@ static int write_grads(ExecModel *e, const char *path, Diag *d)
             rc = -1;
         }
     }
+    if (!rc && with_states)
+        rc = model_states_to_tensors(m, B, exec_state_grad(e), NULL, &l, d);
     if (!rc)
         rc = safetensors_write(path, &l, NULL, d);
     ckpt_tensors_free(&l);
     return rc;
+}
+
+/* --state-in S.safetensors (initial states, set before the forward) or --state-out (the final
+ * states after it): model/states.h names and shapes. */
+static int run_states(RunState *s, const char *path, int B, bool out, Diag *d)
+{
+    int64_t n = exec_state_floats(s->e);
+    float *block = calloc(n > 0 ? (size_t)n : 1, sizeof *block);
+    int rc = -1;
+    if (!block) {
+        diag_error_in(d, path, "out of memory");
+    } else if (out) {
+        exec_get_state(s->e, block);
+        rc = model_states_write(s->m.ir, B, block, path, d);
+    } else if (!(rc = model_states_read(s->m.ir, B, path, block, d))) {
+        exec_set_state(s->e, block);
+    }
+    free(block);
+    return rc;
+}
+
+/* --lengths L.npy: int32/int64 [B], each sequence's valid steps in 1..T (ONNX sequence_lens,
+ * PyTorch's pack_padded_sequence lengths). */
+static int load_lengths(RunState *s, const char *path, int T, int B, Diag *d)
+{
+    char got[256];
+    if (npy_read(path, &s->len, d))
+        return -1;
+    array_text(&s->len, got, sizeof got);
+    if (!is_int_dtype(s->len.dtype) || s->len.ndim != 1 || s->len.shape[0] != B) {
+        diag_error_in(d, path, "lengths must be an int32 or int64 array [B] = [%d], got %s", B,
+                      got);
+        return -1;
+    }
+    if (!(s->lengths = ids_from_npy(&s->len, path, d)))
+        return -1;
+    for (int b = 0; b < B; b++)
+        if (s->lengths[b] < 1 || s->lengths[b] > T) {
+            diag_error_in(d, path, "length %d of sequence %d is outside 1..T = 1..%d",
+                          s->lengths[b], b, T);
+            return -1;
+        }
+    return 0;
+}
+
+/* Writes the forward's output as .npy: [T, B, m] per step, or [rows, m] after pooling. */
+static int write_output(RunState *s, const char *path, int T, int B, Diag *d)
+{
+    int rows, width;
+    const float *out = exec_output(s->e, &rows, &width);
+    NpyArray y = {.dtype = NPY_F32, .data = (void *)out};
+    if (rows == T * B && s->m.ir->layers[s->m.ir->output].sequence) {
+        y.ndim = 3;
+        y.shape[0] = T, y.shape[1] = B, y.shape[2] = width;
+    } else {
+        y.ndim = 2;
+        y.shape[0] = rows, y.shape[1] = width;
+    }
+    y.count = (int64_t)rows * width;
+    return npy_write(path, &y, d);
 }
 
 /* recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy [--grad-out G]] */
@@ -286,11 +354,14 @@ static void print_predictions(const Model *m, const float *y, int rows, int widt
 int cmd_run(int argc, char **argv)
 {
     const char *input = NULL, *output = NULL, *target = NULL, *grad_out = NULL, *threads = NULL;
+    const char *state_in = NULL, *state_out = NULL, *lengths = NULL;
     bool predict = false;
     const CliOpt opts[] = {
         {"input", 0, CLI_VALUE, &input},   {"output", 'o', CLI_VALUE, &output},
         {"target", 0, CLI_VALUE, &target}, {"grad-out", 0, CLI_VALUE, &grad_out},
-        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict}, {0},
+        {"threads", 0, CLI_VALUE, &threads}, {"predict", 0, CLI_FLAG, &predict},
+        {"state-in", 0, CLI_VALUE, &state_in}, {"state-out", 0, CLI_VALUE, &state_out},
+        {"lengths", 0, CLI_VALUE, &lengths}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -308,28 +379,20 @@ int cmd_run(int argc, char **argv)
     diag_init(&d);
     RunState s = {0};
     int T = 0, B = 0, rc = -1;
-    if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d))
+    if (model_load(&s.m, &d, ckpt, NULL) || load_input(&s, input, &T, &B, &d) ||
+        (lengths && load_lengths(&s, lengths, T, B, &d)))
         goto done;
     s.e = model_exec(&s.m, B, T, &d);
-    if (!s.e)
+    if (!s.e || (state_in && run_states(&s, state_in, B, false, &d)))
         goto done;
     exec_set_grad_enabled(s.e, target != NULL);
-    ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors};
-    if (exec_forward(s.e, &in, false, &d))
+    ExecInput in = {.T = T, .tokens = s.ids, .vectors = s.vectors, .lengths = s.lengths,
+                    .packed = s.lengths != NULL};
+    if (exec_forward(s.e, &in, false, &d) || write_output(&s, output, T, B, &d) ||
+        (state_out && run_states(&s, state_out, B, true, &d)))
         goto done;
     int rows, width;
     const float *out = exec_output(s.e, &rows, &width);
-    NpyArray y = {.dtype = NPY_F32, .data = (void *)out};
-    if (rows == T * B && s.m.ir->layers[s.m.ir->output].sequence) {
-        y.ndim = 3;
-        y.shape[0] = T, y.shape[1] = B, y.shape[2] = width;
-    } else {
-        y.ndim = 2;
-        y.shape[0] = rows, y.shape[1] = width;
-    }
-    y.count = (int64_t)rows * width;
-    if (npy_write(output, &y, &d))
-        goto done;
     if (predict)
         print_predictions(&s.m, out, rows, width);
     if (target) {
@@ -340,7 +403,8 @@ int cmd_run(int argc, char **argv)
         printf("loss: %.9g\n", loss);
         if (grad_out) {
             exec_zero_grads(s.e);
-            if (exec_backward(s.e, &d) || write_grads(s.e, grad_out, &d))
+            if (exec_backward(s.e, &d) ||
+                write_grads(s.e, s.m.ir, B, state_in != NULL, grad_out, &d))
                 goto done;
         }
     }

@@ -44,6 +44,8 @@ const CliCommand cli_commands[] = {
     {"run", cmd_run, "run a checkpoint on a NumPy array (and optionally get loss and gradients)",
      "usage: recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy\n"
      "                 [--grad-out G.safetensors]] [--predict] [--threads N]\n"
+     "                 [--state-in S.safetensors] [--state-out S2.safetensors]\n"
+     "                 [--lengths L.npy]\n"
      "\n"
      "Runs the model in inference mode (dropout off). X is int32/int64 token ids [T, B] or\n"
      "float32 features [T, B, n], time-major. Y is float32 [T, B, m], or [B, m] after pool.\n"
@@ -51,6 +53,13 @@ const CliCommand cli_commands[] = {
      "target's type) and with --grad-out writes every parameter's gradient as safetensors.\n"
      "--predict prints each output row's most likely class, one a line: the class names a\n"
      "trained classifier's checkpoint records (its labels), else the class id.\n"
+     "--state-in starts the recurrent layers from the states in S (per layer <label>.h0, and\n"
+     "<label>.c0 for an LSTM, [layers * directions, B, H] as PyTorch's h_0); --state-out\n"
+     "writes the final states under the same names, so they can start the next run. With\n"
+     "--state-in, --grad-out also holds the gradients of the initial states.\n"
+     "--lengths gives each sequence's valid steps (int32 [B], 1..T): past its length a\n"
+     "sequence's state is held and its outputs are zero (PyTorch's packed sequences, ONNX\n"
+     "sequence_lens); pooling and the loss also stop there.\n"
      "\n"
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
     {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",

@@ -23,6 +23,7 @@ struct CellVm {
     const float *const *params; /* the forward's param pointers (kept for backward) */
     float *const *dparams;      /* set during backward */
     const float *x;         /* the forward's input, [T][B][I] */
+    const int32_t *len;     /* per example: valid steps (cellvm_set_lengths), or NULL */
 };
 
 /* An operand seen as a matrix over rows: element (r, j) is p[r*rs + j*cs]. rs = 0 broadcasts a
@@ -174,12 +175,12 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
             }                                                                       \
     }
 
-/* BOUNDED: y = f(x, lo, hi) with constant scalar bounds (CONST nodes, checked by check_cell);
- * dx += d df/dx. The bounds get no gradient. */
+/* BOUNDED: y = f(x, lo, hi) with constant scalar parameters (CONST nodes, checked by
+ * check_cell; hi is 0 for a one-parameter op); dx += d df/dx. The parameters get no gradient. */
 #define BOUNDS_DECL                                                                 \
     const IrNode *nd = &vm->c->nodes[n];                                            \
     float lo = (float)vm->c->nodes[nd->in[1]].value;                                \
-    float hi = (float)vm->c->nodes[nd->in[2]].value;
+    float hi = nd->nin > 2 ? (float)vm->c->nodes[nd->in[2]].value : 0.0f;
 #define BOUNDS_EXTRA , lo, hi
 #define BOUNDED_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, BOUNDS_DECL, BOUNDS_EXTRA)
 
@@ -466,6 +467,69 @@ int cellvm_output_width(const CellVm *vm) { return vm->c->nodes[vm->c->output].w
 int cellvm_state_floats(const CellVm *vm) { return vm->state_floats; }
 bool cellvm_hoisted(const CellVm *vm, int n) { return n >= 0 && n < vm->c->nnodes && !vm->dep[n]; }
 
+/* ---- sequence lengths ------------------------------------------------------------------- */
+
+void cellvm_set_lengths(CellVm *vm, const int32_t *lengths) { vm->len = lengths; }
+
+/* Whether example b is past its length at time t (its state is held, its output zero). */
+static bool masked(const CellVm *vm, int t, int b) { return vm->len && t >= vm->len[b]; }
+
+/* After step t (previous processed step tp, -1 at the first): every example past its length
+ * keeps its state, s_t = s_{t-1} (the initial state s0, or zeros, before the first step). */
+static void hold_states(CellVm *vm, int t, int tp, const float *s0)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B;
+    for (int b = 0; b < B; b++) {
+        if (!masked(vm, t, b))
+            continue;
+        for (int s = 0; s < c->nstates; s++) {
+            int w = c->states[s].width;
+            float *o = vm->val[c->states[s].next] + ((size_t)t * B + b) * w;
+            if (tp >= 0)
+                memcpy(o, vm->val[c->states[s].next] + ((size_t)tp * B + b) * w,
+                       sizeof(float) * w);
+            else if (s0)
+                memcpy(o, s0 + vm->state_off[s] + (size_t)b * w, sizeof(float) * w);
+            else
+                memset(o, 0, sizeof(float) * w);
+        }
+    }
+}
+
+/* Backward of hold_states at step t: a held state's gradient goes unchanged to the state it
+ * copied (the previous processed step tp's, or ds0 before the first), and nothing flows into
+ * the step's nodes for that example. */
+static void hold_states_grad(CellVm *vm, int t, int tp, float *ds0)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B;
+    for (int b = 0; b < B; b++) {
+        if (!masked(vm, t, b))
+            continue;
+        for (int s = 0; s < c->nstates; s++) {
+            int w = c->states[s].width;
+            float *g = vm->grad[c->states[s].next] + ((size_t)t * B + b) * w;
+            float *to = tp >= 0 ? vm->grad[c->states[s].next] + ((size_t)tp * B + b) * w
+                                : ds0 ? ds0 + vm->state_off[s] + (size_t)b * w : NULL;
+            for (int i = 0; i < w; i++) {
+                if (to)
+                    to[i] += g[i];
+                g[i] = 0;
+            }
+        }
+    }
+}
+
+/* Zeroes the rows of a [T][B][w] array that are past their example's length. */
+static void zero_masked(const CellVm *vm, float *a, int w)
+{
+    for (int t = 0; vm->len && t < vm->T; t++)
+        for (int b = 0; b < vm->B; b++)
+            if (masked(vm, t, b))
+                memset(a + ((size_t)t * vm->B + b) * w, 0, sizeof(float) * w);
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 /* Step number k (0-based, in processing order) of the window as a time index. */
@@ -509,9 +573,11 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
             }
             op_fwd[nd->op](vm, n, t * B, B);
         }
+        hold_states(vm, t, tp, s0);
     }
     int ow = cellvm_output_width(vm);
     memcpy(y, vm->val[c->output], sizeof(float) * T * B * ow);
+    zero_masked(vm, y, ow);
     if (sT) {
         int tl = step_time(vm, T - 1);
         for (int s = 0; s < c->nstates; s++) {
@@ -559,13 +625,16 @@ int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const 
     for (int n = 0; n < c->nnodes; n++)
         if (vm->grad[n])
             memset(vm->grad[n], 0, sizeof(float) * T * B * c->nodes[n].width);
-    if (dy)
+    if (dy) {
         memcpy(vm->grad[c->output], dy, sizeof(float) * T * B * cellvm_output_width(vm));
+        zero_masked(vm, vm->grad[c->output], cellvm_output_width(vm));
+    }
     /* Phase 2 reversed: the recurrence from the last processed step back to the first. */
     for (int k = T - 1; k >= 0; k--) {
         int t = step_time(vm, k), tn = k + 1 < T ? step_time(vm, k + 1) : -1;
         for (int s = 0; s < c->nstates; s++)
             pass_state_grad(vm, s, t, tn, dsT);
+        hold_states_grad(vm, t, k > 0 ? step_time(vm, k - 1) : -1, ds0);
         for (int n = c->nnodes - 1; n >= 0; n--)
             if (vm->dep[n])
                 op_bwd[c->nodes[n].op](vm, n, t * B, B);

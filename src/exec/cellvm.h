@@ -62,4 +62,11 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
 int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const *dparams,
                     float *dx, float *ds0, Diag *d);
 
+/* Sequence lengths (ONNX sequence_lens, PyTorch packed sequences): lengths[b] valid steps of
+ * example b (borrowed, B entries, kept until changed; NULL: all of them). At a time t >=
+ * lengths[b] the example's states are held (s_t = s_{t-1}) and its output is zero, in forward
+ * and backward; a reverse cell thus starts at each example's own last step from s0, and the
+ * final states are those after the last valid step. */
+void cellvm_set_lengths(CellVm *vm, const int32_t *lengths);
+
 #endif

@@ -58,7 +58,11 @@ typedef struct ExecInput {
     const int32_t *lengths; /* [B] valid steps per sequence, each in [1, T], for pooling and
                                loss masking; NULL: every sequence has T steps. Recurrences still
                                run over all T steps (a reverse direction starts at the padded
-                               end), as PyTorch does without packed sequences. */
+                               end), as PyTorch does without packed sequences, unless packed. */
+    bool packed;            /* with lengths: the recurrences also stop at each length, as
+                               PyTorch's packed sequences and ONNX's sequence_lens -- states
+                               held, outputs zero past it, a reverse direction starting at each
+                               sequence's own end; run by the cell interpreter (cellvm.h) */
 } ExecInput;
 
 typedef enum ExecLossKind {

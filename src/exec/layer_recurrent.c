@@ -29,6 +29,7 @@ typedef struct RecCell {
     float *s0, *sT, *ds0;   /* state blocks (views into ExecModel.state, .fin, .dstate) */
     float *dsT;             /* gradient of the final state block (view into ExecModel.dfin) */
     int sfloats;
+    const int32_t *len;     /* this window's sequence lengths (ExecInput.packed), or NULL */
 } RecCell;
 
 /* The layer's cells and the buffers between its levels. */
@@ -38,6 +39,7 @@ typedef struct RecurrentRt {
     float **lev_y, **lev_dy;    /* per level [T][B][ndir*H] (the last level is out/dout) */
     float **lev_mask;           /* per level > 0: dropout mask on its input [T][B][in_w] */
     float **lev_x, **lev_dx;    /* per level > 0: the input after dropout and its gradient */
+    int32_t *len;               /* [B]: the packed window's lengths, kept for the backward */
 } RecurrentRt;
 
 /* ---- set-up ------------------------------------------------------------------------------ */
@@ -217,6 +219,7 @@ static int recurrent_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d
     r->lev_mask = exec_own(e, r->nlev, sizeof(float *));
     r->lev_x = exec_own(e, r->nlev, sizeof(float *));
     r->lev_dx = exec_own(e, r->nlev, sizeof(float *));
+    r->len = exec_own(e, e->B, sizeof(int32_t));
     if (e->oom)
         return -1;
     for (int k = 0; k < L->ncells; k++)
@@ -237,10 +240,11 @@ static void recurrent_release(LayerRt *l)
 
 /* ---- running ----------------------------------------------------------------------------- */
 
-/* Whether this cell runs its fused kernel now (it can, and the interpreter is not forced). */
+/* Whether this cell runs its fused kernel now (it can, the interpreter is not forced, and the
+ * window is not packed: the kernels cannot hold states, cellvm can). */
 static bool use_kernel(const ExecModel *e, const RecCell *rc)
 {
-    return rc->fused && !e->fwd_interp;
+    return rc->fused && !e->fwd_interp && !rc->len;
 }
 
 /* The shape of rc's fused kernel call over the current window. */
@@ -272,6 +276,7 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
     if (!use_kernel(e, rc)) {
         if (!rc->vm && !(rc->vm = cellvm_create(rc->c, e->B, e->max_T, d)))
             return -1;
+        cellvm_set_lengths(rc->vm, rc->len);
         return cellvm_forward(rc->vm, e->T, x, rc->p, rc->s0, rc->y, rc->sT, d);
     }
     KernStateIn s0 = { rc->s0 + rc->off_h, rc->off_c >= 0 ? rc->s0 + rc->off_c : NULL };
@@ -291,11 +296,23 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
     return 0;
 }
 
+/* A packed window (ExecInput.packed with lengths): the lengths, copied for the backward, make
+ * every cell run on the interpreter with its states held past each sequence's length. */
+static void set_lengths(const ExecModel *e, const LayerRt *l, RecurrentRt *r,
+                        const ExecInput *in)
+{
+    bool packed = in->packed && in->lengths;
+    if (packed)
+        memcpy(r->len, in->lengths, sizeof(int32_t) * e->B);
+    for (int k = 0; k < l->L->ncells; k++)
+        r->cells[k].len = packed ? r->len : NULL;
+}
+
 /* Levels bottom-up, dropout between levels (training only), directions concatenated. */
 static int recurrent_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d)
 {
-    (void)in;
     RecurrentRt *r = l->kind_rt;
+    set_lengths(e, l, r, in);
     size_t TB = (size_t)e->T * e->B;
     for (int lev = 0; lev < r->nlev; lev++) {
         const float *xin = exec_input_rt(e, l, 0)->out;

@@ -1,5 +1,6 @@
 /* ir: the tables of op spellings and layer-kind facts, and small lookups over an IrModel. */
 #include "ir/ir.h"
+#include "ir/op_math.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +33,20 @@ const bool ir_op_is_function[IR_OP_COUNT] = {
 };
 #undef IR_OP_IS_FUNC
 #undef IR_OP_IS_SYNTAX
+
+/* The BOUNDED ops' parameters: clip's bounds are required; ONNX's activations default to the
+ * ONNX operators' values, so `hardsigmoid(x)` is ONNX's and Keras's hard_sigmoid. */
+const IrOpParams ir_op_params[IR_OP_COUNT] = {
+    [IR_OP_CLIP] = { "clip(x, lo, hi)", 3, { 0, 0 } },
+    [IR_OP_HARDSIGMOID] = { "hardsigmoid(x, alpha, beta)", 1,
+                            { OP_HARDSIGMOID_ALPHA, OP_HARDSIGMOID_BETA } },
+    [IR_OP_LEAKYRELU] = { "leakyrelu(x, alpha)", 1, { OP_LEAKYRELU_ALPHA, 0 } },
+    [IR_OP_THRESHOLDEDRELU] = { "thresholdedrelu(x, alpha)", 1, { OP_THRESHOLDEDRELU_ALPHA, 0 } },
+    [IR_OP_ELU] = { "elu(x, alpha)", 1, { OP_ELU_ALPHA, 0 } },
+    [IR_OP_SCALEDTANH] = { "scaledtanh(x, alpha, beta)", 1,
+                           { OP_SCALEDTANH_ALPHA, OP_SCALEDTANH_BETA } },
+    [IR_OP_AFFINE] = { "affine(x, alpha, beta)", 1, { OP_AFFINE_ALPHA, OP_AFFINE_BETA } },
+};
 
 const IrLayerFacts ir_layer_facts[IR_LAYER_COUNT] = {
 #define X(name, spelling, input, gives, reads, keeps, cells, probs, show) \

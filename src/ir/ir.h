@@ -77,6 +77,17 @@ extern const int ir_op_arity[IR_OP_COUNT];
 extern const IrOpShape ir_op_shape[IR_OP_COUNT];
 extern const bool ir_op_is_function[IR_OP_COUNT];
 
+/* The constant parameters of a BOUNDED op (indexed by IrOpKind; zero for other ops): the call
+ * as messages show it ("leakyrelu(x, alpha)"), how many arguments a call must give (x and the
+ * parameters without a default; 0 for other ops) and the defaults of the rest, dflt[k - 1]
+ * for argument k (ONNX's; the values are the OP_* constants of op_math.h). */
+typedef struct IrOpParams {
+    const char *signature;
+    int min_args;
+    double dflt[2];
+} IrOpParams;
+extern const IrOpParams ir_op_params[IR_OP_COUNT];
+
 /* How a trained tensor starts (LANGUAGE.md section 4). */
 typedef enum IrInitKind {
     IR_INIT_UNIFORM,    /* uniform(a, b) */

@@ -201,7 +201,7 @@ static bool fold(IrOpKind op, const double *arg, double *out)
  * it folds, with *node the new constant's index (-1 when that failed, already reported). */
 static bool fold_nodes(CellCtx *c, IrOpKind op, const int *in, int n, SrcRange loc, int *node)
 {
-    double arg[3], v;
+    double arg[3] = { 0, 0, 0 }, v;
     for (int k = 0; k < n; k++) {
         if (c->nodes[in[k]].op != IR_OP_CONST)
             return false;
@@ -272,23 +272,30 @@ static int find_function(CellCtx *c, const AstNode *e)
     return -1;
 }
 
-/* clip(x, lo, hi): the bounds must be constant scalars (numbers, consts, sizes, or expressions
- * of them that fold), with lo <= hi. A design choice: ONNX Clip and torch.clamp take constant
- * bounds in practice, constants leave no gradient to route to the bounds, and lo <= hi can be
- * checked here rather than left to run time; bounds that vary are written min(max(x, lo), hi).
- * Returns 0, or -1 after reporting. */
-static int check_bounds(CellCtx *c, const AstNode *e, const int *in)
+/* clip(x, lo, hi), leakyrelu(x, alpha), ...: the parameters after x must be constant scalars
+ * (numbers, consts, sizes, or expressions of them that fold), and clip needs lo <= hi. A design
+ * choice: ONNX Clip, torch.clamp and ONNX's RNN activations take constant parameters in
+ * practice, constants leave no gradient to route to them, and lo <= hi can be checked here
+ * rather than left to run time; bounds that vary are written min(max(x, lo), hi). in holds the
+ * n arguments written. Returns 0, or -1 after reporting. */
+static int check_bounds(CellCtx *c, const AstNode *e, IrOpKind op, const int *in, int n)
 {
-    for (int k = 1; k < 3; k++)
+    bool clip = op == IR_OP_CLIP;
+    for (int k = 1; k < n; k++)
         if (c->nodes[in[k]].op != IR_OP_CONST) {
             char d[200];
-            DiagMessage *m = sema_cerr(c, e->list.items[k]->loc, false, "%s(x, lo, hi) needs "
-                                       "constant bounds, but %s", e->name,
-                                       describe(c, e->list.items[k], in[k], "the bound", d,
+            DiagMessage *m = sema_cerr(c, e->list.items[k]->loc, false, "%s needs constant %s, "
+                                       "but %s", ir_op_params[op].signature,
+                                       clip ? "bounds" : "parameters",
+                                       describe(c, e->list.items[k], in[k],
+                                                clip ? "the bound" : "the parameter", d,
                                                 sizeof d));
-            diag_help(m, "for bounds that vary, write min(max(x, lo), hi)");
+            if (clip)
+                diag_help(m, "for bounds that vary, write min(max(x, lo), hi)");
             return -1;
         }
+    if (!clip)
+        return 0;
     double lo = c->nodes[in[1]].value, hi = c->nodes[in[2]].value;
     if (!(lo <= hi)) {
         sema_cerr(c, e->loc, false, "%s(x, lo, hi) needs lo <= hi, got lo = %g and hi = %g",
@@ -298,11 +305,39 @@ static int check_bounds(CellCtx *c, const AstNode *e, const int *in)
     return 0;
 }
 
+/* The arguments of f(args) into in[]: the op's arity of them, the parameters a BOUNDED op
+ * leaves out filled with their defaults (ir_op_params: `hardsigmoid(x)` is ONNX's 0.2, 0.5).
+ * How many were written, or -1 after reporting. */
+static int call_args(CellCtx *c, const AstNode *e, IrOpKind op, int *in)
+{
+    static const char *const counts[] = { "no", "one", "two", "three" };
+    int n = ir_op_arity[op], least = ir_op_params[op].min_args ? ir_op_params[op].min_args : n;
+    bool named = false;
+    for (int i = 0; i < e->list.n; i++)
+        named = named || e->list.items[i]->kind == AST_NAMED_ARG;
+    if (e->list.n < least || e->list.n > n || named) {
+        if (least == n)
+            sema_cerr(c, e->loc, false, "%s takes %s argument%s, got %d", e->name, counts[n],
+                      n == 1 ? "" : "s", e->list.n);
+        else
+            sema_cerr(c, e->loc, false, "%s takes %s %s %s arguments (%s), got %d", e->name,
+                      counts[least], n - least == 1 ? "or" : "to", counts[n],
+                      ir_op_params[op].signature, e->list.n);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        in[i] = i < e->list.n ? need_vector(c, e->list.items[i], expr(c, e->list.items[i]))
+                              : sema_cell_const(c, ir_op_params[op].dflt[i - 1], e->loc);
+        if (in[i] < 0)
+            return -1;
+    }
+    return e->list.n;
+}
+
 /* f(args) for the functions of the language (chunk only in a tuple assignment): the arity and
  * the shape rule come from ops.def; constant arguments fold. */
 static int call(CellCtx *c, const AstNode *e)
 {
-    static const char *const counts[] = { "no", "one", "two", "three" };
     int f = find_function(c, e);
     if (f < 0)
         return -1;
@@ -314,26 +349,16 @@ static int call(CellCtx *c, const AstNode *e)
         return -1;
     }
     int n = ir_op_arity[op], in[3], k;
-    bool named = false;
-    for (int i = 0; i < e->list.n; i++)
-        named = named || e->list.items[i]->kind == AST_NAMED_ARG;
-    if (e->list.n != n || named) {
-        sema_cerr(c, e->loc, false, "%s takes %s argument%s, got %d", e->name, counts[n],
-                  n == 1 ? "" : "s", e->list.n);
+    int given = call_args(c, e, op, in);
+    if (given < 0)
         return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        in[i] = need_vector(c, e->list.items[i], expr(c, e->list.items[i]));
-        if (in[i] < 0)
-            return -1;
-    }
     if (ir_op_shape[op] == IR_SHAPE_BINARY) {
         char needs[64];
         snprintf(needs, sizeof needs, "%s needs arguments", e->name);
         return elementwise(c, e->loc, op, e->list.items[0], e->list.items[1], in[0], in[1],
                            needs);
     }
-    if (ir_op_shape[op] == IR_SHAPE_BOUNDED && check_bounds(c, e, in) < 0)
+    if (ir_op_shape[op] == IR_SHAPE_BOUNDED && check_bounds(c, e, op, in, given) < 0)
         return -1;
     if (fold_nodes(c, op, in, n, e->loc, &k))
         return k;

@@ -149,7 +149,7 @@ static int layer_options(const SemaLayerSpec *spec, const SemaCellDef *def, cons
     if (spec->name) {
         if (spec->pos)
             valid[n++] = spec->pos, *maxpos = 1;
-        for (int i = 0; i < 5 && spec->opts[i]; i++)
+        for (int i = 0; i < SEMA_LAYER_OPTS && spec->opts[i]; i++)
             valid[n++] = spec->opts[i];
         if (spec->joins)
             *maxpos = SEMA_MAX_JOIN;

@@ -47,13 +47,17 @@ typedef struct LayerCall {
  * stays poisoned). */
 typedef int (*SemaLayerCheck)(Sema *s, int k, const LayerCall *lc);
 
+/* The most named options a layer row has (gru: layers, dropout, bidirectional, reverse,
+ * reset_after, recurrent_activation). */
+enum { SEMA_LAYER_OPTS = 6 };
+
 /* One layer call of the language (a row of sema_model_kinds.c's table). */
 struct SemaLayerSpec {
     const char *name;           /* as written: "lstm"; NULL for a user cell */
     IrLayerKind kind;
     const char *pos;            /* name of the positional argument, or NULL */
     const char *pos_what, *pos_hint;    /* when it is missing: "dense needs its size: dense(N)" */
-    const char *opts[5];        /* named options (besides from=) */
+    const char *opts[SEMA_LAYER_OPTS]; /* named options (besides from=) */
     bool joins;                 /* concat/add: layer labels as arguments, no from= */
     bool cell;                  /* rnn/lstm/gru: instantiates the prelude cell of this name */
     SemaLayerCheck check;

@@ -39,9 +39,10 @@ static bool variant_options(Sema *s, const char *kind, const Args *a, RecOpts *o
     return true;
 }
 
-/* rnn/lstm/gru(H, layers=, dropout=, activation=): the hidden size, stacking, dropout between
- * levels and (rnn) the activation, which picks the prelude cell and the fused kernel. false
- * after a diagnostic. */
+/* rnn/lstm/gru(H, layers=, dropout=, activation=, reverse=): the hidden size, stacking,
+ * dropout between levels, (rnn) the activation, which picks the prelude cell and the fused
+ * kernel, and reverse (ONNX direction=reverse: every level runs from the last step to the first;
+ * the fused kernels take the direction in KernRecShape). false after a diagnostic. */
 static bool builtin_options(Sema *s, const AstNode *call, const Args *a, RecOpts *o)
 {
     bool ok = true;
@@ -82,6 +83,8 @@ static bool builtin_options(Sema *s, const AstNode *call, const Args *a, RecOpts
         ok = false;
     if (act == 1)
         o->def = sema_find_cell(s, "rnn_relu");
+    if ((v = sema_arg(a, -1, "reverse")) && sema_arg_bool(s, v, "reverse", &o->rev) < 0)
+        ok = false;
     o->builtin = strcmp(kind, "lstm") == 0 ? IR_CELL_LSTM : strcmp(kind, "gru") == 0
                  ? IR_CELL_GRU : act ? IR_CELL_RNN_RELU : IR_CELL_RNN_TANH;
     return variant_options(s, kind, a, o) && ok;

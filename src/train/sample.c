@@ -86,7 +86,7 @@ static int draw(const float *y, int V, bool probs, const SampleOptions *o, Rng *
 /* Feeds one token through the batch-1 executor. */
 static int step(ExecModel *e, int32_t tok, Diag *d)
 {
-    ExecInput in = {1, &tok, NULL, NULL};
+    ExecInput in = {1, &tok, NULL, NULL, false};
     return exec_forward(e, &in, false, d);
 }
 

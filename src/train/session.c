@@ -282,6 +282,16 @@ int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, D
     return exec_loss(s->e, &t, loss, d);
 }
 
+/* Whether batch b runs as packed sequences (recurrences stop at each row's length): CSV rows of
+ * unequal length. A batch whose rows all fill the window runs unpacked, on the fused kernels. */
+bool session_packed(const Session *s, const DataBatch *b)
+{
+    if (s->ds.cfg.kind != DATA_CSV || !b->lengths) return false;
+    for (int i = 0; i < b->B; i++)
+        if (b->lengths[i] < b->T) return true;
+    return false;
+}
+
 /* Counts argmax hits of the output rows against the targets (>= 0 only). */
 static void accuracy(Session *s, const DataBatch *b, int64_t *hit, int64_t *n)
 {
@@ -318,7 +328,8 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
     for (int64_t i = 0; i < nb && rc == 0; i++) {
         const DataBatch *b = data_valid_batch(&s->ds, i);
         if (b->reset) exec_reset_state(s->e);
-        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths,
+                        session_packed(s, b)};
         double l;
         int64_t c;
         if (exec_forward(s->e, &in, false, d) != 0 || session_loss(s, b, &l, &c, d) != 0) {

@@ -570,7 +570,8 @@ static int forward_backward(Run *r, const DataBatch *b, double *loss, int64_t *c
     Session *s = &r->s;
     if (b->reset) exec_reset_state(s->e);
     exec_zero_grads(s->e);
-    ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+    ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths,
+                    session_packed(s, b)};
     *tokens = 0;
     for (int i = 0; i < b->B; i++)
         *tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;

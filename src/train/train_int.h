@@ -64,6 +64,8 @@ int session_open_part(Session *s, Model *m, const SemaOptions *so, const char *d
                       const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
                       uint64_t seed, const Dist *dist, Diag *d);
 void session_free(Session *s);
+/* Whether batch b runs as packed sequences: CSV rows of unequal length (see session.c). */
+bool session_packed(const Session *s, const DataBatch *b);
 
 /* Loss of the last forward against batch b (mean over counted targets, *count of them), with
  * d loss / d output written for backward. MSE is computed here so padding rows are skipped. */
