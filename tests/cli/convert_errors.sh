@@ -80,7 +80,7 @@ for a in w.ckpt w.safetensors w.pt wl.pt w.npz w.npy w.h5 w.onnx; do
   done
 done
 run_status 1 "$RECUR" inspect "$TMP/w.onnx"
-grep -q "an ONNX model; ONNX import is not supported yet" "$TMP/err" || fail "ONNX not named"
+grep -q "w.onnx: error: an ONNX model without a graph" "$TMP/err" || fail "ONNX not named"
 run_status 1 "$RECUR" inspect "$TMP/w.h5"
 grep -q "w.h5: error: .*HDF5 file" "$TMP/err" || fail "HDF5 not named"
 

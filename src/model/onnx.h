@@ -1,0 +1,20 @@
+/* onnx (model side, issue 9): a compiled Model to an ONNX graph that onnxruntime runs.
+ *
+ * onnx_export writes m as an ONNX model at opset ONNX_OPSET_MIN..ONNX_OPSET_MAX (io/onnx.h):
+ * graph input `tokens` (int64 [T, B]) or `x` (float [T, B, N]) with symbolic T and B, output
+ * `y` (what `recur run` writes: [T, B, N], or [B, N] after a pool). Layers map to standard ops
+ * (src/model/onnx_out.c has the table); the built-in cells become ONNX LSTM/GRU/RNN nodes, one
+ * per stacked layer. What cannot be exported yet (a user cell, a state input) is refused with
+ * an error naming the layer.
+ *
+ * Ownership: only reads m; the file at path is written atomically and nothing is left behind
+ * on failure. */
+#ifndef RECUR_MODEL_ONNX_H
+#define RECUR_MODEL_ONNX_H
+
+#include "model/model.h"
+#include "util/diag.h"
+
+int onnx_export(const Model *m, const char *path, int opset, Diag *d);
+
+#endif
