@@ -11,18 +11,29 @@ void onnx_b_init(OnnxBuilder *b, int opset)
 {
     memset(b, 0, sizeof *b);
     b->opset = opset;
+    b->arena = &b->own;
+}
+
+void onnx_b_sub(OnnxBuilder *body, OnnxBuilder *parent)
+{
+    memset(body, 0, sizeof *body);
+    body->opset = parent->opset;
+    body->arena = parent->arena;
+    body->oom = parent->oom;
+    body->serial = parent->serial;
 }
 
 void onnx_b_free(OnnxBuilder *b)
 {
-    arena_free(&b->arena);
+    if (b->arena == &b->own)
+        arena_free(&b->own);
     memset(b, 0, sizeof *b);
 }
 
 /* Zeroed arena memory, or NULL with the sticky oom flag set. */
 static void *b_alloc(OnnxBuilder *b, size_t n)
 {
-    void *p = b->oom ? NULL : arena_alloc(&b->arena, n);
+    void *p = b->oom ? NULL : arena_alloc(b->arena, n);
     if (!p)
         b->oom = true;
     return p;
@@ -33,7 +44,7 @@ static char *b_str(OnnxBuilder *b, const char *s)
 {
     if (!s || b->oom)
         return NULL;
-    char *c = arena_strndup(&b->arena, s, strlen(s));
+    char *c = arena_strndup(b->arena, s, strlen(s));
     if (!c)
         b->oom = true;
     return c;
@@ -44,7 +55,7 @@ static bool b_push(OnnxBuilder *b, void ***arr, int *n, int *cap, void *p)
 {
     if (b->oom || !p)
         return b->oom = true, false;
-    void **g = arena_grow(&b->arena, *arr, *n, cap, sizeof **arr);
+    void **g = arena_grow(b->arena, *arr, *n, cap, sizeof **arr);
     if (!g)
         return b->oom = true, false;
     *arr = g;
@@ -137,6 +148,24 @@ void onnx_b_attr_ints(OnnxBuilder *b, Onnx__NodeProto *n, const char *name, cons
     memcpy(c, v, sizeof *c * (size_t)count);
     a->ints = c;
     a->n_ints = (size_t)count;
+}
+
+void onnx_b_attr_graph(OnnxBuilder *b, Onnx__NodeProto *n, const char *name,
+                       OnnxBuilder *body, const char *graph_name)
+{
+    b->oom |= body->oom;
+    b->serial = body->serial > b->serial ? body->serial : b->serial;
+    Onnx__AttributeProto *a = b_attr(b, n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH);
+    Onnx__GraphProto *g = b_alloc(b, sizeof *g);
+    if (!a || !g)
+        return;
+    onnx__graph_proto__init(g);
+    g->name = b_str(b, graph_name);
+    g->node = body->nodes, g->n_node = (size_t)body->nnodes;
+    g->initializer = body->inits, g->n_initializer = (size_t)body->ninits;
+    g->input = body->inputs, g->n_input = (size_t)body->ninputs;
+    g->output = body->outputs, g->n_output = (size_t)body->noutputs;
+    a->g = g;
 }
 
 void onnx_b_attr_string(OnnxBuilder *b, Onnx__NodeProto *n, const char *name, const char *v)

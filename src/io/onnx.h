@@ -28,7 +28,8 @@ enum { ONNX_FLOAT = 1, ONNX_INT64 = 7 };
 
 /* One graph being built: nodes in order, initializers, graph inputs and outputs. */
 typedef struct OnnxBuilder {
-    Arena arena;
+    Arena own;
+    Arena *arena;       /* &own, or the parent's arena for a subgraph (onnx_b_sub) */
     int opset;
     Onnx__NodeProto **nodes;
     int nnodes, cap_nodes;
@@ -41,7 +42,12 @@ typedef struct OnnxBuilder {
 } OnnxBuilder;
 
 void onnx_b_init(OnnxBuilder *b, int opset);
+/* A subgraph builder (a Scan body) allocating in parent's arena: it lives as long as parent. */
+void onnx_b_sub(OnnxBuilder *body, OnnxBuilder *parent);
 void onnx_b_free(OnnxBuilder *b);
+/* Attaches body (its nodes, inputs, outputs, initializers) as graph attribute `name` of n. */
+void onnx_b_attr_graph(OnnxBuilder *b, Onnx__NodeProto *n, const char *name,
+                       OnnxBuilder *body, const char *graph_name);
 /* A fresh value name "<stem>_<n>" (arena). */
 const char *onnx_b_name(OnnxBuilder *b, const char *stem);
 /* Appends node `op` named name with nin inputs (a NULL or "" input is an omitted optional one)

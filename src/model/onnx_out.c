@@ -5,47 +5,50 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/onnx.h"
 #include "model/onnx.h"
+#include "model/onnx_int.h"
 
-typedef struct Ex {
-    OnnxBuilder b;
-    const Model *m;
-    const IrModel *ir;
-    const char **val;       /* val[li]: the ONNX value holding layer li's output */
-    int64_t *off;           /* off[ti]: where tensor ti starts in m->params */
-    const char *path;
-    Diag *d;
-} Ex;
 
 static const char *const TB[] = {"T", "B", ""};
 
 /* Refuses layer l with a message naming it. */
-static int ex_refuse(Ex *x, const IrLayer *l, const char *why)
+int ex_refuse(Ex *x, const IrLayer *l, const char *why)
 {
     DiagMessage *dm = diag_error_in(x->d, x->path, "cannot export layer '%s' to ONNX: %s",
                                     l->label, why);
-    diag_help(dm, "ONNX export covers the built-in cells (rnn, lstm, gru and their prelude "
-              "variants) and the standard layers; user cells are not exported yet");
+    diag_help(dm, "ONNX export covers every layer kind, the built-in cells and user cells "
+              "whose ops have an ONNX form");
     return -1;
 }
 
 /* A one-input, one-output node on value in; returns its output. */
-static const char *ex_unary(Ex *x, const char *op, const char *label, const char *in)
+const char *ex_node1(OnnxBuilder *b, const char *op, const char *label, const char *in)
 {
     char name[300];
-    snprintf(name, sizeof name, "%s/%s_%d", label, op, x->b.serial++);
-    return onnx_b_out(onnx_b_node(&x->b, op, name, &in, 1, NULL, 1), 0);
+    snprintf(name, sizeof name, "%s/%s_%d", label, op, b->serial++);
+    return onnx_b_out(onnx_b_node(b, op, name, &in, 1, NULL, 1), 0);
 }
 
 /* A two-input node; returns its output. */
+const char *ex_node2(OnnxBuilder *b, const char *op, const char *label, const char *a,
+                     const char *c)
+{
+    char name[300];
+    snprintf(name, sizeof name, "%s/%s_%d", label, op, b->serial++);
+    const char *in[2] = {a, c};
+    return onnx_b_out(onnx_b_node(b, op, name, in, 2, NULL, 1), 0);
+}
+
+/* The same on the main graph. */
+static const char *ex_unary(Ex *x, const char *op, const char *label, const char *in)
+{
+    return ex_node1(&x->b, op, label, in);
+}
+
 static const char *ex_binary(Ex *x, const char *op, const char *label, const char *a,
                              const char *c)
 {
-    char name[300];
-    snprintf(name, sizeof name, "%s/%s_%d", label, op, x->b.serial++);
-    const char *in[2] = {a, c};
-    return onnx_b_out(onnx_b_node(&x->b, op, name, in, 2, NULL, 1), 0);
+    return ex_node2(&x->b, op, label, a, c);
 }
 
 /* The data of tensor role r of layer l, or NULL. */
@@ -146,7 +149,7 @@ static int ex_identity(Ex *x, int li)
 static const char *ex_mean_last(Ex *x, const char *label, const char *in)
 {
     char name[300];
-    snprintf(name, sizeof name, "%s/ReduceMean", label);
+    snprintf(name, sizeof name, "%s/ReduceMean_%d", label, x->b.serial++);
     Onnx__NodeProto *n = onnx_b_node(&x->b, "ReduceMean", name, &in, 1, NULL, 1);
     onnx_b_attr_ints(&x->b, n, "axes", (int64_t[]){-1}, 1);
     onnx_b_attr_int(&x->b, n, "keepdims", 1);
@@ -318,6 +321,31 @@ static const ExCell *ex_cell_of(const IrLayer *l)
     return NULL;
 }
 
+/* A layer of user cells: per stacked layer one Scan per direction (onnx_cell.c), the two
+ * directions concatenated (forward, reverse). */
+static int ex_user_layer(Ex *x, int li)
+{
+    const IrLayer *l = &x->ir->layers[li];
+    int dirs = l->bidirectional ? 2 : 1;
+    const char *cur = x->val[l->inputs[0]];
+    for (int s = 0; s < l->num_layers; s++) {
+        const char *o[2];
+        for (int d = 0; d < dirs; d++)
+            if (ex_user_cell(x, l, &l->cells[s * dirs + d], cur, &o[d]))
+                return -1;
+        if (dirs == 2) {
+            char name[300];
+            snprintf(name, sizeof name, "%s/Concat_%d", l->label, x->b.serial++);
+            Onnx__NodeProto *n = onnx_b_node(&x->b, "Concat", name, o, 2, NULL, 1);
+            onnx_b_attr_int(&x->b, n, "axis", -1);
+            o[0] = onnx_b_out(n, 0);
+        }
+        cur = o[0];
+    }
+    x->val[li] = cur;
+    return 0;
+}
+
 /* A built-in recurrent layer: per stacked layer one ONNX LSTM/GRU/RNN node over [T, B, I],
  * its Y [T, dirs, B, H] transposed to [T, B, dirs, H] and reshaped to [T, B, dirs*H] (forward
  * then reverse, as recur concatenates them). Dropout between stacked layers is omitted. */
@@ -325,12 +353,8 @@ static int ex_recurrent(Ex *x, int li)
 {
     const IrLayer *l = &x->ir->layers[li];
     const ExCell *ec = ex_cell_of(l);
-    if (!ec) {
-        char why[200];
-        snprintf(why, sizeof why, "'%s' is a user cell (a Scan of its equations is not built "
-                 "yet)", l->ncells ? l->cells[0].name : "?");
-        return ex_refuse(x, l, why);
-    }
+    if (!ec)
+        return ex_user_layer(x, li);
     int dirs = l->bidirectional ? 2 : 1;
     const char *cur = x->val[l->inputs[0]];
     char name[300];
