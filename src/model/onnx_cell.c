@@ -105,9 +105,20 @@ static int emit_outer(CellEx *ce, const char *in)
 {
     const IrCell *c = ce->c;
     char name[300];
+    bool *used = calloc((size_t)c->nnodes + 1, sizeof *used);   /* folded constants are not */
+    if (!used)
+        return ce->x->b.oom = true, -1;
+    for (int i = 0; i < c->nnodes; i++)
+        for (int k = 0; k < c->nodes[i].nin; k++)
+            used[c->nodes[i].in[k]] = true;
+    for (int k = 0; k < c->nstates; k++)
+        used[c->states[k].next] = true;
+    used[c->output] = true;
     for (int i = 0; i < c->nnodes; i++) {
         const IrNode *nd = &c->nodes[i];
         const char *ins[32];
+        if (!used[i])
+            continue;
         if (nd->op == IR_OP_INPUT) {
             ce->outer[i] = in;
         } else if (nd->op == IR_OP_PARAM) {
@@ -117,8 +128,10 @@ static int emit_outer(CellEx *ce, const char *in)
             float v = (float)nd->value;
             ce->outer[i] = onnx_b_init_float(&ce->x->b, name, 0, NULL, &v);
         } else if (!in_body(nd)) {
-            if (nd->nin > 32)
+            if (nd->nin > 32) {
+                free(used);
                 return ex_refuse(ce->x, ce->l, "a cell op with more than 32 inputs");
+            }
             for (int k = 0; k < nd->nin; k++)
                 ins[k] = ce->outer[nd->in[k]];
             if (!(ce->outer[i] = emit_node(ce, &ce->x->b, i, ins)))
@@ -126,9 +139,11 @@ static int emit_outer(CellEx *ce, const char *in)
         }
         continue;
 no_form:
+        free(used);
         snprintf(name, sizeof name, "its cell op '%s' has no ONNX form", ir_op_spelling[nd->op]);
         return ex_refuse(ce->x, ce->l, name);
     }
+    free(used);
     return 0;
 }
 

@@ -1,5 +1,6 @@
 // run_onnx.js: the onnxruntime referee of recur's ONNX export (issue 9).
 //   node run_onnx.js MODEL.onnx INPUT.npy EXPECTED.npy [TOL]
+//   node run_onnx.js --probe      (exit 0 when onnxruntime-node loads, 77 when it does not)
 // Runs MODEL.onnx in onnxruntime (onnxruntime-node, CPU) on INPUT.npy (int32/int64 token ids
 // or float32, C order, little-endian) and compares its output `y` with EXPECTED.npy (float32,
 // what `recur run` wrote): exit 0 and the largest difference when every value is within TOL
@@ -7,7 +8,19 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const ort = require(path.join(__dirname, 'node_modules', 'onnxruntime-node'));
+// onnxruntime-node from $RECUR_ORT_DIR, else this directory's node_modules, else Node's search.
+function loadOrt() {
+  const dirs = [process.env.RECUR_ORT_DIR, path.join(__dirname, 'node_modules')];
+  for (const d of dirs)
+    if (d && fs.existsSync(path.join(d, 'onnxruntime-node'))) return require(path.join(d, 'onnxruntime-node'));
+  return require('onnxruntime-node');
+}
+let ort;
+try { ort = loadOrt(); } catch (e) {
+  console.error('onnxruntime-node is not installed (npm install onnxruntime-node in tests/onnx)');
+  process.exit(77);
+}
+if (process.argv[2] === '--probe') process.exit(0);
 
 // Parses a version 1-3 .npy file: {dtype, shape, data (a typed array)}.
 function readNpy(file) {
