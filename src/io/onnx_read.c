@@ -180,16 +180,17 @@ static void print_attr(FILE *f, const Onnx__AttributeProto *a)
     else if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT)
         fprintf(f, "%g", a->f);
     else if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
-        fprintf(f, "\"%.*s\"", (int)(a->s.len > 64 ? 64 : a->s.len), (const char *)a->s.data);
+        fprintf(f, "\"%.*s\"", a->s.data ? (int)(a->s.len > 64 ? 64 : a->s.len) : 0,
+                a->s.data ? (const char *)a->s.data : "");
     else if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS) {
         for (size_t k = 0; k < a->n_ints && k < 16; k++)
             fprintf(f, "%s%" PRId64, k ? "," : "[", a->ints[k]);
         fprintf(f, "%s", a->n_ints ? "]" : "[]");
     } else if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS) {
         for (size_t k = 0; k < a->n_strings && k < 16; k++)
-            fprintf(f, "%s%.*s", k ? "," : "[", (int)(a->strings[k].len > 32
-                                                      ? 32 : a->strings[k].len),
-                    (const char *)a->strings[k].data);
+            fprintf(f, "%s%.*s", k ? "," : "[", a->strings[k].data ? (int)(a->strings[k].len > 32
+                                                      ? 32 : a->strings[k].len) : 0,
+                    a->strings[k].data ? (const char *)a->strings[k].data : "");
         fprintf(f, "%s", a->n_strings ? "]" : "[]");
     } else if (a->type == ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)
         fprintf(f, "(graph of %zu nodes)", a->g ? a->g->n_node : (size_t)0);
