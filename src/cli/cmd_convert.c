@@ -16,6 +16,7 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/convert_map.h"
+#include "io/fileio.h"
 #include "io/format.h"
 #include "io/onnx.h"
 #include "model/model.h"
@@ -28,6 +29,7 @@ typedef struct Conv {
     CliList sets, maps;
     bool verbose;
     const char *opset;      /* --opset N of an ONNX export */
+    const char *model_out;  /* --model-out M.rnn of an ONNX import */
     Model m;
     bool have_model;
     WeightSet src;          /* IN's tensors, named as recur names them */
@@ -390,6 +392,42 @@ static int export_onnx(Conv *c)
     return 0;
 }
 
+/* Writes text to path atomically (--model-out). */
+static int write_text(const char *path, const char *text, Diag *d)
+{
+    IoAtomic w;
+    if (io_atomic_open(&w, path, d))
+        return -1;
+    io_atomic_write(&w, text, strlen(text));
+    return io_atomic_commit(&w, d);
+}
+
+/* IN.onnx OUT.ckpt: the graph as a recur model (src/model/onnx.h), its .rnn text in the
+ * checkpoint (and in --model-out), written and read back like any checkpoint. */
+static int import_onnx(Conv *c)
+{
+    if (c->model_path) {
+        diag_error_in(&c->d, "--model", "an ONNX graph holds its model: --model is not used");
+        return -1;
+    }
+    char *text;
+    if (onnx_import(c->in, &c->m, &text, &c->d))
+        return -1;
+    c->have_model = true;
+    WeightSet w = {0};
+    int rc = model_get_tensors(&c->m, &w.tensors, &c->d);
+    if (!rc && c->model_out)
+        rc = write_text(c->model_out, text, &c->d);
+    if (!rc)
+        rc = write_checkpoint(c, &w);
+    if (!rc)
+        printf("%s: %d tensors written (%s), read back and checked; model:\n%s", c->out,
+               w.tensors.n, wf_format(c->fout)->name, text);
+    free(text);
+    wf_set_free(&w);
+    return rc ? -1 : 0;
+}
+
 static int convert(Conv *c)
 {
     if (wf_check_input(c->in, &c->fin, &c->d) ||
@@ -399,12 +437,13 @@ static int convert(Conv *c)
         diag_error_in(&c->d, "--opset", "--opset applies to an ONNX output (OUT.onnx)");
         return -1;
     }
-    if (c->fin == WF_ONNX && c->fout == WF_CKPT) {
-        diag_error_in(&c->d, c->in, "ONNX import into a checkpoint is not built yet: recur "
-                      "reads an ONNX file's initializers only (inspect it, or convert it to "
-                      "safetensors)");
+    if (c->model_out && !(c->fin == WF_ONNX && c->fout == WF_CKPT)) {
+        diag_error_in(&c->d, "--model-out", "--model-out writes the model of an ONNX import "
+                      "(IN.onnx OUT.ckpt)");
         return -1;
     }
+    if (c->fin == WF_ONNX && c->fout == WF_CKPT)
+        return import_onnx(c);
     if (c->fout == WF_ONNX)
         return read_input(c) ? -1 : export_onnx(c);
     if (c->key && c->fin != WF_TORCH_ZIP && c->fin != WF_TORCH_LEGACY) {
@@ -443,14 +482,15 @@ static int convert(Conv *c)
 }
 
 /* recur convert IN OUT [--model M.rnn] [--set N=V]... [--map OLD=NEW]... [--key K] [--verbose]
- *               [--opset N] */
+ *               [--opset N] [--model-out M.rnn] */
 int cmd_convert(int argc, char **argv)
 {
     Conv c = {0};
     const CliOpt opts[] = {
         {"model", 0, CLI_VALUE, &c.model_path}, {"set", 0, CLI_LIST, &c.sets},
         {"map", 0, CLI_LIST, &c.maps},          {"key", 0, CLI_VALUE, &c.key},
-        {"verbose", 'v', CLI_FLAG, &c.verbose}, {"opset", 0, CLI_VALUE, &c.opset}, {0},
+        {"verbose", 'v', CLI_FLAG, &c.verbose}, {"opset", 0, CLI_VALUE, &c.opset},
+        {"model-out", 0, CLI_VALUE, &c.model_out}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
