@@ -192,16 +192,17 @@ static int act_variant(const Onnx__NodeProto *n, int dirs)
         return attr(n, "activation_alpha") || attr(n, "activation_beta") ? -1 : 0;
     if ((int)a->n_strings != nact * dirs)
         return -1;
-    for (int k = 0; k < nact * dirs; k++) {
+    for (int k = 0; k < nact * dirs; k++) {   /* the gate function decides the variant */
         const ProtobufCBinaryData *s = &a->strings[k];
         const char *want = def[op][k % nact];
         bool same = s->len == strlen(want) && memcmp(s->data, want, s->len) == 0;
-        int v = same ? 0 : op == 0 && s->len == 4 && memcmp(s->data, "Relu", 4) == 0 ? 1
-              : op > 0 && k % nact == 0 && s->len == 11 &&
-                memcmp(s->data, "HardSigmoid", 11) == 0 ? 2 : -1;
-        if (v < 0 || (k && v != variant))
+        int v = same ? 0 : k % nact ? -1
+              : op == 0 && s->len == 4 && memcmp(s->data, "Relu", 4) == 0 ? 1
+              : op > 0 && s->len == 11 && memcmp(s->data, "HardSigmoid", 11) == 0 ? 2 : -1;
+        if (v < 0 || (k % nact == 0 && k && v != variant))
             return -1;
-        variant = v;
+        if (k % nact == 0)
+            variant = v;
     }
     const Onnx__AttributeProto *al = attr(n, "activation_alpha"), *be = attr(n, "activation_beta");
     for (size_t k = 0; al && k < al->n_floats; k++)
@@ -319,8 +320,8 @@ static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
         return -1;
     for (size_t k = 0; k < n->n_output; k++) {
         Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : V_Y4) : NULL;
-        if (v)
-            v->flip = x->flip, v->layer = lab, v->dirs = dirs, v->hidden = h;
+        if (v)   /* width: which output (1 Y_h, 2 Y_c) a FINAL value is */
+            v->flip = x->flip, v->layer = lab, v->dirs = dirs, v->hidden = h, v->width = (int)k;
     }
     return 0;
 }
@@ -688,6 +689,13 @@ static int im_walk(Im *im)
                              "with one (final states as outputs need --state-out, issue 9 item "
                              "3, not on main yet)", g->n_output), -1;
     Val *y = im_find(im, g->output[0]->name);
+    if (y && y->kind == V_FINAL && y->width == 1 && y->dirs == 1 && y->layer >= 0 &&
+        y->layer == im->nlayers - 1) {   /* Y_h of a forward node: its last step, [1, B, H] */
+        int lab = im_layer(im, "pool(last)");
+        if (lab < 0)
+            return diag_error_in(im->d, im->path, "out of memory"), -1;
+        y->kind = V_SEQ, y->layer = lab;
+    }
     if (!y || y->kind != V_SEQ || y->layer < 0 || y->layer != im->nlayers - 1 || y->flip)
         return diag_error_in(im->d, im->path, "graph output '%s' is not the last layer's "
                              "sequence in the input's layout", g->output[0]->name), -1;
