@@ -61,7 +61,7 @@ static const float *ex_role(const Ex *x, const IrLayer *l, IrTensorRole r)
 static int ex_input(Ex *x, int li)
 {
     const IrLayer *l = &x->ir->layers[li];
-    if (l->kind == IR_LAYER_INPUT_TOKENS) {
+    if (ir_layer_facts[l->kind].gives_tokens) {
         onnx_b_input(&x->b, "tokens", ONNX_INT64, 2, (int64_t[]){-1, -1}, TB);
         x->val[li] = "tokens";
     } else {
@@ -210,11 +210,12 @@ static int ex_join(Ex *x, int li)
         return ex_refuse(x, l, "more than 16 inputs");
     for (int i = 0; i < l->ninputs; i++)
         in[i] = x->val[l->inputs[i]];
-    const char *op = l->kind == IR_LAYER_CONCAT ? "Concat" : "Sum";
+    bool concat = strcmp(ir_layer_facts[l->kind].spelling, "concat") == 0;
+    const char *op = concat ? "Concat" : "Sum";
     char name[300];
     snprintf(name, sizeof name, "%s/%s", l->label, op);
     Onnx__NodeProto *n = onnx_b_node(&x->b, op, name, in, l->ninputs, NULL, 1);
-    if (l->kind == IR_LAYER_CONCAT)
+    if (concat)
         onnx_b_attr_int(&x->b, n, "axis", -1);
     x->val[li] = onnx_b_out(n, 0);
     return 0;
@@ -391,15 +392,27 @@ static int ex_recurrent(Ex *x, int li)
 }
 
 
-/* The exporter of each layer kind. */
-static int (*const ex_layers[IR_LAYER_COUNT])(Ex *, int) = {
-    [IR_LAYER_INPUT_TOKENS] = ex_input, [IR_LAYER_INPUT_VECTOR] = ex_input,
-    [IR_LAYER_EMBEDDING] = ex_embedding, [IR_LAYER_ONEHOT] = ex_onehot,
-    [IR_LAYER_RECURRENT] = ex_recurrent, [IR_LAYER_DENSE] = ex_dense,
-    [IR_LAYER_DROPOUT] = ex_identity, [IR_LAYER_LAYERNORM] = ex_layernorm,
-    [IR_LAYER_POOL] = ex_pool, [IR_LAYER_CONCAT] = ex_join, [IR_LAYER_ADD] = ex_join,
-    [IR_LAYER_SOFTMAX] = ex_softmax,
+/* The exporter of each layer kind, by its spelling in IR_LAYER_KINDS (a kind without a row
+ * is refused by name). */
+static const struct {
+    const char *kind;
+    int (*fn)(Ex *, int);
+} ex_layers[] = {
+    {"input tokens", ex_input}, {"input vector", ex_input}, {"embedding", ex_embedding},
+    {"onehot", ex_onehot}, {"recurrent", ex_recurrent}, {"dense", ex_dense},
+    {"dropout", ex_identity}, {"layernorm", ex_layernorm}, {"pool", ex_pool},
+    {"concat", ex_join}, {"add", ex_join}, {"softmax", ex_softmax},
 };
+
+/* The exporter of layer l's kind, or NULL. */
+static int (*ex_layer_fn(const IrLayer *l))(Ex *, int)
+{
+    const IrLayerFacts *f = ir_layer_kind_facts(l->kind);
+    for (size_t i = 0; f && i < sizeof ex_layers / sizeof *ex_layers; i++)
+        if (strcmp(ex_layers[i].kind, f->spelling) == 0)
+            return ex_layers[i].fn;
+    return NULL;
+}
 
 /* Builds the graph of every layer, the output `y`, and writes it. */
 static int ex_run(Ex *x, int opset)
@@ -408,9 +421,10 @@ static int ex_run(Ex *x, int opset)
     onnx_b_init(&x->b, opset);
     for (int li = 0; li < ir->nlayers; li++) {
         const IrLayer *l = &ir->layers[li];
-        if ((unsigned)l->kind >= IR_LAYER_COUNT || !ex_layers[l->kind])
+        int (*fn)(Ex *, int) = ex_layer_fn(l);
+        if (!fn)
             return ex_refuse(x, l, "no ONNX form for this layer kind");
-        if (ex_layers[l->kind](x, li))
+        if (fn(x, li))
             return -1;
     }
     const IrLayer *out = &ir->layers[ir->output];
