@@ -290,7 +290,8 @@ int wf_check_output(const char *in, const char *out, WfId *id, Diag *d)
             ? diag_error_in(d, out, "unknown output extension: cannot tell which format to write")
             : diag_error_in(d, out, "recur does not write %s files", weight_formats[*id].name);
         diag_help(m, "recur writes RECURCKP checkpoint (.ckpt), safetensors (.safetensors), "
-                     "PyTorch (.pt, .pth), NumPy (.npz) and Keras (.h5); it knows %s",
+                     "PyTorch (.pt, .pth), NumPy (.npz), Keras (.h5) and ONNX (.onnx, a model "
+                     "export); it knows %s",
                   wf_known_formats());
         *id = WF_NONE;
         return -1;
