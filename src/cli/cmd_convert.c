@@ -416,10 +416,12 @@ static int import_onnx(Conv *c)
     c->have_model = true;
     WeightSet w = {0};
     int rc = model_get_tensors(&c->m, &w.tensors, &c->d);
-    if (!rc && c->model_out)
-        rc = write_text(c->model_out, text, &c->d);
     if (!rc)
         rc = write_checkpoint(c, &w);
+    if (!rc && c->model_out && write_text(c->model_out, text, &c->d)) {
+        unlink(c->out);   /* all or nothing */
+        rc = -1;
+    }
     if (!rc)
         printf("%s: %d tensors written (%s), read back and checked; model:\n%s", c->out,
                w.tensors.n, wf_format(c->fout)->name, text);

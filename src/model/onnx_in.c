@@ -261,7 +261,8 @@ static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, int lab, int 
     int gh = gates * h, rc = const_floats(im, i, in_val(im, n, 1), 3, &w) ||
                              const_floats(im, i, in_val(im, n, 2), 3, &r) ||
                              (in_name(n, 3) && const_floats(im, i, in_val(im, n, 3), 2, &b));
-    const Onnx__TensorProto *wt = rc ? NULL : in_val(im, n, 1)->t, *rt = in_val(im, n, 2)->t;
+    const Onnx__TensorProto *wt = rc ? NULL : in_val(im, n, 1)->t;
+    const Onnx__TensorProto *rt = rc ? NULL : in_val(im, n, 2)->t;
     if (!rc && (wt->dims[0] != dirs || wt->dims[1] != gh || wt->dims[2] != in_w ||
                 rt->dims[0] != dirs || rt->dims[1] != gh || rt->dims[2] != h))
         rc = im_err(im, i, "W or R does not have the shape [%d, %d, %d] / [%d, %d, %d]", dirs,
