@@ -219,8 +219,8 @@ static const char *rec_unsupported(Im *im, const Onnx__NodeProto *n, bool lstm)
 {
     static const char *const item3 = " (issue 9 item 3, not on main yet)";
     static char why[200];
-    if (attr_int(n, "layout", 0) != 0)
-        return "layout=1 (batch-major X and Y) is not imported yet";
+    if (attr_int(n, "layout", 0) != 0 && attr_int(n, "layout", 0) != 1)
+        return "a layout other than 0 or 1";
     if (in_name(n, 4))
         return snprintf(why, sizeof why, "sequence_lens needs per-sequence lengths%s", item3),
                why;
@@ -309,9 +309,12 @@ static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
     if (variant < 0)
         return im_err(im, i, "activations other than the defaults, Relu (RNN) or "
                       "HardSigmoid(0.2, 0.5) gates are not imported yet");
-    if (im->bf >= 0 && im->bf != (int)x->flip)
+    /* layout=1: X is [B, T, I] and Y [B, T, D, H]: the graph input is batch-first when X is
+     * in its order */
+    int layout = (int)attr_int(n, "layout", 0), bf = x->flip ^ layout;
+    if (im->bf >= 0 && im->bf != bf)
         return im_err(im, i, "its sequence axes differ from the previous recurrent node's");
-    im->bf = x->flip;
+    im->bf = bf;
     int lbr = gru ? (int)attr_int(n, "linear_before_reset", 0) : 1;
     int lab = im_layer(im, "%s(%d%s%s%s)", lstm ? "lstm" : gru ? "gru" : "rnn", h,
                        dirs == 2 ? ", bidirectional=true" : "", variant == 1 ? ", activation=relu"
@@ -320,9 +323,12 @@ static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
     if (lab < 0 || rec_weights(im, i, n, lab, gates, h, dirs, x->width))
         return -1;
     for (size_t k = 0; k < n->n_output; k++) {
-        Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : V_Y4) : NULL;
+        Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : layout ? V_Y4T
+                                                                         : V_Y4) : NULL;
         if (v)   /* width: which output (1 Y_h, 2 Y_c) a FINAL value is */
             v->flip = x->flip, v->layer = lab, v->dirs = dirs, v->hidden = h, v->width = (int)k;
+        if (v && layout && k == 0 && dirs == 1)   /* [B, T, 1, H] is [B, T, H] */
+            v->kind = V_SEQ, v->width = h;
     }
     return 0;
 }

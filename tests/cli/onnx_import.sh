@@ -6,7 +6,8 @@
 #  - recur's own export of built-in models, which comes back as the same model;
 #  - the LSTM/GRU/RNN node tests of libonnx-testdata (when installed, with /usr/bin/python3's
 #    onnx to fold their input .pb files into initializers): each imports and matches its
-#    expected output within 1e-5, or is one of the listed refusals naming the missing feature;
+#    expected output (output_0) within 1e-5 -- layout=1 ones included -- or is the listed
+#    refusal naming the missing feature (test_lstm_with_peepholes: sequence_lens, P);
 #  - bad input: an unsupported op, two chains, a truncated file: the node named, nothing written.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 FIX="$SRC/tests/fixtures/onnx"
@@ -51,7 +52,6 @@ else
     /usr/bin/python3 "$SRC/tests/onnx/backend_model.py" "$t" "$TMP/$n.onnx" "$TMP/$n.x.npy" \
       "$TMP/$n.y.npy" || fail "$n: backend_model.py failed"
     case $n in
-      *_batchwise) refusal="layout=1 (batch-major X and Y) is not imported yet" ;;
       test_lstm_with_peepholes) refusal="sequence_lens needs per-sequence lengths (issue 9 item 3" ;;
       *) refusal= ;;
     esac
