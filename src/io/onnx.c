@@ -145,7 +145,8 @@ void onnx_b_attr_ints(OnnxBuilder *b, Onnx__NodeProto *n, const char *name, cons
     int64_t *c = b_alloc(b, sizeof *c * (size_t)(count ? count : 1));
     if (!a || !c)
         return;
-    memcpy(c, v, sizeof *c * (size_t)count);
+    if (count > 0)
+        memcpy(c, v, sizeof *c * (size_t)count);
     a->ints = c;
     a->n_ints = (size_t)count;
 }
@@ -206,7 +207,8 @@ static const char *b_tensor(OnnxBuilder *b, const char *name, int type, int ndim
     if (!t || !dd || !raw)
         return NULL;
     onnx__tensor_proto__init(t);
-    memcpy(dd, dims, sizeof *dd * (size_t)ndim);
+    if (ndim > 0)   /* a scalar has no dims (and may pass NULL) */
+        memcpy(dd, dims, sizeof *dd * (size_t)ndim);
     memcpy(raw, data, count * elem);   /* recur runs on little-endian hosts (io_host_le) */
     t->dims = dd;
     t->n_dims = (size_t)ndim;

@@ -92,8 +92,9 @@ int onnx_tensor_floats(const Onnx__TensorProto *t, const char *what, float **out
         diag_error_in(d, what, "out of memory");
         return -1;
     }
-    memcpy(*out, raw ? (const void *)t->raw_data.data : (const void *)t->float_data,
-           sizeof(float) * (size_t)c);
+    if (c > 0)   /* an empty tensor may have no data pointer */
+        memcpy(*out, raw ? (const void *)t->raw_data.data : (const void *)t->float_data,
+               sizeof(float) * (size_t)c);
     *count = c;
     return 0;
 }
