@@ -12,6 +12,7 @@
 #ifndef RECUR_MODEL_ONNX_H
 #define RECUR_MODEL_ONNX_H
 
+#include "io/onnx.h"
 #include "model/model.h"
 #include "util/diag.h"
 
@@ -25,5 +26,9 @@ int onnx_export(const Model *m, const char *path, int opset, Diag *d);
  * node, or one needing a feature recur lacks, is reported with its position, name and op type.
  * On failure m is empty and *text NULL. */
 int onnx_import(const char *path, Model *m, char **text, Diag *d);
+/* The same on a decoded model (io/onnx.h's onnx_decode; the fuzz harness's entry); path names
+ * it in messages. */
+int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, char **text,
+                      Diag *d);
 
 #endif

@@ -711,13 +711,11 @@ static int im_walk(Im *im)
     return 0;
 }
 
-int onnx_import(const char *path, Model *m, char **text, Diag *d)
+int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, char **text,
+                      Diag *d)
 {
-    Onnx__ModelProto *om;
     *text = NULL;
     memset(m, 0, sizeof *m);
-    if (onnx_read(path, &om, d))
-        return -1;
     Im im = {.path = path, .d = d, .g = om->graph, .bf = -1};
     int rc = im_walk(&im);
     if (!rc && !(*text = im_render(&im, om)))
@@ -730,12 +728,25 @@ int onnx_import(const char *path, Model *m, char **text, Diag *d)
              model_set_tensors(m, &im.tensors, path, d) ? -1 : 0;
     }
     if (rc) {
+        model_free(m);
+        memset(m, 0, sizeof *m);
         free(*text);
         *text = NULL;
     }
     ckpt_tensors_free(&im.tensors);
     free(im.vals);
     free(im.layers);
+    return rc;
+}
+
+int onnx_import(const char *path, Model *m, char **text, Diag *d)
+{
+    Onnx__ModelProto *om;
+    *text = NULL;
+    memset(m, 0, sizeof *m);
+    if (onnx_read(path, &om, d))
+        return -1;
+    int rc = onnx_import_model(om, path, m, text, d);
     onnx_model_free(om);
     return rc;
 }

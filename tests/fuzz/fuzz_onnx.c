@@ -1,6 +1,7 @@
-/* fuzz_onnx: libFuzzer harness for the ONNX reader (src/io/onnx_read.c): protobuf-c decoding of
- * Debian's onnx.proto, the checks onnx_decode makes, `recur inspect`'s listing (onnx_print) and
- * the float values of every initializer (onnx_tensor_floats).
+/* fuzz_onnx: libFuzzer harness for the ONNX reader (src/io/onnx_read.c) and importer
+ * (src/model/onnx_in.c): protobuf-c decoding of Debian's onnx.proto, the checks onnx_decode
+ * makes, `recur inspect`'s listing (onnx_print), the float values of every initializer
+ * (onnx_tensor_floats), and the import of the graph as a recur model (onnx_import_model).
  *
  * Build:  ./configure --enable-fuzz CC=clang CFLAGS="-g -O1 -fsanitize=fuzzer-no-link,address"
  *         make tests/fuzz/fuzz_onnx
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "io/onnx.h"
+#include "model/onnx.h"
 #include "util/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -32,6 +34,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             int64_t n;
             if (onnx_tensor_floats(m->graph->initializer[i], "fuzz.onnx", &v, &n, &d) == 0)
                 free(v);
+        }
+        Model model;
+        char *text;
+        if (onnx_import_model(m, "fuzz.onnx", &model, &text, &d) == 0) {
+            model_free(&model);
+            free(text);
         }
         onnx_model_free(m);
     }
