@@ -246,17 +246,17 @@ static void finish(CellBuild *b, Base *s, int v)
 #define OPS_BOUNDED_SLICE(name)
 
 static const IrOpKind unary_ops[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(UNARY, name, shape)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) OPS_OF_SHAPE(UNARY, name, shape)
 #include "ir/ops.def"
 #undef IR_OP
 };
 static const IrOpKind binary_ops[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(BINARY, name, shape)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) OPS_OF_SHAPE(BINARY, name, shape)
 #include "ir/ops.def"
 #undef IR_OP
 };
 static const IrOpKind bounded_ops[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) OPS_OF_SHAPE(BOUNDED, name, shape)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) OPS_OF_SHAPE(BOUNDED, name, shape)
 #include "ir/ops.def"
 #undef IR_OP
 };

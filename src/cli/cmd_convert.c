@@ -16,8 +16,11 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "cli/convert_map.h"
+#include "io/fileio.h"
 #include "io/format.h"
+#include "io/onnx.h"
 #include "model/model.h"
+#include "model/onnx.h"
 
 typedef struct Conv {
     const char *in, *out;
@@ -25,6 +28,8 @@ typedef struct Conv {
     const char *model_path, *key;
     CliList sets, maps;
     bool verbose;
+    const char *opset;      /* --opset N of an ONNX export */
+    const char *model_out;  /* --model-out M.rnn of an ONNX import */
     Model m;
     bool have_model;
     WeightSet src;          /* IN's tensors, named as recur names them */
@@ -360,11 +365,89 @@ static void print_mapping(const Conv *c, const WeightSet *w)
     }
 }
 
+/* OUT.onnx: the model as an ONNX graph (src/model/onnx.h), read back to check it decodes. */
+static int export_onnx(Conv *c)
+{
+    char *end = NULL;
+    long opset = c->opset ? strtol(c->opset, &end, 10) : ONNX_OPSET_DEFAULT;
+    if (c->opset && (!*c->opset || *end)) {
+        diag_error_in(&c->d, "--opset", "'%s' is not a number", c->opset);
+        return -1;
+    }
+    if (!c->have_model) {
+        diag_error_in(&c->d, c->out, "an ONNX export needs the model: convert a checkpoint, or "
+                      "give --model MODEL.rnn");
+        return -1;
+    }
+    Onnx__ModelProto *back;
+    if (onnx_export(&c->m, c->out, (int)opset, &c->d))
+        return -1;
+    if (onnx_read(c->out, &back, &c->d)) {
+        unlink(c->out);
+        return -1;
+    }
+    printf("%s: ONNX opset %ld, %zu nodes, %zu initializers, read back and checked\n", c->out,
+           opset, back->graph->n_node, back->graph->n_initializer);
+    onnx_model_free(back);
+    return 0;
+}
+
+/* Writes text to path atomically (--model-out). */
+static int write_text(const char *path, const char *text, Diag *d)
+{
+    IoAtomic w;
+    if (io_atomic_open(&w, path, d))
+        return -1;
+    io_atomic_write(&w, text, strlen(text));
+    return io_atomic_commit(&w, d);
+}
+
+/* IN.onnx OUT.ckpt: the graph as a recur model (src/model/onnx.h), its .rnn text in the
+ * checkpoint (and in --model-out), written and read back like any checkpoint. */
+static int import_onnx(Conv *c)
+{
+    if (c->model_path) {
+        diag_error_in(&c->d, "--model", "an ONNX graph holds its model: --model is not used");
+        return -1;
+    }
+    char *text;
+    if (onnx_import(c->in, &c->m, &text, &c->d))
+        return -1;
+    c->have_model = true;
+    WeightSet w = {0};
+    int rc = model_get_tensors(&c->m, &w.tensors, &c->d);
+    if (!rc)
+        rc = write_checkpoint(c, &w);
+    if (!rc && c->model_out && write_text(c->model_out, text, &c->d)) {
+        unlink(c->out);   /* all or nothing */
+        rc = -1;
+    }
+    if (!rc)
+        printf("%s: %d tensors written (%s), read back and checked; model:\n%s", c->out,
+               w.tensors.n, wf_format(c->fout)->name, text);
+    free(text);
+    wf_set_free(&w);
+    return rc ? -1 : 0;
+}
+
 static int convert(Conv *c)
 {
     if (wf_check_input(c->in, &c->fin, &c->d) ||
         wf_check_output(c->in, c->out, &c->fout, &c->d))
         return -1;
+    if (c->opset && c->fout != WF_ONNX) {
+        diag_error_in(&c->d, "--opset", "--opset applies to an ONNX output (OUT.onnx)");
+        return -1;
+    }
+    if (c->model_out && !(c->fin == WF_ONNX && c->fout == WF_CKPT)) {
+        diag_error_in(&c->d, "--model-out", "--model-out writes the model of an ONNX import "
+                      "(IN.onnx OUT.ckpt)");
+        return -1;
+    }
+    if (c->fin == WF_ONNX && c->fout == WF_CKPT)
+        return import_onnx(c);
+    if (c->fout == WF_ONNX)
+        return read_input(c) ? -1 : export_onnx(c);
     if (c->key && c->fin != WF_TORCH_ZIP && c->fin != WF_TORCH_LEGACY) {
         diag_error_in(&c->d, c->in, "--key selects an entry of a PyTorch checkpoint; this is %s",
                       wf_format(c->fin)->name);
@@ -400,14 +483,16 @@ static int convert(Conv *c)
     return rc ? -1 : 0;
 }
 
-/* recur convert IN OUT [--model M.rnn] [--set N=V]... [--map OLD=NEW]... [--key K] [--verbose] */
+/* recur convert IN OUT [--model M.rnn] [--set N=V]... [--map OLD=NEW]... [--key K] [--verbose]
+ *               [--opset N] [--model-out M.rnn] */
 int cmd_convert(int argc, char **argv)
 {
     Conv c = {0};
     const CliOpt opts[] = {
         {"model", 0, CLI_VALUE, &c.model_path}, {"set", 0, CLI_LIST, &c.sets},
         {"map", 0, CLI_LIST, &c.maps},          {"key", 0, CLI_VALUE, &c.key},
-        {"verbose", 'v', CLI_FLAG, &c.verbose}, {0},
+        {"verbose", 'v', CLI_FLAG, &c.verbose}, {"opset", 0, CLI_VALUE, &c.opset},
+        {"model-out", 0, CLI_VALUE, &c.model_out}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)

@@ -15,6 +15,7 @@
 #include "io/checkpoint.h"
 #include "io/format.h"
 #include "io/inspect.h"
+#include "io/onnx.h"
 #include "io/npy.h"
 #include "io/safetensors.h"
 #include "ir/explain.h"
@@ -465,6 +466,12 @@ int cmd_inspect(int argc, char **argv)
             ir_explain(m.ir, stdout);
             ckpt_free(&c);
             model_free(&m);
+        }
+    } else if (!rc && id == WF_ONNX) {   /* a graph: inputs, outputs, nodes, initializers */
+        Onnx__ModelProto *om;
+        if (!(rc = onnx_read(path, &om, &d))) {
+            onnx_print(stdout, om);
+            onnx_model_free(om);
         }
     } else if (!rc) {
         rc = inspect_weights(path, id, &d);

@@ -64,7 +64,7 @@ const CliCommand cli_commands[] = {
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
     {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",
      "usage: recur convert IN OUT [--model MODEL.rnn] [--set NAME=VALUE]... [--map OLD=NEW]...\n"
-     "                     [--key KEY] [--verbose]\n"
+     "                     [--key KEY] [--verbose] [--opset N] [--model-out M.rnn]\n"
      "\n"
      "IN's format comes from its content (RECURCKP checkpoint, safetensors, PyTorch .pt/.pth zip\n"
      "or legacy, NumPy .npz or .npy); OUT's from its extension: .ckpt, .safetensors, .pt/.pth,\n"
@@ -75,6 +75,9 @@ const CliCommand cli_commands[] = {
      "prints every tensor mapped. PyTorch pickles are read without Python: only the globals\n"
      "torch.save writes are allowed and nothing is executed. OUT is written atomically, read\n"
      "back and compared value for value.\n"
+     "ONNX: X.ckpt X.onnx exports the whole model as an ONNX graph (--opset 14..17, default\n"
+     "17); X.onnx X.ckpt imports a graph (torch.onnx.export's, recur's) as a recur model, its\n"
+     ".rnn text also written to --model-out.\n"
      "\n"
      "example: recur convert model.pt charlm.ckpt --model charlm.rnn --map encoder.rnn.=lstm1.\n"},
     {"inspect", cmd_inspect, "say what a weight file is and list its tensors with statistics",
@@ -82,7 +85,7 @@ const CliCommand cli_commands[] = {
      "\n"
      "Says which format FILE is (from its content) and prints every tensor's name, shape, dtype\n"
      "and min/max/mean/std; for a checkpoint also the model summary and training state; for\n"
-     "safetensors its metadata.\n"
+     "safetensors its metadata; for an ONNX model its inputs, outputs, nodes and initializers.\n"
      "\n"
      "example: recur inspect runs/charlm/last.ckpt\n"},
     {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",

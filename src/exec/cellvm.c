@@ -191,7 +191,7 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
 #define SLICE_KERNELS(FWD, BWD)
 
 /* One pair of kernels per elementwise row of ops.def. */
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) shape##_KERNELS(fwd, bwd)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) shape##_KERNELS(fwd, bwd)
 #include "ir/ops.def"
 #undef IR_OP
 
@@ -265,13 +265,13 @@ static void kern_slice_grad(CellVm *vm, int n, int r0, int nr)
 typedef void (*OpFn)(CellVm *vm, int n, int r0, int nr);
 
 static const OpFn op_fwd[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = kern_##fwd,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = kern_##fwd,
 #include "ir/ops.def"
 #undef IR_OP
 };
 
 static const OpFn op_bwd[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = kern_##bwd,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = kern_##bwd,
 #include "ir/ops.def"
 #undef IR_OP
 };
@@ -279,13 +279,13 @@ static const OpFn op_bwd[IR_OP_COUNT] = {
 /* Arity and shape rule of each op straight from ops.def (so this library does not need src/ir
  * linked). */
 static const int op_arity[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = arity,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = arity,
 #include "ir/ops.def"
 #undef IR_OP
 };
 
 static const IrOpShape op_shape[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) [IR_OP_##name] = IR_SHAPE_##shape,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = IR_SHAPE_##shape,
 #include "ir/ops.def"
 #undef IR_OP
 };

@@ -13,6 +13,7 @@
 #include "io/keras_h5.h"
 #include "io/npy.h"
 #include "io/npz.h"
+#include "io/onnx.h"
 #include "io/torch_pt.h"
 #include "util/file.h"
 
@@ -148,8 +149,10 @@ static const WeightFormat weight_formats[WF_COUNT] = {
     [WF_NPY] = {WF_NPY, "NumPy .npy", ".npy", probe_npy, read_npy, NULL, false, false, NULL},
     [WF_KERAS_H5] = {WF_KERAS_H5, "Keras .h5", ".h5 .hdf5", probe_hdf5, keras_h5_read_set,
                      keras_h5_write_set, true, true, NULL},
-    [WF_ONNX] = {WF_ONNX, "ONNX", ".onnx", probe_onnx, NULL, NULL, false, false,
-                 "an ONNX model; ONNX import is not supported yet"},
+    /* ONNX (issue 9): read gives the initializers; a .onnx output is a model export, which
+     * cmd_convert hands to src/model/onnx_out.c (a graph is not a WeightSet) */
+    [WF_ONNX] = {WF_ONNX, "ONNX", ".onnx", probe_onnx, onnx_read_weights, NULL, true, false,
+                 NULL},
 };
 
 /* Detection order: the formats with a magic first, ONNX (a weak probe) last. */
@@ -287,7 +290,8 @@ int wf_check_output(const char *in, const char *out, WfId *id, Diag *d)
             ? diag_error_in(d, out, "unknown output extension: cannot tell which format to write")
             : diag_error_in(d, out, "recur does not write %s files", weight_formats[*id].name);
         diag_help(m, "recur writes RECURCKP checkpoint (.ckpt), safetensors (.safetensors), "
-                     "PyTorch (.pt, .pth), NumPy (.npz) and Keras (.h5); it knows %s",
+                     "PyTorch (.pt, .pth), NumPy (.npz), Keras (.h5) and ONNX (.onnx, a model "
+                     "export); it knows %s",
                   wf_known_formats());
         *id = WF_NONE;
         return -1;

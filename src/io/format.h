@@ -49,7 +49,7 @@ typedef enum WfId {
     WF_NPZ,             /* numpy.savez / savez_compressed */
     WF_NPY,             /* one NumPy array */
     WF_KERAS_H5,        /* Keras 2 HDF5 weights (save_weights / save) */
-    WF_ONNX,            /* ONNX model (detected only, for now) */
+    WF_ONNX,            /* ONNX model (io/onnx.h; export and inspect, issue 9) */
     WF_COUNT,
     WF_NONE = -1
 } WfId;

@@ -6,19 +6,19 @@
 #include <string.h>
 
 const char *const ir_op_spelling[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) spelling,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) spelling,
 #include "ir/ops.def"
 #undef IR_OP
 };
 
 const int ir_op_arity[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) arity,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) arity,
 #include "ir/ops.def"
 #undef IR_OP
 };
 
 const IrOpShape ir_op_shape[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_SHAPE_##shape,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) IR_SHAPE_##shape,
 #include "ir/ops.def"
 #undef IR_OP
 };
@@ -27,7 +27,7 @@ const IrOpShape ir_op_shape[IR_OP_COUNT] = {
 #define IR_OP_IS_FUNC true
 #define IR_OP_IS_SYNTAX false
 const bool ir_op_is_function[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_OP_IS_##call,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) IR_OP_IS_##call,
 #include "ir/ops.def"
 #undef IR_OP
 };

@@ -58,7 +58,7 @@ static inline int64_t ir_sym_at(IrSym a, int64_t vocab, int64_t classes)
 /* ---- cell graphs ------------------------------------------------------------------------ */
 
 typedef enum IrOpKind {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) IR_OP_##name,
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) IR_OP_##name,
 #include "ir/ops.def"
 #undef IR_OP
     IR_OP_COUNT

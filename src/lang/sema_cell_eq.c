@@ -14,14 +14,14 @@
 #define CELL_FUNCTION_FUNC(name, spelling) spelling,
 #define CELL_FUNCTION_SYNTAX(name, spelling)
 static const char *const cell_functions[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) CELL_FUNCTION_##call(name, spelling)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) CELL_FUNCTION_##call(name, spelling)
 #include "ir/ops.def"
 #undef IR_OP
 };
 #undef CELL_FUNCTION_FUNC
 #define CELL_FUNCTION_FUNC(name, spelling) IR_OP_##name,
 static const IrOpKind cell_function_ops[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) CELL_FUNCTION_##call(name, spelling)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) CELL_FUNCTION_##call(name, spelling)
 #include "ir/ops.def"
 #undef IR_OP
 };
@@ -188,7 +188,7 @@ static bool fold(IrOpKind op, const double *arg, double *out)
 #define FOLD_CONCAT(name, fwd)
 #define FOLD_SLICE(name, fwd)
     switch (op) {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) FOLD_##shape(name, fwd)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) FOLD_##shape(name, fwd)
 #include "ir/ops.def"
 #undef IR_OP
     default:

@@ -222,7 +222,7 @@ typedef struct NumFunction {
 #define NUM_FN_UNARY_FUNC(spelling, fwd) { spelling, op_##fwd##_d },
 #define NUM_FN_UNARY_SYNTAX(spelling, fwd)
 static const NumFunction num_functions[] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd) NUM_FN_##shape(call, spelling, fwd)
+#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) NUM_FN_##shape(call, spelling, fwd)
 #include "ir/ops.def"
 #undef IR_OP
 };

@@ -80,18 +80,22 @@ for a in w.ckpt w.safetensors w.pt wl.pt w.npz w.npy w.h5 w.onnx; do
   done
 done
 run_status 1 "$RECUR" inspect "$TMP/w.onnx"
-grep -q "an ONNX model; ONNX import is not supported yet" "$TMP/err" || fail "ONNX not named"
+grep -q "w.onnx: error: an ONNX model without a graph" "$TMP/err" || fail "ONNX not named"
 run_status 1 "$RECUR" inspect "$TMP/w.h5"
 grep -q "w.h5: error: .*HDF5 file" "$TMP/err" || fail "HDF5 not named"
 
 # outputs: unknown or unwritable extensions, and the input itself
-for out in x.txt x x.onnx x.npy; do
+for out in x.txt x x.npy; do
   run_status 1 "$RECUR" convert "$FIX/charlm.pt" "$TMP/$out"
   grep -q "$out: error: " "$TMP/err" || fail "output $out: no error naming it"
-  grep -q "(.ckpt), safetensors (.safetensors), PyTorch (.pt, .pth), NumPy (.npz) and Keras (.h5)" "$TMP/err" ||
+  grep -q "(.ckpt), safetensors (.safetensors), PyTorch (.pt, .pth), NumPy (.npz), Keras (.h5) and ONNX (.onnx" "$TMP/err" ||
     fail "output $out: the written formats are not named"
   [ ! -e "$TMP/$out" ] || fail "output $out written"
 done
+# ONNX is a model export: without a model it is refused (issue 9)
+run_status 1 "$RECUR" convert "$FIX/charlm.pt" "$TMP/x.onnx"
+grep -q "x.onnx: error: an ONNX export needs the model" "$TMP/err" || fail "output x.onnx: no model"
+[ ! -e "$TMP/x.onnx" ] || fail "output x.onnx written"
 # Keras .h5 is written through the model's layers: without one it is refused
 run_status 1 "$RECUR" convert "$FIX/charlm.pt" "$TMP/x.h5"
 grep -q "x.h5: error: writing Keras .h5 needs the model" "$TMP/err" || fail "output x.h5: no model"

@@ -1,0 +1,34 @@
+/* onnx (model side, issue 9): a compiled Model to an ONNX graph that onnxruntime runs.
+ *
+ * onnx_export writes m as an ONNX model at opset ONNX_OPSET_MIN..ONNX_OPSET_MAX (io/onnx.h):
+ * graph input `tokens` (int64 [T, B]) or `x` (float [T, B, N]) with symbolic T and B, output
+ * `y` (what `recur run` writes: [T, B, N], or [B, N] after a pool). Layers map to standard ops
+ * (src/model/onnx_out.c has the table); the built-in cells become ONNX LSTM/GRU/RNN nodes, one
+ * per stacked layer. What cannot be exported yet (a user cell, a state input) is refused with
+ * an error naming the layer.
+ *
+ * Ownership: onnx_export only reads m; the file at path is written atomically and nothing is left behind
+ * on failure. */
+#ifndef RECUR_MODEL_ONNX_H
+#define RECUR_MODEL_ONNX_H
+
+#include "io/onnx.h"
+#include "model/model.h"
+#include "util/diag.h"
+
+int onnx_export(const Model *m, const char *path, int opset, Diag *d);
+
+/* Reads the ONNX graph at path as a recur model (src/model/onnx_in.c): what torch.onnx.export
+ * writes for Embedding/LSTM/GRU/RNN (stacked, bidirectional, batch-first)/Linear stacks at
+ * opsets 9..17 with the scaffolding around each recurrent node, and recur's own export of the
+ * same layers. m is compiled from the equivalent .rnn text (*text, malloc'ed, the caller frees
+ * it; its Source is added to d) with the graph's weights under recur's names. An unsupported
+ * node, or one needing a feature recur lacks, is reported with its position, name and op type.
+ * On failure m is empty and *text NULL. */
+int onnx_import(const char *path, Model *m, char **text, Diag *d);
+/* The same on a decoded model (io/onnx.h's onnx_decode; the fuzz harness's entry); path names
+ * it in messages. */
+int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, char **text,
+                      Diag *d);
+
+#endif

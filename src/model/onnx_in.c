@@ -1,0 +1,752 @@
+/* onnx_in: an ONNX graph as a recur model (see model/onnx.h, onnx_import).
+ *
+ * The graph is walked once in node order with a kind for every value: the sequence the model
+ * computes (SEQ: [T, B, W] with `flip` saying whether its first two axes are swapped relative
+ * to the graph input; Y4: a recurrent node's Y [T, D, B, H]; Y4T: Y transposed to [T, B, D, H]),
+ * constants (initializers, Constant nodes), the shape arithmetic and zero states around each
+ * recurrent node (SHAPE, ZEROS), and what recur cannot take (FINAL states, EXTRA graph inputs).
+ * Layers form one chain: each reads the previous layer. The result is .rnn text with labelled
+ * layers (L1, L2, ...) and the tensors under recur's names, compiled and filled. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io/onnx.h"
+#include "model/onnx.h"
+
+typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
+                     V_EXTRA } VKind;
+
+typedef struct Val {
+    const char *name;
+    VKind kind;
+    bool flip;          /* SEQ/Y4: first two axes swapped relative to the graph input */
+    int layer;          /* SEQ/Y4: the layer that made it (-1: the graph input) */
+    int width, dirs, hidden;
+    const Onnx__TensorProto *t;     /* CONST */
+} Val;
+
+typedef struct ImLayer {
+    char text[160];     /* the layer's line without the label ("dense" for a dense layer) */
+    int dense_n;        /* a dense layer's width (0: not a dense layer) */
+    int bias_tensor;    /* index in tensors of a dense layer's bias, or -1 */
+    bool has_bias;      /* an Add or Gemm gave the bias */
+    const char *act;    /* a dense layer's activation, or NULL */
+} ImLayer;
+
+typedef struct Im {
+    const char *path;
+    Diag *d;
+    const Onnx__GraphProto *g;
+    Val *vals;
+    int nvals, cap;
+    ImLayer *layers;
+    int nlayers;
+    bool tokens;
+    int vocab, in_width;
+    int bf;             /* -1 unknown, 0/1: the graph input is batch-first */
+    CkptTensorList tensors;
+} Im;
+
+/* Reports node i (name, op type, position) and returns -1. */
+static int im_err(Im *im, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int im_err(Im *im, size_t i, const char *fmt, ...)
+{
+    char why[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, sizeof why, fmt, ap);
+    va_end(ap);
+    const Onnx__NodeProto *n = im->g->node[i];
+    diag_error_in(im->d, im->path, "node %zu '%s' (%s): %s", i, n->name ? n->name : "",
+                  n->op_type, why);
+    return -1;
+}
+
+static Val *im_find(Im *im, const char *name)
+{
+    for (int i = im->nvals - 1; name && *name && i >= 0; i--)
+        if (strcmp(im->vals[i].name, name) == 0)
+            return &im->vals[i];
+    return NULL;
+}
+
+/* Adds value name (kind k); NULL when out of memory. */
+static Val *im_add(Im *im, const char *name, VKind k)
+{
+    if (im->nvals == im->cap) {
+        int cap = im->cap ? 2 * im->cap : 64;
+        Val *v = realloc(im->vals, sizeof *v * (size_t)cap);
+        if (!v)
+            return NULL;
+        im->vals = v, im->cap = cap;
+    }
+    Val *v = &im->vals[im->nvals++];
+    memset(v, 0, sizeof *v);
+    v->name = name, v->kind = k, v->layer = -1;
+    return v;
+}
+
+/* The attribute `name` of n, or NULL. */
+static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *name)
+{
+    for (size_t i = 0; i < n->n_attribute; i++)
+        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
+            return n->attribute[i];
+    return NULL;
+}
+
+static int64_t attr_int(const Onnx__NodeProto *n, const char *name, int64_t def)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    return a && a->has_i ? a->i : def;
+}
+
+/* Whether string attribute name equals want (absent: def). */
+static bool attr_str_is(const Onnx__NodeProto *n, const char *name, const char *want, bool def)
+{
+    const Onnx__AttributeProto *a = attr(n, name);
+    if (!a || !a->has_s)
+        return def;
+    return a->s.len == strlen(want) && memcmp(a->s.data, want, a->s.len) == 0;
+}
+
+/* Adds a tensor under recur's name. */
+static int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
+                     const float *data)
+{
+    int64_t shape[2] = {d0, d1};
+    if (!ckpt_add_tensor(&im->tensors, name, ndim, shape, data))
+        return diag_error_in(im->d, im->path, "out of memory"), -1;
+    return 0;
+}
+
+/* A new layer line; returns its index (label L<index>). */
+static int im_layer(Im *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int im_layer(Im *im, const char *fmt, ...)
+{
+    ImLayer *l = realloc(im->layers, sizeof *l * (size_t)(im->nlayers + 1));
+    if (!l)
+        return -1;
+    im->layers = l;
+    l += im->nlayers;
+    memset(l, 0, sizeof *l);
+    l->bias_tensor = -1;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(l->text, sizeof l->text, fmt, ap);
+    va_end(ap);
+    return im->nlayers++;
+}
+
+/* The float data of a constant value, with its dims checked against ndim. */
+static int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
+{
+    int64_t n;
+    if (!v || v->kind != V_CONST || !v->t)
+        return im_err(im, i, "expects a constant weight here");
+    if ((int)v->t->n_dims != ndim)
+        return im_err(im, i, "weight '%s' has %zu dimensions, expected %d", v->name,
+                      v->t->n_dims, ndim);
+    return onnx_tensor_floats(v->t, im->path, out, &n, im->d);
+}
+
+/* An input name of n (NULL when absent or empty). */
+static const char *in_name(const Onnx__NodeProto *n, size_t k)
+{
+    return k < n->n_input && n->input[k][0] ? n->input[k] : NULL;
+}
+
+/* The value an input of n names, or NULL (absent or unknown). */
+static Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k)
+{
+    return im_find(im, in_name(n, k));
+}
+
+/* A SEQ value that continues the chain (reads the last layer), or an error. */
+static Val *chain(Im *im, size_t i, Val *v)
+{
+    if (!v || (v->kind != V_SEQ && v->kind != V_INPUT)) {
+        im_err(im, i, "its input is not the model's sequence");
+        return NULL;
+    }
+    if (v->layer != im->nlayers - 1) {
+        im_err(im, i, "reads layer L%d's output, not the last layer's: a graph of two chains "
+               "(a branch) is not a sequence of layers recur can express", v->layer + 1);
+        return NULL;
+    }
+    return v;
+}
+
+/* The variant of a recurrent node's activations: 0 default, 1 relu (RNN), 2 hard-sigmoid
+ * gates (LSTM, GRU with HardSigmoid(0.2, 0.5) where the default has Sigmoid); -1 other. */
+static int act_variant(const Onnx__NodeProto *n, int dirs)
+{
+    static const char *const def[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh", "Tanh"},
+                                          {"Sigmoid", "Tanh"}};
+    int op = strcmp(n->op_type, "RNN") == 0 ? 0 : strcmp(n->op_type, "LSTM") == 0 ? 1 : 2;
+    int nact = op == 0 ? 1 : op == 1 ? 3 : 2, variant = 0;
+    const Onnx__AttributeProto *a = attr(n, "activations");
+    if (!a || a->n_strings == 0)
+        return attr(n, "activation_alpha") || attr(n, "activation_beta") ? -1 : 0;
+    if ((int)a->n_strings != nact * dirs)
+        return -1;
+    for (int k = 0; k < nact * dirs; k++) {   /* the gate function decides the variant */
+        const ProtobufCBinaryData *s = &a->strings[k];
+        const char *want = def[op][k % nact];
+        bool same = s->len == strlen(want) && memcmp(s->data, want, s->len) == 0;
+        int v = same ? 0 : k % nact ? -1
+              : op == 0 && s->len == 4 && memcmp(s->data, "Relu", 4) == 0 ? 1
+              : op > 0 && s->len == 11 && memcmp(s->data, "HardSigmoid", 11) == 0 ? 2 : -1;
+        if (v < 0 || (k % nact == 0 && k && v != variant))
+            return -1;
+        if (k % nact == 0)
+            variant = v;
+    }
+    const Onnx__AttributeProto *al = attr(n, "activation_alpha"), *be = attr(n, "activation_beta");
+    for (size_t k = 0; al && k < al->n_floats; k++)
+        if (al->floats[k] != 0.2f)
+            return -1;
+    for (size_t k = 0; be && k < be->n_floats; k++)
+        if (be->floats[k] != 0.5f)
+            return -1;
+    return (al || be) && variant != 2 ? -1 : variant;
+}
+
+/* What a recurrent node needs that recur's built-ins do not take (NULL: nothing). */
+static const char *rec_unsupported(Im *im, const Onnx__NodeProto *n, bool lstm)
+{
+    static const char *const item3 = " (issue 9 item 3, not on main yet)";
+    static char why[200];
+    if (attr_int(n, "layout", 0) != 0 && attr_int(n, "layout", 0) != 1)
+        return "a layout other than 0 or 1";
+    if (in_name(n, 4))
+        return snprintf(why, sizeof why, "sequence_lens needs per-sequence lengths%s", item3),
+               why;
+    for (size_t k = 5; k <= (lstm ? 6u : 5u); k++) {
+        Val *v = in_val(im, n, k);
+        if (in_name(n, k) && (!v || v->kind != V_ZEROS))
+            return snprintf(why, sizeof why, "initial states (%s) need --state-in%s",
+                            k == 5 ? "initial_h" : "initial_c", item3), why;
+    }
+    if (lstm && in_name(n, 7))
+        return "peepholes (P) are not imported yet: they need the LSTM written as equations";
+    if (attr(n, "clip"))
+        return snprintf(why, sizeof why, "the clip attribute needs clip in the cells%s", item3),
+               why;
+    if (attr_int(n, "input_forget", 0))
+        return "input_forget=1 is not imported yet (it needs the LSTM written as equations)";
+    if (attr_str_is(n, "direction", "reverse", false))
+        return snprintf(why, sizeof why, "direction=reverse needs reverse=true on the built-in "
+                        "cells%s", item3), why;
+    return NULL;
+}
+
+/* Copies ONNX gate blocks of src ([gates*h][cols]) into recur's order (inverse of the export's
+ * perm: LSTM i,o,f,c -> i,f,g,o; GRU z,r,h -> r,z,n). */
+static void from_onnx_gates(int gates, int h, int cols, const float *src, float *dst)
+{
+    static const int inv[5][4] = {[1] = {0}, [3] = {1, 0, 2}, [4] = {0, 2, 3, 1}};
+    for (int k = 0; k < gates; k++)
+        memcpy(dst + (size_t)k * h * cols, src + (size_t)inv[gates][k] * h * cols,
+               sizeof *dst * (size_t)h * cols);
+}
+
+/* The weights of recurrent node n (layer label lab) under recur's names. */
+static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, int lab, int gates, int h,
+                       int dirs, int in_w)
+{
+    float *w = NULL, *r = NULL, *b = NULL;
+    int gh = gates * h, rc = const_floats(im, i, in_val(im, n, 1), 3, &w) ||
+                             const_floats(im, i, in_val(im, n, 2), 3, &r) ||
+                             (in_name(n, 3) && const_floats(im, i, in_val(im, n, 3), 2, &b));
+    const Onnx__TensorProto *wt = rc ? NULL : in_val(im, n, 1)->t;
+    const Onnx__TensorProto *rt = rc ? NULL : in_val(im, n, 2)->t;
+    if (!rc && (wt->dims[0] != dirs || wt->dims[1] != gh || wt->dims[2] != in_w ||
+                rt->dims[0] != dirs || rt->dims[1] != gh || rt->dims[2] != h))
+        rc = im_err(im, i, "W or R does not have the shape [%d, %d, %d] / [%d, %d, %d]", dirs,
+                    gh, in_w, dirs, gh, h);
+    float *tmp = rc ? NULL : malloc(sizeof *tmp * (size_t)gh * (size_t)(in_w > h ? in_w : h));
+    float *zero = rc ? NULL : calloc((size_t)2 * gh, sizeof *zero);
+    if (!rc && (!tmp || !zero))
+        rc = (diag_error_in(im->d, im->path, "out of memory"), -1);
+    for (int d = 0; !rc && d < dirs; d++) {
+        char name[64];
+        const char *sfx = d ? "_reverse" : "";
+        const float *bd = b ? b + (size_t)d * 2 * gh : zero;
+        struct { const char *p; const float *src; int cols; } parts[4] = {
+            {"weight_ih", w + (size_t)d * gh * in_w, in_w}, {"weight_hh", r + (size_t)d * gh * h, h},
+            {"bias_ih", bd, 1}, {"bias_hh", bd + gh, 1}};
+        for (int k = 0; !rc && k < 4; k++) {
+            from_onnx_gates(gates, h, parts[k].cols, parts[k].src, tmp);
+            snprintf(name, sizeof name, "L%d.%s_l0%s", lab + 1, parts[k].p, sfx);
+            rc = im_tensor(im, name, k < 2 ? 2 : 1, gh, k < 2 ? parts[k].cols : 0, tmp);
+        }
+    }
+    free(w), free(r), free(b), free(tmp), free(zero);
+    return rc ? -1 : 0;
+}
+
+/* LSTM, GRU, RNN: one recur layer (lstm/gru/rnn, bidirectional, the GRU's reset form, relu or
+ * hard-sigmoid gates); Y becomes a Y4 value, Y_h/Y_c FINAL. */
+static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    bool lstm = strcmp(n->op_type, "LSTM") == 0, gru = strcmp(n->op_type, "GRU") == 0;
+    int gates = lstm ? 4 : gru ? 3 : 1;
+    Val *x = chain(im, i, in_val(im, n, 0));
+    if (!x)
+        return -1;
+    if (x->kind == V_INPUT)
+        return im_err(im, i, "reads token ids directly (embed them first)");
+    const char *why = rec_unsupported(im, n, lstm);
+    if (why)
+        return im_err(im, i, "%s", why);
+    int dirs = attr_str_is(n, "direction", "bidirectional", false) ? 2 : 1;
+    int h = (int)attr_int(n, "hidden_size", 0), variant = act_variant(n, dirs);
+    if (h <= 0)
+        return im_err(im, i, "no hidden_size");
+    if (variant < 0)
+        return im_err(im, i, "activations other than the defaults, Relu (RNN) or "
+                      "HardSigmoid(0.2, 0.5) gates are not imported yet");
+    /* layout=1: X is [B, T, I] and Y [B, T, D, H]: the graph input is batch-first when X is
+     * in its order */
+    int layout = (int)attr_int(n, "layout", 0), bf = x->flip ^ layout;
+    if (im->bf >= 0 && im->bf != bf)
+        return im_err(im, i, "its sequence axes differ from the previous recurrent node's");
+    im->bf = bf;
+    int lbr = gru ? (int)attr_int(n, "linear_before_reset", 0) : 1;
+    int lab = im_layer(im, "%s(%d%s%s%s)", lstm ? "lstm" : gru ? "gru" : "rnn", h,
+                       dirs == 2 ? ", bidirectional=true" : "", variant == 1 ? ", activation=relu"
+                       : variant == 2 ? ", recurrent_activation=hard_sigmoid" : "",
+                       lbr ? "" : ", reset_after=false");
+    if (lab < 0 || rec_weights(im, i, n, lab, gates, h, dirs, x->width))
+        return -1;
+    for (size_t k = 0; k < n->n_output; k++) {
+        Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : layout ? V_Y4T
+                                                                         : V_Y4) : NULL;
+        if (v)   /* width: which output (1 Y_h, 2 Y_c) a FINAL value is */
+            v->flip = x->flip, v->layer = lab, v->dirs = dirs, v->hidden = h, v->width = (int)k;
+        if (v && layout && k == 0 && dirs == 1)   /* [B, T, 1, H] is [B, T, H] */
+            v->kind = V_SEQ, v->width = h;
+    }
+    return 0;
+}
+
+/* Gather: an embedding of the token ids, or shape arithmetic. */
+static int im_gather(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *w = in_val(im, n, 0), *ids = in_val(im, n, 1);
+    if (ids && ids->kind == V_INPUT && w && w->kind == V_CONST) {
+        float *data;
+        if (!chain(im, i, ids) || const_floats(im, i, w, 2, &data))
+            return -1;
+        im->vocab = (int)w->t->dims[0];
+        int e = (int)w->t->dims[1], lab = im_layer(im, "embedding(%d)", e);
+        char name[32];
+        snprintf(name, sizeof name, "L%d.weight", lab + 1);
+        int rc = lab < 0 || im_tensor(im, name, 2, im->vocab, e, data);
+        free(data);
+        Val *v = rc ? NULL : im_add(im, n->output[0], V_SEQ);
+        if (!v)
+            return -1;
+        v->layer = lab, v->width = e, v->flip = ids->flip;
+        return 0;
+    }
+    return -2;   /* not an embedding: the generic rules decide */
+}
+
+/* MatMul (x @ W) and Gemm (x @ W^T + b with transB=1): a dense layer. */
+static int im_dense(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *x = in_val(im, n, 0), *w = in_val(im, n, 1);
+    bool gemm = strcmp(n->op_type, "Gemm") == 0, tb = gemm && attr_int(n, "transB", 0);
+    float *data, *wt, *bias = NULL;
+    if (!x || (x->kind != V_SEQ && x->kind != V_INPUT))
+        return -2;
+    if (!chain(im, i, x) || const_floats(im, i, w, 2, &data))
+        return -1;
+    if (gemm && (attr_int(n, "transA", 0) || attr(n, "alpha") || attr(n, "beta")))
+        return free(data), im_err(im, i, "Gemm with transA, alpha or beta is not imported");
+    int k = (int)w->t->dims[tb ? 1 : 0], nout = (int)w->t->dims[tb ? 0 : 1];
+    if (k != x->width)
+        return free(data), im_err(im, i, "a weight of %d rows on a sequence of width %d", k,
+                                  x->width);
+    wt = malloc(sizeof *wt * (size_t)k * nout);
+    bias = calloc((size_t)nout, sizeof *bias);
+    int rc = wt && bias ? 0 : -1, lab = rc ? -1 : im_layer(im, "dense");
+    for (int r = 0; !rc && r < nout; r++)
+        for (int c = 0; c < k; c++)
+            wt[(size_t)r * k + c] = tb ? data[(size_t)r * k + c] : data[(size_t)c * nout + r];
+    char name[32];
+    snprintf(name, sizeof name, "L%d.weight", lab + 1);
+    rc = rc || lab < 0 || im_tensor(im, name, 2, nout, k, wt);
+    snprintf(name, sizeof name, "L%d.bias", lab + 1);
+    rc = rc || im_tensor(im, name, 1, nout, 0, bias);
+    free(data), free(wt), free(bias);
+    if (rc)
+        return -1;
+    im->layers[lab].bias_tensor = im->tensors.n - 1;
+    im->layers[lab].dense_n = nout;
+    Val *v = im_add(im, n->output[0], V_SEQ);
+    if (!v)
+        return -1;
+    v->layer = lab, v->width = nout, v->flip = x->flip;
+    if (gemm && in_name(n, 2)) {   /* Gemm's C: the bias */
+        float *b;
+        if (const_floats(im, i, in_val(im, n, 2), 1, &b))
+            return -1;
+        memcpy(im->tensors.items[im->layers[lab].bias_tensor].data, b, sizeof *b * nout);
+        im->layers[lab].has_bias = true;
+        free(b);
+    }
+    return 0;
+}
+
+/* Whether v is the output of the last layer, a dense one. */
+static ImLayer *last_dense(Im *im, const Val *v)
+{
+    if (!v || v->kind != V_SEQ || v->layer < 0 || v->layer != im->nlayers - 1)
+        return NULL;
+    ImLayer *l = &im->layers[v->layer];
+    return l->dense_n ? l : NULL;
+}
+
+/* Add: a dense layer's bias (x @ W + b, either order); else shape arithmetic. */
+static int im_add_bias(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *a = in_val(im, n, 0), *b = in_val(im, n, 1);
+    Val *x = last_dense(im, a) ? a : last_dense(im, b) ? b : NULL, *c = x == a ? b : a;
+    if (!x)
+        return -2;
+    ImLayer *l = last_dense(im, x);
+    float *bias;
+    if (l->has_bias || l->act || const_floats(im, i, c, 1, &bias))
+        return l->has_bias || l->act ? im_err(im, i, "a second bias on a dense layer") : -1;
+    if (c->t->dims[0] != l->dense_n)
+        return free(bias), im_err(im, i, "a bias of %d values on a dense layer of width %d",
+                                  (int)c->t->dims[0], l->dense_n);
+    memcpy(im->tensors.items[l->bias_tensor].data, bias, sizeof *bias * (size_t)l->dense_n);
+    free(bias);
+    l->has_bias = true;
+    Val *v = im_add(im, n->output[0], V_SEQ);
+    if (!v)
+        return -1;
+    *v = *x, v->name = n->output[0];
+    return 0;
+}
+
+/* Relu, Tanh, Sigmoid after a dense layer: its activation. */
+static int im_act(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *x = in_val(im, n, 0);
+    ImLayer *l = last_dense(im, x);
+    if (!l || l->act)
+        return x && (x->kind == V_SEQ || x->kind == V_INPUT)
+            ? im_err(im, i, "an activation that does not follow a dense layer") : -2;
+    l->act = strcmp(n->op_type, "Relu") == 0 ? "relu" : strcmp(n->op_type, "Tanh") == 0
+                                                        ? "tanh" : "sigmoid";
+    Val *v = im_add(im, n->output[0], V_SEQ);
+    if (!v)
+        return -1;
+    *v = *x, v->name = n->output[0];
+    return 0;
+}
+
+/* Softmax over the features (the last axis). */
+static int im_softmax(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *x = chain(im, i, in_val(im, n, 0));
+    if (!x)
+        return -1;
+    int64_t axis = attr_int(n, "axis", -1);
+    if (axis != -1 && axis != 2)
+        return im_err(im, i, "softmax over axis %lld, not the features", (long long)axis);
+    int lab = im_layer(im, "softmax");
+    Val *v = lab < 0 ? NULL : im_add(im, n->output[0], V_SEQ);
+    if (!v)
+        return -1;
+    *v = *x, v->name = n->output[0], v->layer = lab;
+    return 0;
+}
+
+/* OneHot of the token ids (values [0, 1] on the last axis). */
+static int im_onehot(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *ids = in_val(im, n, 0), *depth = in_val(im, n, 1);
+    if (!ids || ids->kind != V_INPUT || !chain(im, i, ids))
+        return im_err(im, i, "OneHot of something other than the token ids");
+    const Onnx__TensorProto *t = depth && depth->kind == V_CONST ? depth->t : NULL;
+    int64_t dv = -1;
+    if (t && t->data_type == ONNX_INT64 && t->has_raw_data && t->raw_data.len == 8)
+        memcpy(&dv, t->raw_data.data, 8);
+    else if (t && t->data_type == ONNX_INT64 && t->n_int64_data == 1)
+        dv = t->int64_data[0];
+    if (dv <= 0 || dv > 1 << 24 || attr_int(n, "axis", -1) != -1)
+        return im_err(im, i, "OneHot needs a constant int64 depth and axis -1");
+    im->vocab = (int)dv;
+    int lab = im_layer(im, "onehot");
+    Val *v = lab < 0 ? NULL : im_add(im, n->output[0], V_SEQ);
+    if (!v)
+        return -1;
+    v->layer = lab, v->width = (int)dv, v->flip = ids->flip;
+    return 0;
+}
+
+/* Transpose, Reshape, Squeeze of the sequence: the scaffolding around recurrent nodes. */
+static int im_layout(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    Val *x = in_val(im, n, 0);
+    const Onnx__AttributeProto *p = attr(n, "perm");
+    bool swap01 = p && p->n_ints == 3 && p->ints[0] == 1 && p->ints[1] == 0 && p->ints[2] == 2;
+    bool y4t = p && p->n_ints == 4 && p->ints[1] == 2 && p->ints[2] == 1 && p->ints[3] == 3 &&
+               (p->ints[0] == 0 || p->ints[0] == 2);
+    if (!x || (x->kind != V_SEQ && x->kind != V_Y4 && x->kind != V_Y4T && x->kind != V_INPUT))
+        return -2;
+    Val nv = *x;
+    nv.name = n->output[0];
+    if (strcmp(n->op_type, "Transpose") == 0 && (x->kind == V_SEQ || x->kind == V_INPUT) &&
+        swap01)
+        nv.flip = !x->flip;
+    else if (strcmp(n->op_type, "Transpose") == 0 && x->kind == V_Y4 && y4t)
+        nv.kind = V_Y4T, nv.flip = x->flip ^ (p->ints[0] == 2);
+    else if (strcmp(n->op_type, "Reshape") == 0 && x->kind == V_Y4T)
+        nv.kind = V_SEQ, nv.width = x->dirs * x->hidden;
+    else if (strcmp(n->op_type, "Squeeze") == 0 && x->kind == V_Y4 && x->dirs == 1)
+        nv.kind = V_SEQ, nv.width = x->hidden;
+    else
+        return im_err(im, i, "a reshaping of the sequence recur does not recognise");
+    Val *v = im_add(im, n->output[0], nv.kind);
+    if (!v)
+        return -1;
+    *v = nv;
+    return 0;
+}
+
+/* Whether v is (part of) the sequence the model computes. */
+static bool is_seq(const Val *v)
+{
+    return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T);
+}
+
+/* Ops that only compute shapes and zero states when no input is the sequence. */
+static bool is_scaffold(const char *op)
+{
+    static const char *const ops[] = {"Unsqueeze", "Concat", "Slice", "Cast", "Expand",
+                                      "Squeeze", "Reshape", "Gather", "Mul", "Div", "Sub", "Add",
+                                      "Shape", "ConstantOfShape", "Range", "Equal", "Where"};
+    for (size_t k = 0; k < sizeof ops / sizeof *ops; k++)
+        if (strcmp(op, ops[k]) == 0)
+            return true;
+    return false;
+}
+
+/* The generic rules: Constant, Identity/Dropout, shape arithmetic, zero states. */
+static int im_generic(Im *im, size_t i, const Onnx__NodeProto *n)
+{
+    const char *op = n->op_type;
+    Val *x = in_val(im, n, 0), *v;
+    if (strcmp(op, "Constant") == 0) {
+        const Onnx__AttributeProto *a = attr(n, "value");
+        if (!(v = im_add(im, n->output[0], V_CONST)))
+            return -1;
+        v->t = a ? a->t : NULL;
+        return 0;
+    }
+    if ((strcmp(op, "Identity") == 0 || strcmp(op, "Dropout") == 0) && x) {
+        Val c = *x;
+        if (!(v = im_add(im, n->output[0], c.kind)))
+            return -1;
+        *v = c, v->name = n->output[0];
+        return 0;
+    }
+    bool seq = false;   /* the sequence's Shape is shape arithmetic */
+    for (size_t k = 0; k < n->n_input && strcmp(op, "Shape") != 0; k++)
+        seq |= is_seq(in_val(im, n, k));
+    if (seq || !is_scaffold(op))
+        return im_err(im, i, "op %s is not supported by recur's ONNX import%s", op,
+                      seq ? " on the model's sequence" : "");
+    const Onnx__AttributeProto *a = attr(n, "value");
+    bool zero = strcmp(op, "ConstantOfShape") == 0 && (!a || !a->t || (a->t->has_raw_data &&
+                a->t->raw_data.len == 4 && !memcmp(a->t->raw_data.data, "\0\0\0\0", 4)));
+    for (size_t k = 0; k < n->n_output; k++)
+        if (n->output[k][0] && !im_add(im, n->output[k],
+                                       zero || (x && x->kind == V_ZEROS) ? V_ZEROS : V_SHAPE))
+            return -1;
+    return 0;
+}
+
+/* One node, by op type. */
+static int im_node(Im *im, size_t i)
+{
+    const Onnx__NodeProto *n = im->g->node[i];
+    const char *op = n->op_type;
+    bool rec = !strcmp(op, "LSTM") || !strcmp(op, "GRU") || !strcmp(op, "RNN");
+    if (n->n_output == 0)
+        return im_err(im, i, "a node without outputs");
+    for (size_t k = 0; k < n->n_input; k++) {
+        Val *v = in_val(im, n, k);
+        if (v && v->kind == V_FINAL)
+            return im_err(im, i, "reads the final state '%s': final states as values need "
+                          "--state-out (issue 9 item 3, not on main yet)", v->name);
+        if (v && v->kind == V_EXTRA && !rec)
+            return im_err(im, i, "reads '%s', a second graph input", v->name);
+    }
+    int rc = rec ? im_recurrent(im, i, n)
+           : !strcmp(op, "Gather") ? im_gather(im, i, n)
+           : !strcmp(op, "MatMul") || !strcmp(op, "Gemm") ? im_dense(im, i, n)
+           : !strcmp(op, "Add") ? im_add_bias(im, i, n)
+           : !strcmp(op, "Relu") || !strcmp(op, "Tanh") || !strcmp(op, "Sigmoid")
+               ? im_act(im, i, n)
+           : !strcmp(op, "Softmax") ? im_softmax(im, i, n)
+           : !strcmp(op, "OneHot") ? im_onehot(im, i, n)
+           : !strcmp(op, "Transpose") || !strcmp(op, "Reshape") || !strcmp(op, "Squeeze")
+               ? im_layout(im, i, n) : -2;
+    return rc == -2 ? im_generic(im, i, n) : rc;
+}
+
+/* The graph's initializers (CONST) and inputs: the first non-initializer input is the model's
+ * (int64/int32 token ids, or float vectors [T, B, N]); any other is EXTRA. */
+static int im_inputs(Im *im)
+{
+    const Onnx__GraphProto *g = im->g;
+    for (size_t k = 0; k < g->n_initializer; k++) {
+        Val *v = im_add(im, g->initializer[k]->name, V_CONST);
+        if (!v)
+            return -1;
+        v->t = g->initializer[k];
+    }
+    bool have = false;
+    for (size_t k = 0; k < g->n_input; k++) {
+        const Onnx__ValueInfoProto *in = g->input[k];
+        if (!in->name || im_find(im, in->name))
+            continue;   /* an initializer listed as an input too (IR version 3) */
+        const Onnx__TypeProto__Tensor *tt = in->type && in->type->value_case ==
+            ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE ? in->type->tensor_type : NULL;
+        Val *v = im_add(im, in->name, have ? V_EXTRA : V_INPUT);
+        if (!v)
+            return -1;
+        if (have)
+            continue;
+        have = true;
+        int elem = tt ? tt->elem_type : 0;
+        const Onnx__TensorShapeProto *sh = tt ? tt->shape : NULL;
+        im->tokens = elem == ONNX_INT64 || elem == 6;
+        if (!im->tokens) {
+            if (elem != ONNX_FLOAT || !sh || sh->n_dim != 3 || sh->dim[2]->value_case !=
+                ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE || sh->dim[2]->dim_value < 1)
+                return diag_error_in(im->d, im->path, "graph input '%s' is neither token ids "
+                                     "nor float vectors [T, B, N] with N known", in->name), -1;
+            v->kind = V_SEQ;
+            v->width = im->in_width = (int)sh->dim[2]->dim_value;
+        }
+    }
+    if (!have)
+        return diag_error_in(im->d, im->path, "the graph has no input"), -1;
+    return 0;
+}
+
+/* The .rnn text of the imported layers (malloc'ed). */
+static char *im_render(const Im *im, const Onnx__ModelProto *m)
+{
+    size_t cap = 512 + (size_t)im->nlayers * 200, len = 0;
+    char *s = malloc(cap), name[64] = "imported";
+    const char *gn = m->graph->name;
+    if (!s)
+        return NULL;
+    if (gn && ((*gn >= 'a' && *gn <= 'z') || (*gn >= 'A' && *gn <= 'Z'))) {
+        size_t k = 0;
+        for (; gn[k] && k < sizeof name - 1; k++)
+            name[k] = (gn[k] >= 'a' && gn[k] <= 'z') || (gn[k] >= 'A' && gn[k] <= 'Z') ||
+                      (gn[k] >= '0' && gn[k] <= '9') ? gn[k] : '_';
+        name[k] = 0;
+    }
+    len += (size_t)snprintf(s + len, cap - len, "# imported by `recur convert` from an ONNX "
+                            "graph (producer %s); runs time-major: [T, B] in, [T, B, N] out\n"
+                            "format 1\n\nmodel %s {\n", m->producer_name ? m->producer_name
+                                                        : "unknown", name);
+    if (im->tokens)
+        len += (size_t)snprintf(s + len, cap - len, "  input tokens(vocab=%d)\n", im->vocab);
+    else
+        len += (size_t)snprintf(s + len, cap - len, "  input vector(%d)\n", im->in_width);
+    for (int k = 0; k < im->nlayers; k++) {
+        const ImLayer *l = &im->layers[k];
+        if (l->dense_n)
+            len += (size_t)snprintf(s + len, cap - len, "  L%d: dense(%d%s%s)\n", k + 1,
+                                    l->dense_n, l->act ? ", activation=" : "",
+                                    l->act ? l->act : "");
+        else
+            len += (size_t)snprintf(s + len, cap - len, "  L%d: %s\n", k + 1, l->text);
+    }
+    snprintf(s + len, cap - len, "}\n");
+    return s;
+}
+
+/* Walks the graph into im and checks its one output is the last layer's sequence. */
+static int im_walk(Im *im)
+{
+    const Onnx__GraphProto *g = im->g;
+    if (im_inputs(im))
+        return -1;
+    for (size_t i = 0; i < g->n_node; i++)
+        if (im_node(im, i))
+            return -1;
+    if (g->n_output != 1 || !g->output[0]->name)
+        return diag_error_in(im->d, im->path, "the graph has %zu outputs; recur imports graphs "
+                             "with one (final states as outputs need --state-out, issue 9 item "
+                             "3, not on main yet)", g->n_output), -1;
+    Val *y = im_find(im, g->output[0]->name);
+    if (y && y->kind == V_FINAL && y->width == 1 && y->dirs == 1 && y->layer >= 0 &&
+        y->layer == im->nlayers - 1) {   /* Y_h of a forward node: its last step, [1, B, H] */
+        int lab = im_layer(im, "pool(last)");
+        if (lab < 0)
+            return diag_error_in(im->d, im->path, "out of memory"), -1;
+        y->kind = V_SEQ, y->layer = lab;
+    }
+    if (!y || y->kind != V_SEQ || y->layer < 0 || y->layer != im->nlayers - 1 || y->flip)
+        return diag_error_in(im->d, im->path, "graph output '%s' is not the last layer's "
+                             "sequence in the input's layout", g->output[0]->name), -1;
+    if (im->tokens && im->vocab <= 0)
+        return diag_error_in(im->d, im->path, "token ids that no Gather or OneHot embeds"), -1;
+    return 0;
+}
+
+int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, char **text,
+                      Diag *d)
+{
+    *text = NULL;
+    memset(m, 0, sizeof *m);
+    Im im = {.path = path, .d = d, .g = om->graph, .bf = -1};
+    int rc = im_walk(&im);
+    if (!rc && !(*text = im_render(&im, om)))
+        rc = (diag_error_in(d, path, "out of memory"), -1);
+    if (!rc) {
+        char name[300];
+        snprintf(name, sizeof name, "%s (imported model)", path);
+        const Source *src = diag_add_source(d, name, *text, strlen(*text));
+        rc = !src || model_compile(m, d, src, NULL, 0) ||
+             model_set_tensors(m, &im.tensors, path, d) ? -1 : 0;
+    }
+    if (rc) {
+        model_free(m);
+        memset(m, 0, sizeof *m);
+        free(*text);
+        *text = NULL;
+    }
+    ckpt_tensors_free(&im.tensors);
+    free(im.vals);
+    free(im.layers);
+    return rc;
+}
+
+int onnx_import(const char *path, Model *m, char **text, Diag *d)
+{
+    Onnx__ModelProto *om;
+    *text = NULL;
+    memset(m, 0, sizeof *m);
+    if (onnx_read(path, &om, d))
+        return -1;
+    int rc = onnx_import_model(om, path, m, text, d);
+    onnx_model_free(om);
+    return rc;
+}
