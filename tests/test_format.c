@@ -55,7 +55,8 @@ static void test_detect(void **state)
     assert_string_equal(what, "a model file, not weights");
     assert_int_equal(spit(f->path, "hello\n", 6), 0);
     assert_int_equal(detect(f->path, &what), WF_NONE);
-    assert_string_equal(what, "not a weight file");
+    assert_string_equal(what, "not a PyTorch .pt (zip) file (its extension says so, but the bytes "
+                              "do not): found text");   /* f->path ends in .pt */
     assert_int_equal(spit(f->path, "", 0), 0);
     assert_int_equal(detect(f->path, &what), WF_NONE);
     /* a zip that is neither */

@@ -692,14 +692,11 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
     UnpackBudget budget = {0, 0, false};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
     if (len < 8 || memcmp(buf, ckpt_magic, 8) != 0) {
-        DiagMessage *e = diag_error_in(d, path, "not a recur checkpoint (no RECURCKP magic)");
-        if (len >= 8 && memcmp(buf, "\x89PNG", 4) == 0)
-            diag_help(e, "this is a PNG image");
-        else if (len >= 8 && io_le64(buf) < len && buf[8] == '{')
-            diag_help(e, "this looks like a safetensors file; convert it or pass it where "
-                         "safetensors are expected");
-        else if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
-            diag_help(e, "this is a NumPy .npy file");
+        char found[96];
+        DiagMessage *e = diag_error_in(d, path, "not a recur checkpoint (bad magic): found %s",
+                                       io_describe_bytes(buf, len, found, sizeof found));
+        diag_help(e, "a recur checkpoint starts with RECURCKP; a damaged one cannot be read, "
+                     "use an earlier checkpoint");
         goto done;
     }
     if (len < CKPT_HEADER_BYTES) {

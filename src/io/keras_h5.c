@@ -338,7 +338,9 @@ int keras_h5_read_image(const void *buf, size_t len, const char *name, KerasH5 *
 {
     memset(out, 0, sizeof *out);
     if (!keras_h5_sniff(buf, len)) {
-        diag_error_in(d, name, "not an HDF5 file (no HDF5 signature)");
+        char found[96];
+        diag_error_in(d, name, "not an HDF5 file (no HDF5 signature): found %s",
+                      io_describe_bytes(buf, len, found, sizeof found));
         return -1;
     }
     H5E_auto2_t old_fn;

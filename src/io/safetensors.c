@@ -308,15 +308,17 @@ static void convert(StDtype t, const unsigned char *src, uint64_t n, float *dst)
 static int header_text(const char *path, const unsigned char *buf, size_t len, const char **js,
                        uint64_t *n, Diag *d)
 {
+    char found[96];
+    io_describe_bytes(buf, len, found, sizeof found);
     if (len < 8) {
         diag_error_in(d, path, "not a safetensors file: %zu bytes, too short for the 8-byte "
-                      "header length", len);
+                      "header length (found %s)", len, found);
         return -1;
     }
     *n = io_le64(buf);
     if (*n > SAFETENSORS_MAX_HEADER) {
         diag_error_in(d, path, "not a safetensors file: header length %llu is absurd (limit "
-                      "%d)", (unsigned long long)*n, SAFETENSORS_MAX_HEADER);
+                      "%d); found %s", (unsigned long long)*n, SAFETENSORS_MAX_HEADER, found);
         return -1;
     }
     if (*n > len - 8) {
@@ -326,7 +328,8 @@ static int header_text(const char *path, const unsigned char *buf, size_t len, c
     }
     *js = (const char *)buf + 8;
     if (*n < 2 || (*js)[0] != '{') {
-        diag_error_in(d, path, "not a safetensors file: the header does not start with '{'");
+        diag_error_in(d, path, "not a safetensors file: the header does not start with '{'; "
+                      "found %s", found);
         return -1;
     }
     if (memchr(*js, '\0', *n)) {
