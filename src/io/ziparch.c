@@ -75,11 +75,18 @@ int ziparch_read_entry(const ZipIn *z, int64_t i, unsigned char **buf, size_t *l
     zip_int64_t got = p ? zip_fread(f, p, st.size) : -1;
     unsigned char extra;
     bool more = got >= 0 && (zip_uint64_t)got == st.size && zip_fread(f, &extra, 1) != 0;
-    const char *why = f ? zip_strerror(z->za) : zip_strerror(z->za);
+    char why[160];   /* the entry's own error (a CRC-32 mismatch: damaged data), or the archive's */
+    bool crc = f && zip_error_code_zip(zip_file_get_error(f)) == ZIP_ER_CRC;
+    snprintf(why, sizeof why, "%s", f ? zip_file_strerror(f) : zip_strerror(z->za));
     int closed = f ? zip_fclose(f) : -1;
+    crc = crc || closed == ZIP_ER_CRC;
     if (!p || got < 0 || (zip_uint64_t)got != st.size || more || closed != 0) {
-        diag_error_in(d, z->what, "zip entry '%s' is corrupt or truncated (%s)", name,
-                      !p && f ? "out of memory" : why);
+        if (crc)
+            diag_error_in(d, z->what, "zip entry '%s' is damaged: its data do not match the "
+                          "CRC-32 the archive records for it", name);
+        else
+            diag_error_in(d, z->what, "zip entry '%s' is corrupt or truncated (%s)", name,
+                          !p && f ? "out of memory" : why);
         free(p);
         return -1;
     }
