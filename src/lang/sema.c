@@ -226,14 +226,19 @@ static double machine_bytes(void)
 /* Refuses, with the numbers, a model recur could not store or train here, before anything is
  * allocated for it: a tensor over IR_MAX_TENSOR_BYTES (one checkpoint field), or weights whose
  * training state (IR_TRAIN_BYTES_PER_PARAM: weight, gradient, two optimiser moments) exceeds
- * the machine's physical memory. Returns -1 after reporting. */
+ * the machine's physical memory. Sizes made of placeholders (an unbound vocab or classes) are
+ * checked when the data binds them. Returns -1 after reporting. */
 static int check_limits(Sema *s)
 {
     const IrModel *m = s->m;
     const double gib = 1024.0 * 1024.0 * 1024.0;
+    bool vauto = s->opts->vocab_auto, kauto = s->opts->classes_auto;
     for (int i = 0; i < m->ntensors; i++) {
         const IrTensor *t = &m->tensors[i];
-        if ((double)t->size * 4 < (double)IR_MAX_TENSOR_BYTES)
+        bool placeholder = false;   /* sized by a placeholder: the real size is not known yet */
+        for (int k = 0; k < t->ndim; k++)
+            placeholder |= (vauto && t->shape_sym[k].v) || (kauto && t->shape_sym[k].k);
+        if (placeholder || (double)t->size * 4 < (double)IR_MAX_TENSOR_BYTES)
             continue;
         DiagMessage *e = diag_error(s->d, m->layers[t->layer].loc, "tensor '%s' (%d x %d) has "
                                     "%lld elements, %.2f GiB as float32: more than the 2 GiB "
@@ -244,7 +249,7 @@ static int check_limits(Sema *s)
         return -1;
     }
     double need = (double)m->nparams * IR_TRAIN_BYTES_PER_PARAM, have = machine_bytes();
-    if (have > 0 && need > have) {
+    if (have > 0 && need > have && !vauto && !kauto) {
         DiagMessage *e = diag_error(s->d, (SrcRange){ s->src, 0, 0 }, "the model has %lld "
                                     "parameters: training them needs %.1f GiB (weights, "
                                     "gradients, optimiser state), more than the %.1f GiB of "
