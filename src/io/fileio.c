@@ -93,8 +93,10 @@ int io_atomic_commit(IoAtomic *w, Diag *d)
         io_atomic_abort(w);
         return -1;
     }
-    if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-        int e = errno;
+    int synced = fsync(w->fd), e = errno;   /* closed either way: no descriptor leaks */
+    int closed = close(w->fd);
+    if (synced != 0 || closed != 0) {
+        e = synced != 0 ? e : errno;
         w->fd = -1;
         diag_error_in(d, w->path, "cannot write: %s", strerror(e));
         io_atomic_abort(w);
