@@ -17,7 +17,12 @@ int ziparch_open(ZipIn *z, const unsigned char *buf, size_t n, const char *what,
     zip_source_t *src = zip_source_buffer_create(data, n, 0, &err);
     zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
     if (!za) {
-        diag_error_in(d, what, "not a valid zip archive: %s", zip_error_strerror(&err));
+        char found[96] = "";   /* what the bytes are, when they are not a (damaged) zip */
+        if (n < 4 || memcmp(buf, "PK", 2) != 0) {
+            memcpy(found, "; found ", 9);
+            io_describe_bytes(buf, n, found + 8, sizeof found - 8);
+        }
+        diag_error_in(d, what, "not a valid zip archive: %s%s", zip_error_strerror(&err), found);
         if (src)
             zip_source_free(src);
         zip_error_fini(&err);
