@@ -35,13 +35,14 @@ count() { rm -f cnt; LD_PRELOAD="$SHIM" FAULT_N=0 FAULT_COUNT=cnt "$@" > /dev/nu
 # shellcheck disable=SC2086
 C=$(rm -rf c && count "$RECUR" train s.rnn --out c $T)
 [ "$C" -gt 10 ] || fail "only $C calls counted in training"
-absorbed=0; resumed=0; restarted=0
+absorbed=0; resumed=0; restarted=0; ops=""
 n=1
 while [ $n -le "$C" ]; do
   rm -rf f hit
   # shellcheck disable=SC2086
   faulty $n "$RECUR" train s.rnn --out f $T
   what=$(cat hit 2>/dev/null)
+  ops="$ops ${what#* }:$rc"
   case $rc in
     0) absorbed=$((absorbed + 1)) ;;
     1) grep -q "^f/[^ ]*: error: .*\(Input/output error\|No space left on device\)" "$TMP/err" ||
@@ -67,6 +68,8 @@ while [ $n -le "$C" ]; do
   cmp -s f.log full.log || fail "training fault $n ($what): another log.csv"
   n=$((n + 1))
 done
+# per call and outcome (exit status 0 or 1), e.g. "12 write:1"
+echo "training faults by call and exit status:$(echo "$ops" | tr ' ' '\n' | grep . | sort | uniq -c | tr -s ' \n' ' ')"
 echo "training: $C injection points: $absorbed absorbed (exit 0, same result), $resumed failed and resumed from the last good checkpoint, $restarted failed before the first checkpoint and restarted; all identical to the uninterrupted run"
 
 # ---- convert to every format ----
