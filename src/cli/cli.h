@@ -26,7 +26,8 @@ extern const CliCommand cli_commands[];
 /* Prints the help topic (data, settings, help) to out; -1 when topic is none of them. */
 int cli_help_topic(const char *topic, FILE *out);
 
-/* Parses a --threads value and applies it to OpenBLAS; returns 0, or -1 for a bad value. */
+/* Parses a --threads value and applies it to oneDNN and OpenBLAS (exec_set_threads); returns
+ * 0, or -1 for a bad value. */
 int cli_set_threads(const char *value);
 /* Option values: when value is NULL (the option was not given) these return 0 and leave *out
  * alone; otherwise they parse it into *out and return 0, or -1 when it is not a decimal integer

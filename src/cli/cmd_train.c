@@ -112,7 +112,13 @@ int cmd_train(int argc, char **argv)
     o.load_init = load_init;
     Diag d;
     diag_init(&d);
-    return cli_finish(&a, &d, train_run(&o, &d, NULL));
+    Dist g;     /* mpirun -np N: this process is one rank (doc/MPI.md) */
+    if (dist_open(&g, &d) != 0)
+        return cli_finish(&a, &d, -1);
+    o.dist = &g;
+    int status = cli_finish(&a, &d, train_run(&o, &d, NULL));
+    dist_close(&g);     /* after rank 0 has printed its report */
+    return status;
 }
 
 /* A seed for a sample run without --seed: the clock's nanoseconds mixed with the PID. */

@@ -8,11 +8,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <cblas.h>
 
 #include "cli/cli.h"
 #include "cli/commands.h"
+#include "exec/exec.h"
 #include "recur.h"
+#include "train/dist.h"
 
 const CliCommand cli_commands[] = {
     {"check", cmd_check, "check model files; --explain prints layers, tensors and parameter counts",
@@ -86,8 +87,11 @@ const CliCommand cli_commands[] = {
      "loss.svg. SIGINT/SIGTERM save a checkpoint and stop; --resume continues exactly.\n"
      "--init-from WEIGHTS starts a new run (step 0, a new optimiser) from the weights of any\n"
      "file recur convert reads (a checkpoint, safetensors, PyTorch .pt, NumPy .npz, ...).\n"
+     "Under mpirun -np N (N dividing the batch) each process trains on its share of every\n"
+     "batch and the gradients are summed: the same run as one process (doc/MPI.md).\n"
      "\n"
-     "example: recur train models/adding.rnn --steps 2000\n"},
+     "example: recur train models/adding.rnn --steps 2000\n"
+     "         mpirun -np 2 recur train models/charlm.rnn --data corpus.txt --threads 1\n"},
     {"sample", cmd_sample, "generate text from a character model checkpoint",
      "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
      "                    [--top-k K] [--top-p P] [--seed S]\n"
@@ -194,12 +198,13 @@ int cli_set_threads(const char *value)
     if (cores > 0 && n > (unsigned long long)cores)
         fprintf(stderr, "recur: warning: --threads %llu is more than the %ld cores of this machine; "
                 "the extra threads only wait on each other\n", n, cores);
-    openblas_set_num_threads((int)n);
+    exec_set_threads((int)n); /* oneDNN's OpenMP threads and OpenBLAS's alike */
     return 0;
 }
 
 int main(int argc, char **argv)
 {
+    exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;
@@ -211,6 +216,7 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("recur %s\n", RECUR_VERSION);
+        printf("%s\n", dist_build_info());   /* data-parallel training (doc/MPI.md) */
         return EXIT_OK;
     }
     if (strcmp(cmd, "help") == 0) {

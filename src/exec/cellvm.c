@@ -7,7 +7,7 @@
 #include "exec/cellvm.h"
 #include "ir/op_math.h"
 
-#include <cblas.h>
+#include "exec/kernels.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -93,8 +93,7 @@ static void kern_matvec(CellVm *vm, int n, int r0, int nr)
     int m = nd->width, k = node_width(vm, nd->in[1]);
     const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
     const float *V = vm->val[nd->in[1]] + (size_t)r0 * k;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, nr, m, k, 1.0f, V, k, W, k,
-                0.0f, vm->val[n] + (size_t)r0 * m, m);
+    kern_sgemm(false, true, nr, m, k, 1.0f, V, k, W, k, 0.0f, vm->val[n] + (size_t)r0 * m, m);
 }
 
 /* dv[r] += W^T dy[r]: dV [nr][k] += dY [nr][m] W [m][k]. The weight gradient dW += dY^T V is
@@ -104,9 +103,8 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
     const IrNode *nd = &vm->c->nodes[n];
     int m = nd->width, k = node_width(vm, nd->in[1]);
     const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, nr, k, m, 1.0f,
-                vm->grad[n] + (size_t)r0 * m, m, W, k, 1.0f,
-                vm->grad[nd->in[1]] + (size_t)r0 * k, k);
+    kern_sgemm(false, false, nr, k, m, 1.0f, vm->grad[n] + (size_t)r0 * m, m, W, k, 1.0f,
+               vm->grad[nd->in[1]] + (size_t)r0 * k, k);
 }
 
 /* ---- elementwise ops: loops around the scalar math of ir/op_math.h --------------------------
@@ -594,8 +592,8 @@ int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const 
         if (nd->op != IR_OP_MATVEC || !dparams || !dparams[c->nodes[nd->in[0]].aux])
             continue;
         int m = nd->width, kk = c->nodes[nd->in[1]].width;
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, m, kk, T * B, 1.0f, vm->grad[n], m,
-                    vm->val[nd->in[1]], kk, 1.0f, dparams[c->nodes[nd->in[0]].aux], kk);
+        kern_sgemm(true, false, m, kk, T * B, 1.0f, vm->grad[n], m, vm->val[nd->in[1]], kk, 1.0f,
+                   dparams[c->nodes[nd->in[0]].aux], kk);
     }
     if (dx)
         for (int n = 0; n < c->nnodes; n++)

@@ -11,7 +11,7 @@
  *   params[k]                          cell param k (IrCell.params order): [rows][cols] or [cols]
  *
  * Nodes that do not depend on a state (uses_state is recomputed here, not trusted) are evaluated
- * for the whole window at once; a MATVEC among them is one cblas_sgemm with M = T*B ("hoisting").
+ * for the whole window at once; a MATVEC among them is one kern_sgemm with M = T*B ("hoisting").
  * State-dependent nodes run step by step, MATVEC as one GEMM over the batch. Every MATVEC weight
  * gradient is one GEMM over the whole window after the backward sweep. The tape keeps every
  * node's value at every step (T*B*sum(width) floats).

@@ -8,8 +8,9 @@
  * ([B][n] after pooling). Recurrent layers keep their state between windows (char-rnn style):
  * each forward starts from the previous forward's final state until exec_reset_state.
  *
- * Recurrent layers with a built-in cell (IrLayer.builtin != IR_CELL_USER) run the fused kernels
- * of kernels.h; user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
+ * Recurrent layers with a built-in cell (IrLayer.builtin != IR_CELL_USER) run fused: on oneDNN's
+ * primitives when recur is built with oneDNN (dnnl_rnn.h), else on the kernels of kernels.h;
+ * user cells, or every cell after exec_set_force_interpreter(e, true), run the cell
  * interpreter (cellvm.h). Both give the same outputs and gradients (tests/test_exec.c). An
  * interpreted cell holds a tape of 2*T*B*(sum of its node widths) floats, built on first use
  * (about 460 MB for one lstm(512) level at B=32, T=100; the fused kernel needs ~6x less).
@@ -118,6 +119,25 @@ double exec_grad_norm(const ExecModel *e);
 /* Runs every recurrent layer through the cell interpreter, even built-ins (for tests and for
  * checking the fused kernels). */
 void exec_set_force_interpreter(ExecModel *e, bool on);
+/* Whether the fused built-in cells run on oneDNN (dnnl_rnn.h; on by default, effective only
+ * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows)
+ * or on recur's own kernels (kernels.h: the fallback, and the reference in the tests). Both give
+ * the same results within float rounding, not bit for bit; each is deterministic. The default
+ * is on unless the environment has RECUR_ONEDNN=0, which also puts every GEMM back on OpenBLAS
+ * (dnnl_rnn.h: onednn_env_enabled). */
+#define EXEC_ONEDNN_MIN_ROWS 32
+void exec_set_onednn(ExecModel *e, bool on);
+/* Whether this build runs on oneDNN and its CPU engine works. */
+bool exec_onednn_available(void);
+/* Threads of every engine alike: oneDNN's OpenMP runtime and OpenBLAS (n >= 1; process-wide). */
+void exec_set_threads(int n);
+/* How idle OpenMP threads wait, for a program to call first thing in main: unless the user set
+ * OMP_WAIT_POLICY or GOMP_SPINCOUNT, a short spin (GOMP_SPINCOUNT=1000) when the machine had a
+ * CPU to spare at start (1-minute load below the CPU count), else sleeping at once
+ * (OMP_WAIT_POLICY=PASSIVE). libgomp reads these when it is loaded, so this sets one and runs
+ * the program again (execv of /proc/self/exe with the same argv; it returns when that fails or
+ * nothing was to be done). Results do not depend on it, only speed. */
+void exec_omp_setup(char **argv);
 /* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
  * evaluation); exec_backward then fails. On by default. */
 void exec_set_grad_enabled(ExecModel *e, bool on);
@@ -129,6 +149,13 @@ Rng *exec_rng(ExecModel *e);
 #define EXEC_DEFAULT_DROPOUT_SEED 0x5eedULL
 #define EXEC_DROPOUT_SEED_SALT 0x64726f706f7574ULL
 void exec_seed_dropout(ExecModel *e, uint64_t seed);
+/* Dropout masks are drawn per stream: each training forward takes one 64-bit key from exec_rng
+ * and seeds stream s's generator with key ^ (s + 1) * 0x9e3779b97f4a7c15, where s is the
+ * stream's index in the global batch: first + column (first = 0 unless set). A data-parallel
+ * rank running columns [first, first + B) of a global batch therefore draws exactly the masks
+ * the single process draws for them, and exec_rng alone (the same on every rank) is the whole
+ * dropout state a checkpoint needs. */
+void exec_set_first_stream(ExecModel *e, int64_t first);
 
 /* Recurrent state carried between windows: zero it (start of independent sequences). */
 void exec_reset_state(ExecModel *e);
@@ -137,6 +164,9 @@ void exec_reset_state(ExecModel *e);
 int64_t exec_state_floats(const ExecModel *e);
 void exec_get_state(const ExecModel *e, float *out);
 void exec_set_state(ExecModel *e, const float *in);
+/* The state block as segments, each [B][width]: writes the first max widths in block order and
+ * returns the number of segments (a caller moving whole streams between batches needs them). */
+int exec_state_widths(const ExecModel *e, int *widths, int max);
 /* Gradient w.r.t. the state block the last forward started from, same layout, written by
  * exec_backward (so an optimiser or a test can see d loss / d h0). */
 const float *exec_state_grad(const ExecModel *e);

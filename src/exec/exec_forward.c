@@ -27,6 +27,23 @@ static int check_window(ExecModel *e, const ExecInput *in, Diag *d)
     return 0;
 }
 
+/* The 64-bit golden ratio (splitmix64's increment): spreads stream indices over seeds. */
+static const uint64_t STREAM_GAMMA = 0x9e3779b97f4a7c15ULL;
+
+/* Keys this training forward's per-stream dropout generators from one draw of e->rng. */
+static void seed_streams(ExecModel *e)
+{
+    uint64_t key = rng_next(&e->rng);
+    for (int b = 0; b < e->B; b++)
+        rng_seed(&e->srng[b], key ^ ((uint64_t)(e->stream0 + b + 1) * STREAM_GAMMA));
+}
+
+void exec_dropout_mask(ExecModel *e, size_t rows, int w, float p, float *mask)
+{
+    for (size_t r = 0; r < rows; r++)
+        kern_dropout_mask((size_t)w, p, &e->srng[r % (size_t)e->B], mask + r * (size_t)w);
+}
+
 int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
 {
     const IrModel *m = e->m;
@@ -34,6 +51,8 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
         return -1;
     e->T = in->T;
     e->train = train;
+    if (train)
+        seed_streams(e);
     e->fwd_grad = e->grad_enabled;
     e->fwd_interp = e->force_interp; /* backward follows the forward's path */
     if (e->carry)

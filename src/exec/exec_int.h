@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "exec/cellvm.h"
+#include "exec/dnnl_rnn.h"
 #include "exec/exec.h"
 #include "exec/kernels.h"
 
@@ -30,6 +31,7 @@ _Static_assert((int)IR_POOL_MAX == (int)KERN_POOL_MAX && (int)IR_POOL_MEAN == (i
 typedef struct FusedCell {
     int gates;              /* G: weight_ih is [G*H][I], weight_hh [G*H][H], biases [G*H] */
     bool has_c;             /* a second state c beside h (the LSTM) */
+    OnednnCell onednn;      /* oneDNN's primitive for it (dnnl_rnn.h), used when available */
     size_t (*cache_floats)(int T, int B, int H, bool train);
     size_t (*work_floats)(int T, int B, int H);
     void (*forward)(KernRecShape sh, bool train, const float *x, KernStateIn s0,
@@ -78,6 +80,7 @@ struct ExecModel {
     int B, max_T, T;
     bool train;             /* the last forward had dropout on */
     bool force_interp, grad_enabled;
+    bool onednn;            /* fused cells run on oneDNN when it is available (default on) */
     bool fwd_grad;          /* the last forward kept what backward needs */
     bool fwd_interp;        /* the last forward ran every cell through the interpreter */
     float *params, *grads;
@@ -93,7 +96,10 @@ struct ExecModel {
     bool has_lengths;
     float *lossmask;        /* [max_T*B] */
     bool fused_softmax;     /* the last exec_loss seeded the softmax's input directly */
-    Rng rng;
+    Rng rng;                /* the dropout generator: one draw per training forward keys
+                               the per-stream generators below */
+    Rng *srng;              /* [B] this forward's generator of each stream (batch column) */
+    int64_t stream0;        /* column 0 is stream stream0 of the global batch */
     void **allocs;          /* every buffer above, freed by exec_free */
     int nallocs;
     size_t allocs_cap;
@@ -128,5 +134,10 @@ static inline size_t exec_rows_of(const ExecModel *e, const LayerRt *l, int T)
  * i = 0, 1, ... in order. *state_off: where the layer's recurrent cells take their state blocks
  * from (advanced past them). */
 int exec_setup_layer(ExecModel *e, int i, int64_t *state_off, Diag *d);
+
+/* Inverted-dropout mask of rows x w floats (rows = T*B time-major, or B after pooling): row r
+ * draws its w entries from the generator of stream r % B (exec_forward.c), so a stream's masks
+ * do not depend on which other streams share the batch. */
+void exec_dropout_mask(ExecModel *e, size_t rows, int w, float p, float *mask);
 
 #endif

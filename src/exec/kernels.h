@@ -3,7 +3,7 @@
  * Conventions (every function below follows them):
  * - Plain float32 buffers. Activations are time-major, `[T][B][n]` (row = one step of one stream).
  *   Weights are row-major exactly as PyTorch stores them (`weight_ih [G*H][I]`, `weight [out][in]`),
- *   so `x W^T` is computed without any transpose copy. All GEMMs go through cblas_sgemm.
+ *   so `x W^T` is computed without any transpose copy. All GEMMs go through kern_sgemm.
  * - Forward WRITES its outputs (`=`). Backward ACCUMULATES (`+=`) into every gradient output
  *   (weight and bias grads, dx, dh0, dc0): the caller zeroes them. A NULL gradient pointer means
  *   "not wanted" wherever the comment says "or NULL".
@@ -25,7 +25,8 @@
  *   function returns a status.
  *
  * Ownership: nothing here allocates or keeps pointers past the call; every buffer is the caller's.
- * No function touches global state except the OpenBLAS thread pool used by cblas_sgemm. */
+ * No function touches global state except the thread pool of kern_sgemm (oneDNN's OpenMP
+ * threads, or OpenBLAS's without oneDNN). */
 #ifndef RECUR_KERNELS_H
 #define RECUR_KERNELS_H
 
@@ -34,6 +35,12 @@
 #include <stdint.h>
 
 #include "util/rng.h"
+
+/* The one matrix product (row-major): C[M][N] = alpha op(A) op(B) + beta C, op = transpose when
+ * ta / tb; lda, ldb, ldc as BLAS. oneDNN's sgemm when recur is built with oneDNN (faster on every
+ * shape recur uses, measured in kernels_gemm.c), else (or with RECUR_ONEDNN=0) OpenBLAS's. */
+void kern_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *Bm, int ldb, float beta, float *C, int ldc);
 
 /* Activation of a dense layer or an Elman RNN. */
 typedef enum KernAct { KERN_ACT_NONE, KERN_ACT_TANH, KERN_ACT_RELU, KERN_ACT_SIGMOID } KernAct;

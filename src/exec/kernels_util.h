@@ -4,7 +4,7 @@
 #ifndef RECUR_KERNELS_UTIL_H
 #define RECUR_KERNELS_UTIL_H
 
-#include <cblas.h>
+#include "exec/kernels.h"
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -113,7 +113,7 @@ static inline void kern_gemm_nt(int M, int N, int K, const float *A, const float
                                 float *C)
 {
     beta = kern_beta(beta, C, (size_t)M * N);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, A, K, Bm, K, beta, C, N);
+    kern_sgemm(false, true, M, N, K, 1.0f, A, K, Bm, K, beta, C, N);
 }
 
 /* C[M][N] = A[M][K] * B[K][N] + beta * C   (row-major; "dy W" for input gradients) */
@@ -121,7 +121,7 @@ static inline void kern_gemm_nn(int M, int N, int K, const float *A, const float
                                 float *C)
 {
     beta = kern_beta(beta, C, (size_t)M * N);
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, A, K, Bm, N, beta, C, N);
+    kern_sgemm(false, false, M, N, K, 1.0f, A, K, Bm, N, beta, C, N);
 }
 
 /* C[M][N] += A[K][M]^T * B[K][N]   (row-major; weight gradient dW += dY^T X over K rows).
@@ -129,8 +129,7 @@ static inline void kern_gemm_nn(int M, int N, int K, const float *A, const float
 static inline void kern_gemm_tn_acc(int M, int N, int K, const float *A, int lda, const float *Bm,
                                     int ldb, float *C)
 {
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, C,
-                N);
+    kern_sgemm(true, false, M, N, K, 1.0f, A, lda, Bm, ldb, 1.0f, C, N);
 }
 
 /* dst[i] += src[i], 4 lanes at a time.   src, dst [n] */

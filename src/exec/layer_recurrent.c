@@ -1,8 +1,10 @@
 /* layer_recurrent: rnn/lstm/gru and user cells -- num_layers stacked levels, each of one or two
  * directions (IrLayer.cells: l0, l0_reverse, l1, ...), dropout between levels while training
  * (as PyTorch), directions concatenated forward then reverse. A built-in cell with PyTorch's
- * params and states runs its fused kernel (exec_fused.c); any cell can run on the interpreter
- * (cellvm.h), which exec_set_force_interpreter selects for all. */
+ * params and states runs fused (exec_fused.c): on its oneDNN primitive (dnnl_rnn.h) when
+ * available and the window has at least EXEC_ONEDNN_MIN_ROWS rows, else on recur's own kernel;
+ * any cell can run on the interpreter (cellvm.h), which exec_set_force_interpreter selects for
+ * all. Backward follows the engine its forward ran on. */
 #include <string.h>
 
 #include "exec/cellvm.h"
@@ -20,6 +22,8 @@ typedef struct RecCell {
     int wih, whh, bih, bhh; /* fused: cell param indices (-1: absent bias) */
     int off_h, off_c;       /* fused: offsets of h and c in a state block (-1: none) */
     CellVm *vm;             /* interpreter (built when first needed) */
+    OnednnRnn *dn;          /* oneDNN primitive (built when first needed) */
+    bool fwd_dn;            /* the last forward ran on dn */
     float *cache, *work;    /* fused kernel cache and backward workspace */
     float *y, *dy;          /* [T][B][H] */
     float *s0, *sT, *ds0;   /* state blocks (views into ExecModel.state, .fin, .dstate) */
@@ -221,12 +225,14 @@ static int recurrent_setup(ExecModel *e, LayerRt *l, int64_t *state_off, Diag *d
     return setup_levels(e, l);
 }
 
-/* Frees the cells' interpreters. */
+/* Frees the cells' interpreters and oneDNN primitives. */
 static void recurrent_release(LayerRt *l)
 {
     RecurrentRt *r = l->kind_rt;
-    for (int k = 0; r && r->cells && k < l->L->ncells; k++)
+    for (int k = 0; r && r->cells && k < l->L->ncells; k++) {
         cellvm_free(r->cells[k].vm);
+        onednn_rnn_free(r->cells[k].dn);
+    }
 }
 
 /* ---- running ----------------------------------------------------------------------------- */
@@ -251,9 +257,18 @@ static KernRecWeights cell_weights(const RecCell *rc)
                              rc->bhh >= 0 ? rc->p[rc->bhh] : NULL };
 }
 
+/* Whether this cell's fused forward runs on oneDNN now: wanted, available, a cell oneDNN has
+ * and a window of at least EXEC_ONEDNN_MIN_ROWS rows (small batches run recur's kernels). */
+static bool use_onednn(const ExecModel *e, const RecCell *rc)
+{
+    return e->onednn && rc->fused->onednn != ONEDNN_NONE &&
+           (long)e->T * e->B >= EXEC_ONEDNN_MIN_ROWS && onednn_available();
+}
+
 /* One cell over the window: y = cell(x) from s0, final state into sT.   x [T][B][in_w] */
 static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
 {
+    rc->fwd_dn = false;
     if (!use_kernel(e, rc)) {
         if (!rc->vm && !(rc->vm = cellvm_create(rc->c, e->B, e->max_T, d)))
             return -1;
@@ -261,6 +276,16 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
     }
     KernStateIn s0 = { rc->s0 + rc->off_h, rc->off_c >= 0 ? rc->s0 + rc->off_c : NULL };
     KernStateOut sT = { rc->sT + rc->off_h, rc->off_c >= 0 ? rc->sT + rc->off_c : NULL };
+    if (use_onednn(e, rc)) {
+        if (!rc->dn && !(rc->dn = onednn_rnn_create(rc->fused->onednn, e->B, rc->in_w, rc->H,
+                                                    rc->c->reverse, d)))
+            return -1;
+        rc->fwd_dn = onednn_rnn_inputs_safe(rc->dn, e->T, x, s0, cell_weights(rc));
+    }
+    if (rc->fwd_dn) {
+        return onednn_rnn_forward(rc->dn, e->T, e->fwd_grad, x, s0, cell_weights(rc), rc->y,
+                                  sT, d);
+    }
     rc->fused->forward(cell_shape(e, rc), e->fwd_grad, x, s0, cell_weights(rc), rc->y, sT,
                        rc->cache);
     return 0;
@@ -277,7 +302,7 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
         if (lev > 0) {
             xin = r->lev_y[lev - 1];
             if (e->train && l->L->p > 0) {
-                kern_dropout_mask(TB * l->w, (float)l->L->p, &e->rng, r->lev_mask[lev]);
+                exec_dropout_mask(e, TB, l->w, (float)l->L->p, r->lev_mask[lev]);
                 kern_dropout_forward(TB * l->w, r->lev_mask[lev], xin, r->lev_x[lev]);
                 xin = r->lev_x[lev];
             }
@@ -307,6 +332,9 @@ static int cell_backward(ExecModel *e, RecCell *rc, const float *x, float *dx, D
     KernDStateOut ds0 = { rc->ds0 + rc->off_h, c ? rc->ds0 + rc->off_c : NULL };
     KernRecGrads dw = { rc->dp[rc->wih], rc->dp[rc->whh], rc->bih >= 0 ? rc->dp[rc->bih] : NULL,
                         rc->bhh >= 0 ? rc->dp[rc->bhh] : NULL };
+    if (rc->fwd_dn)
+        return onednn_rnn_backward(rc->dn, x, cell_weights(rc), rc->y, rc->dy, dsT, dx, ds0, dw,
+                                   d);
     rc->fused->backward(cell_shape(e, rc), x, cell_weights(rc), rc->cache, rc->dy, dsT, dx, ds0,
                         dw, rc->work);
     return 0;

@@ -25,7 +25,7 @@ static int dropout_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *
     float *mask = l->kind_rt;
     const float *x = exec_input_rt(e, l, 0)->out;
     if (e->train && l->L->p > 0) {
-        kern_dropout_mask(n, (float)l->L->p, &e->rng, mask);
+        exec_dropout_mask(e, exec_rows_of(e, l, e->T), l->w, (float)l->L->p, mask);
         kern_dropout_forward(n, mask, x, l->out);
     } else {
         memcpy(l->out, x, sizeof(float) * n);

@@ -12,13 +12,13 @@
 #include "train/data_int.h"
 
 /* ---- batches ---------------------------------------------------------------------------- */
-/* Allocates the arrays a batch of this data set uses. */
-static int batch_alloc(const DataSet *ds, DataBatch *b)
+/* Allocates the arrays a batch of this data set uses, with nb columns. */
+static int batch_alloc(const DataSet *ds, DataBatch *b, int nb)
 {
-    size_t T = (size_t)ds->T, B = (size_t)ds->cfg.batch;
+    size_t T = (size_t)ds->T, B = (size_t)nb;
     memset(b, 0, sizeof *b);
     b->T = ds->T;
-    b->B = ds->cfg.batch;
+    b->B = nb;
     b->in_width = ds->in_width;
     b->out_width = ds->out_width;
     b->target_kind = ds->target_kind;
@@ -87,7 +87,8 @@ int data_open(DataSet *ds, const DataConfig *cfg, Diag *d)
     case DATA_CSV: rc = data_csv_open(ds, d); break;
     default: rc = data_gen_open(ds, d); break;
     }
-    if (rc == 0 && (batch_alloc(ds, &ds->batch) != 0 || batch_alloc(ds, &ds->vbatch) != 0)) {
+    if (rc == 0 && (batch_alloc(ds, &ds->batch, c->batch) != 0 ||
+                    batch_alloc(ds, &ds->vbatch, c->batch) != 0)) {
         diag_error_in(d, what, "out of memory for batches of %d x %d", c->batch, ds->T);
         rc = -1;
     }
@@ -103,7 +104,60 @@ void data_free(DataSet *ds)
     data_csv_free(ds);
     batch_free(&ds->batch);
     batch_free(&ds->vbatch);
+    batch_free(&ds->part);
+    batch_free(&ds->vpart);
     ds->tokens = NULL;
+}
+
+/* Copies n items of size sz per row: rows x (first .. first + n) of src ([rows][B][sz]) into
+ * dst ([rows][n][sz]); NULL arrays are skipped. */
+static void copy_cols(void *dst, const void *src, size_t rows, size_t B, size_t first, size_t n,
+                      size_t sz)
+{
+    if (!dst || !src) return;
+    for (size_t r = 0; r < rows; r++)
+        memcpy((char *)dst + r * n * sz, (const char *)src + (r * B + first) * sz, n * sz);
+}
+
+/* Columns [ds->part_first, + part_n) of the global batch g into p; ntargets recounted. */
+static const DataBatch *slice(const DataSet *ds, const DataBatch *g, DataBatch *p)
+{
+    size_t T = (size_t)g->T, B = (size_t)g->B, f = (size_t)ds->part_first, n = (size_t)p->B;
+    size_t w = (size_t)(g->in_width ? g->in_width : 1), K = (size_t)(g->out_width ? g->out_width : 1);
+    copy_cols(p->ids, g->ids, T, B, f, n, sizeof(int32_t));
+    copy_cols(p->x, g->x, T, B, f, n, w * sizeof(float));
+    copy_cols(p->lengths, g->lengths, 1, B, f, n, sizeof(int32_t));
+    copy_cols(p->mask, g->mask, T, B, f, n, sizeof(float));
+    copy_cols(p->row_mask, g->row_mask, 1, B, f, n, sizeof(float));
+    copy_cols(p->target_ids, g->target_ids, g->target_kind == DATA_TARGET_STEP_IDS ? T : 1, B, f,
+              n, sizeof(int32_t));
+    copy_cols(p->target, g->target, 1, B, f, n, K * sizeof(float));
+    p->reset = g->reset;
+    p->ntargets = 0;
+    if (g->target_kind == DATA_TARGET_STEP_IDS)
+        for (size_t i = 0; i < T * n; i++) p->ntargets += p->mask[i] != 0;
+    else
+        for (size_t i = 0; i < n; i++) p->ntargets += p->row_mask[i] != 0;
+    return p;
+}
+
+int data_part(DataSet *ds, int first, int n, Diag *d)
+{
+    const char *what = ds->cfg.path ? ds->cfg.path : "data";
+    if (first < 0 || n < 1 || first + n > ds->cfg.batch) {
+        diag_error_in(d, what, "columns %d..%d are not in the batch of %d", first, first + n - 1,
+                      ds->cfg.batch);
+        return -1;
+    }
+    batch_free(&ds->part);
+    batch_free(&ds->vpart);
+    ds->part_first = first;
+    ds->part_n = n;
+    if (batch_alloc(ds, &ds->part, n) != 0 || batch_alloc(ds, &ds->vpart, n) != 0) {
+        diag_error_in(d, what, "out of memory for batches of %d x %d", n, ds->T);
+        return -1;
+    }
+    return 0;
 }
 
 /* Fills the batch at the current position, then moves the position on (and into the next
@@ -121,7 +175,7 @@ const DataBatch *data_next(DataSet *ds)
         ds->pos.epoch++;
         if (ds->cfg.kind == DATA_CSV) data_csv_next_epoch(ds);
     }
-    return b;
+    return ds->part_n ? slice(ds, b, &ds->part) : b;
 }
 
 int data_set_pos(DataSet *ds, const DataPos *pos, Diag *d)
@@ -174,7 +228,7 @@ const DataBatch *data_valid_batch(DataSet *ds, int64_t i)
         break;
     }
     }
-    return b;
+    return ds->part_n ? slice(ds, b, &ds->vpart) : b;
 }
 
 /* The name of a generated source, as the data block spells it. */

@@ -118,6 +118,10 @@ typedef struct DataSet {
     int32_t *row_len;       /* [nrows] steps */
     int32_t *order;         /* [ntrain_rows] this epoch's permutation */
     DataBatch batch, vbatch;
+    /* data_part: this process's share of every batch, columns [part_first, part_first +
+     * part.B) of the global batch (part_n 0: the whole batch) */
+    int part_first, part_n;
+    DataBatch part, vpart;
 } DataSet;
 
 /* Loads a file or sets up a generator and allocates the batches; -1 with a diagnostic naming
@@ -129,6 +133,11 @@ void data_free(DataSet *ds);
 
 /* The next training batch (advances ds->pos; crosses epochs by itself). Never fails once open. */
 const DataBatch *data_next(DataSet *ds);
+/* Data parallelism: from now on data_next and data_valid_batch return only columns [first,
+ * first + n) of each global batch (its streams, rows or sequences, exactly as the single
+ * process has them there), in batches of B = n; the position still follows the whole batch, so
+ * it is the same in every process. -1 (reported) when out of memory or out of range. */
+int data_part(DataSet *ds, int first, int n, Diag *d);
 /* Restores a saved position; -1 (reported) when it does not fit this data (e.g. another file). */
 int data_set_pos(DataSet *ds, const DataPos *pos, Diag *d);
 

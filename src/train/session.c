@@ -11,6 +11,7 @@
 
 #include "exec/kernels.h"
 #include "train/datafile.h"
+#include "train/train_dist.h"
 
 
 /* The loss that fits the data's targets. */
@@ -162,9 +163,46 @@ static int record_files(Session *s, Diag *d)
     return s->valid_file ? datafile_record(&s->valid_rec, s->valid_file, s->valid_file, d) : 0;
 }
 
+static int session_open_any(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                            const char *valid_path, int64_t steps, int64_t epochs,
+                            bool has_seed, uint64_t seed, bool eval_all, const Dist *dist,
+                            Diag *d);
+
+/* The whole batch, or this rank's columns of it (see session_open_part). */
+static int open_part(Session *s, const Dist *dist, Diag *d)
+{
+    int first = 0, n = s->ds.cfg.batch;
+    if (dist && (tdist_split(dist, s->ds.cfg.batch, s->m.source->name, &first, &n, d) != 0 ||
+                 (n != s->ds.cfg.batch && data_part(&s->ds, first, n, d) != 0)))
+        return -1;
+    s->dist = dist;
+    s->e = model_exec(&s->m, n, s->ds.T, d);
+    if (!s->e) return -1;
+    exec_set_first_stream(s->e, first);
+    return 0;
+}
+
 int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
                  const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
                  uint64_t seed, bool eval_all, Diag *d)
+{
+    return session_open_any(s, m, so, data_path, valid_path, steps, epochs, has_seed, seed,
+                            eval_all, NULL, d);
+}
+
+int session_open_part(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                      const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
+                      uint64_t seed, const Dist *dist, Diag *d)
+{
+    return session_open_any(s, m, so, data_path, valid_path, steps, epochs, has_seed, seed,
+                            false, dist, d);
+}
+
+/* session_open and session_open_part: the whole batch when dist is NULL. */
+static int session_open_any(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                            const char *valid_path, int64_t steps, int64_t epochs,
+                            bool has_seed, uint64_t seed, bool eval_all, const Dist *dist,
+                            Diag *d)
 {
     memset(s, 0, sizeof *s);
     s->m = *m;
@@ -199,9 +237,7 @@ int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_p
         s->m.vocab = bytes;
         s->m.vocab_level = s->ds.vocab.level == DATA_BYTE ? 1 : 0;
     }
-    if (check_fit(s, d) != 0) goto fail;
-    s->e = model_exec(&s->m, s->ds.cfg.batch, s->ds.T, d);
-    if (!s->e) goto fail;
+    if (check_fit(s, d) != 0 || open_part(s, dist, d) != 0) goto fail;
     return 0;
 fail:
     session_free(s);
@@ -293,6 +329,11 @@ int session_validate(Session *s, double *loss, double *acc, Diag *d)
         total += c;
         if (s->loss != EXEC_LOSS_MSE) accuracy(s, b, &hit, &nacc);
     }
+    if (s->dist) {   /* every rank's share: the same sums on every rank */
+        double v[4] = {sum, (double)total, (double)hit, (double)nacc};
+        dist_sum_doubles(s->dist, v, 4);
+        sum = v[0], total = (int64_t)v[1], hit = (int64_t)v[2], nacc = (int64_t)v[3];
+    }
     exec_set_grad_enabled(s->e, true);
     exec_set_state(s->e, saved);
     free(saved);
@@ -349,16 +390,11 @@ int session_to_ckpt(Session *s, Checkpoint *c, bool with_optim, Diag *d)
         for (int i = 0, n = optim_state_buffers(&s->opt, bufs); i < n; i++)
             rc |= add_flat(&c->optim_state, bufs[i].name, bufs[i].data, bufs[i].n);
     }
-    int64_t ns = exec_state_floats(s->e);
-    if (ns > 0 && rc == 0) {
-        float *st = malloc((size_t)ns * sizeof(float));
-        if (!st) rc = -1;
-        else {
-            exec_get_state(s->e, st);
-            rc |= add_flat(&c->optim_state, SESSION_CARRIED_STATE, st, ns);
-            free(st);
-        }
-    }
+    float *st = NULL;   /* the whole batch's carried state, gathered from every rank */
+    int64_t ns = 0;
+    if (tdist_gather_state(s, &st, &ns, d) != 0) rc = -1;
+    if (st && rc == 0) rc |= add_flat(&c->optim_state, SESSION_CARRIED_STATE, st, ns);
+    free(st);
 done:
     if (rc != 0) {
         diag_error_in(d, "checkpoint", "out of memory building the checkpoint");

@@ -14,6 +14,7 @@
 #include "train/datafile.h"
 #include "train/progress.h"
 #include "train/rundir.h"
+#include "train/train_dist.h"
 #include "train/train_int.h"
 #include "util/file.h"
 #include "util/array.h"
@@ -85,6 +86,10 @@ typedef struct Run {
     Checkpoint ck;          /* --resume: last.ckpt as read */
     bool have_ck;
     char *found_data, *found_valid; /* --resume: the data files last.ckpt records, found */
+    Dist g;                 /* the data-parallel job (rank 0 of 1 without MPI) */
+    bool root;              /* rank 0: the one that writes files and prints */
+    double comm_s;          /* seconds in the per-step gradient all-reduces */
+    int64_t comm_steps;
     Meter mt;               /* the sums behind the next log row (saved in last.ckpt) */
 } Run;
 
@@ -142,9 +147,12 @@ static DataPos unpack_data_pos(const uint64_t in[DATA_POS_WORDS])
 }
 
 /* Writes last.ckpt with the whole training state, or (not with_optim) best.ckpt without the
- * optimiser's state and the carried recurrent state, for deployment. */
+ * optimiser's state and the carried recurrent state, for deployment. Every rank of a
+ * data-parallel job takes part; rank 0 writes. */
 static int save(Run *r, const char *path, bool with_optim, Diag *d)
 {
+    if (tdist_check_params(&r->g, exec_params(r->s.e), exec_nparams(r->s.e), r->step, d) != 0)
+        return -1;
     Checkpoint c;
     ckpt_init(&c);
     int rc = session_to_ckpt(&r->s, &c, with_optim, d);
@@ -167,9 +175,9 @@ static int save(Run *r, const char *path, bool with_optim, Diag *d)
             rc = -1;
         }
     }
-    if (rc == 0) rc = ckpt_write(path, &c, d);
+    if (rc == 0 && r->root) rc = ckpt_write(path, &c, d);
     ckpt_free(&c);
-    return rc;
+    return tdist_agree(&r->g, rc, d);
 }
 
 /* Refuses a checkpoint whose vocabulary differs from the one the data gives now. */
@@ -195,17 +203,18 @@ static int restore_buffers(Session *s, const Checkpoint *c, const char *path, Di
 {
     OptimStateBuffer bufs[OPTIM_MAX_STATE + 1];
     int n = optim_state_buffers(&s->opt, bufs);
-    int64_t carried = exec_state_floats(s->e);
-    if (carried > 0) bufs[n++] = (OptimStateBuffer){SESSION_CARRIED_STATE, NULL, carried};
+    if (exec_state_floats(s->e) > 0)
+        bufs[n++] = (OptimStateBuffer){SESSION_CARRIED_STATE, NULL, 0};
     for (int i = 0; i < n; i++) {
         const CkptTensor *t = ckpt_find_tensor(&c->optim_state, bufs[i].name);
+        if (t && !bufs[i].data)     /* the whole batch's state: this rank takes its streams */
+            return tdist_set_state(s, t->data, t->count, path, d);
         if (!t || t->count != bufs[i].n) {
             diag_error_in(d, path, "the checkpoint's optimiser state '%s' is missing or has "
                           "another size", bufs[i].name);
             return -1;
         }
-        if (bufs[i].data) memcpy(bufs[i].data, t->data, sizeof(float) * (size_t)bufs[i].n);
-        else exec_set_state(s->e, t->data);
+        memcpy(bufs[i].data, t->data, sizeof(float) * (size_t)bufs[i].n);
     }
     return 0;
 }
@@ -392,10 +401,12 @@ static int set_paths(Run *r, const char *model_name, Diag *d)
     return 0;
 }
 
-/* Creates DIR and takes its lock (rundir.h); a fresh run then refuses a DIR that holds a run. */
+/* Creates DIR and takes its lock (rundir.h); a fresh run then refuses a DIR that holds a run.
+ * Rank 0 alone does this: the other ranks of a data-parallel job write nothing. */
 static int lock_dir(Run *r, Diag *d)
 {
     static const char *const outputs[] = {"last.ckpt", "best.ckpt", "log.csv", "loss.svg"};
+    if (!r->root) return 0;
     if (make_dirs(r->dir, d) != 0 || rundir_lock(&r->lock, r->dir, outputs, 4, d) != 0)
         return -1;
     struct stat st;
@@ -451,8 +462,8 @@ static int init_from(Run *r, Diag *d)
     return rc;
 }
 
-/* Loads the model file and everything the run needs; writes nothing but DIR/.lock (of an
- * existing DIR on resume, after every check on a fresh run). */
+/* Loads the model file and everything the run needs; writes nothing but DIR/.lock of an
+ * existing DIR on resume (a fresh run's DIR is made by start, after every check). */
 static int prepare(Run *r, Diag *d)
 {
     const TrainOptions *o = r->o;
@@ -467,8 +478,8 @@ static int prepare(Run *r, Diag *d)
         return -1;
     }
     const char *data = o->data_path ? o->data_path : r->found_data;
-    if (session_open(s, &m, &so, data, r->found_valid, o->steps, o->epochs, o->has_seed,
-                     o->seed, false, d) != 0)
+    if (session_open_part(s, &m, &so, data, r->found_valid, o->steps, o->epochs, o->has_seed,
+                          o->seed, &r->g, d) != 0)
         return -1;
     r->total = s->st.epochs > 0 ? s->st.epochs * s->ds.batches_per_epoch : s->st.steps;
     s->st.sched.total = r->total;
@@ -476,8 +487,7 @@ static int prepare(Run *r, Diag *d)
     s->have_opt = true;
     if (model_init_weights(&s->m, s->st.seed, d) != 0 || init_from(r, d) != 0) return -1;
     exec_seed_dropout(s->e, s->st.seed);
-    if (o->resume) return restore(r, &r->ck, d);
-    return lock_dir(r, d);
+    return o->resume ? restore(r, &r->ck, d) : 0;
 }
 
 /* Validation and best.ckpt at an evaluation step; early stopping's count: an evaluation
@@ -485,7 +495,7 @@ static int prepare(Run *r, Diag *d)
  * step), and patience evaluations in a row without one stop the run. */
 static int evaluate(Run *r, double *val, double *acc, Diag *d)
 {
-    if (session_validate(&r->s, val, acc, d) != 0) return -1;
+    if (tdist_agree(&r->g, session_validate(&r->s, val, acc, d), d) != 0) return -1;
     if (isnan(*val)) return 0;
     const TrainSettings *st = &r->s.st;
     bool improved = !r->has_best || *val < r->best_val - st->min_delta;
@@ -542,23 +552,43 @@ static int report(Run *r, Meter *mt, double loss, double lr, double norm, Diag *
     if (eval || r->step % st->log_every == 0) {
         mt->tps = pr.tok_per_s = now > mt->t_mark ? (double)mt->tokens / (now - mt->t_mark) : 0;
         pr.loss = mt->loss_sum / (double)mt->loss_n;
-        log_row(r, pr.loss, val, metric_of(s, val, acc), lr, norm, mt->tps);
+        if (r->root) log_row(r, pr.loss, val, metric_of(s, val, acc), lr, norm, mt->tps);
         mt->loss_sum = 0;
         mt->loss_n = mt->tokens = 0;
         mt->t_mark = -1;    /* restarted after this step's evaluation and saving */
     }
     progress_update(&r->prog, &pr, eval);
     const char *ylabel = s->loss == EXEC_LOSS_MSE ? "loss (MSE)" : "loss (nats)";
-    if (eval && plot_loss_svg(r->svg_path, s->m.ir->name, ylabel, r->hist.steps, r->hist.loss,
-                              r->hist.n, r->hist.vsteps, r->hist.vloss, r->hist.nv, d) != 0)
-        return -1;
+    int prc = eval && r->root ? plot_loss_svg(r->svg_path, s->m.ir->name, ylabel, r->hist.steps,
+                                              r->hist.loss, r->hist.n, r->hist.vsteps,
+                                              r->hist.vloss, r->hist.nv, d) : 0;
+    if (eval && tdist_agree(&r->g, prc, d) != 0) return -1;
     if (last || r->stopped_early ||
         (st->checkpoint_every > 0 && r->step % st->checkpoint_every == 0))
         if (save(r, r->last_path, true, d) != 0) return -1;
     return 0;
 }
 
-/* The loop: one update per step; report() does what follows an update. */
+/* Forward, loss and backward of batch b (this rank's share of the step); *loss is the mean over
+ * its *count targets, *tokens the input steps it ran. */
+static int forward_backward(Run *r, const DataBatch *b, double *loss, int64_t *count,
+                            int64_t *tokens, Diag *d)
+{
+    Session *s = &r->s;
+    if (b->reset) exec_reset_state(s->e);
+    exec_zero_grads(s->e);
+    ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
+    *tokens = 0;
+    for (int i = 0; i < b->B; i++)
+        *tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
+    if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, loss, count, d) != 0)
+        return -1;
+    return exec_backward(s->e, d);
+}
+
+/* The loop: one update per step; evaluation, logging and checkpoints at their intervals. Under
+ * data parallelism every rank runs it in step: the all-reduce makes gradients, loss and stop
+ * decisions the same everywhere, and only rank 0 logs, plots and writes. */
 static int loop(Run *r, Diag *d, bool *interrupted)
 {
     Session *s = &r->s;
@@ -570,16 +600,16 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     mt->tps = 0;
     mt->last_val = mt->last_acc = NAN;
     while (r->step < r->total && !r->stopped_early) {
-        const DataBatch *b = data_next(&s->ds);
-        if (b->reset) exec_reset_state(s->e);
-        exec_zero_grads(s->e);
-        ExecInput in = {b->T, b->ids, b->x, s->ds.cfg.kind == DATA_TEXT ? NULL : b->lengths};
-        double loss;
-        int64_t count;
-        if (exec_forward(s->e, &in, true, d) != 0 || session_loss(s, b, &loss, &count, d) != 0)
-            return -1;
+        TdistStep ts = {0};
+        int rc = forward_backward(r, data_next(&s->ds), &ts.loss, &ts.count, &ts.tokens, d);
+        ts.failed = rc != 0;
+        ts.stop = stop_signal != 0;
+        tdist_reduce_step(&r->g, grads, n, &ts);
+        r->comm_s += ts.seconds;
+        r->comm_steps++;
+        if (ts.failed) return tdist_agree(&r->g, rc, d);
+        double loss = ts.loss;
         if (!isfinite(loss)) return stop_not_finite(r, "loss", loss, d);
-        if (exec_backward(s->e, d) != 0) return -1;
         double norm = optim_clip_grad_norm(grads, n, st->clip);
         if (!isfinite(norm)) return stop_not_finite(r, "gradient norm", norm, d);
         double lr = optim_schedule_lr(&st->sched, st->optim.lr, r->step);
@@ -588,13 +618,16 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         done_here++;
         mt->loss_sum += loss;
         mt->loss_n++;
-        for (int i = 0; i < b->B; i++)     /* input steps processed, for tokens/s */
-            mt->tokens += b->row_mask[i] != 0 ? b->lengths[i] : 0;
+        mt->tokens += ts.tokens;    /* input steps processed (by every rank), for tokens/s */
         if (report(r, mt, loss, lr, norm, d) != 0) return -1;
-        if (stop_signal) {
+        if (r->g.size > 1 ? ts.stop : stop_signal != 0) {
             if (r->step != r->total && save(r, r->last_path, true, d) != 0) return -1;
-            progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
-                             (int)stop_signal, (long long)r->step, r->last_path);
+            if (stop_signal)
+                progress_message(&r->prog, "stopped by signal %d at step %lld; saved %s",
+                                 (int)stop_signal, (long long)r->step, r->last_path);
+            else    /* data parallel: another rank had the signal */
+                progress_message(&r->prog, "stopped by a signal to another rank at step %lld; "
+                                 "saved %s", (long long)r->step, r->last_path);
             if (interrupted) *interrupted = true;
             return 0;
         }
@@ -605,6 +638,22 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         }
     }
     return 0;
+}
+
+/* Takes its place in the data-parallel job (if any) and prepares the run on every rank; then checks that all
+ * ranks run the same job, and rank 0 creates the directory and the log. Nothing is written
+ * before every rank has its model, data and checkpoint. */
+static int start(Run *r, Diag *d)
+{
+    r->g = r->o->dist ? *r->o->dist : (Dist){0, 1, false};
+    r->root = r->g.rank == 0;
+    int rc = tdist_agree(&r->g, prepare(r, d), d);
+    if (rc == 0)
+        rc = tdist_check_same(&r->g, tdist_run_hash(&r->s, r->o, r->total, r->step),
+                              r->o->model_path, d);
+    if (rc == 0 && !r->o->resume) rc = lock_dir(r, d);  /* a fresh run: DIR only now */
+    if (rc == 0 && r->root) rc = open_log(r, d);
+    return tdist_agree(&r->g, rc, d);
 }
 
 /* The closing line of a run that ended (all steps, or early stopping). */
@@ -620,6 +669,10 @@ static void finished(const Run *r, FILE *out)
                 (long long)r->step, r->best_val, r->dir);
     else
         fprintf(out, "done: step %lld; wrote %s\n", (long long)r->step, r->dir);
+    if (r->g.size > 1 && r->comm_steps > 0)
+        fprintf(out, "data parallel: %d processes x batch %d; gradient all-reduce of %lld bytes, "
+                "%.2f ms per step\n", r->g.size, r->s.ds.part_n,
+                (long long)exec_nparams(r->s.e) * 4, 1e3 * r->comm_s / (double)r->comm_steps);
 }
 
 int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
@@ -629,9 +682,9 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
     r.o = o;
     r.lock.fd = -1;
     if (interrupted) *interrupted = false;
-    FILE *out = o->out ? o->out : stderr;
-    int rc = prepare(&r, d);
-    if (rc == 0) rc = open_log(&r, d);
+    int rc = start(&r, d);
+    FILE *out = o->out ? o->out : stderr, *quiet = NULL;
+    if (!r.root && !(out = quiet = fopen("/dev/null", "w"))) rc = -1;
     if (rc == 0) {
         const Session *s = &r.s;
         fprintf(out, "%s: %lld parameters, %s, batch %d x %d steps, %lld updates%s\n",
@@ -657,6 +710,8 @@ int train_run(const TrainOptions *o, Diag *d, bool *interrupted)
         progress_finish(&r.prog);
         if (rc == 0) finished(&r, out);
     }
+    if (quiet) fclose(quiet);
+    if (!r.root) diag_clear_messages(d);   /* rank 0 reports for the job (tdist_agree) */
     if (r.log) fclose(r.log);
     rundir_unlock(&r.lock);
     if (r.have_ck) ckpt_free(&r.ck);

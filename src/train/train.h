@@ -39,6 +39,7 @@
 #include <stdio.h>
 
 #include "model/model.h"
+#include "train/dist.h"
 #include "util/diag.h"
 
 typedef struct TrainOptions {
@@ -63,6 +64,11 @@ typedef struct TrainOptions {
     /* Reads init_from into out (empty on entry) as tensors named like m's; -1 with a
      * diagnostic. Given by the caller, which knows the weight formats (src/cli). */
     int (*load_init)(const char *path, const Model *m, CkptTensorList *out, Diag *d);
+    /* the data-parallel job this process is a rank of (dist_open; borrowed), or NULL: one
+     * process. Every rank calls train_run; only rank 0 writes DIR and prints, and after a
+     * failure only rank 0's Diag holds messages (the caller prints them before dist_close,
+     * which waits for every rank, so the job does not end before rank 0 has reported). */
+    const Dist *dist;
 } TrainOptions;
 
 typedef struct SampleOptions {

@@ -19,6 +19,7 @@
 #include "util/diag.h"
 #include "model/model.h"
 #include "train/data.h"
+#include "train/dist.h"
 #include "train/optim.h"
 #include "train/settings.h"
 
@@ -42,6 +43,8 @@ typedef struct Session {
     ExecLossKind loss;
     int64_t valid_count;    /* targets (tokens, rows, sequences) the last session_validate
                                scored */
+    const Dist *dist;       /* data parallel: this rank runs columns [ds.part_first, +part_n)
+                               of every batch (NULL: one process, the whole batch) */
 } Session;
 
 /* Takes over the compiled model m (*m is zeroed, also on failure), opens the data its settings
@@ -54,12 +57,19 @@ typedef struct Session {
 int session_open(Session *s, Model *m, const SemaOptions *so, const char *data_path,
                  const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
                  uint64_t seed, bool eval_all, Diag *d);
+/* As session_open, for one rank of a data-parallel job (dist, borrowed; NULL: one process):
+ * the data hands out this rank's columns of each batch and the executor runs that many streams
+ * (train_dist.h: tdist_split); validation and checkpoints then involve every rank. */
+int session_open_part(Session *s, Model *m, const SemaOptions *so, const char *data_path,
+                      const char *valid_path, int64_t steps, int64_t epochs, bool has_seed,
+                      uint64_t seed, const Dist *dist, Diag *d);
 void session_free(Session *s);
 
 /* Loss of the last forward against batch b (mean over counted targets, *count of them), with
  * d loss / d output written for backward. MSE is computed here so padding rows are skipped. */
 int session_loss(Session *s, const DataBatch *b, double *loss, int64_t *count, Diag *d);
-/* Runs the validation split; mean loss (and accuracy for classification when acc != NULL;
+/* Runs the validation split (under data parallelism: this rank's columns, summed over ranks);
+ * mean loss (and accuracy for classification when acc != NULL;
  * NaN when not a classification). The carried training state is kept. */
 int session_validate(Session *s, double *loss, double *acc, Diag *d);
 

@@ -1,0 +1,71 @@
+#!/bin/sh
+# bench.sh: what `make bench` runs (not part of make check).
+#   1. bench_rnn on every configuration of issue 10's table: recur's executor, PyTorch (the
+#      reference harness, when /usr/bin/python3 has torch) and oneDNN's bare primitives, from one
+#      run each, train and infer, 2 threads;
+#   2. the LSTM H512 configuration again with oneDNN limited to AVX2 (DNNL_MAX_CPU_ISA=AVX2);
+#   3. whole processes: `recur train models/charlm.rnn` on the bundled corpus against
+#      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS.
+# The machine may be shared: read the ratios of one run, and the load figures printed with them.
+# PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
+# Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
+# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3 (one part), TORCH_PYTHON (/usr/bin/python3).
+set -u
+SRC=${top_srcdir:-.}
+BUILD=${top_builddir:-.}
+TH=${BENCH_THREADS:-2}
+PY=${TORCH_PYTHON:-/usr/bin/python3}
+ARGS=${BENCH_ARGS:-}
+TORCH=
+if [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; then
+  TORCH="$PY $SRC/tests/bench/torch_bench.py"
+else
+  echo "# no PyTorch at $PY: timing recur and oneDNN alone"
+fi
+part() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }
+echo "# $(uptime)"
+grep -m1 "model name" /proc/cpuinfo
+echo "# avx512f: $(grep -c avx512f /proc/cpuinfo) of $(nproc) cpus; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-unset}"
+
+bench() { # bench_rnn with the shared options
+  "$BUILD/tests/bench/bench_rnn" --threads "$TH" ${TORCH:+--torch "$TORCH"} "$@" $ARGS
+}
+if part 1; then
+  while read -r cfg; do
+    echo "== $cfg"
+    bench $cfg || exit 1
+  done <<EOF
+--cell lstm --hidden 128 --layers 1 --batch 32 --seq 64 --input embedding --embed 32
+--cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input onehot
+--cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64 --clip 5
+--cell lstm --hidden 1024 --layers 2 --batch 64 --seq 100 --input embedding --embed 64 --steps 6 --warmup 1
+--cell gru --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64
+--cell rnn --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64
+EOF
+fi
+if part 2; then
+  echo "== DNNL_MAX_CPU_ISA=AVX2: --cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64"
+  DNNL_MAX_CPU_ISA=AVX2 bench --cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 \
+    --input embedding --embed 64 || exit 1
+fi
+if part 3; then
+  N=${BENCH_TRAIN_STEPS:-30}
+  T=$(mktemp -d "${TMPDIR:-/tmp}/recur-bench.XXXXXX")
+  trap 'rm -rf "$T"' EXIT
+  echo "== whole processes: recur train models/charlm.rnn --steps $N --threads $TH (tinyshakespeare)"
+  /usr/bin/time -f "recur peak RSS %M KB, wall %e s" "$BUILD/recur" train "$SRC/models/charlm.rnn" \
+    --data "$SRC/examples/tinyshakespeare.txt" --steps "$N" --threads "$TH" \
+    --set log_every=10 --set eval_every=100000 --out "$T/run" 2>&1 | grep -E "^step $N/|peak RSS"
+  if [ -n "$TORCH" ]; then
+    # PyTorch with the OpenMP wait policy recur chose (bench_rnn's harness runs inherit it
+    # from bench_rnn); spinning threads on a shared machine would penalise it unfairly
+    W=$("$BUILD/tests/bench/bench_rnn" --hidden 8 --layers 1 --batch 1 --seq 1 --steps 1 --warmup 0 --no-bare |
+        sed -n 's/.*OMP_WAIT_POLICY=\([A-Z]*\).*GOMP_SPINCOUNT=\([0-9a-z]*\).*/\1 \2/p')
+    case "$W" in
+      "PASSIVE "*) export OMP_WAIT_POLICY=PASSIVE ;;
+      *" "[0-9]*) export GOMP_SPINCOUNT="${W#* }" ;;
+    esac
+    /usr/bin/time -f "PyTorch peak RSS %M KB, wall %e s" "$PY" "$SRC/tests/bench/torch_charlm_train.py" \
+      "$SRC/examples/tinyshakespeare.txt" --steps "$N" --threads "$TH" 2>&1 | grep -E "^RESULT|peak RSS"
+  fi
+fi
