@@ -333,6 +333,49 @@ static void test_csv_valid_file(void **state)
     diag_free(&d);
 }
 
+/* The label kind is decided once by the first row (issue 14 item 3): a file of class numbers
+ * with -1, 1e6 or a name in it, and a file of names with a number in it, are errors at their
+ * file and line, not a silent switch of the whole file to names. */
+static void test_csv_label_kind(void **state)
+{
+    (void)state;
+    static const char *const files[] = {"0,1\n2,1\n-1,1\n10,1\n1e6,1\n", "cat,1\ndog,1\n7,1\n",
+                                        "3,1\n0,1\ncat,1\n"};
+    static const char *const want[][2] = {
+        {":3: error: label '-1' is not a class number (0 to 999999), but the file's labels are "
+         "class numbers", ":5: error: label '1e6' is not a class number"},
+        {":3: error: label '7' is a number, but the file's labels are names",
+         "help: the first row (line 1, label 'cat') decides the kind of every label"},
+        {":3: error: label 'cat' is not a class number", NULL}};
+    for (int i = 0; i < 3; i++) {
+        char *path = temp_file(files[i], strlen(files[i]));
+        DataConfig c = csv_cfg(path, 2, 0);
+        Diag d;
+        diag_init(&d);
+        DataSet ds;
+        assert_int_equal(data_open(&ds, &c, &d), -1);
+        for (int k = 0; k < 2 && want[i][k]; k++) {
+            char w[512];
+            snprintf(w, sizeof w, "%s%s", want[i][k][0] == ':' ? path : "", want[i][k]);
+            expect_diag(&d, w);
+        }
+        diag_free(&d);
+        remove_temp(path);
+    }
+    const char *good = "0,1\n10,1\n2,1\n";   /* numbers stay numbers: "10" is class 10 */
+    char *path = temp_file(good, strlen(good));
+    DataConfig c = csv_cfg(path, 2, 0);
+    Diag d;
+    diag_init(&d);
+    DataSet ds;
+    assert_int_equal(data_open(&ds, &c, &d), 0);
+    assert_int_equal(ds.classes, 11);
+    assert_int_equal(ds.row_labels[1], 10);
+    data_free(&ds);
+    diag_free(&d);
+    remove_temp(path);
+}
+
 /* Classification CSV with a header, names as labels, variable lengths and F=2. */
 static void test_csv_labels(void **state)
 {
@@ -712,6 +755,7 @@ int main(void)
         cmocka_unit_test(test_text_errors),
         cmocka_unit_test(test_text_fixed_vocab),
         cmocka_unit_test(test_csv_labels),
+        cmocka_unit_test(test_csv_label_kind),
         cmocka_unit_test(test_csv_values_and_errors),
         cmocka_unit_test(test_csv_rfc4180),
         cmocka_unit_test(test_adding),

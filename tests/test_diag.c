@@ -309,6 +309,29 @@ static void test_edit_distance(void **state)
     assert_int_equal(diag_edit_distance(a, "x"), 198);
 }
 
+/* A 10 MB identifier in a message and its help is cut to a readable length (issue 14). */
+static void test_long_identifier_cut(void **state)
+{
+    (void)state;
+    size_t n = (size_t)10 << 20;
+    char *name = malloc(n + 1);
+    assert_non_null(name);
+    memset(name, 'x', n);
+    name[n] = '\0';
+    Diag d;
+    diag_init(&d);
+    DiagMessage *m = diag_error_in(&d, "m.rnn", "unknown name '%s'", name);
+    diag_help(m, "is '%s' spelled right?", name);
+    assert_null(diag_suggest(name, (const char *const[]){"lstm", "gru"}, 2));
+    char *out = render(&d);
+    assert_true(strlen(out) < 300);
+    assert_non_null(strstr(out, "m.rnn: error: unknown name 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...'"));
+    assert_non_null(strstr(out, "help: is 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...' spelled"));
+    free(out);
+    free(name);
+    diag_free(&d);
+}
+
 static void test_suggest(void **state)
 {
     (void)state;
@@ -438,6 +461,7 @@ int main(void)
         cmocka_unit_test(test_load_unbounded_file),
         cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_suggest),
+        cmocka_unit_test(test_long_identifier_cut),
         cmocka_unit_test(test_styled_print),
         cmocka_unit_test(test_color_wanted),
     };

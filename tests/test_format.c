@@ -6,6 +6,7 @@
 
 #include <sys/stat.h>
 
+#include "io/fileio.h"
 #include "io/format.h"
 #include "io/ziparch.h"
 
@@ -40,6 +41,29 @@ static WfId detect(const char *path, const char **what)
     return id;
 }
 
+/* What a file's first bytes are, for "expected X, found Y" messages (issue 14 item 4). */
+static void test_describe_bytes(void **state)
+{
+    (void)state;
+    char b[96];
+    const unsigned char st[] = {4, 0, 0, 0, 0, 0, 0, 0, '{', '}', ' ', ' '};
+    assert_string_equal(io_describe_bytes((const unsigned char *)"RECURCKP\1", 9, b, sizeof b),
+                        "a recur checkpoint");
+    assert_string_equal(io_describe_bytes(st, sizeof st, b, sizeof b), "a safetensors file");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"\x93NUMPY\1\0", 8, b, sizeof b),
+                        "a NumPy .npy file");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"PK\3\4", 4, b, sizeof b),
+                        "a zip archive");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"\x80\x02}q", 4, b, sizeof b),
+                        "a Python pickle");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"a,b\n1,2\n", 8, b, sizeof b),
+                        "text");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"", 0, b, sizeof b),
+                        "an empty file");
+    assert_string_equal(io_describe_bytes((const unsigned char *)"XECURCKP\1\0", 10, b, sizeof b),
+                        "the bytes 58 45 43 55 52 43 4b 50");
+}
+
 static void test_detect(void **state)
 {
     Fix *f = *state;
@@ -55,7 +79,8 @@ static void test_detect(void **state)
     assert_string_equal(what, "a model file, not weights");
     assert_int_equal(spit(f->path, "hello\n", 6), 0);
     assert_int_equal(detect(f->path, &what), WF_NONE);
-    assert_string_equal(what, "not a weight file");
+    assert_string_equal(what, "not a PyTorch .pt (zip) file (its extension says so, but the bytes "
+                              "do not): found text");   /* f->path ends in .pt */
     assert_int_equal(spit(f->path, "", 0), 0);
     assert_int_equal(detect(f->path, &what), WF_NONE);
     /* a zip that is neither */
@@ -204,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_extensions),
+        cmocka_unit_test(test_describe_bytes),
         cmocka_unit_test_setup_teardown(test_detect, setup, fix_teardown),
         cmocka_unit_test_setup_teardown(test_check_output, setup, fix_teardown),
         cmocka_unit_test(test_set_helpers),

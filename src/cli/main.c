@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 
 #include "cli/cli.h"
@@ -205,6 +206,10 @@ int cli_set_threads(const char *value)
     unsigned long long n = 0;
     if (!value || cli_opt_u64(value, 1, 1024, &n))
         return -1;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);   /* issue 14: more threads than cores is slow */
+    if (cores > 0 && n > (unsigned long long)cores)
+        fprintf(stderr, "recur: warning: --threads %llu is more than the %ld cores of this machine; "
+                "the extra threads only wait on each other\n", n, cores);
     exec_set_threads((int)n); /* oneDNN's OpenMP threads and OpenBLAS's alike */
     return 0;
 }

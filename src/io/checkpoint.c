@@ -6,6 +6,7 @@
  * C struct with its own copies. */
 #include "io/checkpoint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -483,6 +484,10 @@ static void checkpoint_to_pb(const Checkpoint *c, PbViews *v, Recur__Checkpoint 
     m->valid_data = data_file_to_pb(&c->valid_data, &v->valid_data);
     m->has_stale_evals = c->stale_evals > 0;
     m->stale_evals = c->stale_evals;
+    m->has_log_loss_sum = m->has_log_loss_n = m->has_log_tokens = c->log_loss_n > 0;
+    m->log_loss_sum = c->log_loss_sum;
+    m->log_loss_n = c->log_loss_n;
+    m->log_tokens = c->log_tokens;
 }
 
 /* Packs m into one buffer and writes the header (magic, version, CRC-32, length) and the payload
@@ -588,6 +593,9 @@ static int extras_from_pb(const Recur__Checkpoint *m, Checkpoint *out)
         if (ckpt_add_class_name(out, m->class_names[i]) != 0)
             return -1;
     out->stale_evals = m->stale_evals;
+    out->log_loss_sum = isfinite(m->log_loss_sum) ? m->log_loss_sum : 0;
+    out->log_loss_n = m->log_loss_n;
+    out->log_tokens = m->log_tokens;
     const Recur__DataFile *f[2] = {m->data, m->valid_data};
     CkptDataFile *o[2] = {&out->data, &out->valid_data};
     for (int i = 0; i < 2; i++)
@@ -692,14 +700,11 @@ int ckpt_read(const char *path, Checkpoint *out, Diag *d)
     UnpackBudget budget = {0, 0, false};
     ProtobufCAllocator alloc = {budget_alloc, budget_free, &budget};
     if (len < 8 || memcmp(buf, ckpt_magic, 8) != 0) {
-        DiagMessage *e = diag_error_in(d, path, "not a recur checkpoint (no RECURCKP magic)");
-        if (len >= 8 && memcmp(buf, "\x89PNG", 4) == 0)
-            diag_help(e, "this is a PNG image");
-        else if (len >= 8 && io_le64(buf) < len && buf[8] == '{')
-            diag_help(e, "this looks like a safetensors file; convert it or pass it where "
-                         "safetensors are expected");
-        else if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
-            diag_help(e, "this is a NumPy .npy file");
+        char found[96];
+        DiagMessage *e = diag_error_in(d, path, "not a recur checkpoint (bad magic): found %s",
+                                       io_describe_bytes(buf, len, found, sizeof found));
+        diag_help(e, "a recur checkpoint starts with RECURCKP; a damaged one cannot be read, "
+                     "use an earlier checkpoint");
         goto done;
     }
     if (len < CKPT_HEADER_BYTES) {

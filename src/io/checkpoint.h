@@ -97,6 +97,8 @@ typedef struct Checkpoint {
     int nclass_names;
     CkptDataFile data, valid_data;  /* the training and validation files, when recorded */
     uint64_t stale_evals;           /* early stopping's count (0 when absent) */
+    double log_loss_sum;            /* the sums behind the next log.csv row (0 when absent): */
+    uint64_t log_loss_n, log_tokens;/* loss summed over log_loss_n steps, input steps seen */
 } Checkpoint;
 
 /* An empty checkpoint (all zero). */

@@ -2,6 +2,7 @@
 #include "io/fileio.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,8 +93,10 @@ int io_atomic_commit(IoAtomic *w, Diag *d)
         io_atomic_abort(w);
         return -1;
     }
-    if (fsync(w->fd) != 0 || close(w->fd) != 0) {
-        int e = errno;
+    int synced = fsync(w->fd), e = errno;   /* closed either way: no descriptor leaks */
+    int closed = close(w->fd);
+    if (synced != 0 || closed != 0) {
+        e = synced != 0 ? e : errno;
         w->fd = -1;
         diag_error_in(d, w->path, "cannot write: %s", strerror(e));
         io_atomic_abort(w);
@@ -166,4 +169,37 @@ bool io_host_le(void)
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n)
 {
     return (uint32_t)crc32_z(crc, buf, n);
+}
+
+/* One signature of io_describe_bytes: the bytes at offset 0 and what they mean. */
+typedef struct Signature {
+    const char *bytes;
+    size_t n;
+    const char *what;
+} Signature;
+
+const char *io_describe_bytes(const unsigned char *h, size_t n, char *buf, size_t size)
+{
+    static const Signature sigs[] = {
+        {"RECURCKP", 8, "a recur checkpoint"}, {"\x93NUMPY", 6, "a NumPy .npy file"},
+        {"\x89HDF\r\n\x1a\n", 8, "an HDF5 file"}, {"PK\3\4", 4, "a zip archive"},
+        {"\x89PNG", 4, "a PNG image"}, {"\x7f" "ELF", 4, "an ELF program"},
+    };
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
+        if (n >= sigs[i].n && memcmp(h, sigs[i].bytes, sigs[i].n) == 0)
+            return snprintf(buf, size, "%s", sigs[i].what), buf;
+    if (n >= 9 && io_le64(h) >= 2 && io_le64(h) <= n - 8 && h[8] == '{')
+        return snprintf(buf, size, "a safetensors file"), buf;
+    if (n >= 2 && h[0] == 0x80 && h[1] >= 2 && h[1] <= 5)
+        return snprintf(buf, size, "a Python pickle"), buf;
+    size_t text = 0;
+    while (text < n && text < 64 && (h[text] >= 0x20 || h[text] == '\n' || h[text] == '\t' ||
+                                     h[text] == '\r') && h[text] != 0x7f)
+        text++;
+    if (n > 0 && (text == n || text == 64))
+        return snprintf(buf, size, "text"), buf;
+    size_t used = (size_t)snprintf(buf, size, n ? "the bytes" : "an empty file");
+    for (size_t i = 0; i < n && i < 8 && used < size; i++)
+        used += (size_t)snprintf(buf + used, size - used, " %02x", h[i]);
+    return buf;
 }

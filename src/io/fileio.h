@@ -45,6 +45,11 @@ void io_put_le64(unsigned char *p, uint64_t v);
 /* True when the host stores numbers little-endian (the in-memory tensors are written as is). */
 bool io_host_le(void);
 
+/* What the first n bytes at h look like, for "expected X, found Y" messages: "a recur
+ * checkpoint", "a safetensors file", "a NumPy .npy file", "an HDF5 file", "a zip archive", "a
+ * Python pickle", "text", or "the bytes 58 45 ..." (at most 8), written into buf [size]. */
+const char *io_describe_bytes(const unsigned char *h, size_t n, char *buf, size_t size);
+
 /* CRC-32 (IEEE 802.3, reflected; zlib's crc32_z): crc is the running value, 0 to start. */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n);
 

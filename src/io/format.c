@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io/fileio.h"
 #include "io/keras_h5.h"
 #include "io/npy.h"
 #include "io/npz.h"
@@ -221,6 +222,24 @@ static bool looks_like_model(const char *path, const unsigned char *h, size_t n)
     return false;
 }
 
+/* "not a recur checkpoint (bad magic): found text" when path's extension names a format the
+ * bytes h [n] do not match, into buf [size]; NULL when the extension names none. */
+static const char *expected_by_extension(const char *path, const unsigned char *h, size_t n,
+                                         char *buf, size_t size)
+{
+    WfId by_ext = wf_for_extension(path);
+    if (by_ext == WF_NONE)
+        return NULL;
+    char found[96];
+    io_describe_bytes(h, n, found, sizeof found);
+    if (by_ext == WF_CKPT)
+        snprintf(buf, size, "not a recur checkpoint (bad magic): found %s", found);
+    else
+        snprintf(buf, size, "not a %s file (its extension says so, but the bytes do not): "
+                 "found %s", weight_formats[by_ext].name, found);
+    return buf;
+}
+
 int wf_detect(const char *path, WfId *id, const char **what, Diag *d)
 {
     struct stat st;
@@ -239,13 +258,16 @@ int wf_detect(const char *path, WfId *id, const char **what, Diag *d)
             return 0;
         }
     }
+    static _Thread_local char expected[256];
     if (what)
         *what = looks_like_model(path, h, n) ? "a model file, not weights"
               : n >= 4 && memcmp(h, "PK\3\4", 4) == 0
                   ? "a zip archive, but neither a PyTorch checkpoint (no data.pkl) nor a NumPy "
                     ".npz (entries that are not .npy)"
               : n >= 2 && h[0] == 0x80 && h[1] <= 5 ? "a Python pickle, but not a PyTorch file"
-                                                    : "not a weight file";
+              : expected_by_extension(path, h, n, expected, sizeof expected)
+                  ? expected
+                  : "not a weight file";
     return 0;
 }
 

@@ -11,6 +11,8 @@
 #include "util/file.h"
 
 #define KH5_MAX_FILE_BYTES ((size_t)1 << 34)
+/* The root attribute holding the CRC-32 of the weights recur wrote (issue 14), checked on read. */
+#define KH5_CRC_ATTR "recur_crc32"
 /* Limits on what one attribute may hold: Keras's own strings are far smaller (layer names, a
  * model's JSON), and a malformed file must not make us allocate gigabytes. */
 #define KH5_MAX_STRINGS 1000000
@@ -319,6 +321,38 @@ static int read_layers(hid_t f, KerasH5 *k, size_t max_floats, const char *path,
     return rc;
 }
 
+/* The CRC-32 of every weight's float32 data, layer by layer in file order (KH5_CRC_ATTR). */
+static uint32_t weights_crc(const KerasH5 *k)
+{
+    uint32_t crc = 0;
+    for (int i = 0; i < k->nlayers; i++)
+        for (int j = 0; j < k->layers[i].weights.n; j++) {
+            const CkptTensor *t = &k->layers[i].weights.items[j];
+            if (t->data)
+                crc = io_crc32(crc, t->data, (size_t)t->count * sizeof(float));
+        }
+    return crc;
+}
+
+/* Checks the root's KH5_CRC_ATTR (written by recur) against the weights read; a file without
+ * it (Keras's own) is taken as it is. */
+static int check_crc(hid_t f, const KerasH5 *k, const char *path, Diag *d)
+{
+    if (H5Aexists(f, KH5_CRC_ATTR) <= 0)
+        return 0;
+    char *want = NULL, *end = NULL;
+    if (read_one_string(f, KH5_CRC_ATTR, path, &want, d) < 0)
+        return -1;
+    uint32_t got = weights_crc(k);
+    unsigned long w = want ? strtoul(want, &end, 16) : 0;
+    int rc = want && *want && !*end && w == got ? 0 : -1;
+    if (rc)
+        diag_error_in(d, path, "the weight data are damaged: their CRC-32 is %08x, the file "
+                      "records %s (attribute %s)", got, want ? want : "nothing", KH5_CRC_ATTR);
+    free(want);
+    return rc;
+}
+
 /* Opens the image read-only through the core (memory) driver. */
 static hid_t open_image(const void *buf, size_t len)
 {
@@ -338,7 +372,9 @@ int keras_h5_read_image(const void *buf, size_t len, const char *name, KerasH5 *
 {
     memset(out, 0, sizeof *out);
     if (!keras_h5_sniff(buf, len)) {
-        diag_error_in(d, name, "not an HDF5 file (no HDF5 signature)");
+        char found[96];
+        diag_error_in(d, name, "not an HDF5 file (no HDF5 signature): found %s",
+                      io_describe_bytes(buf, len, found, sizeof found));
         return -1;
     }
     H5E_auto2_t old_fn;
@@ -355,6 +391,8 @@ int keras_h5_read_image(const void *buf, size_t len, const char *name, KerasH5 *
         rc = read_layers(f, out, max_floats, name, d);
         if (rc == 0 && H5Aexists(f, "model_config") > 0)
             rc = read_one_string(f, "model_config", name, &out->model_config, d);
+        if (rc == 0)
+            rc = check_crc(f, out, name, d);
         H5Fclose(f);
     }
     H5Eset_auto2(H5E_DEFAULT, old_fn, old_data);
@@ -488,6 +526,11 @@ static int build_image(const KerasH5 *k, void **img, size_t *len)
         rc = -1;
     if (rc == 0)
         rc = write_weights(f, k, version, backend);
+    char crc[16];
+    snprintf(crc, sizeof crc, "%08x", weights_crc(k));
+    const char *crcp = crc;
+    if (rc == 0 && write_strings(f, KH5_CRC_ATTR, &crcp, 1, false) < 0)
+        rc = -1;
     if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
         rc = -1;
     ssize_t n = rc == 0 ? H5Fget_file_image(f, NULL, 0) : -1;

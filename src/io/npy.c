@@ -219,8 +219,14 @@ static int read_header(int fd, const char *path, uint64_t fsize, NpyArray *out,
                        uint64_t *data_at, const char **why, Diag *d)
 {
     unsigned char pre[12];
-    if (fsize < 10 || read_exact(fd, pre, 10) != 0 || memcmp(pre, "\x93NUMPY", 6) != 0) {
-        *why = "not a .npy file (no \\x93NUMPY magic)";
+    size_t got = fsize < 10 ? (size_t)fsize : 10;
+    if (got < 10 || read_exact(fd, pre, 10) != 0 || memcmp(pre, "\x93NUMPY", 6) != 0) {
+        char found[96];
+        if (got < 10 && read_exact(fd, pre, got) != 0)
+            got = 0;
+        diag_error_in(d, path, "not a .npy file (no \\x93NUMPY magic): found %s",
+                      io_describe_bytes(pre, got, found, sizeof found));
+        *why = NULL;
         return -1;
     }
     int major = pre[6];
@@ -410,8 +416,12 @@ int npy_parse(const unsigned char *buf, size_t n, const char *what, NpyArray *ou
     memset(out, 0, sizeof *out);
     const char *why = NULL;
     size_t prefix = 0, hlen = 0;
+    char found[128];
     if (n < 10 || memcmp(buf, "\x93NUMPY", 6) != 0) {
-        why = "not a .npy array (no \\x93NUMPY magic)";
+        snprintf(found, sizeof found, "not a .npy array (no \\x93NUMPY magic): found ");
+        size_t k = strlen(found);
+        io_describe_bytes(buf, n, found + k, sizeof found - k);
+        why = found;
     } else if (buf[6] == 1) {
         prefix = 10;
         hlen = (size_t)buf[8] | (size_t)buf[9] << 8;

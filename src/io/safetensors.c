@@ -255,7 +255,7 @@ static int parse_meta(const char *path, json_object *v, SafetensorsMeta *meta, D
             diag_error_in(d, path, "\"__metadata__\" value for '%s' is not a string", key);
             return -1;
         }
-        if (!meta)
+        if (!meta || strcmp(key, SAFETENSORS_CRC_KEY) == 0)   /* checked, not carried over */
             continue;
         char **k = realloc(meta->keys, (size_t)(meta->n + 1) * sizeof *k);
         if (k)
@@ -308,15 +308,17 @@ static void convert(StDtype t, const unsigned char *src, uint64_t n, float *dst)
 static int header_text(const char *path, const unsigned char *buf, size_t len, const char **js,
                        uint64_t *n, Diag *d)
 {
+    char found[96];
+    io_describe_bytes(buf, len, found, sizeof found);
     if (len < 8) {
         diag_error_in(d, path, "not a safetensors file: %zu bytes, too short for the 8-byte "
-                      "header length", len);
+                      "header length (found %s)", len, found);
         return -1;
     }
     *n = io_le64(buf);
     if (*n > SAFETENSORS_MAX_HEADER) {
         diag_error_in(d, path, "not a safetensors file: header length %llu is absurd (limit "
-                      "%d)", (unsigned long long)*n, SAFETENSORS_MAX_HEADER);
+                      "%d); found %s", (unsigned long long)*n, SAFETENSORS_MAX_HEADER, found);
         return -1;
     }
     if (*n > len - 8) {
@@ -326,7 +328,8 @@ static int header_text(const char *path, const unsigned char *buf, size_t len, c
     }
     *js = (const char *)buf + 8;
     if (*n < 2 || (*js)[0] != '{') {
-        diag_error_in(d, path, "not a safetensors file: the header does not start with '{'");
+        diag_error_in(d, path, "not a safetensors file: the header does not start with '{'; "
+                      "found %s", found);
         return -1;
     }
     if (memchr(*js, '\0', *n)) {
@@ -411,6 +414,29 @@ static int check_layout(const char *path, const StEntry *ents, int ne, uint64_t 
     return 0;
 }
 
+/* The CRC-32 of the data buffer that recur writes into __metadata__ (SAFETENSORS_CRC_KEY), checked
+ * when present: a flipped data byte is an error, not different weights. Files without it (not
+ * written by recur) are read as they are. */
+static int check_crc(const char *path, json_object *root, const unsigned char *data,
+                     uint64_t blen, Diag *d)
+{
+    json_object *meta, *v;
+    if (!json_object_object_get_ex(root, "__metadata__", &meta) ||
+        !json_object_is_type(meta, json_type_object) ||
+        !json_object_object_get_ex(meta, SAFETENSORS_CRC_KEY, &v) ||
+        !json_object_is_type(v, json_type_string))
+        return 0;
+    char *end;
+    const char *want = json_object_get_string(v);
+    unsigned long w = strtoul(want, &end, 16);
+    uint32_t got = io_crc32(0, data, (size_t)blen);
+    if (*want && !*end && w == got)
+        return 0;
+    diag_error_in(d, path, "the tensor data are damaged: their CRC-32 is %08x, the header "
+                  "records %s (%s)", got, want, SAFETENSORS_CRC_KEY);
+    return -1;
+}
+
 /* Every entry of the header object (and __metadata__ into meta), then their layout in the
  * data buffer; converts the data into out once everything is known to be consistent. */
 static int read_tensors(const char *path, json_object *root, const unsigned char *data,
@@ -431,7 +457,7 @@ static int read_tensors(const char *path, json_object *root, const unsigned char
         }
     }
     qsort(ents, (size_t)ne, sizeof *ents, cmp_entry);
-    if (check_layout(path, ents, ne, blen, d) != 0)
+    if (check_layout(path, ents, ne, blen, d) != 0 || check_crc(path, root, data, blen, d) != 0)
         goto done;
     for (int i = 0; i < ne; i++) {
         CkptTensor *t = ckpt_add_tensor(out, ents[i].name, ents[i].ndim, ents[i].shape, NULL);
@@ -490,6 +516,14 @@ static json_object *build_header(const char *path, const CkptTensorList *l,
     for (int i = 0; extra && extra[i] && extra[i + 1]; i += 2)
         if (json_object_object_add(meta, extra[i], json_object_new_string(extra[i + 1])) != 0)
             goto oom;
+    uint32_t crc = 0;   /* the data buffer's CRC-32, written last so no extra pair replaces it */
+    for (int i = 0; i < l->n; i++)
+        if (l->items[i].data)
+            crc = io_crc32(crc, l->items[i].data, (size_t)l->items[i].count * sizeof(float));
+    char hex[16];
+    snprintf(hex, sizeof hex, "%08x", crc);
+    if (json_object_object_add(meta, SAFETENSORS_CRC_KEY, json_object_new_string(hex)) != 0)
+        goto oom;
     uint64_t at = 0;
     for (int i = 0; i < l->n; i++) {
         const CkptTensor *t = &l->items[i];

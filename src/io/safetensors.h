@@ -24,6 +24,9 @@
 
 /* The header JSON may be at most this long (the reference implementation's limit is 100 MB). */
 enum { SAFETENSORS_MAX_HEADER = 100 * 1000 * 1000 };
+/* The __metadata__ key of the data buffer's CRC-32 (8 hex digits) that safetensors_write adds and
+ * safetensors_read checks when present (issue 14); it is not returned in SafetensorsMeta. */
+#define SAFETENSORS_CRC_KEY "recur.crc32"
 
 /* String-to-string metadata ("__metadata__"), in file order. */
 typedef struct SafetensorsMeta {

@@ -401,7 +401,9 @@ int torch_read_buffer(const unsigned char *buf, size_t n, const char *what, cons
     else if (torch_probe_legacy(buf, n, NULL))
         rc = read_legacy(buf, n, what, o, out, d);
     else {
-        diag_error_in(d, what, "not a PyTorch file (neither a zip archive nor the legacy magic)");
+        char found[96];
+        diag_error_in(d, what, "not a PyTorch file (neither a zip archive nor the legacy magic): "
+                      "found %s", io_describe_bytes(buf, n, found, sizeof found));
         rc = -1;
     }
     if (rc)

@@ -17,7 +17,12 @@ int ziparch_open(ZipIn *z, const unsigned char *buf, size_t n, const char *what,
     zip_source_t *src = zip_source_buffer_create(data, n, 0, &err);
     zip_t *za = src ? zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, &err) : NULL;
     if (!za) {
-        diag_error_in(d, what, "not a valid zip archive: %s", zip_error_strerror(&err));
+        char found[96] = "";   /* what the bytes are, when they are not a (damaged) zip */
+        if (n < 4 || memcmp(buf, "PK", 2) != 0) {
+            memcpy(found, "; found ", 9);
+            io_describe_bytes(buf, n, found + 8, sizeof found - 8);
+        }
+        diag_error_in(d, what, "not a valid zip archive: %s%s", zip_error_strerror(&err), found);
         if (src)
             zip_source_free(src);
         zip_error_fini(&err);
@@ -75,11 +80,18 @@ int ziparch_read_entry(const ZipIn *z, int64_t i, unsigned char **buf, size_t *l
     zip_int64_t got = p ? zip_fread(f, p, st.size) : -1;
     unsigned char extra;
     bool more = got >= 0 && (zip_uint64_t)got == st.size && zip_fread(f, &extra, 1) != 0;
-    const char *why = f ? zip_strerror(z->za) : zip_strerror(z->za);
+    char why[160];   /* the entry's own error (a CRC-32 mismatch: damaged data), or the archive's */
+    bool crc = f && zip_error_code_zip(zip_file_get_error(f)) == ZIP_ER_CRC;
+    snprintf(why, sizeof why, "%s", f ? zip_file_strerror(f) : zip_strerror(z->za));
     int closed = f ? zip_fclose(f) : -1;
+    crc = crc || closed == ZIP_ER_CRC;
     if (!p || got < 0 || (zip_uint64_t)got != st.size || more || closed != 0) {
-        diag_error_in(d, z->what, "zip entry '%s' is corrupt or truncated (%s)", name,
-                      !p && f ? "out of memory" : why);
+        if (crc)
+            diag_error_in(d, z->what, "zip entry '%s' is damaged: its data do not match the "
+                          "CRC-32 the archive records for it", name);
+        else
+            diag_error_in(d, z->what, "zip entry '%s' is corrupt or truncated (%s)", name,
+                          !p && f ? "out of memory" : why);
         free(p);
         return -1;
     }

@@ -238,6 +238,12 @@ typedef enum IrActivation { IR_ACT_NONE, IR_ACT_TANH, IR_ACT_RELU, IR_ACT_SIGMOI
 typedef enum IrPool { IR_POOL_LAST, IR_POOL_MEAN, IR_POOL_MAX } IrPool;
 
 /* A trained tensor, named as LANGUAGE.md section 6 ("lstm1.weight_ih_l0"). */
+/* The largest tensor recur stores: one checkpoint field (src/io/checkpoint.c has the same 2 GiB),
+ * and the bytes training keeps per parameter (weight, gradient, two Adam moments). Sema refuses
+ * a model over either (with this machine's memory) before anything is allocated. */
+#define IR_MAX_TENSOR_BYTES ((int64_t)1 << 31)
+#define IR_TRAIN_BYTES_PER_PARAM 16
+
 typedef struct IrTensor {
     const char *name;
     int ndim;           /* 1 or 2 */

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lang/prelude.h"
 #include "lang/sema_int.h"
@@ -215,6 +216,51 @@ static void warn_unused(Sema *s)
                       "or remove it", m->layers[k].label, m->layers[k].label);
 }
 
+/* Physical memory of this machine in bytes, or 0 when the system does not say. */
+static double machine_bytes(void)
+{
+    long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    return pages > 0 && page > 0 ? (double)pages * (double)page : 0;
+}
+
+/* Refuses, with the numbers, a model recur could not store or train here, before anything is
+ * allocated for it: a tensor over IR_MAX_TENSOR_BYTES (one checkpoint field), or weights whose
+ * training state (IR_TRAIN_BYTES_PER_PARAM: weight, gradient, two optimiser moments) exceeds
+ * the machine's physical memory. Sizes made of placeholders (an unbound vocab or classes) are
+ * checked when the data binds them. Returns -1 after reporting. */
+static int check_limits(Sema *s)
+{
+    const IrModel *m = s->m;
+    const double gib = 1024.0 * 1024.0 * 1024.0;
+    bool vauto = s->opts->vocab_auto, kauto = s->opts->classes_auto;
+    for (int i = 0; i < m->ntensors; i++) {
+        const IrTensor *t = &m->tensors[i];
+        bool placeholder = false;   /* sized by a placeholder: the real size is not known yet */
+        for (int k = 0; k < t->ndim; k++)
+            placeholder |= (vauto && t->shape_sym[k].v) || (kauto && t->shape_sym[k].k);
+        if (placeholder || (double)t->size * 4 < (double)IR_MAX_TENSOR_BYTES)
+            continue;
+        DiagMessage *e = diag_error(s->d, m->layers[t->layer].loc, "tensor '%s' (%d x %d) has "
+                                    "%lld elements, %.2f GiB as float32: more than the 2 GiB "
+                                    "recur stores in one checkpoint field", t->name, t->shape[0],
+                                    t->ndim > 1 ? t->shape[1] : 1, (long long)t->size,
+                                    (double)t->size * 4 / gib);
+        diag_help(e, "make the layer smaller");
+        return -1;
+    }
+    double need = (double)m->nparams * IR_TRAIN_BYTES_PER_PARAM, have = machine_bytes();
+    if (have > 0 && need > have && !vauto && !kauto) {
+        DiagMessage *e = diag_error(s->d, (SrcRange){ s->src, 0, 0 }, "the model has %lld "
+                                    "parameters: training them needs %.1f GiB (weights, "
+                                    "gradients, optimiser state), more than the %.1f GiB of "
+                                    "memory of this machine", (long long)m->nparams,
+                                    need / gib, have / gib);
+        diag_help(e, "make the model smaller");
+        return -1;
+    }
+    return 0;
+}
+
 /* Frees everything the compile allocated; returns NULL for convenience. */
 static IrModel *fail(Sema *s)
 {
@@ -336,7 +382,7 @@ IrModel *sema_unit_compile(const SemaUnit *u, Diag *d, const SemaSizes *sizes,
     sema_apply_sets(&s);
     sema_settings_config(&s);
 
-    if (diag_error_count(d) > errors0)
+    if (diag_error_count(d) > errors0 || check_limits(&s) != 0)
         return fail(&s);
     warn_unused(&s);
     if (s.vocab_used)

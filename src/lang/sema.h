@@ -34,7 +34,8 @@
  *  - Warnings (no failure): dropout= with layers=1; a user cell's unused input/param/value;
  *    after a compile without errors, a const of the file nothing reads and a layer whose
  *    output reaches neither another layer nor the model's output.
- *  - Limits: sizes <= 2^28, repeat/layers= <= 1000, 10000 layers, 20000 cell instances.
+ *  - Limits: sizes <= 2^28, repeat/layers= <= 1000, 10000 layers, 20000 cell instances; a
+ *    tensor under 2 GiB (IR_MAX_TENSOR_BYTES), 16 bytes per parameter within physical memory.
  *
  * Two phases: sema_unit_parse parses the prelude and the file once; sema_unit_compile builds an
  * IrModel from that AST, as often as needed, with sizes the caller learnt meanwhile (the trainer

@@ -145,6 +145,42 @@ static void bad_label(const DataSet *ds, const CsvRow *row, int r, const char *p
                   row->label, ds->cfg.path, ds->classes);
 }
 
+/* True when label is written as a number (an integer, negative, or with a fraction or
+ * exponent): such a label makes, or breaks, a file of class numbers. */
+static bool looks_numeric(const char *label)
+{
+    char *end;
+    errno = 0;
+    (void)strtod(label, &end);
+    return *label && !*end;
+}
+
+/* The label kind of a file of classes, decided once by its first row: class numbers (0 to
+ * 999999) when that label is written as a number, names otherwise. A later row of the other
+ * kind (or a number that is no class: -1, 1e6, 2.5) is an error at path:line, up to 20. */
+static int check_label_kind(const CsvRow *rows, int n, const char *path, Diag *d)
+{
+    if (n == 0) return 0;
+    bool numbers = looks_numeric(rows[0].label);
+    int bad = 0;
+    for (int r = 0; r < n && bad < 20; r++) {
+        const char *l = rows[r].label;
+        bool ok = numbers ? label_number(l) >= 0 : !looks_numeric(l);
+        if (ok) continue;
+        char where[4096];
+        snprintf(where, sizeof where, "%s:%d", path, rows[r].line);
+        DiagMessage *m = numbers
+            ? diag_error_in(d, where, "label '%s' is not a class number (0 to 999999), but the "
+                            "file's labels are class numbers", l)
+            : diag_error_in(d, where, "label '%s' is a number, but the file's labels are names",
+                            l);
+        diag_help(m, "the first row (line %d, label '%s') decides the kind of every label",
+                  rows[0].line, rows[0].label);
+        bad++;
+    }
+    return bad ? -1 : 0;
+}
+
 /* Turns the label strings into class ids (define_classes gives the classes). A row with a label
  * outside them (only rows past ndef, or any row with a loaded model's classes) is an error at
  * vpath:line (path:line with fixed classes); up to 20 are reported. */
@@ -153,6 +189,8 @@ static int resolve_labels(DataSet *ds, CsvRow *rows, int ndef, const char *vpath
     int n = ds->nrows;
     bool numeric;
     ClassKey *keys = NULL;
+    if (ds->cfg.fixed_classes <= 0 && check_label_kind(rows, ndef, ds->cfg.path, d) != 0)
+        return -1;
     if (define_classes(ds, rows, ndef, &numeric) != 0 ||
         !(ds->row_labels = malloc((size_t)n * sizeof(int32_t))) ||
         !(keys = malloc(((size_t)ds->classes + 1) * sizeof *keys))) {

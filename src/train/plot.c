@@ -84,7 +84,7 @@ static void text_escaped(FILE *o, const char *s)
 static Frame fit_frame(const int64_t *steps, const double *loss, int n, const int64_t *vsteps,
                        const double *vloss, int nv)
 {
-    Frame f = {0, 1, INFINITY, -INFINITY};
+    Frame f = {0, 1, INFINITY, -INFINITY, false};
     for (int i = 0; i < n; i++) {
         if ((double)steps[i] > f.x1) f.x1 = (double)steps[i];
         if (isfinite(loss[i])) { f.y0 = fmin(f.y0, loss[i]); f.y1 = fmax(f.y1, loss[i]); }

@@ -59,6 +59,14 @@ static void hist_free(History *h)
     free(h->vloss);
 }
 
+/* What the loop accumulates between two log rows. */
+typedef struct Meter {
+    double loss_sum;
+    int64_t loss_n, tokens;
+    double t_mark;          /* start of the timed stretch (-1: restart after this step) */
+    double tps, last_val, last_acc;
+} Meter;
+
 /* Everything about one run. */
 typedef struct Run {
     Session s;
@@ -82,6 +90,7 @@ typedef struct Run {
     bool root;              /* rank 0: the one that writes files and prints */
     double comm_s;          /* seconds in the per-step gradient all-reduces */
     int64_t comm_steps;
+    Meter mt;               /* the sums behind the next log row (saved in last.ckpt) */
 } Run;
 
 /* mkdir -p. */
@@ -155,6 +164,9 @@ static int save(Run *r, const char *path, bool with_optim, Diag *d)
         c.has_best_val_loss = r->has_best;
         c.best_val_loss = r->best_val;
         c.stale_evals = (uint64_t)r->stale_evals;
+        c.log_loss_sum = r->mt.loss_sum;
+        c.log_loss_n = (uint64_t)r->mt.loss_n;
+        c.log_tokens = (uint64_t)r->mt.tokens;
         uint64_t pos[DATA_POS_WORDS];
         pack_data_pos(&r->s.ds.pos, pos);
         if (ckpt_set_rng_state(&c, exec_rng(r->s.e)->s, RNG_WORDS) != 0 ||
@@ -225,6 +237,9 @@ static int restore_position(Run *r, const Checkpoint *c, const char *path, Diag 
     r->has_best = c->has_best_val_loss;
     r->best_val = c->best_val_loss;
     r->stale_evals = (int64_t)c->stale_evals;   /* 0 before patience existed */
+    r->mt.loss_sum = c->log_loss_sum;            /* 0 before issue 14 */
+    r->mt.loss_n = (int64_t)c->log_loss_n;
+    r->mt.tokens = (int64_t)c->log_tokens;
     if (r->o->threads && c->threads && (int)c->threads != r->o->threads)
         diag_warning(d, (SrcRange){0}, "%s was trained with --threads %u, this run uses %d: "
                      "the result will not be bit-identical", path, c->threads, r->o->threads);
@@ -509,14 +524,6 @@ static int stop_not_finite(const Run *r, const char *what, double x, Diag *d)
     return -1;
 }
 
-/* What the loop accumulates between two log rows. */
-typedef struct Meter {
-    double loss_sum;
-    int64_t loss_n, tokens;
-    double t_mark;          /* start of the timed stretch (-1: restart after this step) */
-    double tps, last_val, last_acc;
-} Meter;
-
 /* The task's validation metric for log.csv: accuracy, or bits per token from the loss. */
 static double metric_of(const Session *s, double val, double acc)
 {
@@ -589,7 +596,10 @@ static int loop(Run *r, Diag *d, bool *interrupted)
     const TrainSettings *st = &s->st;
     float *params = exec_params(s->e), *grads = exec_grads(s->e);
     int64_t n = exec_nparams(s->e), done_here = 0;
-    Meter mt = {0, 0, 0, progress_now(), 0, NAN, NAN};
+    Meter *mt = &r->mt;     /* its sums may come from last.ckpt */
+    mt->t_mark = progress_now();
+    mt->tps = 0;
+    mt->last_val = mt->last_acc = NAN;
     while (r->step < r->total && !r->stopped_early) {
         TdistStep ts = {0};
         int rc = forward_backward(r, data_next(&s->ds), &ts.loss, &ts.count, &ts.tokens, d);
@@ -607,10 +617,10 @@ static int loop(Run *r, Diag *d, bool *interrupted)
         optim_step(&s->opt, params, grads, lr);
         r->step++;
         done_here++;
-        mt.loss_sum += loss;
-        mt.loss_n++;
-        mt.tokens += ts.tokens;    /* input steps processed (by every rank), for tokens/s */
-        if (report(r, &mt, loss, lr, norm, d) != 0) return -1;
+        mt->loss_sum += loss;
+        mt->loss_n++;
+        mt->tokens += ts.tokens;    /* input steps processed (by every rank), for tokens/s */
+        if (report(r, mt, loss, lr, norm, d) != 0) return -1;
         if (r->g.size > 1 ? ts.stop : stop_signal != 0) {
             if (r->step != r->total && save(r, r->last_path, true, d) != 0) return -1;
             if (stop_signal)
@@ -622,7 +632,7 @@ static int loop(Run *r, Diag *d, bool *interrupted)
             if (interrupted) *interrupted = true;
             return 0;
         }
-        if (mt.t_mark < 0) mt.t_mark = progress_now();
+        if (mt->t_mark < 0) mt->t_mark = progress_now();
         if (r->o->stop_after > 0 && done_here >= r->o->stop_after) {
             if (interrupted) *interrupted = true;   /* test hook: a crash, nothing saved */
             return 0;

@@ -129,6 +129,32 @@ oom:
     return NULL;
 }
 
+/* Cuts every run of identifier characters longer than DIAG_MAX_IDENT in s (in place) to its
+ * first DIAG_IDENT_KEEP characters and "...": a message quoting a 10 MB name stays readable. */
+static void cut_identifiers(char *s)
+{
+    char *w = s;
+    for (const char *r = s; *r;) {
+        size_t k = 0;
+        while (r[k] == '_' || (r[k] >= '0' && r[k] <= '9') || ((r[k] | 0x20) >= 'a' &&
+                                                              (r[k] | 0x20) <= 'z'))
+            k++;
+        if (k > DIAG_MAX_IDENT) {
+            memmove(w, r, DIAG_IDENT_KEEP);
+            memcpy(w + DIAG_IDENT_KEEP, "...", 3);
+            w += DIAG_IDENT_KEEP + 3;
+            r += k;
+        } else if (k) {
+            memmove(w, r, k);
+            w += k;
+            r += k;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+}
+
 /* Appends a message if the caps allow; errors are always counted. */
 static DiagMessage *add_message(Diag *d, DiagLevel level, SrcRange r, const char *what,
                                 const char *fmt, va_list ap)
@@ -150,6 +176,8 @@ static DiagMessage *add_message(Diag *d, DiagLevel level, SrcRange r, const char
     m->level = level;
     m->r = r;
     m->text = vformat(fmt, ap);
+    if (m->text)
+        cut_identifiers(m->text);
     if (what)
         m->what = strdup(what);
     if (!m->text || (what && !m->what)) {
@@ -192,6 +220,7 @@ static void attach(DiagMessage *m, bool is_note, SrcRange r, const char *fmt, va
     char *text = vformat(fmt, ap);
     if (!text)
         return;
+    cut_identifiers(text);
     m->att[m->natt++] = (DiagAttach){is_note, r, text};
 }
 
@@ -532,8 +561,12 @@ const char *diag_suggest(const char *name, const char *const *candidates, int n)
         limit = 1;
     const char *best = NULL;
     int bestd = limit + 1;
+    size_t len = strlen(name);
     for (int i = 0; i < n; i++) {
         if (!candidates[i])
+            continue;
+        size_t cl = strlen(candidates[i]);   /* the distance is at least the length gap */
+        if ((cl > len ? cl - len : len - cl) > (size_t)limit)
             continue;
         int dist = diag_edit_distance(name, candidates[i]);
         if (dist < bestd) {

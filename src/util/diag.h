@@ -98,6 +98,10 @@ void diag_line_col(const Source *src, uint32_t off, int *line, int *col);
  * at 7:1". Returns buf. */
 char *diag_pos(SrcRange r, char *buf, size_t n);
 
+/* Message and help texts cut every identifier-like run longer than DIAG_MAX_IDENT characters to
+ * its first DIAG_IDENT_KEEP and "...". */
+#define DIAG_MAX_IDENT 64
+#define DIAG_IDENT_KEEP 40
 /* Edit distance between a and b (used for did-you-mean suggestions): Levenshtein, plus a swap
  * of two adjacent characters counts as one edit ("optimal string alignment"). */
 int diag_edit_distance(const char *a, const char *b);
