@@ -14,7 +14,7 @@
 #define RECUR_EXEC_MATVEC_H
 
 /* Most rows of A this path takes (more rows: a GEMM library is faster). */
-#define KERN_MATVEC_MAX_ROWS 4
+#define KERN_MATVEC_MAX_ROWS 1
 /* Fewest multiply-adds (M*N*K) split across threads; measured in tests/bench/bench_sample.sh. */
 #define KERN_MATVEC_PAR_MIN 65536L
 
