@@ -1,15 +1,16 @@
 /* test_matvec: recur's matrix-vector path (src/exec/matvec.h), which kern_sgemm uses for
- * products C = A B^T of at most KERN_MATVEC_MAX_ROWS rows (batch-1 generation, small batches).
+ * one-row products C = a B^T with long rows (batch-1 generation).
  *
- * - Direct: kern_matvec_nt against a double-precision loop written here, for M = 1..6 (one
- *   block, a partial second block), N and K around the vector widths (1, 15, 16, 17, 33, 100,
+ * - Direct: kern_matvec_nt against a double-precision loop written here, for M = 1..6, N and K around the vector widths (1, 15, 16, 17, 33, 100,
  *   131) and one product large enough to be split across the threads (N 2051, K 131), alpha and
  *   beta (beta = 0 never reads C: a NaN there must not leak), strided A, W and C; at 1, 2 and 3
  *   threads, within 1e-5 relative to the sum of |terms|. The results at 2 and 3 threads equal
  *   those at 1 byte for byte (each output element is one dot product in a fixed order).
- * - Through kern_sgemm: the same shapes give the same numbers as calling the path directly.
- * - LSTM at batch 1 and 3 (the path `recur sample` runs): kern_lstm_forward with H = 131 (not
- *   divisible by 2 or 3, and 4H*H above KERN_MATVEC_PAR_MIN so the threads split it) against the
+ * - Through kern_sgemm: the shapes it routes here (one row of at least KERN_MATVEC_MIN_K) give
+ *   the same bytes as calling the path directly.
+ * - LSTM at batch 1 (the path `recur sample` runs) and 3 (oneDNN's sgemm): kern_lstm_forward with
+ *   H = 259 (not divisible by 2 or 3, at least KERN_MATVEC_MIN_K, and 4H*H above
+ *   KERN_MATVEC_PAR_MIN so the threads split it) against the
  *   PyTorch LSTM equations stepped in double precision here, within 1e-5, at 1, 2 and 3 threads.
  * Threads are set with onednn_set_threads (what --threads calls); without oneDNN in the build the
  * path runs on one thread and the thread loop just repeats the check. */
@@ -84,7 +85,7 @@ static void check_product(int M, int N, int K, float alpha, float beta)
         /* kern_sgemm routes these shapes here: the same bytes */
         memcpy(C, C0, sizeof(float) * M * ldc);
         kern_sgemm(false, true, M, N, K, alpha, A, lda, W, ldw, beta, C, ldc);
-        if (M <= KERN_MATVEC_MAX_ROWS)
+        if (M <= KERN_MATVEC_MAX_ROWS && K >= KERN_MATVEC_MIN_K)
             assert_memory_equal(C, C1, sizeof(float) * M * ldc);
     }
     onednn_set_threads(1);
@@ -103,6 +104,8 @@ static void test_products(void **state)
     check_product(1, 2051, 131, 0.5f, 0.0f);
     check_product(3, 2051, 131, 1.0f, -0.75f);
     check_product(4, 1031, 517, 2.0f, 1.0f);
+    check_product(1, 1031, 517, 1.0f, 0.5f); /* the shapes kern_sgemm sends here */
+    check_product(1, 65, 259, 1.0f, 0.0f);
 }
 
 /* sigmoid in double. */
@@ -144,7 +147,7 @@ static void lstm_ref(int T, int B, int In, int H, const float *x, const float *w
 static void test_lstm_small_batch(void **state)
 {
     (void)state;
-    const int T = 5, In = 37, H = 131;
+    const int T = 5, In = 37, H = 259;
     for (int B = 1; B <= 3; B += 2) {
         unsigned seed = 12345u + (unsigned)B;
         float *x = rand_buf((size_t)T * B * In, &seed);

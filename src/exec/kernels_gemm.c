@@ -11,9 +11,9 @@
  * One engine for every product also means one thread pool: OpenBLAS's own pool (which spins
  * after each call) no longer competes with OpenMP's. Without oneDNN, or with RECUR_ONEDNN=0 in
  * the environment, it is OpenBLAS's cblas_sgemm.
- * Products C = A B^T with at most KERN_MATVEC_MAX_ROWS rows (batch-1 generation, small batches:
- * the recurrent step and the input projection) run on recur's own matrix-vector path instead
- * (matvec.h): no library call overhead, rows split across the threads, AVX-512/AVX2 per CPU. */
+ * One-row products C = a B^T with long rows (batch-1 generation: the recurrent step, the output
+ * layer) run on recur's own matrix-vector path instead (matvec.h, where the measured limits
+ * are): rows split across the threads, AVX-512/AVX2 picked per CPU. */
 #include "config.h"
 
 #include <cblas.h>
@@ -29,7 +29,7 @@
 void kern_sgemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
                 const float *Bm, int ldb, float beta, float *C, int ldc)
 {
-    if (!ta && tb && M <= KERN_MATVEC_MAX_ROWS) {
+    if (!ta && tb && M <= KERN_MATVEC_MAX_ROWS && K >= KERN_MATVEC_MIN_K) {
         kern_matvec_nt(M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
         return;
     }

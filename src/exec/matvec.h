@@ -1,7 +1,7 @@
 /* matvec: recur's own matrix-vector path for products with very few rows (batch-1 generation,
  * small batches): the recurrent step h W_hh^T and the input projection when T*B is small.
- * kern_sgemm (kernels_gemm.c) routes every untransposed-A, transposed-B product with at most
- * KERN_MATVEC_MAX_ROWS rows here; nothing else needs to call it.
+ * kern_sgemm (kernels_gemm.c) routes the untransposed-A, transposed-B products where it is
+ * faster than the GEMM library here (see KERN_MATVEC_MAX_ROWS); nothing else needs to call it.
  *
  * The output columns (rows of W) are split into contiguous ranges across OpenMP's threads (the
  * count --threads sets, exec_set_threads); each output element is one dot product computed the
@@ -13,8 +13,13 @@
 #ifndef RECUR_EXEC_MATVEC_H
 #define RECUR_EXEC_MATVEC_H
 
-/* Most rows of A this path takes (more rows: a GEMM library is faster). */
+/* The products kern_sgemm sends here: at most KERN_MATVEC_MAX_ROWS rows of A and rows of at
+ * least KERN_MATVEC_MIN_K elements. Measured with tests/bench/matvec_shapes (1 thread, AVX-512,
+ * medians of 9): one row of 512 (the recurrent step at H 512, the output layer) 38 vs 13
+ * GFLOP/s and 54 vs 47 against oneDNN's sgemm; one row of 64 or 128 (embedding projections, H
+ * 128) 12-24 vs 51-56, and 2-4 rows 28-54 vs 64-115: those stay on oneDNN. */
 #define KERN_MATVEC_MAX_ROWS 1
+#define KERN_MATVEC_MIN_K 256
 /* Fewest multiply-adds (M*N*K) split across threads; measured in tests/bench/bench_sample.sh. */
 #define KERN_MATVEC_PAR_MIN 65536L
 
