@@ -478,6 +478,29 @@ static int run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args, const cha
     return 0;
 }
 
+/* Fewest multiply-adds per time step, B*G*H*(In+H), for which r's primitive runs on more than
+ * one thread. oneDNN hands work to its threads once per step; below this the hand-off costs
+ * more than the second thread gives (perf2, 2-core AVX-512 machine, bench_rnn lstm H128 B32
+ * T64 In32 = 2.6M per step, interleaved runs: 2 threads 16-45% slower than 1 in all 8 timed
+ * steps; H256 (9.4M) mixed; measured on a loaded shared machine). */
+#define ONEDNN_RNN_PAR_MIN 4000000L
+
+/* run() for r's forward or backward primitive, on one thread when its steps are small
+ * (ONEDNN_RNN_PAR_MIN); the thread setting is restored after. Fewer threads than the primitive
+ * was created for is safe (oneDNN books scratch space for the most). */
+static int run_rnn(const OnednnRnn *r, dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args,
+                   const char *what, Diag *d)
+{
+    int nth = omp_get_max_threads();
+    bool small = (long)r->B * r->G * r->H * (r->In + r->H) < ONEDNN_RNN_PAR_MIN;
+    if (!small || nth == 1)
+        return run(p, n, args, what, d);
+    omp_set_num_threads(1);
+    int rc = run(p, n, args, what, d);
+    omp_set_num_threads(nth);
+    return rc;
+}
+
 /* Reorders recur's weights (PyTorch layout; GRU through the gate-swapped copies) into w. */
 static int load_weights(OnednnRnn *r, const Weights *w, KernRecWeights kw, Diag *d)
 {
@@ -564,7 +587,7 @@ int onednn_rnn_forward(OnednnRnn *r, int T, bool train, const float *x, KernStat
              arg(&A, DNNL_ARG_DST_ITER, &m.iter, r->hT, NULL, d) ||
              (lstm && arg(&A, DNNL_ARG_DST_ITER_C, &m.iter, r->cT, NULL, d)) ||
              (train && arg(&A, DNNL_ARG_WORKSPACE, NULL, NULL, s->ws, d));
-    rc = rc || run(s->fwd[train].p, A.n, A.a, "rnn forward", d);
+    rc = rc || run_rnn(r, s->fwd[train].p, A.n, A.a, "rnn forward", d);
     args_free(&A);
     if (rc)
         return -1;
@@ -686,7 +709,8 @@ int onednn_rnn_backward(OnednnRnn *r, const float *x, KernRecWeights w, const fl
     mem_zero(s->dw.m[1]);
     memset(r->dbias, 0, sizeof(float) * r->nbias * r->H);
     Args A = { 0 };
-    int rc = bwd_args(r, s, &m, x, y, dy, &A, d) || run(s->bwd.p, A.n, A.a, "rnn backward", d);
+    int rc = bwd_args(r, s, &m, x, y, dy, &A, d) ||
+             run_rnn(r, s->bwd.p, A.n, A.a, "rnn backward", d);
     args_free(&A);
     if (rc || store_grads(r, s, dw, d))
         return -1;

@@ -5,11 +5,15 @@
 #      run each, train and infer, 2 threads;
 #   2. the LSTM H512 configuration again with oneDNN limited to AVX2 (DNNL_MAX_CPU_ISA=AVX2);
 #   3. whole processes: `recur train models/charlm.rnn` on the bundled corpus against
-#      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS.
+#      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS;
+#   4. batch-1 sampling (perf2): a whole `recur sample` process from a models/charlm.rnn
+#      checkpoint (one training step) against tests/bench/torch_sample.py's loop (the same model;
+#      only its loop is timed), at 1 and 2 threads, tok/s and the ratio.
 # The machine may be shared: read the ratios of one run, and the load figures printed with them.
 # PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
 # Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
-# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3 (one part), TORCH_PYTHON (/usr/bin/python3).
+# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4 (one part),
+# BENCH_SAMPLE_LENGTH (3000, for part 4), TORCH_PYTHON (/usr/bin/python3).
 set -u
 SRC=${top_srcdir:-.}
 BUILD=${top_builddir:-.}
@@ -68,4 +72,26 @@ if part 3; then
     /usr/bin/time -f "PyTorch peak RSS %M KB, wall %e s" "$PY" "$SRC/tests/bench/torch_charlm_train.py" \
       "$SRC/examples/tinyshakespeare.txt" --steps "$N" --threads "$TH" 2>&1 | grep -E "^RESULT|peak RSS"
   fi
+fi
+if part 4; then
+  N=${BENCH_SAMPLE_LENGTH:-3000}
+  T4=$(mktemp -d "${TMPDIR:-/tmp}/recur-bench4.XXXXXX")
+  "$BUILD/recur" train "$SRC/models/charlm.rnn" --data "$SRC/examples/tinyshakespeare.txt" \
+    --steps 1 --set eval_every=100000 --set checkpoint_every=1 --out "$T4/run" >/dev/null 2>&1 ||
+    { echo "bench: could not train the sampling checkpoint"; rm -rf "$T4"; exit 1; }
+  for th in 1 2; do
+    echo "== batch-1 sampling, models/charlm.rnn (lstm 512 x 2), $N characters, $th thread(s)"
+    t0=$(date +%s.%N)
+    "$BUILD/recur" sample "$T4/run/last.ckpt" --length "$N" --seed 1 --threads "$th" >/dev/null ||
+      { rm -rf "$T4"; exit 1; }
+    t1=$(date +%s.%N)
+    R=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
+    echo "recur sample (whole process): $R tok/s"
+    if [ -n "$TORCH" ]; then
+      P=$("$PY" "$SRC/tests/bench/torch_sample.py" --length "$N" --threads "$th" |
+          sed -n 's/^RESULT tok_per_s=\([0-9.]*\).*/\1/p')
+      echo "PyTorch sampling loop: $P tok/s; recur/PyTorch $(awk -v r="$R" -v p="$P" 'BEGIN { printf "%.2fx", r / p }')"
+    fi
+  done
+  rm -rf "$T4"
 fi

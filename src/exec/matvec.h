@@ -1,0 +1,32 @@
+/* matvec: recur's own matrix-vector path for products with very few rows (batch-1 generation,
+ * small batches): the recurrent step h W_hh^T and the input projection when T*B is small.
+ * kern_sgemm (kernels_gemm.c) routes the untransposed-A, transposed-B products where it is
+ * faster than the GEMM library here (see KERN_MATVEC_MAX_ROWS); nothing else needs to call it.
+ *
+ * The output columns (rows of W) are split into contiguous ranges across OpenMP's threads (the
+ * count --threads sets, exec_set_threads); each output element is one dot product computed the
+ * same way whatever the thread count, so results are bit-identical at 1, 2 or N threads.
+ * Products below KERN_MATVEC_PAR_MIN multiply-adds run on the calling thread alone (the hand-off
+ * costs more than it saves). The inner loop is compiled for AVX-512, AVX2 and baseline x86-64 and
+ * picked at load time by the CPU (GCC/clang target_clones). Nothing is allocated; the caller owns
+ * every buffer. */
+#ifndef RECUR_EXEC_MATVEC_H
+#define RECUR_EXEC_MATVEC_H
+
+/* The products kern_sgemm sends here: at most KERN_MATVEC_MAX_ROWS rows of A and rows of at
+ * least KERN_MATVEC_MIN_K elements. Measured with tests/bench/matvec_shapes (1 thread, AVX-512,
+ * medians of 9): one row of 512 (the recurrent step at H 512, the output layer) 38 vs 13
+ * GFLOP/s and 54 vs 47 against oneDNN's sgemm; one row of 64 or 128 (embedding projections, H
+ * 128) 12-24 vs 51-56, and 2-4 rows 28-54 vs 64-115: those stay on oneDNN. */
+#define KERN_MATVEC_MAX_ROWS 1
+#define KERN_MATVEC_MIN_K 256
+/* Fewest multiply-adds (M*N*K) split across threads; measured in tests/bench/bench_sample.sh. */
+#define KERN_MATVEC_PAR_MIN 65536L
+
+/* C[m][n] = alpha * sum_k A[m][k] W[n][k] + beta C[m][n] for m < M, n < N (C = alpha A W^T +
+ * beta C). Any M works (blocks of KERN_MATVEC_MAX_ROWS); with beta = 0, C is not read. Row strides lda, ldw, ldc
+ * as BLAS (row-major). */
+void kern_matvec_nt(int M, int N, int K, float alpha, const float *A, int lda, const float *W,
+                    int ldw, float beta, float *C, int ldc);
+
+#endif
