@@ -466,6 +466,15 @@ int cellvm_output_width(const CellVm *vm) { return vm->c->nodes[vm->c->output].w
 int cellvm_state_floats(const CellVm *vm) { return vm->state_floats; }
 bool cellvm_hoisted(const CellVm *vm, int n) { return n >= 0 && n < vm->c->nnodes && !vm->dep[n]; }
 
+/* The tape of node n (read-only view for tracing). */
+const float *cellvm_node_values(const CellVm *vm, int n, int *T)
+{
+    if (!vm || n < 0 || n >= vm->c->nnodes || vm->T == 0)
+        return NULL;
+    *T = vm->T;
+    return vm->val[n];
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 /* Step number k (0-based, in processing order) of the window as a time index. */
