@@ -77,4 +77,52 @@ run_ok "$RECUR" trace $CK --input ids.npy -o i.html --npz i.npz
 run_ok "$RECUR" convert $CK w.safetensors
 run_ok $PY "$SRC/tests/cli/trace_check.py" w.safetensors ids.npy y.npy i.npz i.html
 cat "$TMP/out"
+# A user cell: every name it assigns, equal to the interpreter's forward (recur run)
+cat > peep.rnn <<'RNN'
+format 1
+cell peep(H) {
+  input x : [I]
+  state h : [H], c : [H]
+  param W : [4*H, I], U : [4*H, H] = uniform(-0.5, 0.5)
+  param b : [4*H] = 0
+  param p_i : [H], p_f : [H], p_o : [H] = uniform(-0.5, 0.5)
+  zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)
+  i = sigmoid(zi + p_i * c[t-1])
+  f = sigmoid(zf + p_f * c[t-1])
+  c = f * c[t-1] + i * tanh(zg)
+  o = sigmoid(zo + p_o * c)
+  h = o * tanh(c)
+  output h
+}
+data { source = text("t.txt", level=char) }
+model pm {
+  input tokens(vocab=auto)
+  embedding(5)
+  peep(7)
+  dense(vocab)
+}
+train {
+  loss = cross_entropy(next_token)
+  batch = 2
+  bptt = 4
+  steps = 2
+}
+RNN
+run_ok "$RECUR" train peep.rnn --data t.txt --out peep
+run_ok "$RECUR" run peep/last.ckpt --input ids.npy --output py.npy
+run_ok "$RECUR" trace peep/last.ckpt --input ids.npy -o peep.html --npz peep.npz
+run_ok $PY - <<'PYEOF'
+import numpy as np
+z, y = np.load("peep.npz"), np.load("py.npy").astype(np.float64)
+want = {"peep1.l0." + n for n in ("zi", "zf", "zg", "zo", "i", "f", "c", "o", "h")} | {"output.probs"}
+assert set(z.files) == want, sorted(z.files)
+p = np.exp(y - y.max(-1, keepdims=True)); p /= p.sum(-1, keepdims=True)
+assert np.abs(z["output.probs"] - p).max() <= 1e-6, "user cell: probabilities differ from recur run"
+g = {n: z["peep1.l0." + n].astype(np.float64) for n in ("zg", "i", "f", "c", "o", "h")}
+cprev = np.concatenate([np.zeros_like(g["c"][:1]), g["c"][:-1]])
+assert np.abs(g["f"] * cprev + g["i"] * np.tanh(g["zg"]) - g["c"]).max() <= 1e-6, "c equation"
+assert np.abs(g["o"] * np.tanh(g["c"]) - g["h"]).max() <= 1e-6, "h equation"
+print("user cell: names, equations and probabilities match")
+PYEOF
+cat "$TMP/out"
 pass
