@@ -67,28 +67,35 @@ static int check_layer(const IrModel *ir, const char *layer, Diag *d)
     return -1;
 }
 
+/* The model's vocabulary as t->tokens (each id's UTF-8 text) and in *v (data_vocab_free). */
+static int load_tokens(const Model *m, Trace *t, Vocab *v, Diag *d)
+{
+    if (session_vocab(v, m->vocab, m->vocab_len, m->vocab_level, d))
+        return -1;
+    if (!(t->tokens = calloc((size_t)v->size + 1, sizeof(char *))))
+        return -1;
+    t->ntokens = v->size;
+    for (int i = 0; i < v->size; i++) {
+        char u[5] = {0};
+        data_vocab_utf8(v, i, u);
+        if (!(t->tokens[i] = strdup(u)))
+            return -1;
+    }
+    return 0;
+}
+
 /* The text as ids through the model's vocabulary; fills t->ids, t->tokens, t->T = count. */
 static int text_input(const Model *m, const TraceInput *in, Trace *t, Diag *d)
 {
-    Vocab v;
+    Vocab v = {0};
     if (!m->vocab) {
         diag_error_in(d, in->what, "the model has no vocabulary (it does not read text)");
         return -1;
     }
-    if (session_vocab(&v, m->vocab, m->vocab_len, m->vocab_level, d))
-        return -1;
     int rc = -1;
-    t->ids = malloc((strlen(in->text) + 1) * sizeof(int32_t));
-    t->tokens = calloc((size_t)v.size, sizeof(char *));
-    if (!t->ids || !t->tokens)
+    if (load_tokens(m, t, &v, d) ||
+        !(t->ids = malloc((strlen(in->text) + 1) * sizeof(int32_t))))
         goto done;
-    t->ntokens = v.size;
-    for (int i = 0; i < v.size; i++) {
-        char u[5] = {0};
-        data_vocab_utf8(&v, i, u);
-        if (!(t->tokens[i] = strdup(u)))
-            goto done;
-    }
     int n = sample_text_ids(&v, in->text, in->what, t->ids, d);
     if (n == 0)
         diag_error_in(d, in->what, "the text is empty");
@@ -100,6 +107,26 @@ done:
     if (rc && !d->nerrors)
         diag_error_in(d, in->what, "out of memory");
     data_vocab_free(&v);
+    return rc;
+}
+
+/* Token ids or vectors as given (ids copied; a model's vocabulary names the ids' text). */
+static int array_input(const Model *m, const TraceInput *in, Trace *t, Diag *d)
+{
+    t->T = in->T, t->B = in->B;
+    if (!in->ids)
+        return 0;
+    size_t n = (size_t)in->T * in->B;
+    Vocab v = {0};
+    int rc = -1;
+    if ((t->ids = malloc(n * sizeof(int32_t))) && (!m->vocab || !load_tokens(m, t, &v, d))) {
+        memcpy(t->ids, in->ids, n * sizeof(int32_t));
+        rc = 0;
+    }
+    if (m->vocab)
+        data_vocab_free(&v);
+    if (rc && !d->nerrors)
+        diag_error_in(d, "trace", "out of memory");
     return rc;
 }
 
@@ -130,16 +157,8 @@ int trace_run(Model *m, const TraceInput *in, const char *layer, Trace *t, Diag 
 {
     if (check_layer(m->ir, layer, d))
         return -1;
-    if (in->text) {
-        if (text_input(m, in, t, d))
-            return -1;
-    } else {
-        t->T = in->T, t->B = in->B;
-        if (in->ids && !(t->ids = malloc((size_t)in->T * in->B * sizeof(int32_t))))
-            return diag_error_in(d, "trace", "out of memory"), -1;
-        if (in->ids)
-            memcpy(t->ids, in->ids, (size_t)in->T * in->B * sizeof(int32_t));
-    }
+    if (in->text ? text_input(m, in, t, d) : array_input(m, in, t, d))
+        return -1;
     ExecModel *e = model_exec(m, t->B, t->T, d);
     if (!e)
         return -1;
@@ -166,7 +185,7 @@ void trace_free(Trace *t)
     }
     for (int i = 0; t->tokens && i < t->ntokens; i++)
         free(t->tokens[i]);
-    free(t->a), free(t->ids), free(t->vectors), free(t->tokens);
+    free(t->a), free(t->ids), free(t->tokens);
     memset(t, 0, sizeof *t);
 }
 

@@ -28,9 +28,7 @@ typedef struct Trace {
     size_t cap;
     int T, B;
     int32_t *ids;       /* [T][B] token ids of a text input, or NULL (vectors) */
-    float *vectors;     /* [T][B][in_w] vector input (copy), or NULL */
-    int in_w;
-    char **tokens;      /* per vocabulary id its UTF-8 text (text models), else NULL */
+    char **tokens;      /* per vocabulary id its UTF-8 text (models with a vocabulary), or NULL */
     int ntokens;
 } Trace;
 
