@@ -5,7 +5,7 @@
 # ranked lists. Skips, saying so, without chromium (CI installs it) or /usr/bin/python3.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 export OPENBLAS_NUM_THREADS=1
-RECUR=$(cd "$BUILD" && pwd)/recur
+RECUR=$(cd "$BUILD" && pwd)/recur; SRC=$(cd "$SRC" && pwd)
 CHROME=$(command -v chromium || command -v chromium-browser || true)
 [ -n "$CHROME" ] || { echo "SKIP trace_page: chromium is not installed (apt-get install chromium)"; pass; }
 PY=/usr/bin/python3
@@ -69,5 +69,15 @@ assert re.search(r'<ol class="rank" id="rvar"><li>', dom), "no variance ranking"
 print(f"page: {w}x{h} screenshot, {len(colours)} colours, {len(spans)} coloured characters")
 PYEOF
 cat "$TMP/out"
+# Vector inputs (the adding problem, pooled output: no probabilities): a time-series plot
+run_ok "$RECUR" init "$SRC/models/adding.rnn" -o add.ckpt
+$PY -c 'import numpy as np; np.save("x.npy", np.random.RandomState(1).rand(30, 2, 2).astype(np.float32))'
+run_ok "$RECUR" trace add.ckpt --input x.npy -o add.html --npz add.npz
+# shellcheck disable=SC2086
+timeout 120 "$CHROME" $H --dump-dom "file://$TMP/add.html" > adom.html 2> chrome.log ||
+  fail "chromium --dump-dom (vectors) failed: $(tail -3 chrome.log)"
+grep -q '<polyline' adom.html || fail "no time-series plot for vector input"
+grep -q 'style="background: rgb' adom.html && fail "vector input coloured text"
+run_ok $PY -c 'import numpy as np; z = np.load("add.npz"); assert z["lstm1.l0.c"].shape == (30, 2, 64); assert "output.probs" not in z.files'
 cp "$TMP/shot.png" "${TRACE_SHOT:-/dev/null}" 2>/dev/null || true
 pass
