@@ -66,6 +66,9 @@ assert len(spans) == 34, f"expected 34 coloured characters, got {len(spans)}"
 assert dom.count("<rect") > 16 * 34, "no heatmap in the DOM"
 assert re.search(r'<ol class="rank" id="rmem"><li>', dom), "no long-memory ranking"
 assert re.search(r'<ol class="rank" id="rvar"><li>', dom), "no variance ranking"
+feat = re.search(r'<ol class="rank" id="rfeat">(.*?)</ol>', dom).group(1)
+for k in ("inside quotes", "inside brackets", "position in line", "after a newline", "whitespace"):
+    assert re.search(k + r": lstm1\.l0\.[ch] unit \d+ \(r = -?[01]\.\d\d\)", feat), "no feature " + k
 print(f"page: {w}x{h} screenshot, {len(colours)} colours, {len(spans)} coloured characters")
 PYEOF
 cat "$TMP/out"
