@@ -4,6 +4,7 @@
  * parse: {"T", "text" (per step the token's text, or null for vectors), "names", "values"
  * (per array [T][W] of batch column 0), "top5" (per step [[token, p] x 5])}. */
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,7 +42,8 @@ static void json_top5(FILE *f, const Trace *t, const TraceArray *p)
             fputs(k ? ",[" : "[", f);
             if (t->tokens && best[k] < t->ntokens) json_string(f, t->tokens[best[k]]);
             else fprintf(f, "\"%d\"", best[k]);
-            fprintf(f, ",%.6g]", q[best[k]]);
+            if (isfinite(q[best[k]])) fprintf(f, ",%.6g]", q[best[k]]);
+            else fputs(",null]", f);
         }
         fputs("]", f);
     }
@@ -76,8 +78,12 @@ static void json_data(FILE *f, const Trace *t)
         fputs(":[", f);
         for (int s = 0; s < a->T; s++) {
             fputs(s ? ",[" : "[", f);
-            for (int j = 0; j < a->W; j++)
-                fprintf(f, j ? ",%.9g" : "%.9g", a->v[((size_t)s * a->B) * a->W + j]);
+            for (int j = 0; j < a->W; j++) { /* JSON has no NaN or infinity: null */
+                float x = a->v[((size_t)s * a->B) * a->W + j];
+                fputs(j ? "," : "", f);
+                if (isfinite(x)) fprintf(f, "%.9g", x);
+                else fputs("null", f);
+            }
             fputs("]", f);
         }
         fputs("]", f);
