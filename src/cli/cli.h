@@ -7,6 +7,7 @@
 #ifndef RECUR_CLI_H
 #define RECUR_CLI_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "util/diag.h"
@@ -78,5 +79,12 @@ void cli_print_diag(const Diag *d, bool summary);
 /* The end of a command: prints d's diagnostics, frees d and a, and turns a status (0 or -1)
  * into the exit code. */
 int cli_finish(CliArgs *a, Diag *d, int status);
+
+/* Reads path (.npy) as `recur run` reads its input for model m (cmd_weights.c): token ids
+ * [T, B] into *ids or vectors [T, B, n] into *vectors (malloc'ed, the caller frees; the other
+ * NULL), *T and *B. 0, or -1 with a diagnostic naming path. */
+typedef struct Model Model;
+int cli_read_model_input(Model *m, const char *path, int32_t **ids, float **vectors, int *T,
+                         int *B, Diag *d);
 
 #endif

@@ -207,6 +207,19 @@ static int load_input(RunState *s, const char *path, int *T, int *B, Diag *d)
     return 0;
 }
 
+/* cli.h: recur run's input reading for another command (recur trace). */
+int cli_read_model_input(Model *m, const char *path, int32_t **ids, float **vectors, int *T,
+                         int *B, Diag *d)
+{
+    RunState s = {0};
+    s.m = *m; /* borrowed, not freed here */
+    int rc = load_input(&s, path, T, B, d);
+    npy_free(&s.x);
+    *ids = s.ids;
+    *vectors = s.vectors;
+    return rc;
+}
+
 /* Reads the target and builds the loss target: integer ids give cross-entropy (per step for a
  * sequence output [T, B], per sequence after pooling [B]); floats give MSE with the output's
  * shape. */

@@ -530,6 +530,15 @@ static void zero_masked(const CellVm *vm, float *a, int w)
                 memset(a + ((size_t)t * vm->B + b) * w, 0, sizeof(float) * w);
 }
 
+/* The tape of node n (read-only view for tracing). */
+const float *cellvm_node_values(const CellVm *vm, int n, int *T)
+{
+    if (!vm || n < 0 || n >= vm->c->nnodes || vm->T == 0)
+        return NULL;
+    *T = vm->T;
+    return vm->val[n];
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 /* Step number k (0-based, in processing order) of the window as a time index. */

@@ -42,6 +42,11 @@ int cellvm_state_floats(const CellVm *vm);
  * false when it runs step by step. */
 bool cellvm_hoisted(const CellVm *vm, int n);
 
+/* Node n's values of the last forward, [T][B][width] (time-aligned with x also for reverse
+ * cells), read-only and owned by vm (valid until its next forward); NULL for a PARAM node, a
+ * bad index or when no forward ran. *T receives the window's steps (for recur trace). */
+const float *cellvm_node_values(const CellVm *vm, int n, int *T);
+
 /* Forward over a window of T steps (1 <= T <= max_T), recording the tape for backward.
  *   x      [T][B][I]
  *   params cell params in IrCell.params order (see the layout above)

@@ -185,6 +185,15 @@ float *exec_final_state_grad(ExecModel *e);
  * gradients. Returns 0, or -1 with a diagnostic (bad T, token out of range, bad lengths). */
 int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d);
 
+/* recur trace: after an exec_forward with the interpreter forced (exec_set_force_interpreter),
+ * exec_trace calls sink once per named value of every recurrent cell (layer label, cell id
+ * "l0" / "l0_reverse" ..., the name the cell assigns; v [T][B][width], read-only, owned by e and
+ * valid until the next forward). A non-zero return from sink stops the walk and is returned.
+ * -1 with a diagnostic when the last forward did not run on the interpreter. */
+typedef int (*ExecTraceFn)(void *ctx, const char *layer, const char *cell, const char *name,
+                           int T, int B, int width, const float *v);
+int exec_trace(ExecModel *e, ExecTraceFn sink, void *ctx, Diag *d);
+
 /* The model's output after forward: [T][B][width] for a sequence output, [B][width] after
  * pooling; *rows receives T*B or B, *width the width (either may be NULL). */
 const float *exec_output(const ExecModel *e, int *rows, int *width);

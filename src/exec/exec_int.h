@@ -69,7 +69,10 @@ typedef struct ExecLayerOps {
     int (*backward)(ExecModel *e, LayerRt *l, Diag *d);
     /* Frees what exec_own does not hold (cell interpreters); called from exec_free. */
     void (*release)(LayerRt *l);
-    /* room for later hooks: export (ONNX), trace */
+    /* Hands every named value of the last forward to sink (recur trace); needs a forward
+     * on the interpreter (exec_set_force_interpreter). */
+    int (*trace)(ExecModel *e, LayerRt *l, ExecTraceFn sink, void *ctx, Diag *d);
+    /* room for later hooks: export (ONNX) */
 } ExecLayerOps;
 
 /* The hooks of layer kind k; a row of NULLs for a kind outside IrLayerKind (exec_layers.c). */

@@ -19,10 +19,26 @@ static const ExecLayerOps *const layer_ops[IR_LAYER_COUNT] = {
 };
 
 /* A kind outside the enum (or without a row): every hook NULL, so exec_forward reports it. */
-static const ExecLayerOps no_ops = { NULL, NULL, NULL, NULL };
+static const ExecLayerOps no_ops = { NULL, NULL, NULL, NULL, NULL };
 
 /* The hooks of kind k. */
 const ExecLayerOps *exec_layer_ops(IrLayerKind k)
 {
     return (unsigned)k < IR_LAYER_COUNT && layer_ops[k] ? layer_ops[k] : &no_ops;
+}
+
+/* Every layer's trace hook in layer order (kinds without one record nothing). */
+int exec_trace(ExecModel *e, ExecTraceFn sink, void *ctx, Diag *d)
+{
+    if (!e->fwd_interp) {
+        diag_error_in(d, "trace", "the last forward did not run on the cell interpreter");
+        return -1;
+    }
+    for (int i = 0; i < e->m->nlayers; i++) {
+        const ExecLayerOps *ops = exec_layer_ops(e->lr[i].L->kind);
+        int rc = ops->trace ? ops->trace(e, &e->lr[i], sink, ctx, d) : 0;
+        if (rc)
+            return rc;
+    }
+    return 0;
 }

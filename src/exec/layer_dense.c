@@ -50,4 +50,4 @@ static int dense_backward(ExecModel *e, LayerRt *l, Diag *d)
     return 0;
 }
 
-const ExecLayerOps layer_dense_ops = { dense_setup, dense_forward, dense_backward, NULL };
+const ExecLayerOps layer_dense_ops = { dense_setup, dense_forward, dense_backward, NULL, NULL };

@@ -68,5 +68,5 @@ static int onehot_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d
 }
 
 const ExecLayerOps layer_embedding_ops = { embedding_setup, embedding_forward,
-                                           embedding_backward, NULL };
-const ExecLayerOps layer_onehot_ops = { onehot_setup, onehot_forward, NULL, NULL };
+                                           embedding_backward, NULL, NULL };
+const ExecLayerOps layer_onehot_ops = { onehot_setup, onehot_forward, NULL, NULL, NULL };

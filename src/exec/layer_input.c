@@ -47,5 +47,5 @@ static int layer_vector_forward(ExecModel *e, LayerRt *l, const ExecInput *in, D
     return 0;
 }
 
-const ExecLayerOps layer_tokens_ops = { layer_tokens_setup, layer_tokens_forward, NULL, NULL };
-const ExecLayerOps layer_vector_ops = { NULL, layer_vector_forward, NULL, NULL };
+const ExecLayerOps layer_tokens_ops = { layer_tokens_setup, layer_tokens_forward, NULL, NULL, NULL };
+const ExecLayerOps layer_vector_ops = { NULL, layer_vector_forward, NULL, NULL, NULL };

@@ -74,5 +74,5 @@ static int add_backward(ExecModel *e, LayerRt *l, Diag *d)
     return 0;
 }
 
-const ExecLayerOps layer_concat_ops = { concat_setup, concat_forward, concat_backward, NULL };
-const ExecLayerOps layer_add_ops = { add_setup, add_forward, add_backward, NULL };
+const ExecLayerOps layer_concat_ops = { concat_setup, concat_forward, concat_backward, NULL, NULL };
+const ExecLayerOps layer_add_ops = { add_setup, add_forward, add_backward, NULL, NULL };

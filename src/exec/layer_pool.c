@@ -35,4 +35,4 @@ static int pool_backward(ExecModel *e, LayerRt *l, Diag *d)
     return 0;
 }
 
-const ExecLayerOps layer_pool_ops = { pool_setup, pool_forward, pool_backward, NULL };
+const ExecLayerOps layer_pool_ops = { pool_setup, pool_forward, pool_backward, NULL, NULL };

@@ -5,6 +5,7 @@
  * available and the window has at least EXEC_ONEDNN_MIN_ROWS rows, else on recur's own kernel;
  * any cell can run on the interpreter (cellvm.h), which exec_set_force_interpreter selects for
  * all. Backward follows the engine its forward ran on. */
+#include <stdio.h>
 #include <string.h>
 
 #include "exec/cellvm.h"
@@ -402,5 +403,43 @@ static int recurrent_backward(ExecModel *e, LayerRt *l, Diag *d)
     return 0;
 }
 
+/* Whether node n is a value the cell's equations name (not a param, input, state or const). */
+static bool traced_node(const IrCell *c, int n)
+{
+    const IrNode *nd = &c->nodes[n];
+    if (!nd->name || nd->op == IR_OP_PARAM || nd->op == IR_OP_INPUT || nd->op == IR_OP_STATE ||
+        nd->op == IR_OP_CONST)
+        return false;
+    for (int k = n + 1; k < c->nnodes; k++) /* a name assigned twice: its last value */
+        if (c->nodes[k].name && strcmp(c->nodes[k].name, nd->name) == 0 &&
+            c->nodes[k].op != IR_OP_PARAM && c->nodes[k].op != IR_OP_STATE)
+            return false;
+    return true;
+}
+
+/* Trace hook: each cell's named node values from the interpreter's tape. */
+static int recurrent_trace(ExecModel *e, LayerRt *l, ExecTraceFn sink, void *ctx, Diag *d)
+{
+    RecurrentRt *r = l->kind_rt;
+    for (int k = 0; k < l->L->ncells; k++) {
+        RecCell *rc = &r->cells[k];
+        char cell[32];
+        snprintf(cell, sizeof cell, "l%d%s", k / r->ndir, rc->c->reverse ? "_reverse" : "");
+        for (int n = 0; n < rc->c->nnodes; n++) {
+            int T = 0;
+            const float *v = traced_node(rc->c, n) ? cellvm_node_values(rc->vm, n, &T) : NULL;
+            if (!v)
+                continue;
+            int st = sink(ctx, l->L->label, cell, rc->c->nodes[n].name, T, e->B,
+                          rc->c->nodes[n].width, v);
+            if (st)
+                return st;
+        }
+    }
+    (void)d;
+    return 0;
+}
+
 const ExecLayerOps layer_recurrent_ops = { recurrent_setup, recurrent_forward,
-                                           recurrent_backward, recurrent_release };
+                                           recurrent_backward, recurrent_release,
+                                           recurrent_trace };

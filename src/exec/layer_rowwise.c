@@ -119,7 +119,7 @@ static int softmax_backward(ExecModel *e, LayerRt *l, Diag *d)
     return 0;
 }
 
-const ExecLayerOps layer_dropout_ops = { dropout_setup, dropout_forward, dropout_backward, NULL };
+const ExecLayerOps layer_dropout_ops = { dropout_setup, dropout_forward, dropout_backward, NULL, NULL };
 const ExecLayerOps layer_layernorm_ops = { layernorm_setup, layernorm_forward, layernorm_backward,
-                                           NULL };
-const ExecLayerOps layer_softmax_ops = { softmax_setup, softmax_forward, softmax_backward, NULL };
+                                           NULL, NULL };
+const ExecLayerOps layer_softmax_ops = { softmax_setup, softmax_forward, softmax_backward, NULL, NULL };

@@ -109,9 +109,10 @@ static int check_sample_options(const SampleOptions *o, Diag *d)
     return 0;
 }
 
-/* The prime text as token ids into prime [strlen(pt) + 1]; every character is checked against
- * the vocabulary first, and those it lacks are listed (up to ten). Returns the count or -1. */
-static int prime_ids(const Vocab *v, const char *pt, int32_t *prime, Diag *d)
+/* The text as token ids into prime [strlen(pt) + 1]; every character is checked against
+ * the vocabulary first, and those it lacks are listed (up to ten) under what ("--prime").
+ * Returns the count or -1. Shared with recur trace (train_int.h). */
+int sample_text_ids(const Vocab *v, const char *pt, const char *what, int32_t *prime, Diag *d)
 {
     size_t plen = strlen(pt);
     int np = 0;
@@ -122,7 +123,7 @@ static int prime_ids(const Vocab *v, const char *pt, int32_t *prime, Diag *d)
         int k = v->level == DATA_BYTE ? 1 : utf8_decode((const uint8_t *)pt + i, plen - i, &cp);
         if (v->level == DATA_BYTE) cp = (uint8_t)pt[i];
         if (k == 0) {
-            diag_error_in(d, "--prime", "invalid UTF-8 at byte %zu", i);
+            diag_error_in(d, what, "invalid UTF-8 at byte %zu", i);
             return -1;
         }
         int id = data_vocab_id(v, cp);
@@ -138,7 +139,7 @@ static int prime_ids(const Vocab *v, const char *pt, int32_t *prime, Diag *d)
         i += (size_t)k;
     }
     if (nbad) {
-        DiagMessage *msg = diag_error_in(d, "--prime", "not in the model's vocabulary: %s", bad);
+        DiagMessage *msg = diag_error_in(d, what, "not in the model's vocabulary: %s", bad);
         diag_help(msg, "the model knows %d characters, from its training text", v->size);
         return -1;
     }
@@ -209,7 +210,7 @@ int sample_run(const SampleOptions *o, Diag *d)
         diag_error_in(d, path, "out of memory");
         goto done;
     }
-    int np = prime_ids(&v, pt, prime, d);
+    int np = sample_text_ids(&v, pt, "--prime", prime, d);
     if (np < 0) goto done;
     bool probs = m->layers[m->output].kind == IR_LAYER_SOFTMAX;
     rc = generate(e, &v, probs, pt, prime, np, o, cand, d);

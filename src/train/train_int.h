@@ -87,4 +87,8 @@ int session_load_params(Session *s, const Checkpoint *c, const char *path, Diag 
  * Vocab owned by v (data_vocab_free); v->size 0 when bytes is NULL. */
 int session_vocab(Vocab *v, const unsigned char *bytes, size_t len, int level, Diag *d);
 
+/* sample.c: text as token ids of v into ids [strlen(text) + 1]; characters outside the
+ * vocabulary are listed under what. Returns the count or -1 with a diagnostic. */
+int sample_text_ids(const Vocab *v, const char *text, const char *what, int32_t *ids, Diag *d);
+
 #endif
