@@ -194,7 +194,9 @@ static float *state_block(const RecurState *s)
     return block;
 }
 
-int recur_state_load(RecurState *s, const char *path, char **error)
+/* recur_state_load (load true: the file into the state) and recur_state_save (the state into
+ * the file), through one state block. */
+static int state_file(const RecurState *s, const char *path, bool load, char **error)
 {
     Diag d;
     diag_init(&d);
@@ -202,6 +204,8 @@ int recur_state_load(RecurState *s, const char *path, char **error)
     int rc = -1;
     if (!block)
         diag_error_in(&d, path, "out of memory");
+    else if (!load)
+        rc = model_states_write(s->m->model.ir, s->B, block, path, &d);
     else if (!(rc = model_states_read(s->m->model.ir, s->B, path, block, &d)))
         exec_set_state(s->e, block);
     if (rc)
@@ -211,21 +215,14 @@ int recur_state_load(RecurState *s, const char *path, char **error)
     return rc;
 }
 
+int recur_state_load(RecurState *s, const char *path, char **error)
+{
+    return state_file(s, path, true, error);
+}
+
 int recur_state_save(const RecurState *s, const char *path, char **error)
 {
-    Diag d;
-    diag_init(&d);
-    float *block = state_block(s);
-    int rc = -1;
-    if (!block)
-        diag_error_in(&d, path, "out of memory");
-    else
-        rc = model_states_write(s->m->model.ir, s->B, block, path, &d);
-    if (rc)
-        take_error(&d, error);
-    free(block);
-    diag_free(&d);
-    return rc;
+    return state_file(s, path, false, error);
 }
 
 int64_t recur_state_floats(const RecurState *s) { return exec_state_floats(s->e); }

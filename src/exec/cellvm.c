@@ -474,44 +474,38 @@ void cellvm_set_lengths(CellVm *vm, const int32_t *lengths) { vm->len = lengths;
 /* Whether example b is past its length at time t (its state is held, its output zero). */
 static bool masked(const CellVm *vm, int t, int b) { return vm->len && t >= vm->len[b]; }
 
-/* After step t (previous processed step tp, -1 at the first): every example past its length
- * keeps its state, s_t = s_{t-1} (the initial state s0, or zeros, before the first step). */
-static void hold_states(CellVm *vm, int t, int tp, const float *s0)
+/* Row b of state s at step t in a tape (vm->val or vm->grad). */
+static float *state_row(float *const *tape, const CellVm *vm, int s, int t, int b)
 {
-    const IrCell *c = vm->c;
-    int B = vm->B;
-    for (int b = 0; b < B; b++) {
-        if (!masked(vm, t, b))
-            continue;
-        for (int s = 0; s < c->nstates; s++) {
-            int w = c->states[s].width;
-            float *o = vm->val[c->states[s].next] + ((size_t)t * B + b) * w;
-            if (tp >= 0)
-                memcpy(o, vm->val[c->states[s].next] + ((size_t)tp * B + b) * w,
-                       sizeof(float) * w);
-            else if (s0)
-                memcpy(o, s0 + vm->state_off[s] + (size_t)b * w, sizeof(float) * w);
-            else
-                memset(o, 0, sizeof(float) * w);
-        }
-    }
+    int w = vm->c->states[s].width;
+    return tape[vm->c->states[s].next] + ((size_t)t * vm->B + b) * w;
 }
 
-/* Backward of hold_states at step t: a held state's gradient goes unchanged to the state it
- * copied (the previous processed step tp's, or ds0 before the first), and nothing flows into
- * the step's nodes for that example. */
-static void hold_states_grad(CellVm *vm, int t, int tp, float *ds0)
+/* Forward (grad false), after step t (previous processed step tp, -1 at the first): every
+ * example past its length keeps its state, s_t = s_{t-1} (the initial state s0, or zeros,
+ * before the first step). Backward (grad true): a held state's gradient goes unchanged to the
+ * state it copied (the previous processed step tp's, or ds0 before the first), and nothing
+ * flows into the step's nodes for that example. s0 is read forward, ds0 added to backward. */
+static void hold_states(CellVm *vm, int t, int tp, bool grad, const float *s0, float *ds0)
 {
-    const IrCell *c = vm->c;
-    int B = vm->B;
-    for (int b = 0; b < B; b++) {
+    for (int b = 0; b < vm->B; b++) {
         if (!masked(vm, t, b))
             continue;
-        for (int s = 0; s < c->nstates; s++) {
-            int w = c->states[s].width;
-            float *g = vm->grad[c->states[s].next] + ((size_t)t * B + b) * w;
-            float *to = tp >= 0 ? vm->grad[c->states[s].next] + ((size_t)tp * B + b) * w
-                                : ds0 ? ds0 + vm->state_off[s] + (size_t)b * w : NULL;
+        for (int s = 0; s < vm->c->nstates; s++) {
+            int w = vm->c->states[s].width;
+            size_t at0 = (size_t)vm->state_off[s] + (size_t)b * w;
+            if (!grad) {
+                float *o = state_row(vm->val, vm, s, t, b);
+                if (tp >= 0)
+                    memcpy(o, state_row(vm->val, vm, s, tp, b), sizeof(float) * w);
+                else if (s0)
+                    memcpy(o, s0 + at0, sizeof(float) * w);
+                else
+                    memset(o, 0, sizeof(float) * w);
+                continue;
+            }
+            float *g = state_row(vm->grad, vm, s, t, b);
+            float *to = tp >= 0 ? state_row(vm->grad, vm, s, tp, b) : ds0 ? ds0 + at0 : NULL;
             for (int i = 0; i < w; i++) {
                 if (to)
                     to[i] += g[i];
@@ -582,7 +576,7 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
             }
             op_fwd[nd->op](vm, n, t * B, B);
         }
-        hold_states(vm, t, tp, s0);
+        hold_states(vm, t, tp, false, s0, NULL);
     }
     int ow = cellvm_output_width(vm);
     memcpy(y, vm->val[c->output], sizeof(float) * T * B * ow);
@@ -643,7 +637,7 @@ int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const 
         int t = step_time(vm, k), tn = k + 1 < T ? step_time(vm, k + 1) : -1;
         for (int s = 0; s < c->nstates; s++)
             pass_state_grad(vm, s, t, tn, dsT);
-        hold_states_grad(vm, t, k > 0 ? step_time(vm, k - 1) : -1, ds0);
+        hold_states(vm, t, k > 0 ? step_time(vm, k - 1) : -1, true, NULL, ds0);
         for (int n = c->nnodes - 1; n >= 0; n--)
             if (vm->dep[n])
                 op_bwd[c->nodes[n].op](vm, n, t * B, B);

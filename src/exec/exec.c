@@ -21,23 +21,7 @@
 
 #include "exec/exec_int.h"
 
-/* Counts the state floats of every recurrent cell (before the state buffers exist). */
-static int64_t count_state(const ExecModel *e)
-{
-    int64_t n = 0;
-    for (int i = 0; i < e->m->nlayers; i++) {
-        const IrLayer *L = &e->m->layers[i];
-        const IrLayerFacts *f = ir_layer_kind_facts(L->kind);
-        if (!f || !f->cells)
-            continue;
-        for (int k = 0; k < L->ncells; k++)
-            for (int s = 0; s < L->cells[k].nstates; s++)
-                n += (int64_t)e->B * L->cells[k].states[s].width;
-    }
-    return n;
-}
-
-/* The width of every [B][width] segment of the state block, in count_state's order (exec.h). */
+/* The width of every [B][width] segment of the state block, in the state block's order (exec.h). */
 int exec_state_widths(const ExecModel *e, int *widths, int max)
 {
     int n = 0;
@@ -52,6 +36,22 @@ int exec_state_widths(const ExecModel *e, int *widths, int max)
                     widths[n] = L->cells[k].states[s].width;
     }
     return n;
+}
+
+/* Counts the state floats of every recurrent cell (before the state buffers exist): B times
+ * the widths exec_state_widths lists. */
+static int64_t count_state(const ExecModel *e)
+{
+    int n = exec_state_widths(e, NULL, 0);
+    int *w = malloc(sizeof *w * (size_t)(n + 1));
+    int64_t total = 0;
+    if (!w)
+        return -1;
+    exec_state_widths(e, w, n);
+    for (int i = 0; i < n; i++)
+        total += (int64_t)e->B * w[i];
+    free(w);
+    return total;
 }
 
 ExecModel *exec_create(const IrModel *m, int batch, int max_T, Diag *d)
@@ -105,6 +105,8 @@ ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T,
     e->params = params ? params : exec_own(e, off, sizeof(float));
     e->grads = exec_own(e, off, sizeof(float));
     e->state_floats = count_state(e);
+    if (e->state_floats < 0)
+        e->oom = true, e->state_floats = 0;
     e->state = exec_own(e, e->state_floats, sizeof(float));
     e->fin = exec_own(e, e->state_floats, sizeof(float));
     e->dstate = exec_own(e, e->state_floats, sizeof(float));
