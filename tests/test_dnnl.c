@@ -9,11 +9,15 @@
  *   different summation orders and activation polynomials; a wrong gate order, bias split or
  *   direction gives errors of order 1e-1). Windows of different lengths alternate on one handle
  *   (the primitive cache), and backward accumulates into non-zero gradients as kernels.h says.
- * - Whole model: a stacked bidirectional lstm and a gru compiled from the language, forward,
- *   loss and backward on oneDNN vs own kernels (exec_set_onednn), all parameter and state
- *   gradients within the same tolerance.
- * - Determinism: the same training steps twice (fresh executors, same threads) give weights
- *   equal byte for byte.
+ * - Whole model: a stacked bidirectional lstm, a gru, a relu rnn (small: oneDNN on one thread)
+ *   and an lstm(257) over 16 streams (above ONEDNN_RNN_PAR_MIN: oneDNN on every thread) compiled
+ *   from the language, forward, loss and backward on oneDNN and on the own kernels each against
+ *   the cell interpreter (exec_set_force_interpreter), at 1, 2 and 3 threads: loss, every
+ *   parameter and state gradient within the same tolerance. Batch 1 (recur's matrix-vector path,
+ *   split across the threads): lstm(259, layers=2) and gru(265), own kernels against the
+ *   interpreter at 1, 2 and 3 threads.
+ * - Determinism: the same training steps twice (fresh executors, same threads: 2, then 3) give
+ *   weights equal byte for byte, for small cells and the lstm(257) on every thread.
  * - Inputs that could make NaN or overflow (oneDNN's clamped activations would turn a NaN into a
  *   finite value) are refused, and a NaN weight gives a NaN output through the executor.
  * Without oneDNN in the build every test skips with a printed reason. */
@@ -31,6 +35,7 @@
 #include "exec/dnnl_rnn.h"
 #include "exec/exec.h"
 #include "exec/kernels.h"
+#include "exec/matvec.h"
 #include "lang/sema.h"
 #include "util/rng.h"
 
@@ -63,7 +68,7 @@ static int compare(const char *what, size_t n, const float *got, const float *re
     for (size_t i = 0; i < n; i++)
         if (!(fabs(got[i] - ref[i]) <= 1e-5 * fabs(ref[i]) + 1e-6 * scale)) {
             if (bad++ < 5)
-                fprintf(stderr, "  %s[%zu]: oneDNN %.9g own %.9g\n", what, i, got[i], ref[i]);
+                fprintf(stderr, "  %s[%zu]: got %.9g reference %.9g\n", what, i, got[i], ref[i]);
         }
     return bad;
 }
@@ -328,17 +333,19 @@ static IrModel *compile(Diag *d, const char *text)
     return m;
 }
 
-/* A model, its executor and one window of data (B = 4, T = 10: 40 rows, on oneDNN). */
+/* A model, its executor and one window of data: B streams of T steps (B = 4, T = 10: 40 rows,
+ * on oneDNN; B = 1: recur's batch-1 path). */
 typedef struct Net {
     IrModel *m;
     ExecModel *e;
-    int32_t tok[40], tgt[40];
+    int B, T;
+    int32_t *tok, *tgt;
     Diag d;
 } Net;
 
 enum { NET_B = 4, NET_T = 10, NET_V = 11 };
 
-static void net_new(Net *n, const char *layer, uint64_t seed)
+static void net_new_bt(Net *n, const char *layer, uint64_t seed, int B, int T)
 {
     char text[512];
     snprintf(text, sizeof text,
@@ -346,19 +353,29 @@ static void net_new(Net *n, const char *layer, uint64_t seed)
              "  dense(vocab)\n}\n", NET_V, layer);
     diag_init(&n->d);
     n->m = compile(&n->d, text);
-    n->e = exec_create(n->m, NET_B, NET_T, &n->d);
+    n->B = B, n->T = T;
+    n->e = exec_create(n->m, B, T, &n->d);
     assert_non_null(n->e);
     Rng rng;
     rng_seed(&rng, seed);
     assert_int_equal(exec_init_params(n->e, &rng, &n->d), 0);
-    for (int i = 0; i < NET_B * NET_T; i++) {
+    n->tok = calloc((size_t)B * T, sizeof *n->tok);
+    n->tgt = calloc((size_t)B * T, sizeof *n->tgt);
+    assert_true(n->tok && n->tgt);
+    for (int i = 0; i < B * T; i++) {
         n->tok[i] = (int32_t)rng_below(&rng, NET_V);
         n->tgt[i] = (int32_t)rng_below(&rng, NET_V);
     }
 }
 
+static void net_new(Net *n, const char *layer, uint64_t seed)
+{
+    net_new_bt(n, layer, seed, NET_B, NET_T);
+}
+
 static void net_free(Net *n)
 {
+    free(n->tok), free(n->tgt);
     exec_free(n->e);
     ir_model_free(n->m);
     diag_free(&n->d);
@@ -367,7 +384,7 @@ static void net_free(Net *n)
 /* One forward (training, dropout on), loss and backward; returns the loss. */
 static double net_step(Net *n)
 {
-    ExecInput in = { .T = NET_T, .tokens = n->tok };
+    ExecInput in = { .T = n->T, .tokens = n->tok };
     ExecTarget t = { .kind = EXEC_LOSS_XENT_TOKENS, .ids = n->tgt };
     double loss = 0;
     exec_zero_grads(n->e);
@@ -379,34 +396,44 @@ static double net_step(Net *n)
     return loss;
 }
 
-/* oneDNN and own kernels on the same model, weights, carried state and dropout masks: loss,
- * every parameter gradient and the initial-state gradient agree. */
-static void model_vs_own(const char *layer, int threads)
+/* The engines a built-in cell can run on: oneDNN, recur's own fused kernels (with its batch-1
+ * matrix-vector path at B = 1), the cell interpreter (the reference here). */
+enum { ENG_ONEDNN, ENG_OWN, ENG_INTERP, ENGINES };
+static const char *const engine_name[ENGINES] = { "oneDNN", "own kernels", "interpreter" };
+
+/* The engines on the same model (B streams, T steps), weights, carried state and dropout masks
+ * at this thread count: loss, every parameter gradient and the initial-state gradient of
+ * oneDNN (when from_engine is ENG_ONEDNN) and of the own kernels agree with the interpreter's. */
+static void model_vs_interp(const char *layer, int threads, int B, int T, int from_engine)
 {
     exec_set_threads(threads);
     Net n;
-    net_new(&n, layer, 77);
+    net_new_bt(&n, layer, 77, B, T);
     int64_t np = exec_nparams(n.e), sf = exec_state_floats(n.e);
-    float *s0 = frand((size_t)sf, 1.0f), *g[2], *sg[2];
-    double loss[2];
-    for (int pass = 0; pass < 2; pass++) {
-        exec_set_onednn(n.e, pass == 0);
+    float *s0 = frand((size_t)sf, 1.0f), *g[ENGINES], *sg[ENGINES];
+    double loss[ENGINES];
+    for (int k = from_engine; k < ENGINES; k++) {
+        exec_set_onednn(n.e, k == ENG_ONEDNN);
+        exec_set_force_interpreter(n.e, k == ENG_INTERP);
         exec_set_state(n.e, s0);
         exec_seed_dropout(n.e, 5);
-        loss[pass] = net_step(&n);
-        g[pass] = fbuf((size_t)np);
-        memcpy(g[pass], exec_grads(n.e), sizeof(float) * np);
-        sg[pass] = fbuf((size_t)sf);
-        memcpy(sg[pass], exec_state_grad(n.e), sizeof(float) * sf);
+        loss[k] = net_step(&n);
+        g[k] = fbuf((size_t)np);
+        memcpy(g[k], exec_grads(n.e), sizeof(float) * np);
+        sg[k] = fbuf((size_t)sf);
+        memcpy(sg[k], exec_state_grad(n.e), sizeof(float) * sf);
     }
-    assert_float_equal(loss[0], loss[1], 1e-5 * fabs(loss[1]));
-    int bad = compare("grads", (size_t)np, g[0], g[1]) +
-              compare("state grad", (size_t)sf, sg[0], sg[1]);
-    if (bad)
-        fprintf(stderr, "%s at %d threads: %d mismatches\n", layer, threads, bad);
-    assert_int_equal(bad, 0);
-    for (int pass = 0; pass < 2; pass++)
-        free(g[pass]), free(sg[pass]);
+    for (int k = from_engine; k < ENG_INTERP; k++) {
+        assert_float_equal(loss[k], loss[ENG_INTERP], 1e-5 * fabs(loss[ENG_INTERP]));
+        int bad = compare("grads", (size_t)np, g[k], g[ENG_INTERP]) +
+                  compare("state grad", (size_t)sf, sg[k], sg[ENG_INTERP]);
+        if (bad)
+            fprintf(stderr, "%s B %d, %s vs the interpreter at %d threads: %d mismatches\n",
+                    layer, B, engine_name[k], threads, bad);
+        assert_int_equal(bad, 0);
+    }
+    for (int k = from_engine; k < ENGINES; k++)
+        free(g[k]), free(sg[k]);
     free(s0);
     net_free(&n);
 }
@@ -439,25 +466,46 @@ static void test_nan_propagates(void **state)
     net_free(&n);
 }
 
-static void test_models_vs_own(void **state)
+/* oneDNN and the own kernels against the interpreter at 1, 2 and 3 threads, H not divisible by
+ * 2 or 3: small cells, and a cell large enough for oneDNN to run on every thread
+ * (ONEDNN_RNN_PAR_MIN) with 64 rows. */
+static void test_models_vs_interp(void **state)
 {
     (void)state;
     if (!need_onednn())
         return;
+    assert_true(16L * 4 * 257 * (6 + 257) >= ONEDNN_RNN_PAR_MIN);
     for (int threads = 1; threads <= 3; threads++) {
-        model_vs_own("lstm(7, layers=2, bidirectional=true, dropout=0.3)", threads);
-        model_vs_own("gru(13, layers=2)", threads);
-        model_vs_own("rnn(7, activation=relu, bidirectional=true)", threads);
+        model_vs_interp("lstm(7, layers=2, bidirectional=true, dropout=0.3)", threads, NET_B,
+                        NET_T, ENG_ONEDNN);
+        model_vs_interp("gru(13, layers=2)", threads, NET_B, NET_T, ENG_ONEDNN);
+        model_vs_interp("rnn(7, activation=relu, bidirectional=true)", threads, NET_B, NET_T,
+                        ENG_ONEDNN);
+        model_vs_interp("lstm(257)", threads, 16, 4, ENG_ONEDNN);
     }
     exec_set_threads(2);
 }
 
-/* Three training steps with plain SGD on the parameters from a fresh executor: the weights of
- * two such runs are identical byte for byte (2 threads). */
-static void train_three(const char *layer, float *out, int64_t *np)
+/* recur's batch-1 path (B = 1: the fused kernels' recurrent products on the matrix-vector path,
+ * split across the threads at these widths, matvec.h) against the interpreter at 1, 2 and 3
+ * threads, H not divisible by 2 or 3. */
+static void test_batch1_vs_interp(void **state)
+{
+    (void)state;
+    assert_true(4L * 259 * 259 >= KERN_MATVEC_PAR_MIN && 259 >= KERN_MATVEC_MIN_K);
+    for (int threads = 1; threads <= 3; threads++) {
+        model_vs_interp("lstm(259, layers=2)", threads, 1, 5, ENG_OWN);
+        model_vs_interp("gru(265)", threads, 1, 5, ENG_OWN);
+    }
+    exec_set_threads(2);
+}
+
+/* Three training steps with plain SGD on the parameters from a fresh executor of B streams
+ * of T steps. */
+static void train_three(const char *layer, int B, int T, float *out, int64_t *np)
 {
     Net n;
-    net_new(&n, layer, 91);
+    net_new_bt(&n, layer, 91, B, T);
     *np = exec_nparams(n.e);
     for (int step = 0; step < 3; step++) {
         net_step(&n);
@@ -471,22 +519,31 @@ static void train_three(const char *layer, float *out, int64_t *np)
     net_free(&n);
 }
 
+/* Two such runs at the same thread count (2, and 3) give weights equal byte for byte: small
+ * cells (oneDNN on one thread) and one above ONEDNN_RNN_PAR_MIN (oneDNN on every thread). */
 static void test_deterministic(void **state)
 {
     (void)state;
     if (!need_onednn())
         return;
-    exec_set_threads(2);
-    static const char *const layers[] = { "lstm(33, layers=2, dropout=0.2)", "gru(29)" };
-    for (int k = 0; k < 2; k++) {
-        int64_t np;
-        train_three(layers[k], NULL, &np);
-        float *a = fbuf((size_t)np), *b = fbuf((size_t)np);
-        train_three(layers[k], a, &np);
-        train_three(layers[k], b, &np);
-        assert_memory_equal(a, b, sizeof(float) * np);
-        free(a), free(b);
+    static const struct {
+        const char *layer;
+        int B, T;
+    } nets[] = { { "lstm(33, layers=2, dropout=0.2)", NET_B, NET_T }, { "gru(29)", NET_B, NET_T },
+                 { "lstm(257)", 16, 4 } };
+    for (int threads = 2; threads <= 3; threads++) {
+        exec_set_threads(threads);
+        for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) {
+            int64_t np;
+            train_three(nets[k].layer, nets[k].B, nets[k].T, NULL, &np);
+            float *a = fbuf((size_t)np), *b = fbuf((size_t)np);
+            train_three(nets[k].layer, nets[k].B, nets[k].T, a, &np);
+            train_three(nets[k].layer, nets[k].B, nets[k].T, b, &np);
+            assert_memory_equal(a, b, sizeof(float) * np);
+            free(a), free(b);
+        }
     }
+    exec_set_threads(2);
 }
 
 int main(void)
@@ -497,7 +554,8 @@ int main(void)
         cmocka_unit_test(test_backward_needs_training_forward),
         cmocka_unit_test(test_inputs_safe),
         cmocka_unit_test(test_nan_propagates),
-        cmocka_unit_test(test_models_vs_own),
+        cmocka_unit_test(test_models_vs_interp),
+        cmocka_unit_test(test_batch1_vs_interp),
         cmocka_unit_test(test_deterministic),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -478,13 +478,6 @@ static int run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args, const cha
     return 0;
 }
 
-/* Fewest multiply-adds per time step, B*G*H*(In+H), for which r's primitive runs on more than
- * one thread. oneDNN hands work to its threads once per step; below this the hand-off costs
- * more than the second thread gives (perf2, 2-core AVX-512 machine, bench_rnn lstm H128 B32
- * T64 In32 = 2.6M per step, interleaved runs: 2 threads 16-45% slower than 1 in all 8 timed
- * steps; H256 (9.4M) mixed; measured on a loaded shared machine). */
-#define ONEDNN_RNN_PAR_MIN 4000000L
-
 /* run() for r's forward or backward primitive, on one thread when its steps are small
  * (ONEDNN_RNN_PAR_MIN); the thread setting is restored after. Fewer threads than the primitive
  * was created for is safe (oneDNN books scratch space for the most). */

@@ -33,6 +33,13 @@
 #include "exec/kernels.h"
 #include "util/diag.h"
 
+/* Fewest multiply-adds per time step, B*G*H*(In+H), for which r's primitive runs on more than
+ * one thread. oneDNN hands work to its threads once per step; below this the hand-off costs
+ * more than the second thread gives (perf2, 2-core AVX-512 machine, bench_rnn lstm H128 B32
+ * T64 In32 = 2.6M per step, interleaved runs: 2 threads 16-45% slower than 1 in all 8 timed
+ * steps; H256 (9.4M) mixed; measured on a loaded shared machine). */
+#define ONEDNN_RNN_PAR_MIN 4000000L
+
 /* The cells oneDNN can run (ONEDNN_NONE: none). */
 typedef enum OnednnCell {
     ONEDNN_NONE,

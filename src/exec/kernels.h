@@ -25,8 +25,9 @@
  *   function returns a status.
  *
  * Ownership: nothing here allocates or keeps pointers past the call; every buffer is the caller's.
- * No function touches global state except the thread pool of kern_sgemm (oneDNN's OpenMP
- * threads, or OpenBLAS's without oneDNN). */
+ * No function touches global state except the thread pools of kern_sgemm (oneDNN's OpenMP
+ * threads, or OpenBLAS's without oneDNN) and of kern_xent_forward_backward (OpenMP's, through
+ * parallel.h; its results do not depend on the thread count). */
 #ifndef RECUR_KERNELS_H
 #define RECUR_KERNELS_H
 

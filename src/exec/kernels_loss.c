@@ -1,7 +1,10 @@
 /* kernels_loss: softmax, cross-entropy fused with log-softmax, and mean squared error.
- * Shapes are in kernels.h. Sums that set a loss are accumulated in double. */
+ * Shapes are in kernels.h. Sums that set a loss are accumulated in double. The cross-entropy's
+ * rows are split across the threads (parallel.h): at 2 threads its single-threaded rows were
+ * the largest part of a small model's step outside the recurrent primitive. */
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
+#include "exec/parallel.h"
 
 /* y[r] = exp(x[r] - max_r) / sum_j exp(x[r][j] - max_r). */
 void kern_softmax_forward(size_t n, int C, const float *x, float *y)
@@ -55,6 +58,54 @@ static double xent_expsum(int C, const float *x, float mx, float *e)
     return (double)acc[0] + acc[1] + acc[2] + acc[3];
 }
 
+/* The rows of one call of kern_xent_forward_backward, shared by its parallel ranges. */
+typedef struct XentRows {
+    int C;
+    const float *logits, *mask;
+    const int32_t *targets;
+    int32_t ignore;
+    float *dlogits, scale;
+    size_t n, nseg;
+    double *seg; /* [nseg]: each segment's sum of row losses */
+} XentRows;
+
+/* Segments [lo, hi) of the rows (segment s = rows [n s / nseg, n (s+1) / nseg)): for each
+ * counted row r with target k, loss_r = logsumexp(logits[r]) - logits[r][k] summed in row order
+ * into seg[s], and dlogits[r] = (softmax(logits[r]) - onehot(k)) * scale. */
+static void xent_segments(void *ctx, size_t lo, size_t hi)
+{
+    const XentRows *x = ctx;
+    int C = x->C;
+    for (size_t s = lo; s < hi; s++) {
+        double total = 0.0;
+        for (size_t r = x->n * s / x->nseg; r < x->n * (s + 1) / x->nseg; r++) {
+            const float *xr = x->logits + r * C;
+            float *dr = x->dlogits ? x->dlogits + r * C : NULL;
+            if (x->targets[r] == x->ignore || (x->mask && x->mask[r] == 0.0f)) {
+                if (dr)
+                    memset(dr, 0, (size_t)C * sizeof *dr);
+                continue;
+            }
+            float mx = xr[0];
+            for (int j = 1; j < C; j++)
+                mx = xr[j] > mx ? xr[j] : mx;
+            double sum = xent_expsum(C, xr, mx, dr);
+            total += mx + log(sum) - xr[x->targets[r]];
+            if (dr) { /* softmax = e_j / sum, from the e_j xent_expsum left in dr */
+                float f = (float)(1.0 / sum) * x->scale;
+                for (int j = 0; j < C; j++)
+                    dr[j] *= f;
+                dr[x->targets[r]] -= x->scale;
+            }
+        }
+        x->seg[s] = total;
+    }
+}
+
+/* Rows are cut into XENT_SEGMENTS fixed segments, split across the threads (parallel.h); the
+ * segments' sums are added in order, so the loss does not depend on the thread count. */
+enum { XENT_SEGMENTS = 64 };
+
 /* Per counted row r with target k: loss_r = logsumexp(logits[r]) - logits[r][k];
  * loss = mean of loss_r; dlogits[r] = (softmax(logits[r]) - onehot(k)) / count. */
 int kern_xent_forward_backward(size_t n, int C, const float *logits, const int32_t *targets,
@@ -69,28 +120,13 @@ int kern_xent_forward_backward(size_t n, int C, const float *logits, const int32
             return -1;
         cnt++;
     }
+    double seg[XENT_SEGMENTS];
+    XentRows x = { C, logits, mask, targets, ignore, dlogits, cnt ? 1.0f / (float)cnt : 0.0f,
+                   n, n < XENT_SEGMENTS ? n : XENT_SEGMENTS, seg };
+    kern_parallel_for(x.nseg, (double)n * C, xent_segments, &x);
     double total = 0.0;
-    float scale = cnt ? 1.0f / (float)cnt : 0.0f;
-    for (size_t r = 0; r < n; r++) {
-        const float *xr = logits + r * C;
-        float *dr = dlogits ? dlogits + r * C : NULL;
-        if (targets[r] == ignore || (mask && mask[r] == 0.0f)) {
-            if (dr)
-                memset(dr, 0, (size_t)C * sizeof *dr);
-            continue;
-        }
-        float mx = xr[0];
-        for (int j = 1; j < C; j++)
-            mx = xr[j] > mx ? xr[j] : mx;
-        double s = xent_expsum(C, xr, mx, dr);
-        total += mx + log(s) - xr[targets[r]];
-        if (dr) { /* softmax = e_j / s, from the e_j xent_expsum left in dr */
-            float f = (float)(1.0 / s) * scale;
-            for (int j = 0; j < C; j++)
-                dr[j] *= f;
-            dr[targets[r]] -= scale;
-        }
-    }
+    for (size_t s = 0; s < x.nseg; s++)
+        total += seg[s];
     *loss = cnt ? total / (double)cnt : 0.0;
     if (count)
         *count = cnt;
