@@ -10,7 +10,7 @@
  *   direction gives errors of order 1e-1). Windows of different lengths alternate on one handle
  *   (the primitive cache), and backward accumulates into non-zero gradients as kernels.h says.
  * - Whole model: a stacked bidirectional lstm, a gru, a relu rnn (small: oneDNN on one thread)
- *   and an lstm(257) over 16 streams (above ONEDNN_RNN_PAR_MIN: oneDNN on every thread) compiled
+ *   and an lstm(257) over 8 streams (above ONEDNN_RNN_PAR_MIN: oneDNN on every thread) compiled
  *   from the language, forward, loss and backward on oneDNN and on the own kernels each against
  *   the cell interpreter (exec_set_force_interpreter), at 1, 2 and 3 threads: loss, every
  *   parameter and state gradient within the same tolerance. Batch 1 (recur's matrix-vector path,
@@ -468,20 +468,20 @@ static void test_nan_propagates(void **state)
 
 /* oneDNN and the own kernels against the interpreter at 1, 2 and 3 threads, H not divisible by
  * 2 or 3: small cells, and a cell large enough for oneDNN to run on every thread
- * (ONEDNN_RNN_PAR_MIN) with 64 rows. */
+ * (ONEDNN_RNN_PAR_MIN) over 8 streams of 8 steps. */
 static void test_models_vs_interp(void **state)
 {
     (void)state;
     if (!need_onednn())
         return;
-    assert_true(16L * 4 * 257 * (6 + 257) >= ONEDNN_RNN_PAR_MIN);
+    assert_true(8L * 4 * 257 * (6 + 257) >= ONEDNN_RNN_PAR_MIN && 8 >= EXEC_ONEDNN_MIN_STEPS);
     for (int threads = 1; threads <= 3; threads++) {
         model_vs_interp("lstm(7, layers=2, bidirectional=true, dropout=0.3)", threads, NET_B,
                         NET_T, ENG_ONEDNN);
         model_vs_interp("gru(13, layers=2)", threads, NET_B, NET_T, ENG_ONEDNN);
         model_vs_interp("rnn(7, activation=relu, bidirectional=true)", threads, NET_B, NET_T,
                         ENG_ONEDNN);
-        model_vs_interp("lstm(257)", threads, 16, 4, ENG_ONEDNN);
+        model_vs_interp("lstm(257)", threads, 8, 8, ENG_ONEDNN);
     }
     exec_set_threads(2);
 }
@@ -530,7 +530,7 @@ static void test_deterministic(void **state)
         const char *layer;
         int B, T;
     } nets[] = { { "lstm(33, layers=2, dropout=0.2)", NET_B, NET_T }, { "gru(29)", NET_B, NET_T },
-                 { "lstm(257)", 16, 4 } };
+                 { "lstm(257)", 8, 8 } };
     for (int threads = 2; threads <= 3; threads++) {
         exec_set_threads(threads);
         for (size_t k = 0; k < sizeof nets / sizeof *nets; k++) {

@@ -33,12 +33,18 @@
 #include "exec/kernels.h"
 #include "util/diag.h"
 
-/* Fewest multiply-adds per time step, B*G*H*(In+H), for which r's primitive runs on more than
- * one thread. oneDNN hands work to its threads once per step; below this the hand-off costs
- * more than the second thread gives (perf2, 2-core AVX-512 machine, bench_rnn lstm H128 B32
- * T64 In32 = 2.6M per step, interleaved runs: 2 threads 16-45% slower than 1 in all 8 timed
- * steps; H256 (9.4M) mixed; measured on a loaded shared machine). */
-#define ONEDNN_RNN_PAR_MIN 4000000L
+/* Fewest multiply-adds per time step, B*G*H*(In+H), for which a primitive runs on more than one
+ * thread (below, on one: oneDNN hands work to its threads several times per step, and for tiny
+ * steps the hand-off costs more than the second thread gives). Chosen for a quiet machine with
+ * idle threads spinning (exec_omp_setup): on this project's 2-core AVX2 machine the lead's quiet
+ * `make bench` had the bare LSTM H128 B32 (2.6M per step) on 2 threads at 1.7-1.9x recur's
+ * single-threaded primitive (recur's share 49% train, 52% infer, where recur on one thread is
+ * 88-92% of the bare layers on one), so the earlier 4M limit left half the machine idle at the
+ * table's smallest size. On a loaded machine (waiting passively) 2 threads lose at such sizes:
+ * bench_rnn --vs-threads 1, load 8-13, bare H128 B32: 2 threads x0.5-0.8 of 1, and H256 x0.7.
+ * The limit depends on the size only, never on the load: the primitive's results differ
+ * between 1 and 3 threads, and exact resume needs the same bits at the same --threads. */
+#define ONEDNN_RNN_PAR_MIN 1000000L
 
 /* The cells oneDNN can run (ONEDNN_NONE: none). */
 typedef enum OnednnCell {

@@ -124,12 +124,25 @@ double exec_grad_norm(const ExecModel *e);
  * checking the fused kernels). */
 void exec_set_force_interpreter(ExecModel *e, bool on);
 /* Whether the fused built-in cells run on oneDNN (dnnl_rnn.h; on by default, effective only
- * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows)
+ * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows
+ * and EXEC_ONEDNN_MIN_STEPS steps)
  * or on recur's own kernels (kernels.h: the fallback, and the reference in the tests). Both give
  * the same results within float rounding, not bit for bit; each is deterministic. The default
  * is on unless the environment has RECUR_ONEDNN=0, which also puts every GEMM back on OpenBLAS
  * (dnnl_rnn.h: onednn_env_enabled). */
 #define EXEC_ONEDNN_MIN_ROWS 32
+/* oneDNN's primitive has a fixed cost per call (weights reordered in and, in training, the
+ * gradients out; workspace; hand-offs) that only windows of several steps amortise. Measured
+ * with tests/bench/cell_engines (LSTM, 1 thread, CPU time, 2-core AVX2 machine; time of recur's
+ * kernel / oneDNN's, above 1 = oneDNN faster, train / infer): H128 B32 T1 0.45 / 0.33, B64 T1
+ * 0.50 / 0.40, B16 T2 0.54 / 0.48, B32 T4 0.74-0.86 / 0.86-0.91, B16 T4 0.83 / 0.54-0.71, H512
+ * B32 T4 0.80 / 0.66: windows under 8 steps run recur's kernels. From 8 steps the two are close
+ * (H128 B4-32 T8 0.70-0.94 / 1.03-1.10, H256 B8 T8 0.92 / 0.98, B32 T8 1.13 / 1.05) and oneDNN
+ * pulls ahead with the window (H128 B32 T16 0.98 / 1.24, T64 1.09 / 1.39; H256 B4 T64 1.23 /
+ * 1.54; H512 B32 T16 1.18 / 1.05, B2 T64 1.31 / 1.34, B1 T100 1.90 / 3.08). Under 32 rows,
+ * recur's kernels win at every shape measured (H128 B1-4 T4-16: 0.42-0.95 / 0.65-1.05 except
+ * B2 T8 inference 1.05). */
+#define EXEC_ONEDNN_MIN_STEPS 8
 void exec_set_onednn(ExecModel *e, bool on);
 /* Whether this build runs on oneDNN and its CPU engine works. */
 bool exec_onednn_available(void);

@@ -2,7 +2,8 @@
  * directions (IrLayer.cells: l0, l0_reverse, l1, ...), dropout between levels while training
  * (as PyTorch), directions concatenated forward then reverse. A built-in cell with PyTorch's
  * params and states runs fused (exec_fused.c): on its oneDNN primitive (dnnl_rnn.h) when
- * available and the window has at least EXEC_ONEDNN_MIN_ROWS rows, else on recur's own kernel;
+ * available and the window has at least EXEC_ONEDNN_MIN_ROWS rows and EXEC_ONEDNN_MIN_STEPS
+ * steps, else on recur's own kernel;
  * any cell can run on the interpreter (cellvm.h), which exec_set_force_interpreter selects for
  * all. Backward follows the engine its forward ran on. */
 #include <stdio.h>
@@ -263,11 +264,13 @@ static KernRecWeights cell_weights(const RecCell *rc)
 }
 
 /* Whether this cell's fused forward runs on oneDNN now: wanted, available, a cell oneDNN has
- * and a window of at least EXEC_ONEDNN_MIN_ROWS rows (small batches run recur's kernels). */
+ * and a window of at least EXEC_ONEDNN_MIN_ROWS rows and EXEC_ONEDNN_MIN_STEPS steps (small
+ * batches and short windows run recur's kernels, measured faster there: exec.h). */
 static bool use_onednn(const ExecModel *e, const RecCell *rc)
 {
     return e->onednn && rc->fused->onednn != ONEDNN_NONE &&
-           (long)e->T * e->B >= EXEC_ONEDNN_MIN_ROWS && onednn_available();
+           (long)e->T * e->B >= EXEC_ONEDNN_MIN_ROWS && e->T >= EXEC_ONEDNN_MIN_STEPS &&
+           onednn_available();
 }
 
 /* One cell over the window: y = cell(x) from s0, final state into sT.   x [T][B][in_w] */

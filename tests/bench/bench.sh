@@ -8,11 +8,14 @@
 #      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS;
 #   4. batch-1 sampling (perf2): a whole `recur sample` process from a models/charlm.rnn
 #      checkpoint (one training step) against tests/bench/torch_sample.py's loop (the same model;
-#      only its loop is timed), at 1 and 2 threads, tok/s and the ratio.
+#      only its loop is timed), at 1 and 2 threads, tok/s and the ratio;
+#   5. BENCH_THREADS threads against 1: bench_rnn --vs-threads 1 on every configuration of
+#      part 1, recur's step and the bare layers' each timed at both counts in turn; prints the
+#      speed-up of the larger count (x above 1: more threads are faster).
 # The machine may be shared: read the ratios of one run, and the load figures printed with them.
 # PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
 # Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
-# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4 (one part),
+# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4|5 (one part),
 # BENCH_SAMPLE_LENGTH (3000, for part 4), TORCH_PYTHON (/usr/bin/python3).
 set -u
 SRC=${top_srcdir:-.}
@@ -34,17 +37,19 @@ echo "# avx512f: $(grep -c avx512f /proc/cpuinfo) of $(nproc) cpus; OPENBLAS_COR
 bench() { # bench_rnn with the shared options
   "$BUILD/tests/bench/bench_rnn" --threads "$TH" ${TORCH:+--torch "$TORCH"} "$@" $ARGS
 }
+# issue 10's table (parts 1 and 5)
+CONFIGS="--cell lstm --hidden 128 --layers 1 --batch 32 --seq 64 --input embedding --embed 32
+--cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input onehot
+--cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64 --clip 5
+--cell lstm --hidden 1024 --layers 2 --batch 64 --seq 100 --input embedding --embed 64 --steps 6 --warmup 1
+--cell gru --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64
+--cell rnn --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64"
 if part 1; then
   while read -r cfg; do
     echo "== $cfg"
     bench $cfg || exit 1
   done <<EOF
---cell lstm --hidden 128 --layers 1 --batch 32 --seq 64 --input embedding --embed 32
---cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input onehot
---cell lstm --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64 --clip 5
---cell lstm --hidden 1024 --layers 2 --batch 64 --seq 100 --input embedding --embed 64 --steps 6 --warmup 1
---cell gru --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64
---cell rnn --hidden 512 --layers 2 --batch 32 --seq 100 --input embedding --embed 64
+$CONFIGS
 EOF
 fi
 if part 2; then
@@ -94,4 +99,12 @@ if part 4; then
     fi
   done
   rm -rf "$T4"
+fi
+if part 5; then
+  while read -r cfg; do
+    echo "== $TH threads vs 1: $cfg"
+    "$BUILD/tests/bench/bench_rnn" --threads "$TH" --vs-threads 1 $cfg $ARGS | grep "^RESULT" || exit 1
+  done <<EOF
+$CONFIGS
+EOF
 fi
