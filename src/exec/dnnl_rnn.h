@@ -35,15 +35,20 @@
 
 /* Fewest multiply-adds per time step, B*G*H*(In+H), for which a primitive runs on more than one
  * thread (below, on one: oneDNN hands work to its threads several times per step, and for tiny
- * steps the hand-off costs more than the second thread gives). Chosen for a quiet machine with
- * idle threads spinning (exec_omp_setup): on this project's 2-core AVX2 machine the lead's quiet
- * `make bench` had the bare LSTM H128 B32 (2.6M per step) on 2 threads at 1.7-1.9x recur's
- * single-threaded primitive (recur's share 49% train, 52% infer, where recur on one thread is
- * 88-92% of the bare layers on one), so the earlier 4M limit left half the machine idle at the
- * table's smallest size. On a loaded machine (waiting passively) 2 threads lose at such sizes:
- * bench_rnn --vs-threads 1, load 8-13, bare H128 B32: 2 threads x0.5-0.8 of 1, and H256 x0.7.
- * The limit depends on the size only, never on the load: the primitive's results differ
- * between 1 and 3 threads, and exact resume needs the same bits at the same --threads. */
+ * steps the hand-off costs more than the second thread gives). Measured on this project's
+ * 2-core AVX2 machine. Quiet, idle threads spinning (exec_omp_setup): the lead's `make bench`
+ * had the bare LSTM H128 B32 (2.6M per step) on 2 threads at 1.7-1.9x recur's single-threaded
+ * primitive (recur's share 49% train, 52% infer, where on one thread recur is 88-92% of the
+ * bare layers), so the earlier limit of 4M left half the machine idle there. Loaded (load
+ * average 12, waiting passively), wall time is no guide, but the CPU time of both threads
+ * against one thread's shows what the hand-offs cost, and 2 / that ratio bounds a quiet
+ * machine's speed-up (tests/bench/cell_engines with this limit at 0, OMP_WAIT_POLICY=PASSIVE,
+ * LSTM T 64, train / infer): H32 B32 (0.26M) 2.07 / 2.38, nothing to gain; H64 B32 (0.79M)
+ * 1.14 / 1.77; H128 B8 (0.66M) 1.34 / 1.50; H128 B16 (1.3M) 1.39 / 1.84; H128 B32 (2.6M)
+ * 1.10-1.31 / 1.19; H256 B32 T32 (10.5M) 1.30 / 1.19. On the loaded machine itself 2 threads
+ * lose at these sizes (bench_rnn --vs-threads 1, bare H128 B32: x0.5-0.9). The limit depends
+ * on the size only, never on the load: the primitive's results differ between 1 and 3
+ * threads, and exact resume needs the same bits at the same --threads. */
 #define ONEDNN_RNN_PAR_MIN 1000000L
 
 /* The cells oneDNN can run (ONEDNN_NONE: none). */

@@ -5,11 +5,14 @@
  * turn (so machine load hits both alike) for at least 10 ms each (at 1 thread: CPU time of the
  * thread, so a shared machine's other processes do not count); prints the median time per
  * window of each, training (forward with cache + backward) and inference (forward), and the
- * ratio own / oneDNN (above 1: oneDNN faster).
+ * ratio own / oneDNN (above 1: oneDNN faster); at more than 1 thread also the CPU time of all
+ * threads (against the 1-thread figures: what the extra threads cost in hand-offs, which on a
+ * shared machine is measurable where wall time is not).
  *
  * Usage: cell_engines [THREADS [H [IN [BxT ...]]]]  (default 1 thread, H 128, IN 32, and a list
  * of small windows; built by `make tests/bench/cell_engines`; needs oneDNN). A benchmark, not a
- * test. */
+ * test. At more than 1 thread set OMP_WAIT_POLICY=PASSIVE or GOMP_SPINCOUNT=1000 as recur does
+ * (exec_omp_setup): libgomp's default long spin burns CPU time while the other thread waits. */
 #include "config.h"
 
 #include <stdio.h>
@@ -20,14 +23,17 @@
 #include "exec/kernels.h"
 
 /* The clock: at 1 thread this thread's CPU time (immune to the other processes of a shared
- * machine, which only take turns with it), else wall time. */
+ * machine, which only take turns with it), else wall time; cpu_now is the process's CPU time,
+ * all threads together (at N threads: N times the wall time when none waits). */
 static clockid_t clk = CLOCK_MONOTONIC;
-static double now(void)
+static double clock_s(clockid_t c)
 {
     struct timespec t;
-    clock_gettime(clk, &t);
+    clock_gettime(c, &t);
     return t.tv_sec + t.tv_nsec * 1e-9;
 }
+static double now(void) { return clock_s(clk); }
+static double cpu_now(void) { return clock_s(CLOCK_PROCESS_CPUTIME_ID); }
 
 static int cmp(const void *a, const void *b)
 {
@@ -52,8 +58,9 @@ typedef struct Cell {
     OnednnRnn *r;
 } Cell;
 
-/* One window on engine dn (oneDNN) or own, training or not; seconds per window over >= 10 ms. */
-static double window(Cell *c, int dn, int train)
+/* One window on engine dn (oneDNN) or own, training or not; seconds per window over >= 10 ms,
+ * and the process's CPU seconds per window into *cpu. */
+static double window(Cell *c, int dn, int train, double *cpu)
 {
     KernRecShape sh = { c->T, c->B, c->In, c->H, false };
     KernStateIn s0 = { NULL, NULL };
@@ -65,7 +72,7 @@ static double window(Cell *c, int dn, int train)
     Diag d;
     diag_init(&d);
     int reps = 0;
-    double t0 = now(), el;
+    double t0 = now(), c0 = cpu_now(), el;
     do {
         if (dn) {
             if (onednn_rnn_forward(c->r, c->T, train, c->x, s0, w, c->y, sT, &d) ||
@@ -81,6 +88,7 @@ static double window(Cell *c, int dn, int train)
         }
         reps++;
     } while ((el = now() - t0) < 0.01);
+    *cpu = (cpu_now() - c0) / reps;
     diag_free(&d);
     return el / reps;
 }
@@ -102,16 +110,22 @@ static void shape(int threads, int B, int T, int In, int H)
         exit(1);
     }
     for (int train = 1; train >= 0; train--) {
-        double t[2][15];
+        double t[2][15], cpu[2][15];
         for (int k = 0; k < 15; k++)
             for (int dn = 0; dn < 2; dn++)
-                t[dn][k] = window(&c, dn, train);
-        qsort(t[0], 15, sizeof(double), cmp);
-        qsort(t[1], 15, sizeof(double), cmp);
+                t[dn][k] = window(&c, dn, train, &cpu[dn][k]);
+        for (int dn = 0; dn < 2; dn++) {
+            qsort(t[dn], 15, sizeof(double), cmp);
+            qsort(cpu[dn], 15, sizeof(double), cmp);
+        }
         printf("lstm H %d In %d B %2d T %3d (%4d rows, %5.2fM MACs/step) %s threads %d: own "
-               "%8.1f us, oneDNN %8.1f us, own/oneDNN %.2f\n", H, In, B, T, B * T,
+               "%8.1f us, oneDNN %8.1f us, own/oneDNN %.2f", H, In, B, T, B * T,
                4.0 * B * H * (In + H) / 1e6, train ? "train" : "infer", threads, t[0][7] * 1e6,
                t[1][7] * 1e6, t[0][7] / t[1][7]);
+        if (threads > 1)
+            printf("; CPU time of all threads: own %.1f us, oneDNN %.1f us", cpu[0][7] * 1e6,
+                   cpu[1][7] * 1e6);
+        printf("\n");
     }
     onednn_rnn_free(c.r);
     float *bufs[] = { c.x, c.wih, c.whh, c.b, c.y, c.dy, c.dx, c.dwih, c.dwhh, c.db, c.cache,
