@@ -19,7 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/dnnl_rnn.h"
 #include "exec/kernels.h"
+#include "exec/parallel.h"
 #include "util/rng.h"
 
 #define EPS 1e-2
@@ -657,6 +659,57 @@ static void test_xent(void **s)
     assert_true(l == 0.0 && cnt == 0 && c.dl[0] == 0.0f);
 }
 
+/* A head large enough to be split across the threads (parallel.h: 1000 rows x 67 classes,
+ * every 7th row ignored): the loss and dlogits against softmax and logsumexp in double (1e-6
+ * relative), and the same bits at 1, 2 and 3 threads (the loss is summed in fixed segments). */
+static void test_xent_threads(void **s)
+{
+    (void)s;
+    enum { N = 1000, C = 67 };
+    assert_true((double)N * C >= KERN_PAR_MIN_WORK);
+    float *x = frand((size_t)N * C, 4.0f), *dl[3];
+    int32_t *tg = calloc(N, sizeof *tg);
+    assert_non_null(tg);
+    for (int r = 0; r < N; r++)
+        tg[r] = r % 7 == 3 ? -1 : (int32_t)rng_below(&g_rng, C);
+    double want = 0, loss[3];
+    int cnt = 0;
+    for (int r = 0; r < N; r++) {
+        if (tg[r] < 0)
+            continue;
+        double se = 0;
+        for (int j = 0; j < C; j++)
+            se += exp((double)x[r * C + j]);
+        want += log(se) - x[r * C + tg[r]];
+        cnt++;
+    }
+    want /= cnt;
+    for (int th = 1; th <= 3; th++) {
+        onednn_set_threads(th);
+        dl[th - 1] = fbuf((size_t)N * C);
+        assert_int_equal(kern_xent_forward_backward(N, C, x, tg, -1, NULL, dl[th - 1],
+                                                    &loss[th - 1], NULL), 0);
+    }
+    onednn_set_threads(1);
+    assert_float_equal(loss[0], want, 1e-6 * want);
+    for (int r = 0; r < N; r += 37) { /* spot rows against the double softmax */
+        double se = 0;
+        for (int j = 0; j < C; j++)
+            se += exp((double)x[r * C + j]);
+        for (int j = 0; tg[r] >= 0 && j < C; j++) {
+            double p = exp((double)x[r * C + j]) / se - (j == tg[r]);
+            assert_float_equal(dl[0][r * C + j], p / cnt, 1e-6 / cnt + 1e-6 * fabs(p / cnt));
+        }
+    }
+    for (int k = 1; k < 3; k++) {
+        assert_true(loss[k] == loss[0]);
+        assert_memory_equal(dl[k], dl[0], sizeof(float) * N * C);
+    }
+    for (int k = 0; k < 3; k++)
+        free(dl[k]);
+    free(x), free(tg);
+}
+
 static void test_mse(void **s)
 {
     (void)s;
@@ -776,6 +829,7 @@ int main(void)
         cmocka_unit_test(test_pool),
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_xent),
+        cmocka_unit_test(test_xent_threads),
         cmocka_unit_test(test_mse),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_dropout_add_concat),
