@@ -135,19 +135,20 @@ static bool label_taken(const Im *im, int n, const char *label)
     return false;
 }
 
-/* Layer k's label from node n's name: its first path component when that is a name
- * ("/lstm/LSTM" -> lstm, as torch.onnx.export names nodes by module; "pool1/ReduceMean" ->
- * pool1, as recur's export names them), made unique with _2, _3 ...; else L<k+1>. */
+/* Layer k's label from node n's name: the name its first path component starts with
+ * ("/lstm/LSTM" -> lstm, as torch.onnx.export names nodes by module; "pool1/ReduceMean" and
+ * "mgu1.l0/Scan" -> pool1, mgu1, as recur's export names them), made unique with _2, _3 ...;
+ * else L<k+1>. */
 static void im_label(Im *im, const Onnx__NodeProto *n, int k, char *buf, size_t size)
 {
     const char *s = n && n->name ? n->name : "";
     s += *s == '/';
-    size_t len = strcspn(s, "/");
-    bool ok = len > 0 && len < size - 8 && ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'));
-    for (size_t j = 0; ok && j < len; j++)
-        ok = (s[j] >= 'a' && s[j] <= 'z') || (s[j] >= 'A' && s[j] <= 'Z') || s[j] == '_' ||
-             (s[j] >= '0' && s[j] <= '9');
-    if (ok)
+    size_t len = 0;
+    if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+        while ((s[len] >= 'a' && s[len] <= 'z') || (s[len] >= 'A' && s[len] <= 'Z') ||
+               s[len] == '_' || (s[len] >= '0' && s[len] <= '9'))
+            len++;
+    if (len > 0 && len < size - 8 && (s[len] == '/' || s[len] == '.' || !s[len]))
         snprintf(buf, size, "%.*s", (int)len, s);
     else
         snprintf(buf, size, "L%d", k + 1);
