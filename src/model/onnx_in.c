@@ -5,8 +5,10 @@
  * to the graph input; Y4: a recurrent node's Y [T, D, B, H]; Y4T: Y transposed to [T, B, D, H]),
  * constants (initializers, Constant nodes), the shape arithmetic and zero states around each
  * recurrent node (SHAPE, ZEROS), and what recur cannot take (FINAL states, EXTRA graph inputs).
- * Layers form one chain: each reads the previous layer. The result is .rnn text with labelled
- * layers (L1, L2, ...) and the tensors under recur's names, compiled and filled. */
+ * Layers form one chain: each reads the previous layer, except that concat and add join
+ * earlier ones (onnx_in_layers.c). The result is .rnn text with labelled layers (named after
+ * the ONNX nodes where the names allow, else L1, L2, ...) and the tensors under recur's names,
+ * compiled and filled. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,46 +18,8 @@
 #include "model/onnx.h"
 #include "model/onnx_in_int.h"
 
-typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
-                     V_EXTRA } VKind;
-
-typedef struct Val {
-    const char *name;
-    VKind kind;
-    bool flip;          /* SEQ/Y4: first two axes swapped relative to the graph input */
-    int layer;          /* SEQ/Y4: the layer that made it (-1: the graph input) */
-    int width, dirs, hidden;
-    const Onnx__TensorProto *t;     /* CONST */
-} Val;
-
-typedef struct ImLayer {
-    char label[48];     /* unique: from the ONNX names where they allow, else L<k> */
-    char text[160];     /* the layer's line without the label ("dense" for a dense layer) */
-    int dense_n;        /* a dense layer's width (0: not a dense layer) */
-    int bias_tensor;    /* index in tensors of a dense layer's bias, or -1 */
-    bool has_bias;      /* an Add or Gemm gave the bias */
-    const char *act;    /* a dense layer's activation, or NULL */
-} ImLayer;
-
-typedef struct Im {
-    const char *path;
-    Diag *d;
-    const Onnx__GraphProto *g;
-    Val *vals;
-    int nvals, cap;
-    ImLayer *layers;
-    int nlayers;
-    bool tokens;
-    int vocab, in_width;
-    int bf;             /* -1 unknown, 0/1: the graph input is batch-first */
-    CkptTensorList tensors;
-    char *cells, *notes;    /* cells written as equations; comment lines on running the model */
-    size_t cells_len, notes_len;
-} Im;
-
 /* Reports node i (name, op type, position) and returns -1. */
-static int im_err(Im *im, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int im_err(Im *im, size_t i, const char *fmt, ...)
+int im_err(Im *im, size_t i, const char *fmt, ...)
 {
     char why[400];
     va_list ap;
@@ -68,7 +32,7 @@ static int im_err(Im *im, size_t i, const char *fmt, ...)
     return -1;
 }
 
-static Val *im_find(Im *im, const char *name)
+Val *im_find(Im *im, const char *name)
 {
     for (int i = im->nvals - 1; name && *name && i >= 0; i--)
         if (strcmp(im->vals[i].name, name) == 0)
@@ -76,16 +40,12 @@ static Val *im_find(Im *im, const char *name)
     return NULL;
 }
 
-/* Adds value name (kind k); NULL when out of memory. */
-static Val *im_add(Im *im, const char *name, VKind k)
+/* Adds value name (kind k) in the array im_reserve sized, so that no Val moves; NULL when
+ * it is full (which im_reserve's count rules out). */
+Val *im_add(Im *im, const char *name, VKind k)
 {
-    if (im->nvals == im->cap) {
-        int cap = im->cap ? 2 * im->cap : 64;
-        Val *v = realloc(im->vals, sizeof *v * (size_t)cap);
-        if (!v)
-            return NULL;
-        im->vals = v, im->cap = cap;
-    }
+    if (im->nvals == im->cap)
+        return NULL;
     Val *v = &im->vals[im->nvals++];
     memset(v, 0, sizeof *v);
     v->name = name, v->kind = k, v->layer = -1;
@@ -93,7 +53,7 @@ static Val *im_add(Im *im, const char *name, VKind k)
 }
 
 /* Adds a tensor under recur's name. */
-static int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
+int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
                      const float *data)
 {
     int64_t shape[2] = {d0, d1};
@@ -103,8 +63,7 @@ static int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
 }
 
 /* Appends printf text to the growing string *s (length *len); -1 when out of memory. */
-static int im_cat(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int im_cat(char **s, size_t *len, const char *fmt, ...)
+int im_cat(char **s, size_t *len, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -159,9 +118,7 @@ static void im_label(Im *im, const Onnx__NodeProto *n, int k, char *buf, size_t 
 }
 
 /* A new layer line for node n (NULL: none); returns its index. */
-static int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
+int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
 {
     ImLayer *l = realloc(im->layers, sizeof *l * (size_t)(im->nlayers + 1));
     if (!l)
@@ -179,7 +136,7 @@ static int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
 }
 
 /* The float data of a constant value, with its dims checked against ndim. */
-static int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
+int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
 {
     int64_t n;
     if (!v || v->kind != V_CONST || !v->t)
@@ -191,19 +148,19 @@ static int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
 }
 
 /* An input name of n (NULL when absent or empty). */
-static const char *in_name(const Onnx__NodeProto *n, size_t k)
+const char *in_name(const Onnx__NodeProto *n, size_t k)
 {
     return k < n->n_input && n->input[k][0] ? n->input[k] : NULL;
 }
 
 /* The value an input of n names, or NULL (absent or unknown). */
-static Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k)
+Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k)
 {
     return im_find(im, in_name(n, k));
 }
 
 /* A SEQ value that continues the chain (reads the last layer), or an error. */
-static Val *chain(Im *im, size_t i, Val *v)
+Val *chain(Im *im, size_t i, Val *v)
 {
     if (!v || (v->kind != V_SEQ && v->kind != V_INPUT)) {
         im_err(im, i, "its input is not the model's sequence");
@@ -587,7 +544,8 @@ static int im_layout(Im *im, size_t i, const Onnx__NodeProto *n)
 /* Whether v is (part of) the sequence the model computes. */
 static bool is_seq(const Val *v)
 {
-    return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T);
+    return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T ||
+                 v->kind == V_LN);
 }
 
 /* Ops that only compute shapes and zero states when no input is the sequence. */
@@ -653,8 +611,18 @@ static int im_node(Im *im, size_t i)
         if (v && v->kind == V_EXTRA && !rec)
             return im_err(im, i, "reads '%s', a second graph input", v->name);
     }
-    int rc = rec ? im_recurrent(im, i, n)
-           : !strcmp(op, "Gather") ? im_gather(im, i, n)
+    bool ln = !strcmp(op, "ReduceMean") || !strcmp(op, "Sub") || !strcmp(op, "Mul") ||
+              !strcmp(op, "Sqrt") || !strcmp(op, "Div") || !strcmp(op, "Add");
+    int rc = ln ? im_layernorm(im, i, n) : -2;
+    if (rc == -2 && (!strcmp(op, "ReduceMean") || !strcmp(op, "ReduceMax")))
+        rc = im_pool(im, i, n);
+    if (rc == -2 && !strcmp(op, "Gather") && (rc = im_gather(im, i, n)) == -2)
+        rc = im_pool(im, i, n);
+    if (rc == -2 && (!strcmp(op, "Concat") || !strcmp(op, "Sum")))
+        rc = im_join(im, i, n);
+    if (rc != -2)
+        return rc;
+    rc = rec ? im_recurrent(im, i, n)
            : !strcmp(op, "MatMul") || !strcmp(op, "Gemm") ? im_dense(im, i, n)
            : !strcmp(op, "Add") ? im_add_bias(im, i, n)
            : !strcmp(op, "Relu") || !strcmp(op, "Tanh") || !strcmp(op, "Sigmoid")
@@ -758,13 +726,27 @@ static int final_output(Im *im, const Onnx__ValueInfoProto *o)
                   v->width == 1 ? 'h' : 'c', v->dirs, v->hidden) ? -1 : 1;
 }
 
+/* Sizes im->vals once for every value the graph can name (initializers, inputs, node
+ * outputs), so that Val pointers stay valid through the walk. */
+static int im_reserve(Im *im)
+{
+    const Onnx__GraphProto *g = im->g;
+    size_t n = g->n_initializer + g->n_input;
+    for (size_t i = 0; i < g->n_node; i++)
+        n += g->node[i]->n_output;
+    if (n > (size_t)1 << 24 || !(im->vals = malloc(sizeof *im->vals * (n + 1))))
+        return diag_error_in(im->d, im->path, "out of memory"), -1;
+    im->cap = (int)n + 1;
+    return 0;
+}
+
 /* Walks the graph into im and checks its one output other than final states is the last
  * layer's sequence (or the forward Y_h of the last recurrent node: a pool(last)). */
 static int im_walk(Im *im)
 {
     const Onnx__GraphProto *g = im->g;
     const Onnx__ValueInfoProto *out = NULL;
-    if (im_inputs(im))
+    if (im_reserve(im) || im_inputs(im))
         return -1;
     for (size_t i = 0; i < g->n_node; i++)
         if (im_node(im, i))

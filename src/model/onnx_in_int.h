@@ -2,7 +2,11 @@
  * the layers; onnx_in_cell.c: a recurrent node's attributes, the built-in it fits, or the cell
  * written as equations in ONNX's own form when none fits).
  *
- * Ownership: OnnxRec is a plain value; onnx_rec_cell_text writes into the caller's buffer;
+ * The walk's state (Im, its values Val and layers ImLayer) is shared with onnx_in_layers.c
+ * (pool, concat/add, layernorm).
+ *
+ * Ownership: Im owns its arrays, strings and tensors (onnx_import_model frees them); Val and
+ * ImLayer pointers stay valid until the next im_add / im_layer. OnnxRec is a plain value; onnx_rec_cell_text writes into the caller's buffer;
  * onnx_rec_cell_tensors adds copies to the caller's list. */
 #ifndef RECUR_MODEL_ONNX_IN_INT_H
 #define RECUR_MODEL_ONNX_IN_INT_H
@@ -12,6 +16,76 @@
 
 #include "io/checkpoint.h"
 #include "io/onnx.h"
+#include "util/diag.h"
+
+typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
+                     V_EXTRA, V_LN } VKind;
+
+/* What an ONNX value is to the import (see onnx_in.c). */
+typedef struct Val {
+    const char *name;
+    VKind kind;
+    bool flip;          /* SEQ/Y4: first two axes swapped relative to the graph input */
+    int layer;          /* SEQ/Y4: the layer that made it (-1: the graph input) */
+    int width, dirs, hidden;
+    const Onnx__TensorProto *t;     /* CONST; LN: the layernorm's weight (stage 8) */
+    int stage;          /* LN: how far the layernorm pattern has got (onnx_in_layers.c) */
+    const char *src;    /* LN: the value being normalised */
+} Val;
+
+typedef struct ImLayer {
+    char label[48];     /* unique: from the ONNX names where they allow, else L<k> */
+    char text[160];     /* the layer's line without the label ("dense" for a dense layer) */
+    int dense_n;        /* a dense layer's width (0: not a dense layer) */
+    int bias_tensor;    /* index in tensors of a dense layer's bias, or -1 */
+    bool has_bias;      /* an Add or Gemm gave the bias */
+    const char *act;    /* a dense layer's activation, or NULL */
+} ImLayer;
+
+typedef struct Im {
+    const char *path;
+    Diag *d;
+    const Onnx__GraphProto *g;
+    Val *vals;
+    int nvals, cap;
+    ImLayer *layers;
+    int nlayers;
+    bool tokens;
+    int vocab, in_width;
+    int bf;             /* -1 unknown, 0/1: the graph input is batch-first */
+    CkptTensorList tensors;
+    char *cells, *notes;    /* cells written as equations; comment lines on running the model */
+    size_t cells_len, notes_len;
+} Im;
+
+/* Reports node i (its position, name and op type) with the reason; returns -1. */
+int im_err(Im *im, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The value named name (NULL: none); a new value (NULL: out of memory). */
+Val *im_find(Im *im, const char *name);
+Val *im_add(Im *im, const char *name, VKind k);
+/* Adds a tensor under recur's name ([d0] when ndim is 1). 0, or -1 (reported). */
+int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1, const float *data);
+/* Appends printf text to the malloc'ed string *s of length *len. 0, or -1 (out of memory). */
+int im_cat(char **s, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* A new layer for node n (NULL: none, labelled L<k>) with line text; its index, or -1. */
+int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* The floats of constant v (ndim dimensions) into *out (malloc'ed). 0, or -1 (reported). */
+int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out);
+/* Input k of n: its name (NULL: absent), its value (NULL: absent or unknown). */
+const char *in_name(const Onnx__NodeProto *n, size_t k);
+Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k);
+/* v when it is the sequence and continues the chain (reads the last layer); else NULL
+ * (reported). */
+Val *chain(Im *im, size_t i, Val *v);
+
+/* onnx_in_layers.c: pool (ReduceMean/ReduceMax over time, Gather of the last step),
+ * concat/add (Concat on the features, Sum), layernorm (recur's export's elementary ops).
+ * 0 when n was taken, -1 (reported), -2 when n is not one of them (the generic rules
+ * decide). */
+int im_pool(Im *im, size_t i, const Onnx__NodeProto *n);
+int im_join(Im *im, size_t i, const Onnx__NodeProto *n);
+int im_layernorm(Im *im, size_t i, const Onnx__NodeProto *n);
 
 /* The attribute `name` of n, or NULL; an int attribute (absent: def); whether a string
  * attribute equals want (absent: def). */

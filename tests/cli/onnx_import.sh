@@ -4,7 +4,8 @@
 #    PyTorch 1.13) at opsets 9, 14 and 17: an LSTM language model, a bidirectional 2-layer GRU
 #    tagger and a batch-first relu RNN; `recur run` equals PyTorch's outputs within 1e-5, and
 #    the layers keep torch's module names as labels (emb, rnn, rnn_2, out);
-#  - recur's own export of built-in models, which comes back as the same model;
+#  - recur's own export of built-in models (with pool, concat, residual, layernorm), which
+#    comes back as the same model with the same labels;
 #  - single LSTM/GRU/RNN nodes with what the built-ins do not take (tests/fixtures/onnx/nodes,
 #    made by make_nodes.py with onnxruntime's outputs): peepholes, clip, input_forget,
 #    direction=reverse, other activations, linear_before_reset=0, with sequence_lens and
@@ -37,17 +38,28 @@ grep -q "^  out: dense(3)$" "$TMP/bigru.9.rnn" || fail "bigru: no dense labelled
 grep -q "^  rnn: rnn(5, activation=relu)$" "$TMP/rnn_relu.17.rnn" || fail "rnn_relu: not a relu rnn"
 grep -q "input vector(3)" "$TMP/rnn_relu.17.rnn" || fail "rnn_relu: input"
 
-# recur's own export comes back (built-in cells, embedding, dense, softmax)
-for m in "$SRC/tests/fixtures/torch_cli/charlm.rnn" "$FIX/bigru2.rnn"; do
+# recur's own export comes back (built-in cells, embedding, dense, softmax, pool, residual as
+# add, concat, layernorm) as the same model: the same labels, the same outputs
+for m in "$SRC/tests/fixtures/torch_cli/charlm.rnn" "$FIX/bigru2.rnn" "$FIX/rnn_pool.rnn" \
+         "$FIX/gru_rb.rnn" "$SRC/models/tagger.rnn" "$SRC/models/gru_classifier.rnn"; do
   n=$(basename "$m" .rnn)
-  run_ok "$RECUR" init "$m" -o "$TMP/own_$n.ckpt" --seed 7
+  in="$FIX/ids_b.npy"
+  w=$(sed -n 's/.*input vector(\([0-9]*\)).*/\1/p' "$m")
+  [ -n "$w" ] && in="$FIX/v${w}_b.npy"
+  run_ok "$RECUR" init "$m" --set vocab=11 --set classes=5 -o "$TMP/own_$n.ckpt" --seed 7
   run_ok "$RECUR" convert "$TMP/own_$n.ckpt" "$TMP/own_$n.onnx"
-  run_ok "$RECUR" convert "$TMP/own_$n.onnx" "$TMP/back_$n.ckpt"
-  run_ok "$RECUR" run "$TMP/own_$n.ckpt" --input "$FIX/ids_b.npy" --output "$TMP/own_$n.npy"
-  run_ok "$RECUR" run "$TMP/back_$n.ckpt" --input "$FIX/ids_b.npy" --output "$TMP/back_$n.npy"
+  run_ok "$RECUR" convert "$TMP/own_$n.onnx" "$TMP/back_$n.ckpt" --model-out "$TMP/back_$n.rnn"
+  run_ok "$RECUR" run "$TMP/own_$n.ckpt" --input "$in" --output "$TMP/own_$n.npy"
+  run_ok "$RECUR" run "$TMP/back_$n.ckpt" --input "$in" --output "$TMP/back_$n.npy"
   "$CMP" --rtol 1e-6 --atol 1e-6 "$TMP/back_$n.npy" "$TMP/own_$n.npy" > "$TMP/cmp" ||
     { cat "$TMP/cmp" >&2; fail "$n: the imported export differs"; }
 done
+for l in "gru1: gru(5, reset_after=false)" "lstm1: lstm(4, recurrent_activation=hard_sigmoid)" \
+         "residual1: add(lstm1, dense1)" "layernorm1: layernorm" "pool1: pool(max)"; do
+  grep -qF "  $l" "$TMP/back_gru_rb.rnn" || fail "gru_rb: no '$l' in the imported model"
+done
+grep -qF "  concat1: concat(bilstm, embed)" "$TMP/back_tagger.rnn" || fail "tagger: no concat"
+grep -qF "  pool1: pool(mean)" "$TMP/back_rnn_pool.rnn" || fail "rnn_pool: no mean pool"
 
 # single nodes against onnxruntime (its outputs committed; re-run live when it is installed)
 NODES="$FIX/nodes"
