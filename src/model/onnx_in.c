@@ -167,9 +167,10 @@ Val *chain(Im *im, size_t i, Val *v)
         return NULL;
     }
     if (v->layer != im->nlayers - 1) {
-        im_err(im, i, "reads layer %s's output, not the last layer's: a graph of two chains "
+        im_err(im, i, "reads %s%s, not the last layer's output: a graph of two chains "
                "(a branch) is not a sequence of layers recur can express",
-               v->layer >= 0 ? im->layers[v->layer].label : "input");
+               v->layer >= 0 ? "layer " : "the graph input",
+               v->layer >= 0 ? im->layers[v->layer].label : "");
         return NULL;
     }
     return v;
@@ -545,7 +546,7 @@ static int im_layout(Im *im, size_t i, const Onnx__NodeProto *n)
 static bool is_seq(const Val *v)
 {
     return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T ||
-                 v->kind == V_LN);
+                 v->kind == V_LN || v->kind == V_HALF);
 }
 
 /* Ops that only compute shapes and zero states when no input is the sequence. */
@@ -603,6 +604,8 @@ static int im_node(Im *im, size_t i)
     bool rec = !strcmp(op, "LSTM") || !strcmp(op, "GRU") || !strcmp(op, "RNN");
     if (n->n_output == 0)
         return im_err(im, i, "a node without outputs");
+    if (im_scan_owned(im, n))
+        return 0;   /* part of a user cell's copy: decompiled from its Scan */
     for (size_t k = 0; k < n->n_input; k++) {
         Val *v = in_val(im, n, k);
         if (v && v->kind == V_FINAL)
@@ -620,6 +623,8 @@ static int im_node(Im *im, size_t i)
         rc = im_pool(im, i, n);
     if (rc == -2 && (!strcmp(op, "Concat") || !strcmp(op, "Sum")))
         rc = im_join(im, i, n);
+    if (rc == -2 && !strcmp(op, "Scan"))
+        rc = im_scan(im, i, n);
     if (rc != -2)
         return rc;
     rc = rec ? im_recurrent(im, i, n)
@@ -719,7 +724,7 @@ static char *im_render(const Im *im, const Onnx__ModelProto *m)
 static int final_output(Im *im, const Onnx__ValueInfoProto *o)
 {
     Val *v = im_find(im, o->name);
-    if (!v || v->kind != V_FINAL || v->layer < 0)
+    if (!v || v->kind != V_FINAL || v->layer < 0 || v->width == 0)
         return 0;
     return im_cat(&im->notes, &im->notes_len, "#   --state-out S.safetensors: ONNX output '%s' "
                   "as tensor '%s.%c0' [%d, B, %d]\n", v->name, im->layers[v->layer].label,
@@ -802,6 +807,8 @@ int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, ch
     }
     ckpt_tensors_free(&im.tensors);
     free(im.vals);
+    for (int k = 0; k < im.nlayers; k++)
+        free(im.layers[k].scan_cell);
     free(im.layers);
     free(im.cells);
     free(im.notes);

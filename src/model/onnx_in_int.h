@@ -19,7 +19,7 @@
 #include "util/diag.h"
 
 typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
-                     V_EXTRA, V_LN } VKind;
+                     V_EXTRA, V_LN, V_HALF } VKind;
 
 /* What an ONNX value is to the import (see onnx_in.c). */
 typedef struct Val {
@@ -40,6 +40,9 @@ typedef struct ImLayer {
     int bias_tensor;    /* index in tensors of a dense layer's bias, or -1 */
     bool has_bias;      /* an Add or Gemm gave the bias */
     const char *act;    /* a dense layer's activation, or NULL */
+    char *scan_cell;    /* a user cell from a Scan: its text (malloc'ed), for the reverse twin */
+    const Val *scan_x;  /* the sequence it reads */
+    bool scan_bidi;     /* its reverse twin has been seen */
 } ImLayer;
 
 typedef struct Im {
@@ -86,6 +89,14 @@ Val *chain(Im *im, size_t i, Val *v);
 int im_pool(Im *im, size_t i, const Onnx__NodeProto *n);
 int im_join(Im *im, size_t i, const Onnx__NodeProto *n);
 int im_layernorm(Im *im, size_t i, const Onnx__NodeProto *n);
+
+/* onnx_in_scan.c: recur's export of a user cell. im_scan_owned: whether node n is part of a
+ * cell copy (named like a Scan's "<label>.l<k>[_reverse]/"), decompiled from its Scan rather
+ * than walked. im_scan: the Scan as a cell layer (its cell text added to im->cells), or the
+ * reverse twin of the previous one (making it bidirectional; its output a HALF value that a
+ * Concat joins). 0, or -1 (reported). */
+bool im_scan_owned(Im *im, const Onnx__NodeProto *n);
+int im_scan(Im *im, size_t i, const Onnx__NodeProto *n);
 
 /* The attribute `name` of n, or NULL; an int attribute (absent: def); whether a string
  * attribute equals want (absent: def). */

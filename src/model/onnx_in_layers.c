@@ -63,9 +63,17 @@ int im_join(Im *im, size_t i, const Onnx__NodeProto *n)
     bool concat = strcmp(n->op_type, "Concat") == 0;
     char text[160];
     int width = 0, len = snprintf(text, sizeof text, "%s(", concat ? "concat" : "add");
-    Val *first = in_val(im, n, 0);
+    Val *first = in_val(im, n, 0), *second = in_val(im, n, 1);
     if (!first || first->kind != V_SEQ || n->n_input < 1)
         return -2;   /* shape arithmetic */
+    if (concat && n->n_input == 2 && second && second->kind == V_HALF &&
+        second->layer == first->layer) {   /* a bidirectional cell: forward, then reverse */
+        Val *v = im_add(im, n->output[0], V_SEQ);
+        if (!v)
+            return diag_error_in(im->d, im->path, "out of memory"), -1;
+        v->layer = first->layer, v->width = first->width + second->width, v->flip = first->flip;
+        return 0;
+    }
     int64_t axis = onnx_attr_int(n, "axis", 0);
     if (concat && axis != -1 && axis != 2)
         return im_err(im, i, "a Concat of the sequence on axis %lld, not the features",

@@ -39,9 +39,11 @@ grep -q "^  rnn: rnn(5, activation=relu)$" "$TMP/rnn_relu.17.rnn" || fail "rnn_r
 grep -q "input vector(3)" "$TMP/rnn_relu.17.rnn" || fail "rnn_relu: input"
 
 # recur's own export comes back (built-in cells, embedding, dense, softmax, pool, residual as
-# add, concat, layernorm) as the same model: the same labels, the same outputs
+# add, concat, layernorm, user cells from their Scans: bidirectional, stacked, reversed) as the
+# same model: the same labels, the same outputs
 for m in "$SRC/tests/fixtures/torch_cli/charlm.rnn" "$FIX/bigru2.rnn" "$FIX/rnn_pool.rnn" \
-         "$FIX/gru_rb.rnn" "$SRC/models/tagger.rnn" "$SRC/models/gru_classifier.rnn"; do
+         "$FIX/gru_rb.rnn" "$SRC/models/tagger.rnn" "$SRC/models/gru_classifier.rnn" \
+         "$FIX/cells.rnn" "$SRC/models/mgu.rnn" "$SRC/models/peephole.rnn"; do
   n=$(basename "$m" .rnn)
   in="$FIX/ids_b.npy"
   w=$(sed -n 's/.*input vector(\([0-9]*\)).*/\1/p' "$m")
@@ -60,6 +62,14 @@ for l in "gru1: gru(5, reset_after=false)" "lstm1: lstm(4, recurrent_activation=
 done
 grep -qF "  concat1: concat(bilstm, embed)" "$TMP/back_tagger.rnn" || fail "tagger: no concat"
 grep -qF "  pool1: pool(mean)" "$TMP/back_rnn_pool.rnn" || fail "rnn_pool: no mean pool"
+for l in "  mgu1: mgu1_cell(bidirectional=true)" "  mgu2: mgu2_cell()" "  odd1: odd1_cell(reverse=true)" \
+         "  add1: add(odd1, odd1)" "  state h : [3], c : [3]" "  v1_0, v1_1 = chunk(v1, 2)" \
+         "  v1 = sigmoid(W_f @ x + U_f @ h[t-1] + b_f)" \
+         "  v2 = (1 - v1) * h[t-1] + v1 * tanh(W_n @ x + U_n @ (v1 * h[t-1]) + b_n)"; do
+  grep -qF -- "$l" "$TMP/back_cells.rnn" || fail "cells: no '$l' in the imported model"
+done
+run_ok "$RECUR" check "$TMP/back_cells.rnn"
+! grep -q warning "$TMP/err" || fail "cells: the imported model has warnings"
 
 # single nodes against onnxruntime (its outputs committed; re-run live when it is installed)
 NODES="$FIX/nodes"
@@ -156,11 +166,10 @@ refused() { # refused CASE MESSAGE: convert fails with MESSAGE and writes nothin
 refused rnn_erf "rnn_erf.onnx: error: node 2 '/post/Erf' (Erf): op Erf is not supported by recur's ONNX import on the model's sequence"
 refused lstm_bi_diff "lstm_bi_diff.onnx: error: node 0 '' (LSTM): the directions have different activations"
 refused lstm_const_h0 "lstm_const_h0.onnx: error: node 0 '' (LSTM): initial_h 'initial_h' is a constant: recur takes initial states when the model runs -- make it a graph input and give it with \`recur run --state-in S.safetensors\`"
-run_ok "$RECUR" init "$SRC/models/mgu.rnn" --set vocab=11 -o "$TMP/mgu.ckpt"
-run_ok "$RECUR" convert "$TMP/mgu.ckpt" "$TMP/mgu.onnx"
-run_status 1 "$RECUR" convert "$TMP/mgu.onnx" "$TMP/mgu_back.ckpt"
-grep -q "mgu.onnx: error: node [0-9]* '.*' (MatMul): reads layer onehot1's output, not the last layer's: a graph of two chains" \
+run_status 1 "$RECUR" convert "$NODES/branch.onnx" "$TMP/branch.ckpt"
+grep -qF "branch.onnx: error: node 2 '/rnn2/RNN' (RNN): reads the graph input, not the last layer's output: a graph of two chains" \
   "$TMP/err" || fail "two chains not reported"
+[ ! -e "$TMP/branch.ckpt" ] || fail "a refused import left a file"
 head -c 100 "$FIX/torch/bigru.op17.onnx" > "$TMP/trunc.onnx"
 run_status 1 "$RECUR" convert "$TMP/trunc.onnx" "$TMP/trunc.ckpt"
 grep -q "trunc.onnx: error: not a valid ONNX model" "$TMP/err" || fail "truncated file"
