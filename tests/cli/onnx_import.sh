@@ -17,7 +17,8 @@
 #    onnx: tests/onnx/backend_model.py folds the weights and writes the run options): output_0
 #    and the Y_h/Y_c outputs match within 1e-5, layout=1, peepholes and sequence_lens included;
 #  - bad input: an unsupported op, activations a bidirectional layer cannot share, a constant
-#    initial state, two chains, a truncated file: the node named, nothing written.
+#    initial state, two chains, a Scan that is not recur's, a truncated file: the node named,
+#    nothing written.
 . "${top_srcdir:-.}/tests/cli/lib.sh"
 FIX="$SRC/tests/fixtures/onnx"
 CMP="$BUILD/tests/tensorcmp"
@@ -165,6 +166,7 @@ refused() { # refused CASE MESSAGE: convert fails with MESSAGE and writes nothin
 }
 refused rnn_erf "rnn_erf.onnx: error: node 2 '/post/Erf' (Erf): op Erf is not supported by recur's ONNX import on the model's sequence"
 refused lstm_bi_diff "lstm_bi_diff.onnx: error: node 0 '' (LSTM): the directions have different activations"
+refused scan_sum "scan_sum.onnx: error: node 3 'running_sum' (Scan): a Scan that is not recur's export of a user cell"
 refused lstm_const_h0 "lstm_const_h0.onnx: error: node 0 '' (LSTM): initial_h 'initial_h' is a constant: recur takes initial states when the model runs -- make it a graph input and give it with \`recur run --state-in S.safetensors\`"
 run_status 1 "$RECUR" convert "$NODES/branch.onnx" "$TMP/branch.ckpt"
 grep -qF "branch.onnx: error: node 2 '/rnn2/RNN' (RNN): reads the graph input, not the last layer's output: a graph of two chains" \
