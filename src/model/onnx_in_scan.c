@@ -114,7 +114,7 @@ static int uses(const Onnx__GraphProto *g, const char *name)
         for (size_t k = 0; k < g->node[i]->n_input; k++)
             n += strcmp(g->node[i]->input[k], name) == 0;
     for (size_t k = 0; k < g->n_output; k++)
-        n += strcmp(g->output[k]->name, name) == 0;
+        n += g->output[k]->name && strcmp(g->output[k]->name, name) == 0;
     return n;
 }
 
@@ -386,6 +386,25 @@ bool im_scan_owned(Im *im, const Onnx__NodeProto *n)
     return false;
 }
 
+/* Whether body g has what the walk reads: op types and names (the reader checks them in the
+ * outer graph only). */
+static bool body_ok(const Onnx__GraphProto *g)
+{
+    for (size_t i = 0; i < g->n_node; i++)
+        if (!g->node[i]->op_type || !g->node[i]->name)
+            return false;
+    for (size_t k = 0; k < g->n_input; k++)
+        if (!g->input[k]->name)
+            return false;
+    for (size_t k = 0; k < g->n_output; k++)
+        if (!g->output[k]->name)
+            return false;
+    for (size_t k = 0; k < g->n_initializer; k++)
+        if (!g->initializer[k]->name)
+            return false;
+    return true;
+}
+
 /* Sets up s for Scan node n: the copy's prefix, direction, states (zero at the start). */
 static int sc_setup(Sc *s, Im *im, size_t i, const Onnx__NodeProto *n)
 {
@@ -394,7 +413,7 @@ static int sc_setup(Sc *s, Im *im, size_t i, const Onnx__NodeProto *n)
     *s = (Sc){.im = im, .at = i, .scan = n, .body = b ? b->g : NULL, .prefix = n->name};
     const char *slash = n->name ? strchr(n->name, '/') : NULL, *dot = NULL;
     s->nstates = (int)n->n_input - nscan;
-    if (!s->body || !slash || nscan < 1 || s->nstates < 1 || s->nstates > 8 ||
+    if (!s->body || !body_ok(s->body) || !slash || nscan < 1 || s->nstates < 1 || s->nstates > 8 ||
         s->body->n_input != n->n_input || s->body->n_output != (size_t)s->nstates + 1)
         return im_err(im, i, "a Scan that is not recur's export of a user cell "
                       "(states, inputs for every step, one output sequence)");
