@@ -1,13 +1,12 @@
-/* onnx_in_int: what the two halves of the ONNX importer share (onnx_in.c: the graph walk and
- * the layers; onnx_in_cell.c: a recurrent node's attributes, the built-in it fits, or the cell
- * written as equations in ONNX's own form when none fits).
+/* onnx_in_int: what the files of the ONNX importer share: onnx_in.c (the graph walk, dense,
+ * embedding, recurrent nodes), onnx_in_cell.c (a recurrent node's attributes, the built-in it
+ * fits, or a cell written as ONNX's equations), onnx_in_layers.c (pool, concat/add,
+ * layernorm), onnx_in_scan.c (recur's Scan of a user cell back into its equations).
  *
- * The walk's state (Im, its values Val and layers ImLayer) is shared with onnx_in_layers.c
- * (pool, concat/add, layernorm).
- *
- * Ownership: Im owns its arrays, strings and tensors (onnx_import_model frees them); Val and
- * ImLayer pointers stay valid until the next im_add / im_layer. OnnxRec is a plain value; onnx_rec_cell_text writes into the caller's buffer;
- * onnx_rec_cell_tensors adds copies to the caller's list. */
+ * Ownership: Im owns its arrays, strings and tensors (onnx_import_model frees them). Val
+ * pointers stay valid for the whole walk (im_reserve sizes the array once), ImLayer pointers
+ * until the next im_layer. OnnxRec is a plain value; onnx_rec_cell_text writes into the
+ * caller's buffer; onnx_rec_cell_tensors adds copies to the caller's list. */
 #ifndef RECUR_MODEL_ONNX_IN_INT_H
 #define RECUR_MODEL_ONNX_IN_INT_H
 
