@@ -77,8 +77,10 @@ const CliCommand cli_commands[] = {
      "torch.save writes are allowed and nothing is executed. OUT is written atomically, read\n"
      "back and compared value for value.\n"
      "ONNX: X.ckpt X.onnx exports the whole model as an ONNX graph (--opset 14..17, default\n"
-     "17); X.onnx X.ckpt imports a graph (torch.onnx.export's, recur's) as a recur model, its\n"
-     ".rnn text also written to --model-out.\n"
+     "17); X.onnx X.ckpt imports a graph (torch.onnx.export's, recur's, any LSTM/GRU/RNN node)\n"
+     "as a recur model, its .rnn text also written to --model-out; the text's comments say\n"
+     "which graph inputs and outputs are `recur run` options (sequence_lens: --lengths;\n"
+     "initial_h/initial_c: --state-in; Y_h/Y_c: --state-out).\n"
      "\n"
      "example: recur convert model.pt charlm.ckpt --model charlm.rnn --map encoder.rnn.=lstm1.\n"},
     {"inspect", cmd_inspect, "say what a weight file is and list its tensors with statistics",

@@ -18,13 +18,16 @@
 
 int onnx_export(const Model *m, const char *path, int opset, Diag *d);
 
-/* Reads the ONNX graph at path as a recur model (src/model/onnx_in.c): what torch.onnx.export
+/* Reads the ONNX graph at path as a recur model (src/model/onnx_in*.c): what torch.onnx.export
  * writes for Embedding/LSTM/GRU/RNN (stacked, bidirectional, batch-first)/Linear stacks at
- * opsets 9..17 with the scaffolding around each recurrent node, and recur's own export of the
- * same layers. m is compiled from the equivalent .rnn text (*text, malloc'ed, the caller frees
- * it; its Source is added to d) with the graph's weights under recur's names. An unsupported
- * node, or one needing a feature recur lacks, is reported with its position, name and op type.
- * On failure m is empty and *text NULL. */
+ * opsets 9..17 with the scaffolding around each recurrent node; any LSTM/GRU/RNN node (a
+ * built-in where one fits exactly, else a cell of ONNX's equations: peepholes, clip,
+ * input_forget, other activations); and recur's own export (pool, concat, add, layernorm, user
+ * cells from their Scans). m is compiled from the equivalent .rnn text (*text, malloc'ed, the
+ * caller frees it; its Source is added to d) with the graph's weights under recur's names; the
+ * text's leading comments name the `recur run` options that take the graph's other inputs and
+ * outputs (sequence_lens, initial_h/c, Y_h/Y_c). An unsupported node, or one needing what recur
+ * lacks, is reported with its position, name and op type. On failure m is empty and *text NULL. */
 int onnx_import(const char *path, Model *m, char **text, Diag *d);
 /* The same on a decoded model (io/onnx.h's onnx_decode; the fuzz harness's entry); path names
  * it in messages. */

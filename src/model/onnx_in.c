@@ -4,9 +4,12 @@
  * computes (SEQ: [T, B, W] with `flip` saying whether its first two axes are swapped relative
  * to the graph input; Y4: a recurrent node's Y [T, D, B, H]; Y4T: Y transposed to [T, B, D, H]),
  * constants (initializers, Constant nodes), the shape arithmetic and zero states around each
- * recurrent node (SHAPE, ZEROS), and what recur cannot take (FINAL states, EXTRA graph inputs).
- * Layers form one chain: each reads the previous layer. The result is .rnn text with labelled
- * layers (L1, L2, ...) and the tensors under recur's names, compiled and filled. */
+ * recurrent node (SHAPE, ZEROS), final states (FINAL: `recur run --state-out`), and the graph's
+ * other inputs (EXTRA: sequence_lens and initial states, `--lengths` and `--state-in`).
+ * Layers form one chain: each reads the previous layer, except that concat and add join
+ * earlier ones (onnx_in_layers.c). The result is .rnn text with labelled layers (named after
+ * the ONNX nodes where the names allow, else L1, L2, ...) and the tensors under recur's names,
+ * compiled and filled. */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,44 +17,10 @@
 
 #include "io/onnx.h"
 #include "model/onnx.h"
-
-typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
-                     V_EXTRA } VKind;
-
-typedef struct Val {
-    const char *name;
-    VKind kind;
-    bool flip;          /* SEQ/Y4: first two axes swapped relative to the graph input */
-    int layer;          /* SEQ/Y4: the layer that made it (-1: the graph input) */
-    int width, dirs, hidden;
-    const Onnx__TensorProto *t;     /* CONST */
-} Val;
-
-typedef struct ImLayer {
-    char text[160];     /* the layer's line without the label ("dense" for a dense layer) */
-    int dense_n;        /* a dense layer's width (0: not a dense layer) */
-    int bias_tensor;    /* index in tensors of a dense layer's bias, or -1 */
-    bool has_bias;      /* an Add or Gemm gave the bias */
-    const char *act;    /* a dense layer's activation, or NULL */
-} ImLayer;
-
-typedef struct Im {
-    const char *path;
-    Diag *d;
-    const Onnx__GraphProto *g;
-    Val *vals;
-    int nvals, cap;
-    ImLayer *layers;
-    int nlayers;
-    bool tokens;
-    int vocab, in_width;
-    int bf;             /* -1 unknown, 0/1: the graph input is batch-first */
-    CkptTensorList tensors;
-} Im;
+#include "model/onnx_in_int.h"
 
 /* Reports node i (name, op type, position) and returns -1. */
-static int im_err(Im *im, size_t i, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int im_err(Im *im, size_t i, const char *fmt, ...)
+int im_err(Im *im, size_t i, const char *fmt, ...)
 {
     char why[400];
     va_list ap;
@@ -64,7 +33,7 @@ static int im_err(Im *im, size_t i, const char *fmt, ...)
     return -1;
 }
 
-static Val *im_find(Im *im, const char *name)
+Val *im_find(Im *im, const char *name)
 {
     for (int i = im->nvals - 1; name && *name && i >= 0; i--)
         if (strcmp(im->vals[i].name, name) == 0)
@@ -72,48 +41,20 @@ static Val *im_find(Im *im, const char *name)
     return NULL;
 }
 
-/* Adds value name (kind k); NULL when out of memory. */
-static Val *im_add(Im *im, const char *name, VKind k)
+/* Adds value name (kind k) in the array im_reserve sized, so that no Val moves; NULL when
+ * it is full (which im_reserve's count rules out). */
+Val *im_add(Im *im, const char *name, VKind k)
 {
-    if (im->nvals == im->cap) {
-        int cap = im->cap ? 2 * im->cap : 64;
-        Val *v = realloc(im->vals, sizeof *v * (size_t)cap);
-        if (!v)
-            return NULL;
-        im->vals = v, im->cap = cap;
-    }
+    if (im->nvals == im->cap)
+        return NULL;
     Val *v = &im->vals[im->nvals++];
     memset(v, 0, sizeof *v);
     v->name = name, v->kind = k, v->layer = -1;
     return v;
 }
 
-/* The attribute `name` of n, or NULL. */
-static const Onnx__AttributeProto *attr(const Onnx__NodeProto *n, const char *name)
-{
-    for (size_t i = 0; i < n->n_attribute; i++)
-        if (n->attribute[i]->name && strcmp(n->attribute[i]->name, name) == 0)
-            return n->attribute[i];
-    return NULL;
-}
-
-static int64_t attr_int(const Onnx__NodeProto *n, const char *name, int64_t def)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    return a && a->has_i ? a->i : def;
-}
-
-/* Whether string attribute name equals want (absent: def). */
-static bool attr_str_is(const Onnx__NodeProto *n, const char *name, const char *want, bool def)
-{
-    const Onnx__AttributeProto *a = attr(n, name);
-    if (!a || !a->has_s)
-        return def;
-    return a->s.len == strlen(want) && memcmp(a->s.data, want, a->s.len) == 0;
-}
-
 /* Adds a tensor under recur's name. */
-static int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
+int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
                      const float *data)
 {
     int64_t shape[2] = {d0, d1};
@@ -122,9 +63,63 @@ static int im_tensor(Im *im, const char *name, int ndim, int64_t d0, int64_t d1,
     return 0;
 }
 
-/* A new layer line; returns its index (label L<index>). */
-static int im_layer(Im *im, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int im_layer(Im *im, const char *fmt, ...)
+/* Appends printf text to the growing string *s (length *len); -1 when out of memory. */
+int im_cat(char **s, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *t = n < 0 ? NULL : realloc(*s, *len + (size_t)n + 1);
+    if (!t)
+        return -1;
+    va_start(ap, fmt);
+    vsnprintf(t + *len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    *s = t, *len += (size_t)n;
+    return 0;
+}
+
+/* Whether label is taken by one of the first n layers, or is a reserved word. */
+static bool label_taken(const Im *im, int n, const char *label)
+{
+    static const char *const reserved[] = {"format", "const", "cell", "model", "data", "train",
+                                           "input", "state", "param", "output", "repeat",
+                                           "residual"};
+    for (size_t k = 0; k < sizeof reserved / sizeof *reserved; k++)
+        if (strcmp(label, reserved[k]) == 0)
+            return true;
+    for (int k = 0; k < n; k++)
+        if (strcmp(im->layers[k].label, label) == 0)
+            return true;
+    return false;
+}
+
+/* Layer k's label from node n's name: the name its first path component starts with
+ * ("/lstm/LSTM" -> lstm, as torch.onnx.export names nodes by module; "pool1/ReduceMean" and
+ * "mgu1.l0/Scan" -> pool1, mgu1, as recur's export names them), made unique with _2, _3 ...;
+ * else L<k+1>. */
+static void im_label(Im *im, const Onnx__NodeProto *n, int k, char *buf, size_t size)
+{
+    const char *s = n && n->name ? n->name : "";
+    s += *s == '/';
+    size_t len = 0;
+    if ((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z'))
+        while ((s[len] >= 'a' && s[len] <= 'z') || (s[len] >= 'A' && s[len] <= 'Z') ||
+               s[len] == '_' || (s[len] >= '0' && s[len] <= '9'))
+            len++;
+    if (len > 0 && len < size - 8 && (s[len] == '/' || s[len] == '.' || !s[len]))
+        snprintf(buf, size, "%.*s", (int)len, s);
+    else
+        snprintf(buf, size, "L%d", k + 1);
+    char base[48];
+    snprintf(base, sizeof base, "%s", buf);
+    for (int m = 2; label_taken(im, k, buf); m++)
+        snprintf(buf, size, "%.30s_%d", base, m);
+}
+
+/* A new layer line for node n (NULL: none); returns its index. */
+int im_layer(Im *im, const Onnx__NodeProto *n, const char *fmt, ...)
 {
     ImLayer *l = realloc(im->layers, sizeof *l * (size_t)(im->nlayers + 1));
     if (!l)
@@ -133,6 +128,7 @@ static int im_layer(Im *im, const char *fmt, ...)
     l += im->nlayers;
     memset(l, 0, sizeof *l);
     l->bias_tensor = -1;
+    im_label(im, n, im->nlayers, l->label, sizeof l->label);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(l->text, sizeof l->text, fmt, ap);
@@ -141,7 +137,7 @@ static int im_layer(Im *im, const char *fmt, ...)
 }
 
 /* The float data of a constant value, with its dims checked against ndim. */
-static int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
+int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
 {
     int64_t n;
     if (!v || v->kind != V_CONST || !v->t)
@@ -153,94 +149,32 @@ static int const_floats(Im *im, size_t i, const Val *v, int ndim, float **out)
 }
 
 /* An input name of n (NULL when absent or empty). */
-static const char *in_name(const Onnx__NodeProto *n, size_t k)
+const char *in_name(const Onnx__NodeProto *n, size_t k)
 {
     return k < n->n_input && n->input[k][0] ? n->input[k] : NULL;
 }
 
 /* The value an input of n names, or NULL (absent or unknown). */
-static Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k)
+Val *in_val(Im *im, const Onnx__NodeProto *n, size_t k)
 {
     return im_find(im, in_name(n, k));
 }
 
 /* A SEQ value that continues the chain (reads the last layer), or an error. */
-static Val *chain(Im *im, size_t i, Val *v)
+Val *chain(Im *im, size_t i, Val *v)
 {
     if (!v || (v->kind != V_SEQ && v->kind != V_INPUT)) {
         im_err(im, i, "its input is not the model's sequence");
         return NULL;
     }
     if (v->layer != im->nlayers - 1) {
-        im_err(im, i, "reads layer L%d's output, not the last layer's: a graph of two chains "
-               "(a branch) is not a sequence of layers recur can express", v->layer + 1);
+        im_err(im, i, "reads %s%s, not the last layer's output: a graph of two chains "
+               "(a branch) is not a sequence of layers recur can express",
+               v->layer >= 0 ? "layer " : "the graph input",
+               v->layer >= 0 ? im->layers[v->layer].label : "");
         return NULL;
     }
     return v;
-}
-
-/* The variant of a recurrent node's activations: 0 default, 1 relu (RNN), 2 hard-sigmoid
- * gates (LSTM, GRU with HardSigmoid(0.2, 0.5) where the default has Sigmoid); -1 other. */
-static int act_variant(const Onnx__NodeProto *n, int dirs)
-{
-    static const char *const def[3][3] = {{"Tanh"}, {"Sigmoid", "Tanh", "Tanh"},
-                                          {"Sigmoid", "Tanh"}};
-    int op = strcmp(n->op_type, "RNN") == 0 ? 0 : strcmp(n->op_type, "LSTM") == 0 ? 1 : 2;
-    int nact = op == 0 ? 1 : op == 1 ? 3 : 2, variant = 0;
-    const Onnx__AttributeProto *a = attr(n, "activations");
-    if (!a || a->n_strings == 0)
-        return attr(n, "activation_alpha") || attr(n, "activation_beta") ? -1 : 0;
-    if ((int)a->n_strings != nact * dirs)
-        return -1;
-    for (int k = 0; k < nact * dirs; k++) {   /* the gate function decides the variant */
-        const ProtobufCBinaryData *s = &a->strings[k];
-        const char *want = def[op][k % nact];
-        bool same = s->len == strlen(want) && memcmp(s->data, want, s->len) == 0;
-        int v = same ? 0 : k % nact ? -1
-              : op == 0 && s->len == 4 && memcmp(s->data, "Relu", 4) == 0 ? 1
-              : op > 0 && s->len == 11 && memcmp(s->data, "HardSigmoid", 11) == 0 ? 2 : -1;
-        if (v < 0 || (k % nact == 0 && k && v != variant))
-            return -1;
-        if (k % nact == 0)
-            variant = v;
-    }
-    const Onnx__AttributeProto *al = attr(n, "activation_alpha"), *be = attr(n, "activation_beta");
-    for (size_t k = 0; al && k < al->n_floats; k++)
-        if (al->floats[k] != 0.2f)
-            return -1;
-    for (size_t k = 0; be && k < be->n_floats; k++)
-        if (be->floats[k] != 0.5f)
-            return -1;
-    return (al || be) && variant != 2 ? -1 : variant;
-}
-
-/* What a recurrent node needs that recur's built-ins do not take (NULL: nothing). */
-static const char *rec_unsupported(Im *im, const Onnx__NodeProto *n, bool lstm)
-{
-    static const char *const item3 = " (issue 9 item 3, not on main yet)";
-    static char why[200];
-    if (attr_int(n, "layout", 0) != 0 && attr_int(n, "layout", 0) != 1)
-        return "a layout other than 0 or 1";
-    if (in_name(n, 4))
-        return snprintf(why, sizeof why, "sequence_lens needs per-sequence lengths%s", item3),
-               why;
-    for (size_t k = 5; k <= (lstm ? 6u : 5u); k++) {
-        Val *v = in_val(im, n, k);
-        if (in_name(n, k) && (!v || v->kind != V_ZEROS))
-            return snprintf(why, sizeof why, "initial states (%s) need --state-in%s",
-                            k == 5 ? "initial_h" : "initial_c", item3), why;
-    }
-    if (lstm && in_name(n, 7))
-        return "peepholes (P) are not imported yet: they need the LSTM written as equations";
-    if (attr(n, "clip"))
-        return snprintf(why, sizeof why, "the clip attribute needs clip in the cells%s", item3),
-               why;
-    if (attr_int(n, "input_forget", 0))
-        return "input_forget=1 is not imported yet (it needs the LSTM written as equations)";
-    if (attr_str_is(n, "direction", "reverse", false))
-        return snprintf(why, sizeof why, "direction=reverse needs reverse=true on the built-in "
-                        "cells%s", item3), why;
-    return NULL;
 }
 
 /* Copies ONNX gate blocks of src ([gates*h][cols]) into recur's order (inverse of the export's
@@ -253,82 +187,166 @@ static void from_onnx_gates(int gates, int h, int cols, const float *src, float 
                sizeof *dst * (size_t)h * cols);
 }
 
-/* The weights of recurrent node n (layer label lab) under recur's names. */
-static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, int lab, int gates, int h,
-                       int dirs, int in_w)
+/* The built-in's tensors from ONNX's W, R, B (NULL: zeros) under PyTorch's names, gates
+ * permuted to recur's order. */
+static int builtin_tensors(Im *im, const OnnxRec *r, const char *label, int in_w,
+                           const float *w, const float *rr, const float *b)
 {
-    float *w = NULL, *r = NULL, *b = NULL;
-    int gh = gates * h, rc = const_floats(im, i, in_val(im, n, 1), 3, &w) ||
-                             const_floats(im, i, in_val(im, n, 2), 3, &r) ||
-                             (in_name(n, 3) && const_floats(im, i, in_val(im, n, 3), 2, &b));
+    int h = r->hidden, gh = r->gates * h, rc = 0;
+    float *tmp = malloc(sizeof *tmp * (size_t)gh * (size_t)(in_w > h ? in_w : h));
+    float *zero = calloc((size_t)2 * gh, sizeof *zero);
+    if (!tmp || !zero)
+        rc = (diag_error_in(im->d, im->path, "out of memory"), -1);
+    for (int d = 0; !rc && d < r->dirs; d++) {
+        char name[96];
+        const char *sfx = d ? "_reverse" : "";
+        const float *bd = b ? b + (size_t)d * 2 * gh : zero;
+        struct { const char *p; const float *src; int cols; } parts[4] = {
+            {"weight_ih", w + (size_t)d * gh * in_w, in_w}, {"weight_hh", rr + (size_t)d * gh * h, h},
+            {"bias_ih", bd, 1}, {"bias_hh", bd + gh, 1}};
+        for (int k = 0; !rc && k < 4; k++) {
+            from_onnx_gates(r->gates, h, parts[k].cols, parts[k].src, tmp);
+            snprintf(name, sizeof name, "%s.%s_l0%s", label, parts[k].p, sfx);
+            rc = im_tensor(im, name, k < 2 ? 2 : 1, gh, k < 2 ? parts[k].cols : 0, tmp);
+        }
+    }
+    free(tmp), free(zero);
+    return rc;
+}
+
+/* Whether constant v holds only zeros (a zero initial state written as an initializer). */
+static bool all_zero(Im *im, const Val *v)
+{
+    float *f;
+    int64_t n;
+    if (!v || v->kind != V_CONST || !v->t || onnx_tensor_floats(v->t, im->path, &f, &n, im->d))
+        return false;
+    bool z = true;
+    for (int64_t k = 0; k < n; k++)
+        z &= f[k] == 0;
+    free(f);
+    return z;
+}
+
+/* Node n's weights as layer lab's tensors: the built-in's (builtin) or its cell's. */
+static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, const OnnxRec *r, int lab,
+                       bool builtin, int in_w)
+{
+    float *w = NULL, *rr = NULL, *b = NULL, *p = NULL;
+    int h = r->hidden, gh = r->gates * h, dirs = r->dirs;
+    int rc = const_floats(im, i, in_val(im, n, 1), 3, &w) ||
+             const_floats(im, i, in_val(im, n, 2), 3, &rr) ||
+             (in_name(n, 3) && const_floats(im, i, in_val(im, n, 3), 2, &b)) ||
+             (in_name(n, 7) && const_floats(im, i, in_val(im, n, 7), 2, &p)) ? -1 : 0;
     const Onnx__TensorProto *wt = rc ? NULL : in_val(im, n, 1)->t;
     const Onnx__TensorProto *rt = rc ? NULL : in_val(im, n, 2)->t;
+    const Onnx__TensorProto *bt = b ? in_val(im, n, 3)->t : NULL;
+    const Onnx__TensorProto *pt = p ? in_val(im, n, 7)->t : NULL;
     if (!rc && (wt->dims[0] != dirs || wt->dims[1] != gh || wt->dims[2] != in_w ||
                 rt->dims[0] != dirs || rt->dims[1] != gh || rt->dims[2] != h))
         rc = im_err(im, i, "W or R does not have the shape [%d, %d, %d] / [%d, %d, %d]", dirs,
                     gh, in_w, dirs, gh, h);
-    float *tmp = rc ? NULL : malloc(sizeof *tmp * (size_t)gh * (size_t)(in_w > h ? in_w : h));
-    float *zero = rc ? NULL : calloc((size_t)2 * gh, sizeof *zero);
-    if (!rc && (!tmp || !zero))
+    if (!rc && ((bt && (bt->dims[0] != dirs || bt->dims[1] != 2 * gh)) ||
+                (pt && (pt->dims[0] != dirs || pt->dims[1] != 3 * h))))
+        rc = im_err(im, i, "B or P does not have the shape [%d, %d] / [%d, %d]", dirs, 2 * gh,
+                    dirs, 3 * h);
+    const char *label = im->layers[lab].label;
+    if (!rc && builtin)
+        rc = builtin_tensors(im, r, label, in_w, w, rr, b);
+    else if (!rc && onnx_rec_cell_tensors(r, label, in_w, w, rr, b, p, &im->tensors))
         rc = (diag_error_in(im->d, im->path, "out of memory"), -1);
-    for (int d = 0; !rc && d < dirs; d++) {
-        char name[64];
-        const char *sfx = d ? "_reverse" : "";
-        const float *bd = b ? b + (size_t)d * 2 * gh : zero;
-        struct { const char *p; const float *src; int cols; } parts[4] = {
-            {"weight_ih", w + (size_t)d * gh * in_w, in_w}, {"weight_hh", r + (size_t)d * gh * h, h},
-            {"bias_ih", bd, 1}, {"bias_hh", bd + gh, 1}};
-        for (int k = 0; !rc && k < 4; k++) {
-            from_onnx_gates(gates, h, parts[k].cols, parts[k].src, tmp);
-            snprintf(name, sizeof name, "L%d.%s_l0%s", lab + 1, parts[k].p, sfx);
-            rc = im_tensor(im, name, k < 2 ? 2 : 1, gh, k < 2 ? parts[k].cols : 0, tmp);
-        }
-    }
-    free(w), free(r), free(b), free(tmp), free(zero);
-    return rc ? -1 : 0;
+    free(w), free(rr), free(b), free(p);
+    return rc;
 }
 
-/* LSTM, GRU, RNN: one recur layer (lstm/gru/rnn, bidirectional, the GRU's reset form, relu or
- * hard-sigmoid gates); Y becomes a Y4 value, Y_h/Y_c FINAL. */
+/* Inputs 4..6 of node n (sequence_lens, initial_h, initial_c) for layer lab: absent, zeros,
+ * or graph inputs that `recur run --lengths` / `--state-in` supply (a note in the model text
+ * says which); a constant is refused, naming the option that takes it at run time. */
+static int rec_run_inputs(Im *im, size_t i, const Onnx__NodeProto *n, const OnnxRec *r,
+                          int lab, int layout)
+{
+    static const char *const what[3] = {"sequence_lens", "initial_h", "initial_c"};
+    const char *label = im->layers[lab].label;
+    for (size_t k = 4; k <= 6 && k < n->n_input; k++) {
+        Val *v = in_val(im, n, k);
+        char st = k == 5 ? 'h' : 'c';
+        if (!in_name(n, k) || (v && v->kind == V_ZEROS) || (k > 4 && all_zero(im, v)))
+            continue;
+        if (!v || v->kind != V_EXTRA)
+            return im_err(im, i, "%s '%s' is %s: recur takes %s when the model runs -- make it "
+                          "a graph input and give it with `recur run %s`", what[k - 4],
+                          n->input[k], v && v->kind == V_CONST ? "a constant" : "computed",
+                          k == 4 ? "lengths" : "initial states", k == 4 ? "--lengths L.npy"
+                          : "--state-in S.safetensors");
+        int rc = k == 4 ? im_cat(&im->notes, &im->notes_len, "#   --lengths L.npy: ONNX input "
+                                 "'%s' (int32 [B])\n", v->name)
+                        : im_cat(&im->notes, &im->notes_len, "#   --state-in S.safetensors: "
+                                 "ONNX input '%s' as tensor '%s.%c0' [%d, B, %d]%s\n", v->name,
+                                 label, st, r->dirs, r->hidden,
+                                 layout ? " (ONNX's [B, D, H] transposed)" : "");
+        if (rc)
+            return diag_error_in(im->d, im->path, "out of memory"), -1;
+        v->kind = V_NONE;   /* taken */
+    }
+    return 0;
+}
+
+/* Layer lab's line for node n: the built-in that fits r exactly, else a cell written as
+ * ONNX's equations (added to im->cells). */
+static int rec_line(Im *im, size_t i, const OnnxRec *r, int lab, bool *builtin)
+{
+    ImLayer *l = &im->layers[lab];
+    *builtin = onnx_rec_builtin(r, l->text, sizeof l->text);
+    if (*builtin)
+        return 0;
+    char name[64], text[2000];
+    snprintf(name, sizeof name, "%s_cell", l->label);
+    if (onnx_rec_cell_text(r, name, text, sizeof text))
+        return im_err(im, i, "the cell's equations are too long");
+    if (im_cat(&im->cells, &im->cells_len, "%s\n", text))
+        return diag_error_in(im->d, im->path, "out of memory"), -1;
+    onnx_rec_cell_use(r, name, l->text, sizeof l->text);
+    return 0;
+}
+
+/* LSTM, GRU, RNN: one recur layer, a built-in or a cell of ONNX's equations (onnx_in_cell.c);
+ * Y becomes a Y4 value, Y_h/Y_c FINAL. */
 static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
 {
-    bool lstm = strcmp(n->op_type, "LSTM") == 0, gru = strcmp(n->op_type, "GRU") == 0;
-    int gates = lstm ? 4 : gru ? 3 : 1;
     Val *x = chain(im, i, in_val(im, n, 0));
     if (!x)
         return -1;
     if (x->kind == V_INPUT)
         return im_err(im, i, "reads token ids directly (embed them first)");
-    const char *why = rec_unsupported(im, n, lstm);
-    if (why)
+    OnnxRec r;
+    char why[200];
+    if (onnx_rec_read(n, in_name(n, 7) != NULL, &r, why, sizeof why))
         return im_err(im, i, "%s", why);
-    int dirs = attr_str_is(n, "direction", "bidirectional", false) ? 2 : 1;
-    int h = (int)attr_int(n, "hidden_size", 0), variant = act_variant(n, dirs);
-    if (h <= 0)
-        return im_err(im, i, "no hidden_size");
-    if (variant < 0)
-        return im_err(im, i, "activations other than the defaults, Relu (RNN) or "
-                      "HardSigmoid(0.2, 0.5) gates are not imported yet");
+    if (r.op != ONNX_REC_LSTM && in_name(n, 6))
+        return im_err(im, i, "an input after initial_h");
     /* layout=1: X is [B, T, I] and Y [B, T, D, H]: the graph input is batch-first when X is
      * in its order */
-    int layout = (int)attr_int(n, "layout", 0), bf = x->flip ^ layout;
+    int layout = (int)onnx_attr_int(n, "layout", 0), bf = x->flip ^ layout;
+    if (layout != 0 && layout != 1)
+        return im_err(im, i, "a layout other than 0 or 1");
     if (im->bf >= 0 && im->bf != bf)
         return im_err(im, i, "its sequence axes differ from the previous recurrent node's");
     im->bf = bf;
-    int lbr = gru ? (int)attr_int(n, "linear_before_reset", 0) : 1;
-    int lab = im_layer(im, "%s(%d%s%s%s)", lstm ? "lstm" : gru ? "gru" : "rnn", h,
-                       dirs == 2 ? ", bidirectional=true" : "", variant == 1 ? ", activation=relu"
-                       : variant == 2 ? ", recurrent_activation=hard_sigmoid" : "",
-                       lbr ? "" : ", reset_after=false");
-    if (lab < 0 || rec_weights(im, i, n, lab, gates, h, dirs, x->width))
+    bool builtin;
+    int lab = im_layer(im, n, "%s", "");
+    if (lab < 0)
+        return diag_error_in(im->d, im->path, "out of memory"), -1;
+    if (rec_line(im, i, &r, lab, &builtin) || rec_weights(im, i, n, &r, lab, builtin, x->width)
+        || rec_run_inputs(im, i, n, &r, lab, layout))
         return -1;
     for (size_t k = 0; k < n->n_output; k++) {
         Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : layout ? V_Y4T
                                                                          : V_Y4) : NULL;
         if (v)   /* width: which output (1 Y_h, 2 Y_c) a FINAL value is */
-            v->flip = x->flip, v->layer = lab, v->dirs = dirs, v->hidden = h, v->width = (int)k;
-        if (v && layout && k == 0 && dirs == 1)   /* [B, T, 1, H] is [B, T, H] */
-            v->kind = V_SEQ, v->width = h;
+            v->flip = x->flip, v->layer = lab, v->dirs = r.dirs, v->hidden = r.hidden,
+            v->width = (int)k;
+        if (v && layout && k == 0 && r.dirs == 1)   /* [B, T, 1, H] is [B, T, H] */
+            v->kind = V_SEQ, v->width = r.hidden;
     }
     return 0;
 }
@@ -342,9 +360,10 @@ static int im_gather(Im *im, size_t i, const Onnx__NodeProto *n)
         if (!chain(im, i, ids) || const_floats(im, i, w, 2, &data))
             return -1;
         im->vocab = (int)w->t->dims[0];
-        int e = (int)w->t->dims[1], lab = im_layer(im, "embedding(%d)", e);
-        char name[32];
-        snprintf(name, sizeof name, "L%d.weight", lab + 1);
+        int e = (int)w->t->dims[1], lab = im_layer(im, n, "embedding(%d)", e);
+        char name[64];
+        if (lab >= 0)
+            snprintf(name, sizeof name, "%s.weight", im->layers[lab].label);
         int rc = lab < 0 || im_tensor(im, name, 2, im->vocab, e, data);
         free(data);
         Val *v = rc ? NULL : im_add(im, n->output[0], V_SEQ);
@@ -360,13 +379,13 @@ static int im_gather(Im *im, size_t i, const Onnx__NodeProto *n)
 static int im_dense(Im *im, size_t i, const Onnx__NodeProto *n)
 {
     Val *x = in_val(im, n, 0), *w = in_val(im, n, 1);
-    bool gemm = strcmp(n->op_type, "Gemm") == 0, tb = gemm && attr_int(n, "transB", 0);
+    bool gemm = strcmp(n->op_type, "Gemm") == 0, tb = gemm && onnx_attr_int(n, "transB", 0);
     float *data, *wt, *bias = NULL;
     if (!x || (x->kind != V_SEQ && x->kind != V_INPUT))
         return -2;
     if (!chain(im, i, x) || const_floats(im, i, w, 2, &data))
         return -1;
-    if (gemm && (attr_int(n, "transA", 0) || attr(n, "alpha") || attr(n, "beta")))
+    if (gemm && (onnx_attr_int(n, "transA", 0) || onnx_attr(n, "alpha") || onnx_attr(n, "beta")))
         return free(data), im_err(im, i, "Gemm with transA, alpha or beta is not imported");
     int k = (int)w->t->dims[tb ? 1 : 0], nout = (int)w->t->dims[tb ? 0 : 1];
     if (k != x->width)
@@ -374,14 +393,15 @@ static int im_dense(Im *im, size_t i, const Onnx__NodeProto *n)
                                   x->width);
     wt = malloc(sizeof *wt * (size_t)k * nout);
     bias = calloc((size_t)nout, sizeof *bias);
-    int rc = wt && bias ? 0 : -1, lab = rc ? -1 : im_layer(im, "dense");
+    int rc = wt && bias ? 0 : -1, lab = rc ? -1 : im_layer(im, n, "dense");
+    const char *label = lab < 0 ? "" : im->layers[lab].label;
     for (int r = 0; !rc && r < nout; r++)
         for (int c = 0; c < k; c++)
             wt[(size_t)r * k + c] = tb ? data[(size_t)r * k + c] : data[(size_t)c * nout + r];
-    char name[32];
-    snprintf(name, sizeof name, "L%d.weight", lab + 1);
+    char name[64];
+    snprintf(name, sizeof name, "%s.weight", label);
     rc = rc || lab < 0 || im_tensor(im, name, 2, nout, k, wt);
-    snprintf(name, sizeof name, "L%d.bias", lab + 1);
+    snprintf(name, sizeof name, "%s.bias", label);
     rc = rc || im_tensor(im, name, 1, nout, 0, bias);
     free(data), free(wt), free(bias);
     if (rc)
@@ -459,10 +479,10 @@ static int im_softmax(Im *im, size_t i, const Onnx__NodeProto *n)
     Val *x = chain(im, i, in_val(im, n, 0));
     if (!x)
         return -1;
-    int64_t axis = attr_int(n, "axis", -1);
+    int64_t axis = onnx_attr_int(n, "axis", -1);
     if (axis != -1 && axis != 2)
         return im_err(im, i, "softmax over axis %lld, not the features", (long long)axis);
-    int lab = im_layer(im, "softmax");
+    int lab = im_layer(im, n, "softmax");
     Val *v = lab < 0 ? NULL : im_add(im, n->output[0], V_SEQ);
     if (!v)
         return -1;
@@ -482,10 +502,10 @@ static int im_onehot(Im *im, size_t i, const Onnx__NodeProto *n)
         memcpy(&dv, t->raw_data.data, 8);
     else if (t && t->data_type == ONNX_INT64 && t->n_int64_data == 1)
         dv = t->int64_data[0];
-    if (dv <= 0 || dv > 1 << 24 || attr_int(n, "axis", -1) != -1)
+    if (dv <= 0 || dv > 1 << 24 || onnx_attr_int(n, "axis", -1) != -1)
         return im_err(im, i, "OneHot needs a constant int64 depth and axis -1");
     im->vocab = (int)dv;
-    int lab = im_layer(im, "onehot");
+    int lab = im_layer(im, n, "onehot");
     Val *v = lab < 0 ? NULL : im_add(im, n->output[0], V_SEQ);
     if (!v)
         return -1;
@@ -497,7 +517,7 @@ static int im_onehot(Im *im, size_t i, const Onnx__NodeProto *n)
 static int im_layout(Im *im, size_t i, const Onnx__NodeProto *n)
 {
     Val *x = in_val(im, n, 0);
-    const Onnx__AttributeProto *p = attr(n, "perm");
+    const Onnx__AttributeProto *p = onnx_attr(n, "perm");
     bool swap01 = p && p->n_ints == 3 && p->ints[0] == 1 && p->ints[1] == 0 && p->ints[2] == 2;
     bool y4t = p && p->n_ints == 4 && p->ints[1] == 2 && p->ints[2] == 1 && p->ints[3] == 3 &&
                (p->ints[0] == 0 || p->ints[0] == 2);
@@ -526,7 +546,8 @@ static int im_layout(Im *im, size_t i, const Onnx__NodeProto *n)
 /* Whether v is (part of) the sequence the model computes. */
 static bool is_seq(const Val *v)
 {
-    return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T);
+    return v && (v->kind == V_SEQ || v->kind == V_INPUT || v->kind == V_Y4 || v->kind == V_Y4T ||
+                 v->kind == V_LN || v->kind == V_HALF);
 }
 
 /* Ops that only compute shapes and zero states when no input is the sequence. */
@@ -547,7 +568,7 @@ static int im_generic(Im *im, size_t i, const Onnx__NodeProto *n)
     const char *op = n->op_type;
     Val *x = in_val(im, n, 0), *v;
     if (strcmp(op, "Constant") == 0) {
-        const Onnx__AttributeProto *a = attr(n, "value");
+        const Onnx__AttributeProto *a = onnx_attr(n, "value");
         if (!(v = im_add(im, n->output[0], V_CONST)))
             return -1;
         v->t = a ? a->t : NULL;
@@ -566,7 +587,7 @@ static int im_generic(Im *im, size_t i, const Onnx__NodeProto *n)
     if (seq || !is_scaffold(op))
         return im_err(im, i, "op %s is not supported by recur's ONNX import%s", op,
                       seq ? " on the model's sequence" : "");
-    const Onnx__AttributeProto *a = attr(n, "value");
+    const Onnx__AttributeProto *a = onnx_attr(n, "value");
     bool zero = strcmp(op, "ConstantOfShape") == 0 && (!a || !a->t || (a->t->has_raw_data &&
                 a->t->raw_data.len == 4 && !memcmp(a->t->raw_data.data, "\0\0\0\0", 4)));
     for (size_t k = 0; k < n->n_output; k++)
@@ -584,16 +605,30 @@ static int im_node(Im *im, size_t i)
     bool rec = !strcmp(op, "LSTM") || !strcmp(op, "GRU") || !strcmp(op, "RNN");
     if (n->n_output == 0)
         return im_err(im, i, "a node without outputs");
+    if (im_scan_owned(im, n))
+        return 0;   /* part of a user cell's copy: decompiled from its Scan */
     for (size_t k = 0; k < n->n_input; k++) {
         Val *v = in_val(im, n, k);
         if (v && v->kind == V_FINAL)
-            return im_err(im, i, "reads the final state '%s': final states as values need "
-                          "--state-out (issue 9 item 3, not on main yet)", v->name);
+            return im_err(im, i, "reads the final state '%s': recur gives final states as "
+                          "`recur run --state-out`, not to other layers", v->name);
         if (v && v->kind == V_EXTRA && !rec)
             return im_err(im, i, "reads '%s', a second graph input", v->name);
     }
-    int rc = rec ? im_recurrent(im, i, n)
-           : !strcmp(op, "Gather") ? im_gather(im, i, n)
+    bool ln = !strcmp(op, "ReduceMean") || !strcmp(op, "Sub") || !strcmp(op, "Mul") ||
+              !strcmp(op, "Sqrt") || !strcmp(op, "Div") || !strcmp(op, "Add");
+    int rc = ln ? im_layernorm(im, i, n) : -2;
+    if (rc == -2 && (!strcmp(op, "ReduceMean") || !strcmp(op, "ReduceMax")))
+        rc = im_pool(im, i, n);
+    if (rc == -2 && !strcmp(op, "Gather") && (rc = im_gather(im, i, n)) == -2)
+        rc = im_pool(im, i, n);
+    if (rc == -2 && (!strcmp(op, "Concat") || !strcmp(op, "Sum")))
+        rc = im_join(im, i, n);
+    if (rc == -2 && !strcmp(op, "Scan"))
+        rc = im_scan(im, i, n);
+    if (rc != -2)
+        return rc;
+    rc = rec ? im_recurrent(im, i, n)
            : !strcmp(op, "MatMul") || !strcmp(op, "Gemm") ? im_dense(im, i, n)
            : !strcmp(op, "Add") ? im_add_bias(im, i, n)
            : !strcmp(op, "Relu") || !strcmp(op, "Tanh") || !strcmp(op, "Sigmoid")
@@ -646,14 +681,13 @@ static int im_inputs(Im *im)
     return 0;
 }
 
-/* The .rnn text of the imported layers (malloc'ed). */
+/* The .rnn text of the imported layers (malloc'ed): the notes on running it, the cells,
+ * the model. */
 static char *im_render(const Im *im, const Onnx__ModelProto *m)
 {
-    size_t cap = 512 + (size_t)im->nlayers * 200, len = 0;
-    char *s = malloc(cap), name[64] = "imported";
+    char *s = NULL, name[64] = "imported";
+    size_t len = 0;
     const char *gn = m->graph->name;
-    if (!s)
-        return NULL;
     if (gn && ((*gn >= 'a' && *gn <= 'z') || (*gn >= 'A' && *gn <= 'Z'))) {
         size_t k = 0;
         for (; gn[k] && k < sizeof name - 1; k++)
@@ -661,51 +695,90 @@ static char *im_render(const Im *im, const Onnx__ModelProto *m)
                       (gn[k] >= '0' && gn[k] <= '9') ? gn[k] : '_';
         name[k] = 0;
     }
-    len += (size_t)snprintf(s + len, cap - len, "# imported by `recur convert` from an ONNX "
-                            "graph (producer %s); runs time-major: [T, B] in, [T, B, N] out\n"
-                            "format 1\n\nmodel %s {\n", m->producer_name ? m->producer_name
-                                                        : "unknown", name);
+    int rc = im_cat(&s, &len, "# imported by `recur convert` from an ONNX graph (producer %s); "
+                    "runs time-major: [T, B] in, [T, B, N] out\n", m->producer_name
+                    ? m->producer_name : "unknown");
+    if (!rc && im->notes)
+        rc = im_cat(&s, &len, "# the graph's other inputs and outputs are `recur run` "
+                    "options:\n%s", im->notes);
+    rc = rc || im_cat(&s, &len, "format 1\n\n%s", im->cells ? im->cells : "");
+    rc = rc || im_cat(&s, &len, "model %s {\n", name);
     if (im->tokens)
-        len += (size_t)snprintf(s + len, cap - len, "  input tokens(vocab=%d)\n", im->vocab);
+        rc = rc || im_cat(&s, &len, "  input tokens(vocab=%d)\n", im->vocab);
     else
-        len += (size_t)snprintf(s + len, cap - len, "  input vector(%d)\n", im->in_width);
-    for (int k = 0; k < im->nlayers; k++) {
+        rc = rc || im_cat(&s, &len, "  input vector(%d)\n", im->in_width);
+    for (int k = 0; !rc && k < im->nlayers; k++) {
         const ImLayer *l = &im->layers[k];
         if (l->dense_n)
-            len += (size_t)snprintf(s + len, cap - len, "  L%d: dense(%d%s%s)\n", k + 1,
-                                    l->dense_n, l->act ? ", activation=" : "",
-                                    l->act ? l->act : "");
+            rc = im_cat(&s, &len, "  %s: dense(%d%s%s)\n", l->label, l->dense_n,
+                        l->act ? ", activation=" : "", l->act ? l->act : "");
         else
-            len += (size_t)snprintf(s + len, cap - len, "  L%d: %s\n", k + 1, l->text);
+            rc = im_cat(&s, &len, "  %s: %s\n", l->label, l->text);
     }
-    snprintf(s + len, cap - len, "}\n");
+    if (rc || im_cat(&s, &len, "}\n"))
+        return free(s), NULL;
     return s;
 }
 
-/* Walks the graph into im and checks its one output is the last layer's sequence. */
+/* Graph output o when it is a recurrent node's final state (Y_h, Y_c): a note that
+ * `recur run --state-out` writes it. 1: it is one, 0: it is not, -1: out of memory. */
+static int final_output(Im *im, const Onnx__ValueInfoProto *o)
+{
+    Val *v = im_find(im, o->name);
+    if (!v || v->kind != V_FINAL || v->layer < 0 || v->width == 0)
+        return 0;
+    return im_cat(&im->notes, &im->notes_len, "#   --state-out S.safetensors: ONNX output '%s' "
+                  "as tensor '%s.%c0' [%d, B, %d]\n", v->name, im->layers[v->layer].label,
+                  v->width == 1 ? 'h' : 'c', v->dirs, v->hidden) ? -1 : 1;
+}
+
+/* Sizes im->vals once for every value the graph can name (initializers, inputs, node
+ * outputs), so that Val pointers stay valid through the walk. */
+static int im_reserve(Im *im)
+{
+    const Onnx__GraphProto *g = im->g;
+    size_t n = g->n_initializer + g->n_input;
+    for (size_t i = 0; i < g->n_node; i++)
+        n += g->node[i]->n_output;
+    if (n > (size_t)1 << 24 || !(im->vals = malloc(sizeof *im->vals * (n + 1))))
+        return diag_error_in(im->d, im->path, "out of memory"), -1;
+    im->cap = (int)n + 1;
+    return 0;
+}
+
+/* Walks the graph into im and checks its one output other than final states is the last
+ * layer's sequence (or the forward Y_h of the last recurrent node: a pool(last)). */
 static int im_walk(Im *im)
 {
     const Onnx__GraphProto *g = im->g;
-    if (im_inputs(im))
+    const Onnx__ValueInfoProto *out = NULL;
+    if (im_reserve(im) || im_inputs(im))
         return -1;
     for (size_t i = 0; i < g->n_node; i++)
         if (im_node(im, i))
             return -1;
-    if (g->n_output != 1 || !g->output[0]->name)
-        return diag_error_in(im->d, im->path, "the graph has %zu outputs; recur imports graphs "
-                             "with one (final states as outputs need --state-out, issue 9 item "
-                             "3, not on main yet)", g->n_output), -1;
-    Val *y = im_find(im, g->output[0]->name);
+    for (size_t k = 0; k < g->n_output; k++) {
+        int f = g->output[k]->name ? final_output(im, g->output[k]) : 0;
+        if (f < 0)
+            return diag_error_in(im->d, im->path, "out of memory"), -1;
+        if (!f && out)
+            return diag_error_in(im->d, im->path, "the graph has two outputs, '%s' and '%s', "
+                                 "that are not final states; recur's model has one",
+                                 out->name, g->output[k]->name ? g->output[k]->name : ""), -1;
+        out = f ? out : g->output[k];
+    }
+    out = out ? out : g->n_output ? g->output[0] : NULL;
+    Val *y = out ? im_find(im, out->name) : NULL;
     if (y && y->kind == V_FINAL && y->width == 1 && y->dirs == 1 && y->layer >= 0 &&
         y->layer == im->nlayers - 1) {   /* Y_h of a forward node: its last step, [1, B, H] */
-        int lab = im_layer(im, "pool(last)");
+        int lab = im_layer(im, NULL, "pool(last)");
         if (lab < 0)
             return diag_error_in(im->d, im->path, "out of memory"), -1;
         y->kind = V_SEQ, y->layer = lab;
     }
     if (!y || y->kind != V_SEQ || y->layer < 0 || y->layer != im->nlayers - 1 || y->flip)
         return diag_error_in(im->d, im->path, "graph output '%s' is not the last layer's "
-                             "sequence in the input's layout", g->output[0]->name), -1;
+                             "sequence in the input's layout", out ? out->name : ""), -1;
     if (im->tokens && im->vocab <= 0)
         return diag_error_in(im->d, im->path, "token ids that no Gather or OneHot embeds"), -1;
     return 0;
@@ -735,7 +808,11 @@ int onnx_import_model(const Onnx__ModelProto *om, const char *path, Model *m, ch
     }
     ckpt_tensors_free(&im.tensors);
     free(im.vals);
+    for (int k = 0; k < im.nlayers; k++)
+        free(im.layers[k].scan_cell);
     free(im.layers);
+    free(im.cells);
+    free(im.notes);
     return rc;
 }
 
