@@ -10,10 +10,11 @@
  *     values are the caller's x itself);
  *   - every other node runs step by step. Its value is kept for the whole window only when the
  *     backward cannot cheaply have it again: a MATVEC (a GEMM), a MATVEC's vector input (read by
- *     the weight gradient's one GEMM over the window), a STATE, a state's next value, the output;
- *     the others (elementwise ops, slices, concats) live in one step's buffer and are recomputed
- *     from the kept values at each step of the backward, by the same row kernels in the same
- *     order, so they are bit for bit what the forward computed;
+ *     the weight gradient's one GEMM over the window), a STATE, a state's next value, the output,
+ *     an op that calls libm (sigmoid, tanh, exp, ...: costly_op); the others (+, -, *, /, relu,
+ *     min, max, clip, slices, concats, ...) live in one step's buffer and are recomputed from
+ *     the kept values at each step of the backward, by the same row kernels in the same order,
+ *     so they are bit for bit what the forward computed;
  *   - the gradient of a step node is a ring of 3 steps (a step reads its successor's state
  *     gradients and writes its predecessor's held ones), except a MATVEC's, kept for the window
  *     for its weight gradient.
@@ -432,6 +433,19 @@ static int check_cell(const IrCell *c, Diag *d)
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* Whether op's forward calls a libm function (exp, tanh, log, ...): its values are kept rather
+ * than recomputed in backward, where they would cost as much again as in the forward. */
+static bool costly_op(IrOpKind op)
+{
+    switch (op) {
+    case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT:
+    case IR_OP_SOFTPLUS: case IR_OP_ELU: case IR_OP_SCALEDTANH:
+        return true;
+    default:
+        return false;
+    }
+}
+
 /* The memory plan's classes (see the top of this file): dep (reads a state), win (window node)
  * and keep (value kept for the window even without a full tape). */
 static void plan_nodes(CellVm *vm)
@@ -456,7 +470,7 @@ static void plan_nodes(CellVm *vm)
         if (nd->op == IR_OP_MATVEC)
             vm->keep[nd->in[1]] = true;
         vm->keep[n] = vm->keep[n] || vm->win[n] || nd->op == IR_OP_STATE ||
-                      nd->op == IR_OP_MATVEC || n == c->output;
+                      nd->op == IR_OP_MATVEC || costly_op(nd->op) || n == c->output;
     }
     for (int s = 0; s < c->nstates; s++)
         vm->keep[c->states[s].next] = true;
