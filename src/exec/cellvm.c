@@ -5,9 +5,10 @@
  * collected in one table indexed by IrOpKind (the X-macro list of ops.def).
  *
  * What the tape keeps (the memory plan, made once in cellvm_create):
- *   - window nodes (`win`): state-independent MATVECs, INPUT, CONST and everything they read,
- *     evaluated once over the whole window; values and gradients [max_T][B][width] (INPUT's
- *     values are the caller's x itself);
+ *   - window nodes (`win`): state-independent MATVECs, INPUT, CONST, state-independent nodes
+ *     that read a param (so a param vector's gradient sums over the rows in the order it always
+ *     did) and everything they read, evaluated once over the whole window; values and gradients
+ *     [max_T][B][width] (INPUT's values are the caller's x itself);
  *   - every other node runs step by step. Its value is kept for the whole window only when the
  *     backward cannot cheaply have it again: a MATVEC (a GEMM), a MATVEC's vector input (read by
  *     the weight gradient's one GEMM over the window), a STATE, a state's next value, the output,
