@@ -756,6 +756,86 @@ static void test_sema_cells(void **state)
     diag_free(&d);
 }
 
+/* One forward and backward of f's cell into fresh gradient buffers (the params' gradients
+ * concatenated into *dp, then dx, ds0): returns them in one buffer with y and sT. */
+static float *tape_run(Fix *f, size_t *n)
+{
+    Diag d;
+    diag_init(&d);
+    size_t np = 0, nx = (size_t)f->T * f->B * f->I, ny = (size_t)f->T * f->B * f->O;
+    for (int k = 0; k < f->c->nparams; k++) {
+        memset(f->dp[k], 0, sizeof(float) * psize(&f->c->params[k]));
+        np += psize(&f->c->params[k]);
+    }
+    memset(f->dx, 0, sizeof(float) * nx);
+    memset(f->ds0, 0, sizeof(float) * f->sf);
+    fix_loss(f);
+    assert_int_equal(cellvm_backward(f->vm, f->R, f->RS, f->dp, f->dx, f->ds0, &d), 0);
+    *n = np + nx + 2 * (size_t)f->sf + ny;
+    float *all = fvec(*n), *o = all;
+    for (int k = 0; k < f->c->nparams; k++) {
+        memcpy(o, f->dp[k], sizeof(float) * psize(&f->c->params[k]));
+        o += psize(&f->c->params[k]);
+    }
+    memcpy(o, f->dx, sizeof(float) * nx);
+    memcpy(o + nx, f->ds0, sizeof(float) * f->sf);
+    memcpy(o + nx + f->sf, f->sT, sizeof(float) * f->sf);
+    memcpy(o + nx + 2 * f->sf, f->y, sizeof(float) * ny);
+    diag_free(&d);
+    return all;
+}
+
+/* The memory plan (cellvm.c): the training tape, which recomputes the elementwise values in
+ * backward and keeps gradients in a ring of steps, gives bit for bit the outputs, final states
+ * and gradients of the full tape, which keeps every value (and of the gradient checks above,
+ * which run the training tape), for the prelude cells and the peephole cell in both directions,
+ * with sequence lengths and without; only the full tape lets recur trace read an elementwise
+ * value (cellvm_node_values), and it reads every node's then. */
+static void test_tape_plan(void **state)
+{
+    (void)state;
+    static const char text[] = "format 1\n" CB_PEEPHOLE_SRC "model m {\n  input vector(3)\n"
+                               "  lstm(4)\n  gru(4)\n  rnn(4)\n"
+                               "  peephole(4, bidirectional=true)\n}\n";
+    static const int32_t len[3] = { 4, 2, 0 };
+    Diag d;
+    diag_init(&d);
+    IrModel *m = sema_compile(&d, diag_add_source(&d, "plan.rnn", text, strlen(text)), NULL, 0);
+    assert_non_null(m);
+    int checked = 0;
+    for (int i = 0; i < m->nlayers; i++)
+        for (int k = 0; k < m->layers[i].ncells; k++)
+            for (int packed = 0; packed < 2; packed++) {
+                const IrCell *c = &m->layers[i].cells[k];
+                Fix f;
+                fix_lengths = packed ? len : NULL;
+                fix_init(&f, c, 3, 4, 1000 + checked);
+                size_t n1, n2;
+                float *plan = tape_run(&f, &n1);
+                int T, elementwise = -1;
+                for (int j = 0; j < c->nnodes && elementwise < 0; j++)
+                    if (c->nodes[j].op == IR_OP_ADD && !cellvm_hoisted(f.vm, j))
+                        elementwise = j; /* W @ x + U @ h: recomputed in backward */
+                assert_true(elementwise >= 0);
+                assert_null(cellvm_node_values(f.vm, elementwise, &T));
+                assert_int_equal(cellvm_set_full_tape(f.vm, true, &d), 0);
+                float *full = tape_run(&f, &n2);
+                for (int j = 0; j < c->nnodes; j++)
+                    if (c->nodes[j].op != IR_OP_PARAM)
+                        assert_non_null(cellvm_node_values(f.vm, j, &T));
+                assert_int_equal(n1, n2);
+                assert_memory_equal(plan, full, n1 * sizeof(float));
+                free(plan);
+                free(full);
+                fix_free(&f);
+                checked++;
+            }
+    fix_lengths = NULL;
+    assert_int_equal(checked, 10);
+    ir_model_free(m);
+    diag_free(&d);
+}
+
 /* The prelude's interpreter-only variants (issue 8: Keras reset_after=False, ONNX
  * linear_before_reset=0, Keras < 2.3 hard_sigmoid gates), as sema builds them from the layer
  * options: each picks its cell, and passes the gradient check in both directions (the
@@ -812,7 +892,7 @@ int main(void)
         cmocka_unit_test(test_rnn_cells),     cmocka_unit_test(test_peephole_cell),
         cmocka_unit_test(test_halves),        cmocka_unit_test(test_accumulates),
         cmocka_unit_test(test_rejects),       cmocka_unit_test(test_lengths),
-        cmocka_unit_test(test_sema_cells),
+        cmocka_unit_test(test_sema_cells),    cmocka_unit_test(test_tape_plan),
         cmocka_unit_test(test_sema_variant_cells),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -339,6 +339,43 @@ static void gradcheck_model(Run *r)
     assert_int_equal(fails, 0);
 }
 
+/* Counts the values exec_trace hands out. */
+static int count_values(void *ctx, const char *layer, const char *cell, const char *name, int T,
+                        int B, int width, const float *v)
+{
+    (void)layer; (void)cell; (void)name; (void)T; (void)B; (void)width; (void)v;
+    ++*(int *)ctx;
+    return 0;
+}
+
+/* RECUR_INTERPRETER=1 in the environment puts a built-in LSTM on the interpreter from
+ * exec_create on (exec_trace, which needs an interpreted forward with the full tape, then
+ * succeeds); without it the LSTM runs fused and exec_trace refuses. */
+static void test_env_interpreter(void **state)
+{
+    (void)state;
+    for (int env = 0; env < 2; env++) {
+        if (env)
+            setenv("RECUR_INTERPRETER", "1", 1);
+        else
+            unsetenv("RECUR_INTERPRETER");
+        MB *b = mb_new();
+        mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 3, -1);
+        mb_recurrent(b, "rec1", IR_CELL_LSTM, 3, 4, 1, false, 0.0);
+        Run r;
+        run_init(&r, b, 2, 3, 77);
+        exec_set_trace_tape(r.e, true);
+        ExecInput in = { r.T, NULL, r.vec, NULL, false };
+        assert_int_equal(exec_forward(r.e, &in, false, &r.d), 0);
+        int n = 0; /* the hand-built cell names no value: nothing is handed out */
+        assert_int_equal(exec_trace(r.e, count_values, &n, &r.d), env ? 0 : -1);
+        assert_int_equal(n, 0);
+        run_free(&r);
+        free(b);
+    }
+    unsetenv("RECUR_INTERPRETER");
+}
+
 /* ---- fused kernels vs the interpreter ------------------------------------------------------ */
 
 /* Same model, same params, same loss: the fused kernels and the interpreter must agree on the
@@ -1334,6 +1371,7 @@ int main(void)
         cmocka_unit_test(test_unknown_layer_kind),
         cmocka_unit_test(test_tensor_roles),
         cmocka_unit_test(test_sema_prelude_fused_vs_interp),
+        cmocka_unit_test(test_env_interpreter),
         cmocka_unit_test(test_sema_peephole),
         cmocka_unit_test(test_grad_reverse_packed),
         cmocka_unit_test(test_sema_charlm),

@@ -1,9 +1,25 @@
 /* cellvm: forward and reverse-mode backward of IrCell graphs over a window (see cellvm.h).
  *
- * Every node other than a PARAM owns two tape buffers of [max_T][B][width] floats: its values and
- * its gradients, time-major, so "rows" r = t*B + b index a (step, example) pair and a block of
- * rows is a contiguous matrix. Each op has one forward and one backward function over a range of
- * rows, collected in one table indexed by IrOpKind (the X-macro list of ops.def). */
+ * Tapes are time-major, so "rows" r = t*B + b index a (step, example) pair and a block of rows is
+ * a contiguous matrix. Each op has one forward and one backward function over a range of rows,
+ * collected in one table indexed by IrOpKind (the X-macro list of ops.def).
+ *
+ * What the tape keeps (the memory plan, made once in cellvm_create):
+ *   - window nodes (`win`): state-independent MATVECs, INPUT, CONST, state-independent nodes
+ *     that read a param (so a param vector's gradient sums over the rows in the order it always
+ *     did) and everything they read, evaluated once over the whole window; values and gradients
+ *     [max_T][B][width] (INPUT's values are the caller's x itself);
+ *   - every other node runs step by step. Its value is kept for the whole window only when the
+ *     backward cannot cheaply have it again: a MATVEC (a GEMM), a MATVEC's vector input (read by
+ *     the weight gradient's one GEMM over the window), a STATE, a state's next value, the output,
+ *     an op that calls libm (sigmoid, tanh, exp, ...: costly_op); the others (+, -, *, /, relu,
+ *     min, max, clip, slices, concats, ...) live in one step's buffer and are recomputed from
+ *     the kept values at each step of the backward, by the same row kernels in the same order,
+ *     so they are bit for bit what the forward computed;
+ *   - the gradient of a step node is a ring of 3 steps (a step reads its successor's state
+ *     gradients and writes its predecessor's held ones), except a MATVEC's, kept for the window
+ *     for its weight gradient.
+ * cellvm_set_full_tape keeps every value for the window instead (recur trace reads them all). */
 #include "exec/cellvm.h"
 #include "ir/op_math.h"
 
@@ -16,8 +32,12 @@
 struct CellVm {
     const IrCell *c;
     int B, max_T, T;        /* T: steps of the recorded window (0: none yet) */
-    float **val, **grad;    /* per node: [max_T][B][width] tapes (NULL for PARAM nodes) */
+    float **val, **grad;    /* per node: its tapes (NULL for PARAM; see the plan above) */
     bool *dep;              /* per node: depends on a state (recomputed) */
+    bool *win;              /* per node: a window node (evaluated once over the window) */
+    bool *keep;             /* per node: its value is kept for the window in any case */
+    bool *vfull, *gfull;    /* per node: value / gradient tape spans the window */
+    bool full_tape;         /* every value kept for the window (cellvm_set_full_tape) */
     int *state_off;         /* per state: offset in a state block */
     int state_floats;
     const float *const *params; /* the forward's param pointers (kept for backward) */
@@ -35,6 +55,22 @@ typedef struct Opnd {
 
 /* Width of node n as an elementwise operand. */
 static int node_width(const CellVm *vm, int n) { return vm->c->nodes[n].width; }
+
+/* Steps held by a gradient ring (see the plan above). */
+enum { GRAD_RING = 3 };
+
+/* Node n's values from row r0 on; a node kept for one step only is called with r0 = t*B. */
+static float *val_at(const CellVm *vm, int n, int r0)
+{
+    return vm->val[n] + (size_t)(vm->vfull[n] ? r0 : 0) * node_width(vm, n);
+}
+
+/* Node n's gradients from row r0 on (r0 = t*B for a ring: the slot of step t). */
+static float *grad_at(const CellVm *vm, int n, int r0)
+{
+    int r = vm->gfull[n] ? r0 : (r0 / vm->B) % GRAD_RING * vm->B;
+    return vm->grad[n] + (size_t)r * node_width(vm, n);
+}
 
 /* The value (grad = false) or gradient (grad = true) of input k of node n, starting at row r0,
  * broadcast to the node's width. p is NULL when there is no gradient to accumulate (a CONST, or
@@ -56,7 +92,7 @@ static Opnd operand(const CellVm *vm, int n, int k, int r0, bool grad)
     if (grad && in->op == IR_OP_CONST)
         o.p = NULL;
     else
-        o.p = (grad ? vm->grad[i] : vm->val[i]) + (size_t)r0 * in->width;
+        o.p = grad ? grad_at(vm, i, r0) : val_at(vm, i, r0);
     return o;
 }
 
@@ -64,25 +100,18 @@ static Opnd operand(const CellVm *vm, int n, int k, int r0, bool grad)
 
 /* ---- leaves ------------------------------------------------------------------------------ */
 
-/* INPUT: copies x rows into the tape. */
-static void kern_input(CellVm *vm, int n, int r0, int nr)
-{
-    int w = node_width(vm, n);
-    memcpy(vm->val[n] + (size_t)r0 * w, vm->x + (size_t)r0 * w, sizeof(float) * nr * w);
-}
-
 /* CONST: fills the rows with the constant. */
 static void kern_constant(CellVm *vm, int n, int r0, int nr)
 {
     int w = node_width(vm, n);
     float v = (float)vm->c->nodes[n].value;
-    float *o = vm->val[n] + (size_t)r0 * w;
+    float *o = val_at(vm, n, r0);
     for (size_t i = 0; i < (size_t)nr * w; i++)
         o[i] = v;
 }
 
-/* Nothing per row: the backward of every leaf, and the forward of PARAM and STATE (params are
- * read in place; states are copied by the step loop). */
+/* Nothing per row: the backward of every leaf, and the forward of INPUT, PARAM and STATE (the
+ * input's values are x itself, params are read in place, states are copied by the step loop). */
 static void kern_none(CellVm *vm, int n, int r0, int nr) { (void)vm; (void)n; (void)r0; (void)nr; }
 
 /* ---- W @ v --------------------------------------------------------------------------------- */
@@ -93,8 +122,8 @@ static void kern_matvec(CellVm *vm, int n, int r0, int nr)
     const IrNode *nd = &vm->c->nodes[n];
     int m = nd->width, k = node_width(vm, nd->in[1]);
     const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
-    const float *V = vm->val[nd->in[1]] + (size_t)r0 * k;
-    kern_sgemm(false, true, nr, m, k, 1.0f, V, k, W, k, 0.0f, vm->val[n] + (size_t)r0 * m, m);
+    const float *V = val_at(vm, nd->in[1], r0);
+    kern_sgemm(false, true, nr, m, k, 1.0f, V, k, W, k, 0.0f, val_at(vm, n, r0), m);
 }
 
 /* dv[r] += W^T dy[r]: dV [nr][k] += dY [nr][m] W [m][k]. The weight gradient dW += dY^T V is
@@ -104,8 +133,8 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
     const IrNode *nd = &vm->c->nodes[n];
     int m = nd->width, k = node_width(vm, nd->in[1]);
     const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
-    kern_sgemm(false, false, nr, k, m, 1.0f, vm->grad[n] + (size_t)r0 * m, m, W, k, 1.0f,
-               vm->grad[nd->in[1]] + (size_t)r0 * k, k);
+    kern_sgemm(false, false, nr, k, m, 1.0f, grad_at(vm, n, r0), m, W, k, 1.0f,
+               grad_at(vm, nd->in[1], r0), k);
 }
 
 /* ---- elementwise ops: loops around the scalar math of ir/op_math.h --------------------------
@@ -121,7 +150,7 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
         int w = node_width(vm, n);                                                  \
         DECL                                                                        \
         Opnd X = operand(vm, n, 0, r0, false);                                      \
-        float *o = vm->val[n] + (size_t)r0 * w;                                     \
+        float *o = val_at(vm, n, r0);                                               \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++)                                             \
                 o[(size_t)r * w + j] = op_##FWD##_f(AT(X, r, j) EXTRA);             \
@@ -133,8 +162,8 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
         Opnd X = operand(vm, n, 0, r0, false), gX = operand(vm, n, 0, r0, true);    \
         if (!gX.p)                                                                  \
             return;                                                                 \
-        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
-        const float *o = vm->val[n] + (size_t)r0 * w;                               \
+        const float *g = grad_at(vm, n, r0);                                        \
+        const float *o = val_at(vm, n, r0);                                         \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++) {                                           \
                 size_t i = (size_t)r * w + j;                                       \
@@ -153,7 +182,7 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
     {                                                                               \
         int w = node_width(vm, n);                                                  \
         Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
-        float *o = vm->val[n] + (size_t)r0 * w;                                     \
+        float *o = val_at(vm, n, r0);                                               \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++)                                             \
                 o[(size_t)r * w + j] = op_##FWD##_f(AT(A, r, j), AT(Bo, r, j));     \
@@ -163,8 +192,8 @@ static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
         int w = node_width(vm, n);                                                  \
         Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
         Opnd gA = operand(vm, n, 0, r0, true), gB = operand(vm, n, 1, r0, true);    \
-        const float *g = vm->grad[n] + (size_t)r0 * w;                              \
-        const float *o = vm->val[n] + (size_t)r0 * w;                               \
+        const float *g = grad_at(vm, n, r0);                                        \
+        const float *o = val_at(vm, n, r0);                                         \
         for (int r = 0; r < nr; r++)                                                \
             for (int j = 0; j < w; j++) {                                           \
                 size_t i = (size_t)r * w + j;                                       \
@@ -202,7 +231,7 @@ static void kern_concat(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width, off = 0;
-    float *o = vm->val[n] + (size_t)r0 * w;
+    float *o = val_at(vm, n, r0);
     for (int k = 0; k < nd->nin; k++) {
         int wk = vm->c->nodes[nd->in[k]].width;
         Opnd A = operand(vm, n, k, r0, false);
@@ -219,7 +248,7 @@ static void kern_concat_grad(CellVm *vm, int n, int r0, int nr)
 {
     const IrNode *nd = &vm->c->nodes[n];
     int w = nd->width, off = 0;
-    const float *g = vm->grad[n] + (size_t)r0 * w;
+    const float *g = grad_at(vm, n, r0);
     for (int k = 0; k < nd->nin; k++) {
         int wk = vm->c->nodes[nd->in[k]].width;
         Opnd gA = operand(vm, n, k, r0, true);
@@ -239,7 +268,7 @@ static void kern_slice(CellVm *vm, int n, int r0, int nr)
     int w = nd->width;
     Opnd A = operand(vm, n, 0, r0, false);
     A.cs = 1;
-    float *o = vm->val[n] + (size_t)r0 * w;
+    float *o = val_at(vm, n, r0);
     for (int r = 0; r < nr; r++)
         for (int j = 0; j < w; j++)
             o[(size_t)r * w + j] = AT(A, r, nd->aux + j);
@@ -254,7 +283,7 @@ static void kern_slice_grad(CellVm *vm, int n, int r0, int nr)
     gA.cs = 1;
     if (!gA.p)
         return;
-    const float *g = vm->grad[n] + (size_t)r0 * w;
+    const float *g = grad_at(vm, n, r0);
     for (int r = 0; r < nr; r++)
         for (int j = 0; j < w; j++)
             AT(gA, r, nd->aux + j) += g[(size_t)r * w + j];
@@ -405,6 +434,81 @@ static int check_cell(const IrCell *c, Diag *d)
 
 /* ---- lifecycle --------------------------------------------------------------------------- */
 
+/* Whether op's forward calls a libm function (exp, tanh, log, ...): its values are kept rather
+ * than recomputed in backward, where they would cost as much again as in the forward. */
+static bool costly_op(IrOpKind op)
+{
+    switch (op) {
+    case IR_OP_SIGMOID: case IR_OP_TANH: case IR_OP_EXP: case IR_OP_LOG: case IR_OP_SQRT:
+    case IR_OP_SOFTPLUS: case IR_OP_ELU: case IR_OP_SCALEDTANH:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* The memory plan's classes (see the top of this file): dep (reads a state), win (window node)
+ * and keep (value kept for the window even without a full tape). */
+static void plan_nodes(CellVm *vm)
+{
+    const IrCell *c = vm->c;
+    for (int n = 0; n < c->nnodes; n++) {
+        const IrNode *nd = &c->nodes[n];
+        vm->dep[n] = nd->op == IR_OP_STATE;
+        for (int k = 0; k < nd->nin; k++)
+            vm->dep[n] = vm->dep[n] || vm->dep[nd->in[k]];
+    }
+    for (int n = c->nnodes - 1; n >= 0; n--) { /* consumers come after their inputs */
+        const IrNode *nd = &c->nodes[n];
+        bool reads_param = false; /* its param gradient sums over the rows in order */
+        for (int k = 0; k < nd->nin; k++)
+            reads_param = reads_param || c->nodes[nd->in[k]].op == IR_OP_PARAM;
+        if (!vm->dep[n] && (nd->op == IR_OP_MATVEC || nd->op == IR_OP_INPUT ||
+                            nd->op == IR_OP_CONST || reads_param))
+            vm->win[n] = true;
+        for (int k = 0; k < nd->nin; k++)
+            vm->win[nd->in[k]] = vm->win[nd->in[k]] || vm->win[n];
+        if (nd->op == IR_OP_MATVEC)
+            vm->keep[nd->in[1]] = true;
+        vm->keep[n] = vm->keep[n] || vm->win[n] || nd->op == IR_OP_STATE ||
+                      nd->op == IR_OP_MATVEC || costly_op(nd->op) || n == c->output;
+    }
+    for (int s = 0; s < c->nstates; s++)
+        vm->keep[c->states[s].next] = true;
+}
+
+/* Frees the value and gradient tapes (INPUT's values are the caller's x: not freed). */
+static void free_tapes(CellVm *vm)
+{
+    for (int n = 0; n < vm->c->nnodes; n++) {
+        if (vm->c->nodes[n].op != IR_OP_INPUT)
+            free(vm->val[n]);
+        free(vm->grad[n]);
+        vm->val[n] = vm->grad[n] = NULL;
+    }
+}
+
+/* Allocates the tapes the plan and vm->full_tape call for; -1 when out of memory. */
+static int alloc_tapes(CellVm *vm)
+{
+    const IrCell *c = vm->c;
+    size_t step = (size_t)vm->B, window = (size_t)vm->max_T * vm->B;
+    for (int n = 0; n < c->nnodes; n++) {
+        const IrNode *nd = &c->nodes[n];
+        if (nd->op == IR_OP_PARAM)
+            continue;
+        vm->vfull[n] = vm->keep[n] || vm->full_tape;
+        vm->gfull[n] = vm->win[n] || nd->op == IR_OP_MATVEC;
+        if (nd->op != IR_OP_INPUT &&
+            !(vm->val[n] = malloc(sizeof(float) * nd->width * (vm->vfull[n] ? window : step))))
+            return -1;
+        size_t g = vm->gfull[n] ? window : GRAD_RING * step;
+        if (nd->op != IR_OP_CONST && !(vm->grad[n] = malloc(sizeof(float) * nd->width * g)))
+            return -1;
+    }
+    return 0;
+}
+
 CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d)
 {
     if (batch <= 0 || max_T <= 0) {
@@ -419,25 +523,21 @@ CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d)
     vm->c = c;
     vm->B = batch;
     vm->max_T = max_T;
-    vm->val = calloc(c->nnodes, sizeof *vm->val);
-    vm->grad = calloc(c->nnodes, sizeof *vm->grad);
-    vm->dep = calloc(c->nnodes, sizeof *vm->dep);
+    int nn = c->nnodes;
+    vm->val = calloc(nn, sizeof *vm->val);
+    vm->grad = calloc(nn, sizeof *vm->grad);
+    vm->dep = calloc(nn, sizeof *vm->dep);
+    vm->win = calloc(nn, sizeof *vm->win);
+    vm->keep = calloc(nn, sizeof *vm->keep);
+    vm->vfull = calloc(nn, sizeof *vm->vfull);
+    vm->gfull = calloc(nn, sizeof *vm->gfull);
     vm->state_off = calloc(c->nstates + 1, sizeof *vm->state_off);
-    if (!vm->val || !vm->grad || !vm->dep || !vm->state_off)
+    if (!vm->val || !vm->grad || !vm->dep || !vm->win || !vm->keep || !vm->vfull ||
+        !vm->gfull || !vm->state_off)
         goto oom;
-    for (int n = 0; n < c->nnodes; n++) {
-        const IrNode *nd = &c->nodes[n];
-        vm->dep[n] = nd->op == IR_OP_STATE;
-        for (int k = 0; k < nd->nin; k++)
-            vm->dep[n] = vm->dep[n] || vm->dep[nd->in[k]];
-        if (nd->op == IR_OP_PARAM)
-            continue;
-        size_t sz = (size_t)max_T * batch * nd->width;
-        vm->val[n] = malloc(sizeof(float) * sz);
-        vm->grad[n] = malloc(sizeof(float) * sz);
-        if (!vm->val[n] || !vm->grad[n])
-            goto oom;
-    }
+    plan_nodes(vm);
+    if (alloc_tapes(vm))
+        goto oom;
     for (int s = 0; s < c->nstates; s++)
         vm->state_off[s + 1] = vm->state_off[s] + batch * c->states[s].width;
     vm->state_floats = vm->state_off[c->nstates];
@@ -448,17 +548,34 @@ oom:
     return NULL;
 }
 
+int cellvm_set_full_tape(CellVm *vm, bool on, Diag *d)
+{
+    if (vm->full_tape == on)
+        return 0;
+    free_tapes(vm);
+    vm->full_tape = on;
+    vm->T = 0; /* no recorded forward */
+    if (alloc_tapes(vm)) {
+        diag_error_in(d, vm->c->name ? vm->c->name : "cell",
+                      "out of memory for the cell interpreter");
+        return -1;
+    }
+    return 0;
+}
+
 void cellvm_free(CellVm *vm)
 {
     if (!vm)
         return;
-    for (int n = 0; vm->val && n < vm->c->nnodes; n++) {
-        free(vm->val[n]);
-        free(vm->grad[n]);
-    }
+    if (vm->val && vm->grad)
+        free_tapes(vm);
     free(vm->val);
     free(vm->grad);
     free(vm->dep);
+    free(vm->win);
+    free(vm->keep);
+    free(vm->vfull);
+    free(vm->gfull);
     free(vm->state_off);
     free(vm);
 }
@@ -474,11 +591,11 @@ void cellvm_set_lengths(CellVm *vm, const int32_t *lengths) { vm->len = lengths;
 /* Whether example b is past its length at time t (its state is held, its output zero). */
 static bool masked(const CellVm *vm, int t, int b) { return vm->len && t >= vm->len[b]; }
 
-/* Row b of state s at step t in a tape (vm->val or vm->grad). */
-static float *state_row(float *const *tape, const CellVm *vm, int s, int t, int b)
+/* Row b of state s's next value (grad false) or its gradient (grad true) at step t. */
+static float *state_row(const CellVm *vm, bool grad, int s, int t, int b)
 {
-    int w = vm->c->states[s].width;
-    return tape[vm->c->states[s].next] + ((size_t)t * vm->B + b) * w;
+    int nx = vm->c->states[s].next, r0 = t * vm->B;
+    return (grad ? grad_at(vm, nx, r0) : val_at(vm, nx, r0)) + (size_t)b * node_width(vm, nx);
 }
 
 /* Forward (grad false), after step t (previous processed step tp, -1 at the first): every
@@ -495,17 +612,17 @@ static void hold_states(CellVm *vm, int t, int tp, bool grad, const float *s0, f
             int w = vm->c->states[s].width;
             size_t at0 = (size_t)vm->state_off[s] + (size_t)b * w;
             if (!grad) {
-                float *o = state_row(vm->val, vm, s, t, b);
+                float *o = state_row(vm, false, s, t, b);
                 if (tp >= 0)
-                    memcpy(o, state_row(vm->val, vm, s, tp, b), sizeof(float) * w);
+                    memcpy(o, state_row(vm, false, s, tp, b), sizeof(float) * w);
                 else if (s0)
                     memcpy(o, s0 + at0, sizeof(float) * w);
                 else
                     memset(o, 0, sizeof(float) * w);
                 continue;
             }
-            float *g = state_row(vm->grad, vm, s, t, b);
-            float *to = tp >= 0 ? state_row(vm->grad, vm, s, tp, b) : ds0 ? ds0 + at0 : NULL;
+            float *g = state_row(vm, true, s, t, b);
+            float *to = tp >= 0 ? state_row(vm, true, s, tp, b) : ds0 ? ds0 + at0 : NULL;
             for (int i = 0; i < w; i++) {
                 if (to)
                     to[i] += g[i];
@@ -515,19 +632,26 @@ static void hold_states(CellVm *vm, int t, int tp, bool grad, const float *s0, f
     }
 }
 
+/* Zeroes the rows of step t's block a ([B][w]) that are past their example's length. */
+static void zero_masked_step(const CellVm *vm, float *a, int t, int w)
+{
+    for (int b = 0; vm->len && b < vm->B; b++)
+        if (masked(vm, t, b))
+            memset(a + (size_t)b * w, 0, sizeof(float) * w);
+}
+
 /* Zeroes the rows of a [T][B][w] array that are past their example's length. */
 static void zero_masked(const CellVm *vm, float *a, int w)
 {
     for (int t = 0; vm->len && t < vm->T; t++)
-        for (int b = 0; b < vm->B; b++)
-            if (masked(vm, t, b))
-                memset(a + ((size_t)t * vm->B + b) * w, 0, sizeof(float) * w);
+        zero_masked_step(vm, a + (size_t)t * vm->B * w, t, w);
 }
 
-/* The tape of node n (read-only view for tracing). */
+/* The tape of node n (read-only view for tracing); NULL when its values were not kept for the
+ * window (no full tape). */
 const float *cellvm_node_values(const CellVm *vm, int n, int *T)
 {
-    if (!vm || n < 0 || n >= vm->c->nnodes || vm->T == 0)
+    if (!vm || n < 0 || n >= vm->c->nnodes || vm->T == 0 || !vm->vfull[n] || !vm->val[n])
         return NULL;
     *T = vm->T;
     return vm->val[n];
@@ -537,6 +661,21 @@ const float *cellvm_node_values(const CellVm *vm, int n, int *T)
 
 /* Step number k (0-based, in processing order) of the window as a time index. */
 static int step_time(const CellVm *vm, int k) { return vm->c->reverse ? vm->T - 1 - k : k; }
+
+/* State node n's values at step t: s[t-1], the previous processed step tp's next value (the
+ * initial state before the first step, tp = -1). */
+static void read_state(CellVm *vm, int n, int t, int tp, const float *s0)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B, w = c->nodes[n].width, s = c->nodes[n].aux;
+    float *o = val_at(vm, n, t * B);
+    if (tp >= 0)
+        memcpy(o, val_at(vm, c->states[s].next, tp * B), sizeof(float) * B * w);
+    else if (s0)
+        memcpy(o, s0 + vm->state_off[s], sizeof(float) * B * w);
+    else
+        memset(o, 0, sizeof(float) * B * w);
+}
 
 int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params,
                    const float *s0, float *y, float *sT, Diag *d)
@@ -550,31 +689,23 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
     vm->T = T;
     vm->x = x;
     vm->params = params;
-    /* Phase 1: everything that does not depend on a state, for the whole window (hoisting). */
     for (int n = 0; n < c->nnodes; n++)
-        if (!vm->dep[n])
+        if (c->nodes[n].op == IR_OP_INPUT)
+            vm->val[n] = (float *)x; /* read only: no kernel writes an INPUT */
+    /* Phase 1: the window nodes, for the whole window at once (hoisting). */
+    for (int n = 0; n < c->nnodes; n++)
+        if (vm->win[n])
             op_fwd[c->nodes[n].op](vm, n, 0, T * B);
-    /* Phase 2: the recurrence, one step at a time in processing order. */
+    /* Phase 2: the rest, one step at a time in processing order. */
     for (int k = 0; k < T; k++) {
         int t = step_time(vm, k), tp = k > 0 ? step_time(vm, k - 1) : -1;
         for (int n = 0; n < c->nnodes; n++) {
-            if (!vm->dep[n])
+            if (vm->win[n])
                 continue;
-            const IrNode *nd = &c->nodes[n];
-            if (nd->op == IR_OP_STATE) {
-                /* s[t-1]: the initial state at the first step, else the previous step's value */
-                int w = nd->width, s = nd->aux;
-                float *o = vm->val[n] + (size_t)t * B * w;
-                if (tp >= 0)
-                    memcpy(o, vm->val[c->states[s].next] + (size_t)tp * B * w,
-                           sizeof(float) * B * w);
-                else if (s0)
-                    memcpy(o, s0 + vm->state_off[s], sizeof(float) * B * w);
-                else
-                    memset(o, 0, sizeof(float) * B * w);
-                continue;
-            }
-            op_fwd[nd->op](vm, n, t * B, B);
+            if (c->nodes[n].op == IR_OP_STATE)
+                read_state(vm, n, t, tp, s0);
+            else
+                op_fwd[c->nodes[n].op](vm, n, t * B, B);
         }
         hold_states(vm, t, tp, false, s0, NULL);
     }
@@ -585,7 +716,7 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
         int tl = step_time(vm, T - 1);
         for (int s = 0; s < c->nstates; s++) {
             int w = c->states[s].width;
-            memmove(sT + vm->state_off[s], vm->val[c->states[s].next] + (size_t)tl * B * w,
+            memmove(sT + vm->state_off[s], val_at(vm, c->states[s].next, tl * B),
                     sizeof(float) * B * w);
         }
     }
@@ -600,7 +731,7 @@ static void pass_state_grad(CellVm *vm, int s, int t, int tn, const float *dsT)
 {
     const IrCell *c = vm->c;
     int B = vm->B, w = c->states[s].width;
-    float *g = vm->grad[c->states[s].next] + (size_t)t * B * w;
+    float *g = grad_at(vm, c->states[s].next, t * B);
     if (tn < 0) {
         if (dsT)
             for (int i = 0; i < B * w; i++)
@@ -609,56 +740,83 @@ static void pass_state_grad(CellVm *vm, int s, int t, int tn, const float *dsT)
     }
     for (int n = 0; n < c->nnodes; n++)
         if (c->nodes[n].op == IR_OP_STATE && c->nodes[n].aux == s) {
-            const float *gs = vm->grad[n] + (size_t)tn * B * w;
+            const float *gs = grad_at(vm, n, tn * B);
             for (int i = 0; i < B * w; i++)
                 g[i] += gs[i];
         }
 }
 
-int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const *dparams,
-                    float *dx, float *ds0, Diag *d)
+/* Starts step t's slot of every gradient ring: zeroes it, and puts dy[t] (its rows past their
+ * example's length zeroed) into the output's when the output's gradient is a ring. */
+static void start_grad_step(CellVm *vm, int t, const float *dy)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B;
+    for (int n = 0; n < c->nnodes; n++)
+        if (vm->grad[n] && !vm->gfull[n])
+            memset(grad_at(vm, n, t * B), 0, sizeof(float) * B * c->nodes[n].width);
+    if (dy && !vm->gfull[c->output]) {
+        int ow = cellvm_output_width(vm);
+        float *g = grad_at(vm, c->output, t * B);
+        memcpy(g, dy + (size_t)t * B * ow, sizeof(float) * B * ow);
+        zero_masked_step(vm, g, t, ow);
+    }
+}
+
+/* Clears every gradient for a new backward: window tapes zeroed (the output's set to dy when
+ * it spans the window), and the first processed step's ring slot started. */
+static void start_grads(CellVm *vm, const float *dy)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B, T = vm->T, ow = cellvm_output_width(vm);
+    for (int n = 0; n < c->nnodes; n++)
+        if (vm->grad[n] && vm->gfull[n])
+            memset(vm->grad[n], 0, sizeof(float) * T * B * c->nodes[n].width);
+    if (dy && vm->gfull[c->output]) {
+        memcpy(vm->grad[c->output], dy, sizeof(float) * T * B * ow);
+        zero_masked(vm, vm->grad[c->output], ow);
+    }
+    start_grad_step(vm, step_time(vm, T - 1), dy);
+}
+
+/* One step of the backward sweep at time t: the values not kept for the window are recomputed
+ * (same kernels, same inputs: the forward's values), then the step's nodes run backward, the
+ * state-dependent ones first and then the state-independent ones of the step (the order in
+ * which their gradients accumulated when every hoisted node ran after the sweep). */
+static void backward_step(CellVm *vm, int t)
+{
+    const IrCell *c = vm->c;
+    int B = vm->B;
+    for (int n = 0; n < c->nnodes; n++)
+        if (!vm->win[n] && !vm->vfull[n])
+            op_fwd[c->nodes[n].op](vm, n, t * B, B);
+    for (int pass = 0; pass < 2; pass++)
+        for (int n = c->nnodes - 1; n >= 0; n--)
+            if (!vm->win[n] && vm->dep[n] == (pass == 0))
+                op_bwd[c->nodes[n].op](vm, n, t * B, B);
+}
+
+/* After the sweep: ds0 (what flowed into the first step's state reads), the window nodes'
+ * backward over the whole window, every MATVEC's weight gradient as one GEMM over the window
+ * (dW [m][k] += dY^T V) and dx. */
+static void backward_window(CellVm *vm, float *const *dparams, float *dx, float *ds0)
 {
     const IrCell *c = vm->c;
     int B = vm->B, T = vm->T;
-    if (T <= 0) {
-        diag_error_in(d, c->name, "backward without a recorded forward");
-        return -1;
-    }
-    vm->dparams = dparams;
-    for (int n = 0; n < c->nnodes; n++)
-        if (vm->grad[n])
-            memset(vm->grad[n], 0, sizeof(float) * T * B * c->nodes[n].width);
-    if (dy) {
-        memcpy(vm->grad[c->output], dy, sizeof(float) * T * B * cellvm_output_width(vm));
-        zero_masked(vm, vm->grad[c->output], cellvm_output_width(vm));
-    }
-    /* Phase 2 reversed: the recurrence from the last processed step back to the first. */
-    for (int k = T - 1; k >= 0; k--) {
-        int t = step_time(vm, k), tn = k + 1 < T ? step_time(vm, k + 1) : -1;
-        for (int s = 0; s < c->nstates; s++)
-            pass_state_grad(vm, s, t, tn, dsT);
-        hold_states(vm, t, k > 0 ? step_time(vm, k - 1) : -1, true, NULL, ds0);
-        for (int n = c->nnodes - 1; n >= 0; n--)
-            if (vm->dep[n])
-                op_bwd[c->nodes[n].op](vm, n, t * B, B);
-    }
-    /* Gradient w.r.t. the initial states: what flowed into the first step's state reads. */
     if (ds0) {
         int t0 = step_time(vm, 0);
         for (int n = 0; n < c->nnodes; n++)
             if (c->nodes[n].op == IR_OP_STATE) {
                 int w = c->nodes[n].width;
-                const float *gs = vm->grad[n] + (size_t)t0 * B * w;
+                const float *gs = grad_at(vm, n, t0 * B);
                 float *o = ds0 + vm->state_off[c->nodes[n].aux];
                 for (int i = 0; i < B * w; i++)
                     o[i] += gs[i];
             }
     }
-    /* Phase 1 reversed: the hoisted nodes over the whole window. */
     for (int n = c->nnodes - 1; n >= 0; n--)
-        if (!vm->dep[n])
+        if (vm->win[n])
             op_bwd[c->nodes[n].op](vm, n, 0, T * B);
-    /* Weight gradients of every W @ v, one GEMM over the window: dW [m][k] += dY^T V. */
     for (int n = 0; n < c->nnodes; n++) {
         const IrNode *nd = &c->nodes[n];
         if (nd->op != IR_OP_MATVEC || !dparams || !dparams[c->nodes[nd->in[0]].aux])
@@ -674,5 +832,30 @@ int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const 
                 for (size_t i = 0; i < (size_t)T * B * c->input_width; i++)
                     dx[i] += g[i];
             }
+}
+
+int cellvm_backward(CellVm *vm, const float *dy, const float *dsT, float *const *dparams,
+                    float *dx, float *ds0, Diag *d)
+{
+    const IrCell *c = vm->c;
+    int T = vm->T;
+    if (T <= 0) {
+        diag_error_in(d, c->name, "backward without a recorded forward");
+        return -1;
+    }
+    vm->dparams = dparams;
+    start_grads(vm, dy);
+    /* The recurrence from the last processed step back to the first. */
+    for (int k = T - 1; k >= 0; k--) {
+        int t = step_time(vm, k), tn = k + 1 < T ? step_time(vm, k + 1) : -1;
+        int tp = k > 0 ? step_time(vm, k - 1) : -1;
+        if (tp >= 0) /* its slot held step k + 2's gradients, read at step k + 1 */
+            start_grad_step(vm, tp, dy);
+        for (int s = 0; s < c->nstates; s++)
+            pass_state_grad(vm, s, t, tn, dsT);
+        hold_states(vm, t, tp, true, NULL, ds0);
+        backward_step(vm, t);
+    }
+    backward_window(vm, dparams, dx, ds0);
     return 0;
 }

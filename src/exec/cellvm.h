@@ -10,11 +10,14 @@
  *                                      back to back, cellvm_state_floats() floats in all
  *   params[k]                          cell param k (IrCell.params order): [rows][cols] or [cols]
  *
- * Nodes that do not depend on a state (uses_state is recomputed here, not trusted) are evaluated
- * for the whole window at once; a MATVEC among them is one kern_sgemm with M = T*B ("hoisting").
- * State-dependent nodes run step by step, MATVEC as one GEMM over the batch. Every MATVEC weight
- * gradient is one GEMM over the whole window after the backward sweep. The tape keeps every
- * node's value at every step (T*B*sum(width) floats).
+ * Nodes that do not depend on a state (uses_state is recomputed here, not trusted; "hoisted")
+ * and feed a MATVEC or read a param are evaluated for the whole window at once; a MATVEC among
+ * them is one kern_sgemm with M = T*B. The other nodes run step by step, a MATVEC as one GEMM
+ * over the batch. Every MATVEC weight gradient is one GEMM over the whole window after the
+ * backward sweep. The tape keeps, for the whole window, the values of those window nodes, the
+ * MATVECs, their vector inputs, the states and their next values, the ops calling libm and the
+ * output; the other step-by-step values are recomputed at each step of the backward (bit for bit
+ * the forward's), and step-by-step gradients live in a ring of three steps (cellvm.c's plan).
  *
  * Ownership: cellvm_create returns a CellVm owned by the caller (release with cellvm_free); it
  * keeps a pointer to the IrCell, which must outlive it. Every float buffer passed in stays owned
@@ -38,14 +41,20 @@ int cellvm_output_width(const CellVm *vm);
 /* Floats in one state block: B * sum of the state widths. */
 int cellvm_state_floats(const CellVm *vm);
 
-/* True when node n is evaluated once for the whole window (it does not depend on a state),
- * false when it runs step by step. */
+/* True when node n does not depend on a state (hoisted: its MATVECs, and what they read, are
+ * evaluated once for the whole window), false when it depends on one. */
 bool cellvm_hoisted(const CellVm *vm, int n);
 
 /* Node n's values of the last forward, [T][B][width] (time-aligned with x also for reverse
  * cells), read-only and owned by vm (valid until its next forward); NULL for a PARAM node, a
- * bad index or when no forward ran. *T receives the window's steps (for recur trace). */
+ * bad index, when no forward ran, or for a value the training tape does not keep (see
+ * cellvm_set_full_tape). *T receives the window's steps (for recur trace). */
 const float *cellvm_node_values(const CellVm *vm, int n, int *T);
+
+/* Keeps every node's value for the whole window (on) or only what backward needs (off, the
+ * default: cellvm.c's memory plan), reallocating the tape when this changes; the recorded
+ * forward is dropped then. recur trace turns it on. -1 with a diagnostic when out of memory. */
+int cellvm_set_full_tape(CellVm *vm, bool on, Diag *d);
 
 /* Forward over a window of T steps (1 <= T <= max_T), recording the tape for backward.
  *   x      [T][B][I]

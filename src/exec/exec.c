@@ -79,6 +79,7 @@ ExecModel *exec_create_on(const IrModel *m, float *params, int batch, int max_T,
     e->max_T = max_T;
     e->grad_enabled = true;
     e->onednn = onednn_env_enabled(); /* RECUR_ONEDNN=0: recur's own kernels (exec.h) */
+    e->force_interp = exec_env_interpreter(); /* RECUR_INTERPRETER=1: every cell interpreted */
     rng_seed(&e->rng, EXEC_DEFAULT_DROPOUT_SEED);
     e->ntensors = m->ntensors;
     e->tensors = exec_own(e, m->ntensors, sizeof *e->tensors);
@@ -187,6 +188,14 @@ double exec_grad_norm(const ExecModel *e)
 }
 
 void exec_set_force_interpreter(ExecModel *e, bool on) { e->force_interp = on; }
+void exec_set_trace_tape(ExecModel *e, bool on) { e->trace_tape = on; }
+
+/* RECUR_INTERPRETER=1 in the environment (read on every call: cheap, and tests may set it). */
+bool exec_env_interpreter(void)
+{
+    const char *v = getenv("RECUR_INTERPRETER");
+    return v && strcmp(v, "1") == 0;
+}
 void exec_set_onednn(ExecModel *e, bool on) { e->onednn = on; }
 bool exec_onednn_available(void) { return onednn_available(); }
 void exec_set_threads(int n) { onednn_set_threads(n > 0 ? n : 1); }

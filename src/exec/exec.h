@@ -121,8 +121,14 @@ void exec_zero_grads(ExecModel *e);
 double exec_grad_norm(const ExecModel *e);
 
 /* Runs every recurrent layer through the cell interpreter, even built-ins (for tests and for
- * checking the fused kernels). */
+ * checking the fused kernels). exec_create turns it on when the environment has
+ * RECUR_INTERPRETER=1 (exec_env_interpreter), so any command can be run on the interpreter,
+ * e.g. to compare its speed and memory with the fused path's. */
 void exec_set_force_interpreter(ExecModel *e, bool on);
+bool exec_env_interpreter(void);
+/* Whether the interpreter keeps every node's value for the whole window (on: what exec_trace
+ * reads) or only what its backward needs (off, the default: cellvm.h). */
+void exec_set_trace_tape(ExecModel *e, bool on);
 /* Whether the fused built-in cells run on oneDNN (dnnl_rnn.h; on by default, effective only
  * when recur is built with oneDNN and for windows of at least EXEC_ONEDNN_MIN_ROWS = T*B rows
  * and EXEC_ONEDNN_MIN_STEPS steps)
@@ -198,7 +204,8 @@ float *exec_final_state_grad(ExecModel *e);
  * gradients. Returns 0, or -1 with a diagnostic (bad T, token out of range, bad lengths). */
 int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d);
 
-/* recur trace: after an exec_forward with the interpreter forced (exec_set_force_interpreter),
+/* recur trace: after an exec_forward with the interpreter forced (exec_set_force_interpreter)
+ * and its full tape kept (exec_set_trace_tape),
  * exec_trace calls sink once per named value of every recurrent cell (layer label, cell id
  * "l0" / "l0_reverse" ..., the name the cell assigns; v [T][B][width], read-only, owned by e and
  * valid until the next forward). A non-zero return from sink stops the walk and is returned.

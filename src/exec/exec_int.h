@@ -83,6 +83,7 @@ struct ExecModel {
     int B, max_T, T;
     bool train;             /* the last forward had dropout on */
     bool force_interp, grad_enabled;
+    bool trace_tape;        /* the interpreter keeps every value for the window (trace) */
     bool onednn;            /* fused cells run on oneDNN when it is available (default on) */
     bool fwd_grad;          /* the last forward kept what backward needs */
     bool fwd_interp;        /* the last forward ran every cell through the interpreter */

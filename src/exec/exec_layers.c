@@ -30,8 +30,9 @@ const ExecLayerOps *exec_layer_ops(IrLayerKind k)
 /* Every layer's trace hook in layer order (kinds without one record nothing). */
 int exec_trace(ExecModel *e, ExecTraceFn sink, void *ctx, Diag *d)
 {
-    if (!e->fwd_interp) {
-        diag_error_in(d, "trace", "the last forward did not run on the cell interpreter");
+    if (!e->fwd_interp || !e->trace_tape) {
+        diag_error_in(d, "trace", "the last forward did not run on the cell interpreter with "
+                      "its full tape (exec_set_trace_tape)");
         return -1;
     }
     for (int i = 0; i < e->m->nlayers; i++) {

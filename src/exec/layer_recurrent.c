@@ -157,7 +157,7 @@ static int setup_cell(ExecModel *e, LayerRt *l, int k, int want_in, int64_t *sta
         rc->dy = exec_own(e, TB * rc->H, sizeof(float));
     }
     rc->fused = can_fuse(rc, L->builtin) ? &exec_fused_cells[L->builtin] : NULL;
-    /* the interpreter's tape is large (every node at every step): built only when needed,
+    /* the interpreter's tape is large (cellvm.h): built only when needed,
      * here for cells without a kernel (checking the cell now), else on first use */
     if (!rc->fused && !(rc->vm = cellvm_create(c, e->B, e->max_T, d)))
         return -1;
@@ -279,6 +279,8 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
     rc->fwd_dn = false;
     if (!use_kernel(e, rc)) {
         if (!rc->vm && !(rc->vm = cellvm_create(rc->c, e->B, e->max_T, d)))
+            return -1;
+        if (cellvm_set_full_tape(rc->vm, e->trace_tape, d))
             return -1;
         cellvm_set_lengths(rc->vm, rc->len);
         return cellvm_forward(rc->vm, e->T, x, rc->p, rc->s0, rc->y, rc->sT, d);

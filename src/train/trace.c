@@ -163,6 +163,7 @@ int trace_run(Model *m, const TraceInput *in, const char *layer, Trace *t, Diag 
     if (!e)
         return -1;
     exec_set_force_interpreter(e, true);
+    exec_set_trace_tape(e, true); /* every value at every step, not only what backward needs */
     exec_set_grad_enabled(e, false);
     ExecInput xi = { .T = t->T, .tokens = t->ids, .vectors = in->text ? NULL : in->vectors };
     Sink s = { t, layer };

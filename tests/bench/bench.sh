@@ -11,11 +11,17 @@
 #      only its loop is timed), at 1 and 2 threads, tok/s and the ratio;
 #   5. BENCH_THREADS threads against 1: bench_rnn --vs-threads 1 on every configuration of
 #      part 1, recur's step and the bare layers' each timed at both counts in turn; prints the
-#      speed-up of the larger count (x above 1: more threads are faster).
+#      speed-up of the larger count (x above 1: more threads are faster);
+#   6. the user-cell row: bench_rnn --cell peephole (models/peephole.rnn's peephole LSTM, H512,
+#      embedding 64, B32 T100, on the cell interpreter) against tests/bench/torch_peephole.py (the
+#      same cell as a PyTorch Python loop), and the interpreter's peak memory: whole `recur train
+#      models/charlm.rnn` processes of BENCH_MEM_STEPS (3) steps on the fused path and with
+#      RECUR_INTERPRETER=1 (issue 10 item 6: at most 2x), peak RSS and their ratio.
 # The machine may be shared: read the ratios of one run, and the load figures printed with them.
 # PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
 # Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
-# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4|5 (one part),
+# BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4|5|6 (one part),
+# BENCH_MEM_STEPS (3, for part 6),
 # BENCH_SAMPLE_LENGTH (3000, for part 4), TORCH_PYTHON (/usr/bin/python3).
 set -u
 SRC=${top_srcdir:-.}
@@ -107,4 +113,22 @@ if part 5; then
   done <<EOF
 $CONFIGS
 EOF
+fi
+if part 6; then
+  echo "== user cell: --cell peephole --hidden 512 --layers 1 --batch 32 --seq 100 --input embedding --embed 64"
+  "$BUILD/tests/bench/bench_rnn" --threads "$TH" --cell peephole --hidden 512 --layers 1 \
+    --batch 32 --seq 100 --input embedding --embed 64 $ARGS \
+    ${TORCH:+--torch "$PY $SRC/tests/bench/torch_peephole.py"} || exit 1
+  N=${BENCH_MEM_STEPS:-3}
+  T5=$(mktemp -d "${TMPDIR:-/tmp}/recur-bench5.XXXXXX")
+  echo "== peak memory: recur train models/charlm.rnn --steps $N, fused path and RECUR_INTERPRETER=1"
+  for interp in 0 1; do
+    RECUR_INTERPRETER=$interp /usr/bin/time -f "%M" -o "$T5/rss$interp" "$BUILD/recur" train \
+      "$SRC/models/charlm.rnn" --data "$SRC/examples/tinyshakespeare.txt" --steps "$N" \
+      --threads "$TH" --set eval_every=100000 --out "$T5/run$interp" >/dev/null 2>&1 ||
+      { echo "bench: recur train failed (RECUR_INTERPRETER=$interp)"; rm -rf "$T5"; exit 1; }
+  done
+  F=$(cat "$T5/rss0") I=$(cat "$T5/rss1")
+  echo "fused peak RSS $F KB, interpreter peak RSS $I KB: interpreter/fused $(awk -v i="$I" -v f="$F" 'BEGIN { printf "%.2fx", i / f }')"
+  rm -rf "$T5"
 fi

@@ -18,7 +18,11 @@
  * time other processes used meanwhile (the machine is shared: compare ratios from one run
  * only).
  *
- * Usage: bench_rnn [--cell lstm|gru|rnn] [--hidden 512] [--layers 2] [--batch 32] [--seq 100]
+ * --cell peephole runs a user cell instead, the peephole LSTM of models/peephole.rnn (on the cell
+ * interpreter, as every user cell), against --torch tests/bench/torch_peephole.py (the same cell
+ * as a PyTorch Python loop); it has no bare oneDNN layers.
+ *
+ * Usage: bench_rnn [--cell lstm|gru|rnn|peephole] [--hidden 512] [--layers 2] [--batch 32] [--seq 100]
  *                  [--vocab 65] [--input onehot|embedding] [--embed E] [--threads 2]
  *                  [--steps 10] [--warmup 2] [--max-seconds 20] [--clip C] [--engine onednn|own]
  *                  [--torch "PYTHON SCRIPT"] [--no-bare] [--vs-threads N]
@@ -155,18 +159,39 @@ static void die(Diag *d, const char *what)
     exit(1);
 }
 
+/* The peephole LSTM of models/peephole.rnn (the user-cell row). */
+static const char peephole_cell[] =
+    "cell peephole(H) {\n"
+    "  input x : [I]\n"
+    "  state h : [H], c : [H]\n"
+    "  param W : [4*H, I], U : [4*H, H] = uniform(-0.08, 0.08)\n"
+    "  param b : [4*H] = 0\n"
+    "  param p_i : [H], p_f : [H], p_o : [H] = 0\n"
+    "  zi, zf, zg, zo = chunk(W @ x + U @ h[t-1] + b, 4)\n"
+    "  i = sigmoid(zi + p_i * c[t-1])\n"
+    "  f = sigmoid(zf + p_f * c[t-1])\n"
+    "  c = f * c[t-1] + i * tanh(zg)\n"
+    "  o = sigmoid(zo + p_o * c)\n"
+    "  h = o * tanh(c)\n"
+    "  output h\n"
+    "}\n";
+
 /* Compiles the configuration's model, its executor, Adam and a random token pool. */
 static void recur_init(Recur *r, const Config *c)
 {
     memset(r, 0, sizeof *r);
     r->c = c;
     diag_init(&r->d);
-    char text[512], in[64] = "onehot";
+    char text[4096], in[64] = "onehot", rec[1024] = "";
     if (!c->onehot)
         snprintf(in, sizeof in, "embedding(%d)", c->E);
+    bool user = !strcmp(c->cell, "peephole");
+    for (int l = 0; l < (user ? c->L : 1) && strlen(rec) + 64 < sizeof rec; l++) /* no layers= */
+        snprintf(rec + strlen(rec), sizeof rec - strlen(rec),
+                 user ? "  %s(%d)\n" : "  %s(%d, layers=%d)\n", c->cell, c->H, c->L);
     snprintf(text, sizeof text,
-             "format 1\nmodel bench {\n  input tokens(vocab=%d)\n  %s\n  %s(%d, layers=%d)\n"
-             "  dense(vocab)\n}\n", c->V, in, c->cell, c->H, c->L);
+             "format 1\n%smodel bench {\n  input tokens(vocab=%d)\n  %s\n%s  dense(vocab)\n}\n",
+             user ? peephole_cell : "", c->V, in, rec);
     const Source *src = diag_add_source(&r->d, "bench.rnn", text, strlen(text));
     if (!src || !(r->m = sema_compile(&r->d, src, NULL, 0)))
         die(&r->d, "compiling the model");
@@ -314,7 +339,7 @@ static double run_torch(const Config *c, const char *mode)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: bench_rnn [--cell lstm|gru|rnn] [--hidden H] [--layers L] "
+    fprintf(stderr, "usage: bench_rnn [--cell lstm|gru|rnn|peephole] [--hidden H] [--layers L] "
                     "[--batch B] [--seq T] [--vocab V] [--input onehot|embedding] [--embed E] "
                     "[--threads N] [--steps N] [--warmup N] [--max-seconds S] [--clip C] "
                     "[--engine onednn|own] [--torch CMD] [--no-bare] [--vs-threads N]\n");
@@ -355,8 +380,10 @@ static void parse(int argc, char **argv, Config *c)
         c->E = c->H; /* the harness's default embedding width */
     if (c->H <= 0 || c->L <= 0 || c->B <= 0 || c->T <= 0 || c->V <= 1 || c->steps <= 0 ||
         c->threads <= 0 || (strcmp(c->cell, "lstm") && strcmp(c->cell, "gru") &&
-                            strcmp(c->cell, "rnn")))
+                            strcmp(c->cell, "rnn") && strcmp(c->cell, "peephole")))
         usage();
+    if (!strcmp(c->cell, "peephole"))
+        c->bare = false; /* oneDNN has no such cell */
 }
 
 int main(int argc, char **argv)
