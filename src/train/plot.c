@@ -176,11 +176,15 @@ static void axes(FILE *o, const Frame *f, const char *title, const char *xlabel,
     fprintf(o, "%s</text>\n", f->log ? " (log scale)" : "");
 }
 
-/* Closes the SVG in memory and writes it to path atomically. */
-static int finish(FILE *o, char *buf, size_t len, const char *path, Diag *d)
+/* Closes the SVG in memory (open_memstream sets *buf and *len at fclose) and writes it to path
+ * atomically. */
+static int finish(FILE *o, char **bufp, size_t *lenp, const char *path, Diag *d)
 {
     fprintf(o, "</svg>\n");
-    if (fclose(o) != 0) {
+    int closed = fclose(o);
+    char *buf = *bufp;
+    size_t len = *lenp;
+    if (closed != 0) {
         free(buf);
         diag_error_in(d, path, "out of memory");
         return -1;
@@ -224,7 +228,7 @@ int plot_loss_svg(const char *path, const char *title, const char *ylabel,
         fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#d62728\" "
                    "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">validation loss</text>\n",
                 lx + 8, ly + 33, lx + 30, ly + 33, lx + 36, ly + 37);
-    return finish(o, buf, len, path, d);
+    return finish(o, &buf, &len, path, d);
 }
 
 /* The log frame around every positive value of the lines (x from 0 to the largest x). */
@@ -275,5 +279,5 @@ int plot_lines_svg(const char *path, const char *title, const char *xlabel, cons
         text_escaped(o, lines[i].label);
         fprintf(o, "</text>\n");
     }
-    return finish(o, buf, len, path, d);
+    return finish(o, &buf, &len, path, d);
 }
