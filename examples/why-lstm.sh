@@ -5,14 +5,14 @@
 # writes results.md (final validation losses), the gradient-flow plots of `recur trace --lags`,
 # then trains a character LSTM on examples/tinyshakespeare.txt and ranks its units against quote
 # and line-position features from `recur trace --npz`. Step counts are small on purpose (2 shared
-# cores): ADDING_STEPS, COPY_STEPS, CHAR_STEPS override them.
+# cores): ADDING_STEPS, COPY_STEPS, CHAR_STEPS override them, HIDDEN and COPY_HIDDEN the widths.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 recur=${RECUR:-recur}
 out=${1:-why-lstm-out}
 ADDING_STEPS=${ADDING_STEPS:-4000}
-COPY_STEPS=${COPY_STEPS:-3000}
-CHAR_STEPS=${CHAR_STEPS:-1500}
+COPY_STEPS=${COPY_STEPS:-6000}
+CHAR_STEPS=${CHAR_STEPS:-2000}
 H=${HIDDEN:-32}
 py=/usr/bin/python3
 mkdir -p "$out"
@@ -62,12 +62,19 @@ for len in 10 50 100; do
         row="$row $(best_valid $name) |"
     done
     echo "$row" >> results.md
+    # the same three models untrained (recur init): the gradient flow they start from
+    for cell in rnn gru lstm; do
+        "$recur" init adding${len}_$cell.rnn -o init${len}_$cell.ckpt --seed 1 > /dev/null
+    done
+    "$recur" trace --lags init${len}_rnn.ckpt init${len}_gru.ckpt init${len}_lstm.ckpt \
+        -o lags_init$len.svg --csv lags_init$len.csv
     "$recur" trace --lags adding${len}_rnn/best.ckpt adding${len}_gru/best.ckpt \
         adding${len}_lstm/best.ckpt -o lags_adding$len.svg --csv lags_adding$len.csv
 done
 
 # Copy task: 5 symbols, a delay of 20 steps, then recall (T = 30). Cross-entropy over all
 # steps; guessing the recalled symbols (ln 8 each) and getting the blanks right is 5 ln 8 / 30.
+H=${COPY_HIDDEN:-64}
 row="| copy, 5 symbols after 20 steps (xent; 0.347 = guessing) |"
 for cell in rnn gru lstm; do
     name=copy_$cell
@@ -81,3 +88,39 @@ echo "$row" >> results.md
 "$recur" trace --lags copy_rnn/best.ckpt copy_gru/best.ckpt copy_lstm/best.ckpt \
     -o lags_copy.svg --csv lags_copy.csv
 cat results.md
+
+# A character LSTM on tiny Shakespeare, traced on 3000 characters of its validation part (the
+# last 5% of the file), and the units of c and h ranked by |Pearson r| with the position in the
+# line (the page's ranked lists compute the same; here from the npz).
+cp "$here/tinyshakespeare.txt" .
+cat > char.rnn <<RNN
+format 1
+data {
+  source = text("tinyshakespeare.txt", level=char)
+  valid  = 0.05
+}
+model charlstm {
+  input tokens(vocab=auto)
+  embedding(32)
+  lstm(128)
+  dense(vocab)
+}
+train {
+  loss      = cross_entropy(next_token)
+  optimizer = adam(lr=0.003)
+  clip      = 5.0
+  batch     = 32
+  bptt      = 100
+  seed      = 1
+  eval_every = 500
+}
+RNN
+echo "== char ($CHAR_STEPS steps)"
+"$recur" train char.rnn --out char --steps "$CHAR_STEPS" --threads 1 > char.log 2>&1
+echo "char lstm: best validation loss $(best_valid char) nats per character" | tee char.md
+"$recur" trace char/best.ckpt --data tinyshakespeare.txt --range 1060000:1063000 \
+    -o char_trace.html --npz char_trace.npz
+"$recur" trace --lags char/best.ckpt --data tinyshakespeare.txt --range 1060000:1060400 \
+    -o lags_char.svg --csv lags_char.csv
+$py "$here/why-lstm-units.py" char_trace.npz tinyshakespeare.txt 1060000 3000 char_unit.svg \
+    | tee -a char.md

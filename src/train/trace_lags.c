@@ -26,11 +26,13 @@ typedef struct LagWindow {
 /* The first recurrent layer and the layer whose output it reads (-1 with a diagnostic). */
 static int find_x_layer(const IrModel *ir, const char *name, int *xl, Diag *d)
 {
-    for (int i = 0; i < ir->nlayers; i++)
-        if (ir->layers[i].kind == IR_LAYER_RECURRENT) {
+    for (int i = 0; i < ir->nlayers; i++) {
+        const IrLayerFacts *f = ir_layer_kind_facts(ir->layers[i].kind);
+        if (f && f->cells) {
             *xl = ir->layers[i].inputs[0];
             return 0;
         }
+    }
     diag_error_in(d, name, "the model has no recurrent layer: there is no gradient flow over "
                            "time to measure");
     return -1;
