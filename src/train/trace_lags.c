@@ -95,12 +95,14 @@ static int backward_from(ExecModel *e, const LagWindow *w, bool pooled, const in
     return exec_backward(e, d);
 }
 
-/* Allocates g's arrays for window w (x of width W). -1 when out of memory. */
-static int lags_alloc(TraceLags *g, const LagWindow *w, int W, int nsteps, int max_lag)
+/* Allocates g's arrays for window w (x of width W) and copies its ids and targets. -1 when out
+ * of memory. */
+static int lags_alloc(TraceLags *g, const LagWindow *w, int W, int nsteps, int max_lag,
+                      bool pooled)
 {
     size_t TB = (size_t)w->T * w->B;
     g->T = w->T, g->B = w->B, g->W = W, g->nsteps = nsteps, g->max_lag = max_lag;
-    g->pooled = nsteps == 1 && w->loss != EXEC_LOSS_XENT_TOKENS;
+    g->pooled = pooled;
     g->norm = calloc((size_t)max_lag + 1, sizeof(double));
     g->count = calloc((size_t)max_lag + 1, sizeof(int64_t));
     g->steps = calloc((size_t)nsteps * w->B, sizeof(int32_t));
@@ -156,7 +158,7 @@ static int measure(ExecModel *e, const LagWindow *w, const TraceLagsInput *in, T
     int W = ir->layers[xl].width;
     size_t TB = (size_t)w->T * w->B;
     int32_t *masked = malloc(TB * sizeof(int32_t));
-    if (!masked || lags_alloc(g, w, W, nsteps, max_lag)) {
+    if (!masked || lags_alloc(g, w, W, nsteps, max_lag, pooled)) {
         free(masked);
         diag_error_in(d, "--lags", "out of memory");
         return -1;
