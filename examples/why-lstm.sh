@@ -6,6 +6,7 @@
 # then trains a character LSTM on examples/tinyshakespeare.txt and ranks its units against quote
 # and line-position features from `recur trace --npz`. Step counts are small on purpose (2 shared
 # cores): ADDING_STEPS, COPY_STEPS, CHAR_STEPS override them, HIDDEN and COPY_HIDDEN the widths.
+# A run whose OUTDIR/NAME/best.ckpt exists is not trained again (delete OUTDIR to start over).
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 recur=${RECUR:-recur}
@@ -58,7 +59,8 @@ for len in 10 50 100; do
               "pool(last)
   dense(1)" "mse(target)"
         echo "== $name ($ADDING_STEPS steps)"
-        "$recur" train $name.rnn --out $name --steps "$ADDING_STEPS" --threads 1 > $name.log 2>&1
+        [ -f $name/best.ckpt ] ||
+            "$recur" train $name.rnn --out $name --steps "$ADDING_STEPS" --threads 1 > $name.log 2>&1
         row="$row $(best_valid $name) |"
     done
     echo "$row" >> results.md
@@ -81,7 +83,8 @@ for cell in rnn gru lstm; do
     model $name.rnn "copy(length=5, delay=20)" $cell "input tokens(vocab=auto)
   embedding(16)" "dense(vocab)" "cross_entropy(next_token)"
     echo "== $name ($COPY_STEPS steps)"
-    "$recur" train $name.rnn --out $name --steps "$COPY_STEPS" --threads 1 > $name.log 2>&1
+    [ -f $name/best.ckpt ] ||
+        "$recur" train $name.rnn --out $name --steps "$COPY_STEPS" --threads 1 > $name.log 2>&1
     row="$row $(best_valid $name) |"
 done
 echo "$row" >> results.md
@@ -116,7 +119,8 @@ train {
 }
 RNN
 echo "== char ($CHAR_STEPS steps)"
-"$recur" train char.rnn --out char --steps "$CHAR_STEPS" --threads 1 > char.log 2>&1
+[ -f char/best.ckpt ] ||
+    "$recur" train char.rnn --out char --steps "$CHAR_STEPS" --threads 1 > char.log 2>&1
 echo "char lstm: best validation loss $(best_valid char) nats per character" | tee char.md
 "$recur" trace char/best.ckpt --data tinyshakespeare.txt --range 1060000:1063000 \
     -o char_trace.html --npz char_trace.npz

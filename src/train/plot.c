@@ -108,14 +108,15 @@ static Frame fit_frame(const int64_t *steps, const double *loss, int n, const in
 }
 
 /* The y axis' ticks: 1-2-5 steps, or on a log axis every decade (with 2 and 5 times it when
- * there are at most two decades). */
+ * there are at most two decades; every n-th decade when there are more than ten). */
 static void y_ticks(FILE *o, const Frame *f)
 {
     double t[64];
     int nt = 0;
     if (f->log) {
         bool fine = f->y1 - f->y0 <= 2;
-        for (double k = f->y0; k <= f->y1 + 1e-9 && nt < 60; k++)
+        double every = ceil((f->y1 - f->y0) / 10 - 1e-9);  /* at most ~10 labelled decades */
+        for (double k = f->y0; k <= f->y1 + 1e-9 && nt < 60; k += every > 1 ? every : 1)
             for (int m = 1; m <= 5 && nt < 60; m += m == 1 ? 1 : 3)
                 if ((m == 1 || fine) && (m == 1 || k < f->y1 - 1e-9)) t[nt++] = m * pow(10, k);
     } else {
