@@ -60,7 +60,8 @@ for len in 10 50 100; do
   dense(1)" "mse(target)"
         echo "== $name ($ADDING_STEPS steps)"
         [ -f $name/best.ckpt ] ||
-            "$recur" train $name.rnn --out $name --steps "$ADDING_STEPS" --threads 1 > $name.log 2>&1
+            "$recur" train $name.rnn --out $name --steps "$ADDING_STEPS" --threads 1 \
+                > $name.log 2>&1
         row="$row $(best_valid $name) |"
     done
     echo "$row" >> results.md
