@@ -11,8 +11,9 @@
 #include "util/file.h"
 
 /* --data FILE [--range A:B]: bytes [A, B) of the file (default all) as the text into *text
- * (malloc'ed). -1 with a diagnostic: unreadable, a bad range or one outside the file. */
-static int data_text(const char *path, const char *range, char **text, Diag *d)
+ * (malloc'ed). -1 with a diagnostic: unreadable, a bad range or one outside the file. Shared
+ * with --lags (commands.h). */
+int trace_data_text(const char *path, const char *range, char **text, Diag *d)
 {
     unsigned char *buf;
     size_t len;
@@ -63,7 +64,7 @@ static int read_input(Model *m, const TraceArgs *o, TraceInput *in, char **text,
         return 0;
     }
     if (o->data) {
-        if (data_text(o->data, o->range, text, d))
+        if (trace_data_text(o->data, o->range, text, d))
             return -1;
         in->text = *text, in->what = o->data;
         return 0;
@@ -76,6 +77,9 @@ static int read_input(Model *m, const TraceArgs *o, TraceInput *in, char **text,
 
 int cmd_trace(int argc, char **argv)
 {
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        if (strcmp(argv[i], "--lags") == 0)
+            return cmd_trace_lags(argc, argv);
     TraceArgs o = {0};
     const CliOpt opts[] = {
         {"text", 0, CLI_VALUE, &o.text},   {"data", 0, CLI_VALUE, &o.data},

@@ -138,7 +138,18 @@ const CliCommand cli_commands[] = {
      "(text coloured by a unit, heatmaps, top-5 predictions on hover, ranked units); --npz\n"
      "writes arrays LAYER.lK.NAME and output.probs [T, B, width]. --range A:B: bytes of FILE.\n"
      "\n"
-     "example: recur trace runs/charlm/best.ckpt --text 'ROMEO:' -o trace.html --npz t.npz\n"},
+     "example: recur trace runs/charlm/best.ckpt --text 'ROMEO:' -o trace.html --npz t.npz\n"
+     "\n"
+     "usage: recur trace --lags FILE.ckpt... [--text STRING | --data FILE [--range A:B]]\n"
+     "                   -o OUT.svg [--csv OUT.csv] [--npz OUT.npz] [--max-lag K]\n"
+     "\n"
+     "Gradient flow over time from the executor's backward pass: for each lag k, the mean\n"
+     "over loss steps t and sequences of ||d loss_t / d x_(t-k)||, x the vectors the first\n"
+     "recurrent layer reads. On a text (next-token losses) or, by default, a validation batch\n"
+     "of the checkpoint's own data (adding, copy, ...). OUT.svg plots every checkpoint on one\n"
+     "log-scale chart; the numbers go to --csv or stdout (checkpoint,lag,mean_norm,pairs).\n"
+     "\n"
+     "example: recur trace --lags rnn/best.ckpt lstm/best.ckpt -o lags.svg\n"},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -108,14 +108,15 @@ static Frame fit_frame(const int64_t *steps, const double *loss, int n, const in
 }
 
 /* The y axis' ticks: 1-2-5 steps, or on a log axis every decade (with 2 and 5 times it when
- * there are at most two decades). */
+ * there are at most two decades; every n-th decade when there are more than ten). */
 static void y_ticks(FILE *o, const Frame *f)
 {
     double t[64];
     int nt = 0;
     if (f->log) {
         bool fine = f->y1 - f->y0 <= 2;
-        for (double k = f->y0; k <= f->y1 + 1e-9 && nt < 60; k++)
+        double every = ceil((f->y1 - f->y0) / 10 - 1e-9);  /* at most ~10 labelled decades */
+        for (double k = f->y0; k <= f->y1 + 1e-9 && nt < 60; k += every > 1 ? every : 1)
             for (int m = 1; m <= 5 && nt < 60; m += m == 1 ? 1 : 3)
                 if ((m == 1 || fine) && (m == 1 || k < f->y1 - 1e-9)) t[nt++] = m * pow(10, k);
     } else {
@@ -144,6 +145,61 @@ static void mark_best(FILE *o, const Frame *f, const int64_t *x, const double *y
             (long long)x[b]);
 }
 
+/* The SVG header, title, x and y ticks, frame and axis labels of frame f. */
+static void axes(FILE *o, const Frame *f, const char *title, const char *xlabel,
+                 const char *ylabel)
+{
+    fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
+               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
+               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
+    if (title) {
+        fprintf(o, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2);
+        text_escaped(o, title);
+        fprintf(o, "</text>\n");
+    }
+    double t[32];
+    int nt = plot_ticks(f->x0, f->x1, 8, t, 32);
+    for (int i = 0; i < nt; i++) {
+        double x = px(f, t[i]);
+        fprintf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
+                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
+                x, MT, x, H - MB, x, H - MB + 16, t[i]);
+    }
+    y_ticks(o, f);
+    fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
+               "stroke=\"black\"/>\n", ML, MT, W - ML - MR, H - MT - MB);
+    fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">", (ML + W - MR) / 2, H - 12);
+    text_escaped(o, xlabel);
+    fprintf(o, "</text>\n<text x=\"16\" y=\"%d\" text-anchor=\"middle\" "
+               "transform=\"rotate(-90 16 %d)\">", (MT + H - MB) / 2, (MT + H - MB) / 2);
+    text_escaped(o, ylabel);
+    fprintf(o, "%s</text>\n", f->log ? " (log scale)" : "");
+}
+
+/* Closes the SVG in memory (open_memstream sets *buf and *len at fclose) and writes it to path
+ * atomically. */
+static int finish(FILE *o, char **bufp, size_t *lenp, const char *path, Diag *d)
+{
+    fprintf(o, "</svg>\n");
+    int closed = fclose(o);
+    char *buf = *bufp;
+    size_t len = *lenp;
+    if (closed != 0) {
+        free(buf);
+        diag_error_in(d, path, "out of memory");
+        return -1;
+    }
+    IoAtomic w;
+    int rc = -1;
+    if (io_atomic_open(&w, path, d) == 0) {
+        io_atomic_write(&w, buf, len);
+        rc = io_atomic_commit(&w, d);
+    }
+    free(buf);
+    return rc;
+}
+
 /* Draws the frame, ticks, both curves and the legend into memory, then writes the file
  * atomically (plot.h). */
 int plot_loss_svg(const char *path, const char *title, const char *ylabel,
@@ -158,31 +214,7 @@ int plot_loss_svg(const char *path, const char *title, const char *ylabel,
         diag_error_in(d, path, "out of memory");
         return -1;
     }
-    fprintf(o, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-               "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-               "viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
-               "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n", W, H, W, H);
-    if (title) {
-        fprintf(o, "<text x=\"%d\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">", W / 2);
-        text_escaped(o, title);
-        fprintf(o, "</text>\n");
-    }
-    double t[32];
-    int nt = plot_ticks(f.x0, f.x1, 8, t, 32);
-    for (int i = 0; i < nt; i++) {
-        double x = px(&f, t[i]);
-        fprintf(o, "<line x1=\"%.1f\" y1=\"%d\" x2=\"%.1f\" y2=\"%d\" stroke=\"#ddd\"/>\n"
-                   "<text x=\"%.1f\" y=\"%d\" text-anchor=\"middle\">%g</text>\n",
-                x, MT, x, H - MB, x, H - MB + 16, t[i]);
-    }
-    y_ticks(o, &f);
-    fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"none\" "
-               "stroke=\"black\"/>\n", ML, MT, W - ML - MR, H - MT - MB);
-    fprintf(o, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">step</text>\n"
-               "<text x=\"16\" y=\"%d\" text-anchor=\"middle\" transform=\"rotate(-90 16 %d)\">",
-            (ML + W - MR) / 2, H - 12, (MT + H - MB) / 2, (MT + H - MB) / 2);
-    text_escaped(o, ylabel ? ylabel : "loss");
-    fprintf(o, "%s</text>\n", f.log ? " (log scale)" : "");
+    axes(o, &f, title, "step", ylabel ? ylabel : "loss");
     polyline(o, &f, steps, loss, n, "#1f77b4");
     if (nv > 0) polyline(o, &f, vsteps, vloss, nv, "#d62728");
     mark_best(o, &f, vsteps, vloss, nv);
@@ -197,18 +229,56 @@ int plot_loss_svg(const char *path, const char *title, const char *ylabel,
         fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"#d62728\" "
                    "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">validation loss</text>\n",
                 lx + 8, ly + 33, lx + 30, ly + 33, lx + 36, ly + 37);
-    fprintf(o, "</svg>\n");
-    if (fclose(o) != 0) {
-        free(buf);
+    return finish(o, &buf, &len, path, d);
+}
+
+/* The log frame around every positive value of the lines (x from 0 to the largest x). */
+static int fit_lines(const PlotLine *lines, int n, Frame *f)
+{
+    *f = (Frame){0, 1, INFINITY, -INFINITY, true};
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < lines[i].n; j++) {
+            double y = lines[i].y[j];
+            if ((double)lines[i].x[j] > f->x1) f->x1 = (double)lines[i].x[j];
+            if (isfinite(y) && y > 0) { f->y0 = fmin(f->y0, y); f->y1 = fmax(f->y1, y); }
+        }
+    if (!(f->y1 >= f->y0))
+        return -1;
+    f->y0 = floor(log10(f->y0) + 1e-9);
+    f->y1 = ceil(log10(f->y1) - 1e-9);
+    if (f->y1 <= f->y0) f->y1 = f->y0 + 1;
+    return 0;
+}
+
+int plot_lines_svg(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                   const PlotLine *lines, int n, Diag *d)
+{
+    static const char *const colors[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e",
+                                         "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+    Frame f;
+    if (fit_lines(lines, n, &f)) {
+        diag_error_in(d, path, "nothing to plot: no positive value");
+        return -1;
+    }
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *o = open_memstream(&buf, &len);
+    if (!o) {
         diag_error_in(d, path, "out of memory");
         return -1;
     }
-    IoAtomic w;
-    int rc = -1;
-    if (io_atomic_open(&w, path, d) == 0) {
-        io_atomic_write(&w, buf, len);
-        rc = io_atomic_commit(&w, d);
+    axes(o, &f, title, xlabel, ylabel);
+    int lx = W - MR - 250, ly = MT + 10;
+    fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"240\" height=\"%d\" fill=\"white\" "
+               "stroke=\"#999\"/>\n", lx, ly, 20 * n + 6);
+    for (int i = 0; i < n; i++) {
+        const char *c = colors[i % 8];
+        polyline(o, &f, lines[i].x, lines[i].y, lines[i].n, c);
+        fprintf(o, "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
+                   "stroke-width=\"2\"/><text x=\"%d\" y=\"%d\">", lx + 8, ly + 13 + 20 * i,
+                lx + 30, ly + 13 + 20 * i, c, lx + 36, ly + 17 + 20 * i);
+        text_escaped(o, lines[i].label);
+        fprintf(o, "</text>\n");
     }
-    free(buf);
-    return rc;
+    return finish(o, &buf, &len, path, d);
 }
