@@ -5,13 +5,14 @@
  * naming them. The batch columns follow one another (row b*T + t is step t of column b), so
  * each column is one contiguous stretch of LSTMVis's single sequence. */
 #include <errno.h>
-#include <hdf5.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "io/fileio.h"
+#include "io/h5image.h"
 #include "train/trace.h"
 #include "util/utf8.h"
 
@@ -42,12 +43,10 @@ static float *columns_first(const TraceArray *a)
 }
 
 /* The states file (every array) or, when states is false, the word-id file, built in memory
- * (HDF5's core driver) into *img and *len (malloc'ed). */
+ * (io/h5image.h) into *img and *len (malloc'ed). */
 static int h5_image(const Trace *t, bool states, void **img, size_t *len)
 {
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0
-              ? H5Fcreate("recur-lstmvis.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    hid_t f = h5image_create();
     int rc = f < 0 ? -1 : 0;
     hsize_t n = (hsize_t)t->T * t->B;
     for (int i = 0; states && rc == 0 && i < t->n; i++) {
@@ -59,24 +58,17 @@ static int h5_image(const Trace *t, bool states, void **img, size_t *len)
     int32_t *ids = states ? NULL : malloc((size_t)n * sizeof(int32_t));
     if (!states && !ids)
         rc = -1;
-    for (hsize_t r = 0; ids && r < n; r++)
+    for (hsize_t r = 0; ids && r < n; r++) /* row b*T + s is step s of column b */
         ids[r] = t->ids[(r % t->T) * t->B + r / t->T];
     if (rc == 0 && ids)
         rc = h5_dataset(f, "word_ids", H5T_STD_I32LE, H5T_NATIVE_INT32, n, 0, ids);
     free(ids);
-    ssize_t sz = rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0 ? H5Fget_file_image(f, NULL, 0) : -1;
-    *img = sz > 0 ? malloc((size_t)sz) : NULL;
-    if (!*img || H5Fget_file_image(f, *img, (size_t)sz) != sz) {
-        free(*img);
-        *img = NULL;
-        rc = -1;
-    }
-    *len = rc == 0 ? (size_t)sz : 0;
+    if (rc == 0)
+        return h5image_finish(f, img, len);
     if (f >= 0)
         H5Fclose(f);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    return rc;
+    *img = NULL, *len = 0;
+    return -1;
 }
 
 /* A token as one whitespace-free word (LSTMVis splits each dict line at whitespace): space
