@@ -1,5 +1,5 @@
 /* cmd_trace: recur trace FILE.ckpt (--text S | --data FILE [--range A:B] | --input X.npy)
- * -o OUT.html [--npz OUT.npz] [--layer LABEL] -- records every named cell value per step
+ * -o OUT.html [--npz OUT.npz] [--lstmvis DIR] [--layer LABEL] -- records every named cell value per step
  * (src/train/trace.h) and writes the page and the arrays. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,7 +52,7 @@ int trace_data_text(const char *path, const char *range, char **text, Diag *d)
 
 /* The command's options, checked: exactly one input, an output page. */
 typedef struct TraceArgs {
-    const char *text, *data, *range, *input, *out, *npz, *layer, *threads;
+    const char *text, *data, *range, *input, *out, *npz, *lstmvis, *layer, *threads;
 } TraceArgs;
 
 /* Reads the chosen input into in (the text owned by text, ids and vectors by ids and vec). */
@@ -85,7 +85,8 @@ int cmd_trace(int argc, char **argv)
         {"text", 0, CLI_VALUE, &o.text},   {"data", 0, CLI_VALUE, &o.data},
         {"range", 0, CLI_VALUE, &o.range}, {"input", 0, CLI_VALUE, &o.input},
         {"output", 'o', CLI_VALUE, &o.out}, {"npz", 0, CLI_VALUE, &o.npz},
-        {"layer", 0, CLI_VALUE, &o.layer}, {"threads", 0, CLI_VALUE, &o.threads}, {0},
+        {"layer", 0, CLI_VALUE, &o.layer}, {"threads", 0, CLI_VALUE, &o.threads},
+        {"lstmvis", 0, CLI_VALUE, &o.lstmvis}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -114,6 +115,8 @@ int cmd_trace(int argc, char **argv)
     rc = read_input(&m, &o, &in, &text, &ids, &vec, &d);
     if (!rc)
         rc = trace_run(&m, &in, o.layer, &t, &d);
+    if (!rc && o.lstmvis)
+        rc = trace_write_lstmvis(&t, o.lstmvis, &d);
     if (!rc && o.npz)
         rc = trace_write_npz(&t, o.npz, &d);
     if (!rc)

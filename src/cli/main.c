@@ -130,13 +130,15 @@ const CliCommand cli_commands[] = {
      "example: recur eval runs/charlm/best.ckpt\n"},
     {"trace", cmd_trace, "record every gate and state of a checkpoint per step, as a page and npz",
      "usage: recur trace FILE.ckpt (--text STRING | --data FILE [--range A:B] | --input X.npy)\n"
-     "                   -o OUT.html [--npz OUT.npz] [--layer LABEL] [--threads N]\n"
+     "                   -o OUT.html [--npz OUT.npz] [--lstmvis DIR] [--layer LABEL]\n"
+     "                   [--threads N]\n"
      "\n"
      "Runs the model in inference mode on the cell interpreter and records, per step and\n"
      "recurrent cell, every value its equations name (lstm i f g o c h, gru r z n h, rnn h, a\n"
      "user cell's names) and the output probabilities. OUT.html is one self-contained page\n"
      "(text coloured by a unit, heatmaps, top-5 predictions on hover, ranked units); --npz\n"
-     "writes arrays LAYER.lK.NAME and output.probs [T, B, width]. --range A:B: bytes of FILE.\n"
+     "writes arrays LAYER.lK.NAME and output.probs [T, B, width]; --lstmvis DIR the files\n"
+     "LSTMVis reads (states.h5, train.h5, words.dict, lstm.yml). --range A:B: bytes of FILE.\n"
      "\n"
      "example: recur trace runs/charlm/best.ckpt --text 'ROMEO:' -o trace.html --npz t.npz\n"
      "\n"

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "io/fileio.h"
+#include "io/h5image.h"
 #include "util/array.h"
 #include "util/file.h"
 
@@ -508,15 +509,13 @@ static int write_weights(hid_t f, const KerasH5 *k, const char *version, const c
     return rc;
 }
 
-/* The whole file into an in-memory HDF5 image (core driver, no backing store): *img and *len
- * (malloc'ed) on success. */
+/* The whole file into an in-memory HDF5 image (io/h5image.h): *img and *len (malloc'ed) on
+ * success. */
 static int build_image(const KerasH5 *k, void **img, size_t *len)
 {
     const char *version = k->keras_version ? k->keras_version : "2.15.0";
     const char *backend = k->backend ? k->backend : "tensorflow";
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-    hid_t f = fapl >= 0 && H5Pset_fapl_core(fapl, 1 << 16, 0) >= 0
-              ? H5Fcreate("recur-out.h5", H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    hid_t f = h5image_create();
     int rc = f < 0 ? -1 : 0;
     if (rc == 0 && (write_strings(f, "backend", &backend, 1, false) < 0 ||
                     write_strings(f, "keras_version", &version, 1, false) < 0))
@@ -531,21 +530,12 @@ static int build_image(const KerasH5 *k, void **img, size_t *len)
     const char *crcp = crc;
     if (rc == 0 && write_strings(f, KH5_CRC_ATTR, &crcp, 1, false) < 0)
         rc = -1;
-    if (rc == 0 && H5Fflush(f, H5F_SCOPE_GLOBAL) < 0)
-        rc = -1;
-    ssize_t n = rc == 0 ? H5Fget_file_image(f, NULL, 0) : -1;
-    *img = n > 0 ? malloc((size_t)n) : NULL;
-    if (!*img || H5Fget_file_image(f, *img, (size_t)n) != n) {
-        free(*img);
-        *img = NULL;
-        rc = -1;
-    }
-    *len = rc == 0 ? (size_t)n : 0;
+    if (rc == 0)
+        return h5image_finish(f, img, len);
     if (f >= 0)
         H5Fclose(f);
-    if (fapl >= 0)
-        H5Pclose(fapl);
-    return rc;
+    *img = NULL, *len = 0;
+    return -1;
 }
 
 /* See keras_h5.h. */

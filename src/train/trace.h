@@ -1,7 +1,8 @@
 /* trace: recur trace -- run a model in inference mode on the cell interpreter and record, per
  * step and recurrent cell, every value the cell's equations name (lstm i, f, g, o, c, h; gru r,
  * z, n, h; rnn h; a user cell's names) and the output probabilities; write them as .npz
- * (trace_write_npz) and as one self-contained HTML page (trace_html.c).
+ * (trace_write_npz), as one self-contained HTML page (trace_html.c) and for LSTMVis
+ * (trace_lstmvis.c).
  *
  * Ownership: trace_run fills the caller's zeroed Trace, which owns every array, name and token
  * string in it (trace_free releases them); it only reads the Model and the input. */
@@ -52,5 +53,9 @@ const TraceArray *trace_find(const Trace *t, const char *name);
 int trace_write_npz(const Trace *t, const char *path, Diag *d);
 /* The page (trace_html.c): self-contained HTML, inline CSS/JS/SVG, no network. */
 int trace_write_html(const Trace *t, const char *path, Diag *d);
+/* The files LSTMVis reads (trace_lstmvis.c), in dir (created when missing): states.h5 (every
+ * array, [T*B, W], batch columns one after another), train.h5 (token ids "word_ids" [T*B]),
+ * words.dict and lstm.yml. -1 with a diagnostic: vector input (no tokens), an unwritable dir. */
+int trace_write_lstmvis(const Trace *t, const char *dir, Diag *d);
 
 #endif
