@@ -237,7 +237,8 @@ static void emit_zeros(CellEx *ce, const char *in, const char **zeros)
 }
 
 /* Emits the Scan of cell c (see onnx_int.h). */
-static int emit_scan(CellEx *ce, const char *in, const char **out)
+static int emit_scan(CellEx *ce, const char *in, const char *const *init, const char **out,
+                     const char **final)
 {
     Ex *x = ce->x;
     const IrCell *c = ce->c;
@@ -246,7 +247,11 @@ static int emit_scan(CellEx *ce, const char *in, const char **out)
     const char *ins[64];
     if (c->nstates > 16 || c->nnodes > 48)
         return ex_refuse(x, ce->l, "a cell with more than 16 states or 48 values for a Scan");
-    emit_zeros(ce, in, ins);
+    if (init)
+        for (int k = 0; k < c->nstates; k++)
+            ins[k] = init[k];
+    else
+        emit_zeros(ce, in, ins);
     OnnxBuilder body;
     int nscan;
     onnx_b_sub(&body, &x->b);
@@ -269,10 +274,13 @@ static int emit_scan(CellEx *ce, const char *in, const char **out)
         onnx_b_attr_ints(&x->b, n, "scan_output_directions", ones, 1);
     }
     *out = onnx_b_out(n, c->nstates);
+    for (int k = 0; final && k < c->nstates; k++)
+        final[k] = onnx_b_out(n, k);
     return 0;
 }
 
-int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in, const char **out)
+int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in,
+                 const char *const *init, const char **out, const char **final)
 {
     char label[256];
     int idx = (int)(c - l->cells), dirs = l->bidirectional ? 2 : 1;
@@ -280,7 +288,7 @@ int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in, const
              c->reverse ? "_reverse" : "");
     CellEx ce = {x, l, c, calloc((size_t)c->nnodes + 1, sizeof(char *)),
                  calloc((size_t)c->nnodes + 1, sizeof(char *)), label};
-    int rc = ce.outer && ce.inner ? emit_scan(&ce, in, out)
+    int rc = ce.outer && ce.inner ? emit_scan(&ce, in, init, out, final)
                                   : (diag_error_in(x->d, x->path, "out of memory"), -1);
     free(ce.outer);
     free(ce.inner);
