@@ -104,6 +104,44 @@ run_ok "$RECUR" inspect "$TMP/bigru2.17s.onnx"
 grep -q "GRU(embedding1/Gather_[0-9]*:0, gru1.W_l0, gru1.R_l0, gru1.B_l0, , gru1/Gather_[0-9]*:0) -> .*:0, .*:1 " "$TMP/out" ||
   fail "inspect: the GRU node of --states does not read its initial_h rows"
 grep -q "output final.gru1.h0: float32 \[4, B, 5\]" "$TMP/out" || fail "inspect: bigru2's final states"
+# the export list of issue 9: one node per stacked level, direction, no dropout (charlm has
+# dropout between its levels, gru_classifier a dropout layer), every opset 14..17
+[ "$(grep -c ' GRU(' "$TMP/out")" = 2 ] || fail "bigru2: not one GRU node per stacked layer"
+run_ok "$RECUR" inspect "$TMP/acts.17.onnx"
+[ "$(grep -c ' LSTM(.*direction="reverse"' "$TMP/out")" = 2 ] || fail "acts: the reverse stacked LSTM"
+grep -q ' GRU(.*direction="reverse"' "$TMP/out" || fail "acts: the reverse GRU"
+grep -q ' Concat(acts1.l0/Scan:1, gru1/Reshape_[0-9]*:0) .* axis=-1' "$TMP/out" || fail "acts: concat"
+for n in charlm gru_classifier; do
+  run_ok "$RECUR" inspect "$TMP/$n.17.onnx"
+  grep -q "Dropout" "$TMP/out" && fail "$n: dropout exported"
+  grep -q " Gather(tokens\| Gather(embedding1.weight, tokens\| LSTM(x\| GRU(x" "$TMP/out" ||
+    fail "$n: the input does not go to Gather / the recurrent node"
+done
+for opset in 15 16; do
+  run_ok "$RECUR" convert "$TMP/acts.ckpt" "$TMP/acts.$opset.onnx" --opset $opset --states
+  grep -q "ONNX opset $opset, " "$TMP/out" || fail "opset $opset"
+  check_onnx "$TMP/acts.$opset.onnx"
+  [ $have_ort = 1 ] || continue
+  node "$RUNNER" "$TMP/acts.$opset.onnx" "$FIX/v2_b.npy" "$TMP/acts.b.ys.npy" 1e-5 \
+    --feed "$TMP/acts.b.s0.safetensors" > "$TMP/ort" 2>&1 ||
+    { cat "$TMP/ort" >&2; fail "acts (opset $opset): onnxruntime differs from recur run"; }
+done
+# a user cell's ONNX activations keep their constants: attributes, or Clip's min/max inputs
+if [ $have_checker = 1 ]; then
+  /usr/bin/python3 - "$TMP/acts.17.onnx" > "$TMP/acts.ops" <<'PY' || fail "acts: reading the Scan body"
+import onnx, sys
+for n in onnx.load(sys.argv[1]).graph.node:
+    for a in n.attribute:
+        for b in ([a.g] if a.name == "body" else []):
+            for m in b.node:
+                at = " ".join("%s=%g" % (x.name, x.f) for x in m.attribute)
+                print(m.op_type, len(m.input), at)
+PY
+  for want in "HardSigmoid 1 alpha=0.3 beta=0.4" "LeakyRelu 1 alpha=0.1" "Elu 1 alpha=0.7" \
+              "ThresholdedRelu 1 alpha=0.2" "Clip 3 $" "Softsign 1 $"; do
+    grep -q "^$want" "$TMP/acts.ops" || { cat "$TMP/acts.ops" >&2; fail "acts: no '$want' in the Scan body"; }
+  done
+fi
 run_ok "$RECUR" inspect "$TMP/bigru2.17.onnx"
 grep -q 'GRU(.*) -> .* hidden_size=5 direction="bidirectional" activations=\[Sigmoid,Tanh,Sigmoid,Tanh\] linear_before_reset=1' \
   "$TMP/out" || fail "inspect: the GRU node's attributes"
