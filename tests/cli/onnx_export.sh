@@ -93,6 +93,22 @@ for want in "input tokens: int64 \[T, B\]" "output y: float32 \[T, B, 11\]" " Sc
             "body=(graph of" "initializers: " "mgu1.W_f_t float32 \[11, 4\]" "opset ai.onnx: 17"; do
   grep -q "$want" "$TMP/out" || fail "inspect: no '$want'"
 done
+# the README's stepping example (its ```js block) generates tokens one step at a time from
+# charlm --states; recur run on the whole sequence [0, tokens...] predicts the same tokens
+if [ $have_ort = 1 ]; then
+  awk '/^```js$/ { on = 1; next } /^```$/ { on = 0 } on' "$SRC/README.md" > "$TMP/step.js"
+  NODE_PATH="${RECUR_ORT_DIR:+$RECUR_ORT_DIR:}$SRC/tests/onnx/node_modules" \
+    node "$TMP/step.js" "$TMP/charlm.17s.onnx" 12 > "$TMP/gen" 2>&1 ||
+    { cat "$TMP/gen" >&2; fail "the README's stepping example does not run"; }
+  /usr/bin/python3 -c "import numpy as np, sys; t = [int(v) for v in open(sys.argv[1]).read().split()]
+assert len(t) == 12, t; np.save(sys.argv[2], np.array([[0]] + [[v] for v in t[:-1]], np.int32))" \
+    "$TMP/gen" "$TMP/gen_in.npy" || fail "the stepping example printed $(cat "$TMP/gen")"
+  run_ok "$RECUR" run "$TMP/charlm.ckpt" --input "$TMP/gen_in.npy" --output "$TMP/gen_y.npy"
+  /usr/bin/python3 -c "import numpy as np, sys; t = [int(v) for v in open(sys.argv[1]).read().split()]
+p = np.load(sys.argv[2])[:, 0].argmax(-1).tolist(); sys.exit(p != t)" "$TMP/gen" "$TMP/gen_y.npy" ||
+    fail "the stepping example's tokens $(cat "$TMP/gen") are not recur run's whole-sequence argmax"
+fi
+
 # with --states: the state inputs and final-state outputs, named as recur run's state tensors
 run_ok "$RECUR" inspect "$TMP/cells.17s.onnx"
 for want in "input tokens: int64 \[T, B\]" "input mgu1.h0: float32 \[2, B, 4\]" \
