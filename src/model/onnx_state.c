@@ -11,6 +11,7 @@
 
 static const char *const STATE_DIMS[] = {"", "B", ""};
 
+/* One graph input per state of l's cells, [cells, B, width] (see onnx_int.h). */
 int ex_state_inputs(Ex *x, const IrLayer *l, const char **in)
 {
     const IrCell *c = &l->cells[0];
@@ -24,6 +25,7 @@ int ex_state_inputs(Ex *x, const IrLayer *l, const char **in)
     return x->b.oom ? -1 : 0;
 }
 
+/* Gather of rows [from, from + n) of v, or of row `from` alone (n = 0), on axis 0. */
 const char *ex_state_rows(Ex *x, const char *label, const char *v, int from, int n)
 {
     char name[300];
@@ -34,6 +36,7 @@ const char *ex_state_rows(Ex *x, const char *label, const char *v, int from, int
     return ex_node2(&x->b, "Gather", label, v, i);
 }
 
+/* Unsqueeze of v on axis 0 ([B, w] -> [1, B, w]; the axes are an input since opset 13). */
 const char *ex_state_row_axis(Ex *x, const char *label, const char *v)
 {
     char name[300];
@@ -42,6 +45,7 @@ const char *ex_state_row_axis(Ex *x, const char *label, const char *v)
     return ex_node2(&x->b, "Unsqueeze", label, v, axes);
 }
 
+/* The final-state output of l's state k from its rows' parts (see onnx_int.h). */
 void ex_state_output(Ex *x, const IrLayer *l, int k, const char *const *parts, int nparts)
 {
     char name[300], node[300];

@@ -109,6 +109,20 @@ p = np.load(sys.argv[2])[:, 0].argmax(-1).tolist(); sys.exit(p != t)" "$TMP/gen"
     fail "the stepping example's tokens $(cat "$TMP/gen") are not recur run's whole-sequence argmax"
 fi
 
+# --write: every output of the --states graph, under its ONNX name (y equals recur run's)
+if [ $have_ort = 1 ]; then
+  node "$RUNNER" "$TMP/cells.17s.onnx" "$FIX/ids_b.npy" - --feed "$TMP/cells.b.s0.safetensors" \
+    --write "$TMP/all.safetensors" > "$TMP/ort" 2>&1 || { cat "$TMP/ort" >&2; fail "--write"; }
+  /usr/bin/python3 - "$TMP/all.safetensors" "$TMP/cells.b.ys.npy" <<'PY' || fail "--write: the outputs"
+import json, struct, sys, numpy as np
+b = open(sys.argv[1], "rb").read(); n = struct.unpack("<Q", b[:8])[0]; h = json.loads(b[8:8 + n])
+assert list(h) == ["y", "final.mgu1.h0", "final.mgu2.h0", "final.odd1.h0", "final.odd1.c0"], list(h)
+s, e = h["y"]["data_offsets"]
+y = np.frombuffer(b[8 + n + s:8 + n + e], np.float32).reshape(h["y"]["shape"])
+assert np.abs(y - np.load(sys.argv[2])).max() <= 1e-5
+PY
+fi
+
 # with --states: the state inputs and final-state outputs, named as recur run's state tensors
 run_ok "$RECUR" inspect "$TMP/cells.17s.onnx"
 for want in "input tokens: int64 \[T, B\]" "input mgu1.h0: float32 \[2, B, 4\]" \

@@ -185,11 +185,12 @@ async function main() {
   const x = readNpy(input);
   const session = await ort.InferenceSession.create(model);
   const out = await runAll(session, x, o.feed, o.step);
-  const tensors = (pick) => Object.fromEntries(session.outputNames.filter(pick).map((n) =>
-    [n.startsWith('final.') && pick !== all ? n.slice(6) : n, {shape: out[n].dims, data: out[n].data}]));
-  const all = (n) => out[n] !== null;
-  if (o.write) writeSafetensors(o.write, tensors(all));
-  if (o.statesOut) writeSafetensors(o.statesOut, tensors((n) => n.startsWith('final.')));
+  // the outputs whose names pass keep, renamed by rename
+  const tensors = (keep, rename) => Object.fromEntries(session.outputNames.filter(keep).map((n) =>
+    [rename(n), {shape: out[n].dims, data: out[n].data}]));
+  if (o.write) writeSafetensors(o.write, tensors((n) => out[n] !== null, (n) => n));
+  if (o.statesOut)
+    writeSafetensors(o.statesOut, tensors((n) => n.startsWith('final.'), (n) => n.slice(6)));
   const what = `${path.basename(model)}${o.step ? ` (${x.shape[0]} steps)` : ''}`;
   if (expected === '-' || (o.step && !out.y)) {
     console.log(`${what}: y not compared${o.step && !out.y ? ' (no time axis to step)' : ''}`);
