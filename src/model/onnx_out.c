@@ -336,7 +336,7 @@ static int ex_user_layer(Ex *x, int li)
     int rc = ns > 16 ? ex_refuse(x, l, "a cell with more than 16 states")
            : x->states ? ex_state_inputs(x, l, sin) : 0;
     for (int s = 0; !rc && s < l->num_layers; s++) {
-        const char *o[2];
+        const char *o[2] = {cur, cur};
         for (int d = 0; !rc && d < dirs; d++) {
             int ci = s * dirs + d;
             for (int k = 0; x->states && k < ns; k++)
