@@ -29,6 +29,7 @@ typedef struct Conv {
     CliList sets, maps;
     bool verbose;
     const char *opset;      /* --opset N of an ONNX export */
+    bool states;            /* --states: an ONNX export with state inputs and outputs */
     const char *model_out;  /* --model-out M.rnn of an ONNX import */
     Model m;
     bool have_model;
@@ -380,14 +381,15 @@ static int export_onnx(Conv *c)
         return -1;
     }
     Onnx__ModelProto *back;
-    if (onnx_export(&c->m, c->out, (int)opset, &c->d))
+    if (onnx_export(&c->m, c->out, (int)opset, c->states, &c->d))
         return -1;
     if (onnx_read(c->out, &back, &c->d)) {
         unlink(c->out);
         return -1;
     }
-    printf("%s: ONNX opset %ld, %zu nodes, %zu initializers, read back and checked\n", c->out,
-           opset, back->graph->n_node, back->graph->n_initializer);
+    printf("%s: ONNX opset %ld, %zu nodes, %zu initializers, %zu inputs, %zu outputs, read back "
+           "and checked\n", c->out, opset, back->graph->n_node, back->graph->n_initializer,
+           back->graph->n_input, back->graph->n_output);
     onnx_model_free(back);
     return 0;
 }
@@ -484,7 +486,7 @@ static int convert(Conv *c)
 }
 
 /* recur convert IN OUT [--model M.rnn] [--set N=V]... [--map OLD=NEW]... [--key K] [--verbose]
- *               [--opset N] [--model-out M.rnn] */
+ *               [--opset N] [--states] [--model-out M.rnn] */
 int cmd_convert(int argc, char **argv)
 {
     Conv c = {0};
@@ -492,7 +494,7 @@ int cmd_convert(int argc, char **argv)
         {"model", 0, CLI_VALUE, &c.model_path}, {"set", 0, CLI_LIST, &c.sets},
         {"map", 0, CLI_LIST, &c.maps},          {"key", 0, CLI_VALUE, &c.key},
         {"verbose", 'v', CLI_FLAG, &c.verbose}, {"opset", 0, CLI_VALUE, &c.opset},
-        {"model-out", 0, CLI_VALUE, &c.model_out}, {0},
+        {"model-out", 0, CLI_VALUE, &c.model_out}, {"states", 0, CLI_FLAG, &c.states}, {0},
     };
     CliArgs a;
     if (cli_parse(argc, argv, opts, &a) != 0)
@@ -501,6 +503,8 @@ int cmd_convert(int argc, char **argv)
         return cli_args_usage_error(&a, "expected an input and an output file");
     if (c.sets.n && !c.model_path)
         return cli_args_usage_error(&a, "--set applies to the model given with --model");
+    if (c.states && wf_for_extension(a.pos[1]) != WF_ONNX)
+        return cli_args_usage_error(&a, "--states applies to an ONNX output (OUT.onnx)");
     c.in = a.pos[0];
     c.out = a.pos[1];
     diag_init(&c.d);

@@ -65,7 +65,7 @@ const CliCommand cli_commands[] = {
      "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
     {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",
      "usage: recur convert IN OUT [--model MODEL.rnn] [--set NAME=VALUE]... [--map OLD=NEW]...\n"
-     "                     [--key KEY] [--verbose] [--opset N] [--model-out M.rnn]\n"
+     "                     [--key KEY] [--verbose] [--opset N] [--states] [--model-out M.rnn]\n"
      "\n"
      "IN's format comes from its content (RECURCKP checkpoint, safetensors, PyTorch .pt/.pth zip\n"
      "or legacy, NumPy .npz or .npy); OUT's from its extension: .ckpt, .safetensors, .pt/.pth,\n"
@@ -77,8 +77,11 @@ const CliCommand cli_commands[] = {
      "torch.save writes are allowed and nothing is executed. OUT is written atomically, read\n"
      "back and compared value for value.\n"
      "ONNX: X.ckpt X.onnx exports the whole model as an ONNX graph (--opset 14..17, default\n"
-     "17); X.onnx X.ckpt imports a graph (torch.onnx.export's, recur's, any LSTM/GRU/RNN node)\n"
-     "as a recur model, its .rnn text also written to --model-out; the text's comments say\n"
+     "17); --states adds every recurrent layer's initial states as inputs <label>.h0 (.c0, a\n"
+     "user cell's state names) and its final states as outputs final.<label>.h0, [layers *\n"
+     "directions, B, H] as the tensors of `recur run --state-in/--state-out`, to run it a step\n"
+     "at a time. X.onnx X.ckpt imports a graph (torch.onnx.export's, recur's, any LSTM/GRU/RNN\n"
+     "node) as a recur model, its .rnn text also written to --model-out; the text's comments say\n"
      "which graph inputs and outputs are `recur run` options (sequence_lens: --lengths;\n"
      "initial_h/initial_c: --state-in; Y_h/Y_c: --state-out).\n"
      "\n"

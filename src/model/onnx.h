@@ -4,8 +4,11 @@
  * graph input `tokens` (int64 [T, B]) or `x` (float [T, B, N]) with symbolic T and B, output
  * `y` (what `recur run` writes: [T, B, N], or [B, N] after a pool). Layers map to standard ops
  * (src/model/onnx_out.c has the table); the built-in cells become ONNX LSTM/GRU/RNN nodes, one
- * per stacked layer. What cannot be exported yet (a user cell, a state input) is refused with
- * an error naming the layer.
+ * per stacked layer, user cells a Scan over their equations. With states true, every
+ * recurrent layer's initial states are graph inputs "<label>.<state>0" and its final states
+ * graph outputs "final.<label>.<state>0", float [layers * directions, B, width] as the tensors
+ * of `recur run --state-in/--state-out` (src/model/onnx_state.c). What cannot be exported (a
+ * cell op without an ONNX form) is refused with an error naming the layer.
  *
  * Ownership: onnx_export only reads m; the file at path is written atomically and nothing is left behind
  * on failure. */
@@ -16,7 +19,7 @@
 #include "model/model.h"
 #include "util/diag.h"
 
-int onnx_export(const Model *m, const char *path, int opset, Diag *d);
+int onnx_export(const Model *m, const char *path, int opset, bool states, Diag *d);
 
 /* Reads the ONNX graph at path as a recur model (src/model/onnx_in*.c): what torch.onnx.export
  * writes for Embedding/LSTM/GRU/RNN (stacked, bidirectional, batch-first)/Linear stacks at

@@ -19,6 +19,26 @@ static const char *const cell_ops[IR_OP_COUNT] = {
 #undef IR_OP
 };
 
+/* How the constant scalars of a BOUNDED op (inputs 1.. of its node: clip's bounds, leakyrelu's
+ * alpha) reach its ONNX op, a fact of ONNX's operator schemas: as the attributes named here,
+ * or, for an ONNX op not listed (Clip since opset 11: min, max), as scalar inputs. */
+static const struct {
+    const char *op;
+    const char *attrs[2];
+} onnx_consts[] = {
+    {"HardSigmoid", {"alpha", "beta"}}, {"LeakyRelu", {"alpha"}},
+    {"ThresholdedRelu", {"alpha"}},     {"Elu", {"alpha"}},
+};
+
+/* The attribute names of ONNX op `op`'s constants, or NULL: they are inputs. */
+static const char *const *const_attrs(const char *op)
+{
+    for (size_t i = 0; i < sizeof onnx_consts / sizeof *onnx_consts; i++)
+        if (strcmp(onnx_consts[i].op, op) == 0)
+            return onnx_consts[i].attrs;
+    return NULL;
+}
+
 typedef struct CellEx {
     Ex *x;
     const IrLayer *l;
@@ -63,9 +83,6 @@ static const char *emit_node(CellEx *ce, OnnxBuilder *b, int i, const char *cons
         return NULL;
     if (nd->op == IR_OP_MATVEC)   /* W @ v = v @ W^T on row vectors */
         return ex_node2(b, op, ce->label, in[1], in[0]);
-    if (strcmp(op, "Clip") == 0)  /* clip(v, lo, hi) = max(min(v, hi), lo), broadcast */
-        return ex_node2(b, "Max", ce->label, ex_node2(b, "Min", ce->label, in[0], in[2]),
-                        in[1]);
     if (nd->op == IR_OP_SLICE) {  /* elements [aux, aux + width) of the last axis */
         const char *sl[4] = {in[0]};
         const int64_t v[3] = {nd->aux, nd->aux + nd->width, -1};
@@ -78,14 +95,12 @@ static const char *emit_node(CellEx *ce, OnnxBuilder *b, int i, const char *cons
         return onnx_b_out(onnx_b_node(b, op, name, sl, 4, NULL, 1), 0);
     }
     snprintf(name, sizeof name, "%s/%s_%d", ce->label, op, b->serial++);
-    bool bounded = ir_op_shape[nd->op] == IR_SHAPE_BOUNDED;
-    Onnx__NodeProto *n = onnx_b_node(b, op, name, in, bounded ? 1 : nd->nin, NULL, 1);
+    const char *const *attrs = ir_op_shape[nd->op] == IR_SHAPE_BOUNDED ? const_attrs(op) : NULL;
+    Onnx__NodeProto *n = onnx_b_node(b, op, name, in, attrs ? 1 : nd->nin, NULL, 1);
     if (nd->op == IR_OP_CONCAT)
         onnx_b_attr_int(b, n, "axis", -1);
-    /* the constant parameters of HardSigmoid, LeakyRelu, ...: attributes alpha, beta */
-    static const char *const attr[] = {"alpha", "beta"};
-    for (int k = 1; bounded && k < nd->nin && k <= 2; k++)
-        onnx_b_attr_float(b, n, attr[k - 1], (float)ce->c->nodes[nd->in[k]].value);
+    for (int k = 1; attrs && k < nd->nin && k <= 2 && attrs[k - 1]; k++)
+        onnx_b_attr_float(b, n, attrs[k - 1], (float)ce->c->nodes[nd->in[k]].value);
     return onnx_b_out(n, 0);
 }
 
@@ -237,7 +252,8 @@ static void emit_zeros(CellEx *ce, const char *in, const char **zeros)
 }
 
 /* Emits the Scan of cell c (see onnx_int.h). */
-static int emit_scan(CellEx *ce, const char *in, const char **out)
+static int emit_scan(CellEx *ce, const char *in, const char *const *init, const char **out,
+                     const char **final)
 {
     Ex *x = ce->x;
     const IrCell *c = ce->c;
@@ -246,7 +262,11 @@ static int emit_scan(CellEx *ce, const char *in, const char **out)
     const char *ins[64];
     if (c->nstates > 16 || c->nnodes > 48)
         return ex_refuse(x, ce->l, "a cell with more than 16 states or 48 values for a Scan");
-    emit_zeros(ce, in, ins);
+    if (init)
+        for (int k = 0; k < c->nstates; k++)
+            ins[k] = init[k];
+    else
+        emit_zeros(ce, in, ins);
     OnnxBuilder body;
     int nscan;
     onnx_b_sub(&body, &x->b);
@@ -269,10 +289,13 @@ static int emit_scan(CellEx *ce, const char *in, const char **out)
         onnx_b_attr_ints(&x->b, n, "scan_output_directions", ones, 1);
     }
     *out = onnx_b_out(n, c->nstates);
+    for (int k = 0; final && k < c->nstates; k++)
+        final[k] = onnx_b_out(n, k);
     return 0;
 }
 
-int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in, const char **out)
+int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in,
+                 const char *const *init, const char **out, const char **final)
 {
     char label[256];
     int idx = (int)(c - l->cells), dirs = l->bidirectional ? 2 : 1;
@@ -280,7 +303,7 @@ int ex_user_cell(Ex *x, const IrLayer *l, const IrCell *c, const char *in, const
              c->reverse ? "_reverse" : "");
     CellEx ce = {x, l, c, calloc((size_t)c->nnodes + 1, sizeof(char *)),
                  calloc((size_t)c->nnodes + 1, sizeof(char *)), label};
-    int rc = ce.outer && ce.inner ? emit_scan(&ce, in, out)
+    int rc = ce.outer && ce.inner ? emit_scan(&ce, in, init, out, final)
                                   : (diag_error_in(x->d, x->path, "out of memory"), -1);
     free(ce.outer);
     free(ce.inner);

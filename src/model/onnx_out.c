@@ -323,18 +323,29 @@ static const ExCell *ex_cell_of(const IrLayer *l)
 }
 
 /* A layer of user cells: per stacked layer one Scan per direction (onnx_cell.c), the two
- * directions concatenated (forward, reverse). */
+ * directions concatenated (forward, reverse). With --states each cell starts from its row of
+ * the state inputs and its last states are gathered into the final-state outputs. */
 static int ex_user_layer(Ex *x, int li)
 {
     const IrLayer *l = &x->ir->layers[li];
-    int dirs = l->bidirectional ? 2 : 1;
-    const char *cur = x->val[l->inputs[0]];
-    for (int s = 0; s < l->num_layers; s++) {
-        const char *o[2];
-        for (int d = 0; d < dirs; d++)
-            if (ex_user_cell(x, l, &l->cells[s * dirs + d], cur, &o[d]))
-                return -1;
-        if (dirs == 2) {
+    int dirs = l->bidirectional ? 2 : 1, ns = l->cells[0].nstates;
+    const char *cur = x->val[l->inputs[0]], *sin[16], *init[16], *fin[16];
+    const char **parts = calloc((size_t)ns * l->ncells + 1, sizeof *parts);
+    if (!parts)
+        return diag_error_in(x->d, x->path, "out of memory"), -1;
+    int rc = ns > 16 ? ex_refuse(x, l, "a cell with more than 16 states")
+           : x->states ? ex_state_inputs(x, l, sin) : 0;
+    for (int s = 0; !rc && s < l->num_layers; s++) {
+        const char *o[2] = {cur, cur};
+        for (int d = 0; !rc && d < dirs; d++) {
+            int ci = s * dirs + d;
+            for (int k = 0; x->states && k < ns; k++)
+                init[k] = ex_state_rows(x, l->label, sin[k], ci, 0);
+            rc = ex_user_cell(x, l, &l->cells[ci], cur, x->states ? init : NULL, &o[d], fin);
+            for (int k = 0; !rc && x->states && k < ns; k++)
+                parts[k * l->ncells + ci] = ex_state_row_axis(x, l->label, fin[k]);
+        }
+        if (!rc && dirs == 2) {
             char name[300];
             snprintf(name, sizeof name, "%s/Concat_%d", l->label, x->b.serial++);
             Onnx__NodeProto *n = onnx_b_node(&x->b, "Concat", name, o, 2, NULL, 1);
@@ -343,52 +354,93 @@ static int ex_user_layer(Ex *x, int li)
         }
         cur = o[0];
     }
+    for (int k = 0; !rc && x->states && k < ns; k++)
+        ex_state_output(x, l, k, parts + k * l->ncells, l->ncells);
+    free(parts);
     x->val[li] = cur;
+    return rc;
+}
+
+/* One ONNX LSTM/GRU/RNN node for stacked level s of l over cur [T, B, I]: its Y
+ * [T, dirs, B, H] transposed to [T, B, dirs, H] and reshaped (shape) to [T, B, dirs*H]
+ * (forward then reverse, as recur concatenates them) into *y. With --states its initial_h
+ * (and initial_c) are rows s*dirs.. of the state inputs sin (h, then c), and fin gets Y_h
+ * (and Y_c), [dirs, B, H]. */
+static int ex_rnn_node(Ex *x, const IrLayer *l, const ExCell *ec, int s, const char *cur,
+                       const char *shape, const char *const *sin, const char **fin,
+                       const char **y)
+{
+    int dirs = l->bidirectional ? 2 : 1, ns = x->states ? l->cells[0].nstates : 0;
+    const char *wrb[3];
+    char name[300];
+    if (ex_weights(x, l, ec, s, l->cells[s * dirs].input_width, wrb))
+        return -1;
+    const char *ins[7] = {cur, wrb[0], wrb[1], wrb[2], ""};
+    for (int k = 0; k < ns; k++)
+        ins[5 + k] = ex_state_rows(x, l->label, sin[k], s * dirs, dirs);
+    snprintf(name, sizeof name, "%s/%s_l%d", l->label, ec->op, s);
+    Onnx__NodeProto *n = onnx_b_node(&x->b, ec->op, name, ins, ns ? 5 + ns : 4, NULL, 1 + ns);
+    onnx_b_attr_int(&x->b, n, "hidden_size", l->size);
+    onnx_b_attr_string(&x->b, n, "direction", l->bidirectional ? "bidirectional"
+                                              : l->cells[s].reverse ? "reverse" : "forward");
+    const char *acts[6];
+    for (int d = 0; d < dirs; d++)
+        for (int k = 0; k < ec->nacts; k++)
+            acts[d * ec->nacts + k] = ec->acts[k];
+    onnx_b_attr_strings(&x->b, n, "activations", acts, dirs * ec->nacts);
+    if (ec->lbr >= 0)
+        onnx_b_attr_int(&x->b, n, "linear_before_reset", ec->lbr);
+    for (int k = 0; k < ns; k++)
+        fin[k] = onnx_b_out(n, 1 + k);
+    snprintf(name, sizeof name, "%s/Transpose_l%d", l->label, s);
+    const char *yy = onnx_b_out(n, 0);
+    Onnx__NodeProto *t = onnx_b_node(&x->b, "Transpose", name, &yy, 1, NULL, 1);
+    onnx_b_attr_ints(&x->b, t, "perm", (int64_t[]){0, 2, 1, 3}, 4);
+    *y = ex_binary(x, "Reshape", l->label, onnx_b_out(t, 0), shape);
     return 0;
 }
 
-/* A built-in recurrent layer: per stacked layer one ONNX LSTM/GRU/RNN node over [T, B, I],
- * its Y [T, dirs, B, H] transposed to [T, B, dirs, H] and reshaped to [T, B, dirs*H] (forward
- * then reverse, as recur concatenates them). Dropout between stacked layers is omitted. */
+/* Whether the built-in cell of l has the states its ONNX node has: h (and c for an LSTM). */
+static bool ex_onnx_states(const IrLayer *l, const ExCell *ec)
+{
+    const IrCell *c = &l->cells[0];
+    int want = strcmp(ec->op, "LSTM") == 0 ? 2 : 1;
+    return c->nstates == want && strcmp(c->states[0].name, "h") == 0 &&
+           (want == 1 || strcmp(c->states[1].name, "c") == 0);
+}
+
+/* A built-in recurrent layer: one ONNX node per stacked layer (ex_rnn_node); with --states
+ * the final states of the levels are concatenated into the layer's final-state outputs.
+ * Dropout between stacked layers is omitted. */
 static int ex_recurrent(Ex *x, int li)
 {
     const IrLayer *l = &x->ir->layers[li];
     const ExCell *ec = ex_cell_of(l);
     if (!ec)
         return ex_user_layer(x, li);
-    int dirs = l->bidirectional ? 2 : 1;
-    const char *cur = x->val[l->inputs[0]];
+    if (x->states && !ex_onnx_states(l, ec))
+        return ex_refuse(x, l, "its cell's states are not those of the ONNX node");
+    const char *cur = x->val[l->inputs[0]], *sin[2] = {NULL, NULL};
     char name[300];
     snprintf(name, sizeof name, "%s.shape", l->label);
     const char *shape = onnx_b_init_int64(&x->b, name, 1, (int64_t[]){3},
                                           (int64_t[]){0, 0, -1});
-    for (int s = 0; s < l->num_layers; s++) {
-        const char *wrb[3];
-        int in_w = l->cells[s * dirs].input_width;
-        if (ex_weights(x, l, ec, s, in_w, wrb))
-            return -1;
-        const char *ins[4] = {cur, wrb[0], wrb[1], wrb[2]};
-        snprintf(name, sizeof name, "%s/%s_l%d", l->label, ec->op, s);
-        Onnx__NodeProto *n = onnx_b_node(&x->b, ec->op, name, ins, 4, NULL, 1);
-        onnx_b_attr_int(&x->b, n, "hidden_size", l->size);
-        onnx_b_attr_string(&x->b, n, "direction", l->bidirectional ? "bidirectional"
-                                                  : l->cells[s].reverse ? "reverse"
-                                                                        : "forward");
-        const char *acts[6];
-        for (int d = 0; d < dirs; d++)
-            for (int k = 0; k < ec->nacts; k++)
-                acts[d * ec->nacts + k] = ec->acts[k];
-        onnx_b_attr_strings(&x->b, n, "activations", acts, dirs * ec->nacts);
-        if (ec->lbr >= 0)
-            onnx_b_attr_int(&x->b, n, "linear_before_reset", ec->lbr);
-        snprintf(name, sizeof name, "%s/Transpose_l%d", l->label, s);
-        const char *y = onnx_b_out(n, 0);
-        Onnx__NodeProto *t = onnx_b_node(&x->b, "Transpose", name, &y, 1, NULL, 1);
-        onnx_b_attr_ints(&x->b, t, "perm", (int64_t[]){0, 2, 1, 3}, 4);
-        cur = ex_binary(x, "Reshape", l->label, onnx_b_out(t, 0), shape);
+    int ns = x->states ? l->cells[0].nstates : 0;
+    const char **parts = calloc((size_t)2 * l->num_layers + 1, sizeof *parts);
+    if (!parts)
+        return diag_error_in(x->d, x->path, "out of memory"), -1;
+    int rc = ns ? ex_state_inputs(x, l, sin) : 0;
+    for (int s = 0; !rc && s < l->num_layers; s++) {
+        const char *fin[2];
+        rc = ex_rnn_node(x, l, ec, s, cur, shape, sin, fin, &cur);
+        for (int k = 0; !rc && k < ns; k++)
+            parts[k * l->num_layers + s] = fin[k];
     }
+    for (int k = 0; !rc && k < ns; k++)
+        ex_state_output(x, l, k, parts + k * l->num_layers, l->num_layers);
+    free(parts);
     x->val[li] = cur;
-    return 0;
+    return rc;
 }
 
 
@@ -418,7 +470,12 @@ static int (*ex_layer_fn(const IrLayer *l))(Ex *, int)
 static int ex_run(Ex *x, int opset)
 {
     const IrModel *ir = x->ir;
+    const IrLayer *out = &ir->layers[ir->output];
     onnx_b_init(&x->b, opset);
+    if (out->sequence)   /* y first, then the final states (--states) */
+        onnx_b_output(&x->b, "y", ONNX_FLOAT, 3, (int64_t[]){-1, -1, out->width}, TB);
+    else
+        onnx_b_output(&x->b, "y", ONNX_FLOAT, 2, (int64_t[]){-1, out->width}, TB + 1);
     for (int li = 0; li < ir->nlayers; li++) {
         const IrLayer *l = &ir->layers[li];
         int (*fn)(Ex *, int) = ex_layer_fn(l);
@@ -427,17 +484,12 @@ static int ex_run(Ex *x, int opset)
         if (fn(x, li))
             return -1;
     }
-    const IrLayer *out = &ir->layers[ir->output];
     const char *y = x->val[ir->output];
     onnx_b_node(&x->b, "Identity", "output", &y, 1, (const char *[]){"y"}, 1);
-    if (out->sequence)
-        onnx_b_output(&x->b, "y", ONNX_FLOAT, 3, (int64_t[]){-1, -1, out->width}, TB);
-    else
-        onnx_b_output(&x->b, "y", ONNX_FLOAT, 2, (int64_t[]){-1, out->width}, TB + 1);
     return onnx_b_write(&x->b, ir->name, x->path, x->d);
 }
 
-int onnx_export(const Model *m, const char *path, int opset, Diag *d)
+int onnx_export(const Model *m, const char *path, int opset, bool states, Diag *d)
 {
     if (opset < ONNX_OPSET_MIN || opset > ONNX_OPSET_MAX) {
         diag_error_in(d, "--opset", "opset %d is not supported: recur writes opsets %d to %d",
@@ -445,7 +497,7 @@ int onnx_export(const Model *m, const char *path, int opset, Diag *d)
         return -1;
     }
     const IrModel *ir = m->ir;
-    Ex x = {.m = m, .ir = ir, .path = path, .d = d};
+    Ex x = {.m = m, .ir = ir, .path = path, .states = states, .d = d};
     x.val = calloc((size_t)ir->nlayers + 1, sizeof *x.val);
     x.off = calloc((size_t)ir->ntensors + 1, sizeof *x.off);
     int rc = -1;

@@ -34,8 +34,8 @@ int64_t model_state_floats(const IrModel *m, int B)
     return n;
 }
 
-/* "<label>.<state>0" (with prefix) into buf. */
-static void state_name(const IrLayer *L, int s, const char *prefix, char *buf, size_t n)
+/* "<prefix><label>.<state>0" into buf (see states.h). */
+void model_state_name(const IrLayer *L, int s, const char *prefix, char *buf, size_t n)
 {
     snprintf(buf, n, "%s%s.%s0", prefix ? prefix : "", L->label, L->cells[0].states[s].name);
 }
@@ -65,7 +65,7 @@ int model_states_to_tensors(const IrModel *m, int B, const float *block, const c
         const IrLayer *L = &m->layers[i];
         for (int s = 0; L->ncells && s < L->cells[0].nstates; s++) {
             char name[256];
-            state_name(L, s, prefix, name, sizeof name);
+            model_state_name(L, s, prefix, name, sizeof name);
             int64_t shape[3] = { L->ncells, B, L->cells[0].states[s].width };
             CkptTensor *t = ckpt_add_tensor(out, name, 3, shape, NULL);
             if (!t) {
@@ -90,7 +90,7 @@ static void expected_list(const IrModel *m, int B, char *buf, size_t n)
         const IrLayer *L = &m->layers[i];
         for (int s = 0; L->ncells && s < L->cells[0].nstates && k < n; s++) {
             char name[256];
-            state_name(L, s, NULL, name, sizeof name);
+            model_state_name(L, s, NULL, name, sizeof name);
             int w = snprintf(buf + k, n - k, "%s%s [%d, %d, %d]", k ? ", " : "", name,
                              L->ncells, B, L->cells[0].states[s].width);
             k += w > 0 ? (size_t)w : 0;
@@ -103,7 +103,7 @@ static const CkptTensor *find_state(const IrModel *m, const IrLayer *L, int s, i
                                     const CkptTensorList *l, const char *path, Diag *d)
 {
     char name[256], want[1024];
-    state_name(L, s, NULL, name, sizeof name);
+    model_state_name(L, s, NULL, name, sizeof name);
     const CkptTensor *t = ckpt_find_tensor(l, name);
     int w = L->cells[0].states[s].width;
     if (!t) {
@@ -148,7 +148,7 @@ int model_states_from_tensors(const IrModel *m, int B, const CkptTensorList *l, 
         for (int i = 0; i < m->nlayers && !known; i++)
             for (int s = 0; m->layers[i].ncells && s < m->layers[i].cells[0].nstates; s++) {
                 char name[256];
-                state_name(&m->layers[i], s, NULL, name, sizeof name);
+                model_state_name(&m->layers[i], s, NULL, name, sizeof name);
                 known = known || strcmp(name, l->items[j].name) == 0;
             }
         if (!known) {

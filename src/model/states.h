@@ -22,6 +22,9 @@
 
 /* Floats in the state block of a B-sequence executor (as exec_state_floats). */
 int64_t model_state_floats(const IrModel *m, int B);
+/* The name of state s (cell order) of recurrent layer L: "<prefix><label>.<state>0" into buf
+ * (prefix NULL or ""; the ONNX export's final-state outputs use "final."). */
+void model_state_name(const IrLayer *L, int s, const char *prefix, char *buf, size_t n);
 /* Appends one tensor per layer and state, from block, to out, with names prefixed by prefix
  * (NULL or "": none; "grad." for gradients). 0, or -1 (reported; out may hold some). */
 int model_states_to_tensors(const IrModel *m, int B, const float *block, const char *prefix,
