@@ -1,7 +1,8 @@
 /* matvec: recur's own matrix-vector path for products with very few rows (batch-1 generation,
  * small batches): the recurrent step h W_hh^T and the input projection when T*B is small.
  * kern_sgemm (kernels_gemm.c) routes the untransposed-A, transposed-B products where it is
- * faster than the GEMM library here (see KERN_MATVEC_MAX_ROWS); nothing else needs to call it.
+ * faster than the GEMM library here (see KERN_MATVEC_MAX_ROWS); kern_matvec_rows is the batch-1
+ * LSTM step's (kernels_lstm.c), which splits its rows itself.
  *
  * The output columns (rows of W) are split into chunks of KERN_MATVEC_CHUNK run by recur's own
  * threads (mvpool.h: OpenMP's thread count, the one --threads sets; each thread owns a range of
@@ -21,7 +22,8 @@
  * 128) 12-24 vs 51-56, and 2-4 rows 28-54 vs 64-115: those stay on oneDNN. */
 #define KERN_MATVEC_MAX_ROWS 1
 #define KERN_MATVEC_MIN_K 256
-/* Fewest multiply-adds (M*N*K) split across threads; measured in tests/bench/bench_sample.sh. */
+/* Fewest multiply-adds (M*N*K) split across threads (below, the hand-off costs more than it
+ * saves). */
 #define KERN_MATVEC_PAR_MIN 65536L
 /* Output columns per chunk of a split product (a multiple of the 4 computed together). */
 #define KERN_MATVEC_CHUNK 64
