@@ -12,6 +12,15 @@
  *   H = 259 (not divisible by 2 or 3, at least KERN_MATVEC_MIN_K, and 4H*H above
  *   KERN_MATVEC_PAR_MIN so the threads split it) against the
  *   PyTorch LSTM equations stepped in double precision here, within 1e-5, at 1, 2 and 3 threads.
+ * - The thread pool (mvpool.h): every chunk of a job runs exactly once, for job sizes 0 to 300
+ *   at 1 to 4 threads, thousands of jobs in a row (late workers must claim nothing of a later
+ *   job), and with two callers at once (one gets the pool, the other runs its chunks itself).
+ * - kern_matvec_rows (both products of a batch-1 step in one pass) against doubles, with either
+ *   matrix absent and with accumulation, over row ranges that split the 4-row groups.
+ * - The batch-1 LSTM step (kern_lstm_forward with T = B = 1: x W_ih^T fused into the step, the
+ *   units' chunks on the pool) carried over 6 calls, train and inference, H 259 and 20 (below
+ *   KERN_MATVEC_PAR_MIN: on the calling thread), against lstm_ref within 1e-5 at 1, 2 and 3
+ *   threads; every thread count and a second run give the same bytes.
  * Threads are set with onednn_set_threads (what --threads calls); without oneDNN in the build the
  * path runs on one thread and the thread loop just repeats the check. */
 #include <setjmp.h>
@@ -27,7 +36,11 @@
 #include "exec/dnnl_rnn.h"
 #include "exec/kernels.h"
 #include "exec/matvec.h"
+#include "exec/mvpool.h"
 #include "util/rng.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 /* A buffer of n floats uniform in [-1, 1) from the generator seeded with *seed (then advanced,
  * so successive buffers differ). */
@@ -181,11 +194,163 @@ static void test_lstm_small_batch(void **state)
     }
 }
 
+/* ---- the thread pool and the batch-1 step ------------------------------------------------ */
+
+/* A job that counts how often each chunk ran. */
+typedef struct CountJob {
+    _Atomic int *hits;
+} CountJob;
+
+/* mvpool chunk: one more run of chunk c. */
+static void count_chunk(void *ctx, int c)
+{
+    atomic_fetch_add(&((CountJob *)ctx)->hits[c], 1);
+}
+
+/* Runs jobs of 0..299 chunks (reps times over) and checks each chunk ran once; 0 if all did. */
+static int pool_jobs(int reps)
+{
+    _Atomic int hits[300];
+    CountJob j = { hits };
+    int bad = 0;
+    for (int r = 0; r < reps; r++)
+        for (int n = 0; n < 300; n += 1 + r % 7) {
+            for (int c = 0; c < n; c++)
+                atomic_store(&hits[c], 0);
+            mvpool_run(n, count_chunk, &j);
+            for (int c = 0; c < n; c++)
+                bad += atomic_load(&hits[c]) != 1;
+        }
+    return bad;
+}
+
+/* A second caller of the pool (pthread entry). */
+static void *pool_caller(void *arg)
+{
+    *(int *)arg = pool_jobs(20);
+    return NULL;
+}
+
+/* Every chunk exactly once, at 1-4 threads, job after job, and with two callers at once. */
+static void test_pool(void **state)
+{
+    (void)state;
+    for (int th = 1; th <= 4; th++) {
+        onednn_set_threads(th);
+        assert_int_equal(pool_jobs(30), 0);
+    }
+    onednn_set_threads(2);
+    pthread_t other;
+    int other_bad = -1;
+    assert_int_equal(pthread_create(&other, NULL, pool_caller, &other_bad), 0);
+    assert_int_equal(pool_jobs(20), 0);
+    assert_int_equal(pthread_join(other, NULL), 0);
+    assert_int_equal(other_bad, 0);
+    onednn_set_threads(1);
+}
+
+/* kern_matvec_rows: out[r] = ((acc ? out0[r] : 0) + W1[r].x1) + W2[r].x2 against doubles. */
+static void test_matvec_rows(void **state)
+{
+    (void)state;
+    const int R = 37, K1 = 19, K2 = 261;
+    unsigned seed = 77;
+    float *W1 = rand_buf((size_t)R * K1, &seed), *W2 = rand_buf((size_t)R * K2, &seed);
+    float *x1 = rand_buf(K1, &seed), *x2 = rand_buf(K2, &seed), *out0 = rand_buf(R, &seed);
+    float out[37];
+    for (int mode = 0; mode < 8; mode++) {
+        bool use1 = mode & 1, use2 = mode & 2, acc = mode & 4;
+        memcpy(out, out0, sizeof out);
+        kern_matvec_rows(0, 6, use1 ? W1 : NULL, K1, x1, use2 ? W2 : NULL, K2, x2, acc, out);
+        kern_matvec_rows(6, 33, use1 ? W1 : NULL, K1, x1, use2 ? W2 : NULL, K2, x2, acc, out);
+        kern_matvec_rows(33, R, use1 ? W1 : NULL, K1, x1, use2 ? W2 : NULL, K2, x2, acc, out);
+        for (int r = 0; r < R; r++) {
+            double ref = acc ? out0[r] : 0, mag = fabs(ref);
+            for (int k = 0; use1 && k < K1; k++)
+                ref += (double)W1[r * K1 + k] * x1[k], mag += fabs(W1[r * K1 + k] * x1[k]);
+            for (int k = 0; use2 && k < K2; k++)
+                ref += (double)W2[r * K2 + k] * x2[k], mag += fabs(W2[r * K2 + k] * x2[k]);
+            if (!(fabs(out[r] - ref) <= 1e-5 * (mag + 1e-3)))
+                fail_msg("mode %d row %d: %.8g, want %.8g", mode, r, out[r], ref);
+        }
+    }
+    free(W1), free(W2), free(x1), free(x2), free(out0);
+}
+
+/* Six single-step calls of kern_lstm_forward at batch 1 (the state carried from call to call),
+ * train or not, at th threads; y [6][H] and the final state into hc [2H]. */
+static void lstm_b1_calls(int In, int H, bool train, int th, const float *x,
+                          const float *const wt[4], const float *h0, const float *c0, float *y,
+                          float *hc)
+{
+    float *cache = malloc(sizeof(float) * kern_lstm_cache_floats(1, 1, H, train));
+    float *h = malloc(sizeof(float) * 2 * H), *c = h + H;
+    assert_non_null(cache), assert_non_null(h);
+    memcpy(h, h0, sizeof(float) * H), memcpy(c, c0, sizeof(float) * H);
+    onednn_set_threads(th);
+    for (int t = 0; t < 6; t++) {
+        kern_lstm_forward((KernRecShape){ 1, 1, In, H, false }, train, x + (size_t)t * In,
+                          (KernStateIn){ h, c }, (KernRecWeights){ wt[0], wt[1], wt[2], wt[3] },
+                          y + (size_t)t * H, (KernStateOut){ hc, hc + H }, cache);
+        memcpy(h, hc, sizeof(float) * 2 * H);
+    }
+    onednn_set_threads(1);
+    free(cache), free(h);
+}
+
+/* The batch-1 step against the equations (lstm_ref over the 6 steps), bit-identical across
+ * thread counts and runs. */
+static void test_lstm_batch1_step(void **state)
+{
+    (void)state;
+    static const int Hs[] = { 259, 20 };
+    for (size_t hi = 0; hi < 2; hi++) {
+        const int T = 6, In = 37, H = Hs[hi];
+        unsigned seed = 999u + (unsigned)H;
+        float *x = rand_buf((size_t)T * In, &seed);
+        float *wih = rand_buf((size_t)4 * H * In, &seed), *whh = rand_buf((size_t)4 * H * H, &seed);
+        float *bih = rand_buf(4 * H, &seed), *bhh = rand_buf(4 * H, &seed);
+        float *h0 = rand_buf(H, &seed), *c0 = rand_buf(H, &seed);
+        for (size_t i = 0; i < (size_t)4 * H * H; i++)
+            whh[i] *= 0.1f;
+        for (size_t i = 0; i < (size_t)4 * H * In; i++)
+            wih[i] *= 0.2f;
+        const float *wt[4] = { wih, whh, bih, bhh };
+        double *ref = malloc(sizeof(double) * T * H);
+        float *y = malloc(sizeof(float) * T * H * 2), *y1 = y + T * H;
+        float *hc = malloc(sizeof(float) * 4 * H), *hc1 = hc + 2 * H;
+        assert_non_null(ref), assert_non_null(y), assert_non_null(hc);
+        lstm_ref(T, 1, In, H, x, wih, whh, bih, bhh, h0, c0, ref);
+        for (int train = 0; train < 2; train++)
+            for (int th = 1; th <= 4; th++) {
+                lstm_b1_calls(In, H, train, th > 3 ? 2 : th, x, wt, h0, c0, y, hc);
+                for (int i = 0; i < T * H; i++)
+                    if (!(fabs(y[i] - ref[i]) <= 1e-5))
+                        fail_msg("H %d train %d th %d: y[%d] = %.8g, want %.8g", H, train, th,
+                                 i, y[i], ref[i]);
+                for (int i = 0; i < H; i++)
+                    assert_true(fabs(hc[i] - ref[(size_t)(T - 1) * H + i]) <= 1e-5);
+                if (th == 1) {
+                    memcpy(y1, y, sizeof(float) * T * H);
+                    memcpy(hc1, hc, sizeof(float) * 2 * H);
+                } else { /* th 4: a second run at 2 threads */
+                    assert_memory_equal(y, y1, sizeof(float) * T * H);
+                    assert_memory_equal(hc, hc1, sizeof(float) * 2 * H);
+                }
+            }
+        free(x), free(wih), free(whh), free(bih), free(bhh), free(h0), free(c0);
+        free(ref), free(y), free(hc);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_products),
         cmocka_unit_test(test_lstm_small_batch),
+        cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_matvec_rows),
+        cmocka_unit_test(test_lstm_batch1_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

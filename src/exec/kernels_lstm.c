@@ -8,6 +8,8 @@
  * Without train only gates, one running c [B][H] and bias are used. */
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
+#include "exec/matvec.h"
+#include "exec/mvpool.h"
 
 size_t kern_lstm_cache_floats(int T, int B, int H, bool train)
 {
@@ -27,48 +29,97 @@ static void bias_sum(int n, const float *b_ih, const float *b_hh, float *bias)
         bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
 }
 
-/* One step of gate math for B rows, in place on the pre-activations g (x and h products summed):
+/* The gate math of hidden units j0 <= j < j1 of one row, in place on the pre-activations g (x
+ * and h products summed):
  *   i = sigmoid(g_i + b_i)  f = sigmoid(g_f + b_f)  gg = tanh(g_g + b_g)  o = sigmoid(g_o + b_o)
  *   c = f * c_prev + i * gg;   h = o * tanh(c)
- * g [B][4H] (becomes the activated gates), bias [4H], cp [B][H], cn [B][H] (may equal cp),
- * tc [B][H] or NULL (receives tanh(c)), hn [B][H] or NULL (a second copy of h), y [B][H]. */
-static void lstm_cell(int B, int H, float *g, const float *bias, const float *cp, float *cn,
-                      float *tc, float *hn, float *y)
+ * g [4H] (becomes the activated gates), bias [4H], cp [H], cn [H] (may equal cp), tc [H] or
+ * NULL (receives tanh(c)), hn [H] or NULL (a second copy of h), y [H]. */
+static void lstm_units(int H, int j0, int j1, float *g, const float *bias, const float *cp,
+                       float *cn, float *tc, float *hn, float *y)
 {
-    for (int b = 0; b < B; b++) {
-        float *gr = g + (size_t)b * 4 * H;
-        size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += KV) {
-            int n = H - j < KV ? H - j : KV;
-            KernV4 i = kv_sigmoid(kv_load(gr + j, n) + kv_load(bias + j, n));
-            KernV4 f = kv_sigmoid(kv_load(gr + H + j, n) + kv_load(bias + H + j, n));
-            KernV4 gg = kv_tanh(kv_load(gr + 2 * H + j, n) + kv_load(bias + 2 * H + j, n));
-            KernV4 og = kv_sigmoid(kv_load(gr + 3 * H + j, n) + kv_load(bias + 3 * H + j, n));
-            KernV4 c = f * kv_load(cp + o + j, n) + i * gg;
-            KernV4 t = kv_tanh(c);
-            KernV4 h = og * t;
-            kv_store(gr + j, i, n);
-            kv_store(gr + H + j, f, n);
-            kv_store(gr + 2 * H + j, gg, n);
-            kv_store(gr + 3 * H + j, og, n);
-            kv_store(cn + o + j, c, n);
-            if (tc)
-                kv_store(tc + o + j, t, n);
-            if (hn)
-                kv_store(hn + o + j, h, n);
-            kv_store(y + o + j, h, n);
-        }
+    for (int j = j0; j < j1; j += KV) {
+        int n = j1 - j < KV ? j1 - j : KV;
+        KernV4 i = kv_sigmoid(kv_load(g + j, n) + kv_load(bias + j, n));
+        KernV4 f = kv_sigmoid(kv_load(g + H + j, n) + kv_load(bias + H + j, n));
+        KernV4 gg = kv_tanh(kv_load(g + 2 * H + j, n) + kv_load(bias + 2 * H + j, n));
+        KernV4 og = kv_sigmoid(kv_load(g + 3 * H + j, n) + kv_load(bias + 3 * H + j, n));
+        KernV4 c = f * kv_load(cp + j, n) + i * gg;
+        KernV4 t = kv_tanh(c);
+        KernV4 h = og * t;
+        kv_store(g + j, i, n);
+        kv_store(g + H + j, f, n);
+        kv_store(g + 2 * H + j, gg, n);
+        kv_store(g + 3 * H + j, og, n);
+        kv_store(cn + j, c, n);
+        if (tc)
+            kv_store(tc + j, t, n);
+        if (hn)
+            kv_store(hn + j, h, n);
+        kv_store(y + j, h, n);
     }
 }
 
-/* Forward: gates = x W_ih^T for the whole window in one GEMM, then per step
- * gates_t += h_prev W_hh^T and the fused cell. See kernels.h for shapes. */
+/* Hidden units per chunk of a batch-1 step's mvpool job (a multiple of KV). */
+#define LSTM_STEP_UNITS 16
+
+/* One step of B rows: its inputs and outputs (as lstm_units, [B][.] each), and whether the
+ * pre-activations g still lack x W_ih^T (batch 1, a window of one step: fused into the step). */
+typedef struct LstmStep {
+    int B, In, H;
+    const float *x, *hp; /* x [B][In] (used when fuse_x), h entering the step or NULL (= 0) */
+    KernRecWeights w;
+    bool fuse_x;
+    float *g;
+    const float *bias, *cp;
+    float *cn, *tc, *hn, *y;
+} LstmStep;
+
+/* Units of chunk `chunk` of a batch-1 step: the four gates' rows of x W_ih^T (when fused) and
+ * h W_hh^T in one pass over their weights, then their gate math. An mvpool job. */
+static void lstm_step1_chunk(void *ctx, int chunk)
+{
+    const LstmStep *s = ctx;
+    int H = s->H, j0 = chunk * LSTM_STEP_UNITS;
+    int j1 = j0 + LSTM_STEP_UNITS < H ? j0 + LSTM_STEP_UNITS : H;
+    for (int q = 0; q < 4; q++)
+        kern_matvec_rows(q * H + j0, q * H + j1, s->fuse_x ? s->w.w_ih : NULL, s->In, s->x,
+                         s->hp ? s->w.w_hh : NULL, H, s->hp, !s->fuse_x, s->g);
+    lstm_units(H, j0, j1, s->g, s->bias, s->cp, s->cn, s->tc, s->hn, s->y);
+}
+
+/* One step: g += h_prev W_hh^T (and x W_ih^T when fused), then the gate math. Batch 1 runs
+ * as chunks of hidden units on the pool's threads, each chunk's rows of both weight matrices
+ * read in one pass; larger batches as one GEMM and the gate math row by row. */
+static void lstm_step(const LstmStep *s)
+{
+    int H = s->H;
+    if (s->B == 1) {
+        int n = (H + LSTM_STEP_UNITS - 1) / LSTM_STEP_UNITS;
+        if (4L * H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
+            mvpool_run(n, lstm_step1_chunk, (void *)s);
+        else
+            for (int c = 0; c < n; c++)
+                lstm_step1_chunk((void *)s, c);
+        return;
+    }
+    if (s->hp)
+        kern_gemm_nt(s->B, 4 * H, H, s->hp, s->w.w_hh, 1.0f, s->g);
+    for (int b = 0; b < s->B; b++) {
+        size_t o = (size_t)b * H;
+        lstm_units(H, 0, H, s->g + 4 * o, s->bias, s->cp + o, s->cn + o, s->tc ? s->tc + o : NULL,
+                   s->hn ? s->hn + o : NULL, s->y + o);
+    }
+}
+
+/* Forward: gates = x W_ih^T for the whole window in one GEMM (fused into the step for a
+ * single step of batch 1), then per step gates_t += h_prev W_hh^T and the fused cell. See
+ * kernels.h for shapes. */
 void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                        KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
-    int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
+    int T = sh.T, B = sh.B, H = sh.H;
     bool reverse = sh.reverse;
-    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
     const float *h0 = s0.h, *c0 = s0.c;
     float *hT = sT.h, *cT = sT.c;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
@@ -80,23 +131,26 @@ void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn 
         return;
     }
     float *gates = cache;
-    kern_gemm_nt(T * B, 4 * H, In, x, w_ih, 0.0f, gates);
+    LstmStep st = { B, sh.In, H, x, NULL, w, B == 1 && T == 1, NULL, NULL, NULL,
+                    NULL, NULL, NULL, NULL };
+    if (!st.fuse_x)
+        kern_gemm_nt(T * B, 4 * H, sh.In, x, w.w_ih, 0.0f, gates);
 
     if (train) {
         float *cprev = gates + 4 * tbh, *hprev = cprev + tbh, *tanhc = hprev + tbh;
         float *cfin = tanhc + tbh, *hfin = cfin + bh, *bias = hfin + bh;
-        bias_sum(4 * H, b_ih, b_hh, bias);
+        bias_sum(4 * H, w.b_ih, w.b_hh, bias);
         int t0 = kern_time_at(0, T, reverse);
         kern_copy_or_zero(bh, h0, hprev + t0 * bh);
         kern_copy_or_zero(bh, c0, cprev + t0 * bh);
         for (int s = 0; s < T; s++) {
             int t = kern_time_at(s, T, reverse);
             size_t next = s + 1 < T ? (size_t)kern_time_at(s + 1, T, reverse) * bh : 0;
-            float *g = gates + (size_t)t * 4 * bh;
-            if (s > 0 || h0)
-                kern_gemm_nt(B, 4 * H, H, hprev + t * bh, w_hh, 1.0f, g);
-            lstm_cell(B, H, g, bias, cprev + t * bh, s + 1 < T ? cprev + next : cfin,
-                      tanhc + t * bh, s + 1 < T ? hprev + next : hfin, y + t * bh);
+            st.hp = s > 0 || h0 ? hprev + t * bh : NULL;
+            st.g = gates + (size_t)t * 4 * bh, st.bias = bias, st.cp = cprev + t * bh;
+            st.cn = s + 1 < T ? cprev + next : cfin, st.tc = tanhc + t * bh;
+            st.hn = s + 1 < T ? hprev + next : hfin, st.y = y + t * bh;
+            lstm_step(&st);
         }
         if (hT)
             memcpy(hT, hfin, bh * sizeof *hT);
@@ -106,15 +160,14 @@ void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn 
     }
 
     float *c = gates + 4 * tbh, *bias = c + bh;
-    bias_sum(4 * H, b_ih, b_hh, bias);
+    bias_sum(4 * H, w.b_ih, w.b_hh, bias);
     kern_copy_or_zero(bh, c0, c);
     for (int s = 0; s < T; s++) {
         int t = kern_time_at(s, T, reverse);
-        const float *hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
-        float *g = gates + (size_t)t * 4 * bh;
-        if (hp)
-            kern_gemm_nt(B, 4 * H, H, hp, w_hh, 1.0f, g);
-        lstm_cell(B, H, g, bias, c, c, NULL, NULL, y + t * bh);
+        st.hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
+        st.g = gates + (size_t)t * 4 * bh, st.bias = bias, st.cp = c, st.cn = c;
+        st.y = y + t * bh;
+        lstm_step(&st);
     }
     if (hT)
         memcpy(hT, y + (size_t)kern_time_at(T - 1, T, reverse) * bh, bh * sizeof *hT);
