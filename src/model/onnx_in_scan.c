@@ -227,7 +227,8 @@ static SVal *sc_node(Sc *s, const Onnx__NodeProto *n, bool outer)
         {"Sigmoid", "sigmoid"}, {"Tanh", "tanh"}, {"Relu", "relu"}, {"Exp", "exp"},
         {"Log", "log"}, {"Sqrt", "sqrt"}, {"Abs", "abs"}, {"Softplus", "softplus"},
         {"Softsign", "softsign"}, {"Min", "min"}, {"Max", "max"}, {"HardSigmoid", "hardsigmoid"},
-        {"LeakyRelu", "leakyrelu"}, {"ThresholdedRelu", "thresholdedrelu"}, {"Elu", "elu"}};
+        {"LeakyRelu", "leakyrelu"}, {"ThresholdedRelu", "thresholdedrelu"}, {"Elu", "elu"},
+        {"Clip", "clip"}};
     const char *op = n->op_type;
     SVal *a[16];
     char b0[2048], b1[2048];
@@ -272,10 +273,14 @@ static SVal *sc_node(Sc *s, const Onnx__NodeProto *n, bool outer)
         if (be)
             snprintf(extra + strlen(extra), sizeof extra - strlen(extra), ", %.9g",
                      (double)be->f);
-        return sc_val(s, n->output[0], fmt("%s(%s%s%s%s)", fn[k][1], a[0]->expr,
-                      n->n_input > 1 ? ", " : "", n->n_input > 1 ? a[1]->expr : "", extra),
-                      5, n->n_input > 1 && a[1]->width > a[0]->width ? a[1]->width
-                                                                      : a[0]->width);
+        char args[1024] = "";   /* every operand: Clip's bounds are inputs (scalars) */
+        int w = 0;
+        for (size_t i = 0; i < n->n_input && i < 16; i++) {
+            snprintf(args + strlen(args), sizeof args - strlen(args), "%s%s", i ? ", " : "",
+                     a[i]->expr);
+            w = a[i]->width > w ? a[i]->width : w;
+        }
+        return sc_val(s, n->output[0], fmt("%s(%s%s)", fn[k][1], args, extra), 5, w);
     }
     return sc_fail(s, "node '%s': op %s has no cell-language form", n->name, op);
 }
