@@ -200,6 +200,16 @@ static int finish(FILE *o, char **bufp, size_t *lenp, const char *path, Diag *d)
     return rc;
 }
 
+/* An in-memory stream the SVG is drawn into before finish() writes it (NULL: out of memory,
+ * reported against path). */
+static FILE *open_buffer(const char *path, char **buf, size_t *len, Diag *d)
+{
+    FILE *o = open_memstream(buf, len);
+    if (!o)
+        diag_error_in(d, path, "out of memory");
+    return o;
+}
+
 /* Draws the frame, ticks, both curves and the legend into memory, then writes the file
  * atomically (plot.h). */
 int plot_loss_svg(const char *path, const char *title, const char *ylabel,
@@ -209,11 +219,9 @@ int plot_loss_svg(const char *path, const char *title, const char *ylabel,
     Frame f = fit_frame(steps, loss, n, vsteps, vloss, nv);
     char *buf = NULL;
     size_t len = 0;
-    FILE *o = open_memstream(&buf, &len);
-    if (!o) {
-        diag_error_in(d, path, "out of memory");
+    FILE *o = open_buffer(path, &buf, &len, d);
+    if (!o)
         return -1;
-    }
     axes(o, &f, title, "step", ylabel ? ylabel : "loss");
     polyline(o, &f, steps, loss, n, "#1f77b4");
     if (nv > 0) polyline(o, &f, vsteps, vloss, nv, "#d62728");
@@ -262,11 +270,9 @@ int plot_lines_svg(const char *path, const char *title, const char *xlabel, cons
     }
     char *buf = NULL;
     size_t len = 0;
-    FILE *o = open_memstream(&buf, &len);
-    if (!o) {
-        diag_error_in(d, path, "out of memory");
+    FILE *o = open_buffer(path, &buf, &len, d);
+    if (!o)
         return -1;
-    }
     axes(o, &f, title, xlabel, ylabel);
     int lx = W - MR - 250, ly = MT + 10;
     fprintf(o, "<rect x=\"%d\" y=\"%d\" width=\"240\" height=\"%d\" fill=\"white\" "
