@@ -189,7 +189,7 @@ static void from_onnx_gates(int gates, int h, int cols, const float *src, float 
 
 /* The built-in's tensors from ONNX's W, R, B (NULL: zeros) under PyTorch's names, gates
  * permuted to recur's order. */
-static int builtin_tensors(Im *im, const OnnxRec *r, const char *label, int in_w,
+static int builtin_tensors(Im *im, const OnnxRec *r, const char *label, int level, int in_w,
                            const float *w, const float *rr, const float *b)
 {
     int h = r->hidden, gh = r->gates * h, rc = 0;
@@ -206,7 +206,7 @@ static int builtin_tensors(Im *im, const OnnxRec *r, const char *label, int in_w
             {"bias_ih", bd, 1}, {"bias_hh", bd + gh, 1}};
         for (int k = 0; !rc && k < 4; k++) {
             from_onnx_gates(r->gates, h, parts[k].cols, parts[k].src, tmp);
-            snprintf(name, sizeof name, "%s.%s_l0%s", label, parts[k].p, sfx);
+            snprintf(name, sizeof name, "%s.%s_l%d%s", label, parts[k].p, level, sfx);
             rc = im_tensor(im, name, k < 2 ? 2 : 1, gh, k < 2 ? parts[k].cols : 0, tmp);
         }
     }
@@ -228,9 +228,10 @@ static bool all_zero(Im *im, const Val *v)
     return z;
 }
 
-/* Node n's weights as layer lab's tensors: the built-in's (builtin) or its cell's. */
+/* Node n's weights as layer lab's tensors (stacked level `level`): the built-in's (builtin)
+ * or its cell's. */
 static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, const OnnxRec *r, int lab,
-                       bool builtin, int in_w)
+                       int level, bool builtin, int in_w)
 {
     float *w = NULL, *rr = NULL, *b = NULL, *p = NULL;
     int h = r->hidden, gh = r->gates * h, dirs = r->dirs;
@@ -252,18 +253,19 @@ static int rec_weights(Im *im, size_t i, const Onnx__NodeProto *n, const OnnxRec
                     dirs, 3 * h);
     const char *label = im->layers[lab].label;
     if (!rc && builtin)
-        rc = builtin_tensors(im, r, label, in_w, w, rr, b);
+        rc = builtin_tensors(im, r, label, level, in_w, w, rr, b);
     else if (!rc && onnx_rec_cell_tensors(r, label, in_w, w, rr, b, p, &im->tensors))
         rc = (diag_error_in(im->d, im->path, "out of memory"), -1);
     free(w), free(rr), free(b), free(p);
     return rc;
 }
 
-/* Inputs 4..6 of node n (sequence_lens, initial_h, initial_c) for layer lab: absent, zeros,
- * or graph inputs that `recur run --lengths` / `--state-in` supply (a note in the model text
- * says which); a constant is refused, naming the option that takes it at run time. */
+/* Inputs 4..6 of node n (sequence_lens, initial_h, initial_c) for layer lab (stacked level
+ * `level`): absent, zeros, graph inputs that `recur run --lengths` / `--state-in` supply (a
+ * note in the model text says which), or this level's rows of a --states export's state
+ * inputs (onnx_in_state.c); a constant is refused, naming the option that takes it. */
 static int rec_run_inputs(Im *im, size_t i, const Onnx__NodeProto *n, const OnnxRec *r,
-                          int lab, int layout)
+                          int lab, int level, int layout)
 {
     static const char *const what[3] = {"sequence_lens", "initial_h", "initial_c"};
     const char *label = im->layers[lab].label;
@@ -272,6 +274,13 @@ static int rec_run_inputs(Im *im, size_t i, const Onnx__NodeProto *n, const Onnx
         char st = k == 5 ? 'h' : 'c';
         if (!in_name(n, k) || (v && v->kind == V_ZEROS) || (k > 4 && all_zero(im, v)))
             continue;
+        if (k > 4 && v && v->kind == V_ROWS && !layout) {
+            im->layers[lab].rows_src[k - 5] = v->src;
+            if (im_rows_take(im, i, v, lab, k == 5 ? "h" : "c", r->hidden, level * r->dirs,
+                             r->dirs))
+                return -1;
+            continue;
+        }
         if (!v || v->kind != V_EXTRA)
             return im_err(im, i, "%s '%s' is %s: recur takes %s when the model runs -- make it "
                           "a graph input and give it with `recur run %s`", what[k - 4],
@@ -309,6 +318,21 @@ static int rec_line(Im *im, size_t i, const OnnxRec *r, int lab, bool *builtin)
     return 0;
 }
 
+/* The layer node n is the next stacked level of (the last one, when x is its output, its
+ * built-in line is text and its initial states are the next rows of the same state inputs of a
+ * --states export), or -1: node n is a layer of its own. */
+static int rec_continues(Im *im, const Onnx__NodeProto *n, const Val *x, const OnnxRec *r,
+                         const char *text)
+{
+    const ImLayer *l = im->nlayers ? &im->layers[im->nlayers - 1] : NULL;
+    const Val *h = in_val(im, n, 5);
+    if (!l || !h || h->kind != V_ROWS || h->row0 == 0 || x->layer != im->nlayers - 1 ||
+        !l->rows_src[0] || strcmp(l->rows_src[0], h->src) != 0 || l->dirs != r->dirs ||
+        strcmp(l->text, text) != 0)
+        return -1;
+    return im->nlayers - 1;
+}
+
 /* LSTM, GRU, RNN: one recur layer, a built-in or a cell of ONNX's equations (onnx_in_cell.c);
  * Y becomes a Y4 value, Y_h/Y_c FINAL. */
 static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
@@ -332,19 +356,27 @@ static int im_recurrent(Im *im, size_t i, const Onnx__NodeProto *n)
     if (im->bf >= 0 && im->bf != bf)
         return im_err(im, i, "its sequence axes differ from the previous recurrent node's");
     im->bf = bf;
-    bool builtin;
-    int lab = im_layer(im, n, "%s", "");
-    if (lab < 0)
+    char text[160];
+    bool builtin = onnx_rec_builtin(&r, text, sizeof text);
+    int lab = builtin ? rec_continues(im, n, x, &r, text) : -1, level = 0;
+    if (lab >= 0)
+        level = im->layers[lab].levels++;
+    else if ((lab = im_layer(im, n, "%s", "")) < 0)
         return diag_error_in(im->d, im->path, "out of memory"), -1;
-    if (rec_line(im, i, &r, lab, &builtin) || rec_weights(im, i, n, &r, lab, builtin, x->width)
-        || rec_run_inputs(im, i, n, &r, lab, layout))
+    else if (rec_line(im, i, &r, lab, &builtin))
+        return -1;
+    im->layers[lab].dirs = r.dirs, im->layers[lab].levels += level == 0;
+    if (rec_weights(im, i, n, &r, lab, level, builtin, x->width) ||
+        rec_run_inputs(im, i, n, &r, lab, level, layout))
         return -1;
     for (size_t k = 0; k < n->n_output; k++) {
         Val *v = n->output[k][0] ? im_add(im, n->output[k], k ? V_FINAL : layout ? V_Y4T
                                                                          : V_Y4) : NULL;
         if (v)   /* width: which output (1 Y_h, 2 Y_c) a FINAL value is */
             v->flip = x->flip, v->layer = lab, v->dirs = r.dirs, v->hidden = r.hidden,
-            v->width = (int)k;
+            v->width = (int)k, v->row0 = level * r.dirs, v->nrows = r.dirs, v->rank3 = true;
+        if (v && k)
+            snprintf(v->state, sizeof v->state, "%s", k == 1 ? "h" : "c");
         if (v && layout && k == 0 && r.dirs == 1)   /* [B, T, 1, H] is [B, T, H] */
             v->kind = V_SEQ, v->width = r.hidden;
     }
@@ -607,6 +639,12 @@ static int im_node(Im *im, size_t i)
         return im_err(im, i, "a node without outputs");
     if (im_scan_owned(im, n))
         return 0;   /* part of a user cell's copy: decompiled from its Scan */
+    Val *v0 = in_val(im, n, 0);
+    if (!strcmp(op, "Gather") && v0 && v0->kind == V_EXTRA)
+        return im_state_rows(im, i, n);     /* rows of a --states export's state input */
+    int fj = im_final_join(im, i, n);       /* its final states joined */
+    if (fj != -2)
+        return fj;
     for (size_t k = 0; k < n->n_input; k++) {
         Val *v = in_val(im, n, k);
         if (v && v->kind == V_FINAL)
@@ -712,24 +750,16 @@ static char *im_render(const Im *im, const Onnx__ModelProto *m)
         if (l->dense_n)
             rc = im_cat(&s, &len, "  %s: dense(%d%s%s)\n", l->label, l->dense_n,
                         l->act ? ", activation=" : "", l->act ? l->act : "");
+        else if (l->levels > 1)   /* "gru(5, bidirectional=true)" with its levels */
+            rc = im_cat(&s, &len, "  %s: %.*s, layers=%d%s\n", l->label,
+                        (int)strcspn(l->text, ",)"), l->text, l->levels,
+                        l->text + strcspn(l->text, ",)"));
         else
             rc = im_cat(&s, &len, "  %s: %s\n", l->label, l->text);
     }
     if (rc || im_cat(&s, &len, "}\n"))
         return free(s), NULL;
     return s;
-}
-
-/* Graph output o when it is a recurrent node's final state (Y_h, Y_c): a note that
- * `recur run --state-out` writes it. 1: it is one, 0: it is not, -1: out of memory. */
-static int final_output(Im *im, const Onnx__ValueInfoProto *o)
-{
-    Val *v = im_find(im, o->name);
-    if (!v || v->kind != V_FINAL || v->layer < 0 || v->width == 0)
-        return 0;
-    return im_cat(&im->notes, &im->notes_len, "#   --state-out S.safetensors: ONNX output '%s' "
-                  "as tensor '%s.%c0' [%d, B, %d]\n", v->name, im->layers[v->layer].label,
-                  v->width == 1 ? 'h' : 'c', v->dirs, v->hidden) ? -1 : 1;
 }
 
 /* Sizes im->vals once for every value the graph can name (initializers, inputs, node
@@ -757,8 +787,10 @@ static int im_walk(Im *im)
     for (size_t i = 0; i < g->n_node; i++)
         if (im_node(im, i))
             return -1;
+    if (im_state_notes(im))
+        return -1;
     for (size_t k = 0; k < g->n_output; k++) {
-        int f = g->output[k]->name ? final_output(im, g->output[k]) : 0;
+        int f = g->output[k]->name ? im_final_note(im, g->output[k]) : 0;
         if (f < 0)
             return diag_error_in(im->d, im->path, "out of memory"), -1;
         if (!f && out)

@@ -18,7 +18,7 @@
 #include "util/diag.h"
 
 typedef enum VKind { V_NONE, V_INPUT, V_SEQ, V_Y4, V_Y4T, V_CONST, V_SHAPE, V_ZEROS, V_FINAL,
-                     V_EXTRA, V_LN, V_HALF } VKind;
+                     V_EXTRA, V_LN, V_HALF, V_ROWS } VKind;
 
 /* What an ONNX value is to the import (see onnx_in.c). */
 typedef struct Val {
@@ -29,7 +29,13 @@ typedef struct Val {
     int width, dirs, hidden;
     const Onnx__TensorProto *t;     /* CONST; LN: the layernorm's weight (stage 8) */
     int stage;          /* LN: how far the layernorm pattern has got (onnx_in_layers.c) */
-    const char *src;    /* LN: the value being normalised */
+    const char *src;    /* LN: the value being normalised; ROWS: the state input gathered */
+    /* ROWS: rows [row0, row0 + nrows) of a state input (nrows 0: row0 alone, the axis
+     * dropped); FINAL: the rows of its layer's state it is (rank3: [rows, B, w], else [B, w]);
+     * EXTRA: used counts the rows recurrent nodes have taken (in order) */
+    int row0, nrows, used;
+    bool rank3;
+    char state[24];     /* FINAL, EXTRA taken as rows: the state's name (h, c, a cell's) */
 } Val;
 
 typedef struct ImLayer {
@@ -42,6 +48,8 @@ typedef struct ImLayer {
     char *scan_cell;    /* a user cell from a Scan: its text (malloc'ed), for the reverse twin */
     const Val *scan_x;  /* the sequence it reads */
     bool scan_bidi;     /* its reverse twin has been seen */
+    int levels, dirs;   /* recurrent: stacked levels (merged by their state rows), directions */
+    const char *rows_src[2];    /* built-in: the state inputs its levels' rows come from */
 } ImLayer;
 
 typedef struct Im {
@@ -88,6 +96,21 @@ Val *chain(Im *im, size_t i, Val *v);
 int im_pool(Im *im, size_t i, const Onnx__NodeProto *n);
 int im_join(Im *im, size_t i, const Onnx__NodeProto *n);
 int im_layernorm(Im *im, size_t i, const Onnx__NodeProto *n);
+
+/* onnx_in_state.c: `recur convert --states` exports (initial states as rows of a graph
+ * input, final states concatenated into a graph output). im_state_rows: a Gather of a state
+ * input's rows (ROWS). im_final_join: Unsqueeze / Concat / Identity of final states.
+ * im_rows_take: layer lab's state `state` (width w) starting from ROWS value v (want: the
+ * rows it must be, nrows 0 for a Scan's one row); marks the input taken. im_state_notes: the
+ * --state-in notes of the inputs taken, checking each is covered exactly. im_final_note:
+ * graph output o's --state-out note when it is a whole layer's final state (1), else 0;
+ * -1 on error. All 0 or -1 (reported) unless said. */
+int im_state_rows(Im *im, size_t i, const Onnx__NodeProto *n);
+int im_final_join(Im *im, size_t i, const Onnx__NodeProto *n);
+int im_rows_take(Im *im, size_t i, Val *v, int lab, const char *state, int w, int row0,
+                 int nrows);
+int im_state_notes(Im *im);
+int im_final_note(Im *im, const Onnx__ValueInfoProto *o);
 
 /* onnx_in_scan.c: recur's export of a user cell. im_scan_owned: whether node n is part of a
  * cell copy (named like a Scan's "<label>.l<k>[_reverse]/"), decompiled from its Scan rather

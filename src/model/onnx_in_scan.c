@@ -430,15 +430,19 @@ static int sc_setup(Sc *s, Im *im, size_t i, const Onnx__NodeProto *n)
     for (size_t k = 0; dirs && k < dirs->n_ints; k++)
         if (dirs->ints[k] != s->reverse)
             return im_err(im, i, "a Scan whose inputs run in different directions");
-    for (int k = 0; k < s->nstates; k++) {   /* "<prefix>.h_prev" -> h, zero at the start */
+    for (int k = 0; k < s->nstates; k++) {   /* "<prefix>.h_prev" -> h, zero or a state row */
         const char *nm = s->body->input[k]->name, *last = strrchr(nm, '.');
-        const Onnx__NodeProto *z = producer(im->g, n->input[k]);
+        const Val *rows = im_find(im, n->input[k]);
+        const Onnx__NodeProto *z = rows && rows->kind == V_ROWS ? NULL : producer(im->g, n->input[k]);
         const Onnx__TensorProto *zt = z && !strcmp(z->op_type, "Expand") ?
                                       init_of(im->g, z->input[0]) : NULL;
         float *f = NULL;
         int64_t cnt = 0;
-        if (!zt || onnx_tensor_floats(zt, im->path, &f, &cnt, im->d) || cnt != 1 || f[0] != 0)
-            return free(f), im_err(im, i, "state %d of the Scan does not start at zero", k);
+        if (!z && rows && rows->kind == V_ROWS)
+            ;   /* a row of a --states export's state input (im_scan takes it) */
+        else if (!zt || onnx_tensor_floats(zt, im->path, &f, &cnt, im->d) || cnt != 1 || f[0] != 0)
+            return free(f), im_err(im, i, "state %d of the Scan neither starts at zero nor "
+                                   "from a row of a state input", k);
         free(f);
         snprintf(s->state[k], sizeof s->state[k], "%s", last ? last + 1 : nm);
         char *p = strstr(s->state[k], "_prev");
@@ -461,10 +465,28 @@ static int sc_layer(Sc *s, const Onnx__NodeProto *n)
     return s->layer = im_layer(im, n, "%s", "");
 }
 
+/* The states of copy s that start from rows of state inputs (--states): the forward copy
+ * takes row 0, its reverse twin row 1 (a stacked level's rows are not taken: a refusal). */
+static int sc_state_rows(Sc *s)
+{
+    ImLayer *l = &s->im->layers[s->layer];
+    l->levels = 1, l->dirs = s->second ? 2 : 1;
+    for (int k = 0; k < s->nstates; k++) {
+        Val *v = im_find(s->im, s->scan->input[k]);
+        const Onnx__TypeProto *t = s->body->input[k]->type;
+        const Onnx__TensorShapeProto *sh = t && t->tensor_type ? t->tensor_type->shape : NULL;
+        int w = sh && sh->n_dim == 2 ? (int)sh->dim[1]->dim_value : 0;
+        if (v && v->kind == V_ROWS &&
+            im_rows_take(s->im, s->at, v, s->layer, s->state[k], w, s->second ? 1 : 0, 0))
+            return -1;
+    }
+    return 0;
+}
+
 int im_scan(Im *im, size_t i, const Onnx__NodeProto *n)
 {
     Sc s;
-    if (sc_setup(&s, im, i, n) || sc_layer(&s, n) < 0)
+    if (sc_setup(&s, im, i, n) || sc_layer(&s, n) < 0 || sc_state_rows(&s))
         return -1;
     char *text = sc_text(&s);
     ImLayer *l = &im->layers[s.layer];
@@ -493,8 +515,13 @@ int im_scan(Im *im, size_t i, const Onnx__NodeProto *n)
     for (int k = 0; !rc && k < (int)n->n_output; k++) {
         Val *v = n->output[k][0] ? im_add(im, n->output[k], k < s.nstates ? V_FINAL
                                           : s.second ? V_HALF : V_SEQ) : NULL;
-        if (v)   /* a cell's final state: width 0 (no --state-out note) */
-            v->layer = s.layer, v->flip = s.x->flip, v->width = k < s.nstates ? 0 : width;
+        if (v)   /* a cell's final state: width 0, its row of the layer's state */
+            v->layer = s.layer, v->flip = s.x->flip, v->width = k < s.nstates ? 0 : width,
+            v->row0 = s.second, v->nrows = 1;
+        if (v && k < s.nstates) {
+            snprintf(v->state, sizeof v->state, "%s", s.state[k]);
+            v->hidden = sc_expr(&s, s.body->input[k]->name, false)->width;
+        }
     }
     for (int k = 0; k < s.nvals; k++)
         free(s.vals[k].expr);

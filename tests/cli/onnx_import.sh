@@ -72,6 +72,52 @@ done
 run_ok "$RECUR" check "$TMP/back_cells.rnn"
 ! grep -q warning "$TMP/err" || fail "cells: the imported model has warnings"
 
+# recur's own --states export comes back with its state inputs and outputs as `recur run
+# --state-in/--state-out` notes under recur's tensor names (stacked built-in levels merged
+# back into one layer, so that the names and shapes are the original's): a state file made by
+# running the original on one input, fed to both on another, gives the same outputs and final
+# states (1e-6)
+for m in "$SRC/tests/fixtures/torch_cli/charlm.rnn" "$FIX/bigru2.rnn" "$FIX/cells.rnn" \
+         "$FIX/rnn_pool.rnn"; do
+  n=$(basename "$m" .rnn)
+  in="$FIX/ids_b.npy"
+  w=$(sed -n 's/.*input vector(\([0-9]*\)).*/\1/p' "$m")
+  [ -n "$w" ] && in="$FIX/v${w}_b.npy"
+  /usr/bin/python3 -c "import numpy as np, sys; np.save(sys.argv[2], np.load(sys.argv[1])[::-1][:4].copy())" \
+    "$in" "$TMP/st_first_$n.npy" || fail "$n: cannot make the first input"
+  run_ok "$RECUR" init "$m" --set vocab=11 --set classes=5 -o "$TMP/st_$n.ckpt" --seed 3
+  run_ok "$RECUR" convert "$TMP/st_$n.ckpt" "$TMP/st_$n.onnx" --states
+  run_ok "$RECUR" convert "$TMP/st_$n.onnx" "$TMP/stback_$n.ckpt" --model-out "$TMP/stback_$n.rnn"
+  run_ok "$RECUR" run "$TMP/st_$n.ckpt" --input "$TMP/st_first_$n.npy" --output "$TMP/st0_$n.npy" \
+    --state-out "$TMP/st_$n.s.safetensors"
+  for k in st stback; do
+    run_ok "$RECUR" run "$TMP/${k}_$n.ckpt" --input "$in" --output "$TMP/${k}_$n.y.npy" \
+      --state-in "$TMP/st_$n.s.safetensors" --state-out "$TMP/${k}_$n.s2.safetensors"
+  done
+  "$CMP" --rtol 1e-6 --atol 1e-6 "$TMP/stback_$n.y.npy" "$TMP/st_$n.y.npy" > "$TMP/cmp" ||
+    { cat "$TMP/cmp" >&2; fail "$n --states: the imported model's output differs"; }
+  "$CMP" --rtol 1e-6 --atol 1e-6 "$TMP/stback_$n.s2.safetensors" "$TMP/st_$n.s2.safetensors" \
+    > "$TMP/cmp" || { cat "$TMP/cmp" >&2; fail "$n --states: the imported model's final states differ"; }
+  # the initial states matter: from zeros the output is another
+  run_ok "$RECUR" run "$TMP/stback_$n.ckpt" --input "$in" --output "$TMP/stzero_$n.npy"
+  "$CMP" --rtol 1e-6 --atol 1e-6 "$TMP/stzero_$n.npy" "$TMP/st_$n.y.npy" > /dev/null &&
+    fail "$n --states: --state-in made no difference"
+done
+for l in "  lstm1: lstm(7, layers=2)" \
+         "#   --state-in S.safetensors: ONNX input 'lstm1.c0' as tensor 'lstm1.c0' [2, B, 7]" \
+         "#   --state-out S.safetensors: ONNX output 'final.lstm1.h0' as tensor 'lstm1.h0' [2, B, 7]"; do
+  grep -qF -- "$l" "$TMP/stback_charlm.rnn" || fail "charlm --states: no '$l' in the imported model"
+done
+grep -qF "  gru1: gru(5, layers=2, bidirectional=true)" "$TMP/stback_bigru2.rnn" ||
+  fail "bigru2 --states: the stacked levels are not one layer"
+for l in "  mgu1: mgu1_cell(bidirectional=true)" "  odd1: odd1_cell(reverse=true)" \
+         "#   --state-in S.safetensors: ONNX input 'mgu1.h0' as tensor 'mgu1.h0' [2, B, 4]" \
+         "#   --state-out S.safetensors: ONNX output 'final.odd1.c0' as tensor 'odd1.c0' [1, B, 3]"; do
+  grep -qF -- "$l" "$TMP/stback_cells.rnn" || fail "cells --states: no '$l' in the imported model"
+done
+grep -qF "#   --state-in S.safetensors: ONNX input 'rnn1.h0' as tensor 'rnn1.h0' [1, B, 6]" \
+  "$TMP/stback_rnn_pool.rnn" || fail "rnn_pool --states: no --state-in note"
+
 # single nodes against onnxruntime (its outputs committed; re-run live when it is installed)
 NODES="$FIX/nodes"
 RUNNER="$SRC/tests/onnx/run_onnx.js"
