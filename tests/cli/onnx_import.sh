@@ -214,6 +214,21 @@ refused rnn_erf "rnn_erf.onnx: error: node 2 '/post/Erf' (Erf): op Erf is not su
 refused lstm_bi_diff "lstm_bi_diff.onnx: error: node 0 '' (LSTM): the directions have different activations"
 refused scan_sum "scan_sum.onnx: error: node 3 'running_sum' (Scan): a Scan that is not recur's export of a user cell"
 refused lstm_const_h0 "lstm_const_h0.onnx: error: node 0 '' (LSTM): initial_h 'initial_h' is a constant: recur takes initial states when the model runs -- make it a graph input and give it with \`recur run --state-in S.safetensors\`"
+# a --states pattern that is not the export's: a level reading another level's rows, final
+# states concatenated out of row order (tests/onnx/edit_states.py breaks the exported file)
+if /usr/bin/python3 -c "import onnx" 2> /dev/null; then
+  for e in rows order; do
+    /usr/bin/python3 "$SRC/tests/onnx/edit_states.py" "$TMP/st_charlm.onnx" "$TMP/bad_$e.onnx" $e ||
+      fail "edit_states.py $e failed"
+    run_status 1 "$RECUR" convert "$TMP/bad_$e.onnx" "$TMP/bad_$e.ckpt"
+    [ ! -e "$TMP/bad_$e.ckpt" ] || fail "--states $e: a refused import left a file"
+    cp "$TMP/err" "$TMP/bad_$e.err"
+  done
+  grep -q "bad_rows.onnx: error: node 8 'lstm1/LSTM_l1' (LSTM): its initial state '.*' is rows from 0 on of 'lstm1.c0', not the rows from 1 on its layer's level and direction take" \
+    "$TMP/bad_rows.err" || fail "--states: a level reading another level's rows not reported"
+  grep -q "bad_order.onnx: error: node [0-9]* 'lstm1/Concat_[0-9]*' (Concat): a Concat of final states that is not one layer's state 'h' in row order" \
+    "$TMP/bad_order.err" || fail "--states: final states out of order not reported"
+fi
 run_status 1 "$RECUR" convert "$NODES/branch.onnx" "$TMP/branch.ckpt"
 grep -qF "branch.onnx: error: node 2 '/rnn2/RNN' (RNN): reads the graph input, not the last layer's output: a graph of two chains" \
   "$TMP/err" || fail "two chains not reported"
