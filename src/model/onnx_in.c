@@ -5,7 +5,8 @@
  * to the graph input; Y4: a recurrent node's Y [T, D, B, H]; Y4T: Y transposed to [T, B, D, H]),
  * constants (initializers, Constant nodes), the shape arithmetic and zero states around each
  * recurrent node (SHAPE, ZEROS), final states (FINAL: `recur run --state-out`), and the graph's
- * other inputs (EXTRA: sequence_lens and initial states, `--lengths` and `--state-in`).
+ * other inputs (EXTRA: sequence_lens and initial states, `--lengths` and `--state-in`; ROWS:
+ * rows of a --states export's state input, onnx_in_state.c).
  * Layers form one chain: each reads the previous layer, except that concat and add join
  * earlier ones (onnx_in_layers.c). The result is .rnn text with labelled layers (named after
  * the ONNX nodes where the names allow, else L1, L2, ...) and the tensors under recur's names,

@@ -1,7 +1,8 @@
 /* onnx_in_int: what the files of the ONNX importer share: onnx_in.c (the graph walk, dense,
  * embedding, recurrent nodes), onnx_in_cell.c (a recurrent node's attributes, the built-in it
  * fits, or a cell written as ONNX's equations), onnx_in_layers.c (pool, concat/add,
- * layernorm), onnx_in_scan.c (recur's Scan of a user cell back into its equations).
+ * layernorm), onnx_in_scan.c (recur's Scan of a user cell back into its equations),
+ * onnx_in_state.c (a --states export's state inputs and outputs).
  *
  * Ownership: Im owns its arrays, strings and tensors (onnx_import_model frees them). Val
  * pointers stay valid for the whole walk (im_reserve sizes the array once), ImLayer pointers
