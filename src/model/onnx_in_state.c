@@ -149,9 +149,9 @@ int im_state_notes(Im *im)
         int total = (l->levels > 1 ? l->levels : 1) * l->dirs;
         int64_t declared = input_rows(im, in->name);
         if (in->used != total || (declared >= 0 && declared != total))
-            return diag_error_in(im->d, im->path, "state input '%s' has %lld rows, of which "
-                                 "layer %s takes %d of its %d", in->name, (long long)declared,
-                                 l->label, in->used, total), -1;
+            return diag_error_in(im->d, im->path, "state input '%s' (%lld rows; -1: unknown) "
+                                 "is not layer %s's %d rows: its nodes take %d", in->name,
+                                 (long long)declared, l->label, total, in->used), -1;
         if (im_cat(&im->notes, &im->notes_len, "#   --state-in S.safetensors: ONNX input '%s' "
                    "as tensor '%s.%s0' [%d, B, %d]\n", in->name, l->label, in->state, total,
                    in->hidden))
