@@ -88,9 +88,11 @@ mv_cols1(int n0, int n1, int K, float alpha, const float *a, const float *W, int
     }
 }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) void
-kern_matvec_rows(int r0, int r1, const float *W1, int K1, const float *x1, const float *W2,
-                 int K2, const float *x2, int acc, float *out)
+/* kern_matvec_rows's body, cloned per ISA. Static, behind a plain exported wrapper: clang 14
+ * names a non-static target_clones function's resolver so that other files cannot link to it. */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+mv_rows(int r0, int r1, const float *W1, int K1, const float *x1, const float *W2, int K2,
+        const float *x2, int acc, float *out)
 {
     for (int r = r0; r < r1; r += 4) {
         int nr = r1 - r < 4 ? r1 - r : 4;
@@ -109,6 +111,12 @@ kern_matvec_rows(int r0, int r1, const float *W1, int K1, const float *x1, const
         for (int i = 0; i < nr; i++)
             out[r + i] = ((acc ? out[r + i] : 0.0f) + s1[i]) + s2[i];
     }
+}
+
+void kern_matvec_rows(int r0, int r1, const float *W1, int K1, const float *x1, const float *W2,
+                      int K2, const float *x2, int acc, float *out)
+{
+    mv_rows(r0, r1, W1, K1, x1, W2, K2, x2, acc, out);
 }
 
 /* A split product: its arguments, and one chunk of KERN_MATVEC_CHUNK output columns for all
