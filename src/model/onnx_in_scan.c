@@ -232,8 +232,12 @@ static SVal *sc_node(Sc *s, const Onnx__NodeProto *n, bool outer)
     const char *op = n->op_type;
     SVal *a[16];
     char b0[2048], b1[2048];
+    if (!strcmp(op, "Slice") && n->n_input < 4)
+        return sc_fail(s, "Slice '%s' has %zu inputs, not its bounds", n->name, n->n_input);
     if (!strcmp(op, "Slice"))   /* the other inputs are its constant bounds */
         return (a[0] = sc_expr(s, n->input[0], outer)) ? sc_slice(s, n, a[0], outer) : NULL;
+    if (!strcmp(op, "MatMul") && n->n_input != 2)
+        return sc_fail(s, "MatMul '%s' has %zu inputs", n->name, n->n_input);
     if (!sc_args(s, n, outer, a, 16))
         return NULL;
     if (!strcmp(op, "Identity"))
