@@ -36,10 +36,10 @@
 /* Fewest multiply-adds per time step, B*G*H*(In+H), for which a primitive runs on more than one
  * thread (below, on one: oneDNN hands work to its threads several times per step, and for tiny
  * steps the hand-off costs more than the second thread gives). Measured on this project's
- * 2-core AVX2 machine. Quiet, idle threads spinning (exec_omp_setup): the lead's `make bench`
- * had the bare LSTM H128 B32 (2.6M per step) on 2 threads at 1.7-1.9x recur's single-threaded
- * primitive (recur's share 49% train, 52% infer, where on one thread recur is 88-92% of the
- * bare layers), so the earlier limit of 4M left half the machine idle there. Loaded (load
+ * 2-core AVX2 machine. Quiet (load 1.5-2, 2026-12-02, `make bench`), LSTM H128 B32 T64 (2.6M
+ * per step): with the earlier limit of 4M recur's share of the bare layers was 49% train / 52%
+ * infer; with this one 81% / 77%, and recur on 2 threads 1.34x (train) / 1.08x (infer) itself
+ * on 1 (part 5, bench_rnn --vs-threads 1; the bare primitive there x1.00 / x1.03). Loaded (load
  * average 12, waiting passively), wall time is no guide, but the CPU time of both threads
  * against one thread's shows what the hand-offs cost, and 2 / that ratio bounds a quiet
  * machine's speed-up (tests/bench/cell_engines with this limit at 0, OMP_WAIT_POLICY=PASSIVE,
