@@ -659,6 +659,41 @@ static void test_xent(void **s)
     assert_true(l == 0.0 && cnt == 0 && c.dl[0] == 0.0f);
 }
 
+/* Every row width the 16-lane row kernel treats differently (one padded block below 16, whole
+ * blocks, an overlapping last block): the loss and every dlogit against softmax and logsumexp
+ * in double, and the same loss without dlogits (inference). */
+static void test_xent_widths(void **s)
+{
+    (void)s;
+    const int widths[] = { 1, 2, 4, 15, 16, 17, 31, 32, 33, 48, 65 };
+    enum { N = 7 };
+    for (size_t w = 0; w < sizeof widths / sizeof *widths; w++) {
+        int C = widths[w];
+        float *x = frand((size_t)N * C, 6.0f), *dl = fbuf((size_t)N * C);
+        int32_t tg[N];
+        for (int r = 0; r < N; r++)
+            tg[r] = (int32_t)((r * 5 + 3) % C);
+        double want = 0, l = 0, l_infer = 0;
+        assert_int_equal(kern_xent_forward_backward(N, C, x, tg, -1, NULL, dl, &l, NULL), 0);
+        assert_int_equal(kern_xent_forward_backward(N, C, x, tg, -1, NULL, NULL, &l_infer, NULL),
+                         0);
+        for (int r = 0; r < N; r++) {
+            double se = 0;
+            for (int j = 0; j < C; j++)
+                se += exp((double)x[r * C + j]);
+            want += log(se) - x[r * C + tg[r]];
+            for (int j = 0; j < C; j++) {
+                double p = (exp((double)x[r * C + j]) / se - (j == tg[r])) / N;
+                assert_float_equal(dl[r * C + j], p, 1e-6 * (fabs(p) + 1.0 / N));
+            }
+        }
+        assert_float_equal(l, want / N, 1e-6 * fabs(want / N) + 1e-9);
+        assert_true(l_infer == l);
+        free(x);
+        free(dl);
+    }
+}
+
 /* A head large enough to be split across the threads (parallel.h: 1000 rows x 67 classes,
  * every 7th row ignored): the loss and dlogits against softmax and logsumexp in double (1e-6
  * relative), and the same bits at 1, 2 and 3 threads (the loss is summed in fixed segments). */
@@ -830,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_xent),
         cmocka_unit_test(test_xent_threads),
+        cmocka_unit_test(test_xent_widths),
         cmocka_unit_test(test_mse),
         cmocka_unit_test(test_embedding),
         cmocka_unit_test(test_dropout_add_concat),

@@ -62,7 +62,7 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
     for (int i = 0; i < m->nlayers; i++) {
         LayerRt *l = &e->lr[i];
         const ExecLayerOps *ops = exec_layer_ops(l->L->kind);
-        if (l->dout)
+        if (l->dout && e->fwd_grad) /* gradients accumulate from zero in backward */
             memset(l->dout, 0, sizeof(float) * exec_rows_of(e, l, e->T) * l->w);
         if (!ops->forward) {
             diag_error_in(d, l->L->label, "layer kind %d cannot run", (int)l->L->kind);

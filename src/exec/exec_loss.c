@@ -1,7 +1,7 @@
 /* exec_loss: the loss of the last forward against its targets -- cross-entropy over token or
  * label ids (fused with a final softmax) or mean squared error (the one MSE kernel), masked by
- * sequence lengths -- and its gradient, written into the output layer's gradient for
- * exec_backward. */
+ * sequence lengths -- and, after a forward with gradients on (exec_set_grad_enabled), its gradient,
+ * written into the output layer's gradient for exec_backward (inference skips that work). */
 #include <stddef.h>
 
 #include "exec/exec_int.h"
@@ -52,7 +52,7 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
         if (fuse)
             lg = &e->lr[out->L->inputs[0]];
         if (kern_xent_forward_backward(rows, lg->w, lg->out, t->ids, -1, length_mask(e, out),
-                                       lg->dout, loss, NULL)) {
+                                       e->fwd_grad ? lg->dout : NULL, loss, NULL)) {
             diag_error_in(d, name, "a target class is outside [0, %d)", lg->w);
             return -1;
         }
@@ -65,6 +65,6 @@ int exec_loss(ExecModel *e, const ExecTarget *t, double *loss, Diag *d)
     }
     e->fused_softmax = false;
     *loss = kern_mse_forward_backward(rows, out->w, out->out, t->values, length_mask(e, out),
-                                      out->dout, NULL);
+                                      e->fwd_grad ? out->dout : NULL, NULL);
     return 0;
 }

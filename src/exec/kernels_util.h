@@ -53,25 +53,42 @@ static inline KernV4 kv_select(KernI4 m, KernV4 a, KernV4 b)
     return (KernV4)(((KernI4)a & m) | ((KernI4)b & ~m));
 }
 
-/* exp(x) with x clamped to [-87.3, 88.3] (results stay normal and finite). */
+/* The body of kv_exp for any float vector type V with the int vector type I of its width:
+ * x = exp(x) with x clamped to [-87.3, 88.3] (results stay normal and finite). Written once, used
+ * by the 4-lane kv_exp and by 16-lane loops (a macro, not a function: a function returning a
+ * 64-byte vector would change the ABI outside AVX-512 code). */
+#define KV_EXP_BODY(V, I, x)                                                                  \
+    do {                                                                                      \
+        V hi_ = (V){ 0 } + 88.3f, lo_ = (V){ 0 } - 87.3f;                                     \
+        x = (V)(((I)hi_ & (I)(x > 88.3f)) | ((I)x & ~(I)(x > 88.3f)));                        \
+        x = (V)(((I)lo_ & (I)(x < -87.3f)) | ((I)x & ~(I)(x < -87.3f)));                      \
+        /* n = round(x / ln 2) by the 1.5 * 2^23 trick (round-to-nearest, no -ffast-math). */ \
+        V n_ = x * 1.44269504088896341f + 12582912.0f;                                        \
+        n_ = n_ - 12582912.0f;                                                                \
+        V r_ = x - n_ * 0.693359375f;                                                         \
+        r_ = r_ - n_ * -2.12194440e-4f;                                                       \
+        V p_ = 1.9875691500E-4f * r_ + 1.3981999507E-3f;                                      \
+        p_ = p_ * r_ + 8.3334519073E-3f;                                                      \
+        p_ = p_ * r_ + 4.1665795894E-2f;                                                      \
+        p_ = p_ * r_ + 1.6666665459E-1f;                                                      \
+        p_ = p_ * r_ + 5.0000001201E-1f;                                                      \
+        p_ = p_ * (r_ * r_) + r_ + 1.0f;                                                      \
+        I e_ = (__builtin_convertvector(n_, I) + 127) << 23;                                  \
+        x = p_ * (V)e_;                                                                       \
+    } while (0)
+
+/* exp(x), 4 lanes (KV_EXP_BODY). */
 static inline KernV4 kv_exp(KernV4 x)
 {
-    x = kv_select(x > 88.3f, kv_splat(88.3f), x);
-    x = kv_select(x < -87.3f, kv_splat(-87.3f), x);
-    /* n = round(x / ln 2) by the 1.5 * 2^23 trick (round-to-nearest, no -ffast-math). */
-    KernV4 n = x * 1.44269504088896341f + 12582912.0f;
-    n = n - 12582912.0f;
-    KernV4 r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    KernV4 p = 1.9875691500E-4f * r + 1.3981999507E-3f;
-    p = p * r + 8.3334519073E-3f;
-    p = p * r + 4.1665795894E-2f;
-    p = p * r + 1.6666665459E-1f;
-    p = p * r + 5.0000001201E-1f;
-    p = p * (r * r) + r + 1.0f;
-    KernI4 e = (__builtin_convertvector(n, KernI4) + 127) << 23;
-    return p * (KernV4)e;
+    KV_EXP_BODY(KernV4, KernI4, x);
+    return x;
 }
+
+/* 16-lane vectors: one AVX-512 register, two AVX2 ones; for loops compiled per ISA
+ * (target_clones), where the compiler maps them onto the widest registers the clone has. */
+typedef float KernV16 __attribute__((vector_size(64)));
+typedef int32_t KernI16 __attribute__((vector_size(64)));
+enum { KV16 = 16 };
 
 /* sigmoid(x) = 1 / (1 + exp(-x)) */
 static inline KernV4 kv_sigmoid(KernV4 x) { return 1.0f / (1.0f + kv_exp(-x)); }

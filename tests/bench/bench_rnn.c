@@ -10,7 +10,9 @@
  * directly (weights reordered from PyTorch's layout every step; training: forward training,
  * backward, weight gradients reordered back), i.e. the machine's limit for those layers; recur's
  * share is its tokens/s over the bare layers' (the rest of recur's step -- embedding, the output
- * layer, the loss, Adam -- counts against it). PyTorch: the harness, run from here.
+ * layer, the loss, Adam -- counts against it). Inference is recur's with gradients off (as in
+ * `recur run` and evaluation: no training workspace, no loss gradient), the bare layers' forward
+ * inference primitives. PyTorch: the harness, run from here.
  *
  * recur's steps and the bare layers' steps are timed in turn, one of each at a time, so load
  * changes hit both alike. Prints per mode (train, infer) the median tokens/s of each, the
@@ -221,6 +223,7 @@ static void recur_step(Recur *r, int i, bool train)
     ExecInput in = { .T = c->T, .tokens = win };
     ExecTarget t = { .kind = EXEC_LOSS_XENT_TOKENS, .ids = win + c->B };
     double loss;
+    exec_set_grad_enabled(r->e, train); /* inference keeps no tape, as recur run does */
     if (train)
         exec_zero_grads(r->e);
     if (exec_forward(r->e, &in, train, &r->d) || exec_loss(r->e, &t, &loss, &r->d) ||
