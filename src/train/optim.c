@@ -1,5 +1,6 @@
 /* optim: PyTorch's SGD, Adam, AdamW and RMSprop over one flat buffer; clipping; schedules. */
 #include "train/optim.h"
+#include "train/optim_update.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -112,26 +113,16 @@ static void adam_step(Optim *o, float *p, float *g, float lr)
     const OptimConfig *c = &o->cfg;
     double t = (double)o->t + 1;
     /* 1 - beta is formed in double, as PyTorch does in Python: (1 - 0.999f) in float would be
-     * off by 1e-5 relative. */
-    const float b1 = (float)c->beta1, b2 = (float)c->beta2, eps = (float)c->eps;
-    const float omb1 = (float)(1.0 - c->beta1), omb2 = (float)(1.0 - c->beta2);
-    const float wd = (float)c->weight_decay;
-    const float step_size = (float)(lr / (1.0 - pow(c->beta1, t)));
-    const float bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, t));
-    const float decay = (float)(1.0 - (double)lr * c->weight_decay);
-    const bool decoupled = c->kind == OPTIM_ADAMW;
-    for (int64_t i = 0; i < o->n; i++) {
-        float gi = g[i];
-        if (decoupled) {
-            if (wd != 0) p[i] = p[i] * decay;
-        } else if (wd != 0) {
-            gi = gi + wd * p[i];
-        }
-        float m = o->m[i] = b1 * o->m[i] + omb1 * gi;
-        float v = o->v[i] = b2 * o->v[i] + omb2 * (gi * gi);
-        float denom = sqrtf(v) / bc2_sqrt + eps;
-        p[i] = p[i] - step_size * (m / denom);
-    }
+     * off by 1e-5 relative. The loop itself is optim_update.c's (vectorised). */
+    AdamConsts k = {
+        .b1 = (float)c->beta1, .b2 = (float)c->beta2,
+        .omb1 = (float)(1.0 - c->beta1), .omb2 = (float)(1.0 - c->beta2),
+        .wd = (float)c->weight_decay, .decay = (float)(1.0 - (double)lr * c->weight_decay),
+        .step_size = (float)(lr / (1.0 - pow(c->beta1, t))),
+        .bc2_sqrt = (float)sqrt(1.0 - pow(c->beta2, t)),
+        .decoupled = c->kind == OPTIM_ADAMW,
+    };
+    optim_adam_update(&k, (float)c->eps, o->n, p, g, o->m, o->v);
 }
 
 /* RMSprop (torch.optim.RMSprop, not centred):
