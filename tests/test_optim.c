@@ -131,6 +131,52 @@ static void test_adam_closed_form(void **state)
     expect_close(p, q, 1e-5);
 }
 
+/* Adam and AdamW over 37 parameters (two whole 16-lane blocks of optim_update.c and a tail),
+ * with and without weight decay: bit for bit the scalar float formula of optim_update.h. */
+static void test_adam_blocks(void **state)
+{
+    (void)state;
+    enum { M = 37, STEPS = 4 };
+    const struct { OptimKind k; double wd; } cases[] = {
+        { OPTIM_ADAM, 0 }, { OPTIM_ADAM, 0.02 }, { OPTIM_ADAMW, 0.02 } };
+    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+        OptimConfig cfg = optim_defaults(cases[c].k);
+        cfg.lr = 0.01;
+        cfg.weight_decay = cases[c].wd;
+        Diag d;
+        diag_init(&d);
+        Optim o;
+        assert_int_equal(optim_init(&o, &cfg, M, &d), 0);
+        float p[M], g[M], q[M], m[M] = { 0 }, v[M] = { 0 };
+        for (int i = 0; i < M; i++)
+            p[i] = q[i] = (float)(i % 9) * 0.25f - 1.0f;
+        for (int t = 1; t <= STEPS; t++) {
+            for (int i = 0; i < M; i++)
+                g[i] = (float)((i * 7 + t) % 11) * 0.1f - 0.5f;
+            optim_step(&o, p, g, cfg.lr);
+            float wd = (float)cfg.weight_decay, eps = (float)cfg.eps;
+            double lr = (float)cfg.lr; /* optim_step hands Adam the rate as a float */
+            float step = (float)(lr / (1.0 - pow(cfg.beta1, t)));
+            float bc2 = (float)sqrt(1.0 - pow(cfg.beta2, t));
+            for (int i = 0; i < M; i++) {
+                float gi = g[i];
+                if (cases[c].k == OPTIM_ADAMW && wd != 0)
+                    q[i] = q[i] * (float)(1.0 - lr * cfg.weight_decay);
+                else if (wd != 0)
+                    gi = gi + wd * q[i];
+                m[i] = (float)cfg.beta1 * m[i] + (float)(1.0 - cfg.beta1) * gi;
+                v[i] = (float)cfg.beta2 * v[i] + (float)(1.0 - cfg.beta2) * (gi * gi);
+                q[i] = q[i] - step * (m[i] / (sqrtf(v[i]) / bc2 + eps));
+            }
+        }
+        for (int i = 0; i < M; i++)
+            if (p[i] != q[i] || o.m[i] != m[i] || o.v[i] != v[i])
+                fail_msg("case %zu, element %d: p %.9g vs %.9g", c, i, p[i], q[i]);
+        optim_free(&o);
+        diag_free(&d);
+    }
+}
+
 /* SGD with Nesterov momentum recomputed in double, 30 steps. */
 static void test_sgd_nesterov_closed_form(void **state)
 {
@@ -312,6 +358,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_against_pytorch),
         cmocka_unit_test(test_adam_closed_form),
+        cmocka_unit_test(test_adam_blocks),
         cmocka_unit_test(test_sgd_nesterov_closed_form),
         cmocka_unit_test(test_clip),
         cmocka_unit_test(test_schedules),
