@@ -315,6 +315,21 @@ static void test_inputs_safe(void **state)
     assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
     h[7] = 0.7f, w_ih[5] = 1e29f, x[0] = 1e9f; /* finite, but the product overflows */
     assert_false(onednn_rnn_inputs_safe(r, 2, x, s0, w));
+    /* 7 steps: 42 floats of x, whole 16-float blocks and a last one overlapping the block
+     * before; a NaN or a huge value in any of them, the last float included, is seen */
+    float xl[7 * 2 * 3];
+    w_ih[5] = 0.1f;
+    for (int k = 0; k < 42; k += 7) {
+        for (int i = 0; i < 42; i++)
+            xl[i] = 0.5f;
+        assert_true(onednn_rnn_inputs_safe(r, 7, xl, s0, w));
+        xl[k == 35 ? 41 : k + 1] = NAN;
+        assert_false(onednn_rnn_inputs_safe(r, 7, xl, s0, w));
+        xl[k == 35 ? 41 : k + 1] = 1e38f;
+        w_ih[5] = 1e10f;
+        assert_false(onednn_rnn_inputs_safe(r, 7, xl, s0, w));
+        w_ih[5] = 0.1f;
+    }
     onednn_rnn_free(r);
     diag_free(&d);
 }
