@@ -2,7 +2,18 @@
  *
  * Tapes are time-major, so "rows" r = t*B + b index a (step, example) pair and a block of rows is
  * a contiguous matrix. Each op has one forward and one backward function over a range of rows,
- * collected in one table indexed by IrOpKind (the X-macro list of ops.def).
+ * collected in one table indexed by IrOpKind (the X-macro list of ops.def): cellvm_ops.c.
+ *
+ * What it computes: op_math.h's float formulas, except sigmoid and tanh, which are the 4-lane
+ * polynomials of kernels_util.h (kv_sigmoid, kv_tanh, as the fused kernels; within about 2e-7
+ * relative of libm's), in every layout; sema's constant folder stays in double with libm. A
+ * per-step product W @ h with more than one row reads a transposed copy of W made at the start
+ * of each forward (oneDNN's sgemm does A B 3x faster than A B^T at 32 x 2048, K 512).
+ *
+ * Threads: within a step, each stretch of row-wise nodes between two GEMMs runs as one parallel
+ * loop over the step's B rows (run_list); a row is computed the same way whichever thread has
+ * it, and nodes that sum over rows (a param's gradient) run on one thread, so the results do
+ * not depend on the thread count beyond what the GEMMs do.
  *
  * What the tape keeps (the memory plan, made once in cellvm_create):
  *   - window nodes (`win`): state-independent MATVECs, INPUT, CONST, state-independent nodes
@@ -202,6 +213,34 @@ static void plan_nodes(CellVm *vm)
         vm->keep[c->states[s].next] = true;
 }
 
+/* The step's node orders (the forward's, the backward's recomputations, the backward's: the
+ * state-dependent nodes last to first, then the others; window nodes and leaves, whose
+ * kernels do nothing per step, are not in them) and which nodes may run on part of a step's rows: the row-wise ops, and in backward
+ * only those that add into no param's gradient (a sum over the rows, kept in row order). */
+static void plan_lists(CellVm *vm)
+{
+    const IrCell *c = vm->c;
+    int *l = vm->list;
+    vm->nfwd = vm->nrec = vm->nbwd = 0;
+    for (int n = 0; n < c->nnodes; n++) {
+        const IrNode *nd = &c->nodes[n];
+        bool reads_param = false;
+        for (int k = 0; k < nd->nin; k++)
+            reads_param = reads_param || c->nodes[nd->in[k]].op == IR_OP_PARAM;
+        vm->split_fwd[n] = cellvm_rowwise_op(nd->op);
+        vm->split_bwd[n] = vm->split_fwd[n] && !reads_param;
+        if (!vm->win[n] && op_shape[nd->op] != IR_SHAPE_LEAF)
+            l[vm->nfwd++] = n;
+    }
+    for (int i = 0; i < vm->nfwd; i++)
+        if (!vm->keep[l[i]])
+            l[vm->nfwd + vm->nrec++] = l[i];
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = vm->nfwd - 1; i >= 0; i--)
+            if (vm->dep[l[i]] == (pass == 0))
+                l[vm->nfwd + vm->nrec + vm->nbwd++] = l[i];
+}
+
 /* Frees the value and gradient tapes (INPUT's values are the caller's x: not freed). */
 static void free_tapes(CellVm *vm)
 {
@@ -275,13 +314,17 @@ CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d)
     vm->keep = calloc(nn, sizeof *vm->keep);
     vm->vfull = calloc(nn, sizeof *vm->vfull);
     vm->gfull = calloc(nn, sizeof *vm->gfull);
-    vm->split = calloc(nn, sizeof *vm->split);
+    vm->split_fwd = calloc(nn, sizeof *vm->split_fwd);
+    vm->split_bwd = calloc(nn, sizeof *vm->split_bwd);
+    vm->list = calloc(3 * (size_t)nn, sizeof *vm->list);
     vm->state_off = calloc(c->nstates + 1, sizeof *vm->state_off);
     vm->wt = calloc(c->nparams + 1, sizeof *vm->wt);
     if (!vm->val || !vm->grad || !vm->dep || !vm->win || !vm->keep || !vm->vfull ||
-        !vm->gfull || !vm->split || !vm->state_off || !vm->wt)
+        !vm->gfull || !vm->split_fwd ||
+        !vm->split_bwd || !vm->list || !vm->state_off || !vm->wt)
         goto oom;
     plan_nodes(vm);
+    plan_lists(vm);
     if (alloc_tapes(vm) || alloc_transposes(vm))
         goto oom;
     for (int s = 0; s < c->nstates; s++)
@@ -322,7 +365,9 @@ void cellvm_free(CellVm *vm)
     free(vm->keep);
     free(vm->vfull);
     free(vm->gfull);
-    free(vm->split);
+    free(vm->split_fwd);
+    free(vm->split_bwd);
+    free(vm->list);
     free(vm->state_off);
     for (int p = 0; vm->wt && p < vm->c->nparams; p++)
         free(vm->wt[p]);
@@ -407,6 +452,50 @@ const float *cellvm_node_values(const CellVm *vm, int n, int *T)
     return vm->val[n];
 }
 
+/* ---- one step's nodes, their rows split across threads ------------------------------------ */
+
+/* A stretch of a step's node list that one thread runs over rows [lo, hi) of step t. */
+typedef struct RowRun {
+    CellVm *vm;
+    const int *nodes;
+    int count, t;
+    const CellOpFn *ops; /* cellvm_op_fwd or cellvm_op_bwd */
+} RowRun;
+
+/* Runs the stretch's nodes, in order, on rows [lo, hi) of its step (kern_parallel_for's fn). */
+static void run_rows(void *ctx, size_t lo, size_t hi)
+{
+    const RowRun *rr = ctx;
+    int r0 = rr->t * rr->vm->B + (int)lo, nr = (int)(hi - lo);
+    for (int i = 0; i < rr->count; i++)
+        rr->ops[rr->vm->c->nodes[rr->nodes[i]].op](rr->vm, rr->nodes[i], r0, nr);
+}
+
+/* Runs list's nodes in order for step t, forward or backward. Each stretch of nodes that may
+ * run on part of the rows (split_fwd / split_bwd) is one loop over the step's rows split across
+ * the threads (each row is computed as on one thread, so the results do not depend on the
+ * thread count); the others (the GEMMs, which oneDNN threads itself) run on the whole step. */
+static void run_list(CellVm *vm, const int *list, int count, int t, bool bwd)
+{
+    const CellOpFn *ops = bwd ? cellvm_op_bwd : cellvm_op_fwd;
+    const bool *split = bwd ? vm->split_bwd : vm->split_fwd;
+    int B = vm->B;
+    for (int i = 0; i < count;) {
+        int j = i;
+        double work = 0;
+        for (; j < count && split[list[j]]; j++)
+            work += (double)B * node_width(vm, list[j]);
+        if (j > i) {
+            RowRun rr = {vm, list + i, j - i, t, ops};
+            kern_parallel_for((size_t)B, work, run_rows, &rr);
+            i = j;
+            continue;
+        }
+        ops[vm->c->nodes[list[i]].op](vm, list[i], t * B, B);
+        i++;
+    }
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 /* Step number k (0-based, in processing order) of the window as a time index. */
@@ -450,14 +539,10 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
     /* Phase 2: the rest, one step at a time in processing order. */
     for (int k = 0; k < T; k++) {
         int t = step_time(vm, k), tp = k > 0 ? step_time(vm, k - 1) : -1;
-        for (int n = 0; n < c->nnodes; n++) {
-            if (vm->win[n])
-                continue;
+        for (int n = 0; n < c->nnodes; n++)
             if (c->nodes[n].op == IR_OP_STATE)
                 read_state(vm, n, t, tp, s0);
-            else
-                cellvm_op_fwd[c->nodes[n].op](vm, n, t * B, B);
-        }
+        run_list(vm, vm->list, vm->nfwd, t, false);
         hold_states(vm, t, tp, false, s0, NULL);
     }
     int ow = cellvm_output_width(vm);
@@ -536,15 +621,9 @@ static void start_grads(CellVm *vm, const float *dy)
  * which their gradients accumulated when every hoisted node ran after the sweep). */
 static void backward_step(CellVm *vm, int t)
 {
-    const IrCell *c = vm->c;
-    int B = vm->B;
-    for (int n = 0; n < c->nnodes; n++)
-        if (!vm->win[n] && !vm->vfull[n])
-            cellvm_op_fwd[c->nodes[n].op](vm, n, t * B, B);
-    for (int pass = 0; pass < 2; pass++)
-        for (int n = c->nnodes - 1; n >= 0; n--)
-            if (!vm->win[n] && vm->dep[n] == (pass == 0))
-                cellvm_op_bwd[c->nodes[n].op](vm, n, t * B, B);
+    if (!vm->full_tape) /* else every value was kept */
+        run_list(vm, vm->list + vm->nfwd, vm->nrec, t, false);
+    run_list(vm, vm->list + vm->nfwd + vm->nrec, vm->nbwd, t, true);
 }
 
 /* After the sweep: ds0 (what flowed into the first step's state reads), the window nodes'

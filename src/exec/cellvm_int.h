@@ -18,7 +18,10 @@ struct CellVm {
     bool *win;              /* per node: a window node (evaluated once over the window) */
     bool *keep;             /* per node: its value is kept for the window in any case */
     bool *vfull, *gfull;    /* per node: value / gradient tape spans the window */
-    bool *split;            /* per node: its backward may run on part of a step's rows */
+    bool *split_fwd, *split_bwd; /* per node: its forward / backward may run on part of a
+                             * step's rows (the rows split across threads: cellvm.c's run_list) */
+    int *list;              /* the step's node orders, made by plan_lists: */
+    int nfwd, nrec, nbwd;   /* forward (list), recompute (list + nfwd), backward (+ nfwd + nrec) */
     bool full_tape;         /* every value kept for the window (cellvm_set_full_tape) */
     int *state_off;         /* per state: offset in a state block */
     int state_floats;

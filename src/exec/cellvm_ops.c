@@ -158,25 +158,17 @@ static void run_poly(IrOpKind op, const float *x, float *o, int len)
     }
 }
 
-/* The forward of sigmoid and tanh in any layout of X (false for every other op: it has none). */
+/* The forward of sigmoid and tanh (false for every other op: it has none). A one-input op's
+ * operand has the node's width, so cs = 1; rs is w, or 0 for a param. */
 static bool poly_unary(const CellVm *vm, int n, Opnd X, float *o, int nr)
 {
     IrOpKind op = vm->c->nodes[n].op;
     if (op != IR_OP_SIGMOID && op != IR_OP_TANH)
         return false;
     int w = node_width(vm, n), runs, len;
-    if (X.cs == 1) {
-        row_runs(nr, w, X.rs == w, &runs, &len);
-        for (int r = 0; r < runs; r++)
-            run_poly(op, X.p + (size_t)r * X.rs, o + (size_t)r * len, len);
-        return true;
-    }
-    for (int r = 0; r < nr; r++) { /* a scalar broadcast over the row */
-        float v;
-        run_poly(op, X.p + (size_t)r * X.rs, &v, 1);
-        for (int j = 0; j < w; j++)
-            o[(size_t)r * w + j] = v;
-    }
+    row_runs(nr, w, X.rs == w, &runs, &len);
+    for (int r = 0; r < runs; r++)
+        run_poly(op, X.p + (size_t)r * X.rs, o + (size_t)r * len, len);
     return true;
 }
 
