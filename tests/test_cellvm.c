@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "exec/cellvm.h"
+#include "exec/exec.h"
 #include "lang/sema.h"
 #include "util/rng.h"
 
@@ -880,6 +881,112 @@ static void test_sema_variant_cells(void **state)
     diag_free(&d);
 }
 
+/* ---- speed paths: threads, the transposed weights, the sigmoid/tanh polynomials ----------- */
+
+/* A step's rows split across threads (a peephole LSTM large enough for the split: B 16, H 200,
+ * about 80k floats per stretch of row-wise nodes) give the same bytes at 1, 2 and 3 threads,
+ * forward and backward (values, states, every gradient), with and without sequence lengths. */
+static void test_threads_same_bytes(void **state)
+{
+    (void)state;
+    static const int32_t len[16] = { 4, 4, 3, 1, 4, 2, 0, 4, 4, 3, 4, 4, 1, 4, 2, 4 };
+    CellBuild b;
+    cb_peephole(&b, 5, 200);
+    for (int packed = 0; packed < 2; packed++) {
+        Fix f[3]; /* one interpreter per thread count, all live: no buffer is reused */
+        fix_lengths = packed ? len : NULL;
+        float *run[3];
+        size_t n[3];
+        for (int th = 1; th <= 3; th++)
+            fix_init(&f[th - 1], &b.c, 16, 4, 1100 + packed);
+        for (int th = 1; th <= 3; th++) {
+            exec_set_threads(th);
+            run[th - 1] = tape_run(&f[th - 1], &n[th - 1]);
+        }
+        exec_set_threads(1);
+        for (int th = 1; th <= 3; th++) {
+            assert_int_equal(n[th - 1], n[0]);
+            assert_memory_equal(run[0], run[th - 1], n[0] * sizeof(float));
+        }
+        for (int th = 1; th <= 3; th++) {
+            free(run[th - 1]);
+            fix_free(&f[th - 1]);
+        }
+    }
+    fix_lengths = NULL;
+}
+
+/* A forward after the weights changed in place (as an optimiser does) reads the new ones: the
+ * interpreter's transposed copy of U is made again, so its outputs are a fresh interpreter's. */
+static void test_weights_refresh(void **state)
+{
+    (void)state;
+    CellBuild b;
+    cb_peephole(&b, 3, 8);
+    Fix f;
+    fix_init(&f, &b.c, 4, 3, 1200);
+    size_t ny = (size_t)f.T * f.B * f.O;
+    fix_loss(&f);
+    float *before = fvec(ny), *fresh = fvec(ny);
+    memcpy(before, f.y, sizeof(float) * ny);
+    for (size_t i = 0; i < psize(&b.c.params[1]); i++) /* U */
+        f.p[1][i] *= -1.5f;
+    fix_loss(&f);
+    Diag d;
+    diag_init(&d);
+    CellVm *vm = cellvm_create(&b.c, f.B, f.T, &d);
+    assert_non_null(vm);
+    assert_int_equal(cellvm_forward(vm, f.T, f.x, (const float *const *)f.p, f.s0, fresh, NULL,
+                                    &d), 0);
+    assert_memory_equal(f.y, fresh, sizeof(float) * ny);
+    assert_true(memcmp(before, f.y, sizeof(float) * ny) != 0);
+    cellvm_free(vm);
+    diag_free(&d);
+    free(before);
+    free(fresh);
+    fix_free(&f);
+}
+
+/* The interpreter's sigmoid and tanh (kernels_util.h's polynomials) are within 1e-6 relative of
+ * the double-precision functions over [-30, 30], on the input, on a state-dependent node and
+ * on a param broadcast over the window's rows (odd widths: the 4-lane tails). */
+static void test_sigmoid_tanh_accuracy(void **state)
+{
+    (void)state;
+    enum { I = 37, B = 3, T = 5 };
+    CellBuild b;
+    cb_init(&b, "acts", I);
+    int sh = cb_state_decl(&b, "h", I);
+    int p = cb_param(&b, "p", 0, I), x = cb_input(&b), h = cb_prev(&b, sh);
+    int hx = cb_bin(&b, IR_OP_ADD, h, x); /* a step node: h is zero, so hx = x */
+    int parts[6] = { cb_un(&b, IR_OP_SIGMOID, hx), cb_un(&b, IR_OP_TANH, hx),
+                     cb_un(&b, IR_OP_SIGMOID, x),  cb_un(&b, IR_OP_TANH, x),
+                     cb_un(&b, IR_OP_SIGMOID, p),  cb_un(&b, IR_OP_TANH, p) };
+    int out = cb_node(&b, IR_OP_CONCAT, 6 * I, 6, parts[0], parts[1], parts[2], parts[3],
+                      parts[4], parts[5]);
+    cb_set_next(&b, sh, cb_bin(&b, IR_OP_MUL, h, cb_const(&b, 0.0)));
+    b.c.output = out;
+    Fix f;
+    fix_init(&f, &b.c, B, T, 1300);
+    for (size_t i = 0; i < (size_t)T * B * I; i++)
+        f.x[i] = (float)(-30.0 + 60.0 * (double)i / (T * B * I - 1));
+    for (int i = 0; i < I; i++)
+        f.p[0][i] = (float)(-3.0 + 6.0 * i / (I - 1));
+    memset(f.s0, 0, sizeof(float) * f.sf);
+    fix_loss(&f);
+    int bad = 0;
+    for (int r = 0; r < T * B; r++)
+        for (int k = 0; k < 6; k++)
+            for (int j = 0; j < I; j++) {
+                double v = k < 4 ? f.x[(size_t)r * I + j] : f.p[0][j];
+                double want = k % 2 == 0 ? 1.0 / (1.0 + exp(-v)) : tanh(v);
+                double got = f.y[((size_t)r * 6 + k) * I + j];
+                bad += fabs(got - want) > 1e-6 * fabs(want) + 1e-37;
+            }
+    assert_int_equal(bad, 0);
+    fix_free(&f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -894,6 +1001,8 @@ int main(void)
         cmocka_unit_test(test_rejects),       cmocka_unit_test(test_lengths),
         cmocka_unit_test(test_sema_cells),    cmocka_unit_test(test_tape_plan),
         cmocka_unit_test(test_sema_variant_cells),
+        cmocka_unit_test(test_threads_same_bytes), cmocka_unit_test(test_weights_refresh),
+        cmocka_unit_test(test_sigmoid_tanh_accuracy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,18 @@
  *
  * Tapes are time-major, so "rows" r = t*B + b index a (step, example) pair and a block of rows is
  * a contiguous matrix. Each op has one forward and one backward function over a range of rows,
- * collected in one table indexed by IrOpKind (the X-macro list of ops.def).
+ * collected in one table indexed by IrOpKind (the X-macro list of ops.def): cellvm_ops.c.
+ *
+ * What it computes: op_math.h's float formulas, except sigmoid and tanh, which are the 4-lane
+ * polynomials of kernels_util.h (kv_sigmoid, kv_tanh, as the fused kernels; within about 2e-7
+ * relative of libm's), in every layout; sema's constant folder stays in double with libm. A
+ * per-step product W @ h with more than one row reads a transposed copy of W made at the start
+ * of each forward (oneDNN's sgemm does A B 3x faster than A B^T at 32 x 2048, K 512).
+ *
+ * Threads: within a step, each stretch of row-wise nodes between two GEMMs runs as one parallel
+ * loop over the step's B rows (run_list); a row is computed the same way whichever thread has
+ * it, and nodes that sum over rows (a param's gradient) run on one thread, so the results do
+ * not depend on the thread count beyond what the GEMMs do.
  *
  * What the tape keeps (the memory plan, made once in cellvm_create):
  *   - window nodes (`win`): state-independent MATVECs, INPUT, CONST, state-independent nodes
@@ -20,290 +31,15 @@
  *     gradients and writes its predecessor's held ones), except a MATVEC's, kept for the window
  *     for its weight gradient.
  * cellvm_set_full_tape keeps every value for the window instead (recur trace reads them all). */
-#include "exec/cellvm.h"
-#include "ir/op_math.h"
+#include "exec/cellvm_int.h"
 
 #include "exec/kernels.h"
+#include "exec/matvec.h"
+#include "exec/parallel.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct CellVm {
-    const IrCell *c;
-    int B, max_T, T;        /* T: steps of the recorded window (0: none yet) */
-    float **val, **grad;    /* per node: its tapes (NULL for PARAM; see the plan above) */
-    bool *dep;              /* per node: depends on a state (recomputed) */
-    bool *win;              /* per node: a window node (evaluated once over the window) */
-    bool *keep;             /* per node: its value is kept for the window in any case */
-    bool *vfull, *gfull;    /* per node: value / gradient tape spans the window */
-    bool full_tape;         /* every value kept for the window (cellvm_set_full_tape) */
-    int *state_off;         /* per state: offset in a state block */
-    int state_floats;
-    const float *const *params; /* the forward's param pointers (kept for backward) */
-    float *const *dparams;      /* set during backward */
-    const float *x;         /* the forward's input, [T][B][I] */
-    const int32_t *len;     /* per example: valid steps (cellvm_set_lengths), or NULL */
-};
-
-/* An operand seen as a matrix over rows: element (r, j) is p[r*rs + j*cs]. rs = 0 broadcasts a
- * param vector over the rows, cs = 0 broadcasts a width-1 value (a scalar) over the columns. */
-typedef struct Opnd {
-    float *p;
-    int rs, cs;
-} Opnd;
-
-/* Width of node n as an elementwise operand. */
-static int node_width(const CellVm *vm, int n) { return vm->c->nodes[n].width; }
-
-/* Steps held by a gradient ring (see the plan above). */
-enum { GRAD_RING = 3 };
-
-/* Node n's values from row r0 on; a node kept for one step only is called with r0 = t*B. */
-static float *val_at(const CellVm *vm, int n, int r0)
-{
-    return vm->val[n] + (size_t)(vm->vfull[n] ? r0 : 0) * node_width(vm, n);
-}
-
-/* Node n's gradients from row r0 on (r0 = t*B for a ring: the slot of step t). */
-static float *grad_at(const CellVm *vm, int n, int r0)
-{
-    int r = vm->gfull[n] ? r0 : (r0 / vm->B) % GRAD_RING * vm->B;
-    return vm->grad[n] + (size_t)r * node_width(vm, n);
-}
-
-/* The value (grad = false) or gradient (grad = true) of input k of node n, starting at row r0,
- * broadcast to the node's width. p is NULL when there is no gradient to accumulate (a CONST, or
- * a param whose gradient the caller did not ask for). */
-static Opnd operand(const CellVm *vm, int n, int k, int r0, bool grad)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int i = nd->in[k];
-    const IrNode *in = &vm->c->nodes[i];
-    Opnd o;
-    o.cs = (in->width == 1 && nd->width > 1) ? 0 : 1;
-    if (in->op == IR_OP_PARAM) {
-        o.rs = 0;
-        o.p = grad ? (vm->dparams ? vm->dparams[in->aux] : NULL)
-                   : (float *)vm->params[in->aux];
-        return o;
-    }
-    o.rs = in->width;
-    if (grad && in->op == IR_OP_CONST)
-        o.p = NULL;
-    else
-        o.p = grad ? grad_at(vm, i, r0) : val_at(vm, i, r0);
-    return o;
-}
-
-#define AT(o, r, j) ((o).p[(size_t)(r) * (o).rs + (size_t)(j) * (o).cs])
-
-/* ---- leaves ------------------------------------------------------------------------------ */
-
-/* CONST: fills the rows with the constant. */
-static void kern_constant(CellVm *vm, int n, int r0, int nr)
-{
-    int w = node_width(vm, n);
-    float v = (float)vm->c->nodes[n].value;
-    float *o = val_at(vm, n, r0);
-    for (size_t i = 0; i < (size_t)nr * w; i++)
-        o[i] = v;
-}
-
-/* Nothing per row: the backward of every leaf, and the forward of INPUT, PARAM and STATE (the
- * input's values are x itself, params are read in place, states are copied by the step loop). */
-static void kern_none(CellVm *vm, int n, int r0, int nr) { (void)vm; (void)n; (void)r0; (void)nr; }
-
-/* ---- W @ v --------------------------------------------------------------------------------- */
-
-/* y[r] = W v[r] for rows r0..r0+nr: Y [nr][m] = V [nr][k] W^T, W [m][k]; one GEMM. */
-static void kern_matvec(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int m = nd->width, k = node_width(vm, nd->in[1]);
-    const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
-    const float *V = val_at(vm, nd->in[1], r0);
-    kern_sgemm(false, true, nr, m, k, 1.0f, V, k, W, k, 0.0f, val_at(vm, n, r0), m);
-}
-
-/* dv[r] += W^T dy[r]: dV [nr][k] += dY [nr][m] W [m][k]. The weight gradient dW += dY^T V is
- * done once over the whole window at the end of cellvm_backward. */
-static void kern_matvec_grad(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int m = nd->width, k = node_width(vm, nd->in[1]);
-    const float *W = vm->params[vm->c->nodes[nd->in[0]].aux];
-    kern_sgemm(false, false, nr, k, m, 1.0f, grad_at(vm, n, r0), m, W, k, 1.0f,
-               grad_at(vm, nd->in[1], r0), k);
-}
-
-/* ---- elementwise ops: loops around the scalar math of ir/op_math.h --------------------------
- * Each template below makes the two row kernels kern_<FWD> and kern_<BWD> of one ops.def row
- * of its shape: y = op_<FWD>_f(...) over the node's width, and the backward accumulating
- * op_<BWD>_f(d, ...) into each input's gradient. Operands broadcast as described at Opnd. */
-
-/* One-input ops: y = f(x, EXTRA); dx += d df/dx. DECL declares what EXTRA names (for BOUNDED
- * ops, the bounds); for UNARY ops both are empty. */
-#define ONE_INPUT_KERNELS(FWD, BWD, DECL, EXTRA)                                    \
-    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        DECL                                                                        \
-        Opnd X = operand(vm, n, 0, r0, false);                                      \
-        float *o = val_at(vm, n, r0);                                               \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++)                                             \
-                o[(size_t)r * w + j] = op_##FWD##_f(AT(X, r, j) EXTRA);             \
-    }                                                                               \
-    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        DECL                                                                        \
-        Opnd X = operand(vm, n, 0, r0, false), gX = operand(vm, n, 0, r0, true);    \
-        if (!gX.p)                                                                  \
-            return;                                                                 \
-        const float *g = grad_at(vm, n, r0);                                        \
-        const float *o = val_at(vm, n, r0);                                         \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                size_t i = (size_t)r * w + j;                                       \
-                AT(gX, r, j) += op_##BWD##_f(g[i], AT(X, r, j) EXTRA, o[i]);        \
-            }                                                                       \
-    }
-
-/* UNARY: y = f(v); dv += d f'(v). */
-#define NO_DECL
-#define NO_EXTRA
-#define UNARY_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, NO_DECL, NO_EXTRA)
-
-/* BINARY: y = f(a, b); da += d df/da, db += d df/db (a scalar side broadcasts). */
-#define BINARY_KERNELS(FWD, BWD)                                                    \
-    static void kern_##FWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
-        float *o = val_at(vm, n, r0);                                               \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++)                                             \
-                o[(size_t)r * w + j] = op_##FWD##_f(AT(A, r, j), AT(Bo, r, j));     \
-    }                                                                               \
-    static void kern_##BWD(CellVm *vm, int n, int r0, int nr)                       \
-    {                                                                               \
-        int w = node_width(vm, n);                                                  \
-        Opnd A = operand(vm, n, 0, r0, false), Bo = operand(vm, n, 1, r0, false);   \
-        Opnd gA = operand(vm, n, 0, r0, true), gB = operand(vm, n, 1, r0, true);    \
-        const float *g = grad_at(vm, n, r0);                                        \
-        const float *o = val_at(vm, n, r0);                                         \
-        for (int r = 0; r < nr; r++)                                                \
-            for (int j = 0; j < w; j++) {                                           \
-                size_t i = (size_t)r * w + j;                                       \
-                float da, db;                                                       \
-                op_##BWD##_f(g[i], AT(A, r, j), AT(Bo, r, j), o[i], &da, &db);      \
-                if (gA.p) AT(gA, r, j) += da;                                       \
-                if (gB.p) AT(gB, r, j) += db;                                       \
-            }                                                                       \
-    }
-
-/* BOUNDED: y = f(x, lo, hi) with constant scalar parameters (CONST nodes, checked by
- * check_cell; hi is 0 for a one-parameter op); dx += d df/dx. The parameters get no gradient. */
-#define BOUNDS_DECL                                                                 \
-    const IrNode *nd = &vm->c->nodes[n];                                            \
-    float lo = (float)vm->c->nodes[nd->in[1]].value;                                \
-    float hi = nd->nin > 2 ? (float)vm->c->nodes[nd->in[2]].value : 0.0f;
-#define BOUNDS_EXTRA , lo, hi
-#define BOUNDED_KERNELS(FWD, BWD) ONE_INPUT_KERNELS(FWD, BWD, BOUNDS_DECL, BOUNDS_EXTRA)
-
-/* The other shapes have hand-written kernels (above and below). */
-#define LEAF_KERNELS(FWD, BWD)
-#define MATVEC_KERNELS(FWD, BWD)
-#define CONCAT_KERNELS(FWD, BWD)
-#define SLICE_KERNELS(FWD, BWD)
-
-/* One pair of kernels per elementwise row of ops.def. */
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) shape##_KERNELS(fwd, bwd)
-#include "ir/ops.def"
-#undef IR_OP
-
-/* ---- concat and slice ------------------------------------------------------------------ */
-
-/* y = [a, b, ...]: each input's columns land at a running offset. */
-static void kern_concat(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int w = nd->width, off = 0;
-    float *o = val_at(vm, n, r0);
-    for (int k = 0; k < nd->nin; k++) {
-        int wk = vm->c->nodes[nd->in[k]].width;
-        Opnd A = operand(vm, n, k, r0, false);
-        A.cs = 1;
-        for (int r = 0; r < nr; r++)
-            for (int j = 0; j < wk; j++)
-                o[(size_t)r * w + off + j] = AT(A, r, j);
-        off += wk;
-    }
-}
-
-/* d input_k += the matching columns of d y. */
-static void kern_concat_grad(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int w = nd->width, off = 0;
-    const float *g = grad_at(vm, n, r0);
-    for (int k = 0; k < nd->nin; k++) {
-        int wk = vm->c->nodes[nd->in[k]].width;
-        Opnd gA = operand(vm, n, k, r0, true);
-        gA.cs = 1;
-        if (gA.p)
-            for (int r = 0; r < nr; r++)
-                for (int j = 0; j < wk; j++)
-                    AT(gA, r, j) += g[(size_t)r * w + off + j];
-        off += wk;
-    }
-}
-
-/* y = v[aux .. aux + width) (one part of chunk). */
-static void kern_slice(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int w = nd->width;
-    Opnd A = operand(vm, n, 0, r0, false);
-    A.cs = 1;
-    float *o = val_at(vm, n, r0);
-    for (int r = 0; r < nr; r++)
-        for (int j = 0; j < w; j++)
-            o[(size_t)r * w + j] = AT(A, r, nd->aux + j);
-}
-
-/* d v[aux + j] += d y[j]. */
-static void kern_slice_grad(CellVm *vm, int n, int r0, int nr)
-{
-    const IrNode *nd = &vm->c->nodes[n];
-    int w = nd->width;
-    Opnd gA = operand(vm, n, 0, r0, true);
-    gA.cs = 1;
-    if (!gA.p)
-        return;
-    const float *g = grad_at(vm, n, r0);
-    for (int r = 0; r < nr; r++)
-        for (int j = 0; j < w; j++)
-            AT(gA, r, nd->aux + j) += g[(size_t)r * w + j];
-}
-
-/* ---- the op tables, from ops.def ---------------------------------------------------------- */
-
-typedef void (*OpFn)(CellVm *vm, int n, int r0, int nr);
-
-static const OpFn op_fwd[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = kern_##fwd,
-#include "ir/ops.def"
-#undef IR_OP
-};
-
-static const OpFn op_bwd[IR_OP_COUNT] = {
-#define IR_OP(name, spelling, arity, shape, call, fwd, bwd, onnx) [IR_OP_##name] = kern_##bwd,
-#include "ir/ops.def"
-#undef IR_OP
-};
 
 /* Arity and shape rule of each op straight from ops.def (so this library does not need src/ir
  * linked). */
@@ -477,6 +213,34 @@ static void plan_nodes(CellVm *vm)
         vm->keep[c->states[s].next] = true;
 }
 
+/* The step's node orders (the forward's, the backward's recomputations, the backward's: the
+ * state-dependent nodes last to first, then the others; window nodes and leaves, whose
+ * kernels do nothing per step, are not in them) and which nodes may run on part of a step's rows: the row-wise ops, and in backward
+ * only those that add into no param's gradient (a sum over the rows, kept in row order). */
+static void plan_lists(CellVm *vm)
+{
+    const IrCell *c = vm->c;
+    int *l = vm->list;
+    vm->nfwd = vm->nrec = vm->nbwd = 0;
+    for (int n = 0; n < c->nnodes; n++) {
+        const IrNode *nd = &c->nodes[n];
+        bool reads_param = false;
+        for (int k = 0; k < nd->nin; k++)
+            reads_param = reads_param || c->nodes[nd->in[k]].op == IR_OP_PARAM;
+        vm->split_fwd[n] = cellvm_rowwise_op(nd->op);
+        vm->split_bwd[n] = vm->split_fwd[n] && !reads_param;
+        if (!vm->win[n] && op_shape[nd->op] != IR_SHAPE_LEAF)
+            l[vm->nfwd++] = n;
+    }
+    for (int i = 0; i < vm->nfwd; i++)
+        if (!vm->keep[l[i]])
+            l[vm->nfwd + vm->nrec++] = l[i];
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = vm->nfwd - 1; i >= 0; i--)
+            if (vm->dep[l[i]] == (pass == 0))
+                l[vm->nfwd + vm->nrec + vm->nbwd++] = l[i];
+}
+
 /* Frees the value and gradient tapes (INPUT's values are the caller's x: not freed). */
 static void free_tapes(CellVm *vm)
 {
@@ -509,6 +273,25 @@ static int alloc_tapes(CellVm *vm)
     return 0;
 }
 
+/* Allocates W^T for each matrix read by a per-step MATVEC (cellvm_int.h), when the products
+ * have more than one row (one-row products take kern_sgemm's own matrix-vector path, which
+ * reads W as it is); -1 when out of memory. */
+static int alloc_transposes(CellVm *vm)
+{
+    const IrCell *c = vm->c;
+    if (vm->B <= KERN_MATVEC_MAX_ROWS)
+        return 0;
+    for (int n = 0; n < c->nnodes; n++) {
+        const IrNode *nd = &c->nodes[n];
+        int p = nd->op == IR_OP_MATVEC && !vm->win[n] ? c->nodes[nd->in[0]].aux : -1;
+        if (p < 0 || vm->wt[p])
+            continue;
+        if (!(vm->wt[p] = malloc(sizeof(float) * c->params[p].rows * c->params[p].cols)))
+            return -1;
+    }
+    return 0;
+}
+
 CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d)
 {
     if (batch <= 0 || max_T <= 0) {
@@ -531,12 +314,18 @@ CellVm *cellvm_create(const IrCell *c, int batch, int max_T, Diag *d)
     vm->keep = calloc(nn, sizeof *vm->keep);
     vm->vfull = calloc(nn, sizeof *vm->vfull);
     vm->gfull = calloc(nn, sizeof *vm->gfull);
+    vm->split_fwd = calloc(nn, sizeof *vm->split_fwd);
+    vm->split_bwd = calloc(nn, sizeof *vm->split_bwd);
+    vm->list = calloc(3 * (size_t)nn, sizeof *vm->list);
     vm->state_off = calloc(c->nstates + 1, sizeof *vm->state_off);
+    vm->wt = calloc(c->nparams + 1, sizeof *vm->wt);
     if (!vm->val || !vm->grad || !vm->dep || !vm->win || !vm->keep || !vm->vfull ||
-        !vm->gfull || !vm->state_off)
+        !vm->gfull || !vm->split_fwd ||
+        !vm->split_bwd || !vm->list || !vm->state_off || !vm->wt)
         goto oom;
     plan_nodes(vm);
-    if (alloc_tapes(vm))
+    plan_lists(vm);
+    if (alloc_tapes(vm) || alloc_transposes(vm))
         goto oom;
     for (int s = 0; s < c->nstates; s++)
         vm->state_off[s + 1] = vm->state_off[s] + batch * c->states[s].width;
@@ -576,7 +365,13 @@ void cellvm_free(CellVm *vm)
     free(vm->keep);
     free(vm->vfull);
     free(vm->gfull);
+    free(vm->split_fwd);
+    free(vm->split_bwd);
+    free(vm->list);
     free(vm->state_off);
+    for (int p = 0; vm->wt && p < vm->c->nparams; p++)
+        free(vm->wt[p]);
+    free(vm->wt);
     free(vm);
 }
 
@@ -657,6 +452,50 @@ const float *cellvm_node_values(const CellVm *vm, int n, int *T)
     return vm->val[n];
 }
 
+/* ---- one step's nodes, their rows split across threads ------------------------------------ */
+
+/* A stretch of a step's node list that one thread runs over rows [lo, hi) of step t. */
+typedef struct RowRun {
+    CellVm *vm;
+    const int *nodes;
+    int count, t;
+    const CellOpFn *ops; /* cellvm_op_fwd or cellvm_op_bwd */
+} RowRun;
+
+/* Runs the stretch's nodes, in order, on rows [lo, hi) of its step (kern_parallel_for's fn). */
+static void run_rows(void *ctx, size_t lo, size_t hi)
+{
+    const RowRun *rr = ctx;
+    int r0 = rr->t * rr->vm->B + (int)lo, nr = (int)(hi - lo);
+    for (int i = 0; i < rr->count; i++)
+        rr->ops[rr->vm->c->nodes[rr->nodes[i]].op](rr->vm, rr->nodes[i], r0, nr);
+}
+
+/* Runs list's nodes in order for step t, forward or backward. Each stretch of nodes that may
+ * run on part of the rows (split_fwd / split_bwd) is one loop over the step's rows split across
+ * the threads (each row is computed as on one thread, so the results do not depend on the
+ * thread count); the others (the GEMMs, which oneDNN threads itself) run on the whole step. */
+static void run_list(CellVm *vm, const int *list, int count, int t, bool bwd)
+{
+    const CellOpFn *ops = bwd ? cellvm_op_bwd : cellvm_op_fwd;
+    const bool *split = bwd ? vm->split_bwd : vm->split_fwd;
+    int B = vm->B;
+    for (int i = 0; i < count;) {
+        int j = i;
+        double work = 0;
+        for (; j < count && split[list[j]]; j++)
+            work += (double)B * node_width(vm, list[j]);
+        if (j > i) {
+            RowRun rr = {vm, list + i, j - i, t, ops};
+            kern_parallel_for((size_t)B, work, run_rows, &rr);
+            i = j;
+            continue;
+        }
+        ops[vm->c->nodes[list[i]].op](vm, list[i], t * B, B);
+        i++;
+    }
+}
+
 /* ---- forward ---------------------------------------------------------------------------- */
 
 /* Step number k (0-based, in processing order) of the window as a time index. */
@@ -689,24 +528,21 @@ int cellvm_forward(CellVm *vm, int T, const float *x, const float *const *params
     vm->T = T;
     vm->x = x;
     vm->params = params;
+    cellvm_transpose_weights(vm);
     for (int n = 0; n < c->nnodes; n++)
         if (c->nodes[n].op == IR_OP_INPUT)
             vm->val[n] = (float *)x; /* read only: no kernel writes an INPUT */
     /* Phase 1: the window nodes, for the whole window at once (hoisting). */
     for (int n = 0; n < c->nnodes; n++)
         if (vm->win[n])
-            op_fwd[c->nodes[n].op](vm, n, 0, T * B);
+            cellvm_op_fwd[c->nodes[n].op](vm, n, 0, T * B);
     /* Phase 2: the rest, one step at a time in processing order. */
     for (int k = 0; k < T; k++) {
         int t = step_time(vm, k), tp = k > 0 ? step_time(vm, k - 1) : -1;
-        for (int n = 0; n < c->nnodes; n++) {
-            if (vm->win[n])
-                continue;
+        for (int n = 0; n < c->nnodes; n++)
             if (c->nodes[n].op == IR_OP_STATE)
                 read_state(vm, n, t, tp, s0);
-            else
-                op_fwd[c->nodes[n].op](vm, n, t * B, B);
-        }
+        run_list(vm, vm->list, vm->nfwd, t, false);
         hold_states(vm, t, tp, false, s0, NULL);
     }
     int ow = cellvm_output_width(vm);
@@ -785,15 +621,9 @@ static void start_grads(CellVm *vm, const float *dy)
  * which their gradients accumulated when every hoisted node ran after the sweep). */
 static void backward_step(CellVm *vm, int t)
 {
-    const IrCell *c = vm->c;
-    int B = vm->B;
-    for (int n = 0; n < c->nnodes; n++)
-        if (!vm->win[n] && !vm->vfull[n])
-            op_fwd[c->nodes[n].op](vm, n, t * B, B);
-    for (int pass = 0; pass < 2; pass++)
-        for (int n = c->nnodes - 1; n >= 0; n--)
-            if (!vm->win[n] && vm->dep[n] == (pass == 0))
-                op_bwd[c->nodes[n].op](vm, n, t * B, B);
+    if (!vm->full_tape) /* else every value was kept */
+        run_list(vm, vm->list + vm->nfwd, vm->nrec, t, false);
+    run_list(vm, vm->list + vm->nfwd + vm->nrec, vm->nbwd, t, true);
 }
 
 /* After the sweep: ds0 (what flowed into the first step's state reads), the window nodes'
@@ -816,7 +646,7 @@ static void backward_window(CellVm *vm, float *const *dparams, float *dx, float 
     }
     for (int n = c->nnodes - 1; n >= 0; n--)
         if (vm->win[n])
-            op_bwd[c->nodes[n].op](vm, n, 0, T * B);
+            cellvm_op_bwd[c->nodes[n].op](vm, n, 0, T * B);
     for (int n = 0; n < c->nnodes; n++) {
         const IrNode *nd = &c->nodes[n];
         if (nd->op != IR_OP_MATVEC || !dparams || !dparams[c->nodes[nd->in[0]].aux])
