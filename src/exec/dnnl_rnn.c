@@ -731,7 +731,7 @@ max_abs(size_t n, const float *v)
     for (size_t i = 0; i < n; i += KV16) {
         memcpy(&x, v + (i + KV16 <= n ? i : n - KV16), sizeof x);
         KernV16 a = (KernV16)((KernI16)x & INT32_MAX);
-        m = (KernV16)(((KernI16)a & (KernI16)(a > m)) | ((KernI16)m & ~(KernI16)(a > m)));
+        m = KV16_SELECT((KernI16)(a > m), a, m);
         z += x * 0.0f;
     }
     memcpy(lanes, &m, sizeof lanes);

@@ -40,9 +40,6 @@ void kern_softmax_backward(size_t n, int C, const float *y, const float *dy, flo
     }
 }
 
-/* m ? a : b per lane, 16 lanes. */
-#define KV16_SELECT(m, a, b) ((KernV16)(((KernI16)(a) & (m)) | ((KernI16)(b) & ~(m))))
-
 /* One row of C logits x with target k: returns logsumexp(x) - x[k] and, when dr is not NULL,
  * writes dr = (softmax(x) - onehot(k)) * scale. The max and sum_j exp(x[j] - max) run on 16
  * lanes (KV_EXP_BODY; each lane's partial sum in float, the lanes added in double, in lane order),

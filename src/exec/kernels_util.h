@@ -90,6 +90,9 @@ typedef float KernV16 __attribute__((vector_size(64)));
 typedef int32_t KernI16 __attribute__((vector_size(64)));
 enum { KV16 = 16 };
 
+/* m ? a : b per lane, 16 lanes (m from a vector comparison: all ones or zero per lane). */
+#define KV16_SELECT(m, a, b) ((KernV16)(((KernI16)(a) & (m)) | ((KernI16)(b) & ~(m))))
+
 /* sigmoid(x) = 1 / (1 + exp(-x)) */
 static inline KernV4 kv_sigmoid(KernV4 x) { return 1.0f / (1.0f + kv_exp(-x)); }
 
