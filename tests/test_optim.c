@@ -2,6 +2,10 @@
  * the SGD/Adam formulas recomputed in double, clipping to the exact threshold, schedules, and
  * exact save/restore of optimiser state. */
 #include <math.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -131,49 +135,66 @@ static void test_adam_closed_form(void **state)
     expect_close(p, q, 1e-5);
 }
 
-/* Adam and AdamW over 37 parameters (two whole 16-lane blocks of optim_update.c and a tail),
- * with and without weight decay: bit for bit the scalar float formula of optim_update.h. */
+/* Adam and AdamW over M parameters with and without weight decay, checked bit for bit against
+ * the scalar float formula of optim_update.h: M = 37 (two whole 16-lane blocks of
+ * optim_update.c and a tail, on one thread) and M = 5003 (enough work to be split across the
+ * threads, in whole blocks, at 1, 2 and 3 threads: the result must not depend on the count). */
+static void adam_blocks_case(int M, OptimKind kind, double wd_cfg)
+{
+    enum { STEPS = 4 };
+    OptimConfig cfg = optim_defaults(kind);
+    cfg.lr = 0.01;
+    cfg.weight_decay = wd_cfg;
+    Diag d;
+    diag_init(&d);
+    Optim o;
+    assert_int_equal(optim_init(&o, &cfg, M, &d), 0);
+    float *p = calloc(5 * (size_t)M, sizeof(float));
+    assert_non_null(p);
+    float *g = p + M, *q = g + M, *m = q + M, *v = m + M;
+    for (int i = 0; i < M; i++)
+        p[i] = q[i] = (float)(i % 9) * 0.25f - 1.0f;
+    for (int t = 1; t <= STEPS; t++) {
+        for (int i = 0; i < M; i++)
+            g[i] = (float)((i * 7 + t) % 11) * 0.1f - 0.5f;
+        optim_step(&o, p, g, cfg.lr);
+        float wd = (float)cfg.weight_decay, eps = (float)cfg.eps;
+        double lr = (float)cfg.lr; /* optim_step hands Adam the rate as a float */
+        float step = (float)(lr / (1.0 - pow(cfg.beta1, t)));
+        float bc2 = (float)sqrt(1.0 - pow(cfg.beta2, t));
+        for (int i = 0; i < M; i++) {
+            float gi = g[i];
+            if (kind == OPTIM_ADAMW && wd != 0)
+                q[i] = q[i] * (float)(1.0 - lr * cfg.weight_decay);
+            else if (wd != 0)
+                gi = gi + wd * q[i];
+            m[i] = (float)cfg.beta1 * m[i] + (float)(1.0 - cfg.beta1) * gi;
+            v[i] = (float)cfg.beta2 * v[i] + (float)(1.0 - cfg.beta2) * (gi * gi);
+            q[i] = q[i] - step * (m[i] / (sqrtf(v[i]) / bc2 + eps));
+        }
+    }
+    for (int i = 0; i < M; i++)
+        if (p[i] != q[i] || o.m[i] != m[i] || o.v[i] != v[i])
+            fail_msg("M %d, kind %d, wd %g, element %d: p %.9g vs %.9g", M, (int)kind, wd_cfg, i,
+                     p[i], q[i]);
+    free(p);
+    optim_free(&o);
+    diag_free(&d);
+}
+
 static void test_adam_blocks(void **state)
 {
     (void)state;
-    enum { M = 37, STEPS = 4 };
     const struct { OptimKind k; double wd; } cases[] = {
         { OPTIM_ADAM, 0 }, { OPTIM_ADAM, 0.02 }, { OPTIM_ADAMW, 0.02 } };
-    for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
-        OptimConfig cfg = optim_defaults(cases[c].k);
-        cfg.lr = 0.01;
-        cfg.weight_decay = cases[c].wd;
-        Diag d;
-        diag_init(&d);
-        Optim o;
-        assert_int_equal(optim_init(&o, &cfg, M, &d), 0);
-        float p[M], g[M], q[M], m[M] = { 0 }, v[M] = { 0 };
-        for (int i = 0; i < M; i++)
-            p[i] = q[i] = (float)(i % 9) * 0.25f - 1.0f;
-        for (int t = 1; t <= STEPS; t++) {
-            for (int i = 0; i < M; i++)
-                g[i] = (float)((i * 7 + t) % 11) * 0.1f - 0.5f;
-            optim_step(&o, p, g, cfg.lr);
-            float wd = (float)cfg.weight_decay, eps = (float)cfg.eps;
-            double lr = (float)cfg.lr; /* optim_step hands Adam the rate as a float */
-            float step = (float)(lr / (1.0 - pow(cfg.beta1, t)));
-            float bc2 = (float)sqrt(1.0 - pow(cfg.beta2, t));
-            for (int i = 0; i < M; i++) {
-                float gi = g[i];
-                if (cases[c].k == OPTIM_ADAMW && wd != 0)
-                    q[i] = q[i] * (float)(1.0 - lr * cfg.weight_decay);
-                else if (wd != 0)
-                    gi = gi + wd * q[i];
-                m[i] = (float)cfg.beta1 * m[i] + (float)(1.0 - cfg.beta1) * gi;
-                v[i] = (float)cfg.beta2 * v[i] + (float)(1.0 - cfg.beta2) * (gi * gi);
-                q[i] = q[i] - step * (m[i] / (sqrtf(v[i]) / bc2 + eps));
-            }
+    for (int th = 1; th <= 3; th++) {
+#ifdef _OPENMP
+        omp_set_num_threads(th);
+#endif
+        for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+            adam_blocks_case(37, cases[c].k, cases[c].wd);
+            adam_blocks_case(5003, cases[c].k, cases[c].wd);
         }
-        for (int i = 0; i < M; i++)
-            if (p[i] != q[i] || o.m[i] != m[i] || o.v[i] != v[i])
-                fail_msg("case %zu, element %d: p %.9g vs %.9g", c, i, p[i], q[i]);
-        optim_free(&o);
-        diag_free(&d);
     }
 }
 

@@ -2,6 +2,8 @@
  * its own, compiled with -fno-math-errno). */
 #include "train/optim_update.h"
 
+#include "exec/parallel.h"
+
 #include <math.h>
 
 /* How the weight decay enters: not at all, added to the gradient (Adam), or as a factor on the
@@ -52,8 +54,29 @@ adam_update(const AdamConsts *k, float eps, int64_t n, float *restrict p, const 
         ADAM_LOOP(DECAY_L2);
 }
 
+/* What each thread's share of the update reads. */
+typedef struct AdamJob {
+    const AdamConsts *k;
+    float eps;
+    int64_t n;
+    float *p, *m, *v;
+    const float *g;
+} AdamJob;
+
+/* The update of blocks [lo, hi) of 16 parameters (the last block may be short). */
+static void adam_blocks(void *ctx, size_t lo, size_t hi)
+{
+    const AdamJob *j = ctx;
+    int64_t a = (int64_t)lo * 16, b = (int64_t)hi * 16 < j->n ? (int64_t)hi * 16 : j->n;
+    adam_update(j->k, j->eps, b - a, j->p + a, j->g + a, j->m + a, j->v + a);
+}
+
+/* Split across the threads in whole blocks of 16 (parallel.h): every parameter gets the same
+ * operations wherever it falls, so the result does not depend on the thread count. A square
+ * root and two divisions a parameter make this loop cost several floats' worth of work each. */
 void optim_adam_update(const AdamConsts *k, float eps, int64_t n, float *p, const float *g,
                        float *m, float *v)
 {
-    adam_update(k, eps, n, p, g, m, v);
+    AdamJob j = { k, eps, n, p, m, v, g };
+    kern_parallel_for((size_t)((n + 15) / 16), 8.0 * (double)n, adam_blocks, &j);
 }
