@@ -179,11 +179,8 @@ static inline void kern_add_if(size_t n, const float *src, float *dst)
         dst[i] += src[i];
 }
 
-/* out[j] += sum_r a[r][j]  for r < rows, j < cols (bias gradient as a column sum). */
-static inline void kern_colsum_acc(size_t rows, int cols, const float *a, float *out)
-{
-    for (size_t r = 0; r < rows; r++)
-        kern_vadd((size_t)cols, a + r * (size_t)cols, out);
-}
+/* out[j] += sum_r a[r][j]  for r < rows, j < cols (bias gradient as a column sum), each column
+ * summed in row order; columns split across the threads (kernels_layers.c). */
+void kern_colsum_acc(size_t rows, int cols, const float *a, float *out);
 
 #endif

@@ -11,7 +11,7 @@
  *
  * Usage: cell_engines [THREADS [H [IN [BxT ...]]]]  (default 1 thread, H 128, IN 32, and a list
  * of small windows; built by `make tests/bench/cell_engines`; needs oneDNN). A benchmark, not a
- * test. At more than 1 thread set OMP_WAIT_POLICY=PASSIVE or GOMP_SPINCOUNT=1000 as recur does
+ * test. At more than 1 thread set OMP_WAIT_POLICY=PASSIVE or GOMP_SPINCOUNT=3000 as recur does
  * (exec_omp_setup): libgomp's default long spin burns CPU time while the other thread waits. */
 #include "config.h"
 
