@@ -697,6 +697,40 @@ static void test_xent_widths(void **s)
 /* A head large enough to be split across the threads (parallel.h: 1000 rows x 67 classes,
  * every 7th row ignored): the loss and dlogits against softmax and logsumexp in double (1e-6
  * relative), and the same bits at 1, 2 and 3 threads (the loss is summed in fixed segments). */
+/* The output layer's row and column loops split across the threads: the bias gradient's
+ * column sums equal the sums in row order bit for bit, and the bias rows are the bias, at 1, 2
+ * and 3 threads, with 67 columns (not a multiple of any thread count). */
+static void test_dense_threads(void **s)
+{
+    (void)s;
+    enum { N = 1000, C = 67, IN = 5 };
+    assert_true((double)N * C >= KERN_PAR_MIN_WORK);
+    float *a = frand((size_t)N * C, 1.0f), *b = frand(C, 1.0f), *want = fbuf(C);
+    float *x = fbuf((size_t)N * IN), *w = fbuf((size_t)C * IN), *y = fbuf((size_t)N * C);
+    for (int c = 0; c < C; c++) {
+        want[c] = 0.5f;
+        for (int r = 0; r < N; r++)
+            want[c] += a[r * C + c];
+    }
+    for (int th = 1; th <= 3; th++) {
+        onednn_set_threads(th);
+        float *got = fbuf(C);
+        for (int c = 0; c < C; c++)
+            got[c] = 0.5f;
+        kern_colsum_acc(N, C, a, got);
+        for (int c = 0; c < C; c++)
+            if (got[c] != want[c])
+                fail_msg("%d threads, column %d: %.9g vs %.9g", th, c, got[c], want[c]);
+        kern_dense_forward(N, IN, C, KERN_ACT_NONE, x, w, b, y); /* x, W zero: y = b */
+        for (int r = 0; r < N; r++)
+            if (memcmp(y + (size_t)r * C, b, sizeof(float) * C))
+                fail_msg("%d threads, row %d of the bias rows", th, r);
+        free(got);
+    }
+    onednn_set_threads(1);
+    free(a), free(b), free(want), free(x), free(w), free(y);
+}
+
 static void test_xent_threads(void **s)
 {
     (void)s;
@@ -865,6 +899,7 @@ int main(void)
         cmocka_unit_test(test_softmax),
         cmocka_unit_test(test_xent),
         cmocka_unit_test(test_xent_threads),
+        cmocka_unit_test(test_dense_threads),
         cmocka_unit_test(test_xent_widths),
         cmocka_unit_test(test_mse),
         cmocka_unit_test(test_embedding),

@@ -192,6 +192,10 @@ size_t kern_dense_work_floats(size_t n, int out, KernAct act);
 void kern_dense_backward(size_t n, int in, int out, KernAct act,
                          const float *x, const float *w, const float *y, const float *dy,
                          float *dx, float *dw, float *db, float *work);
+/* out[j] += sum_r a[r][j] for r < rows, j < cols (a bias gradient as a column sum), each column
+ * summed in row order; the columns are split across the threads, so the sums do not depend on
+ * the thread count.   a [rows][cols]  out [cols] */
+void kern_colsum_acc(size_t rows, int cols, const float *a, float *out);
 
 /* Elementwise activation and its backward from the output: y = act(x); dx += dy * act'(y).
  *   x, y, dy, dx [n] (y may equal x for in-place forward) */

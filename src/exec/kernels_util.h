@@ -179,8 +179,5 @@ static inline void kern_add_if(size_t n, const float *src, float *dst)
         dst[i] += src[i];
 }
 
-/* out[j] += sum_r a[r][j]  for r < rows, j < cols (bias gradient as a column sum), each column
- * summed in row order; columns split across the threads (kernels_layers.c). */
-void kern_colsum_acc(size_t rows, int cols, const float *a, float *out);
 
 #endif
