@@ -13,12 +13,10 @@
  * structures they share. */
 #include "exec/exec.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "exec/exec_int.h"
@@ -202,58 +200,6 @@ void exec_set_onednn(ExecModel *e, bool on) { e->onednn = on; }
 bool exec_onednn_available(void) { return onednn_available(); }
 void exec_set_threads(int n) { onednn_set_threads(n > 0 ? n : 1); }
 
-/* The 1-minute load average and the tasks runnable now beside this one (/proc/loadavg's
- * fourth field, R/T, R counting this process); 0 and 0 when unreadable. */
-static void read_load(double *load, long *others)
-{
-    long running = 1;
-    *load = 0;
-    FILE *f = fopen("/proc/loadavg", "r");
-    if (f && fscanf(f, "%lf %*f %*f %ld", load, &running) != 2)
-        *load = 0, running = 1;
-    if (f)
-        fclose(f);
-    *others = running > 1 ? running - 1 : 0;
-}
-
-/* Whether other work keeps this machine busy: other tasks runnable at each of 4 looks 5 ms
- * apart (one look that finds none ends it), as many as the cores, or any while the 1-minute
- * load average is at the core count. The load average alone lags (just after a finished job
- * it still reads >= cpus on an idle machine), and one look at R catches passing tasks (a
- * process exiting, a kernel worker): both made `make bench` pick sleeping waits on an idle
- * machine, and the RNN H512 step ran at half speed. */
-static bool machine_busy(void)
-{
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN), fewest = LONG_MAX;
-    double load = 0;
-    for (int look = 0; look < 4 && fewest > 0; look++) {
-        long others;
-        if (look)
-            nanosleep(&(struct timespec){0, 5000000}, NULL);
-        read_load(&load, &others);
-        fewest = others < fewest ? others : fewest;
-    }
-    if (cpus < 1)
-        cpus = 1;
-    return fewest >= cpus || (load >= (double)cpus && fewest >= 1);
-}
-
-/* Measured on a 2-core AVX-512 machine, lstm(128) B 32 T 64, 2 threads: quiet, spinning 1000
- * times 401k tok/s, libgomp's default (300000) 431k, passive 87k (idle cores wake slowly);
- * with 4 busy processes beside it, passive 179k, spinning 1000 67k, the default 2.7k (workers
- * spin while the thread they wait for is descheduled). On a 2-core Sapphire Rapids (whose
- * `pause` takes about 140 cycles), training tok/s, quiet: 1000 spins 242-280k, 3000 281-307k,
- * 10000-300000 276-302k (the step's many short parallel regions no longer wait on a futex);
- * with 4 busy processes: 1000 43-47k, 3000 57-66k, 10000 11k, 30000 4.5k, passive 21k. */
-void exec_omp_setup(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || !argv)
-        return;
-    if (machine_busy() ? setenv("OMP_WAIT_POLICY", "PASSIVE", 1)
-                       : setenv("GOMP_SPINCOUNT", "3000", 1))
-        return;
-    execv("/proc/self/exe", argv); /* returns only on failure: carry on as we are */
-}
 void exec_set_grad_enabled(ExecModel *e, bool on) { e->grad_enabled = on; }
 Rng *exec_rng(ExecModel *e) { return &e->rng; }
 void exec_seed_dropout(ExecModel *e, uint64_t seed)

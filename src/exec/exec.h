@@ -154,12 +154,13 @@ void exec_set_onednn(ExecModel *e, bool on);
 bool exec_onednn_available(void);
 /* Threads of every engine alike: oneDNN's OpenMP runtime and OpenBLAS (n >= 1; process-wide). */
 void exec_set_threads(int n);
-/* How idle OpenMP threads wait, for a program to call first thing in main: unless the user set
- * OMP_WAIT_POLICY or GOMP_SPINCOUNT, a short spin (GOMP_SPINCOUNT=3000) when the machine has a
- * CPU to spare at start (other runnable tasks fewer than the CPUs, and none when the 1-minute
- * load is at the CPU count or above; a few looks 5 ms apart, machine_busy in exec.c), else sleeping at once (OMP_WAIT_POLICY=PASSIVE). libgomp reads these when it is loaded, so this sets one and runs
- * the program again (execv of /proc/self/exe with the same argv; it returns when that fails or
- * nothing was to be done). Results do not depend on it, only speed. */
+/* How idle OpenMP threads wait, for a program to call first thing in main (exec_omp.c): unless
+ * the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, a short spin (GOMP_SPINCOUNT=3000) when the
+ * machine has a CPU to spare at start (other processes' runnable tasks fewer than the CPUs, and
+ * none when the 1-minute load is at the CPU count or above, at a few looks 5 ms apart), else
+ * sleeping at once (OMP_WAIT_POLICY=PASSIVE). libgomp reads these when it is loaded, so this
+ * sets one and runs the program again (execv of /proc/self/exe with the same argv; it returns
+ * when that fails or nothing was to be done). Results do not depend on it, only speed. */
 void exec_omp_setup(char **argv);
 /* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
  * evaluation); exec_backward then fails. On by default. */
