@@ -381,13 +381,13 @@ static void test_env_interpreter(void **state)
 /* Same model, same params, same loss: the fused kernels and the interpreter must agree on the
  * output, every parameter gradient and the initial-state gradient within 1e-5 relative (plus
  * 1e-6 of the buffer's largest magnitude, for entries that cancel to near zero). */
-static void fused_vs_interp(IrBuiltin kind, bool bidir)
+static void fused_vs_interp(IrBuiltin kind, bool bidir, int B, int T, double dropout)
 {
     MB *b = mb_new();
     mb_layer(b, IR_LAYER_INPUT_VECTOR, "input", 5, -1);
-    mb_recurrent(b, "rec1", kind, 5, 6, 2, bidir, 0.0);
+    mb_recurrent(b, "rec1", kind, 5, 6, 2, bidir, dropout);
     Run r;
-    run_init(&r, b, 3, 5, 900 + kind);
+    run_init(&r, b, B, T, 900 + kind);
     r.fixed_R = true;
     int rows, w;
     int64_t np = exec_nparams(r.e), sf = exec_state_floats(r.e);
@@ -436,9 +436,24 @@ static void test_fused_vs_interpreter(void **state)
     static const IrBuiltin kinds[] = { IR_CELL_LSTM, IR_CELL_GRU, IR_CELL_RNN_TANH,
                                        IR_CELL_RNN_RELU };
     for (int k = 0; k < 4; k++) {
-        fused_vs_interp(kinds[k], false);
-        fused_vs_interp(kinds[k], true);
+        fused_vs_interp(kinds[k], false, 3, 5, 0.0);
+        fused_vs_interp(kinds[k], true, 3, 5, 0.0);
     }
+}
+
+/* The same on oneDNN (a window of 4 x 8 = EXEC_ONEDNN_MIN_ROWS rows and EXEC_ONEDNN_MIN_STEPS
+ * steps, when recur has oneDNN): two levels, with and without dropout between them, one and
+ * two directions, so the level below's input gradient is written in place by the first
+ * direction's backward (onednn_rnn_backward's overwrite) and added to by the second. */
+static void test_onednn_levels_vs_interpreter(void **state)
+{
+    (void)state;
+    static const IrBuiltin kinds[] = { IR_CELL_LSTM, IR_CELL_GRU, IR_CELL_RNN_TANH };
+    for (int k = 0; k < 3; k++)
+        for (int bidir = 0; bidir < 2; bidir++) {
+            fused_vs_interp(kinds[k], bidir, 4, 8, 0.0);
+            fused_vs_interp(kinds[k], bidir, 4, 8, 0.25);
+        }
 }
 
 /* ---- whole-model gradient checks --------------------------------------------------------- */
@@ -1399,6 +1414,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fused_vs_interpreter),
+        cmocka_unit_test(test_onednn_levels_vs_interpreter),
         cmocka_unit_test(test_grad_charlm),
         cmocka_unit_test(test_grad_residual_layernorm),
         cmocka_unit_test(test_grad_pool_label_mse),

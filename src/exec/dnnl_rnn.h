@@ -95,10 +95,12 @@ bool onednn_rnn_inputs_safe(const OnednnRnn *r, int T, const float *x, KernState
 int onednn_rnn_forward(OnednnRnn *r, int T, bool train, const float *x, KernStateIn s0,
                        KernRecWeights w, float *y, KernStateOut sT, Diag *d);
 /* Backward of the last training forward (same x and w; y is that forward's output): dy or NULL,
- * dsT; accumulates into dx (or NULL), ds0 and dw, as kern_lstm_backward. 0, or -1 with a
- * diagnostic (no training forward before it, oneDNN error). */
+ * dsT; accumulates into dx (or NULL), ds0 and dw, as kern_lstm_backward. dx_overwrite: what dx
+ * holds does not count (the caller would have zeroed it): the input gradient is written into
+ * it directly instead of through a staging buffer and an addition. 0, or -1 with a diagnostic (no
+ * training forward before it, oneDNN error). */
 int onednn_rnn_backward(OnednnRnn *r, const float *x, KernRecWeights w, const float *y,
-                        const float *dy, KernDStateIn dsT, float *dx, KernDStateOut ds0,
-                        KernRecGrads dw, Diag *d);
+                        const float *dy, KernDStateIn dsT, float *dx, bool dx_overwrite,
+                        KernDStateOut ds0, KernRecGrads dw, Diag *d);
 
 #endif

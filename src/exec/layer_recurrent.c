@@ -345,8 +345,10 @@ static int recurrent_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag
     return 0;
 }
 
-/* One cell's backward from rc->dy: parameter grads, dx (or NULL) and ds0 accumulate. */
-static int cell_backward(ExecModel *e, RecCell *rc, const float *x, float *dx, Diag *d)
+/* One cell's backward from rc->dy: parameter grads, dx (or NULL) and ds0 accumulate
+ * (overwrite: what dx holds does not count; only the oneDNN path may be told so). */
+static int cell_backward(ExecModel *e, RecCell *rc, const float *x, float *dx, bool overwrite,
+                         Diag *d)
 {
     if (!use_kernel(e, rc))
         return cellvm_backward(rc->vm, rc->dy, rc->dsT, rc->dp, dx, rc->ds0, d);
@@ -356,8 +358,8 @@ static int cell_backward(ExecModel *e, RecCell *rc, const float *x, float *dx, D
     KernRecGrads dw = { rc->dp[rc->wih], rc->dp[rc->whh], rc->bih >= 0 ? rc->dp[rc->bih] : NULL,
                         rc->bhh >= 0 ? rc->dp[rc->bhh] : NULL };
     if (rc->fwd_dn)
-        return onednn_rnn_backward(rc->dn, x, cell_weights(rc), rc->y, rc->dy, dsT, dx, ds0, dw,
-                                   d);
+        return onednn_rnn_backward(rc->dn, x, cell_weights(rc), rc->y, rc->dy, dsT, dx,
+                                   overwrite, ds0, dw, d);
     rc->fused->backward(cell_shape(e, rc), x, cell_weights(rc), rc->cache, rc->dy, dsT, dx, ds0,
                         dw, rc->work);
     return 0;
@@ -385,22 +387,24 @@ static int recurrent_backward(ExecModel *e, LayerRt *l, Diag *d)
     RecurrentRt *r = l->kind_rt;
     LayerRt *x = exec_input_rt(e, l, 0);
     size_t TB = (size_t)e->T * e->B;
-    for (int lev = 0; lev < r->nlev - 1; lev++) /* the last level's is the layer's dout */
-        memset(r->lev_dy[lev], 0, sizeof(float) * TB * l->w);
     for (int lev = r->nlev - 1; lev >= 0; lev--) {
         if (r->ndir == 2)
             split_directions(e, r, lev);
         const float *xin = x->out;
         float *dxin = x->dout;
-        bool drop = lev > 0 && e->train && l->L->p > 0;
-        if (lev > 0) {
+        bool drop = lev > 0 && e->train && l->L->p > 0, overwrite = false;
+        if (lev > 0) { /* the level below's gradient starts here: this level is its only user */
             xin = drop ? r->lev_x[lev] : r->lev_y[lev - 1];
             dxin = drop ? r->lev_dx[lev] : r->lev_dy[lev - 1];
-            if (drop)
+            overwrite = r->cells[lev * r->ndir].fwd_dn; /* oneDNN writes it: no zeroing pass */
+            if (drop) /* the dropout's backward adds into it */
+                memset(r->lev_dy[lev - 1], 0, sizeof(float) * TB * l->w);
+            if (!overwrite)
                 memset(dxin, 0, sizeof(float) * TB * l->w);
         }
         for (int dir = 0; dir < r->ndir; dir++)
-            if (cell_backward(e, &r->cells[lev * r->ndir + dir], xin, dxin, d))
+            if (cell_backward(e, &r->cells[lev * r->ndir + dir], xin, dxin, dir == 0 && overwrite,
+                              d))
                 return -1;
         if (drop)
             kern_dropout_backward(TB * l->w, r->lev_mask[lev], dxin, r->lev_dy[lev - 1]);

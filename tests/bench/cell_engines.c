@@ -76,8 +76,8 @@ static double window(Cell *c, int dn, int train, double *cpu)
     do {
         if (dn) {
             if (onednn_rnn_forward(c->r, c->T, train, c->x, s0, w, c->y, sT, &d) ||
-                (train && onednn_rnn_backward(c->r, c->x, w, c->y, c->dy, dsT, c->dx, ds0, g,
-                                              &d))) {
+                (train && onednn_rnn_backward(c->r, c->x, w, c->y, c->dy, dsT, c->dx, false,
+                                              ds0, g, &d))) {
                 diag_print(&d, stderr);
                 exit(1);
             }
