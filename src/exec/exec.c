@@ -9,8 +9,8 @@
  * The executor is split by concern: this file (lifetime and accessors), exec_setup.c (the checks
  * every layer passes), exec_layers.c (the table of per-kind hooks, whose code is in the
  * layer_<kind>.c files), exec_bind.c (the buffers it owns, tensors bound by role),
- * exec_forward.c, exec_loss.c and exec_backward.c (running a window); exec_int.h holds the
- * structures they share. */
+ * exec_forward.c, exec_loss.c and exec_backward.c (running a window), exec_omp.c (how idle
+ * OpenMP threads wait); exec_int.h holds the structures they share. */
 #include "exec/exec.h"
 
 #include <math.h>
