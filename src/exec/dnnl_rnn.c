@@ -407,24 +407,46 @@ static int gate_of(const OnednnRnn *r, int g)
     return r->cell == ONEDNN_GRU && g < 2 ? 1 - g : g;
 }
 
-/* Copies a [G][H][cols] block from PyTorch's gate order into oneDNN's. */
-static void to_dnnl_gates(const OnednnRnn *r, int cols, const float *src, float *dst)
+/* A [G][H][cols] block moved between PyTorch's gate order and oneDNN's (gate_of): copied into
+ * oneDNN's order, or oneDNN's order added into PyTorch's. */
+typedef struct GatesJob {
+    const OnednnRnn *r;
+    size_t blk;        /* H * cols floats a gate */
+    const float *src;
+    float *dst;
+    bool add;          /* dst (PyTorch's order) += src (oneDNN's), else dst (oneDNN's) = src */
+} GatesJob;
+
+/* Floats [lo, hi) of the block in PyTorch's order, gate by gate. */
+static void gates_range(void *ctx, size_t lo, size_t hi)
 {
-    size_t blk = (size_t)r->H * cols;
-    for (int g = 0; g < r->G; g++)
-        memcpy(dst + blk * gate_of(r, g), src + blk * g, sizeof(float) * blk);
+    const GatesJob *j = ctx;
+    while (lo < hi) {
+        size_t g = lo / j->blk, end = (g + 1) * j->blk < hi ? (g + 1) * j->blk : hi;
+        size_t at = j->blk * (size_t)gate_of(j->r, (int)g) + (lo - g * j->blk);
+        if (j->add)
+            for (size_t k = 0; k < end - lo; k++)
+                j->dst[lo + k] += j->src[at + k];
+        else
+            memcpy(j->dst + at, j->src + lo, sizeof(float) * (end - lo));
+        lo = end;
+    }
 }
 
-/* Adds a [G][H][cols] block in oneDNN's gate order into one in PyTorch's: dst += src. */
+/* Copies a [G][H][cols] block from PyTorch's gate order into oneDNN's, split across the
+ * threads (3.5 MB a 512-wide GRU level, before every forward). */
+static void to_dnnl_gates(const OnednnRnn *r, int cols, const float *src, float *dst)
+{
+    GatesJob j = { r, (size_t)r->H * cols, src, dst, false };
+    kern_parallel_for(j.blk * r->G, (double)(j.blk * r->G), gates_range, &j);
+}
+
+/* Adds a [G][H][cols] block in oneDNN's gate order into one in PyTorch's: dst += src (each
+ * float on its own: the same at any thread count). */
 static void add_from_dnnl_gates(const OnednnRnn *r, int cols, const float *src, float *dst)
 {
-    size_t blk = (size_t)r->H * cols;
-    for (int g = 0; g < r->G; g++) {
-        const float *s = src + blk * gate_of(r, g);
-        float *o = dst + blk * g;
-        for (size_t j = 0; j < blk; j++)
-            o[j] += s[j];
-    }
+    GatesJob j = { r, (size_t)r->H * cols, src, dst, true };
+    kern_parallel_for(j.blk * r->G, (double)(j.blk * r->G), gates_range, &j);
 }
 
 /* The bias in oneDNN's layout: b_ih + b_hh per gate; lbr_gru keeps b_in and b_hn apart:
@@ -495,13 +517,17 @@ static int run_rnn(const OnednnRnn *r, dnnl_primitive_t p, int n, const dnnl_exe
     return rc;
 }
 
-/* Reorders recur's weights (PyTorch layout; GRU through the gate-swapped copies) into w. */
-static int load_weights(OnednnRnn *r, const Weights *w, KernRecWeights kw, Diag *d)
+/* Reorders recur's weights (PyTorch layout; GRU through the gate-swapped copies, made anew
+ * when copy_gru: the backward reuses its forward's, as it runs on the same weights) into w. */
+static int load_weights(OnednnRnn *r, const Weights *w, KernRecWeights kw, bool copy_gru,
+                        Diag *d)
 {
     const float *src[2] = { kw.w_ih, kw.w_hh };
     if (r->cell == ONEDNN_GRU) {
-        to_dnnl_gates(r, r->In, kw.w_ih, r->wl);
-        to_dnnl_gates(r, r->H, kw.w_hh, r->wi);
+        if (copy_gru) {
+            to_dnnl_gates(r, r->In, kw.w_ih, r->wl);
+            to_dnnl_gates(r, r->H, kw.w_hh, r->wi);
+        }
         src[0] = r->wl, src[1] = r->wi;
     }
     for (int k = 0; k < 2; k++) {
@@ -563,7 +589,7 @@ int onednn_rnn_forward(OnednnRnn *r, int T, bool train, const float *x, KernStat
     r->last = NULL;
     Shape *s = get_shape(r, T, train, d);
     Mds m;
-    if (!s || make_mds(r, T, &m, d) || load_weights(r, &s->wfwd[train], w, d))
+    if (!s || make_mds(r, T, &m, d) || load_weights(r, &s->wfwd[train], w, true, d))
         return -1;
     size_t bh = (size_t)r->B * r->H;
     pack_bias(r, w.b_ih, w.b_hh);
@@ -708,7 +734,7 @@ int onednn_rnn_backward(OnednnRnn *r, const float *x, KernRecWeights w, const fl
     }
     Mds m;
     if ((!s->bwd.p && make_bwd(r, s, d)) || make_mds(r, s->T, &m, d) ||
-        stage_grow(r, s->T, d) || load_weights(r, &s->wbwd, w, d))
+        stage_grow(r, s->T, d) || load_weights(r, &s->wbwd, w, false, d))
         return -1;
     size_t bh = (size_t)r->B * r->H;
     bool lstm = r->cell == ONEDNN_LSTM;
