@@ -6,7 +6,8 @@
  * changes no result: every element gets exactly the float operations adam_step always did, in
  * the same order (IEEE square root and division, no FMA contraction under -std=c11), so the
  * parameters are bit for bit what the scalar loop gave, on every CPU. Cloned per ISA
- * (target_clones): 16 floats per AVX-512 instruction where the CPU has it.
+ * (target_clones): 16 floats per AVX-512 instruction where the CPU has it. Split across
+ * OpenMP's threads in whole 16-float blocks (src/exec/parallel.h), which changes no bit.
  *
  * Nothing is allocated; every buffer is the caller's. */
 #ifndef RECUR_OPTIM_UPDATE_H
