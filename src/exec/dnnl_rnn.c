@@ -425,8 +425,7 @@ static void gates_range(void *ctx, size_t lo, size_t hi)
         size_t g = lo / j->blk, end = (g + 1) * j->blk < hi ? (g + 1) * j->blk : hi;
         size_t at = j->blk * (size_t)gate_of(j->r, (int)g) + (lo - g * j->blk);
         if (j->add)
-            for (size_t k = 0; k < end - lo; k++)
-                j->dst[lo + k] += j->src[at + k];
+            kern_vadd(end - lo, j->src + at, j->dst + lo);
         else
             memcpy(j->dst + at, j->src + lo, sizeof(float) * (end - lo));
         lo = end;
@@ -681,8 +680,7 @@ typedef struct AddJob {
 static void add_range(void *ctx, size_t lo, size_t hi)
 {
     const AddJob *a = ctx;
-    for (size_t j = lo; j < hi; j++)
-        a->dst[j] += a->src[j];
+    kern_vadd(hi - lo, a->src + lo, a->dst + lo);
 }
 
 /* Adds n floats of src into dst (dst NULL: not wanted), split across the threads. */

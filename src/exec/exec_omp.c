@@ -1,6 +1,6 @@
 /* exec_omp: how idle OpenMP threads wait, chosen once at start from what else the machine is
  * running (exec_omp_setup, see exec.h). A concern of its own: it reads /proc, not the model. */
-#define _DEFAULT_SOURCE /* DT_DIR */
+#define _DEFAULT_SOURCE /* setenv, execv, nanosleep, opendir under -std=c11 */
 #include "exec/exec.h"
 
 #include <ctype.h>

@@ -19,7 +19,7 @@
 #      models/charlm.rnn` processes of BENCH_MEM_STEPS (3) steps on the fused path and with
 #      RECUR_INTERPRETER=1 (issue 10 item 6: at most 2x), peak RSS and their ratio.
 # The machine may be shared: read the ratios of one run, and the load figures printed with them.
-# PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec.c).
+# PyTorch runs with the same OpenMP wait policy as recur (exec_omp_setup in src/exec/exec_omp.c).
 # Environment: BENCH_ARGS (extra bench_rnn options, e.g. "--steps 5"), BENCH_THREADS (2),
 # BENCH_TRAIN_STEPS (30, for part 3), BENCH_ONLY=1|2|3|4|5|6 (one part),
 # BENCH_MEM_STEPS (3, for part 6),
