@@ -20,7 +20,7 @@ export PKG_CONFIG_PATH="$P/second/lib/pkgconfig"
 cc examples/embed.c $(pkg-config --cflags --libs recur) -o "$P/embed"
 LD_LIBRARY_PATH="$P/second/lib" "$P/embed" models/adding.rnn | grep -q 'output 2 rows x 1'
 # librecur.a and the dependencies pkg-config --static lists (they stay shared: Debian's
-# OpenBLAS, protobuf-c, json-c, zlib and libcsv)
+# OpenBLAS, protobuf-c, json-c, libdeflate and libcsv)
 cc examples/embed.c $(pkg-config --cflags recur) $(pkg-config --libs-only-L recur) \
   -Wl,-Bstatic -lrecur -Wl,-Bdynamic $(pkg-config --static --libs recur | sed 's/-lrecur//') \
   -o "$P/embed-static"

@@ -282,8 +282,10 @@ static int64_t shape_count(int ndim, const int64_t *shape)
     return n;
 }
 
-CkptTensor *ckpt_add_tensor(CkptTensorList *l, const char *name, int ndim, const int64_t *shape,
-                            const float *data)
+/* Appends a tensor that takes over owned (count floats, or NULL to allocate zeros); on failure
+ * owned is left to the caller. */
+static CkptTensor *append_tensor(CkptTensorList *l, const char *name, int ndim,
+                                 const int64_t *shape, float *owned)
 {
     if (!name || ndim < 0 || ndim > CKPT_MAX_DIMS || ckpt_find_tensor(l, name))
         return NULL;
@@ -295,21 +297,27 @@ CkptTensor *ckpt_add_tensor(CkptTensorList *l, const char *name, int ndim, const
     CkptTensor *t = &l->items[l->n];
     memset(t, 0, sizeof *t);
     t->name = dup_bytes(name, strlen(name));
-    t->data = malloc((size_t)(count ? count : 1) * sizeof(float));
+    t->data = owned ? owned : calloc((size_t)(count ? count : 1), sizeof(float));
     if (!t->name || !t->data) {
         free(t->name);
-        free(t->data);
+        if (!owned)
+            free(t->data);
         return NULL;
     }
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++)
         t->shape[i] = shape[i];
     t->count = count;
-    if (data)
-        memcpy(t->data, data, (size_t)count * sizeof(float));
-    else
-        memset(t->data, 0, (size_t)count * sizeof(float));
     l->n++;
+    return t;
+}
+
+CkptTensor *ckpt_add_tensor(CkptTensorList *l, const char *name, int ndim, const int64_t *shape,
+                            const float *data)
+{
+    CkptTensor *t = append_tensor(l, name, ndim, shape, NULL);
+    if (t && data)
+        memcpy(t->data, data, (size_t)t->count * sizeof(float));
     return t;
 }
 
@@ -547,13 +555,13 @@ int ckpt_write(const char *path, const Checkpoint *c, Diag *d)
 
 /* ---- reading --------------------------------------------------------------------------- */
 
-/* Copies and validates one list of unpacked tensors: rank, non-negative dimensions, data bytes
- * equal to 4 x the shape's product, names non-empty and unique. */
+/* Validates one list of unpacked tensors (rank, non-negative dimensions, data bytes equal to 4 x
+ * the shape's product, names non-empty and unique) and takes their data over from the message. */
 static int tensors_from_pb(const char *path, const char *what, Recur__Tensor **pt, size_t n,
                            CkptTensorList *l, Diag *d)
 {
     for (size_t i = 0; i < n; i++) {
-        const Recur__Tensor *t = pt[i];
+        Recur__Tensor *t = pt[i];
         if (!t->name || !*t->name) {
             diag_error_in(d, path, "corrupt checkpoint: %s tensor #%zu has no name", what, i);
             return -1;
@@ -574,13 +582,17 @@ static int tensors_from_pb(const char *path, const char *what, Recur__Tensor **p
                           t->name);
             return -1;
         }
-        CkptTensor *ct = ckpt_add_tensor(l, t->name, (int)t->n_shape, t->shape, NULL);
-        if (!ct) {
+        /* the data protobuf-c allocated (budget_alloc: malloc) is taken over, not copied: a
+         * 40 MB checkpoint is copied once (by the unpack), not twice */
+        float *owned = t->data.len ? (float *)t->data.data : NULL;
+        if (!append_tensor(l, t->name, (int)t->n_shape, t->shape, owned)) {
             diag_error_in(d, path, "out of memory reading tensor '%s'", t->name);
             return -1;
         }
-        if (t->data.len)
-            memcpy(ct->data, t->data.data, t->data.len);
+        if (owned) {
+            t->data.data = NULL;   /* free_unpacked skips it now */
+            t->data.len = 0;
+        }
     }
     return 0;
 }

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
 /* The directory part of path ("." when there is none), malloc'ed; NULL when out of memory. */
 static char *dir_of(const char *path)
@@ -165,10 +165,11 @@ bool io_host_le(void)
     return b == 1;
 }
 
-/* CRC-32 is zlib's (crc32_z takes a size_t length, so a checkpoint of any size is one call). */
+/* CRC-32 is libdeflate's: the same CRC as zlib's crc32, about 5x faster with the CPU's
+ * carry-less multiply, and a size_t length, so a checkpoint of any size is one call. */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n)
 {
-    return (uint32_t)crc32_z(crc, buf, n);
+    return libdeflate_crc32(crc, buf, n);
 }
 
 /* One signature of io_describe_bytes: the bytes at offset 0 and what they mean. */
