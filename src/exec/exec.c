@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "exec/exec_int.h"
+#include "exec/parallel.h"
 
 /* The width of every [B][width] segment of the state block, in the state block's order (exec.h). */
 int exec_state_widths(const ExecModel *e, int *widths, int max)
@@ -177,7 +178,7 @@ int exec_copy_params(ExecModel *dst, const ExecModel *src, Diag *d)
     return 0;
 }
 
-void exec_zero_grads(ExecModel *e) { memset(e->grads, 0, sizeof(float) * e->nparams); }
+void exec_zero_grads(ExecModel *e) { kern_parallel_zero((size_t)e->nparams, e->grads); }
 
 double exec_grad_norm(const ExecModel *e)
 {

@@ -162,6 +162,10 @@ void exec_set_threads(int n);
  * sets one and runs the program again (execv of /proc/self/exe with the same argv; it returns
  * when that fails or nothing was to be done). Results do not depend on it, only speed. */
 void exec_omp_setup(char **argv);
+/* exec_omp_setup's test of a busy machine: true (sleep at once) when the fewest runnable tasks
+ * of other processes seen at its looks reach the CPU count (cpus < 1 counts as 1), or are at
+ * least 1 while the 1-minute load average load1 is at the CPU count or above. */
+bool exec_omp_busy(long cpus, long fewest_others, double load1);
 /* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
  * evaluation); exec_backward then fails. On by default. */
 void exec_set_grad_enabled(ExecModel *e, bool on);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "exec/exec_int.h"
+#include "exec/parallel.h"
 
 /* Checks the window's size and lengths and records the lengths; -1 with a diagnostic. */
 static int check_window(ExecModel *e, const ExecInput *in, Diag *d)
@@ -63,7 +64,7 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
         LayerRt *l = &e->lr[i];
         const ExecLayerOps *ops = exec_layer_ops(l->L->kind);
         if (l->dout && e->fwd_grad) /* gradients accumulate from zero in backward */
-            memset(l->dout, 0, sizeof(float) * exec_rows_of(e, l, e->T) * l->w);
+            kern_parallel_zero(exec_rows_of(e, l, e->T) * l->w, l->dout);
         if (!ops->forward) {
             diag_error_in(d, l->L->label, "layer kind %d cannot run", (int)l->L->kind);
             return -1;

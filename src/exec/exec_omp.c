@@ -69,6 +69,14 @@ static double load_average(void)
     return load;
 }
 
+/* The decision of machine_busy, apart from /proc so that it can be tested (exec.h). */
+bool exec_omp_busy(long cpus, long fewest_others, double load1)
+{
+    if (cpus < 1)
+        cpus = 1;
+    return fewest_others >= cpus || (fewest_others >= 1 && load1 >= (double)cpus);
+}
+
 /* Whether other work keeps this machine busy: other processes' runnable tasks at each of 4
  * looks 5 ms apart (one look that finds none ends it), as many as the cores, or any while the
  * 1-minute load average is at the core count. The load average alone lags (just after a
@@ -77,16 +85,15 @@ static double load_average(void)
  * machine, where the RNN H512 step then ran at half speed. */
 static bool machine_busy(void)
 {
-    long cpus = sysconf(_SC_NPROCESSORS_ONLN), fewest = LONG_MAX;
+    long fewest = LONG_MAX;
     for (int look = 0; look < 4 && fewest > 0; look++) {
         if (look)
             nanosleep(&(struct timespec){ 0, 5000000 }, NULL);
         long others = others_running();
         fewest = others < fewest ? others : fewest;
     }
-    if (cpus < 1)
-        cpus = 1;
-    return fewest >= cpus || (fewest >= 1 && load_average() >= (double)cpus);
+    return exec_omp_busy(sysconf(_SC_NPROCESSORS_ONLN), fewest,
+                         fewest >= 1 ? load_average() : 0.0);
 }
 
 /* Measured on a 2-core AVX-512 machine, lstm(128) B 32 T 64, 2 threads: quiet, spinning 1000

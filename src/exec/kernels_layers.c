@@ -83,12 +83,31 @@ static void fill_rows(void *ctx, size_t lo, size_t hi)
         memcpy(j->out + r * j->cols, j->a, (size_t)j->cols * sizeof(float));
 }
 
-/* out[c] += sum over all rows of a[r][c] for the columns c in [lo, hi), in row order. */
-static void colsum_cols(void *ctx, size_t lo, size_t hi)
+/* Columns of a column sum held in registers at a time. */
+#define COLSUM_BLOCK 16
+
+/* out[c] += sum over all rows of a[r][c] for the columns c in [lo, hi), in row order: each
+ * block of 16 columns is summed in registers over all the rows, then stored once (adding into
+ * out row by row made every row a store and a reload: 2048 x 65 took 75 us on 2 threads). */
+__attribute__((target_clones("avx512f", "avx2", "default"))) static void
+colsum_cols(void *ctx, size_t lo, size_t hi)
 {
     const RowsJob *j = ctx;
-    for (size_t r = 0; r < j->rows; r++)
-        kern_vadd(hi - lo, j->a + r * j->cols + lo, j->out + lo);
+    size_t c = lo;
+    for (; c + COLSUM_BLOCK <= hi; c += COLSUM_BLOCK) {
+        float acc[COLSUM_BLOCK];
+        memcpy(acc, j->out + c, sizeof acc);
+        for (size_t r = 0; r < j->rows; r++)
+            for (int k = 0; k < COLSUM_BLOCK; k++)
+                acc[k] += j->a[r * j->cols + c + k];
+        memcpy(j->out + c, acc, sizeof acc);
+    }
+    for (; c < hi; c++) {
+        float acc = j->out[c];
+        for (size_t r = 0; r < j->rows; r++)
+            acc += j->a[r * j->cols + c];
+        j->out[c] = acc;
+    }
 }
 
 /* Split by columns, so each column's sum is the same at any thread count. Measured on the

@@ -12,6 +12,7 @@
 #include "exec/cellvm.h"
 #include "exec/exec_int.h"
 #include "exec/layer_kinds.h"
+#include "exec/parallel.h"
 
 /* One cell of a recurrent layer: one stacked level, one direction. */
 typedef struct RecCell {
@@ -373,7 +374,7 @@ static void split_directions(const ExecModel *e, RecurrentRt *r, int lev)
     int ws[2];
     for (int dir = 0; dir < 2; dir++) {
         RecCell *rc = &r->cells[lev * 2 + dir];
-        memset(rc->dy, 0, sizeof(float) * TB * rc->H);
+        kern_parallel_zero(TB * rc->H, rc->dy);
         dys[dir] = rc->dy;
         ws[dir] = rc->H;
     }
@@ -398,9 +399,9 @@ static int recurrent_backward(ExecModel *e, LayerRt *l, Diag *d)
             dxin = drop ? r->lev_dx[lev] : r->lev_dy[lev - 1];
             overwrite = r->cells[lev * r->ndir].fwd_dn; /* oneDNN writes it: no zeroing pass */
             if (drop) /* the dropout's backward adds into it */
-                memset(r->lev_dy[lev - 1], 0, sizeof(float) * TB * l->w);
+                kern_parallel_zero(TB * l->w, r->lev_dy[lev - 1]);
             if (!overwrite)
-                memset(dxin, 0, sizeof(float) * TB * l->w);
+                kern_parallel_zero(TB * l->w, dxin);
         }
         for (int dir = 0; dir < r->ndir; dir++)
             if (cell_backward(e, &r->cells[lev * r->ndir + dir], xin, dxin, dir == 0 && overwrite,

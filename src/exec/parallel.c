@@ -2,6 +2,8 @@
  * (libmatvec's flags) so that the files calling it need not be. */
 #include "exec/parallel.h"
 
+#include <string.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -28,4 +30,17 @@ void kern_parallel_for(size_t n, double work, void (*fn)(void *ctx, size_t lo, s
     (void)work;
 #endif
     fn(ctx, 0, n);
+}
+
+/* Zeroes floats [lo, hi) of the buffer ctx. */
+static void zero_range(void *ctx, size_t lo, size_t hi)
+{
+    memset((float *)ctx + lo, 0, (hi - lo) * sizeof(float));
+}
+
+/* A gradient buffer is zeroed before every training window (1.8 MB at LSTM H128 B32 T64:
+ * 86 us of a 7 ms step on one thread), so it is split like any other loop. */
+void kern_parallel_zero(size_t n, float *p)
+{
+    kern_parallel_for(n, (double)n, zero_range, p);
 }

@@ -23,4 +23,7 @@
 void kern_parallel_for(size_t n, double work, void (*fn)(void *ctx, size_t lo, size_t hi),
                        void *ctx);
 
+/* p[0 .. n) = 0, split as kern_parallel_for. */
+void kern_parallel_zero(size_t n, float *p);
+
 #endif
