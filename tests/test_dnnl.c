@@ -524,16 +524,22 @@ static void test_models_vs_interp(void **state)
     exec_set_threads(2);
 }
 
-/* recur's batch-1 path (B = 1: the fused kernels' recurrent products on the matrix-vector path,
- * split across the threads at these widths, matvec.h) against the interpreter at 1, 2 and 3
- * threads, H not divisible by 2 or 3. */
+/* recur's batch-1 path (B = 1: the fused kernels' steps in chunks of hidden units on the
+ * matrix-vector path, split across the threads at these widths, matvec.h) against the
+ * interpreter at 1, 2 and 3 threads, H not divisible by 2 or 3: windows of 5 steps, and of one
+ * step (x W_ih^T then fused into the step, as recur sample runs it), training forward and
+ * backward from a random carried state. */
 static void test_batch1_vs_interp(void **state)
 {
     (void)state;
-    assert_true(4L * 259 * 259 >= KERN_MATVEC_PAR_MIN && 259 >= KERN_MATVEC_MIN_K);
+    assert_true((long)259 * 259 >= KERN_MATVEC_PAR_MIN && 259 >= KERN_MATVEC_MIN_K);
     for (int threads = 1; threads <= 3; threads++) {
-        model_vs_interp("lstm(259, layers=2)", threads, 1, 5, ENG_OWN);
-        model_vs_interp("gru(265)", threads, 1, 5, ENG_OWN);
+        for (int T = 1; T <= 5; T += 4) {
+            model_vs_interp("lstm(259, layers=2)", threads, 1, T, ENG_OWN);
+            model_vs_interp("gru(265)", threads, 1, T, ENG_OWN);
+            model_vs_interp("rnn(263)", threads, 1, T, ENG_OWN);
+            model_vs_interp("rnn(261, activation=relu, layers=2)", threads, 1, T, ENG_OWN);
+        }
     }
     exec_set_threads(2);
 }

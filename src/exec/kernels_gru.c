@@ -9,6 +9,8 @@
  * Without train only gates, hproj and bias are used. */
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
+#include "exec/matvec.h"
+#include "exec/mvpool.h"
 
 size_t kern_gru_cache_floats(int T, int B, int H, bool train)
 {
@@ -33,48 +35,105 @@ static void gru_bias(int H, const float *b_ih, const float *b_hh, float *bias)
     }
 }
 
-/* One step for B rows; g holds x W_ih^T (becomes activated r, z, n), hp_proj h_prev W_hh^T:
+/* The gate math of hidden units j0 <= j < j1 of one row; g holds x W_ih^T (becomes activated
+ * r, z, n), hproj h_prev W_hh^T:
  *   r = sigmoid(g_r + hp_r + b_r)   z = sigmoid(g_z + hp_z + b_z)
  *   n = tanh(g_n + b_in + r * (hp_n + b_hn))   h = (1 - z) * n + z * h_prev
- * g [B][3H], hproj [B][3H], bias [4H], hp [B][H] or NULL (zeros), hn_out [B][H] or NULL,
- * hnext [B][H] or NULL (second copy of h), y [B][H]. */
-static void gru_cell(int B, int H, float *g, const float *hproj, const float *bias,
-                     const float *hp, float *hn_out, float *hnext, float *y)
+ * g [3H], hproj [3H], bias [4H], hp [H] or NULL (zeros), hn_out [H] or NULL, hnext [H] or NULL
+ * (second copy of h), y [H]. */
+static void gru_units(int H, int j0, int j1, float *g, const float *hproj, const float *bias,
+                      const float *hp, float *hn_out, float *hnext, float *y)
 {
-    for (int b = 0; b < B; b++) {
-        float *gr = g + (size_t)b * 3 * H;
-        const float *pr = hproj + (size_t)b * 3 * H;
-        size_t o = (size_t)b * H;
-        for (int j = 0; j < H; j += KV) {
-            int m = H - j < KV ? H - j : KV;
-            KernV4 r = kv_sigmoid(kv_load(gr + j, m) + kv_load(pr + j, m) + kv_load(bias + j, m));
-            KernV4 z = kv_sigmoid(kv_load(gr + H + j, m) + kv_load(pr + H + j, m) +
-                                  kv_load(bias + H + j, m));
-            KernV4 hnv = kv_load(pr + 2 * H + j, m) + kv_load(bias + 3 * H + j, m);
-            KernV4 n = kv_tanh(kv_load(gr + 2 * H + j, m) + kv_load(bias + 2 * H + j, m) +
-                               r * hnv);
-            KernV4 hprev = hp ? kv_load(hp + o + j, m) : kv_splat(0.0f);
-            KernV4 h = (1.0f - z) * n + z * hprev;
-            kv_store(gr + j, r, m);
-            kv_store(gr + H + j, z, m);
-            kv_store(gr + 2 * H + j, n, m);
-            if (hn_out)
-                kv_store(hn_out + o + j, hnv, m);
-            if (hnext)
-                kv_store(hnext + o + j, h, m);
-            kv_store(y + o + j, h, m);
-        }
+    for (int j = j0; j < j1; j += KV) {
+        int m = j1 - j < KV ? j1 - j : KV;
+        KernV4 r = kv_sigmoid(kv_load(g + j, m) + kv_load(hproj + j, m) + kv_load(bias + j, m));
+        KernV4 z = kv_sigmoid(kv_load(g + H + j, m) + kv_load(hproj + H + j, m) +
+                              kv_load(bias + H + j, m));
+        KernV4 hnv = kv_load(hproj + 2 * H + j, m) + kv_load(bias + 3 * H + j, m);
+        KernV4 n = kv_tanh(kv_load(g + 2 * H + j, m) + kv_load(bias + 2 * H + j, m) + r * hnv);
+        KernV4 hprev = hp ? kv_load(hp + j, m) : kv_splat(0.0f);
+        KernV4 h = (1.0f - z) * n + z * hprev;
+        kv_store(g + j, r, m);
+        kv_store(g + H + j, z, m);
+        kv_store(g + 2 * H + j, n, m);
+        if (hn_out)
+            kv_store(hn_out + j, hnv, m);
+        if (hnext)
+            kv_store(hnext + j, h, m);
+        kv_store(y + j, h, m);
     }
 }
 
-/* Forward: x W_ih^T for the whole window in one GEMM; per step one GEMM for h_prev W_hh^T into
- * hproj and the fused cell. See kernels.h for shapes. */
+/* Hidden units per chunk of a batch-1 step's mvpool job (a multiple of KV). */
+#define GRU_STEP_UNITS 16
+
+/* One step of B rows (as gru_units, [B][.] each): g holds x W_ih^T unless fuse_x (batch 1, a
+ * window of one step: x W_ih^T is fused into the step); hproj is the step's scratch. */
+typedef struct GruStep {
+    int B, In, H;
+    const float *x, *hp; /* x [B][In] (used when fuse_x), h entering the step or NULL (= 0) */
+    KernRecWeights w;
+    bool fuse_x;
+    float *g, *hproj;
+    const float *bias;
+    float *hn_out, *hnext, *y;
+} GruStep;
+
+/* Units of chunk `chunk` of a batch-1 step: the three gates' rows of x W_ih^T (when fused) and
+ * of h_prev W_hh^T (kept apart: the reset gate scales the recurrent part of n), then their gate
+ * math. An mvpool job. */
+static void gru_step1_chunk(void *ctx, int chunk)
+{
+    const GruStep *s = ctx;
+    int H = s->H, j0 = chunk * GRU_STEP_UNITS;
+    int j1 = j0 + GRU_STEP_UNITS < H ? j0 + GRU_STEP_UNITS : H;
+    for (int q = 0; q < 3; q++) {
+        if (s->fuse_x)
+            kern_matvec_rows(q * H + j0, q * H + j1, s->w.w_ih, s->In, s->x, NULL, 0, NULL, 0,
+                             s->g);
+        if (s->hp)
+            kern_matvec_rows(q * H + j0, q * H + j1, NULL, 0, NULL, s->w.w_hh, H, s->hp, 0,
+                             s->hproj);
+        else
+            memset(s->hproj + q * H + j0, 0, (size_t)(j1 - j0) * sizeof *s->hproj);
+    }
+    gru_units(H, j0, j1, s->g, s->hproj, s->bias, s->hp, s->hn_out, s->hnext, s->y);
+}
+
+/* One step: hproj = h_prev W_hh^T (and g = x W_ih^T when fused), then the gate math. Batch 1
+ * runs as chunks of hidden units on the pool's threads (one hand-off per step, the gate math
+ * split too); larger batches as one GEMM and the gate math row by row. */
+static void gru_step(const GruStep *s)
+{
+    int H = s->H;
+    size_t h3 = 3 * (size_t)H;
+    if (s->B == 1) {
+        int n = (H + GRU_STEP_UNITS - 1) / GRU_STEP_UNITS;
+        if (3L * H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
+            mvpool_run(n, gru_step1_chunk, (void *)s);
+        else
+            for (int c = 0; c < n; c++)
+                gru_step1_chunk((void *)s, c);
+        return;
+    }
+    if (s->hp)
+        kern_gemm_nt(s->B, 3 * H, H, s->hp, s->w.w_hh, 0.0f, s->hproj);
+    else
+        memset(s->hproj, 0, s->B * h3 * sizeof *s->hproj);
+    for (int b = 0; b < s->B; b++) {
+        size_t o = (size_t)b * H;
+        gru_units(H, 0, H, s->g + b * h3, s->hproj + b * h3, s->bias, s->hp ? s->hp + o : NULL,
+                  s->hn_out ? s->hn_out + o : NULL, s->hnext ? s->hnext + o : NULL, s->y + o);
+    }
+}
+
+/* Forward: x W_ih^T for the whole window in one GEMM (fused into the step for a single step of
+ * batch 1); per step h_prev W_hh^T into hproj and the fused cell. See kernels.h for shapes. */
 void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
     int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
     bool reverse = sh.reverse;
-    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
     const float *h0 = s0.h;
     float *hT = sT.h;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
@@ -84,7 +143,9 @@ void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s
         return;
     }
     float *gates = cache;
-    kern_gemm_nt(T * B, 3 * H, In, x, w_ih, 0.0f, gates);
+    GruStep st = { B, In, H, x, NULL, w, B == 1 && T == 1, NULL, NULL, NULL, NULL, NULL, NULL };
+    if (!st.fuse_x)
+        kern_gemm_nt(T * B, 3 * H, In, x, w.w_ih, 0.0f, gates);
     float *hn = NULL, *hprev = NULL, *hfin = NULL, *hproj;
     if (train) {
         hn = gates + 3 * tbh;
@@ -96,20 +157,18 @@ void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s
         hproj = gates + 3 * tbh;
     }
     float *bias = hproj + 3 * bh;
-    gru_bias(H, b_ih, b_hh, bias);
+    gru_bias(H, w.b_ih, w.b_hh, bias);
+    st.hproj = hproj, st.bias = bias;
 
     for (int s = 0; s < T; s++) {
         int t = kern_time_at(s, T, reverse);
-        const float *hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
-        if (hp)
-            kern_gemm_nt(B, 3 * H, H, hp, w_hh, 0.0f, hproj);
-        else
-            memset(hproj, 0, 3 * bh * sizeof *hproj);
-        float *hnext = NULL;
+        st.hp = s == 0 ? h0 : y + (size_t)kern_time_at(s - 1, T, reverse) * bh;
+        st.hnext = NULL;
         if (train)
-            hnext = s + 1 < T ? hprev + (size_t)kern_time_at(s + 1, T, reverse) * bh : hfin;
-        gru_cell(B, H, gates + (size_t)t * 3 * bh, hproj, bias, hp, train ? hn + t * bh : NULL,
-                 hnext, y + t * bh);
+            st.hnext = s + 1 < T ? hprev + (size_t)kern_time_at(s + 1, T, reverse) * bh : hfin;
+        st.g = gates + (size_t)t * 3 * bh, st.hn_out = train ? hn + t * bh : NULL;
+        st.y = y + t * bh;
+        gru_step(&st);
     }
     if (hT)
         memcpy(hT, y + (size_t)kern_time_at(T - 1, T, reverse) * bh, bh * sizeof *hT);

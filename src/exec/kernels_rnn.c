@@ -6,6 +6,8 @@
  * Without train only bias is used: pre-activations are accumulated directly in y. */
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
+#include "exec/matvec.h"
+#include "exec/mvpool.h"
 
 size_t kern_rnn_cache_floats(int T, int B, int H, bool train)
 {
@@ -18,30 +20,79 @@ size_t kern_rnn_work_floats(int T, int B, int H)
     return (size_t)T * B * H + (size_t)B * H;
 }
 
-/* h = act(a + bias) in place, and optional second copy.   a [B][H], bias [H], copy [B][H] */
-static void rnn_cell(int B, int H, KernAct act, float *a, const float *bias, float *copy)
+/* h = act(a + bias) in place for the hidden units j0 <= j < j1 of one row, and an optional
+ * second copy of them.   a [H], bias [H], copy [H] or NULL */
+static void rnn_units(int j0, int j1, KernAct act, float *a, const float *bias, float *copy)
 {
-    for (int b = 0; b < B; b++) {
-        float *row = a + (size_t)b * H;
-        for (int j = 0; j < H; j += KV) {
-            int m = H - j < KV ? H - j : KV;
-            KernV4 v = kv_load(row + j, m) + kv_load(bias + j, m);
-            v = act == KERN_ACT_RELU ? kv_select(v > 0.0f, v, kv_splat(0.0f)) : kv_tanh(v);
-            kv_store(row + j, v, m);
-        }
+    for (int j = j0; j < j1; j += KV) {
+        int m = j1 - j < KV ? j1 - j : KV;
+        KernV4 v = kv_load(a + j, m) + kv_load(bias + j, m);
+        v = act == KERN_ACT_RELU ? kv_select(v > 0.0f, v, kv_splat(0.0f)) : kv_tanh(v);
+        kv_store(a + j, v, m);
         if (copy)
-            memcpy(copy + (size_t)b * H, row, (size_t)H * sizeof *row);
+            kv_store(copy + j, v, m);
     }
 }
 
-/* Forward: a = x W_ih^T for the window in one GEMM, then per step
- *   h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for shapes. */
+/* Hidden units per chunk of a batch-1 step's mvpool job (a multiple of KV). */
+#define RNN_STEP_UNITS 16
+
+/* One step of B rows: a [B][H] holds x W_ih^T unless fuse_x (batch 1, a window of one step:
+ * x W_ih^T is fused into the step), and becomes h; hp is h entering the step (NULL = 0);
+ * copy [B][H] or NULL receives a second copy of h. */
+typedef struct RnnStep {
+    int B, In, H;
+    KernAct act;
+    const float *x, *hp;
+    KernRecWeights w;
+    bool fuse_x;
+    float *a;
+    const float *bias;
+    float *copy;
+} RnnStep;
+
+/* Units of chunk `chunk` of a batch-1 step: their rows of x W_ih^T (when fused) and h W_hh^T in
+ * one pass over both weight matrices, then act. An mvpool job. */
+static void rnn_step1_chunk(void *ctx, int chunk)
+{
+    const RnnStep *s = ctx;
+    int j0 = chunk * RNN_STEP_UNITS, j1 = j0 + RNN_STEP_UNITS < s->H ? j0 + RNN_STEP_UNITS : s->H;
+    kern_matvec_rows(j0, j1, s->fuse_x ? s->w.w_ih : NULL, s->In, s->x, s->hp ? s->w.w_hh : NULL,
+                     s->H, s->hp, !s->fuse_x, s->a);
+    rnn_units(j0, j1, s->act, s->a, s->bias, s->copy);
+}
+
+/* One step: a += h_prev W_hh^T (and x W_ih^T when fused), then h = act(a + bias). Batch 1
+ * runs as chunks of hidden units on the pool's threads (one hand-off per step, the activation
+ * split too); larger batches as one GEMM and the activation row by row. */
+static void rnn_step(const RnnStep *s)
+{
+    int H = s->H;
+    if (s->B == 1) {
+        int n = (H + RNN_STEP_UNITS - 1) / RNN_STEP_UNITS;
+        if ((long)H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
+            mvpool_run(n, rnn_step1_chunk, (void *)s);
+        else
+            for (int c = 0; c < n; c++)
+                rnn_step1_chunk((void *)s, c);
+        return;
+    }
+    if (s->hp)
+        kern_gemm_nt(s->B, H, H, s->hp, s->w.w_hh, 1.0f, s->a);
+    for (int b = 0; b < s->B; b++)
+        rnn_units(0, H, s->act, s->a + (size_t)b * H, s->bias,
+                  s->copy ? s->copy + (size_t)b * H : NULL);
+}
+
+/* Forward: a = x W_ih^T for the window in one GEMM (fused into the step for a single step of
+ * batch 1), then per step h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for
+ * shapes. */
 void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
     int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
     bool reverse = sh.reverse;
-    const float *w_ih = w.w_ih, *w_hh = w.w_hh, *b_ih = w.b_ih, *b_hh = w.b_hh;
+    const float *b_ih = w.b_ih, *b_hh = w.b_hh;
     const float *h0 = s0.h;
     float *hT = sT.h;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
@@ -55,19 +106,20 @@ void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, 
     float *bias = train ? hfin + bh : cache;
     for (int j = 0; j < H; j++)
         bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
-    kern_gemm_nt(T * B, H, In, x, w_ih, 0.0f, hs);
+    RnnStep st = { B, In, H, act, x, NULL, w, B == 1 && T == 1, NULL, bias, NULL };
+    if (!st.fuse_x)
+        kern_gemm_nt(T * B, H, In, x, w.w_ih, 0.0f, hs);
     if (train)
         kern_copy_or_zero(bh, h0, hprev + (size_t)kern_time_at(0, T, reverse) * bh);
 
     for (int s = 0; s < T; s++) {
         int t = kern_time_at(s, T, reverse);
-        const float *hp = s == 0 ? h0 : hs + (size_t)kern_time_at(s - 1, T, reverse) * bh;
-        if (hp)
-            kern_gemm_nt(B, H, H, hp, w_hh, 1.0f, hs + t * bh);
-        float *copy = NULL;
+        st.hp = s == 0 ? h0 : hs + (size_t)kern_time_at(s - 1, T, reverse) * bh;
+        st.a = hs + t * bh;
+        st.copy = NULL;
         if (train)
-            copy = s + 1 < T ? hprev + (size_t)kern_time_at(s + 1, T, reverse) * bh : hfin;
-        rnn_cell(B, H, act, hs + t * bh, bias, copy);
+            st.copy = s + 1 < T ? hprev + (size_t)kern_time_at(s + 1, T, reverse) * bh : hfin;
+        rnn_step(&st);
     }
     if (train)
         memcpy(y, hs, tbh * sizeof *y);

@@ -9,7 +9,8 @@
 #      tests/bench/torch_charlm_train.py (the same model, data and settings), tok/s and peak RSS;
 #   4. batch-1 sampling (perf2): a whole `recur sample` process from a models/charlm.rnn
 #      checkpoint (one training step) against tests/bench/torch_sample.py's loop (the same model;
-#      only its loop is timed), at 1 and 2 threads, tok/s and the ratio;
+#      only its loop is timed), at 1 and 2 threads, tok/s and the ratio; then the same with gru
+#      and rnn layers in place of the lstm;
 #   5. BENCH_THREADS threads against 1: bench_rnn --vs-threads 1 on every configuration of
 #      part 1, recur's step and the bare layers' each timed at both counts in turn; prints the
 #      speed-up of the larger count (x above 1: more threads are faster);
@@ -94,22 +95,28 @@ fi
 if part 4; then
   N=${BENCH_SAMPLE_LENGTH:-3000}
   T4=$(mktemp -d "${TMPDIR:-/tmp}/recur-bench4.XXXXXX")
-  "$BUILD/recur" train "$SRC/models/charlm.rnn" --data "$SRC/examples/tinyshakespeare.txt" \
-    --steps 1 --set eval_every=100000 --set checkpoint_every=1 --out "$T4/run" >/dev/null 2>&1 ||
-    { echo "bench: could not train the sampling checkpoint"; rm -rf "$T4"; exit 1; }
-  for th in 1 2; do
-    echo "== batch-1 sampling, models/charlm.rnn (lstm 512 x 2), $N characters, $th thread(s)"
-    t0=$(date +%s.%N)
-    "$BUILD/recur" sample "$T4/run/last.ckpt" --length "$N" --seed 1 --threads "$th" >/dev/null ||
-      { rm -rf "$T4"; exit 1; }
-    t1=$(date +%s.%N)
-    R=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
-    echo "recur sample (whole process): $R tok/s"
-    if [ -n "$TORCH" ]; then
-      P=$("$PY" "$SRC/tests/bench/torch_sample.py" --length "$N" --threads "$th" |
-          sed -n 's/^RESULT tok_per_s=\([0-9.]*\).*/\1/p')
-      echo "PyTorch sampling loop: $P tok/s; recur/PyTorch $(awk -v r="$R" -v p="$P" 'BEGIN { printf "%.2fx", r / p }')"
-    fi
+  for cell in lstm gru rnn; do
+    # models/charlm.rnn as it is (the issue's row), and with gru / rnn layers in its place
+    M="$T4/$cell.rnn"
+    sed "s/^\( *\)lstm(512,/\1$cell(512,/" "$SRC/models/charlm.rnn" >"$M"
+    grep -q "$cell(512," "$M" || { echo "bench: could not make the $cell model"; rm -rf "$T4"; exit 1; }
+    "$BUILD/recur" train "$M" --data "$SRC/examples/tinyshakespeare.txt" \
+      --steps 1 --set eval_every=100000 --set checkpoint_every=1 --out "$T4/$cell" >/dev/null 2>&1 ||
+      { echo "bench: could not train the $cell sampling checkpoint"; rm -rf "$T4"; exit 1; }
+    for th in 1 2; do
+      echo "== batch-1 sampling, models/charlm.rnn ($cell 512 x 2), $N characters, $th thread(s)"
+      t0=$(date +%s.%N)
+      "$BUILD/recur" sample "$T4/$cell/last.ckpt" --length "$N" --seed 1 --threads "$th" >/dev/null ||
+        { rm -rf "$T4"; exit 1; }
+      t1=$(date +%s.%N)
+      R=$(awk -v n="$N" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", n / (b - a) }')
+      echo "recur sample (whole process): $R tok/s"
+      if [ -n "$TORCH" ]; then
+        P=$("$PY" "$SRC/tests/bench/torch_sample.py" --length "$N" --threads "$th" --cell "$cell" |
+            sed -n 's/^RESULT tok_per_s=\([0-9.]*\).*/\1/p')
+        echo "PyTorch sampling loop: $P tok/s; recur/PyTorch $(awk -v r="$R" -v p="$P" 'BEGIN { printf "%.2fx", r / p }')"
+      fi
+    done
   done
   rm -rf "$T4"
 fi
