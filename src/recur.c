@@ -150,8 +150,10 @@ RecurState *recur_state_new(RecurModel *m, int B, char **error)
     else if (!recur_output_is_sequence(m))
         diag_error_in(&d, "recur_state_new", "the model's output is pooled over the sequence: "
                       "it has no output per step (use recur_forward)");
-    else if ((s->e = model_exec(&m->model, B, 1, &d)))
+    else if ((s->e = model_exec(&m->model, B, 1, &d))) {
         exec_set_grad_enabled(s->e, false);
+        exec_set_frozen(s->e, true); /* the C API changes no weights (token tables: exec.h) */
+    }
     if (!s || !s->e) {
         take_error(&d, error);
         diag_free(&d);

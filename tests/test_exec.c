@@ -722,6 +722,82 @@ static void test_batch1_lstm_vs_interp(void **state)
     free(b);
 }
 
+/* Eight batch-1 steps of one token each from a fresh state (the logits into y [8][V]). */
+static void steps_of_one(Run *r, int V, float *y)
+{
+    exec_reset_state(r->e);
+    for (int t = 0; t < 8; t++) {
+        int32_t tok = (int32_t)((t * 5 + 2) % V);
+        ExecInput one = { 1, &tok, NULL, NULL, false };
+        assert_int_equal(exec_forward(r->e, &one, false, &r->d), 0);
+        int rw, ww;
+        const float *p = exec_output(r->e, &rw, &ww);
+        assert_int_equal(rw, 1), assert_int_equal(ww, V);
+        memcpy(y + (size_t)t * V, p, sizeof(float) * V);
+    }
+}
+
+/* Frozen parameters (exec_set_frozen): a recurrent layer fed by an embedding or onehot layer
+ * steps from its token table (token_table.c), and the logits are the same bytes as from W_ih,
+ * for the LSTM, GRU and RNN, at 1 and 2 threads (H 130: split across them). A weight changed
+ * while not frozen, or a training forward, leaves no stale table behind. */
+static void test_token_table(void **state)
+{
+    (void)state;
+    enum { V = 7 };
+    const IrBuiltin kinds[] = { IR_CELL_LSTM, IR_CELL_GRU, IR_CELL_RNN_TANH };
+    for (int k = 0; k < 6; k++) {
+        MB *b = mb_new();
+        mb_tokens(b, V);
+        int in = V;
+        if (k < 3) {
+            mb_embedding(b, V, 4);
+            in = 4;
+        } else {
+            mb_layer(b, IR_LAYER_ONEHOT, "onehot1", V, -1);
+            b->layers[1].vocab = V;
+        }
+        mb_recurrent(b, "rec1", kinds[k % 3], in, 130, 2, false, 0.0);
+        mb_dense(b, "dense1", 130, V, IR_ACT_NONE);
+        Run r;
+        run_init(&r, b, 1, 1, 77 + (uint64_t)k);
+        exec_set_grad_enabled(r.e, false);
+        float plain[8][V], tab[8][V];
+        for (int th = 1; th <= 2; th++) {
+            exec_set_threads(th);
+            exec_set_frozen(r.e, false);
+            steps_of_one(&r, V, &plain[0][0]);
+            exec_set_frozen(r.e, true);
+            steps_of_one(&r, V, &tab[0][0]);
+            assert_memory_equal(tab, plain, sizeof plain);
+        }
+        /* a changed W_ih (the first tensor after the embedding's, or the first) while thawed */
+        exec_set_frozen(r.e, false);
+        float *w = exec_params(r.e) + (k < 3 ? V * 4 : 0);
+        for (int i = 0; i < 40; i++)
+            w[i] += 0.25f;
+        steps_of_one(&r, V, &plain[0][0]);
+        exec_set_frozen(r.e, true);
+        steps_of_one(&r, V, &tab[0][0]);
+        assert_memory_equal(tab, plain, sizeof plain);
+        /* a training forward while frozen makes the table stale too */
+        exec_set_grad_enabled(r.e, true);
+        int32_t tok = 1;
+        ExecInput one = { 1, &tok, NULL, NULL, false };
+        assert_int_equal(exec_forward(r.e, &one, true, &r.d), 0);
+        exec_set_grad_enabled(r.e, false);
+        for (int i = 0; i < 40; i++)
+            w[i] -= 0.5f;
+        steps_of_one(&r, V, &tab[0][0]);
+        exec_set_frozen(r.e, false);
+        steps_of_one(&r, V, &plain[0][0]);
+        assert_memory_equal(tab, plain, sizeof plain);
+        exec_set_threads(1);
+        run_free(&r);
+        free(b);
+    }
+}
+
 /* Sampling set-up: a batch-1, window-1 executor with the parameters copied from a batch-2 one,
  * stepped token by token without gradients, reproduces stream 0 of the batched window. */
 static void test_sampling_steps(void **state)
@@ -1424,6 +1500,7 @@ int main(void)
         cmocka_unit_test(test_steps_repeatable),
         cmocka_unit_test(test_sampling_steps),
         cmocka_unit_test(test_batch1_lstm_vs_interp),
+        cmocka_unit_test(test_token_table),
         cmocka_unit_test(test_initialisers),
         cmocka_unit_test(test_param_layout),
         cmocka_unit_test(test_input_errors),

@@ -152,7 +152,7 @@ static void rec_forward(RecCtx *c, int T, bool train, const float *x, const floa
                         const float *c0, float *y, float *hT, float *cT, float *cache)
 {
     KernAct act = c->kind == CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH;
-    KernRecShape sh = {T, c->B, c->I, c->H, c->reverse};
+    KernRecShape sh = {T, c->B, c->I, c->H, c->reverse, false};
     KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
     if (c->kind == CELL_LSTM)
         kern_lstm_forward(sh, train, x, (KernStateIn){h0, c0}, w, y, (KernStateOut){hT, cT},
@@ -193,7 +193,7 @@ static void rec_backward(RecCtx *c)
 {
     KernAct act = c->kind == CELL_RNN_RELU ? KERN_ACT_RELU : KERN_ACT_TANH;
     rec_forward(c, c->T, true, c->x, c->h0, c->c0, c->y, c->hT, c->cT, c->cache);
-    KernRecShape sh = {c->T, c->B, c->I, c->H, c->reverse};
+    KernRecShape sh = {c->T, c->B, c->I, c->H, c->reverse, false};
     KernRecWeights w = {c->w_ih, c->w_hh, c->b_ih, c->b_hh};
     KernRecGrads dw = {c->dw_ih, c->dw_hh, c->db_ih, c->db_hh};
     if (c->kind == CELL_LSTM)
@@ -384,7 +384,7 @@ static void test_lstm_one_step_exact(void **s)
     double c = f * c0 + i * g, h = o * tanh(c);
     float y, hT, cT, cache[64];
     assert_true(kern_lstm_cache_floats(1, 1, 1, true) <= 64);
-    kern_lstm_forward((KernRecShape){1, 1, 1, 1, false}, true, &x, (KernStateIn){&h0, &c0},
+    kern_lstm_forward((KernRecShape){1, 1, 1, 1, false, false}, true, &x, (KernStateIn){&h0, &c0},
                       (KernRecWeights){w_ih, w_hh, b_ih, b_hh}, &y, (KernStateOut){&hT, &cT},
                       cache);
     assert_float_equal(y, h, 1e-6);
@@ -400,17 +400,17 @@ static void test_rec_empty_window(void **s)
     float h0[2] = {0.5f, -1.0f}, c0[2] = {2.0f, 3.0f}, hT[2] = {9, 9}, cT[2] = {9, 9};
     float dh0[2] = {1, 1}, dc0[2] = {0, 0}, w[8] = {0}, dw[8] = {0};
     KernRecWeights ww = {w, w, NULL, NULL};
-    kern_lstm_forward((KernRecShape){0, 1, 1, 2, false}, true, NULL, (KernStateIn){h0, c0}, ww,
+    kern_lstm_forward((KernRecShape){0, 1, 1, 2, false, false}, true, NULL, (KernStateIn){h0, c0}, ww,
                       NULL, (KernStateOut){hT, cT}, NULL);
     assert_true(hT[0] == 0.5f && hT[1] == -1.0f && cT[0] == 2.0f && cT[1] == 3.0f);
-    kern_lstm_backward((KernRecShape){0, 1, 1, 2, true}, NULL, ww, NULL, NULL,
+    kern_lstm_backward((KernRecShape){0, 1, 1, 2, true, false}, NULL, ww, NULL, NULL,
                        (KernDStateIn){h0, c0}, NULL, (KernDStateOut){dh0, dc0},
                        (KernRecGrads){dw, dw, NULL, NULL}, NULL);
     assert_true(dh0[0] == 1.5f && dh0[1] == 0.0f && dc0[0] == 2.0f && dc0[1] == 3.0f);
-    kern_gru_forward((KernRecShape){0, 1, 1, 2, true}, false, NULL, (KernStateIn){NULL, NULL},
+    kern_gru_forward((KernRecShape){0, 1, 1, 2, true, false}, false, NULL, (KernStateIn){NULL, NULL},
                      ww, NULL, (KernStateOut){hT, NULL}, NULL);
     assert_true(hT[0] == 0.0f && hT[1] == 0.0f);
-    kern_rnn_forward((KernRecShape){0, 1, 1, 2, false}, false, KERN_ACT_TANH, NULL,
+    kern_rnn_forward((KernRecShape){0, 1, 1, 2, false, false}, false, KERN_ACT_TANH, NULL,
                      (KernStateIn){h0, NULL}, ww, NULL, (KernStateOut){hT, NULL}, NULL);
     assert_true(hT[0] == 0.5f && hT[1] == -1.0f);
     for (int i = 0; i < 8; i++)

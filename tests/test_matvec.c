@@ -179,7 +179,7 @@ static void test_lstm_small_batch(void **state)
         lstm_ref(T, B, In, H, x, wih, whh, bih, bhh, h0, c0, ref);
         for (int th = 1; th <= 3; th++) {
             onednn_set_threads(th);
-            kern_lstm_forward((KernRecShape){ T, B, In, H, false }, false, x,
+            kern_lstm_forward((KernRecShape){ T, B, In, H, false, false}, false, x,
                               (KernStateIn){ h0, c0 }, (KernRecWeights){ wih, whh, bih, bhh },
                               y, (KernStateOut){ hT, cT }, cache);
             for (int i = 0; i < T * B * H; i++)
@@ -289,7 +289,7 @@ static void lstm_b1_calls(int In, int H, bool train, int th, const float *x,
     memcpy(h, h0, sizeof(float) * H), memcpy(c, c0, sizeof(float) * H);
     onednn_set_threads(th);
     for (int t = 0; t < 6; t++) {
-        kern_lstm_forward((KernRecShape){ 1, 1, In, H, false }, train, x + (size_t)t * In,
+        kern_lstm_forward((KernRecShape){ 1, 1, In, H, false, false}, train, x + (size_t)t * In,
                           (KernStateIn){ h, c }, (KernRecWeights){ wt[0], wt[1], wt[2], wt[3] },
                           y + (size_t)t * H, (KernStateOut){ hc, hc + H }, cache);
         memcpy(h, hc, sizeof(float) * 2 * H);

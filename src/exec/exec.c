@@ -178,6 +178,12 @@ int exec_copy_params(ExecModel *dst, const ExecModel *src, Diag *d)
     return 0;
 }
 
+void exec_set_frozen(ExecModel *e, bool on)
+{
+    e->frozen = on;
+    e->frozen_gen++;
+}
+
 void exec_zero_grads(ExecModel *e) { kern_parallel_zero((size_t)e->nparams, e->grads); }
 
 double exec_grad_norm(const ExecModel *e)

@@ -166,6 +166,12 @@ void exec_omp_setup(char **argv);
  * of other processes seen at its looks reach the CPU count (cpus < 1 counts as 1), or are at
  * least 1 while the 1-minute load average load1 is at the CPU count or above. */
 bool exec_omp_busy(long cpus, long fewest_others, double load1);
+/* With on = true the caller promises that the parameters do not change until it turns this
+ * off (recur sample, the C API's stateful step: nothing there trains). Batch-1 steps may then
+ * use tables derived from them: a recurrent layer fed straight by an embedding or onehot layer
+ * looks up x W_ih^T per token instead of reading W_ih (token_table.c), with the same results.
+ * Off by default; every call, and every forward with gradients, makes the tables stale. */
+void exec_set_frozen(ExecModel *e, bool on);
 /* With on = false, forwards keep nothing for backward in the fused kernels (sampling and
  * evaluation); exec_backward then fails. On by default. */
 void exec_set_grad_enabled(ExecModel *e, bool on);

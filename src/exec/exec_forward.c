@@ -55,6 +55,8 @@ int exec_forward(ExecModel *e, const ExecInput *in, bool train, Diag *d)
     if (train)
         seed_streams(e);
     e->fwd_grad = e->grad_enabled;
+    if (e->fwd_grad) /* a training forward: parameters about to change, token tables stale */
+        e->frozen_gen++;
     e->fwd_interp = e->force_interp; /* backward follows the forward's path */
     if (e->carry)
         memcpy(e->state, e->fin, sizeof(float) * e->state_floats);

@@ -87,6 +87,9 @@ struct ExecModel {
     bool onednn;            /* fused cells run on oneDNN when it is available (default on) */
     bool fwd_grad;          /* the last forward kept what backward needs */
     bool fwd_interp;        /* the last forward ran every cell through the interpreter */
+    bool frozen;            /* exec_set_frozen: the parameters are promised not to change */
+    unsigned frozen_gen;    /* bumped by every freeze and training forward: token tables built
+                               under an older value are stale (token_table.c) */
     float *params, *grads;
     int64_t nparams;
     ExecTensor *tensors;
@@ -138,6 +141,28 @@ static inline size_t exec_rows_of(const ExecModel *e, const LayerRt *l, int T)
  * i = 0, 1, ... in order. *state_off: where the layer's recurrent cells take their state blocks
  * from (advanced past them). */
 int exec_setup_layer(ExecModel *e, int i, int64_t *state_off, Diag *d);
+
+/* ---- token_table.c: x W_ih^T per token, for batch-1 steps on frozen parameters ---- */
+
+/* One recurrent cell's table: row v = (token v's input vector) W_ih^T, [V][G*H]. */
+typedef struct TokenTable {
+    float *rows;
+    int V, width;
+    unsigned gen;
+    bool built;
+} TokenTable;
+
+/* The table row of the token that layer `in` (an embedding or onehot layer fed by token ids)
+ * turns into this window's one input vector, or NULL when no table applies (parameters not
+ * frozen, gradients on, more than one row, another input kind, or a table over 64 MB). Builds
+ * the table first when stale, with the batch-1 path's own products, so that a step from the
+ * row gives the same bits as one from W_ih. w_ih [G*H][In]. Owned by t. */
+const float *token_table_row(ExecModel *e, TokenTable *t, const LayerRt *in, const float *w_ih,
+                             int In, int GH);
+void token_table_free(TokenTable *t);
+/* layer_embedding.c: whether l maps token ids to rows of a table (embedding: *table is it,
+ * [vocab][w]; onehot: *table = NULL, the identity). */
+bool exec_token_rows(const LayerRt *l, const float **table);
 
 /* Inverted-dropout mask of rows x w floats (rows = T*B time-major, or B after pooling): row r
  * draws its w entries from the generator of stream r % B (exec_forward.c), so a stream's masks

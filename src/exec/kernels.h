@@ -56,6 +56,7 @@ typedef enum KernAct { KERN_ACT_NONE, KERN_ACT_TANH, KERN_ACT_RELU, KERN_ACT_SIG
 typedef struct KernRecShape {
     int T, B, In, H;
     bool reverse;
+    bool x_proj; /* forward: x holds x W_ih^T already, [T][B][G*H] (In is still I) */
 } KernRecShape;
 
 /* A recurrent layer's weights as PyTorch stores them (w_ih [G*H][I], w_hh [G*H][H], biases

@@ -128,7 +128,7 @@ static void gru_step(const GruStep *s)
 }
 
 /* Forward: x W_ih^T for the whole window in one GEMM (fused into the step for a single step of
- * batch 1); per step h_prev W_hh^T into hproj and the fused cell. See kernels.h for shapes. */
+ * batch 1; copied when sh.x_proj says x holds it); per step h_prev W_hh^T into hproj and the fused cell. See kernels.h for shapes. */
 void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {
@@ -143,8 +143,11 @@ void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s
         return;
     }
     float *gates = cache;
-    GruStep st = { B, In, H, x, NULL, w, B == 1 && T == 1, NULL, NULL, NULL, NULL, NULL, NULL };
-    if (!st.fuse_x)
+    GruStep st = { B, In, H, x, NULL, w, B == 1 && T == 1 && !sh.x_proj, NULL, NULL, NULL, NULL,
+                   NULL, NULL };
+    if (sh.x_proj) /* x W_ih^T given (exec's token table) */
+        memcpy(gates, x, 3 * tbh * sizeof *gates);
+    else if (!st.fuse_x)
         kern_gemm_nt(T * B, 3 * H, In, x, w.w_ih, 0.0f, gates);
     float *hn = NULL, *hprev = NULL, *hfin = NULL, *hproj;
     if (train) {

@@ -113,7 +113,7 @@ static void lstm_step(const LstmStep *s)
 }
 
 /* Forward: gates = x W_ih^T for the whole window in one GEMM (fused into the step for a
- * single step of batch 1), then per step gates_t += h_prev W_hh^T and the fused cell. See
+ * single step of batch 1; copied when sh.x_proj says x holds it), then per step gates_t += h_prev W_hh^T and the fused cell. See
  * kernels.h for shapes. */
 void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                        KernRecWeights w, float *y, KernStateOut sT, float *cache)
@@ -131,9 +131,11 @@ void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn 
         return;
     }
     float *gates = cache;
-    LstmStep st = { B, sh.In, H, x, NULL, w, B == 1 && T == 1, NULL, NULL, NULL,
+    LstmStep st = { B, sh.In, H, x, NULL, w, B == 1 && T == 1 && !sh.x_proj, NULL, NULL, NULL,
                     NULL, NULL, NULL, NULL };
-    if (!st.fuse_x)
+    if (sh.x_proj) /* x W_ih^T given (exec's token table) */
+        memcpy(gates, x, 4 * tbh * sizeof *gates);
+    else if (!st.fuse_x)
         kern_gemm_nt(T * B, 4 * H, sh.In, x, w.w_ih, 0.0f, gates);
 
     if (train) {

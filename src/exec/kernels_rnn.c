@@ -85,7 +85,7 @@ static void rnn_step(const RnnStep *s)
 }
 
 /* Forward: a = x W_ih^T for the window in one GEMM (fused into the step for a single step of
- * batch 1), then per step h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for
+ * batch 1; copied when sh.x_proj says x holds it), then per step h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for
  * shapes. */
 void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
@@ -106,8 +106,10 @@ void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, 
     float *bias = train ? hfin + bh : cache;
     for (int j = 0; j < H; j++)
         bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
-    RnnStep st = { B, In, H, act, x, NULL, w, B == 1 && T == 1, NULL, bias, NULL };
-    if (!st.fuse_x)
+    RnnStep st = { B, In, H, act, x, NULL, w, B == 1 && T == 1 && !sh.x_proj, NULL, bias, NULL };
+    if (sh.x_proj) /* x W_ih^T given (exec's token table) */
+        memcpy(hs, x, tbh * sizeof *hs);
+    else if (!st.fuse_x)
         kern_gemm_nt(T * B, H, In, x, w.w_ih, 0.0f, hs);
     if (train)
         kern_copy_or_zero(bh, h0, hprev + (size_t)kern_time_at(0, T, reverse) * bh);

@@ -67,6 +67,14 @@ static int onehot_forward(ExecModel *e, LayerRt *l, const ExecInput *in, Diag *d
     return 0;
 }
 
+bool exec_token_rows(const LayerRt *l, const float **table)
+{
+    *table = NULL;
+    if (l->L->kind == IR_LAYER_EMBEDDING)
+        *table = ((const EmbeddingRt *)l->kind_rt)->table;
+    return l->L->kind == IR_LAYER_EMBEDDING || l->L->kind == IR_LAYER_ONEHOT;
+}
+
 const ExecLayerOps layer_embedding_ops = { embedding_setup, embedding_forward,
                                            embedding_backward, NULL, NULL };
 const ExecLayerOps layer_onehot_ops = { onehot_setup, onehot_forward, NULL, NULL, NULL };

@@ -33,6 +33,8 @@ typedef struct RecCell {
     float *dsT;             /* gradient of the final state block (view into ExecModel.dfin) */
     int sfloats;
     const int32_t *len;     /* this window's sequence lengths (ExecInput.packed), or NULL */
+    const LayerRt *level0_in; /* level 0: the layer's input (for its token table), else NULL */
+    TokenTable xtab;        /* level 0 on frozen parameters: x W_ih^T per token */
 } RecCell;
 
 /* The layer's cells and the buffers between its levels. */
@@ -158,6 +160,7 @@ static int setup_cell(ExecModel *e, LayerRt *l, int k, int want_in, int64_t *sta
         rc->dy = exec_own(e, TB * rc->H, sizeof(float));
     }
     rc->fused = can_fuse(rc, L->builtin) ? &exec_fused_cells[L->builtin] : NULL;
+    rc->level0_in = rc->fused && k / r->ndir == 0 ? exec_input_rt(e, l, 0) : NULL;
     /* the interpreter's tape is large (cellvm.h): built only when needed,
      * here for cells without a kernel (checking the cell now), else on first use */
     if (!rc->fused && !(rc->vm = cellvm_create(c, e->B, e->max_T, d)))
@@ -238,6 +241,7 @@ static void recurrent_release(LayerRt *l)
     for (int k = 0; r && r->cells && k < l->L->ncells; k++) {
         cellvm_free(r->cells[k].vm);
         onednn_rnn_free(r->cells[k].dn);
+        token_table_free(&r->cells[k].xtab);
     }
 }
 
@@ -253,7 +257,7 @@ static bool use_kernel(const ExecModel *e, const RecCell *rc)
 /* The shape of rc's fused kernel call over the current window. */
 static KernRecShape cell_shape(const ExecModel *e, const RecCell *rc)
 {
-    return (KernRecShape){ e->T, e->B, rc->in_w, rc->H, rc->c->reverse };
+    return (KernRecShape){ e->T, e->B, rc->in_w, rc->H, rc->c->reverse, false };
 }
 
 /* rc's weights for its fused kernel (absent biases NULL). */
@@ -288,6 +292,16 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
     }
     KernStateIn s0 = { rc->s0 + rc->off_h, rc->off_c >= 0 ? rc->s0 + rc->off_c : NULL };
     KernStateOut sT = { rc->sT + rc->off_h, rc->off_c >= 0 ? rc->sT + rc->off_c : NULL };
+    KernRecShape sh = cell_shape(e, rc);
+    const float *xrow = rc->level0_in ? token_table_row(e, &rc->xtab, rc->level0_in,
+                                                        rc->p[rc->wih], rc->in_w,
+                                                        rc->fused->gates * rc->H)
+                                      : NULL;
+    if (xrow) { /* a batch-1 step from the token's row of x W_ih^T (token_table.c) */
+        sh.x_proj = true;
+        rc->fused->forward(sh, e->fwd_grad, xrow, s0, cell_weights(rc), rc->y, sT, rc->cache);
+        return 0;
+    }
     if (use_onednn(e, rc)) {
         if (!rc->dn && !(rc->dn = onednn_rnn_create(rc->fused->onednn, e->B, rc->in_w, rc->H,
                                                     rc->c->reverse, d)))
@@ -298,8 +312,7 @@ static int cell_forward(ExecModel *e, RecCell *rc, const float *x, Diag *d)
         return onednn_rnn_forward(rc->dn, e->T, e->fwd_grad, x, s0, cell_weights(rc), rc->y,
                                   sT, d);
     }
-    rc->fused->forward(cell_shape(e, rc), e->fwd_grad, x, s0, cell_weights(rc), rc->y, sT,
-                       rc->cache);
+    rc->fused->forward(sh, e->fwd_grad, x, s0, cell_weights(rc), rc->y, sT, rc->cache);
     return 0;
 }
 

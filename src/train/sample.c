@@ -203,6 +203,7 @@ int sample_run(const SampleOptions *o, Diag *d)
     e = model_exec(&model, 1, 1, d);
     if (!e) goto done;
     exec_set_grad_enabled(e, false);
+    exec_set_frozen(e, true); /* nothing here changes the weights: token tables may be used */
     const char *pt = o->prime ? o->prime : "";
     prime = malloc((strlen(pt) + 1) * sizeof(int32_t));
     cand = malloc((size_t)v.size * sizeof *cand);

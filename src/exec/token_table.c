@@ -1,0 +1,66 @@
+/* token_table: for a recurrent layer fed straight by an embedding (or onehot) layer, the input
+ * projection x W_ih^T of every token of the vocabulary, so that a batch-1 step reads one row of
+ * G*H floats instead of all of W_ih (G*H*E): 4% of the character LSTM's 13 MB per token, and a
+ * batch-1 step is bound by how fast its weights stream. Only while the caller has promised that
+ * the parameters do not change (exec_set_frozen: recur sample, the C API's stateful step); a
+ * freeze or a forward with gradients makes every table stale (ExecModel.frozen_gen). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/exec_int.h"
+#include "exec/matvec.h"
+
+/* Largest table built: beyond it (a word vocabulary) the table costs more memory than the
+ * bandwidth it saves is worth. */
+#define TOKEN_TABLE_MAX_BYTES ((size_t)64 << 20)
+
+/* Row v = x_v W_ih^T for every token v, each by the product the batch-1 step would run
+ * (kern_matvec_rows with no second matrix: ((0 + x_v . w_r) + 0)), so the step from a row
+ * (g = row, then g += h W_hh^T) gives the bits the step from W_ih gives. onehot's x_v is the
+ * unit vector e_v, whose dot with w_r is w_r[v] exactly: the table is W_ih transposed. */
+static void table_build(TokenTable *t, const float *emb, const float *w_ih, int In)
+{
+    for (int v = 0; v < t->V; v++) {
+        float *row = t->rows + (size_t)v * t->width;
+        if (emb)
+            kern_matvec_rows(0, t->width, w_ih, In, emb + (size_t)v * In, NULL, 0, NULL, 0, row);
+        else
+            for (int r = 0; r < t->width; r++)
+                row[r] = w_ih[(size_t)r * In + v];
+    }
+}
+
+const float *token_table_row(ExecModel *e, TokenTable *t, const LayerRt *in, const float *w_ih,
+                             int In, int GH)
+{
+    const float *emb;
+    if (!e->frozen || e->fwd_grad || e->fwd_interp || e->B != 1 || e->T != 1 ||
+        !exec_token_rows(in, &emb) || in->w != In || !w_ih)
+        return NULL;
+    int V = in->L->vocab;
+    if (V < 1 || (size_t)V * (size_t)GH > TOKEN_TABLE_MAX_BYTES / sizeof(float))
+        return NULL;
+    int32_t id = exec_input_rt(e, in, 0)->ids[0];
+    if (id < 0 || id >= V)
+        return NULL; /* the input layer reports it */
+    if (!t->built || t->gen != e->frozen_gen || t->V != V || t->width != GH) {
+        if (!t->rows || t->V != V || t->width != GH) {
+            free(t->rows);
+            t->rows = malloc((size_t)V * GH * sizeof *t->rows);
+            t->built = false;
+            if (!t->rows)
+                return NULL; /* no table: the step reads W_ih as usual */
+        }
+        t->V = V, t->width = GH;
+        table_build(t, emb, w_ih, In);
+        t->built = true;
+        t->gen = e->frozen_gen;
+    }
+    return t->rows + (size_t)id * GH;
+}
+
+void token_table_free(TokenTable *t)
+{
+    free(t->rows);
+    memset(t, 0, sizeof *t);
+}
