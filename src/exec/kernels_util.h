@@ -93,23 +93,46 @@ enum { KV16 = 16 };
 /* m ? a : b per lane, 16 lanes (m from a vector comparison: all ones or zero per lane). */
 #define KV16_SELECT(m, a, b) ((KernV16)(((KernI16)(a) & (m)) | ((KernI16)(b) & ~(m))))
 
-/* sigmoid(x) = 1 / (1 + exp(-x)) */
-static inline KernV4 kv_sigmoid(KernV4 x) { return 1.0f / (1.0f + kv_exp(-x)); }
+/* x = sigmoid(x) = 1 / (1 + exp(-x)), for any float vector type V (as KV_EXP_BODY). */
+#define KV_SIGMOID_BODY(V, I, x)                                                              \
+    do {                                                                                      \
+        V s_ = -(x);                                                                          \
+        KV_EXP_BODY(V, I, s_);                                                                \
+        x = 1.0f / (1.0f + s_);                                                               \
+    } while (0)
 
-/* tanh(x): odd polynomial near 0, 1 - 2 / (exp(2|x|) + 1) with the sign of x elsewhere. */
+/* x = tanh(x): odd polynomial near 0, 1 - 2 / (exp(2|x|) + 1) with the sign of x elsewhere,
+ * for any float vector type V (as KV_EXP_BODY). */
+#define KV_TANH_BODY(V, I, x)                                                                 \
+    do {                                                                                      \
+        I sign_ = (I)(x) & (int32_t)0x80000000;                                               \
+        V ax_ = (V)((I)(x) & 0x7fffffff);                                                     \
+        V z_ = (x) * (x);                                                                     \
+        V small_ = -5.70498872745E-3f * z_ + 2.06390887954E-2f;                               \
+        small_ = small_ * z_ - 5.37397155531E-2f;                                             \
+        small_ = small_ * z_ + 1.33314422036E-1f;                                             \
+        small_ = small_ * z_ - 3.33332819422E-1f;                                             \
+        small_ = small_ * z_ * (x) + (x);                                                     \
+        V big_ = ax_ + ax_;                                                                   \
+        KV_EXP_BODY(V, I, big_);                                                              \
+        big_ = 1.0f - 2.0f / (big_ + 1.0f);                                                   \
+        big_ = (V)((I)big_ | sign_);                                                          \
+        I near_ = (I)(ax_ < 0.625f);                                                          \
+        x = (V)(((I)small_ & near_) | ((I)big_ & ~near_));                                    \
+    } while (0)
+
+/* sigmoid(x), 4 lanes (KV_SIGMOID_BODY). */
+static inline KernV4 kv_sigmoid(KernV4 x)
+{
+    KV_SIGMOID_BODY(KernV4, KernI4, x);
+    return x;
+}
+
+/* tanh(x), 4 lanes (KV_TANH_BODY). */
 static inline KernV4 kv_tanh(KernV4 x)
 {
-    KernI4 sign = (KernI4)x & (int32_t)0x80000000;
-    KernV4 ax = (KernV4)((KernI4)x & 0x7fffffff);
-    KernV4 z = x * x;
-    KernV4 small = -5.70498872745E-3f * z + 2.06390887954E-2f;
-    small = small * z - 5.37397155531E-2f;
-    small = small * z + 1.33314422036E-1f;
-    small = small * z - 3.33332819422E-1f;
-    small = small * z * x + x;
-    KernV4 big = 1.0f - 2.0f / (kv_exp(ax + ax) + 1.0f);
-    big = (KernV4)((KernI4)big | sign);
-    return kv_select(ax < 0.625f, small, big);
+    KV_TANH_BODY(KernV4, KernI4, x);
+    return x;
 }
 
 /* The time index of processing step s (0-based) for a window of T steps. */
