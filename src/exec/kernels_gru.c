@@ -10,7 +10,6 @@
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
 #include "exec/matvec.h"
-#include "exec/mvpool.h"
 
 size_t kern_gru_cache_floats(int T, int B, int H, bool train)
 {
@@ -108,12 +107,9 @@ static void gru_step(const GruStep *s)
     int H = s->H;
     size_t h3 = 3 * (size_t)H;
     if (s->B == 1) {
-        int n = (H + GRU_STEP_UNITS - 1) / GRU_STEP_UNITS;
-        if (3L * H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
-            mvpool_run(n, gru_step1_chunk, (void *)s);
-        else
-            for (int c = 0; c < n; c++)
-                gru_step1_chunk((void *)s, c);
+        long madds = 3L * H * (H + (s->fuse_x ? s->In : 0));
+        int chunks = (H + GRU_STEP_UNITS - 1) / GRU_STEP_UNITS;
+        kern_matvec_chunks(chunks, madds, gru_step1_chunk, (void *)s);
         return;
     }
     if (s->hp)

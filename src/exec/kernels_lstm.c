@@ -9,7 +9,6 @@
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
 #include "exec/matvec.h"
-#include "exec/mvpool.h"
 
 size_t kern_lstm_cache_floats(int T, int B, int H, bool train)
 {
@@ -141,12 +140,9 @@ static void lstm_step(const LstmStep *s)
 {
     int H = s->H;
     if (s->B == 1) {
-        int n = (H + LSTM_STEP_UNITS - 1) / LSTM_STEP_UNITS;
-        if (4L * H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
-            mvpool_run(n, lstm_step1_chunk, (void *)s);
-        else
-            for (int c = 0; c < n; c++)
-                lstm_step1_chunk((void *)s, c);
+        long madds = 4L * H * (H + (s->fuse_x ? s->In : 0));
+        int chunks = (H + LSTM_STEP_UNITS - 1) / LSTM_STEP_UNITS;
+        kern_matvec_chunks(chunks, madds, lstm_step1_chunk, (void *)s);
         return;
     }
     if (s->hp)

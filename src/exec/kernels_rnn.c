@@ -7,7 +7,6 @@
 #include "exec/kernels.h"
 #include "exec/kernels_util.h"
 #include "exec/matvec.h"
-#include "exec/mvpool.h"
 
 size_t kern_rnn_cache_floats(int T, int B, int H, bool train)
 {
@@ -69,12 +68,9 @@ static void rnn_step(const RnnStep *s)
 {
     int H = s->H;
     if (s->B == 1) {
-        int n = (H + RNN_STEP_UNITS - 1) / RNN_STEP_UNITS;
-        if ((long)H * (H + (s->fuse_x ? s->In : 0)) >= KERN_MATVEC_PAR_MIN)
-            mvpool_run(n, rnn_step1_chunk, (void *)s);
-        else
-            for (int c = 0; c < n; c++)
-                rnn_step1_chunk((void *)s, c);
+        long madds = (long)H * (H + (s->fuse_x ? s->In : 0));
+        int chunks = (H + RNN_STEP_UNITS - 1) / RNN_STEP_UNITS;
+        kern_matvec_chunks(chunks, madds, rnn_step1_chunk, (void *)s);
         return;
     }
     if (s->hp)

@@ -146,10 +146,16 @@ void kern_matvec_nt(int M, int N, int K, float alpha, const float *A, int lda, c
     if (M <= 0 || N <= 0)
         return;
     MvJob j = { M, N, K, lda, ldw, ldc, alpha, beta, A, W, C };
-    int nchunks = (N + KERN_MATVEC_CHUNK - 1) / KERN_MATVEC_CHUNK;
-    if ((long)M * N * K >= KERN_MATVEC_PAR_MIN)
-        mvpool_run(nchunks, mv_chunk, &j);
+    kern_matvec_chunks((N + KERN_MATVEC_CHUNK - 1) / KERN_MATVEC_CHUNK, (long)M * N * K,
+                       mv_chunk, &j);
+}
+
+/* On the pool only when the work pays for the hand-off (KERN_MATVEC_PAR_MIN). */
+void kern_matvec_chunks(int nchunks, long madds, MvPoolFn fn, void *ctx)
+{
+    if (madds >= KERN_MATVEC_PAR_MIN)
+        mvpool_run(nchunks, fn, ctx);
     else
         for (int c = 0; c < nchunks; c++)
-            mv_chunk(&j, c);
+            fn(ctx, c);
 }

@@ -2,7 +2,8 @@
  * small batches): the recurrent step h W_hh^T and the input projection when T*B is small.
  * kern_sgemm (kernels_gemm.c) routes the untransposed-A, transposed-B products where it is
  * faster than the GEMM library here (see KERN_MATVEC_MAX_ROWS); kern_matvec_rows is the batch-1
- * LSTM step's (kernels_lstm.c), which splits its rows itself.
+ * LSTM, GRU and RNN steps' (kernels_*.c), which split their rows themselves through
+ * kern_matvec_chunks.
  *
  * The output columns (rows of W) are split into chunks of KERN_MATVEC_CHUNK run by recur's own
  * threads (mvpool.h: OpenMP's thread count, the one --threads sets; each thread owns a range of
@@ -14,6 +15,8 @@
  * allocated; the caller owns every buffer. */
 #ifndef RECUR_EXEC_MATVEC_H
 #define RECUR_EXEC_MATVEC_H
+
+#include "exec/mvpool.h"
 
 /* The products kern_sgemm sends here: at most KERN_MATVEC_MAX_ROWS rows of A and rows of at
  * least KERN_MATVEC_MIN_K elements. Measured with tests/bench/matvec_shapes (1 thread, AVX-512,
@@ -42,5 +45,9 @@ void kern_matvec_nt(int M, int N, int K, float alpha, const float *A, int lda, c
  * split rows across threads (mvpool.h) get the same bits at any thread count. */
 void kern_matvec_rows(int r0, int r1, const float *W1, int K1, const float *x1, const float *W2,
                       int K2, const float *x2, int acc, float *out);
+
+/* fn(ctx, c) for every chunk c < nchunks of a product of madds multiply-adds: on the pool's
+ * threads (mvpool_run) from KERN_MATVEC_PAR_MIN on, else on the calling thread in order. */
+void kern_matvec_chunks(int nchunks, long madds, MvPoolFn fn, void *ctx);
 
 #endif
