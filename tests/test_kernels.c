@@ -400,15 +400,15 @@ static void test_rec_empty_window(void **s)
     float h0[2] = {0.5f, -1.0f}, c0[2] = {2.0f, 3.0f}, hT[2] = {9, 9}, cT[2] = {9, 9};
     float dh0[2] = {1, 1}, dc0[2] = {0, 0}, w[8] = {0}, dw[8] = {0};
     KernRecWeights ww = {w, w, NULL, NULL};
-    kern_lstm_forward((KernRecShape){0, 1, 1, 2, false, false}, true, NULL, (KernStateIn){h0, c0}, ww,
-                      NULL, (KernStateOut){hT, cT}, NULL);
+    kern_lstm_forward((KernRecShape){0, 1, 1, 2, false, false}, true, NULL,
+                      (KernStateIn){h0, c0}, ww, NULL, (KernStateOut){hT, cT}, NULL);
     assert_true(hT[0] == 0.5f && hT[1] == -1.0f && cT[0] == 2.0f && cT[1] == 3.0f);
     kern_lstm_backward((KernRecShape){0, 1, 1, 2, true, false}, NULL, ww, NULL, NULL,
                        (KernDStateIn){h0, c0}, NULL, (KernDStateOut){dh0, dc0},
                        (KernRecGrads){dw, dw, NULL, NULL}, NULL);
     assert_true(dh0[0] == 1.5f && dh0[1] == 0.0f && dc0[0] == 2.0f && dc0[1] == 3.0f);
-    kern_gru_forward((KernRecShape){0, 1, 1, 2, true, false}, false, NULL, (KernStateIn){NULL, NULL},
-                     ww, NULL, (KernStateOut){hT, NULL}, NULL);
+    kern_gru_forward((KernRecShape){0, 1, 1, 2, true, false}, false, NULL,
+                     (KernStateIn){NULL, NULL}, ww, NULL, (KernStateOut){hT, NULL}, NULL);
     assert_true(hT[0] == 0.0f && hT[1] == 0.0f);
     kern_rnn_forward((KernRecShape){0, 1, 1, 2, false, false}, false, KERN_ACT_TANH, NULL,
                      (KernStateIn){h0, NULL}, ww, NULL, (KernStateOut){hT, NULL}, NULL);

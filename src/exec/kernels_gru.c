@@ -124,7 +124,8 @@ static void gru_step(const GruStep *s)
 }
 
 /* Forward: x W_ih^T for the whole window in one GEMM (fused into the step for a single step of
- * batch 1; copied when sh.x_proj says x holds it); per step h_prev W_hh^T into hproj and the fused cell. See kernels.h for shapes. */
+ * batch 1; copied when sh.x_proj says x holds it); per step h_prev W_hh^T into hproj and the
+ * fused cell. See kernels.h for shapes. */
 void kern_gru_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {

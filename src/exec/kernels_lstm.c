@@ -155,8 +155,8 @@ static void lstm_step(const LstmStep *s)
 }
 
 /* Forward: gates = x W_ih^T for the whole window in one GEMM (fused into the step for a
- * single step of batch 1; copied when sh.x_proj says x holds it), then per step gates_t += h_prev W_hh^T and the fused cell. See
- * kernels.h for shapes. */
+ * single step of batch 1; copied when sh.x_proj says x holds it), then per step
+ * gates_t += h_prev W_hh^T and the fused cell. See kernels.h for shapes. */
 void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn s0,
                        KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {

@@ -81,8 +81,8 @@ static void rnn_step(const RnnStep *s)
 }
 
 /* Forward: a = x W_ih^T for the window in one GEMM (fused into the step for a single step of
- * batch 1; copied when sh.x_proj says x holds it), then per step h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh). See kernels.h for
- * shapes. */
+ * batch 1; copied when sh.x_proj says x holds it), then per step
+ *   h_t = act(a_t + h_prev W_hh^T + b_ih + b_hh).   See kernels.h for shapes. */
 void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, KernStateIn s0,
                       KernRecWeights w, float *y, KernStateOut sT, float *cache)
 {

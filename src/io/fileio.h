@@ -50,7 +50,8 @@ bool io_host_le(void);
  * Python pickle", "text", or "the bytes 58 45 ..." (at most 8), written into buf [size]. */
 const char *io_describe_bytes(const unsigned char *h, size_t n, char *buf, size_t size);
 
-/* CRC-32 (IEEE 802.3, reflected; zlib's crc32, computed by libdeflate): crc is the running value, 0 to start. */
+/* CRC-32 (IEEE 802.3, reflected; zlib's crc32, computed by libdeflate): crc is the running
+ * value, 0 to start. */
 uint32_t io_crc32(uint32_t crc, const void *buf, size_t n);
 
 #endif

@@ -3,9 +3,9 @@
 
 The model of models/charlm.rnn (nn.Embedding(V, 64) -> nn.LSTM(64, 512, num_layers=2) ->
 nn.Linear(512, V); --cell gru or rnn: nn.GRU or nn.RNN (tanh) in its place, as charlm.rnn with
-gru(512, ...) or rnn(512, ...)), random weights, one character at a time as `recur sample` generates: the state
-carried from step to step, softmax of the logits / temperature 1, torch.multinomial draws the next
-id, under torch.no_grad() (the loop a PyTorch user writes). Threads as ../shared/bench/torch_lstm.py:
+gru(512, ...) or rnn(512, ...)), random weights, one character at a time as `recur sample`
+generates: the state carried from step to step, softmax of the logits / temperature 1,
+torch.multinomial draws the next id, under torch.no_grad() (the loop a PyTorch user writes). Threads as ../shared/bench/torch_lstm.py:
 --threads N sets torch.set_num_threads(N) and exports OMP_NUM_THREADS and OPENBLAS_NUM_THREADS
 before torch is imported. Prints "RESULT tok_per_s=X" for the timed --length tokens (after 50
 warm-up tokens; the load time of torch is not counted).
