@@ -26,8 +26,7 @@ size_t kern_gru_work_floats(int T, int B, int H)
  *   b_ih, b_hh [3H]  bias [4H] */
 static void gru_bias(int H, const float *b_ih, const float *b_hh, float *bias)
 {
-    for (int j = 0; j < 2 * H; j++)
-        bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
+    kern_bias_sum(2 * H, b_ih, b_hh, bias);
     for (int j = 0; j < H; j++) {
         bias[2 * H + j] = b_ih ? b_ih[2 * H + j] : 0.0f;
         bias[3 * H + j] = b_hh ? b_hh[2 * H + j] : 0.0f;

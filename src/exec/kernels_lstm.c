@@ -21,19 +21,6 @@ size_t kern_lstm_work_floats(int T, int B, int H)
     return 4 * (size_t)T * B * H + 2 * (size_t)B * H;
 }
 
-/* bias[j] = b_ih[j] + b_hh[j] (either may be NULL = 0).   b_ih, b_hh, bias [n]
- * The test for NULL is outside the loop, so that the common case vectorises: this runs at
- * every call, every token of batch-1 generation. */
-static void bias_sum(int n, const float *b_ih, const float *b_hh, float *bias)
-{
-    if (b_ih && b_hh)
-        for (int j = 0; j < n; j++)
-            bias[j] = b_ih[j] + b_hh[j];
-    else
-        for (int j = 0; j < n; j++)
-            bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
-}
-
 /* The gate math of hidden units j0 <= j < j1 of one row, in place on the pre-activations g (x
  * and h products summed):
  *   i = sigmoid(g_i + b_i)  f = sigmoid(g_f + b_f)  gg = tanh(g_g + b_g)  o = sigmoid(g_o + b_o)
@@ -68,10 +55,6 @@ static void lstm_units(int H, int j0, int j1, float *g, const float *bias, const
 /* Hidden units per chunk of a batch-1 step's mvpool job (a multiple of KV; KV16: one block of
  * lstm_units16). */
 #define LSTM_STEP_UNITS 16
-
-/* 16 floats at p into the vector v, and back (macros: see KV_EXP_BODY on 64-byte vectors). */
-#define KV16_LOAD(v, p) memcpy(&(v), (p), sizeof(KernV16))
-#define KV16_STORE(p, v) memcpy((p), &(v), sizeof(KernV16))
 
 /* lstm_units for the 16 units j <= u < j + 16 of a batch-1 chunk, on 16 lanes: the same
  * operations lane by lane (so the same bits as lstm_units), one AVX-512 register a value where
@@ -183,7 +166,7 @@ void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn 
     if (train) {
         float *cprev = gates + 4 * tbh, *hprev = cprev + tbh, *tanhc = hprev + tbh;
         float *cfin = tanhc + tbh, *hfin = cfin + bh, *bias = hfin + bh;
-        bias_sum(4 * H, w.b_ih, w.b_hh, bias);
+        kern_bias_sum(4 * H, w.b_ih, w.b_hh, bias);
         int t0 = kern_time_at(0, T, reverse);
         kern_copy_or_zero(bh, h0, hprev + t0 * bh);
         kern_copy_or_zero(bh, c0, cprev + t0 * bh);
@@ -204,7 +187,7 @@ void kern_lstm_forward(KernRecShape sh, bool train, const float *x, KernStateIn 
     }
 
     float *c = gates + 4 * tbh, *bias = c + bh;
-    bias_sum(4 * H, w.b_ih, w.b_hh, bias);
+    kern_bias_sum(4 * H, w.b_ih, w.b_hh, bias);
     kern_copy_or_zero(bh, c0, c);
     for (int s = 0; s < T; s++) {
         int t = kern_time_at(s, T, reverse);

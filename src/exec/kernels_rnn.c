@@ -88,7 +88,6 @@ void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, 
 {
     int T = sh.T, B = sh.B, In = sh.In, H = sh.H;
     bool reverse = sh.reverse;
-    const float *b_ih = w.b_ih, *b_hh = w.b_hh;
     const float *h0 = s0.h;
     float *hT = sT.h;
     size_t bh = (size_t)B * H, tbh = (size_t)T * bh;
@@ -100,8 +99,7 @@ void kern_rnn_forward(KernRecShape sh, bool train, KernAct act, const float *x, 
     float *hs = train ? cache : y;
     float *hprev = train ? hs + tbh : NULL, *hfin = train ? hprev + tbh : NULL;
     float *bias = train ? hfin + bh : cache;
-    for (int j = 0; j < H; j++)
-        bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
+    kern_bias_sum(H, w.b_ih, w.b_hh, bias);
     RnnStep st = { B, In, H, act, x, NULL, w, B == 1 && T == 1 && !sh.x_proj, NULL, bias, NULL };
     if (sh.x_proj) /* x W_ih^T given (exec's token table) */
         memcpy(hs, x, tbh * sizeof *hs);

@@ -90,6 +90,11 @@ typedef float KernV16 __attribute__((vector_size(64)));
 typedef int32_t KernI16 __attribute__((vector_size(64)));
 enum { KV16 = 16 };
 
+/* 16 floats at p into the vector v, and back (macros: a function taking or returning a 64-byte
+ * vector would change the ABI outside AVX-512 code). */
+#define KV16_LOAD(v, p) memcpy(&(v), (p), sizeof(KernV16))
+#define KV16_STORE(p, v) memcpy((p), &(v), sizeof(KernV16))
+
 /* m ? a : b per lane, 16 lanes (m from a vector comparison: all ones or zero per lane). */
 #define KV16_SELECT(m, a, b) ((KernV16)(((KernI16)(a) & (m)) | ((KernI16)(b) & ~(m))))
 
@@ -191,6 +196,19 @@ static inline void kern_copy_or_zero(size_t n, const float *src, float *dst)
         memcpy(dst, src, n * sizeof *dst);
     else
         memset(dst, 0, n * sizeof *dst);
+}
+
+/* bias[j] = b_ih[j] + b_hh[j] (either may be NULL = 0).   b_ih, b_hh, bias [n]
+ * The test for NULL is outside the loop, so that the common case vectorises: the fused cells
+ * run this at every call, every token of batch-1 generation. */
+static inline void kern_bias_sum(int n, const float *b_ih, const float *b_hh, float *bias)
+{
+    if (b_ih && b_hh)
+        for (int j = 0; j < n; j++)
+            bias[j] = b_ih[j] + b_hh[j];
+    else
+        for (int j = 0; j < n; j++)
+            bias[j] = (b_ih ? b_ih[j] : 0.0f) + (b_hh ? b_hh[j] : 0.0f);
 }
 
 /* dst[i] += src[i] when both are non-NULL.   src, dst [n] */
