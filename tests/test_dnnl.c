@@ -27,6 +27,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,7 +122,7 @@ static void bufs_free(Bufs *b)
 /* Runs recur's own kernel of c forward (train) and backward into b. */
 static void run_own(const Case *c, Bufs *b)
 {
-    KernRecShape sh = { c->T, c->B, c->In, c->H, c->reverse };
+    KernRecShape sh = { c->T, c->B, c->In, c->H, c->reverse, false };
     KernStateIn s0 = { c->h0, c->c0 };
     KernRecWeights w = { c->w_ih, c->w_hh, c->b_ih, c->b_hh };
     KernStateOut sT = { b->hT, c->cell == ONEDNN_LSTM ? b->cT : NULL };
@@ -544,6 +545,31 @@ static void test_batch1_vs_interp(void **state)
     exec_set_threads(2);
 }
 
+/* The threads of this process (/proc/self/task). */
+static int own_threads(void)
+{
+    DIR *dir = opendir("/proc/self/task");
+    int n = 0;
+    for (struct dirent *t; dir && (t = readdir(dir));)
+        n += t->d_name[0] != '.';
+    if (dir)
+        closedir(dir);
+    return n;
+}
+
+/* OpenBLAS's thread pool (which its pthreads build starts when loaded, spinning) is stopped
+ * while oneDNN does every product, and stays stopped when --threads is set (dnnl_rnn.c). Runs
+ * first, before any OpenMP or matrix-vector threads exist: one thread, the test's own. */
+static void test_blas_pool_stopped(void **state)
+{
+    (void)state;
+    if (!need_onednn())
+        return;
+    assert_int_equal(own_threads(), 1);
+    exec_set_threads(2);
+    assert_int_equal(own_threads(), 1);
+}
+
 /* Three training steps with plain SGD on the parameters from a fresh executor of B streams
  * of T steps. */
 static void train_three(const char *layer, int B, int T, float *out, int64_t *np)
@@ -594,6 +620,7 @@ int main(void)
 {
     rng_seed(&g_rng, 4242);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_blas_pool_stopped),
         cmocka_unit_test(test_cells_vs_own),
         cmocka_unit_test(test_backward_needs_training_forward),
         cmocka_unit_test(test_inputs_safe),

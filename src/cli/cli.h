@@ -7,6 +7,7 @@
 #ifndef RECUR_CLI_H
 #define RECUR_CLI_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +20,9 @@ typedef struct CliCommand {
     int (*run)(int argc, char **argv);
     const char *summary;    /* one line for `recur --help` */
     const char *usage;      /* the full text of `recur help NAME` */
+    bool omp_waits;         /* spends its time in OpenMP's parallel loops (windows of many
+                             * rows): worth choosing how idle threads wait at start
+                             * (exec_omp_setup), which costs running the program twice */
 } CliCommand;
 
 /* The command table (main.c), NULL-terminated by a zero entry. */

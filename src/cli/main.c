@@ -27,21 +27,21 @@ const CliCommand cli_commands[] = {
      "                     parameter counts per layer and in total\n"
      "  --set NAME=VALUE   bind vocab/classes, override a const or a data/train setting\n"
      "\n"
-     "example: recur check --explain --set vocab=65 models/charlm.rnn\n"},
+     "example: recur check --explain --set vocab=65 models/charlm.rnn\n", false},
     {"graph", cmd_graph, "print the model graph, or one cell's equations, as Graphviz DOT",
      "usage: recur graph [--set NAME=VALUE]... FILE [--cell NAME]\n"
      "\n"
      "Prints Graphviz DOT of the model's layer graph, or with --cell NAME of that cell's\n"
      "per-step equation graph (recurrent t-1 edges dashed). Render it with dot:\n"
      "\n"
-     "example: recur graph models/peephole.rnn --cell peephole | dot -Tsvg > cell.svg\n"},
+     "example: recur graph models/peephole.rnn --cell peephole | dot -Tsvg > cell.svg\n", false},
     {"init", cmd_init, "write a checkpoint with freshly initialised weights",
      "usage: recur init MODEL.rnn -o FILE.ckpt [--seed S] [--set NAME=VALUE]...\n"
      "\n"
      "Compiles MODEL.rnn and writes a checkpoint holding the model text and weights initialised\n"
      "as the model declares (PyTorch's defaults for the built-in layers), seeded by S (default 0).\n"
      "\n"
-     "example: recur init models/charlm.rnn --set vocab=65 -o charlm.ckpt --seed 1\n"},
+     "example: recur init models/charlm.rnn --set vocab=65 -o charlm.ckpt --seed 1\n", false},
     {"run", cmd_run, "run a checkpoint on a NumPy array (and optionally get loss and gradients)",
      "usage: recur run FILE.ckpt --input X.npy --output Y.npy [--target T.npy\n"
      "                 [--grad-out G.safetensors]] [--predict] [--threads N]\n"
@@ -62,7 +62,7 @@ const CliCommand cli_commands[] = {
      "sequence's state is held and its outputs are zero (PyTorch's packed sequences, ONNX\n"
      "sequence_lens); pooling and the loss also stop there.\n"
      "\n"
-     "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n"},
+     "example: recur run charlm.ckpt --input ids.npy --output logits.npy\n", true},
     {"convert", cmd_convert, "convert weights between recur, safetensors, PyTorch and NumPy",
      "usage: recur convert IN OUT [--model MODEL.rnn] [--set NAME=VALUE]... [--map OLD=NEW]...\n"
      "                     [--key KEY] [--verbose] [--opset N] [--states] [--model-out M.rnn]\n"
@@ -85,7 +85,7 @@ const CliCommand cli_commands[] = {
      "which graph inputs and outputs are `recur run` options (sequence_lens: --lengths;\n"
      "initial_h/initial_c: --state-in; Y_h/Y_c: --state-out).\n"
      "\n"
-     "example: recur convert model.pt charlm.ckpt --model charlm.rnn --map encoder.rnn.=lstm1.\n"},
+     "example: recur convert model.pt charlm.ckpt --model charlm.rnn --map encoder.rnn.=lstm1.\n", false},
     {"inspect", cmd_inspect, "say what a weight file is and list its tensors with statistics",
      "usage: recur inspect FILE\n"
      "\n"
@@ -93,7 +93,7 @@ const CliCommand cli_commands[] = {
      "and min/max/mean/std; for a checkpoint also the model summary and training state; for\n"
      "safetensors its metadata; for an ONNX model its inputs, outputs, nodes and initializers.\n"
      "\n"
-     "example: recur inspect runs/charlm/last.ckpt\n"},
+     "example: recur inspect runs/charlm/last.ckpt\n", false},
     {"train", cmd_train, "train a model (truncated BPTT), with checkpoints, logs and a loss plot",
      "usage: recur train MODEL.rnn [--data FILE] [--out DIR] [--steps N | --epochs N]\n"
      "                   [--set NAME=VALUE]... [--seed S] [--threads N]\n"
@@ -108,7 +108,7 @@ const CliCommand cli_commands[] = {
      "batch and the gradients are summed: the same run as one process (doc/MPI.md).\n"
      "\n"
      "example: recur train models/adding.rnn --steps 2000\n"
-     "         mpirun -np 2 recur train models/charlm.rnn --data corpus.txt --threads 1\n"},
+     "         mpirun -np 2 recur train models/charlm.rnn --data corpus.txt --threads 1\n", true},
     {"sample", cmd_sample, "generate text from a character model checkpoint",
      "usage: recur sample FILE.ckpt [--prime TEXT] [--length N] [--temperature T]\n"
      "                    [--top-k K] [--top-p P] [--seed S]\n"
@@ -124,13 +124,13 @@ const CliCommand cli_commands[] = {
      "                      (nucleus sampling; default 1: off)\n"
      "  --seed S            the draw's seed (default: from the clock, printed to stderr)\n"
      "\n"
-     "example: recur sample runs/charlm/best.ckpt --prime 'ROMEO:' --temperature 0.8\n"},
+     "example: recur sample runs/charlm/best.ckpt --prime 'ROMEO:' --temperature 0.8\n", false},
     {"eval", cmd_eval, "evaluate a checkpoint on its validation data or another file",
      "usage: recur eval FILE.ckpt [--data FILE] [--threads N]\n"
      "\n"
      "Prints loss and the task's metrics (bits per character and perplexity, accuracy, MSE).\n"
      "\n"
-     "example: recur eval runs/charlm/best.ckpt\n"},
+     "example: recur eval runs/charlm/best.ckpt\n", true},
     {"trace", cmd_trace, "record every gate and state of a checkpoint per step, as a page and npz",
      "usage: recur trace FILE.ckpt (--text STRING | --data FILE [--range A:B] | --input X.npy)\n"
      "                   -o OUT.html [--npz OUT.npz] [--lstmvis DIR] [--layer LABEL]\n"
@@ -154,8 +154,8 @@ const CliCommand cli_commands[] = {
      "of the checkpoint's own data (adding, copy, ...). OUT.svg plots every checkpoint on one\n"
      "log-scale chart; the numbers go to --csv or stdout (checkpoint,lag,mean_norm,pairs).\n"
      "\n"
-     "example: recur trace --lags rnn/best.ckpt lstm/best.ckpt -o lags.svg\n"},
-    {NULL, NULL, NULL, NULL},
+     "example: recur trace --lags rnn/best.ckpt lstm/best.ckpt -o lags.svg\n", true},
+    {NULL, NULL, NULL, NULL, false},
 };
 
 /* Finds a command by name; NULL when there is none. */
@@ -245,7 +245,6 @@ int cli_set_threads(const char *value)
 
 int main(int argc, char **argv)
 {
-    exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;
@@ -276,6 +275,8 @@ int main(int argc, char **argv)
     const CliCommand *c = find_command(cmd);
     if (!c)
         return unknown_command(cmd);
+    if (c->omp_waits)
+        exec_omp_setup(argv); /* OpenMP wait policy (exec.h): may run the program again */
     for (int i = 2; i < argc; i++)
         if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
             fputs(c->usage, stdout);

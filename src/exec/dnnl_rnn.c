@@ -112,11 +112,30 @@ const char *onednn_isa(void)
     }
 }
 
-/* OpenMP's thread count (oneDNN's primitives and sgemm) and OpenBLAS's. */
+/* OpenBLAS's thread pool stopped while oneDNN does every product (kern_sgemm): Debian's
+ * pthreads build of OpenBLAS starts its threads when it is loaded, and they spin on
+ * sched_yield for about 0.1 s (2^28 cycles) before sleeping, taking a core from every recur
+ * process as it starts (a `recur sample` of 3000 characters spent a fifth of its samples in
+ * that thread). OpenBLAS starts the pool again by itself if it is ever called (RECUR_ONEDNN=0,
+ * read once per process, keeps it). blas_thread_shutdown_ is exported by both Debian builds of
+ * OpenBLAS (pthreads and OpenMP) but declared in no header: weak, so another BLAS links. */
+extern int blas_thread_shutdown_(void) __attribute__((weak));
+
+static void blas_pool_stop(void)
+{
+    if (blas_thread_shutdown_ && onednn_env_enabled())
+        blas_thread_shutdown_();
+}
+
+__attribute__((constructor)) static void blas_pool_stop_at_load(void) { blas_pool_stop(); }
+
+/* OpenMP's thread count (oneDNN's primitives and sgemm) and OpenBLAS's (which setting starts
+ * its pool again: stopped once more). */
 void onednn_set_threads(int n)
 {
     omp_set_num_threads(n);
     openblas_set_num_threads(n);
+    blas_pool_stop();
 }
 
 /* Reports a failed oneDNN call; returns -1. */
