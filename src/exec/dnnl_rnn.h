@@ -48,7 +48,10 @@
  * 1.10-1.31 / 1.19; H256 B32 T32 (10.5M) 1.30 / 1.19. On the loaded machine itself 2 threads
  * lose at these sizes (bench_rnn --vs-threads 1, bare H128 B32: x0.5-0.9). The limit depends
  * on the size only, never on the load: the primitive's results differ between 1 and 3
- * threads, and exact resume needs the same bits at the same --threads. */
+ * threads, and exact resume needs the same bits at the same --threads. (bench_rnn
+ * --vs-threads, since removed, compared the counts within one process, where oneDNN's forward
+ * inference keeps the threads it first ran on: its inference figures above are not one-thread
+ * ones; tests/bench/bench_rnn.c.) */
 #define ONEDNN_RNN_PAR_MIN 1000000L
 
 /* The cells oneDNN can run (ONEDNN_NONE: none). */

@@ -11,9 +11,10 @@
 #      checkpoint (one training step) against tests/bench/torch_sample.py's loop (the same model;
 #      only its loop is timed), at 1 and 2 threads, tok/s and the ratio; then the same with gru
 #      and rnn layers in place of the lstm;
-#   5. BENCH_THREADS threads against 1: bench_rnn --vs-threads 1 on every configuration of
-#      part 1, recur's step and the bare layers' each timed at both counts in turn; prints the
-#      speed-up of the larger count (x above 1: more threads are faster);
+#   5. BENCH_THREADS threads against 1: bench_rnn at 1 thread, then at BENCH_THREADS, one process
+#      each (as a user runs --threads; within one process oneDNN's inference keeps the threads
+#      it first ran on, see bench_rnn.c), on every configuration of part 1, recur's step and the
+#      bare layers'; prints the speed-up of the larger count (x above 1: more threads are faster);
 #   6. the user-cell row: bench_rnn --cell peephole (models/peephole.rnn's peephole LSTM, H512,
 #      embedding 64, B32 T100, on the cell interpreter) against tests/bench/torch_peephole.py (the
 #      same cell as a PyTorch Python loop), and the interpreter's peak memory: whole `recur train
@@ -121,12 +122,33 @@ if part 4; then
   rm -rf "$T4"
 fi
 if part 5; then
+  T5=$(mktemp -d "${TMPDIR:-/tmp}/recur-bench5.XXXXXX")
   while read -r cfg; do
-    echo "== $TH threads vs 1: $cfg"
-    "$BUILD/tests/bench/bench_rnn" --threads "$TH" --vs-threads 1 $cfg $ARGS | grep "^RESULT" || exit 1
+    echo "== $TH threads vs 1, one process each: $cfg"
+    for th in 1 "$TH"; do
+      "$BUILD/tests/bench/bench_rnn" --threads "$th" $cfg $ARGS >"$T5/at$th" ||
+        { rm -rf "$T5"; exit 1; }
+    done
+    # "recur train lstm H=.. L=.. B=.. T=.. threads=N engine=..: X ms/step, ..; bare oneDNN
+    # layers, in turn: Y ms/step, .." from each process -> X and Y per mode and thread count
+    awk -v th="$TH" '
+      /^recur (train|infer) / {
+        k = FILENAME == ARGV[1] ? 1 : 2; m = $2; what[m] = $3 " " $4 " " $5 " " $6 " " $7
+        n = split($0, p, ": "); split(p[2], a, " "); ms["recur", m, k] = a[1]
+        if (n >= 3) { split(p[3], b, " "); ms["bare", m, k] = b[1] }
+      }
+      END {
+        for (s = 0; s < 2; s++) for (i = 0; i < 2; i++) {
+          side = s ? "bare" : "recur"; m = i ? "infer" : "train"
+          if (ms[side, m, 1] == "" || ms[side, m, 2] == "") continue
+          printf "RESULT threads %s %s %s: 1 threads %s ms/step, %d threads %s ms/step: x%.2f\n",
+            side, m, what[m], ms[side, m, 1], th, ms[side, m, 2], ms[side, m, 1] / ms[side, m, 2]
+        }
+      }' "$T5/at1" "$T5/at$TH"
   done <<EOF
 $CONFIGS
 EOF
+  rm -rf "$T5"
 fi
 if part 6; then
   echo "== user cell: --cell peephole --hidden 512 --layers 1 --batch 32 --seq 100 --input embedding --embed 64"

@@ -27,9 +27,11 @@
  * Usage: bench_rnn [--cell lstm|gru|rnn|peephole] [--hidden 512] [--layers 2] [--batch 32] [--seq 100]
  *                  [--vocab 65] [--input onehot|embedding] [--embed E] [--threads 2]
  *                  [--steps 10] [--warmup 2] [--max-seconds 20] [--clip C] [--engine onednn|own]
- *                  [--torch "PYTHON SCRIPT"] [--no-bare] [--vs-threads N]
- * --vs-threads N: instead, recur's step at N threads against the same step at --threads, in turn
- * (and the same for the bare layers), to see whether more threads are faster.
+ *                  [--torch "PYTHON SCRIPT"] [--no-bare]
+ * Thread counts are compared one process each (bench.sh part 5): oneDNN's forward inference keeps
+ * running on the threads of the process's first calls when OpenMP's count is lowered later (at
+ * 1 thread after 2, LSTM H512 L2 inference took 126 ms a window on two cores and 257 ms pinned
+ * to one, where a process at 1 thread took 226 ms), so an in-process comparison is not one.
  * A benchmark, not a test: run by `make bench`, never by `make check`. */
 #include "config.h"
 
@@ -56,7 +58,6 @@ typedef struct Config {
     const char *cell;
     int H, L, B, T, V, E, threads, steps, warmup;
     bool onehot, own, bare;
-    int vs_threads; /* > 0: time each side at this thread count in turn with c->threads */
     double max_seconds, clip;
     const char *torch;
 } Config;
@@ -240,43 +241,6 @@ static void recur_infer_fn(void *r, int i) { recur_step(r, i, false); }
 
 #include "bench_rnn_bare.h"
 
-/* One side (recur's step or the bare layers') at a given thread count, for --vs-threads. */
-typedef struct AtThreads {
-    void (*fn)(void *, int);
-    void *arg;
-    int threads;
-} AtThreads;
-static void at_threads_fn(void *p, int i)
-{
-    const AtThreads *a = p;
-    exec_set_threads(a->threads);
-    a->fn(a->arg, i);
-}
-
-/* --vs-threads: per mode, recur's step at c->vs_threads and at c->threads threads in turn, then
- * the bare layers alike; prints the medians and the speed-up of c->threads over vs_threads. */
-static void run_vs_threads(const Config *c, Recur *r, void *b)
-{
-    for (int mode = 0; mode < 2; mode++) {
-        exec_set_grad_enabled(r->e, mode == 0);
-        exec_reset_state(r->e);
-        void (*rf)(void *, int) = mode == 0 ? recur_train_fn : recur_infer_fn;
-        void (*bf)(void *, int) = mode == 0 ? bare_train_fn : bare_infer_fn;
-        for (int side = 0; side < (b ? 2 : 1); side++) {
-            AtThreads lo = { side ? bf : rf, side ? b : (void *)r, c->vs_threads };
-            AtThreads hi = { side ? bf : rf, side ? b : (void *)r, c->threads };
-            double med[2], other;
-            time_pair(c, at_threads_fn, &lo, at_threads_fn, &hi, med, &other);
-            printf("RESULT threads %s %s %s H=%d L=%d B=%d T=%d: %d threads %.2f ms/step, %d "
-                   "threads %.2f ms/step: x%.2f (other processes: %.1f cpu-s)\n",
-                   side ? "bare" : "recur", mode ? "infer" : "train", c->cell, c->H, c->L, c->B,
-                   c->T, c->vs_threads, med[0] * 1e3, c->threads, med[1] * 1e3,
-                   med[0] / med[1], other);
-        }
-    }
-    exec_set_threads(c->threads);
-}
-
 /* Times recur's training and inference steps, and with c->bare the bare oneDNN layers in turn
  * with them: tokens/s into ours[mode], bare[mode] (mode 0 train, 1 infer; bare 0 when not
  * timed). */
@@ -289,9 +253,7 @@ static void run_recur(const Config *c, double ours[2], double bare[2])
     recur_step(&r, 0, false);
     double peak = peak_mb();
     void *b = c->bare ? bare_new(c) : NULL;
-    if (c->vs_threads > 0)
-        run_vs_threads(c, &r, b);
-    for (int mode = 0; c->vs_threads <= 0 && mode < 2; mode++) {
+    for (int mode = 0; mode < 2; mode++) {
         exec_set_grad_enabled(r.e, mode == 0);
         exec_reset_state(r.e);
         double med[2], other;
@@ -345,7 +307,7 @@ static void usage(void)
     fprintf(stderr, "usage: bench_rnn [--cell lstm|gru|rnn|peephole] [--hidden H] [--layers L] "
                     "[--batch B] [--seq T] [--vocab V] [--input onehot|embedding] [--embed E] "
                     "[--threads N] [--steps N] [--warmup N] [--max-seconds S] [--clip C] "
-                    "[--engine onednn|own] [--torch CMD] [--no-bare] [--vs-threads N]\n");
+                    "[--engine onednn|own] [--torch CMD] [--no-bare]\n");
     exit(2);
 }
 
@@ -376,7 +338,6 @@ static void parse(int argc, char **argv, Config *c)
         else if (!strcmp(a, "--clip")) c->clip = atof(v);
         else if (!strcmp(a, "--engine")) c->own = strcmp(v, "own") == 0;
         else if (!strcmp(a, "--torch")) c->torch = v;
-        else if (!strcmp(a, "--vs-threads")) c->vs_threads = atoi(v);
         else usage();
     }
     if (c->E <= 0)
@@ -409,8 +370,6 @@ int main(int argc, char **argv)
            wp ? wp : "unset", sc ? sc : "unset", up);
     double ours[2], bare[2] = { 0, 0 }, torch[2] = { 0, 0 };
     run_recur(&c, ours, bare);
-    if (c.vs_threads > 0)
-        return 0;
     for (int mode = 0; c.torch && mode < 2; mode++)
         torch[mode] = run_torch(&c, mode ? "infer" : "train");
     for (int mode = 0; mode < 2; mode++) {
