@@ -154,7 +154,9 @@ void exec_set_onednn(ExecModel *e, bool on);
 bool exec_onednn_available(void);
 /* Threads of every engine alike: oneDNN's OpenMP runtime and OpenBLAS (n >= 1; process-wide). */
 void exec_set_threads(int n);
-/* How idle OpenMP threads wait, for a program to call first thing in main (exec_omp.c): unless
+/* How idle OpenMP threads wait, for a program to call in main before any work (exec_omp.c), when
+ * its time goes into OpenMP's parallel loops (recur calls it for train, run, eval and trace
+ * only: the second start costs about 18 ms; src/cli/main.c): unless
  * the user set OMP_WAIT_POLICY or GOMP_SPINCOUNT, a short spin (GOMP_SPINCOUNT=3000) when the
  * machine has a CPU to spare at start (other processes' runnable tasks fewer than the CPUs, and
  * none when the 1-minute load is at the CPU count or above, at a few looks 5 ms apart), else
